@@ -1,0 +1,35 @@
+//! Who is calling. Owns the caller identity the gateway acts on, the roles of
+//! ARCHITECTURE §3, and the `Authenticator` contract: the gateway asks "who
+//! holds this key?" and the key service (or the bootstrap admin key) answers.
+
+mod admin_key;
+mod caller;
+
+pub use admin_key::AdminKeyAuthenticator;
+pub use caller::{Caller, PLATFORM_TENANT, Role};
+
+/// Why a presented credential was not accepted. The variants are what the
+/// HTTP edge needs to pick a status; they never carry the credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no API key was provided")]
+    Missing,
+    #[error("the API key is invalid, revoked or expired")]
+    Invalid,
+    #[error("the credential store is unavailable")]
+    Unavailable,
+}
+
+#[async_trait::async_trait]
+pub trait Authenticator: Send + Sync + 'static {
+    /// Resolves a presented secret to a caller. Implementations compare
+    /// secrets in constant time and never log them.
+    async fn authenticate(&self, presented: &str) -> Result<Caller, AuthError>;
+}
+
+/// Constant-time equality for secrets. Length is not secret (keys have a fixed
+/// public format), so an early length check leaks nothing useful.
+pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}

@@ -1,0 +1,87 @@
+//! NATS and JetStream: connect without blocking startup on NATS, and create
+//! the streams idempotently. Every name comes from `KEYWAY_NATS_PREFIX`, so
+//! stacks sharing one NATS server never see each other's events.
+
+use std::time::Duration;
+
+use async_nats::{
+    Client, ConnectOptions,
+    connection::State,
+    jetstream::{self, stream},
+};
+
+use crate::config::Config;
+
+/// The kinds of event stream Keyway owns: `<prefix>.<kind>.v1.<tenant>`.
+pub const STREAM_KINDS: [&str; 2] = ["usage", "keys"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    #[error("cannot connect to NATS: {0}")]
+    Connect(String),
+    #[error("cannot create JetStream stream {name}: {reason}")]
+    Stream { name: String, reason: String },
+}
+
+/// Connects in the background: when NATS is down at start the client keeps
+/// retrying, so the process still serves and reports NATS as not connected.
+pub async fn connect(config: &Config, name: &str) -> Result<Client, NatsError> {
+    ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(2))
+        .connect(config.nats_url.as_str())
+        .await
+        .map_err(|e| NatsError::Connect(e.to_string()))
+}
+
+pub fn is_connected(client: &Client) -> bool {
+    client.connection_state() == State::Connected
+}
+
+/// Creates (or keeps) every Keyway stream. Idempotent; safe to run from
+/// several processes at once.
+pub async fn ensure_streams(client: &Client, config: &Config) -> Result<(), NatsError> {
+    let js = jetstream::new(client.clone());
+    for kind in STREAM_KINDS {
+        let name = config.stream_name(kind);
+        let wanted = stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{}.>", config.subject_root(kind))],
+            storage: stream::StorageType::File,
+            // Dedupe on Nats-Msg-Id for retried publishes; the ledger's
+            // primary key is the permanent guard beyond this window.
+            duplicate_window: Duration::from_secs(120),
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            ..Default::default()
+        };
+        js.get_or_create_stream(wanted)
+            .await
+            .map_err(|e| NatsError::Stream {
+                name,
+                reason: e.to_string(),
+            })?;
+    }
+    Ok(())
+}
+
+/// Retries `ensure_streams` until NATS accepts, so a stack started while NATS
+/// is down becomes fully ready when it returns. Returns `true` once done.
+pub async fn ensure_streams_until_ready(
+    client: &Client,
+    config: &Config,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> bool {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match ensure_streams(client, config).await {
+            Ok(()) => return true,
+            Err(e) => tracing::warn!(error = %e, "JetStream not ready; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,290 @@
+//! The model catalog: public model names mapped to a provider, an upstream
+//! model, a base URL, the ordered key sources to try, and prices.
+//!
+//! Loaded once at start from YAML (`KEYWAY_MODELS`, or the built-in dev
+//! catalog) and validated whole, so a typo fails the start, not a request.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The dev catalog shipped in `config/models.dev.yaml`.
+pub const DEV_CATALOG: &str = include_str!("../../../config/models.dev.yaml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("model catalog is not valid YAML: {0}")]
+    Yaml(String),
+    #[error("model {model:?}: {reason}")]
+    Model { model: String, reason: String },
+    #[error("model {model:?}: base_url uses ${{{var}}}, which is not set")]
+    UnsetVariable { model: String, var: String },
+}
+
+/// Which wire protocol the upstream speaks. Every provider but Anthropic
+/// speaks the OpenAI API (Groq, Together, Mistral, custom endpoints, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    OpenAi,
+    Anthropic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeySource {
+    User,
+    Tenant,
+    System,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Chat,
+    Embedding,
+}
+
+/// Prices per million tokens, as written in the catalog.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+    #[serde(default)]
+    pub cached_input_per_mtok: f64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    provider: String,
+    upstream_model: String,
+    base_url: String,
+    key_source: Vec<KeySource>,
+    api_key_env: Option<String>,
+    price: Option<Price>,
+    #[serde(default)]
+    mode: Mode,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    models: BTreeMap<String, RawModel>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    pub provider: String,
+    pub wire: Wire,
+    pub mode: Mode,
+    pub upstream_model: String,
+    /// Without a trailing slash; paths like `/chat/completions` are appended.
+    pub base_url: String,
+    pub key_source: Vec<KeySource>,
+    pub api_key_env: Option<String>,
+    pub price: Option<Price>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    models: BTreeMap<String, Model>,
+}
+
+impl Catalog {
+    /// Parses and validates a catalog. `${NAME}` in a base URL is replaced
+    /// through `vars`, so one file serves any port or environment.
+    pub fn parse(yaml: &str, vars: impl Fn(&str) -> Option<String>) -> Result<Self, CatalogError> {
+        let raw: RawCatalog =
+            serde_yaml::from_str(yaml).map_err(|e| CatalogError::Yaml(e.to_string()))?;
+        let mut models = BTreeMap::new();
+        for (name, m) in raw.models {
+            let model = validate(&name, m, &vars)?;
+            models.insert(name, model);
+        }
+        Ok(Self { models })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Model> {
+        self.models.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Model> {
+        self.models.values()
+    }
+
+    /// Every environment variable the catalog names for a system key.
+    pub fn system_key_envs(&self) -> impl Iterator<Item = &str> {
+        self.models
+            .values()
+            .filter_map(|m| m.api_key_env.as_deref())
+    }
+}
+
+fn validate(
+    name: &str,
+    m: RawModel,
+    vars: &impl Fn(&str) -> Option<String>,
+) -> Result<Model, CatalogError> {
+    let fail = |reason: String| CatalogError::Model {
+        model: name.to_owned(),
+        reason,
+    };
+    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_whitespace) {
+        return Err(fail(
+            "the name must be 1-128 characters without spaces".into(),
+        ));
+    }
+    let wire = match m.provider.as_str() {
+        "anthropic" => Wire::Anthropic,
+        "openai" | "groq" | "together" | "mistral" | "perplexity" | "cohere" | "huggingface" => {
+            Wire::OpenAi
+        }
+        p if p.strip_prefix("custom-").is_some_and(|n| !n.is_empty()) => Wire::OpenAi,
+        p => {
+            return Err(fail(format!(
+                "unknown provider {p:?} (use openai, anthropic, groq, …, or custom-<name>)"
+            )));
+        }
+    };
+    if wire == Wire::Anthropic && m.mode == Mode::Embedding {
+        return Err(fail("anthropic has no embeddings API".into()));
+    }
+    if m.key_source.is_empty() {
+        return Err(fail(
+            "key_source must list at least one of user, tenant, system".into(),
+        ));
+    }
+    for (i, s) in m.key_source.iter().enumerate() {
+        if m.key_source[..i].contains(s) {
+            return Err(fail(format!("key_source lists {s:?} twice")));
+        }
+    }
+    if m.key_source.contains(&KeySource::System) && m.api_key_env.is_none() {
+        return Err(fail(
+            "key_source includes system, so api_key_env must name the variable holding the key"
+                .into(),
+        ));
+    }
+    if let Some(price) = &m.price {
+        let all = [
+            price.input_per_mtok,
+            price.output_per_mtok,
+            price.cached_input_per_mtok,
+        ];
+        if all.iter().any(|p| !p.is_finite() || *p < 0.0) {
+            return Err(fail("prices must be non-negative numbers".into()));
+        }
+        if price.currency.len() != 3 || !price.currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(fail(format!(
+                "currency {:?} must be an ISO 4217 code such as USD",
+                price.currency
+            )));
+        }
+    }
+    let base_url = expand(&m.base_url, vars).map_err(|var| CatalogError::UnsetVariable {
+        model: name.to_owned(),
+        var,
+    })?;
+    let parsed =
+        reqwest::Url::parse(&base_url).map_err(|e| fail(format!("base_url {base_url:?}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(fail(format!(
+            "base_url {base_url:?} must be an http(s) URL"
+        )));
+    }
+    Ok(Model {
+        name: name.to_owned(),
+        provider: m.provider,
+        wire,
+        mode: m.mode,
+        upstream_model: m.upstream_model,
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        key_source: m.key_source,
+        api_key_env: m.api_key_env,
+        price: m.price,
+    })
+}
+
+/// Replaces each `${NAME}`; returns the first unset name as the error.
+fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let var = &after[..end];
+        out.push_str(&vars(var).ok_or_else(|| var.to_owned())?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn mock_vars(name: &str) -> Option<String> {
+        (name == "KEYWAY_MOCK_URL").then(|| "http://127.0.0.1:9999".to_owned())
+    }
+
+    #[test]
+    fn the_dev_catalog_loads_with_the_mock_address_filled_in() {
+        let c = Catalog::parse(DEV_CATALOG, mock_vars).unwrap();
+        let gpt = c.get("mock-gpt").unwrap();
+        assert_eq!(gpt.base_url, "http://127.0.0.1:9999/v1");
+        assert_eq!(gpt.wire, Wire::OpenAi);
+        assert_eq!(c.get("mock-claude").unwrap().wire, Wire::Anthropic);
+        assert_eq!(c.get("mock-embed").unwrap().mode, Mode::Embedding);
+        assert_eq!(
+            c.get("mock-gpt-byok").unwrap().key_source,
+            vec![KeySource::User]
+        );
+    }
+
+    #[test]
+    fn an_unset_variable_is_named() {
+        let err = Catalog::parse(DEV_CATALOG, |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("KEYWAY_MOCK_URL"), "{err}");
+    }
+
+    #[test]
+    fn a_system_source_without_a_key_variable_is_refused() {
+        let yaml = "models:\n  m:\n    provider: openai\n    upstream_model: x\n    base_url: http://h/v1\n    key_source: [system]\n";
+        let err = Catalog::parse(yaml, |_| None).unwrap_err().to_string();
+        assert!(err.contains("api_key_env"), "{err}");
+    }
+
+    #[test]
+    fn unknown_providers_and_fields_are_refused() {
+        let bad_provider = "models:\n  m:\n    provider: nope\n    upstream_model: x\n    base_url: http://h\n    key_source: [user]\n";
+        assert!(
+            Catalog::parse(bad_provider, |_| None)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown provider")
+        );
+        let typo = "models:\n  m:\n    provider: openai\n    upstream_modle: x\n    base_url: http://h\n    key_source: [user]\n";
+        assert!(Catalog::parse(typo, |_| None).is_err());
+    }
+
+    #[test]
+    fn custom_providers_speak_the_openai_wire() {
+        let yaml = "models:\n  m:\n    provider: custom-acme\n    upstream_model: x\n    base_url: https://llm.acme.test/v1/\n    key_source: [user, tenant]\n";
+        let c = Catalog::parse(yaml, |_| None).unwrap();
+        let m = c.get("m").unwrap();
+        assert_eq!(m.wire, Wire::OpenAi);
+        assert_eq!(m.base_url, "https://llm.acme.test/v1");
+    }
+}

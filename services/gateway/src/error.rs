@@ -1,0 +1,250 @@
+//! Every refusal the gateway makes, with a stable code, rendered in the
+//! caller's own API shape: OpenAI JSON for OpenAI routes, Anthropic JSON for
+//! `/v1/messages`. Nothing here is ever a 500: upstream trouble is 502/504.
+//!
+//! Codes are listed in `docs/errors.md`; keep the two in step.
+
+use axum::{
+    Json,
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+/// The API shape an error is rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    OpenAi,
+    Anthropic,
+}
+
+impl Flavor {
+    /// `/v1/messages` is Anthropic's; `/v1/models` is too when an Anthropic
+    /// client asks (it always sends `anthropic-version`).
+    pub fn of(path: &str, headers: &HeaderMap) -> Self {
+        if path.ends_with("/messages")
+            || (path.ends_with("/models") && headers.contains_key("anthropic-version"))
+        {
+            Flavor::Anthropic
+        } else {
+            Flavor::OpenAi
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(
+        "No API key provided. Send it as `Authorization: Bearer <key>` (or `x-api-key` for Anthropic clients)."
+    )]
+    MissingApiKey,
+    #[error("The API key is invalid, revoked or expired.")]
+    InvalidApiKey,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("The credential store is temporarily unavailable; retry shortly.")]
+    AuthUnavailable,
+    #[error("The request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("The request body is larger than the {limit}-byte limit.")]
+    BodyTooLarge { limit: usize },
+    #[error("Unknown route {0}.")]
+    RouteNotFound(String),
+    #[error("The model `{0}` does not exist or you do not have access to it.")]
+    ModelNotFound(String),
+    #[error("The model `{model}` is served on {route}, not on this route.")]
+    WrongRoute { model: String, route: &'static str },
+    #[error(
+        "The model `{model}` requires a provider key and none is configured (tried: {tried}). Add one with PUT /api/v1/byok/keys/{provider}."
+    )]
+    KeyRequired {
+        model: String,
+        provider: String,
+        tried: String,
+    },
+    #[error("The upstream provider refused the request ({status}): {message}")]
+    UpstreamRefused {
+        status: StatusCode,
+        message: String,
+        retry_after: Option<HeaderValue>,
+    },
+    #[error("The upstream provider failed: {0}")]
+    UpstreamFailed(String),
+    #[error("The upstream provider did not answer in time.")]
+    UpstreamTimeout,
+}
+
+impl GatewayError {
+    pub fn status(&self) -> StatusCode {
+        use GatewayError::*;
+        match self {
+            MissingApiKey | InvalidApiKey => StatusCode::UNAUTHORIZED,
+            Forbidden(_) => StatusCode::FORBIDDEN,
+            AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            InvalidJson(_) | InvalidRequest(_) | WrongRoute { .. } | KeyRequired { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            RouteNotFound(_) | ModelNotFound(_) => StatusCode::NOT_FOUND,
+            UpstreamRefused { status, .. } => *status,
+            UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// Stable, documented Keyway code.
+    pub fn code(&self) -> &'static str {
+        use GatewayError::*;
+        match self {
+            MissingApiKey => "KW-AUTH-001",
+            InvalidApiKey => "KW-AUTH-002",
+            Forbidden(_) => "KW-AUTH-003",
+            AuthUnavailable => "KW-AUTH-004",
+            InvalidJson(_) => "KW-REQ-001",
+            InvalidRequest(_) => "KW-REQ-002",
+            BodyTooLarge { .. } => "KW-REQ-003",
+            RouteNotFound(_) => "KW-REQ-004",
+            ModelNotFound(_) => "KW-MODEL-001",
+            WrongRoute { .. } => "KW-MODEL-002",
+            KeyRequired { .. } => "KW-KEY-001",
+            UpstreamRefused { .. } => "KW-UP-001",
+            UpstreamFailed(_) => "KW-UP-002",
+            UpstreamTimeout => "KW-UP-003",
+        }
+    }
+
+    /// OpenAI's `code` field: its own well-known values where one exists.
+    fn openai_code(&self) -> &'static str {
+        use GatewayError::*;
+        match self {
+            MissingApiKey | InvalidApiKey => "invalid_api_key",
+            ModelNotFound(_) => "model_not_found",
+            KeyRequired { .. } => "key_required",
+            BodyTooLarge { .. } => "request_too_large",
+            UpstreamRefused { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
+                "rate_limit_exceeded"
+            }
+            UpstreamRefused { .. } => "upstream_refused",
+            UpstreamFailed(_) => "upstream_error",
+            UpstreamTimeout => "upstream_timeout",
+            Forbidden(_) => "permission_denied",
+            AuthUnavailable => "service_unavailable",
+            _ => "invalid_request",
+        }
+    }
+
+    fn openai_type(&self) -> &'static str {
+        match self.status().as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            429 => "rate_limit_error",
+            500..=599 => "api_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    fn anthropic_type(&self) -> &'static str {
+        match self.status().as_u16() {
+            400 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            503 | 529 => "overloaded_error",
+            _ => "api_error",
+        }
+    }
+
+    pub fn into_response_as(self, flavor: Flavor) -> Response {
+        let status = self.status();
+        let message = self.to_string();
+        let body = match flavor {
+            Flavor::OpenAi => json!({"error": {
+                "message": message,
+                "type": self.openai_type(),
+                "param": null,
+                "code": self.openai_code(),
+                "keyway_code": self.code(),
+            }}),
+            Flavor::Anthropic => json!({"type": "error", "error": {
+                "type": self.anthropic_type(),
+                "message": message,
+                "keyway_code": self.code(),
+            }}),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let GatewayError::UpstreamRefused {
+            retry_after: Some(v),
+            ..
+        } = self
+        {
+            response.headers_mut().insert("retry-after", v);
+        }
+        response
+    }
+}
+
+/// A gateway error bound to the shape it must be rendered in, so handlers
+/// can use `?` and still answer in their API's own dialect.
+#[derive(Debug)]
+pub struct Failure(pub Flavor, pub GatewayError);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let Failure(flavor, error) = self;
+        if error.status().is_server_error() {
+            tracing::warn!(code = error.code(), error = %error, "request failed");
+        }
+        error.into_response_as(flavor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_a_non_500_status_and_a_stable_code() {
+        let all = [
+            GatewayError::MissingApiKey,
+            GatewayError::InvalidApiKey,
+            GatewayError::Forbidden("x".into()),
+            GatewayError::AuthUnavailable,
+            GatewayError::InvalidJson("x".into()),
+            GatewayError::InvalidRequest("x".into()),
+            GatewayError::BodyTooLarge { limit: 1 },
+            GatewayError::RouteNotFound("x".into()),
+            GatewayError::ModelNotFound("x".into()),
+            GatewayError::WrongRoute {
+                model: "m".into(),
+                route: "/v1/messages",
+            },
+            GatewayError::KeyRequired {
+                model: "m".into(),
+                provider: "openai".into(),
+                tried: "user".into(),
+            },
+            GatewayError::UpstreamFailed("x".into()),
+            GatewayError::UpstreamTimeout,
+        ];
+        let mut codes = std::collections::HashSet::new();
+        for e in all {
+            assert_ne!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(e.code().starts_with("KW-"));
+            assert!(codes.insert(e.code()), "duplicate code {}", e.code());
+        }
+    }
+
+    #[test]
+    fn anthropic_routes_get_anthropic_errors() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Flavor::of("/v1/messages", &h), Flavor::Anthropic);
+        assert_eq!(Flavor::of("/v1/models", &h), Flavor::OpenAi);
+        h.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+        assert_eq!(Flavor::of("/v1/models", &h), Flavor::Anthropic);
+        assert_eq!(Flavor::of("/v1/chat/completions", &h), Flavor::OpenAi);
+    }
+}

@@ -1,0 +1,106 @@
+//! The gateway: the hot path. It authenticates the caller, picks the model
+//! and the upstream key, and proxies OpenAI- and Anthropic-compatible
+//! traffic, streaming included. It holds no database connection.
+
+mod auth;
+pub mod catalog;
+mod credentials;
+pub mod error;
+mod proxy;
+mod request;
+mod routes;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, OriginalUri},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use keyway_auth::Authenticator;
+
+pub use catalog::Catalog;
+pub use credentials::SystemKeys;
+use error::{Flavor, GatewayError};
+
+/// Everything a request needs, shared by all handlers.
+pub struct Gateway {
+    catalog: Catalog,
+    client: reqwest::Client,
+    authenticator: Arc<dyn Authenticator>,
+    system_keys: SystemKeys,
+    upstream_timeout: Duration,
+    max_body_bytes: usize,
+}
+
+pub struct GatewaySettings {
+    pub upstream_connect_timeout: Duration,
+    pub upstream_timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the upstream HTTP client: {0}")]
+pub struct ClientBuildError(#[from] reqwest::Error);
+
+impl Gateway {
+    pub fn new(
+        catalog: Catalog,
+        authenticator: Arc<dyn Authenticator>,
+        system_keys: SystemKeys,
+        settings: GatewaySettings,
+    ) -> Result<Self, ClientBuildError> {
+        Ok(Self {
+            client: proxy::build_client(
+                settings.upstream_connect_timeout,
+                settings.upstream_timeout,
+            )?,
+            catalog,
+            authenticator,
+            system_keys,
+            upstream_timeout: settings.upstream_timeout,
+            max_body_bytes: settings.max_body_bytes,
+        })
+    }
+}
+
+/// The `/v1/*` routes. Unknown routes and wrong methods answer with a JSON
+/// error in the API's own shape rather than an empty body.
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    let limit = gateway.max_body_bytes;
+    Router::new()
+        .route("/v1/chat/completions", post(routes::llm::chat_completions))
+        .route("/v1/embeddings", post(routes::llm::embeddings))
+        .route("/v1/messages", post(routes::llm::messages))
+        .route("/v1/models", get(routes::models::list_models))
+        .layer(DefaultBodyLimit::max(limit))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(gateway)
+}
+
+async fn not_found(OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
+    GatewayError::RouteNotFound(uri.path().to_owned())
+        .into_response_as(Flavor::of(uri.path(), &headers))
+}
+
+async fn method_not_allowed(OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
+    let flavor = Flavor::of(uri.path(), &headers);
+    let mut response =
+        GatewayError::InvalidRequest(format!("This method is not allowed on {}.", uri.path()))
+            .into_response_as(flavor);
+    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    response.into_response()
+}
+
+/// The gateway's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    routes::llm::chat_completions,
+    routes::llm::embeddings,
+    routes::llm::messages,
+    routes::models::list_models,
+))]
+pub struct GatewayApi;

@@ -1,0 +1,142 @@
+//! Forwarding to the upstream provider. The response body is streamed back
+//! chunk by chunk as it arrives (never buffered), so SSE reaches the client
+//! as fast as the upstream writes it; dropping the client's body drops the
+//! upstream connection, which cancels the upstream call.
+
+use std::time::Duration;
+
+use axum::{
+    body::Body,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::Response,
+};
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::{
+    catalog::{Model, Wire},
+    error::GatewayError,
+};
+
+/// The largest upstream error body we read to build a message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+
+pub(crate) fn build_client(
+    connect_timeout: Duration,
+    read_timeout: Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .read_timeout(read_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .build()
+}
+
+pub(crate) struct UpstreamCall<'a> {
+    pub model: &'a Model,
+    pub path: &'static str,
+    pub body: Bytes,
+    pub key: &'a str,
+    pub inbound: &'a HeaderMap,
+}
+
+pub(crate) async fn forward(
+    client: &reqwest::Client,
+    timeout: Duration,
+    call: UpstreamCall<'_>,
+) -> Result<Response, GatewayError> {
+    let url = format!("{}{}", call.model.base_url, call.path);
+    let mut request = client
+        .post(url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(call.body);
+    request = match call.model.wire {
+        Wire::OpenAi => request.bearer_auth(call.key),
+        Wire::Anthropic => {
+            let version = call
+                .inbound
+                .get("anthropic-version")
+                .cloned()
+                .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
+            let mut r = request
+                .header("x-api-key", call.key)
+                .header("anthropic-version", version);
+            if let Some(beta) = call.inbound.get("anthropic-beta") {
+                r = r.header("anthropic-beta", beta.clone());
+            }
+            r
+        }
+    };
+    if let Some(id) = call.inbound.get("x-request-id") {
+        request = request.header("x-request-id", id.clone());
+    }
+
+    let upstream = match tokio::time::timeout(timeout, request.send()).await {
+        Err(_) => return Err(GatewayError::UpstreamTimeout),
+        Ok(Err(e)) => return Err(transport_error(&e)),
+        Ok(Ok(r)) => r,
+    };
+    let status = upstream.status();
+    if !status.is_success() {
+        return Err(upstream_refusal(status, upstream).await);
+    }
+
+    let mut response = Response::builder().status(status);
+    for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {
+        if let Some(v) = upstream.headers().get(&name) {
+            response = response.header(name, v.clone());
+        }
+    }
+    response
+        .body(Body::from_stream(upstream.bytes_stream()))
+        .map_err(|e| GatewayError::UpstreamFailed(format!("invalid upstream response: {e}")))
+}
+
+fn transport_error(e: &reqwest::Error) -> GatewayError {
+    if e.is_timeout() {
+        GatewayError::UpstreamTimeout
+    } else if e.is_connect() {
+        GatewayError::UpstreamFailed("could not connect to the upstream provider".into())
+    } else {
+        GatewayError::UpstreamFailed("the connection to the upstream provider failed".into())
+    }
+}
+
+/// Maps a non-2xx upstream answer: 4xx passes through with its status (a
+/// rejected BYOK key, a provider rate limit), 5xx becomes 502.
+async fn upstream_refusal(status: StatusCode, upstream: reqwest::Response) -> GatewayError {
+    let retry_after = upstream.headers().get(header::RETRY_AFTER).cloned();
+    let message = read_error_message(upstream).await;
+    if status.is_client_error() {
+        GatewayError::UpstreamRefused {
+            status,
+            message,
+            retry_after,
+        }
+    } else {
+        GatewayError::UpstreamFailed(format!("status {}: {message}", status.as_u16()))
+    }
+}
+
+/// Both OpenAI and Anthropic put the text at `error.message`.
+async fn read_error_message(mut upstream: reqwest::Response) -> String {
+    let mut raw = Vec::new();
+    while let Ok(Some(chunk)) = upstream.chunk().await {
+        raw.extend_from_slice(&chunk);
+        if raw.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    serde_json::from_slice::<Value>(&raw)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "no error message was given".to_owned())
+}

@@ -1,0 +1,166 @@
+//! Reading an LLM request body: size-limited, JSON, with the few fields the
+//! gateway acts on checked up front so a malformed request is a clear 400
+//! here rather than an opaque upstream error.
+
+use axum::extract::rejection::BytesRejection;
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::error::GatewayError;
+
+/// Which LLM endpoint a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    ChatCompletions,
+    Embeddings,
+    Messages,
+}
+
+impl Endpoint {
+    pub(crate) fn route(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "/v1/chat/completions",
+            Endpoint::Embeddings => "/v1/embeddings",
+            Endpoint::Messages => "/v1/messages",
+        }
+    }
+
+    /// The path appended to a model's `base_url` (which ends in `/v1`).
+    pub(crate) fn upstream_path(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "/chat/completions",
+            Endpoint::Embeddings => "/embeddings",
+            Endpoint::Messages => "/messages",
+        }
+    }
+}
+
+pub(crate) struct LlmRequest {
+    pub(crate) body: Map<String, Value>,
+    pub(crate) model: String,
+    pub(crate) stream: bool,
+}
+
+pub(crate) fn parse(
+    raw: Result<Bytes, BytesRejection>,
+    endpoint: Endpoint,
+    limit: usize,
+) -> Result<LlmRequest, GatewayError> {
+    let bytes = raw.map_err(|rejection| match rejection.status().as_u16() {
+        413 => GatewayError::BodyTooLarge { limit },
+        _ => GatewayError::InvalidRequest(format!(
+            "Could not read the request body: {}",
+            rejection.body_text()
+        )),
+    })?;
+    let body: Map<String, Value> = match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => {
+            return Err(GatewayError::InvalidRequest(
+                "The request body must be a JSON object.".into(),
+            ));
+        }
+        Err(e) => return Err(GatewayError::InvalidJson(e.to_string())),
+    };
+    let model = match body.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        Some(_) => return Err(missing("model", "a non-empty string")),
+        None => return Err(missing("model", "a non-empty string")),
+    };
+    let stream = match body.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(GatewayError::InvalidRequest(
+                "`stream` must be a boolean.".into(),
+            ));
+        }
+    };
+    match endpoint {
+        Endpoint::ChatCompletions => require_array(&body, "messages")?,
+        Endpoint::Messages => {
+            require_array(&body, "messages")?;
+            if !body.get("max_tokens").is_some_and(Value::is_u64) {
+                return Err(missing("max_tokens", "a positive integer"));
+            }
+        }
+        Endpoint::Embeddings => {
+            let ok = matches!(body.get("input"), Some(Value::String(_) | Value::Array(_)));
+            if !ok {
+                return Err(missing("input", "a string or an array"));
+            }
+            if stream {
+                return Err(GatewayError::InvalidRequest(
+                    "Embeddings cannot be streamed.".into(),
+                ));
+            }
+        }
+    }
+    Ok(LlmRequest {
+        body,
+        model,
+        stream,
+    })
+}
+
+fn missing(field: &str, what: &str) -> GatewayError {
+    GatewayError::InvalidRequest(format!("`{field}` is required and must be {what}."))
+}
+
+fn require_array(body: &Map<String, Value>, field: &str) -> Result<(), GatewayError> {
+    match body.get(field) {
+        Some(Value::Array(items)) if !items.is_empty() => Ok(()),
+        _ => Err(missing(field, "a non-empty array")),
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn parse_str(s: &'static str, endpoint: Endpoint) -> Result<LlmRequest, GatewayError> {
+        parse(Ok(Bytes::from_static(s.as_bytes())), endpoint, 1024)
+    }
+
+    #[test]
+    fn a_valid_chat_request_is_read() {
+        let r = parse_str(
+            r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+            Endpoint::ChatCompletions,
+        )
+        .unwrap();
+        assert_eq!(r.model, "m");
+        assert!(r.stream);
+    }
+
+    #[test]
+    fn malformed_requests_name_what_is_wrong() {
+        let cases = [
+            ("{", Endpoint::ChatCompletions, "not valid JSON"),
+            ("[]", Endpoint::ChatCompletions, "JSON object"),
+            (r#"{"messages":[{}]}"#, Endpoint::ChatCompletions, "`model`"),
+            (r#"{"model":"m"}"#, Endpoint::ChatCompletions, "`messages`"),
+            (
+                r#"{"model":"m","messages":[]}"#,
+                Endpoint::ChatCompletions,
+                "`messages`",
+            ),
+            (
+                r#"{"model":"m","messages":[{}],"stream":"yes"}"#,
+                Endpoint::ChatCompletions,
+                "`stream`",
+            ),
+            (
+                r#"{"model":"m","messages":[{}]}"#,
+                Endpoint::Messages,
+                "`max_tokens`",
+            ),
+            (r#"{"model":"m"}"#, Endpoint::Embeddings, "`input`"),
+        ];
+        for (body, endpoint, needle) in cases {
+            let err = parse_str(body, endpoint).err().unwrap().to_string();
+            assert!(err.contains(needle), "{body}: {err}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `POST /v1/chat/completions`, `/v1/embeddings` and `/v1/messages`: one
+//! path through auth, model lookup, key resolution and the upstream call.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{State, rejection::BytesRejection},
+    http::HeaderMap,
+    response::Response,
+};
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::{
+    Gateway,
+    auth::Authed,
+    catalog::{Mode, Wire},
+    credentials,
+    error::{Failure, Flavor, GatewayError},
+    proxy::{self, UpstreamCall},
+    request::{self, Endpoint},
+};
+
+/// Creates a chat completion (OpenAI wire format, JSON or SSE).
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "llm",
+    request_body(content = Object, description = "An OpenAI chat completion request"),
+    responses(
+        (status = 200, description = "The completion, as JSON or as `text/event-stream` when `stream` is true"),
+        (status = 400, description = "Invalid request, or the model needs a provider key (`KW-KEY-001`)"),
+        (status = 401, description = "Missing or invalid API key"),
+        (status = 404, description = "Unknown model"),
+        (status = 413, description = "Body over the limit"),
+        (status = 502, description = "The upstream provider failed"),
+        (status = 504, description = "The upstream provider timed out"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn chat_completions(
+    State(gw): State<Arc<Gateway>>,
+    Authed(caller): Authed,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Failure> {
+    handle(&gw, &caller, &headers, body, Endpoint::ChatCompletions)
+        .await
+        .map_err(|e| Failure(Flavor::OpenAi, e))
+}
+
+/// Creates embeddings (OpenAI wire format).
+#[utoipa::path(post, path = "/v1/embeddings", tag = "llm",
+    request_body(content = Object, description = "An OpenAI embeddings request"),
+    responses((status = 200, description = "The embeddings"), (status = 400), (status = 401), (status = 404)),
+    security(("bearer" = [])))]
+pub(crate) async fn embeddings(
+    State(gw): State<Arc<Gateway>>,
+    Authed(caller): Authed,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Failure> {
+    handle(&gw, &caller, &headers, body, Endpoint::Embeddings)
+        .await
+        .map_err(|e| Failure(Flavor::OpenAi, e))
+}
+
+/// Creates a message (Anthropic wire format, JSON or SSE). Errors are Anthropic-shaped.
+#[utoipa::path(post, path = "/v1/messages", tag = "llm",
+    request_body(content = Object, description = "An Anthropic messages request"),
+    responses((status = 200, description = "The message, as JSON or as `text/event-stream`"), (status = 400), (status = 401), (status = 404)),
+    security(("x_api_key" = [])))]
+pub(crate) async fn messages(
+    State(gw): State<Arc<Gateway>>,
+    Authed(caller): Authed,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Failure> {
+    handle(&gw, &caller, &headers, body, Endpoint::Messages)
+        .await
+        .map_err(|e| Failure(Flavor::Anthropic, e))
+}
+
+async fn handle(
+    gw: &Gateway,
+    caller: &keyway_auth::Caller,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    endpoint: Endpoint,
+) -> Result<Response, GatewayError> {
+    let mut request = request::parse(body, endpoint, gw.max_body_bytes)?;
+    let model = gw
+        .catalog
+        .get(&request.model)
+        .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
+    if let Some(route) = served_on(model.wire, model.mode, endpoint) {
+        return Err(GatewayError::WrongRoute {
+            model: model.name.clone(),
+            route,
+        });
+    }
+    let credential = credentials::resolve(&gw.system_keys, caller, model)?;
+    tracing::debug!(model = %model.name, stream = request.stream, key_source = ?credential.source, "forwarding upstream");
+    request
+        .body
+        .insert("model".into(), Value::String(model.upstream_model.clone()));
+    let body = serde_json::to_vec(&request.body)
+        .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
+    proxy::forward(
+        &gw.client,
+        gw.upstream_timeout,
+        UpstreamCall {
+            model,
+            path: endpoint.upstream_path(),
+            body: Bytes::from(body),
+            key: credential.key,
+            inbound: headers,
+        },
+    )
+    .await
+}
+
+/// `None` when the model is served on `endpoint`, else the route that serves it.
+fn served_on(wire: Wire, mode: Mode, endpoint: Endpoint) -> Option<&'static str> {
+    let right = match (wire, mode) {
+        (Wire::Anthropic, _) => Endpoint::Messages,
+        (Wire::OpenAi, Mode::Embedding) => Endpoint::Embeddings,
+        (Wire::OpenAi, Mode::Chat) => Endpoint::ChatCompletions,
+    };
+    (right != endpoint).then(|| right.route())
+}

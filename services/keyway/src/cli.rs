@@ -1,0 +1,148 @@
+//! Command-line parsing and dispatch for the `keyway` binary.
+
+use std::{
+    io::{self, Write},
+    net::SocketAddr,
+    process::ExitCode,
+};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use keyway::{Services, Stack, openapi, stack::AdminKeyOrigin};
+use keyway_common::{Config, shutdown, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "keyway",
+    version,
+    about = "Keyway: a multi-tenant LLM API gateway"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run gateway, keys and projector in one process on one port (KEYWAY_LISTEN).
+    Up,
+    /// Run one service alone, for scale-out behind an ingress.
+    Run { service: ServiceName },
+    /// Run the mock OpenAI/Anthropic upstream (MOCK_LLM_* settings).
+    MockLlm {
+        #[arg(long, env = "MOCK_LLM_LISTEN", default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+    },
+    /// Print the OpenAPI document (what `openapi/keyway.json` must hold).
+    Openapi,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ServiceName {
+    Gateway,
+    Keys,
+    Projector,
+}
+
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        return match openapi::document() {
+            Ok(doc) => write_out(&mut io::stdout(), &doc),
+            Err(e) => fail(&format!("cannot render the OpenAPI document: {e}")),
+        };
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let _telemetry = match telemetry::init(&config, "keyway") {
+            Ok(guard) => guard,
+            Err(e) => return fail(&e.to_string()),
+        };
+        let result = match cli.command {
+            Command::Up => serve(config, Services::ALL).await,
+            Command::Run { service } => {
+                let services = match service {
+                    ServiceName::Gateway => Services::GATEWAY,
+                    ServiceName::Keys => Services::KEYS,
+                    ServiceName::Projector => Services::PROJECTOR,
+                };
+                serve(config, services).await
+            }
+            Command::MockLlm { listen } => mock_llm(listen).await,
+            Command::Openapi => Ok(()),
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => fail(&message),
+        }
+    })
+}
+
+async fn serve(config: Config, services: Services) -> Result<(), String> {
+    let shutdown = shutdown::on_signal();
+    let data_dir = config.data_dir.clone();
+    let stack = Stack::build(config, services, shutdown)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut banner = format!(
+        "keyway ({}) serving on http://{}\n  docs:    http://{}/docs/\n  openapi: http://{}/openapi.json\n",
+        stack.services.names().join(", "),
+        stack.addr,
+        stack.addr,
+        stack.addr
+    );
+    if let Some(mock) = stack.mock_addr {
+        banner.push_str(&format!("  mock upstream (in-process): http://{mock}/v1\n"));
+    }
+    match &stack.admin_key_origin {
+        AdminKeyOrigin::Generated(path) => banner.push_str(&format!(
+            "  admin key (generated now, shown once, stored in {}): {}\n",
+            path.display(),
+            stack.admin_key
+        )),
+        AdminKeyOrigin::Stored(path) => {
+            banner.push_str(&format!("  admin key: stored in {}\n", path.display()));
+        }
+        AdminKeyOrigin::Configured => banner.push_str("  admin key: from KEYWAY_ADMIN_KEY\n"),
+    }
+    banner.push_str(&format!("  data dir: {}\n", data_dir.display()));
+    let _ = write_out(&mut io::stderr(), &banner);
+    tracing::info!(addr = %stack.addr, services = ?stack.services.names(), "keyway started");
+    stack.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn mock_llm(listen: SocketAddr) -> Result<(), String> {
+    let config = keyway_mock_llm::MockConfig::from_env("MOCK_LLM_").map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let _ = write_out(
+        &mut io::stderr(),
+        &format!("mock-llm serving on http://{addr}/v1\n"),
+    );
+    keyway_mock_llm::serve(listener, config, shutdown::on_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn write_out(out: &mut impl Write, text: &str) -> ExitCode {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    let _ = writeln!(io::stderr(), "keyway: {message}");
+    ExitCode::FAILURE
+}

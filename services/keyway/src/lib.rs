@@ -1,0 +1,12 @@
+//! The `keyway` stack: composes gateway, keys and projector into one process
+//! on one port (`keyway up`), or runs one of them alone (`keyway run …`).
+//! In-process calls replace HTTP between services when they share a process.
+
+mod admin_key;
+mod app;
+mod health;
+mod mock;
+pub mod openapi;
+pub mod stack;
+
+pub use stack::{Services, Stack, StartError};

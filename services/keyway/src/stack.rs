@@ -1,0 +1,277 @@
+//! Building and running a stack: the services this process runs, their
+//! dependencies, and the HTTP front. `Stack::build` binds the listener (port
+//! 0 works, which is how tests run many stacks at once); `run_until_stopped`
+//! serves until the shutdown token is cancelled, then drains.
+
+use std::{
+    io,
+    net::SocketAddr,
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
+
+use keyway_auth::AdminKeyAuthenticator;
+use keyway_common::{Config, Environment};
+use keyway_gateway::{Catalog, Gateway, GatewaySettings, SystemKeys, catalog::DEV_CATALOG};
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+pub use crate::admin_key::AdminKeyOrigin;
+use crate::{admin_key, app, health::Readiness, mock};
+
+/// Which services one process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Services {
+    pub gateway: bool,
+    pub keys: bool,
+    pub projector: bool,
+}
+
+impl Services {
+    pub const ALL: Self = Self {
+        gateway: true,
+        keys: true,
+        projector: true,
+    };
+    pub const GATEWAY: Self = Self {
+        gateway: true,
+        keys: false,
+        projector: false,
+    };
+    pub const KEYS: Self = Self {
+        gateway: false,
+        keys: true,
+        projector: false,
+    };
+    pub const PROJECTOR: Self = Self {
+        gateway: false,
+        keys: false,
+        projector: true,
+    };
+
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (self.gateway, "gateway"),
+            (self.keys, "keys"),
+            (self.projector, "projector"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
+    fn needs_db(self) -> bool {
+        self.keys || self.projector
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: io::Error },
+    #[error(transparent)]
+    Db(#[from] keyway_common::db::DbError),
+    #[error("database migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Nats(#[from] keyway_common::nats::NatsError),
+    #[error(transparent)]
+    Catalog(#[from] keyway_gateway::catalog::CatalogError),
+    #[error("cannot listen for the {what}: {source}")]
+    Bind {
+        what: &'static str,
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Client(#[from] keyway_gateway::ClientBuildError),
+}
+
+/// A built stack, bound and ready to serve.
+pub struct Stack {
+    listener: TcpListener,
+    router: axum::Router,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+    grace: Duration,
+    pub addr: SocketAddr,
+    pub services: Services,
+    pub admin_key: String,
+    pub admin_key_origin: AdminKeyOrigin,
+    /// The in-process mock upstream's address, when it runs.
+    pub mock_addr: Option<SocketAddr>,
+}
+
+impl Stack {
+    pub async fn build(
+        config: Config,
+        services: Services,
+        shutdown: CancellationToken,
+    ) -> Result<Self, StartError> {
+        let tasks = TaskTracker::new();
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let (admin_key, admin_key_origin) =
+            admin_key::load_or_generate(config.admin_key.as_deref(), &config.data_dir).map_err(
+                |source| StartError::DataDir {
+                    path: config.data_dir.display().to_string(),
+                    source,
+                },
+            )?;
+
+        let db = if services.needs_db() {
+            keyway_common::db::ensure_database(&config.database_url).await?;
+            let pool = keyway_common::db::connect(&config.database_url).await?;
+            if services.keys {
+                keyway_keys::migrate(&pool).await?;
+            }
+            if services.projector {
+                keyway_projector::migrate(&pool).await?;
+            }
+            Some(pool)
+        } else {
+            None
+        };
+
+        let nats = keyway_common::nats::connect(&config, "keyway").await?;
+        let readiness = Arc::new(Readiness {
+            services,
+            db,
+            nats: Some(nats.clone()),
+            streams_ready: Default::default(),
+        });
+        {
+            let (readiness, config, shutdown) =
+                (readiness.clone(), config.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                if keyway_common::nats::ensure_streams_until_ready(&nats, &config, &shutdown).await
+                {
+                    readiness.streams_ready.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+
+        let mut mock_addr = None;
+        let gateway_router = if services.gateway {
+            let in_process_mock = if config.mock_enabled {
+                Some(mock::start(&config, &tasks, &shutdown).await?)
+            } else {
+                None
+            };
+            mock_addr = in_process_mock.as_ref().map(|m| m.addr);
+            Some(build_gateway(
+                &config,
+                &admin_key,
+                in_process_mock.as_ref(),
+            )?)
+        } else {
+            None
+        };
+
+        let router = app::build(gateway_router, readiness);
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    what: "HTTP API",
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            what: "HTTP API",
+            source,
+        })?;
+        if config.env == Environment::Dev && admin_key_origin != AdminKeyOrigin::Configured {
+            tracing::warn!(
+                "dev mode: using a generated admin key; set KEYWAY_ADMIN_KEY in production"
+            );
+        }
+        Ok(Self {
+            listener,
+            router,
+            tasks,
+            shutdown,
+            grace: config.shutdown_grace,
+            addr,
+            services,
+            admin_key,
+            admin_key_origin,
+            mock_addr,
+        })
+    }
+
+    /// Serves until the shutdown token is cancelled, then lets in-flight
+    /// requests and streams finish within the grace period.
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        let Stack {
+            listener,
+            router,
+            tasks,
+            shutdown,
+            grace,
+            ..
+        } = self;
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let server = tokio::spawn(async move { server.await });
+        shutdown.cancelled().await;
+        tasks.close();
+        match tokio::time::timeout(grace, server).await {
+            Ok(joined) => joined.map_err(io::Error::other)??,
+            Err(_) => tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "grace period over; closing open connections"
+            ),
+        }
+        if tokio::time::timeout(Duration::from_secs(5), tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop in time");
+        }
+        Ok(())
+    }
+}
+
+fn build_gateway(
+    config: &Config,
+    admin_key: &str,
+    mock: Option<&mock::InProcessMock>,
+) -> Result<axum::Router, StartError> {
+    let mock_url = mock.map(mock::InProcessMock::url);
+    let vars = |name: &str| match (name, &mock_url) {
+        ("KEYWAY_MOCK_URL", Some(url)) => Some(url.clone()),
+        _ => config.var(name),
+    };
+    let catalog = match &config.models_path {
+        Some(path) => {
+            let yaml = std::fs::read_to_string(path).map_err(|e| {
+                StartError::Config(format!("KEYWAY_MODELS={}: {e}", path.display()))
+            })?;
+            Catalog::parse(&yaml, vars)?
+        }
+        None => Catalog::parse(DEV_CATALOG, vars)?,
+    };
+    let overrides = mock
+        .map(mock::InProcessMock::system_key_override)
+        .unwrap_or_default();
+    let system_keys = SystemKeys::load(
+        catalog.system_key_envs(),
+        |name| config.var(name),
+        overrides,
+    );
+    let gateway = Gateway::new(
+        catalog,
+        Arc::new(AdminKeyAuthenticator::new(admin_key)),
+        system_keys,
+        GatewaySettings {
+            upstream_connect_timeout: config.upstream_connect_timeout,
+            upstream_timeout: config.upstream_timeout,
+            max_body_bytes: config.max_body_bytes,
+        },
+    )?;
+    Ok(keyway_gateway::router(Arc::new(gateway)))
+}
