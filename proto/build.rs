@@ -2,10 +2,7 @@
 //! compiler, so building needs no system `protoc`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = [
-        "keyway/events/v1/usage.proto",
-        "keyway/events/v1/keys.proto",
-    ];
+    let protos = ["keyway/events/v1/usage.proto", "keyway/events/v1/keys.proto"];
     for proto in protos {
         #[expect(
             clippy::print_stdout,

@@ -1,1 +1,14 @@
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+//! Keyway's end-to-end tests: one binary that starts real stacks (in-process
+//! on port 0, or the `keyway` binary as a subprocess) against the real local
+//! Postgres and NATS, each with its own database, NATS prefix and data dir.
+//! Set `TEST_LOG=1` to see the in-process stacks' logs.
+
+mod helpers;
+
+mod errors;
+mod health_and_docs;
+mod llm_proxy;
+mod process;
+mod sdk_clients;

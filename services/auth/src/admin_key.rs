@@ -43,14 +43,8 @@ mod tests {
         let auth = AdminKeyAuthenticator::new("admin-secret");
         let caller = auth.authenticate("admin-secret").await.unwrap();
         assert_eq!(caller, Caller::platform_admin());
-        assert_eq!(
-            auth.authenticate("admin-secreT").await,
-            Err(AuthError::Invalid)
-        );
-        assert_eq!(
-            auth.authenticate("admin-secret2").await,
-            Err(AuthError::Invalid)
-        );
+        assert_eq!(auth.authenticate("admin-secreT").await, Err(AuthError::Invalid));
+        assert_eq!(auth.authenticate("admin-secret2").await, Err(AuthError::Invalid));
         assert_eq!(auth.authenticate("").await, Err(AuthError::Missing));
     }
 }

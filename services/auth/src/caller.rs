@@ -69,12 +69,7 @@ mod tests {
 
     #[test]
     fn roles_round_trip_and_order_by_power() {
-        for role in [
-            Role::PlatformAdmin,
-            Role::TenantAdmin,
-            Role::Member,
-            Role::Viewer,
-        ] {
+        for role in [Role::PlatformAdmin, Role::TenantAdmin, Role::Member, Role::Viewer] {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert!(Role::PlatformAdmin > Role::TenantAdmin);

@@ -125,9 +125,7 @@ impl Config {
                 .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/keyway".into()),
             nats_url: get("KEYWAY_NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
             nats_prefix,
-            data_dir: get("KEYWAY_DATA_DIR")
-                .unwrap_or_else(|| "./data".into())
-                .into(),
+            data_dir: get("KEYWAY_DATA_DIR").unwrap_or_else(|| "./data".into()).into(),
             admin_key: get("KEYWAY_ADMIN_KEY"),
             models_path: get("KEYWAY_MODELS").map(PathBuf::from),
             mock_enabled: parse_bool(&get, "KEYWAY_MOCK", env == Environment::Dev)?,
@@ -136,19 +134,10 @@ impl Config {
                 "KEYWAY_UPSTREAM_CONNECT_TIMEOUT_MS",
                 "5000",
             )?),
-            upstream_timeout: Duration::from_millis(parse(
-                &get,
-                "KEYWAY_UPSTREAM_TIMEOUT_MS",
-                "120000",
-            )?),
+            upstream_timeout: Duration::from_millis(parse(&get, "KEYWAY_UPSTREAM_TIMEOUT_MS", "120000")?),
             max_body_bytes: parse(&get, "KEYWAY_MAX_BODY_BYTES", "10485760")?,
-            shutdown_grace: Duration::from_millis(parse(
-                &get,
-                "KEYWAY_SHUTDOWN_GRACE_MS",
-                "30000",
-            )?),
-            otlp_endpoint: get("KEYWAY_OTLP_ENDPOINT")
-                .or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT")),
+            shutdown_grace: Duration::from_millis(parse(&get, "KEYWAY_SHUTDOWN_GRACE_MS", "30000")?),
+            otlp_endpoint: get("KEYWAY_OTLP_ENDPOINT").or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT")),
             log_format,
             vars: vars.clone(),
         };
@@ -174,9 +163,7 @@ impl Config {
             problems.push("KEYWAY_MOCK must be false (the mock upstream is for dev and tests)");
         }
         if self.models_path.is_none() {
-            problems.push(
-                "KEYWAY_MODELS must point at a model catalog (the built-in catalog is dev-only)",
-            );
+            problems.push("KEYWAY_MODELS must point at a model catalog (the built-in catalog is dev-only)");
         }
         if problems.is_empty() {
             Ok(())
@@ -229,10 +216,7 @@ fn parse_bool(
         None => Ok(default),
         Some("1" | "true" | "yes" | "on") => Ok(true),
         Some("0" | "false" | "no" | "off") => Ok(false),
-        Some(other) => Err(invalid(
-            name,
-            format!("expected true or false, got {other:?}"),
-        )),
+        Some(other) => Err(invalid(name, format!("expected true or false, got {other:?}"))),
     }
 }
 
@@ -291,9 +275,7 @@ mod tests {
 
     #[test]
     fn a_prefix_with_dots_is_refused() {
-        let err = config(&[("KEYWAY_NATS_PREFIX", "a.b")])
-            .unwrap_err()
-            .to_string();
+        let err = config(&[("KEYWAY_NATS_PREFIX", "a.b")]).unwrap_err().to_string();
         assert!(err.contains("KEYWAY_NATS_PREFIX"), "{err}");
     }
 

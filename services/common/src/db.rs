@@ -25,10 +25,7 @@ pub enum DbError {
 pub async fn ensure_database(url: &str) -> Result<(), DbError> {
     let options = PgConnectOptions::from_str(url).map_err(|e| DbError::BadUrl(e.to_string()))?;
     let name = options.get_database().unwrap_or("postgres").to_owned();
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        || name.is_empty()
-        || name.len() > 63
-    {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() || name.len() > 63 {
         return Err(DbError::BadName(name));
     }
     let mut admin = options

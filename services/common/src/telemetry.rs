@@ -36,9 +36,7 @@ pub enum TelemetryError {
 /// Installs the global subscriber. `RUST_LOG` overrides the default filter.
 pub fn init(config: &Config, service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(
-            "info,sqlx=warn,async_nats=warn,hyper=warn,h2=warn,tower=warn,tower_http=info",
-        )
+        EnvFilter::new("info,sqlx=warn,async_nats=warn,hyper=warn,h2=warn,tower=warn,tower_http=info")
     });
 
     let fmt_layer = match config.log_format {

@@ -33,10 +33,7 @@ pub(crate) struct Authed(pub Caller);
 impl FromRequestParts<Arc<Gateway>> for Authed {
     type Rejection = Failure;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        gw: &Arc<Gateway>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, gw: &Arc<Gateway>) -> Result<Self, Self::Rejection> {
         let flavor = Flavor::of(parts.uri.path(), &parts.headers);
         let fail = |e| Failure(flavor, e);
         let key = presented_key(&parts.headers)
@@ -82,14 +79,8 @@ mod tests {
             presented_key(&headers(&[("authorization", "bearer  abc ")])),
             Some("abc")
         );
-        assert_eq!(
-            presented_key(&headers(&[("x-api-key", "xyz")])),
-            Some("xyz")
-        );
-        assert_eq!(
-            presented_key(&headers(&[("authorization", "Basic abc")])),
-            None
-        );
+        assert_eq!(presented_key(&headers(&[("x-api-key", "xyz")])), Some("xyz"));
+        assert_eq!(presented_key(&headers(&[("authorization", "Basic abc")])), None);
         assert_eq!(presented_key(&headers(&[])), None);
     }
 }

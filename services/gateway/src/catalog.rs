@@ -98,8 +98,7 @@ impl Catalog {
     /// Parses and validates a catalog. `${NAME}` in a base URL is replaced
     /// through `vars`, so one file serves any port or environment.
     pub fn parse(yaml: &str, vars: impl Fn(&str) -> Option<String>) -> Result<Self, CatalogError> {
-        let raw: RawCatalog =
-            serde_yaml::from_str(yaml).map_err(|e| CatalogError::Yaml(e.to_string()))?;
+        let raw: RawCatalog = serde_yaml::from_str(yaml).map_err(|e| CatalogError::Yaml(e.to_string()))?;
         let mut models = BTreeMap::new();
         for (name, m) in raw.models {
             let model = validate(&name, m, &vars)?;
@@ -118,31 +117,21 @@ impl Catalog {
 
     /// Every environment variable the catalog names for a system key.
     pub fn system_key_envs(&self) -> impl Iterator<Item = &str> {
-        self.models
-            .values()
-            .filter_map(|m| m.api_key_env.as_deref())
+        self.models.values().filter_map(|m| m.api_key_env.as_deref())
     }
 }
 
-fn validate(
-    name: &str,
-    m: RawModel,
-    vars: &impl Fn(&str) -> Option<String>,
-) -> Result<Model, CatalogError> {
+fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> Result<Model, CatalogError> {
     let fail = |reason: String| CatalogError::Model {
         model: name.to_owned(),
         reason,
     };
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_whitespace) {
-        return Err(fail(
-            "the name must be 1-128 characters without spaces".into(),
-        ));
+        return Err(fail("the name must be 1-128 characters without spaces".into()));
     }
     let wire = match m.provider.as_str() {
         "anthropic" => Wire::Anthropic,
-        "openai" | "groq" | "together" | "mistral" | "perplexity" | "cohere" | "huggingface" => {
-            Wire::OpenAi
-        }
+        "openai" | "groq" | "together" | "mistral" | "perplexity" | "cohere" | "huggingface" => Wire::OpenAi,
         p if p.strip_prefix("custom-").is_some_and(|n| !n.is_empty()) => Wire::OpenAi,
         p => {
             return Err(fail(format!(
@@ -165,8 +154,7 @@ fn validate(
     }
     if m.key_source.contains(&KeySource::System) && m.api_key_env.is_none() {
         return Err(fail(
-            "key_source includes system, so api_key_env must name the variable holding the key"
-                .into(),
+            "key_source includes system, so api_key_env must name the variable holding the key".into(),
         ));
     }
     if let Some(price) = &m.price {
@@ -189,12 +177,9 @@ fn validate(
         model: name.to_owned(),
         var,
     })?;
-    let parsed =
-        reqwest::Url::parse(&base_url).map_err(|e| fail(format!("base_url {base_url:?}: {e}")))?;
+    let parsed = reqwest::Url::parse(&base_url).map_err(|e| fail(format!("base_url {base_url:?}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(fail(format!(
-            "base_url {base_url:?} must be an http(s) URL"
-        )));
+        return Err(fail(format!("base_url {base_url:?} must be an http(s) URL")));
     }
     Ok(Model {
         name: name.to_owned(),
@@ -245,17 +230,12 @@ mod tests {
         assert_eq!(gpt.wire, Wire::OpenAi);
         assert_eq!(c.get("mock-claude").unwrap().wire, Wire::Anthropic);
         assert_eq!(c.get("mock-embed").unwrap().mode, Mode::Embedding);
-        assert_eq!(
-            c.get("mock-gpt-byok").unwrap().key_source,
-            vec![KeySource::User]
-        );
+        assert_eq!(c.get("mock-gpt-byok").unwrap().key_source, vec![KeySource::User]);
     }
 
     #[test]
     fn an_unset_variable_is_named() {
-        let err = Catalog::parse(DEV_CATALOG, |_| None)
-            .unwrap_err()
-            .to_string();
+        let err = Catalog::parse(DEV_CATALOG, |_| None).unwrap_err().to_string();
         assert!(err.contains("KEYWAY_MOCK_URL"), "{err}");
     }
 

@@ -24,11 +24,7 @@ impl SystemKeys {
         overrides: HashMap<String, String>,
     ) -> Self {
         let mut keys: HashMap<String, String> = names
-            .filter_map(|name| {
-                get(name)
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (name.to_owned(), v))
-            })
+            .filter_map(|name| get(name).filter(|v| !v.is_empty()).map(|v| (name.to_owned(), v)))
             .collect();
         keys.extend(overrides);
         Self(keys)
@@ -66,10 +62,7 @@ pub(crate) fn resolve<'a>(
             KeySource::User | KeySource::Tenant => None,
         };
         if let Some(key) = found {
-            return Ok(UpstreamCredential {
-                key,
-                source: *source,
-            });
+            return Ok(UpstreamCredential { key, source: *source });
         }
     }
     let tried: Vec<&str> = model

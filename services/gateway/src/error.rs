@@ -177,8 +177,7 @@ impl GatewayError {
         };
         let mut response = (status, Json(body)).into_response();
         if let GatewayError::UpstreamRefused {
-            retry_after: Some(v),
-            ..
+            retry_after: Some(v), ..
         } = self
         {
             response.headers_mut().insert("retry-after", v);

@@ -53,10 +53,7 @@ impl Gateway {
         settings: GatewaySettings,
     ) -> Result<Self, ClientBuildError> {
         Ok(Self {
-            client: proxy::build_client(
-                settings.upstream_connect_timeout,
-                settings.upstream_timeout,
-            )?,
+            client: proxy::build_client(settings.upstream_connect_timeout, settings.upstream_timeout)?,
             catalog,
             authenticator,
             system_keys,
@@ -82,15 +79,13 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
-    GatewayError::RouteNotFound(uri.path().to_owned())
-        .into_response_as(Flavor::of(uri.path(), &headers))
+    GatewayError::RouteNotFound(uri.path().to_owned()).into_response_as(Flavor::of(uri.path(), &headers))
 }
 
 async fn method_not_allowed(OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
     let flavor = Flavor::of(uri.path(), &headers);
-    let mut response =
-        GatewayError::InvalidRequest(format!("This method is not allowed on {}.", uri.path()))
-            .into_response_as(flavor);
+    let mut response = GatewayError::InvalidRequest(format!("This method is not allowed on {}.", uri.path()))
+        .into_response_as(flavor);
     *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
     response.into_response()
 }

@@ -71,9 +71,7 @@ pub(crate) fn parse(
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
         Some(_) => {
-            return Err(GatewayError::InvalidRequest(
-                "`stream` must be a boolean.".into(),
-            ));
+            return Err(GatewayError::InvalidRequest("`stream` must be a boolean.".into()));
         }
     };
     match endpoint {
@@ -96,11 +94,7 @@ pub(crate) fn parse(
             }
         }
     }
-    Ok(LlmRequest {
-        body,
-        model,
-        stream,
-    })
+    Ok(LlmRequest { body, model, stream })
 }
 
 fn missing(field: &str, what: &str) -> GatewayError {

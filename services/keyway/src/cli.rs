@@ -11,11 +11,7 @@ use keyway::{Services, Stack, openapi, stack::AdminKeyOrigin};
 use keyway_common::{Config, shutdown, telemetry};
 
 #[derive(Parser)]
-#[command(
-    name = "keyway",
-    version,
-    about = "Keyway: a multi-tenant LLM API gateway"
-)]
+#[command(name = "keyway", version, about = "Keyway: a multi-tenant LLM API gateway")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,10 +51,7 @@ pub(crate) fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };

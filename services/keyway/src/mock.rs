@@ -31,8 +31,7 @@ pub(crate) async fn start(
     let system_key = config
         .var(SYSTEM_KEY_ENV)
         .unwrap_or_else(|| format!("sk-mock-{}", random_base62(32)));
-    mock.keys
-        .insert(system_key.clone(), SYSTEM_IDENTITY.to_owned());
+    mock.keys.insert(system_key.clone(), SYSTEM_IDENTITY.to_owned());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| StartError::Bind {

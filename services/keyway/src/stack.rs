@@ -80,10 +80,7 @@ pub enum StartError {
     #[error(transparent)]
     Catalog(#[from] keyway_gateway::catalog::CatalogError),
     #[error("cannot listen for the {what}: {source}")]
-    Bind {
-        what: &'static str,
-        source: io::Error,
-    },
+    Bind { what: &'static str, source: io::Error },
     #[error(transparent)]
     Client(#[from] keyway_gateway::ClientBuildError),
 }
@@ -94,6 +91,9 @@ pub struct Stack {
     router: axum::Router,
     tasks: TaskTracker,
     shutdown: CancellationToken,
+    /// Stops the in-process upstream only after the HTTP front has drained,
+    /// so streams still in flight at SIGTERM can finish.
+    upstream_shutdown: CancellationToken,
     grace: Duration,
     pub addr: SocketAddr,
     pub services: Services,
@@ -115,12 +115,12 @@ impl Stack {
             source,
         })?;
         let (admin_key, admin_key_origin) =
-            admin_key::load_or_generate(config.admin_key.as_deref(), &config.data_dir).map_err(
-                |source| StartError::DataDir {
+            admin_key::load_or_generate(config.admin_key.as_deref(), &config.data_dir).map_err(|source| {
+                StartError::DataDir {
                     path: config.data_dir.display().to_string(),
                     source,
-                },
-            )?;
+                }
+            })?;
 
         let db = if services.needs_db() {
             keyway_common::db::ensure_database(&config.database_url).await?;
@@ -144,55 +144,48 @@ impl Stack {
             streams_ready: Default::default(),
         });
         {
-            let (readiness, config, shutdown) =
-                (readiness.clone(), config.clone(), shutdown.clone());
+            let (readiness, config, shutdown) = (readiness.clone(), config.clone(), shutdown.clone());
             tasks.spawn(async move {
-                if keyway_common::nats::ensure_streams_until_ready(&nats, &config, &shutdown).await
-                {
+                if keyway_common::nats::ensure_streams_until_ready(&nats, &config, &shutdown).await {
                     readiness.streams_ready.store(true, Ordering::Relaxed);
                 }
             });
         }
 
+        let upstream_shutdown = CancellationToken::new();
         let mut mock_addr = None;
         let gateway_router = if services.gateway {
             let in_process_mock = if config.mock_enabled {
-                Some(mock::start(&config, &tasks, &shutdown).await?)
+                Some(mock::start(&config, &tasks, &upstream_shutdown).await?)
             } else {
                 None
             };
             mock_addr = in_process_mock.as_ref().map(|m| m.addr);
-            Some(build_gateway(
-                &config,
-                &admin_key,
-                in_process_mock.as_ref(),
-            )?)
+            Some(build_gateway(&config, &admin_key, in_process_mock.as_ref())?)
         } else {
             None
         };
 
         let router = app::build(gateway_router, readiness);
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    what: "HTTP API",
-                    source,
-                })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                what: "HTTP API",
+                source,
+            })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             what: "HTTP API",
             source,
         })?;
         if config.env == Environment::Dev && admin_key_origin != AdminKeyOrigin::Configured {
-            tracing::warn!(
-                "dev mode: using a generated admin key; set KEYWAY_ADMIN_KEY in production"
-            );
+            tracing::warn!("dev mode: using a generated admin key; set KEYWAY_ADMIN_KEY in production");
         }
         Ok(Self {
             listener,
             router,
             tasks,
             shutdown,
+            upstream_shutdown,
             grace: config.shutdown_grace,
             addr,
             services,
@@ -210,28 +203,34 @@ impl Stack {
             router,
             tasks,
             shutdown,
+            upstream_shutdown,
             grace,
             ..
         } = self;
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let server =
+            axum::serve(listener, service).with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let server = tokio::spawn(async move { server.await });
         shutdown.cancelled().await;
         tasks.close();
-        match tokio::time::timeout(grace, server).await {
-            Ok(joined) => joined.map_err(io::Error::other)??,
-            Err(_) => tracing::warn!(
-                grace_ms = grace.as_millis() as u64,
-                "grace period over; closing open connections"
-            ),
-        }
+        let served = match tokio::time::timeout(grace, server).await {
+            Ok(joined) => joined.map_err(io::Error::other).and_then(|r| r),
+            Err(_) => {
+                tracing::warn!(
+                    grace_ms = grace.as_millis() as u64,
+                    "grace period over; closing open connections"
+                );
+                Ok(())
+            }
+        };
+        upstream_shutdown.cancel();
         if tokio::time::timeout(Duration::from_secs(5), tasks.wait())
             .await
             .is_err()
         {
             tracing::warn!("background tasks did not stop in time");
         }
+        served?;
         Ok(())
     }
 }
@@ -248,9 +247,8 @@ fn build_gateway(
     };
     let catalog = match &config.models_path {
         Some(path) => {
-            let yaml = std::fs::read_to_string(path).map_err(|e| {
-                StartError::Config(format!("KEYWAY_MODELS={}: {e}", path.display()))
-            })?;
+            let yaml = std::fs::read_to_string(path)
+                .map_err(|e| StartError::Config(format!("KEYWAY_MODELS={}: {e}", path.display())))?;
             Catalog::parse(&yaml, vars)?
         }
         None => Catalog::parse(DEV_CATALOG, vars)?,
@@ -258,11 +256,7 @@ fn build_gateway(
     let overrides = mock
         .map(mock::InProcessMock::system_key_override)
         .unwrap_or_default();
-    let system_keys = SystemKeys::load(
-        catalog.system_key_envs(),
-        |name| config.var(name),
-        overrides,
-    );
+    let system_keys = SystemKeys::load(catalog.system_key_envs(), |name| config.var(name), overrides);
     let gateway = Gateway::new(
         catalog,
         Arc::new(AdminKeyAuthenticator::new(admin_key)),

@@ -100,11 +100,7 @@ struct OutputUsage {
     output_tokens: u64,
 }
 
-pub(crate) async fn messages(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn messages(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let api = Api::Anthropic;
     let request = match pipeline::prepare(&state, &headers, Some(&body), api, ROUTE).await {
         Ok(request) => request,
@@ -268,10 +264,7 @@ mod tests {
         assert_eq!(reply.status, 200);
         assert_eq!(reply.headers["content-type"], "text/event-stream");
         let events = reply.events();
-        let names: Vec<&str> = events
-            .iter()
-            .map(|(name, _)| name.as_deref().unwrap())
-            .collect();
+        let names: Vec<&str> = events.iter().map(|(name, _)| name.as_deref().unwrap()).collect();
         let mut expected = vec!["message_start", "content_block_start", "ping"];
         expected.extend(["content_block_delta"; 7]);
         expected.extend(["content_block_stop", "message_delta", "message_stop"]);
@@ -292,10 +285,7 @@ mod tests {
             start["usage"],
             json!({"input_tokens": 5, "output_tokens": 1, "cache_read_input_tokens": 0})
         );
-        assert_eq!(
-            events[1].1["content_block"],
-            json!({"type": "text", "text": ""})
-        );
+        assert_eq!(events[1].1["content_block"], json!({"type": "text", "text": ""}));
         let text: String = events
             .iter()
             .filter_map(|(_, data)| data.pointer("/delta/text")?.as_str())

@@ -24,10 +24,7 @@ pub(crate) fn request_key(headers: &HeaderMap) -> Option<&str> {
     let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     let x_api_key = || {
         headers
@@ -61,11 +58,7 @@ pub(crate) fn authenticate(config: &MockConfig, headers: &HeaderMap, route: &str
         return Auth::Missing;
     };
     let masked = mask_key(key);
-    let identity = config
-        .keys
-        .get(key)
-        .cloned()
-        .unwrap_or_else(|| masked.clone());
+    let identity = config.keys.get(key).cloned().unwrap_or_else(|| masked.clone());
     // The one log line per request; the raw key never appears in it.
     tracing::info!("[AUTH] {route} authenticated as {identity} key: {masked}");
     Auth::Identified(identity)

@@ -37,16 +37,11 @@ impl MockConfig {
     }
 
     /// Same as [`MockConfig::from_env`], reading through `get` so tests need not touch the environment.
-    pub fn from_lookup(
-        prefix: &str,
-        get: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, MockConfigError> {
+    pub fn from_lookup(prefix: &str, get: impl Fn(&str) -> Option<String>) -> Result<Self, MockConfigError> {
         let read = |suffix: &str| {
             let var = format!("{prefix}{suffix}");
             // Empty counts as unset so `FOO=` in a compose file means "default".
-            let value = get(&var)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty());
+            let value = get(&var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
             (var, value)
         };
 
@@ -68,13 +63,14 @@ impl MockConfig {
         }
         if let (var, Some(value)) = read("CHUNKS") {
             let chunks = parse_number(&var, &value)?;
-            let chunks = usize::try_from(chunks)
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| MockConfigError::Invalid {
-                    var,
-                    reason: format!("expected a positive integer, got {value:?}"),
-                })?;
+            let chunks =
+                usize::try_from(chunks)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| MockConfigError::Invalid {
+                        var,
+                        reason: format!("expected a positive integer, got {value:?}"),
+                    })?;
             config.chunks = Some(chunks);
         }
         if let (var, Some(value)) = read("CHUNK_DELAY_MS") {

@@ -49,36 +49,16 @@ impl Controls {
         };
         let src = Sources { headers, mock };
         let latency = src.get("x-mock-latency-ms", "latency_ms", parse_u64, "an integer")?;
-        let chunks = src.get(
-            "x-mock-chunks",
-            "chunks",
-            parse_chunks,
-            "a positive integer",
-        )?;
-        let chunk_delay = src.get(
-            "x-mock-chunk-delay-ms",
-            "chunk_delay_ms",
-            parse_u64,
-            "an integer",
-        )?;
+        let chunks = src.get("x-mock-chunks", "chunks", parse_chunks, "a positive integer")?;
+        let chunk_delay = src.get("x-mock-chunk-delay-ms", "chunk_delay_ms", parse_u64, "an integer")?;
         let error = src.get(
             "x-mock-error",
             "error",
             parse_error,
             "one of 400, 401, 429, 500, 503, timeout",
         )?;
-        let cached = src.get(
-            "x-mock-cached-tokens",
-            "cached_tokens",
-            parse_u64,
-            "an integer",
-        )?;
-        let omit_usage = src.get(
-            "x-mock-omit-usage",
-            "omit_usage",
-            parse_bool,
-            "true or false",
-        )?;
+        let cached = src.get("x-mock-cached-tokens", "cached_tokens", parse_u64, "an integer")?;
+        let omit_usage = src.get("x-mock-omit-usage", "omit_usage", parse_bool, "true or false")?;
         let error_after = src.get(
             "x-mock-error-after-chunks",
             "error_after_chunks",

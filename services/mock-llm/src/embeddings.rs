@@ -82,7 +82,8 @@ impl Input<'_> {
 
 /// Accepts a string, an array of strings, an array of token ids, or an array of id arrays.
 fn parse_inputs(input: &Value) -> Result<Vec<Input<'_>>, &'static str> {
-    const SHAPE: &str = "input: expected a string, an array of strings, an array of integers or an array of integer arrays";
+    const SHAPE: &str =
+        "input: expected a string, an array of strings, an array of integers or an array of integer arrays";
     let is_ids = |items: &[Value]| !items.is_empty() && items.iter().all(Value::is_i64);
     match input {
         Value::String(text) => Ok(vec![Input::Text(text)]),
@@ -128,11 +129,7 @@ fn encode_base64(vector: &[f32; DIMENSIONS]) -> String {
     BASE64.encode(bytes)
 }
 
-pub(crate) async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let api = Api::OpenAi;
     let request = match pipeline::prepare(&state, &headers, Some(&body), api, ROUTE).await {
         Ok(request) => request,
@@ -210,17 +207,13 @@ mod tests {
 
     #[tokio::test]
     async fn float_embeddings_are_deterministic_unit_vectors() {
-        let body =
-            json!({"model": "mock-embed-model", "input": ["hello world", "bye", "hello world"]});
+        let body = json!({"model": "mock-embed-model", "input": ["hello world", "bye", "hello world"]});
         let reply = embed(body.clone()).await;
         assert_eq!(reply.status, 200);
         let json = reply.json();
         assert_eq!(json["object"], "list");
         assert_eq!(json["model"], "mock-embed-model");
-        assert_eq!(
-            json["usage"],
-            json!({"prompt_tokens": 5, "total_tokens": 5})
-        );
+        assert_eq!(json["usage"], json!({"prompt_tokens": 5, "total_tokens": 5}));
         let data = json["data"].as_array().unwrap();
         assert_eq!(data.len(), 3);
         assert_eq!(data[2]["index"], 2);
@@ -230,11 +223,7 @@ mod tests {
         assert_eq!(first.len(), 8);
         let norm: f32 = first.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
-        assert_eq!(
-            first,
-            floats(&data[2]["embedding"]),
-            "same input, same vector"
-        );
+        assert_eq!(first, floats(&data[2]["embedding"]), "same input, same vector");
         assert_ne!(first, floats(&data[1]["embedding"]));
         assert_eq!(
             embed(body).await.json()["data"],
@@ -245,13 +234,10 @@ mod tests {
 
     #[tokio::test]
     async fn base64_embeddings_decode_to_the_float_vector() {
-        let float = embed(json!({"model": "m", "input": "some text"}))
+        let float = embed(json!({"model": "m", "input": "some text"})).await.json();
+        let encoded = embed(json!({"model": "m", "input": "some text", "encoding_format": "base64"}))
             .await
             .json();
-        let encoded =
-            embed(json!({"model": "m", "input": "some text", "encoding_format": "base64"}))
-                .await
-                .json();
         let bytes = BASE64
             .decode(encoded["data"][0]["embedding"].as_str().unwrap())
             .unwrap();
@@ -265,14 +251,10 @@ mod tests {
 
     #[tokio::test]
     async fn token_id_inputs_count_one_token_per_id() {
-        let single = embed(json!({"model": "m", "input": [1, 2, 3]}))
-            .await
-            .json();
+        let single = embed(json!({"model": "m", "input": [1, 2, 3]})).await.json();
         assert_eq!(single["data"].as_array().unwrap().len(), 1);
         assert_eq!(single["usage"]["prompt_tokens"], 3);
-        let batch = embed(json!({"model": "m", "input": [[1, 2], [3]]}))
-            .await
-            .json();
+        let batch = embed(json!({"model": "m", "input": [[1, 2], [3]]})).await.json();
         assert_eq!(batch["data"].as_array().unwrap().len(), 2);
         assert_eq!(batch["usage"]["prompt_tokens"], 3);
     }
@@ -288,11 +270,7 @@ mod tests {
         ] {
             let reply = embed(body.clone()).await;
             assert_eq!(reply.status, 400, "{body}");
-            assert_eq!(
-                reply.json()["error"]["type"],
-                "invalid_request_error",
-                "{body}"
-            );
+            assert_eq!(reply.json()["error"]["type"], "invalid_request_error", "{body}");
         }
     }
 }

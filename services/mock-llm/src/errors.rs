@@ -40,9 +40,7 @@ impl ErrorKind {
     fn openai(self) -> (&'static str, Option<&'static str>) {
         match self {
             Self::InvalidRequest | Self::NotFound => ("invalid_request_error", None),
-            Self::MissingKey | Self::Unauthorized => {
-                ("invalid_request_error", Some("invalid_api_key"))
-            }
+            Self::MissingKey | Self::Unauthorized => ("invalid_request_error", Some("invalid_api_key")),
             Self::RateLimited => ("requests", Some("rate_limit_exceeded")),
             Self::Internal | Self::Unavailable => ("server_error", None),
         }
@@ -129,10 +127,7 @@ pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Respon
     match serde_json::to_vec(body) {
         Ok(bytes) => (
             status,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
+            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
             bytes,
         )
             .into_response(),

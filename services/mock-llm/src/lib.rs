@@ -77,18 +77,13 @@ mod tests {
         let request = Request::get("/v2/nothing").body(Body::empty()).unwrap();
         let reply = send(MockConfig::default(), request).await;
         assert_eq!(reply.status, 404);
-        assert_eq!(
-            reply.json()["error"]["message"],
-            "Invalid URL (GET /v2/nothing)"
-        );
+        assert_eq!(reply.json()["error"]["message"], "Invalid URL (GET /v2/nothing)");
         assert_eq!(reply.json()["error"]["type"], "invalid_request_error");
     }
 
     #[tokio::test]
     async fn a_wrong_method_is_a_json_405() {
-        let request = Request::get("/v1/chat/completions")
-            .body(Body::empty())
-            .unwrap();
+        let request = Request::get("/v1/chat/completions").body(Body::empty()).unwrap();
         let reply = send(MockConfig::default(), request).await;
         assert_eq!(reply.status, 405);
         assert_eq!(reply.json()["error"]["type"], "invalid_request_error");

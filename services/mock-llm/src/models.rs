@@ -127,11 +127,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_anthropic_version_header_switches_to_anthropic_shape() {
-        let reply = send(
-            MockConfig::default(),
-            get(&[("anthropic-version", "2023-06-01")]),
-        )
-        .await;
+        let reply = send(MockConfig::default(), get(&[("anthropic-version", "2023-06-01")])).await;
         let body = reply.json();
         assert_eq!(
             body["data"][1],

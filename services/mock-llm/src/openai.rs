@@ -74,11 +74,7 @@ struct ChunkHeader {
 }
 
 impl ChunkHeader {
-    fn frame(
-        &self,
-        choices: &[ChunkChoice<'_>],
-        usage: Option<OpenAiUsage>,
-    ) -> std::io::Result<Bytes> {
+    fn frame(&self, choices: &[ChunkChoice<'_>], usage: Option<OpenAiUsage>) -> std::io::Result<Bytes> {
         let chunk = Chunk {
             id: &self.id,
             object: "chat.completion.chunk",
@@ -90,11 +86,7 @@ impl ChunkHeader {
         sse::frame(None, &chunk)
     }
 
-    fn delta(
-        &self,
-        delta: Delta<'_>,
-        finish_reason: Option<&'static str>,
-    ) -> std::io::Result<Bytes> {
+    fn delta(&self, delta: Delta<'_>, finish_reason: Option<&'static str>) -> std::io::Result<Bytes> {
         self.frame(
             &[ChunkChoice {
                 index: 0,

@@ -48,10 +48,7 @@ pub(crate) async fn prepare(
             Ok(body @ Value::Object(_)) => body,
             Ok(_) => return Err(invalid(api, "Request body must be a JSON object")),
             Err(e) => {
-                return Err(invalid(
-                    api,
-                    &format!("Request body is not valid JSON: {e}"),
-                ));
+                return Err(invalid(api, &format!("Request body is not valid JSON: {e}")));
             }
         },
     };
@@ -139,11 +136,7 @@ mod tests {
     #[tokio::test]
     async fn a_known_key_appends_its_identity_to_the_reply() {
         let headers = [("authorization", "Bearer sk-alice-known-key")];
-        let reply = send(
-            auth_config(),
-            post("/v1/chat/completions", &chat(), &headers),
-        )
-        .await;
+        let reply = send(auth_config(), post("/v1/chat/completions", &chat(), &headers)).await;
         assert_eq!(reply.status, 200);
         assert_eq!(
             reply.json()["choices"][0]["message"]["content"],
@@ -202,11 +195,7 @@ mod tests {
     async fn injected_server_errors_use_the_requested_status() {
         let mut body = chat();
         body["mock"] = json!({"error": "500"});
-        let reply = send(
-            MockConfig::default(),
-            post("/v1/chat/completions", &body, &[]),
-        )
-        .await;
+        let reply = send(MockConfig::default(), post("/v1/chat/completions", &body, &[])).await;
         assert_eq!(reply.status, 500);
         assert_eq!(reply.json()["error"]["type"], "server_error");
 
@@ -236,14 +225,8 @@ mod tests {
         let request = post_raw("/v1/chat/completions", "{nope".to_owned(), &[]);
         let reply = send(MockConfig::default(), request).await;
         assert_eq!(reply.status, 400);
-        let message = reply.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        assert!(
-            message.starts_with("Request body is not valid JSON"),
-            "{message}"
-        );
+        let message = reply.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.starts_with("Request body is not valid JSON"), "{message}");
 
         let reply = send(
             MockConfig::default(),

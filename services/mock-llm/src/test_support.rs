@@ -37,8 +37,7 @@ impl Reply {
                     if let Some(name) = line.strip_prefix("event: ") {
                         event = Some(name.to_owned());
                     } else if let Some(raw) = line.strip_prefix("data: ") {
-                        data = serde_json::from_str(raw)
-                            .unwrap_or_else(|_| Value::String(raw.to_owned()));
+                        data = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
                     }
                 }
                 (event, data)
@@ -52,13 +51,7 @@ pub(crate) async fn send(config: MockConfig, request: Request<Body>) -> Reply {
     let response = router(config).oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
+    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
     Reply {
         status,
         headers,
@@ -68,10 +61,7 @@ pub(crate) async fn send(config: MockConfig, request: Request<Body>) -> Reply {
 
 /// Sends `request` and collects body bytes until the stream ends or fails;
 /// returns the bytes and whether it failed.
-pub(crate) async fn send_until_error(
-    config: MockConfig,
-    request: Request<Body>,
-) -> (Vec<u8>, bool) {
+pub(crate) async fn send_until_error(config: MockConfig, request: Request<Body>) -> (Vec<u8>, bool) {
     let response = router(config).oneshot(request).await.unwrap();
     let mut body = response.into_body();
     let mut bytes = Vec::new();

@@ -174,10 +174,7 @@ mod tests {
 
     #[test]
     fn word_deltas_carry_their_leading_whitespace() {
-        assert_eq!(
-            pieces("Hello  big\nworld ", None),
-            ["Hello", "  big", "\nworld "]
-        );
+        assert_eq!(pieces("Hello  big\nworld ", None), ["Hello", "  big", "\nworld "]);
     }
 
     #[test]

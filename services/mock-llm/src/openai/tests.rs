@@ -59,11 +59,7 @@ async fn a_json_chat_echoes_the_last_user_message_with_word_counted_usage() {
 #[tokio::test]
 async fn requested_cached_tokens_are_reported_inside_prompt_tokens() {
     let body = chat(json!({"mock": {"cached_tokens": 2}}));
-    let reply = send(
-        MockConfig::default(),
-        post("/v1/chat/completions", &body, &[]),
-    )
-    .await;
+    let reply = send(MockConfig::default(), post("/v1/chat/completions", &body, &[])).await;
     let usage = &reply.json()["usage"];
     assert_eq!(usage["prompt_tokens"], 6);
     assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], 2);
@@ -85,11 +81,7 @@ async fn omit_usage_drops_the_usage_object() {
 #[tokio::test]
 async fn streamed_deltas_concatenate_to_the_json_reply() {
     let body = chat(json!({"stream": true}));
-    let reply = send(
-        MockConfig::default(),
-        post("/v1/chat/completions", &body, &[]),
-    )
-    .await;
+    let reply = send(MockConfig::default(), post("/v1/chat/completions", &body, &[])).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.headers["content-type"], "text/event-stream");
     let events = reply.events();
@@ -105,14 +97,8 @@ async fn streamed_deltas_concatenate_to_the_json_reply() {
     );
     // role chunk + one delta per word (9) + finish chunk + [DONE]; no usage chunk.
     assert_eq!(events.len(), 12);
-    assert_eq!(
-        events[1].1["choices"][0]["delta"],
-        json!({"content": "Hello"})
-    );
-    assert_eq!(
-        events[2].1["choices"][0]["delta"],
-        json!({"content": " from"})
-    );
+    assert_eq!(events[1].1["choices"][0]["delta"], json!({"content": "Hello"}));
+    assert_eq!(events[2].1["choices"][0]["delta"], json!({"content": " from"}));
     let finish = &events[10].1;
     assert_eq!(finish["choices"][0]["delta"], json!({}));
     assert_eq!(finish["choices"][0]["finish_reason"], "stop");
@@ -123,11 +109,7 @@ async fn streamed_deltas_concatenate_to_the_json_reply() {
 #[tokio::test]
 async fn the_usage_chunk_is_sent_only_when_include_usage_is_set() {
     let body = chat(json!({"stream": true, "stream_options": {"include_usage": true}}));
-    let reply = send(
-        MockConfig::default(),
-        post("/v1/chat/completions", &body, &[]),
-    )
-    .await;
+    let reply = send(MockConfig::default(), post("/v1/chat/completions", &body, &[])).await;
     let events = reply.events();
     let usage_chunk = &events[events.len() - 2].1;
     assert_eq!(usage_chunk["choices"], json!([]));
@@ -136,31 +118,16 @@ async fn the_usage_chunk_is_sent_only_when_include_usage_is_set() {
     assert_eq!(usage_chunk["usage"]["total_tokens"], 15);
     assert_eq!(events[events.len() - 1].1, "[DONE]");
 
-    let body = chat(
-        json!({"stream": true, "stream_options": {"include_usage": true},
-                           "mock": {"omit_usage": true}}),
-    );
-    let reply = send(
-        MockConfig::default(),
-        post("/v1/chat/completions", &body, &[]),
-    )
-    .await;
-    assert!(
-        reply
-            .events()
-            .iter()
-            .all(|(_, data)| data.get("usage").is_none())
-    );
+    let body = chat(json!({"stream": true, "stream_options": {"include_usage": true},
+                           "mock": {"omit_usage": true}}));
+    let reply = send(MockConfig::default(), post("/v1/chat/completions", &body, &[])).await;
+    assert!(reply.events().iter().all(|(_, data)| data.get("usage").is_none()));
 }
 
 #[tokio::test]
 async fn the_chunks_control_splits_the_reply_into_that_many_deltas() {
     let body = chat(json!({"stream": true, "mock": {"chunks": 3}}));
-    let reply = send(
-        MockConfig::default(),
-        post("/v1/chat/completions", &body, &[]),
-    )
-    .await;
+    let reply = send(MockConfig::default(), post("/v1/chat/completions", &body, &[])).await;
     let (text, count) = deltas(&reply.events());
     assert_eq!(count, 3);
     assert_eq!(text, "Hello from mock-llm! You said: tell me a joke");
@@ -169,18 +136,11 @@ async fn the_chunks_control_splits_the_reply_into_that_many_deltas() {
 #[tokio::test]
 async fn error_after_chunks_breaks_the_stream_before_the_finish_chunk() {
     let body = chat(json!({"stream": true, "mock": {"error_after_chunks": 2}}));
-    let (bytes, failed) = send_until_error(
-        MockConfig::default(),
-        post("/v1/chat/completions", &body, &[]),
-    )
-    .await;
+    let (bytes, failed) =
+        send_until_error(MockConfig::default(), post("/v1/chat/completions", &body, &[])).await;
     assert!(failed, "the body must end in an error");
     let text = String::from_utf8(bytes).unwrap();
-    assert_eq!(
-        text.matches("data: ").count(),
-        3,
-        "role chunk + 2 deltas: {text}"
-    );
+    assert_eq!(text.matches("data: ").count(), 3, "role chunk + 2 deltas: {text}");
     assert!(text.contains("\"content\":\" from\""));
     assert!(!text.contains("finish_reason\":\"stop"));
     assert!(!text.contains("[DONE]"));
@@ -189,11 +149,7 @@ async fn error_after_chunks_breaks_the_stream_before_the_finish_chunk() {
 #[tokio::test]
 async fn a_chat_without_messages_is_a_400_in_openai_shape() {
     let body = json!({"model": "gpt-test"});
-    let reply = send(
-        MockConfig::default(),
-        post("/v1/chat/completions", &body, &[]),
-    )
-    .await;
+    let reply = send(MockConfig::default(), post("/v1/chat/completions", &body, &[])).await;
     assert_eq!(reply.status, 400);
     let error = &reply.json()["error"];
     assert_eq!(error["type"], "invalid_request_error");
@@ -202,14 +158,7 @@ async fn a_chat_without_messages_is_a_400_in_openai_shape() {
     assert_eq!(error["code"], Value::Null);
 
     let body = json!({"model": 7, "messages": []});
-    let reply = send(
-        MockConfig::default(),
-        post("/v1/chat/completions", &body, &[]),
-    )
-    .await;
+    let reply = send(MockConfig::default(), post("/v1/chat/completions", &body, &[])).await;
     assert_eq!(reply.status, 400);
-    assert_eq!(
-        reply.json()["error"]["message"],
-        "model: a string is required"
-    );
+    assert_eq!(reply.json()["error"]["message"], "model: a string is required");
 }

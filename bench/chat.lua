@@ -1,0 +1,30 @@
+-- wrk script for bench/proxy.sh: POSTs one short chat completion per request.
+--
+-- Settings come from the environment (bench/proxy.sh sets them):
+--   BENCH_MODEL   model name in the body ("mock-model" direct, "bench-gpt" proxied)
+--   BENCH_STREAM  "true" adds "stream": true (SSE), anything else is non-stream
+-- The Authorization and Content-Type headers are passed with wrk -H.
+--
+-- done() prints one machine-readable line that proxy.sh parses; wrk's own
+-- --latency report is kept in the log for humans.
+
+local model = os.getenv("BENCH_MODEL") or "mock-model"
+local stream = os.getenv("BENCH_STREAM") == "true"
+
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = string.format(
+  '{"model":"%s","messages":[{"role":"user","content":"Say hello to the benchmark."}]%s}',
+  model,
+  stream and ',"stream":true' or ''
+)
+
+function done(summary, latency, requests)
+  local secs = summary.duration / 1e6
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH_RESULT requests=%d duration_s=%.3f rps=%.2f p50_us=%d p99_us=%d mean_us=%.1f max_us=%d non2xx=%d connect=%d read=%d write=%d timeout=%d\n",
+    summary.requests, secs, summary.requests / secs,
+    latency:percentile(50), latency:percentile(99), latency.mean, latency.max,
+    e.status, e.connect, e.read, e.write, e.timeout))
+end

@@ -1,0 +1,256 @@
+//! Test harness: `TestStack::spawn()` builds a whole stack in-process on
+//! port 0 with a fresh database, NATS prefix and data dir, and cleans them
+//! up when dropped. `KeywayProcess` runs the real binary instead.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Once,
+    time::{Duration, Instant},
+};
+
+use keyway::{Services, Stack};
+use keyway_common::Config;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) const PG_BASE: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A unique, lowercase id for database names and NATS prefixes.
+pub(crate) fn unique_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+pub(crate) fn random_secret(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Everything that must differ between two stacks sharing one machine.
+pub(crate) struct Isolation {
+    pub(crate) db_name: String,
+    pub(crate) nats_prefix: String,
+    pub(crate) data_dir: tempfile::TempDir,
+    pub(crate) admin_key: String,
+}
+
+impl Isolation {
+    pub(crate) fn new() -> Self {
+        let id = unique_id();
+        Self {
+            db_name: format!("keyway_test_{id}"),
+            nats_prefix: format!("kwt{id}"),
+            data_dir: tempfile::tempdir().expect("temp dir"),
+            admin_key: random_secret("kw_test_admin_"),
+        }
+    }
+
+    pub(crate) fn env(&self) -> HashMap<String, String> {
+        HashMap::from([
+            ("KEYWAY_LISTEN".into(), "127.0.0.1:0".into()),
+            (
+                "KEYWAY_DATABASE_URL".into(),
+                format!("{PG_BASE}/{}", self.db_name),
+            ),
+            ("KEYWAY_NATS_PREFIX".into(), self.nats_prefix.clone()),
+            (
+                "KEYWAY_DATA_DIR".into(),
+                self.data_dir.path().display().to_string(),
+            ),
+            ("KEYWAY_ADMIN_KEY".into(), self.admin_key.clone()),
+            ("KEYWAY_MOCK_REQUIRE_AUTH".into(), "true".into()),
+        ])
+    }
+}
+
+impl Drop for Isolation {
+    /// Drops the database and streams on a thread of its own: `Drop` cannot
+    /// await, and the test's runtime may already be shutting down.
+    fn drop(&mut self) {
+        let (db, prefix) = (self.db_name.clone(), self.nats_prefix.clone());
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Runtime::new() else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::Connection::connect(&format!("{PG_BASE}/postgres")).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+                        .execute(&mut conn as &mut sqlx::PgConnection)
+                        .await;
+                }
+                if let Ok(client) = async_nats::connect("nats://127.0.0.1:4222").await {
+                    let js = async_nats::jetstream::new(client);
+                    for kind in ["USAGE", "KEYS"] {
+                        let _ = js
+                            .delete_stream(format!("{}_{kind}", prefix.to_uppercase()))
+                            .await;
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn init_test_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("info")
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// A whole Keyway stack running inside the test process.
+pub(crate) struct TestStack {
+    pub(crate) base: String,
+    pub(crate) admin_key: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) isolation: Isolation,
+    shutdown: CancellationToken,
+}
+
+impl TestStack {
+    pub(crate) async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    pub(crate) async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        init_test_logging();
+        let isolation = Isolation::new();
+        let mut env = isolation.env();
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let config = Config::from_vars(env).expect("test config");
+        let shutdown = CancellationToken::new();
+        let stack = Stack::build(config, Services::ALL, shutdown.clone())
+            .await
+            .expect("stack builds");
+        let base = format!("http://{}", stack.addr);
+        tokio::spawn(stack.run_until_stopped());
+        Self {
+            base,
+            admin_key: isolation.admin_key.clone(),
+            http: reqwest::Client::new(),
+            isolation,
+            shutdown,
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POST JSON with the admin key as a bearer token.
+    pub(crate) async fn post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(&self.admin_key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A chat request body for `model` saying `text`.
+pub(crate) fn chat(model: &str, text: &str) -> serde_json::Value {
+    serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+/// The `keyway` binary run as a real process, logs captured to files.
+pub(crate) struct KeywayProcess {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) isolation: Isolation,
+    pub(crate) stdout: PathBuf,
+    pub(crate) stderr: PathBuf,
+}
+
+impl KeywayProcess {
+    pub(crate) fn start(extra: &[(&str, &str)]) -> Self {
+        let isolation = Isolation::new();
+        let dir = isolation.data_dir.path().to_owned();
+        let (stdout, stderr) = (dir.join("stdout.log"), dir.join("stderr.log"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keyway"));
+        command
+            .arg("up")
+            .envs(isolation.env())
+            .envs(extra.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"));
+        let child = command.spawn().expect("keyway binary starts");
+        let base = wait_for_banner(&stderr, Duration::from_secs(60));
+        Self {
+            child,
+            base,
+            isolation,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub(crate) fn terminate(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    pub(crate) fn logs(&self) -> String {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!("{}\n{}", read(&self.stdout), read(&self.stderr))
+    }
+}
+
+impl Drop for KeywayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for "serving on http://ADDR" on the process's stderr.
+fn wait_for_banner(stderr: &Path, deadline: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(stderr).unwrap_or_default();
+        if let Some(rest) = text.split("serving on http://").nth(1) {
+            let addr: SocketAddr = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .parse()
+                .expect("address in banner");
+            return format!("http://{addr}");
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "keyway did not start in time; stderr:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The repository root, for committed files and test scripts.
+pub(crate) fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

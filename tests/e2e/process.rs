@@ -1,0 +1,117 @@
+//! The real `keyway` binary: secrets never reach its logs, and SIGTERM lets
+//! an in-flight stream finish before the process exits.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::helpers::{KeywayProcess, chat, random_secret};
+
+#[tokio::test]
+async fn keys_never_reach_the_logs_even_at_debug_level() {
+    let system_key = random_secret("sk-system-secret-");
+    let wrong_key = random_secret("kw_wrong_secret_");
+    let process = KeywayProcess::start(&[
+        ("RUST_LOG", "debug"),
+        ("KEYWAY_MOCK_SYSTEM_KEY", system_key.as_str()),
+        ("KEYWAY_LOG_FORMAT", "json"),
+    ]);
+    let admin_key = process.isolation.admin_key.clone();
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/chat/completions", process.base);
+    let ok = http
+        .post(&url)
+        .bearer_auth(&admin_key)
+        .json(&chat("mock-gpt", "hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(
+        ok.text()
+            .await
+            .unwrap()
+            .contains("[Authenticated as keyway-system]")
+    );
+    let mut streamed = chat("mock-gpt", "hello");
+    streamed["stream"] = json!(true);
+    let _ = http
+        .post(&url)
+        .bearer_auth(&admin_key)
+        .json(&streamed)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await;
+    let bad = http
+        .post(&url)
+        .bearer_auth(&wrong_key)
+        .json(&chat("mock-gpt", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let anthropic = http
+        .post(format!("{}/v1/messages", process.base))
+        .header("x-api-key", &admin_key)
+        .json(
+            &json!({"model": "mock-claude", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anthropic.status(), 200);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logs = process.logs();
+    assert!(logs.contains("[AUTH]"), "the mock logged its auth line: {logs}");
+    assert!(logs.contains("/v1/chat/completions"), "requests were logged");
+    for (name, secret) in [
+        ("admin key", &admin_key),
+        ("system key", &system_key),
+        ("wrong key", &wrong_key),
+    ] {
+        assert!(!logs.contains(secret.as_str()), "the {name} leaked into the logs");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_drains_an_in_flight_stream_then_exits_cleanly() {
+    let mut process = KeywayProcess::start(&[("KEYWAY_SHUTDOWN_GRACE_MS", "20000")]);
+    let mut body = chat("mock-gpt", "drain me");
+    body["stream"] = json!(true);
+    body["mock"] = json!({"chunks": 8, "chunk_delay_ms": 200});
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", process.base))
+        .bearer_auth(&process.isolation.admin_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    let mut text = String::from_utf8(stream.next().await.unwrap().unwrap().to_vec()).unwrap();
+
+    let pid = process.child.id();
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    while let Some(chunk) = stream.next().await {
+        text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    assert!(
+        text.trim_end().ends_with("data: [DONE]"),
+        "the stream was cut: {text}"
+    );
+    let status = process
+        .terminate(Duration::from_secs(15))
+        .expect("keyway exited after draining");
+    assert!(
+        status.success(),
+        "exit status {status:?}; logs:\n{}",
+        process.logs()
+    );
+}
