@@ -4,13 +4,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = ["keyway/events/v1/usage.proto", "keyway/events/v1/keys.proto"];
     for proto in protos {
-        #[expect(
-            clippy::print_stdout,
-            reason = "cargo reads build-script directives from stdout"
-        )]
-        {
-            println!("cargo:rerun-if-changed={proto}");
-        }
+        println!("cargo:rerun-if-changed={proto}");
     }
     let descriptors = protox::compile(protos, ["."])?;
     prost_build::Config::new().compile_fds(descriptors)?;
