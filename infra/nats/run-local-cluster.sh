@@ -3,7 +3,7 @@
 # trying R3 streams and leader failover on one machine. It never touches a
 # server on the default ports: pick a free base port.
 #
-#   infra/nats/run-local-cluster.sh [BASE]        (default BASE=14222)
+#   infra/nats/run-local-cluster.sh [BASE] [--foreground]   (default BASE=14222)
 #
 # Node i (1..3) listens on:
 #   clients  BASE + i - 1            (14222, 14223, 14224)
@@ -44,6 +44,6 @@ echo "KEYWAY_NATS_URL=nats://127.0.0.1:${base}"
 echo "monitor: http://127.0.0.1:$((base + 4000))/routez  /jsz"
 
 if [[ "$foreground" == "--foreground" ]]; then
-  trap 'kill "${pids[@]}" 2>/dev/null || true' INT TERM EXIT
-  wait
+  trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; exit 0' INT TERM
+  wait "${pids[@]}"
 fi

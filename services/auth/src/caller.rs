@@ -50,6 +50,8 @@ pub struct Caller {
     /// The public id of the gateway API key used, if any.
     pub api_key_id: Option<String>,
     pub role: Role,
+    /// The models this caller may use; `None` means every model.
+    pub scopes: Option<Vec<String>>,
 }
 
 impl Caller {
@@ -59,7 +61,12 @@ impl Caller {
             user_id: None,
             api_key_id: None,
             role: Role::PlatformAdmin,
+            scopes: None,
         }
+    }
+
+    pub fn may_use_model(&self, model: &str) -> bool {
+        self.scopes.as_ref().is_none_or(|s| s.iter().any(|m| m == model))
     }
 }
 

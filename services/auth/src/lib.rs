@@ -4,9 +4,11 @@
 
 mod admin_key;
 mod caller;
+mod provider_keys;
 
 pub use admin_key::AdminKeyAuthenticator;
 pub use caller::{Caller, PLATFORM_TENANT, Role};
+pub use provider_keys::{KeyScope, ProviderKey, ProviderKeys};
 
 /// Why a presented credential was not accepted. The variants are what the
 /// HTTP edge needs to pick a status; they never carry the credential.

@@ -47,6 +47,14 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub otlp_endpoint: Option<String>,
     pub log_format: LogFormat,
+    /// `local` (master key file in the data dir) or `aws` (aws-sdk-kms).
+    pub kms: String,
+    pub kms_key_id: Option<String>,
+    /// How long gateways reuse a verified key or a resolved BYOK key;
+    /// key-change events from NATS evict sooner.
+    pub credential_cache_ttl: Duration,
+    /// BYOK and webhook URLs may point at private/loopback addresses.
+    pub allow_private_urls: bool,
     /// The environment this config was read from, for names the config does
     /// not know in advance (a catalog's `api_key_env`, the mock's settings).
     vars: Arc<HashMap<String, String>>,
@@ -139,6 +147,23 @@ impl Config {
             shutdown_grace: Duration::from_millis(parse(&get, "KEYWAY_SHUTDOWN_GRACE_MS", "30000")?),
             otlp_endpoint: get("KEYWAY_OTLP_ENDPOINT").or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT")),
             log_format,
+            kms: match get("KEYWAY_KMS").as_deref() {
+                None | Some("local") => "local".to_owned(),
+                Some("aws") => "aws".to_owned(),
+                Some(other) => {
+                    return Err(invalid(
+                        "KEYWAY_KMS",
+                        format!("expected local or aws, got {other:?}"),
+                    ));
+                }
+            },
+            kms_key_id: get("KEYWAY_KMS_KEY_ID"),
+            credential_cache_ttl: Duration::from_millis(parse(
+                &get,
+                "KEYWAY_CREDENTIAL_CACHE_TTL_MS",
+                "10000",
+            )?),
+            allow_private_urls: parse_bool(&get, "KEYWAY_ALLOW_PRIVATE_URLS", env == Environment::Dev)?,
             vars: vars.clone(),
         };
         config.refuse_insecure_production()?;
@@ -161,6 +186,12 @@ impl Config {
         }
         if self.mock_enabled {
             problems.push("KEYWAY_MOCK must be false (the mock upstream is for dev and tests)");
+        }
+        if self.allow_private_urls {
+            problems.push("KEYWAY_ALLOW_PRIVATE_URLS must be false (it opens an SSRF hole)");
+        }
+        if self.kms == "aws" && self.kms_key_id.is_none() {
+            problems.push("KEYWAY_KMS_KEY_ID must name the KMS key when KEYWAY_KMS=aws");
         }
         if self.models_path.is_none() {
             problems.push("KEYWAY_MODELS must point at a model catalog (the built-in catalog is dev-only)");

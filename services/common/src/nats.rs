@@ -85,3 +85,41 @@ pub async fn ensure_streams_until_ready(
         delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
+
+/// Calls `on_tenant` with the tenant of every key-change event
+/// (`<prefix>.keys.v1.<tenant>`) until shutdown. A core subscription: while
+/// NATS is unreachable events are missed, and cache TTLs bound staleness.
+pub async fn follow_key_changes(
+    client: Client,
+    prefix: String,
+    shutdown: tokio_util::sync::CancellationToken,
+    on_tenant: impl Fn(&str) + Send + 'static,
+) {
+    use futures::StreamExt;
+    let subject = format!("{prefix}.keys.v1.>");
+    let mut subscription = loop {
+        match client.subscribe(subject.clone()).await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot subscribe to key changes; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            message = subscription.next() => match message {
+                Some(m) => {
+                    if let Some(tenant) = m.subject.as_str().rsplit('.').next() {
+                        on_tenant(tenant);
+                    }
+                }
+                None => return,
+            },
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::{extract::FromRequestParts, http::HeaderMap, http::request::Parts};
-use keyway_auth::{AuthError, Caller};
+use keyway_auth::{AuthError, Authenticator, Caller};
 
 use crate::{
     Gateway,

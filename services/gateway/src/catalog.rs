@@ -37,6 +37,16 @@ pub enum KeySource {
     System,
 }
 
+impl KeySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeySource::User => "user",
+            KeySource::Tenant => "tenant",
+            KeySource::System => "system",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {

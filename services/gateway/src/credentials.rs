@@ -1,19 +1,21 @@
 //! Picks the upstream provider key for a request by walking the model's
-//! ordered `key_source` list. Today only the platform's system keys exist;
-//! user and tenant (BYOK) keys come from the key service.
+//! ordered `key_source` list: the caller's own key (`user`), the team's
+//! (`tenant`), or the platform's (`system`). BYOK keys come from the key
+//! service and are cached briefly; key-change events evict them.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
-use keyway_auth::Caller;
+use keyway_auth::{Caller, KeyScope, ProviderKey, ProviderKeys};
 
 use crate::{
+    cache::TenantCache,
     catalog::{KeySource, Model},
     error::GatewayError,
 };
 
 /// The platform's own provider keys, by the variable name the catalog gives.
 #[derive(Default, Clone)]
-pub struct SystemKeys(HashMap<String, String>);
+pub struct SystemKeys(HashMap<String, Arc<ProviderKey>>);
 
 impl SystemKeys {
     /// Reads every variable the catalog names; extra entries (such as the
@@ -27,61 +29,93 @@ impl SystemKeys {
             .filter_map(|name| get(name).filter(|v| !v.is_empty()).map(|v| (name.to_owned(), v)))
             .collect();
         keys.extend(overrides);
-        Self(keys)
+        Self(
+            keys.into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        Arc::new(ProviderKey {
+                            secret: v.into(),
+                            base_url: None,
+                        }),
+                    )
+                })
+                .collect(),
+        )
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+    fn get(&self, name: &str) -> Option<Arc<ProviderKey>> {
+        self.0.get(name).cloned()
     }
 }
 
-/// The key that will be sent upstream, and where it came from (recorded for
-/// billing; the key itself never leaves this struct except to the upstream).
-pub(crate) struct UpstreamCredential<'a> {
-    pub(crate) key: &'a str,
+/// The key that will be sent upstream, and where it came from.
+pub(crate) struct UpstreamCredential {
+    pub(crate) key: Arc<ProviderKey>,
     pub(crate) source: KeySource,
 }
 
-impl std::fmt::Debug for UpstreamCredential<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamCredential")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
-    }
+type ByokCacheKey = (String, Option<String>, KeyScope, String);
+
+pub(crate) struct Credentials {
+    pub(crate) system: SystemKeys,
+    pub(crate) byok: Option<Arc<dyn ProviderKeys>>,
+    pub(crate) cache: TenantCache<ByokCacheKey, Option<Arc<ProviderKey>>>,
 }
 
-pub(crate) fn resolve<'a>(
-    system: &'a SystemKeys,
-    _caller: &Caller,
-    model: &Model,
-) -> Result<UpstreamCredential<'a>, GatewayError> {
-    for source in &model.key_source {
-        let found = match source {
-            KeySource::System => model.api_key_env.as_deref().and_then(|env| system.get(env)),
-            // BYOK keys are held by the key service; none exist until it does.
-            KeySource::User | KeySource::Tenant => None,
-        };
-        if let Some(key) = found {
-            return Ok(UpstreamCredential { key, source: *source });
+impl Credentials {
+    pub(crate) async fn resolve(
+        &self,
+        caller: &Caller,
+        model: &Model,
+    ) -> Result<UpstreamCredential, GatewayError> {
+        for source in &model.key_source {
+            let found = match source {
+                KeySource::System => model.api_key_env.as_deref().and_then(|env| self.system.get(env)),
+                KeySource::User => self.byok_key(caller, KeyScope::User, &model.provider).await?,
+                KeySource::Tenant => self.byok_key(caller, KeyScope::Tenant, &model.provider).await?,
+            };
+            if let Some(key) = found {
+                return Ok(UpstreamCredential { key, source: *source });
+            }
         }
-    }
-    let tried: Vec<&str> = model
-        .key_source
-        .iter()
-        .map(|s| match s {
-            KeySource::User => "user",
-            KeySource::Tenant => "tenant",
-            KeySource::System => "system",
+        Err(GatewayError::KeyRequired {
+            model: model.name.clone(),
+            provider: model.provider.clone(),
+            tried: model
+                .key_source
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         })
-        .collect();
-    Err(GatewayError::KeyRequired {
-        model: model.name.clone(),
-        provider: model.provider.clone(),
-        tried: tried.join(", "),
-    })
-}
+    }
 
-/// Whether `resolve` would find a key, for `/v1/models`' `key_required`.
-pub(crate) fn has_key(system: &SystemKeys, caller: &Caller, model: &Model) -> bool {
-    resolve(system, caller, model).is_ok()
+    async fn byok_key(
+        &self,
+        caller: &Caller,
+        scope: KeyScope,
+        provider: &str,
+    ) -> Result<Option<Arc<ProviderKey>>, GatewayError> {
+        let Some(store) = &self.byok else { return Ok(None) };
+        if scope == KeyScope::User && caller.user_id.is_none() {
+            return Ok(None);
+        }
+        let user = (scope == KeyScope::User)
+            .then(|| caller.user_id.clone())
+            .flatten();
+        let cache_key = (caller.tenant_id.clone(), user, scope, provider.to_owned());
+        if let Some(hit) = self.cache.get(&cache_key) {
+            return Ok(hit);
+        }
+        let ticket = self.cache.ticket();
+        let found = store
+            .provider_key(caller, scope, provider)
+            .await
+            .map_err(|_| GatewayError::AuthUnavailable)?
+            .map(Arc::new);
+        self.cache
+            .insert(ticket, cache_key, &caller.tenant_id, found.clone());
+        Ok(found)
+    }
 }

@@ -3,6 +3,8 @@
 //! traffic, streaming included. It holds no database connection.
 
 mod auth;
+mod authn;
+mod cache;
 pub mod catalog;
 mod credentials;
 pub mod error;
@@ -19,9 +21,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use keyway_auth::Authenticator;
+use keyway_auth::{Authenticator, ProviderKeys};
 
 pub use catalog::Catalog;
+use credentials::Credentials;
 pub use credentials::SystemKeys;
 use error::{Flavor, GatewayError};
 
@@ -29,13 +32,16 @@ use error::{Flavor, GatewayError};
 pub struct Gateway {
     catalog: Catalog,
     client: reqwest::Client,
-    authenticator: Arc<dyn Authenticator>,
-    system_keys: SystemKeys,
+    authenticator: authn::CachedAuthenticator,
+    credentials: Credentials,
     upstream_timeout: Duration,
     max_body_bytes: usize,
 }
 
 pub struct GatewaySettings {
+    /// How long a verified key or a resolved BYOK key is reused without
+    /// asking the key service again; key-change events evict sooner.
+    pub credential_cache_ttl: Duration,
     pub upstream_connect_timeout: Duration,
     pub upstream_timeout: Duration,
     pub max_body_bytes: usize,
@@ -49,17 +55,34 @@ impl Gateway {
     pub fn new(
         catalog: Catalog,
         authenticator: Arc<dyn Authenticator>,
+        byok: Option<Arc<dyn ProviderKeys>>,
         system_keys: SystemKeys,
         settings: GatewaySettings,
     ) -> Result<Self, ClientBuildError> {
+        let ttl = settings.credential_cache_ttl;
         Ok(Self {
             client: proxy::build_client(settings.upstream_connect_timeout, settings.upstream_timeout)?,
             catalog,
-            authenticator,
-            system_keys,
+            authenticator: authn::CachedAuthenticator {
+                inner: authenticator,
+                cache: cache::TenantCache::new(ttl),
+            },
+            credentials: Credentials {
+                system: system_keys,
+                byok,
+                cache: cache::TenantCache::new(ttl),
+            },
             upstream_timeout: settings.upstream_timeout,
             max_body_bytes: settings.max_body_bytes,
         })
+    }
+}
+
+impl Gateway {
+    /// Forgets every cached credential of the tenant (on a key-change event).
+    pub fn evict_tenant(&self, tenant: &str) {
+        self.authenticator.cache.evict_tenant(tenant);
+        self.credentials.cache.evict_tenant(tenant);
     }
 }
 

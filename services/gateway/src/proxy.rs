@@ -37,6 +37,8 @@ pub(crate) fn build_client(
 
 pub(crate) struct UpstreamCall<'a> {
     pub model: &'a Model,
+    /// The model's base URL, or a custom BYOK key's own endpoint.
+    pub base_url: &'a str,
     pub path: &'static str,
     pub body: Bytes,
     pub key: &'a str,
@@ -48,7 +50,7 @@ pub(crate) async fn forward(
     timeout: Duration,
     call: UpstreamCall<'_>,
 ) -> Result<Response, GatewayError> {
-    let url = format!("{}{}", call.model.base_url, call.path);
+    let url = format!("{}{}", call.base_url, call.path);
     let mut request = client
         .post(url)
         .header(header::CONTENT_TYPE, "application/json")

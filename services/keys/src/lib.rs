@@ -2,6 +2,26 @@
 //! secrets, kept as an event store in Postgres. This crate owns its schema
 //! (`migrations/keys`).
 
+pub mod api_keys;
+mod authz;
+pub mod byok;
+pub mod crypto;
+mod deks;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod key_format;
+pub mod outbox;
+pub mod page;
+mod projection;
+pub mod providers;
+pub mod service;
+pub mod store;
+pub mod tenants;
+pub mod users;
+
+pub use service::{KeyService, KeyServiceSettings};
+
 use sqlx::PgPool;
 
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {

@@ -16,12 +16,12 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::health::{self, Readiness};
 
-pub(crate) fn build(gateway: Option<Router>, readiness: Arc<Readiness>) -> Router {
+pub(crate) fn build(services: Vec<Router>, readiness: Arc<Readiness>) -> Router {
     let mut app = Router::new()
         .merge(health::router(readiness))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", crate::openapi::spec()));
-    if let Some(gateway) = gateway {
-        app = app.merge(gateway);
+    for service in services {
+        app = app.merge(service);
     }
     app.layer(
         TraceLayer::new_for_http()

@@ -45,6 +45,7 @@ impl Modify for SecuritySchemes {
 pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(keyway_gateway::GatewayApi::openapi());
+    doc.merge(keyway_keys::http::KeysApi::openapi());
     doc
 }
 

@@ -10,9 +10,10 @@ use std::{
     time::Duration,
 };
 
-use keyway_auth::AdminKeyAuthenticator;
+use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
 use keyway_common::{Config, Environment};
 use keyway_gateway::{Catalog, Gateway, GatewaySettings, SystemKeys, catalog::DEV_CATALOG};
+use keyway_keys::{KeyService, KeyServiceSettings, crypto::KmsConfig};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -83,6 +84,8 @@ pub enum StartError {
     Bind { what: &'static str, source: io::Error },
     #[error(transparent)]
     Client(#[from] keyway_gateway::ClientBuildError),
+    #[error("key service: {0}")]
+    Keys(String),
 }
 
 /// A built stack, bound and ready to serve.
@@ -144,7 +147,8 @@ impl Stack {
             streams_ready: Default::default(),
         });
         {
-            let (readiness, config, shutdown) = (readiness.clone(), config.clone(), shutdown.clone());
+            let (readiness, config, shutdown, nats) =
+                (readiness.clone(), config.clone(), shutdown.clone(), nats.clone());
             tasks.spawn(async move {
                 if keyway_common::nats::ensure_streams_until_ready(&nats, &config, &shutdown).await {
                     readiness.streams_ready.store(true, Ordering::Relaxed);
@@ -152,21 +156,51 @@ impl Stack {
             });
         }
 
+        let key_service = match (&readiness.db, services.keys) {
+            (Some(pool), true) => {
+                let service = start_key_service(&config, pool.clone(), &admin_key).await?;
+                tasks.spawn(keyway_keys::outbox::run(
+                    pool.clone(),
+                    nats.clone(),
+                    shutdown.clone(),
+                ));
+                let (keys, stop) = (service.clone(), shutdown.clone());
+                tasks.spawn(keyway_common::nats::follow_key_changes(
+                    nats.clone(),
+                    config.nats_prefix.clone(),
+                    stop,
+                    move |tenant| keys.evict_tenant(tenant),
+                ));
+                Some(service)
+            }
+            _ => None,
+        };
+
         let upstream_shutdown = CancellationToken::new();
         let mut mock_addr = None;
-        let gateway_router = if services.gateway {
+        let mut routers = Vec::new();
+        if services.gateway {
             let in_process_mock = if config.mock_enabled {
                 Some(mock::start(&config, &tasks, &upstream_shutdown).await?)
             } else {
                 None
             };
             mock_addr = in_process_mock.as_ref().map(|m| m.addr);
-            Some(build_gateway(&config, &admin_key, in_process_mock.as_ref())?)
-        } else {
-            None
-        };
+            let gateway = build_gateway(&config, &admin_key, key_service.clone(), in_process_mock.as_ref())?;
+            let (evicting, stop) = (gateway.clone(), shutdown.clone());
+            tasks.spawn(keyway_common::nats::follow_key_changes(
+                nats.clone(),
+                config.nats_prefix.clone(),
+                stop,
+                move |tenant| evicting.evict_tenant(tenant),
+            ));
+            routers.push(keyway_gateway::router(gateway));
+        }
+        if let Some(service) = key_service {
+            routers.push(keyway_keys::http::router(service));
+        }
 
-        let router = app::build(gateway_router, readiness);
+        let router = app::build(routers, readiness);
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -235,11 +269,44 @@ impl Stack {
     }
 }
 
+async fn start_key_service(
+    config: &Config,
+    pool: sqlx::PgPool,
+    admin_key: &str,
+) -> Result<Arc<KeyService>, StartError> {
+    let kms = keyway_keys::crypto::build_kms(&KmsConfig {
+        provider: config.kms.clone(),
+        data_dir: config.data_dir.clone(),
+        allow_generate: config.env == Environment::Dev,
+        aws_key_id: config.kms_key_id.clone(),
+        aws_endpoint: config.var("AWS_ENDPOINT_URL"),
+    })
+    .await
+    .map_err(|e| StartError::Keys(e.to_string()))?;
+    let settings = KeyServiceSettings {
+        key_env: if config.env == Environment::Prod {
+            "live"
+        } else {
+            "dev"
+        }
+        .to_owned(),
+        nats_prefix: config.nats_prefix.clone(),
+        allow_private_base_urls: config.allow_private_urls,
+    };
+    let service = KeyService::start(pool, kms, admin_key, settings)
+        .await
+        .map_err(|e| StartError::Keys(e.to_string()))?;
+    Ok(Arc::new(service))
+}
+
+/// The gateway authenticates through the key service when it runs in this
+/// process; alone, it accepts only the admin key.
 fn build_gateway(
     config: &Config,
     admin_key: &str,
+    keys: Option<Arc<KeyService>>,
     mock: Option<&mock::InProcessMock>,
-) -> Result<axum::Router, StartError> {
+) -> Result<Arc<Gateway>, StartError> {
     let mock_url = mock.map(mock::InProcessMock::url);
     let vars = |name: &str| match (name, &mock_url) {
         ("KEYWAY_MOCK_URL", Some(url)) => Some(url.clone()),
@@ -257,15 +324,21 @@ fn build_gateway(
         .map(mock::InProcessMock::system_key_override)
         .unwrap_or_default();
     let system_keys = SystemKeys::load(catalog.system_key_envs(), |name| config.var(name), overrides);
+    let (authenticator, byok): (Arc<dyn Authenticator>, Option<Arc<dyn ProviderKeys>>) = match keys {
+        Some(keys) => (keys.clone(), Some(keys)),
+        None => (Arc::new(AdminKeyAuthenticator::new(admin_key)), None),
+    };
     let gateway = Gateway::new(
         catalog,
-        Arc::new(AdminKeyAuthenticator::new(admin_key)),
+        authenticator,
+        byok,
         system_keys,
         GatewaySettings {
+            credential_cache_ttl: config.credential_cache_ttl,
             upstream_connect_timeout: config.upstream_connect_timeout,
             upstream_timeout: config.upstream_timeout,
             max_body_bytes: config.max_body_bytes,
         },
     )?;
-    Ok(keyway_gateway::router(Arc::new(gateway)))
+    Ok(Arc::new(gateway))
 }

@@ -15,7 +15,6 @@ use crate::{
     Gateway,
     auth::Authed,
     catalog::{Mode, Wire},
-    credentials,
     error::{Failure, Flavor, GatewayError},
     proxy::{self, UpstreamCall},
     request::{self, Endpoint},
@@ -88,6 +87,7 @@ async fn handle(
     let model = gw
         .catalog
         .get(&request.model)
+        .filter(|m| caller.may_use_model(&m.name))
         .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
     if let Some(route) = served_on(model.wire, model.mode, endpoint) {
         return Err(GatewayError::WrongRoute {
@@ -95,7 +95,7 @@ async fn handle(
             route,
         });
     }
-    let credential = credentials::resolve(&gw.system_keys, caller, model)?;
+    let credential = gw.credentials.resolve(caller, model).await?;
     tracing::debug!(model = %model.name, stream = request.stream, key_source = ?credential.source, "forwarding upstream");
     request
         .body
@@ -107,9 +107,10 @@ async fn handle(
         gw.upstream_timeout,
         UpstreamCall {
             model,
+            base_url: credential.key.base_url.as_deref().unwrap_or(&model.base_url),
             path: endpoint.upstream_path(),
             body: Bytes::from(body),
-            key: credential.key,
+            key: credential.key.secret.as_str(),
             inbound: headers,
         },
     )

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::{Json, extract::State, http::HeaderMap};
 use serde_json::{Value, json};
 
-use crate::{Gateway, auth::Authed, catalog::Model, credentials};
+use crate::{Gateway, auth::Authed, catalog::Model};
 
 /// Lists the models the caller may use.
 #[utoipa::path(get, path = "/v1/models", tag = "llm",
@@ -19,23 +19,21 @@ pub(crate) async fn list_models(
     Authed(caller): Authed,
     headers: HeaderMap,
 ) -> Json<Value> {
-    let keyway = |m: &Model| {
-        json!({
-            "key_source": m.key_source,
-            "key_required": !credentials::has_key(&gw.system_keys, &caller, m),
-        })
-    };
+    let mut usable: Vec<(&Model, Value)> = Vec::new();
+    for m in gw.catalog.iter().filter(|m| caller.may_use_model(&m.name)) {
+        let has_key = gw.credentials.resolve(&caller, m).await.is_ok();
+        usable.push((m, json!({"key_source": m.key_source, "key_required": !has_key})));
+    }
     if headers.contains_key("anthropic-version") {
-        let data: Vec<Value> = gw
-            .catalog
-            .iter()
-            .map(|m| {
+        let data: Vec<Value> = usable
+            .into_iter()
+            .map(|(m, keyway)| {
                 json!({
                     "type": "model",
                     "id": m.name,
                     "display_name": m.name,
                     "created_at": "1970-01-01T00:00:00Z",
-                    "keyway": keyway(m),
+                    "keyway": keyway,
                 })
             })
             .collect();
@@ -43,16 +41,15 @@ pub(crate) async fn list_models(
         let last = data.last().and_then(|m| m.get("id")).cloned();
         Json(json!({"data": data, "has_more": false, "first_id": first, "last_id": last}))
     } else {
-        let data: Vec<Value> = gw
-            .catalog
-            .iter()
-            .map(|m| {
+        let data: Vec<Value> = usable
+            .into_iter()
+            .map(|(m, keyway)| {
                 json!({
                     "id": m.name,
                     "object": "model",
                     "created": 0,
                     "owned_by": m.provider,
-                    "keyway": keyway(m),
+                    "keyway": keyway,
                 })
             })
             .collect();

@@ -1,0 +1,298 @@
+//! Gateway API keys: mint (the secret is returned once), list, revoke,
+//! rotate, and verify. Only HMAC-SHA256(pepper, secret) is stored, looked up
+//! by the key's public id and compared in constant time.
+
+use keyway_auth::{AuthError, Caller, Role, secrets_equal};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::{
+    authz,
+    crypto::hmac_sha256,
+    error::KeysError,
+    events::{KeyEvent, streams},
+    key_format,
+    page::{Page, PageParams},
+    service::KeyService,
+    store::Meta,
+    tenants::validate_name,
+};
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ApiKey {
+    /// The public id; it is also the third part of the key itself.
+    pub id: String,
+    pub tenant_id: String,
+    /// Set for user-bound keys; absent for tenant service keys.
+    pub user_id: Option<String>,
+    pub name: String,
+    pub role: String,
+    /// The models the key may use; absent means all.
+    pub scopes: Option<Vec<String>>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    pub created_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub rotated_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    #[serde(skip)]
+    pub version: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    /// Defaults to `member`; never above the creator's (or the user's) role.
+    pub role: Option<String>,
+    /// Binds the key to a user: only that user or a platform admin may do so.
+    pub user_id: Option<String>,
+    /// Model names the key may use.
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A key with its secret: returned by create and rotate, and never again.
+#[derive(Serialize, ToSchema)]
+pub struct IssuedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The full key. Store it now: Keyway keeps only a peppered hash.
+    pub key: String,
+}
+
+const COLUMNS: &str = "id, tenant_id, user_id, name, role, scopes, expires_at, created_by, created_at, rotated_at, revoked_at, version";
+
+impl KeyService {
+    fn hash_secret(&self, secret: &str) -> [u8; 32] {
+        hmac_sha256(self.pepper.as_ref(), secret.as_bytes())
+    }
+
+    pub async fn create_api_key(
+        &self,
+        meta: &Meta,
+        caller: &Caller,
+        tenant_id: &str,
+        req: CreateApiKey,
+    ) -> Result<IssuedApiKey, KeysError> {
+        self.get_tenant(tenant_id).await?;
+        let mut role = authz::parse_tenant_role(req.role.as_deref().unwrap_or("member"))?;
+        match &req.user_id {
+            Some(user_id) => {
+                let user = self.get_user(tenant_id, user_id).await?;
+                if caller.role != Role::PlatformAdmin && caller.user_id.as_deref() != Some(user_id) {
+                    return Err(KeysError::Forbidden(
+                        "a user-bound key can be created only by that user or a platform admin".into(),
+                    ));
+                }
+                if let Some(user_role) = Role::parse(&user.role) {
+                    if role > user_role {
+                        return Err(KeysError::Forbidden(format!("the user's role is {}", user.role)));
+                    }
+                }
+            }
+            None => authz::require(caller, Role::TenantAdmin, "create service keys")?,
+        }
+        authz::may_grant(caller, role)?;
+        if role == Role::PlatformAdmin {
+            role = Role::TenantAdmin;
+        }
+        let scopes = validate_scopes(req.scopes)?;
+        if req.expires_at.is_some_and(|t| t <= OffsetDateTime::now_utc()) {
+            return Err(KeysError::Invalid("expires_at must be in the future".into()));
+        }
+        let minted = key_format::mint(&self.settings.key_env);
+        let event = KeyEvent::ApiKeyCreated {
+            key_id: minted.id.clone(),
+            tenant_id: tenant_id.to_owned(),
+            user_id: req.user_id,
+            name: validate_name(&req.name, "name")?,
+            role: role.as_str().to_owned(),
+            scopes,
+            expires_at: req.expires_at,
+            secret_hash: hex(&self.hash_secret(&minted.secret)),
+        };
+        self.append_one(meta, streams::api_key(&minted.id), 0, tenant_id, event)
+            .await?;
+        Ok(IssuedApiKey {
+            api_key: self.get_api_key(tenant_id, &minted.id).await?,
+            key: minted.full,
+        })
+    }
+
+    pub async fn get_api_key(&self, tenant_id: &str, id: &str) -> Result<ApiKey, KeysError> {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE id = $1 AND tenant_id = $2"
+        ))
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(KeysError::NotFound("api key"))
+    }
+
+    /// Tenant admins see every key of the tenant; others only their own.
+    pub async fn list_api_keys(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        page: &PageParams,
+    ) -> Result<Page<ApiKey>, KeysError> {
+        let limit = page.limit()?;
+        let only_user = (caller.role < Role::TenantAdmin).then(|| caller.user_id.clone().unwrap_or_default());
+        let rows: Vec<ApiKey> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id > $2 AND ($3::text IS NULL OR user_id = $3)
+             ORDER BY id LIMIT $4"
+        ))
+        .bind(tenant_id)
+        .bind(page.after())
+        .bind(only_user)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Page::from_rows(rows, limit, |k| k.id.clone()))
+    }
+
+    /// The key, if the caller may manage it: its own user, or a tenant admin.
+    async fn managed_key(&self, caller: &Caller, tenant_id: &str, id: &str) -> Result<ApiKey, KeysError> {
+        let key = self.get_api_key(tenant_id, id).await?;
+        let own = key.user_id.is_some() && key.user_id == caller.user_id;
+        if !own && caller.role < Role::TenantAdmin {
+            // Members cannot even see other users' keys.
+            return Err(KeysError::NotFound("api key"));
+        }
+        Ok(key)
+    }
+
+    pub async fn revoke_api_key(
+        &self,
+        meta: &Meta,
+        caller: &Caller,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<(), KeysError> {
+        let key = self.managed_key(caller, tenant_id, id).await?;
+        if key.revoked_at.is_some() {
+            return Ok(());
+        }
+        let event = KeyEvent::ApiKeyRevoked {
+            key_id: id.to_owned(),
+        };
+        self.append_one(meta, streams::api_key(id), key.version, tenant_id, event)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn rotate_api_key(
+        &self,
+        meta: &Meta,
+        caller: &Caller,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<IssuedApiKey, KeysError> {
+        let key = self.managed_key(caller, tenant_id, id).await?;
+        // A new secret for a user-bound key goes only to that user (or a platform admin).
+        if key.user_id.is_some() && key.user_id != caller.user_id && caller.role != Role::PlatformAdmin {
+            return Err(KeysError::Forbidden(
+                "only the key's user or a platform admin may rotate it".into(),
+            ));
+        }
+        if key.revoked_at.is_some() {
+            return Err(KeysError::Conflict("a revoked key cannot be rotated".into()));
+        }
+        let minted = key_format::mint_for_id(&self.settings.key_env, key.id.clone());
+        let event = KeyEvent::ApiKeyRotated {
+            key_id: key.id.clone(),
+            secret_hash: hex(&self.hash_secret(&minted.secret)),
+        };
+        self.append_one(meta, streams::api_key(id), key.version, tenant_id, event)
+            .await?;
+        Ok(IssuedApiKey {
+            api_key: self.get_api_key(tenant_id, id).await?,
+            key: minted.full,
+        })
+    }
+
+    /// Resolves a presented gateway API key (or the admin key) to a caller.
+    pub async fn verify_key(&self, presented: &str) -> Result<Caller, AuthError> {
+        if presented.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        if self.admin.is_admin_key(presented) {
+            return Ok(Caller::platform_admin());
+        }
+        let parsed = key_format::parse(presented).ok_or(AuthError::Invalid)?;
+        if parsed.env != self.settings.key_env {
+            return Err(AuthError::Invalid);
+        }
+        let row = sqlx::query(
+            "SELECT k.tenant_id, k.user_id, k.role, k.scopes, k.expires_at, k.secret_hash, k.revoked_at,
+                    u.status AS user_status, u.role AS user_role
+             FROM api_keys k LEFT JOIN users u ON u.id = k.user_id WHERE k.id = $1",
+        )
+        .bind(parsed.id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "api key lookup failed");
+            AuthError::Unavailable
+        })?
+        .ok_or(AuthError::Invalid)?;
+        let stored: Vec<u8> = row.get("secret_hash");
+        if !secrets_equal(&self.hash_secret(parsed.secret), &stored) {
+            return Err(AuthError::Invalid);
+        }
+        let revoked: Option<OffsetDateTime> = row.get("revoked_at");
+        let expires: Option<OffsetDateTime> = row.get("expires_at");
+        if revoked.is_some() || expires.is_some_and(|t| t <= OffsetDateTime::now_utc()) {
+            return Err(AuthError::Invalid);
+        }
+        let user_id: Option<String> = row.get("user_id");
+        let mut role = Role::parse(row.get::<&str, _>("role")).ok_or(AuthError::Invalid)?;
+        if user_id.is_some() {
+            // A disabled user's keys stop working; a demoted user's keys are demoted too.
+            if row.get::<Option<&str>, _>("user_status") != Some("active") {
+                return Err(AuthError::Invalid);
+            }
+            if let Some(user_role) = row.get::<Option<&str>, _>("user_role").and_then(Role::parse) {
+                role = role.min(user_role);
+            }
+        }
+        Ok(Caller {
+            tenant_id: row.get("tenant_id"),
+            user_id,
+            api_key_id: Some(parsed.id.to_owned()),
+            role,
+            scopes: row.get("scopes"),
+        })
+    }
+}
+
+fn validate_scopes(scopes: Option<Vec<String>>) -> Result<Option<Vec<String>>, KeysError> {
+    match scopes {
+        None => Ok(None),
+        Some(s)
+            if s.is_empty() || s.len() > 100 || s.iter().any(|m| m.trim().is_empty() || m.len() > 128) =>
+        {
+            Err(KeysError::Invalid("scopes must be 1-100 model names".into()))
+        }
+        Some(s) => Ok(Some(s)),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[async_trait::async_trait]
+impl keyway_auth::Authenticator for KeyService {
+    async fn authenticate(&self, presented: &str) -> Result<Caller, AuthError> {
+        self.verify_key(presented).await
+    }
+}

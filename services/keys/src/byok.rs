@@ -1,0 +1,418 @@
+//! BYOK provider keys: set, list (masked), delete, test, stats, and the
+//! resolution the gateway uses. Keys are tenant-scoped (shared by the team)
+//! or user-scoped (one user's own), sealed under the tenant's DEK.
+
+use keyway_auth::{AuthError, Caller, KeyScope, ProviderKey, Role};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::{
+    crypto::Aad,
+    error::KeysError,
+    events::{KeyEvent, streams},
+    providers,
+    service::KeyService,
+    store::Meta,
+    tenants::plan_allows_byok,
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetByokKey {
+    /// The provider secret. It is sealed at once and never shown again.
+    pub key: String,
+    pub label: Option<String>,
+    /// Only for `custom-<name>` providers.
+    pub base_url: Option<String>,
+    /// `tenant` or `user`; defaults to `user` for a user-bound caller.
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ByokKey {
+    pub id: String,
+    pub provider: String,
+    /// `tenant` or `user`.
+    pub scope: String,
+    pub user_id: Option<String>,
+    pub label: Option<String>,
+    pub base_url: Option<String>,
+    /// e.g. `sk-p…here`.
+    pub masked: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(skip)]
+    pub version: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ByokTestResult {
+    /// True when the provider accepted the key.
+    pub ok: bool,
+    /// The provider's HTTP status, when it answered.
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ByokStats {
+    pub tenant_keys: i64,
+    pub user_keys: i64,
+    /// Keys per provider, both scopes.
+    pub by_provider: std::collections::BTreeMap<String, i64>,
+}
+
+pub fn mask(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 8 {
+        return "****".to_owned();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// Who owns a BYOK key: the tenant, or one user in it.
+pub struct Owner {
+    pub scope: KeyScope,
+    pub user_id: Option<String>,
+}
+
+impl Owner {
+    fn scope_str(&self) -> &'static str {
+        match self.scope {
+            KeyScope::Tenant => "tenant",
+            KeyScope::User => "user",
+        }
+    }
+}
+
+/// Resolves `scope` for the caller and checks the caller may manage it.
+pub fn owner_for(caller: &Caller, scope: Option<&str>) -> Result<Owner, KeysError> {
+    let scope = match scope {
+        Some("tenant") => KeyScope::Tenant,
+        Some("user") => KeyScope::User,
+        None if caller.user_id.is_some() => KeyScope::User,
+        None => KeyScope::Tenant,
+        Some(other) => {
+            return Err(KeysError::Invalid(format!(
+                "scope must be tenant or user, got {other:?}"
+            )));
+        }
+    };
+    match scope {
+        KeyScope::Tenant if caller.role < Role::TenantAdmin => Err(KeysError::Forbidden(
+            "tenant-scoped BYOK keys need the tenant-admin role".into(),
+        )),
+        KeyScope::Tenant => Ok(Owner { scope, user_id: None }),
+        KeyScope::User => match (&caller.user_id, caller.role) {
+            (Some(user), role) if role >= Role::Member => Ok(Owner {
+                scope,
+                user_id: Some(user.clone()),
+            }),
+            _ => Err(KeysError::Forbidden(
+                "user-scoped BYOK keys need a user-bound member key".into(),
+            )),
+        },
+    }
+}
+
+const COLUMNS: &str =
+    "id, provider, scope, user_id, label, base_url, masked, created_at, updated_at, version";
+
+impl KeyService {
+    async fn require_byok_plan(&self, tenant_id: &str) -> Result<(), KeysError> {
+        let tenant = self.get_tenant(tenant_id).await?;
+        if plan_allows_byok(&tenant.plan) {
+            Ok(())
+        } else {
+            Err(KeysError::PlanRequired(format!(
+                "bring-your-own-key needs the starter plan or above; this tenant is on {}",
+                tenant.plan
+            )))
+        }
+    }
+
+    async fn find_byok(
+        &self,
+        tenant_id: &str,
+        owner: &Owner,
+        provider: &str,
+    ) -> Result<Option<ByokKey>, KeysError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM byok_keys WHERE tenant_id = $1 AND scope = $2 AND user_id IS NOT DISTINCT FROM $3 AND provider = $4"
+        ))
+        .bind(tenant_id)
+        .bind(owner.scope_str())
+        .bind(&owner.user_id)
+        .bind(provider)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_byok_key(
+        &self,
+        meta: &Meta,
+        tenant_id: &str,
+        owner: Owner,
+        provider: &str,
+        req: SetByokKey,
+    ) -> Result<ByokKey, KeysError> {
+        providers::validate_slug(provider)?;
+        self.require_byok_plan(tenant_id).await?;
+        let secret = req.key.trim();
+        if secret.is_empty()
+            || secret.len() > 1024
+            || secret.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(KeysError::Invalid(
+                "key must be 1-1024 characters without spaces".into(),
+            ));
+        }
+        let base_url = match (req.base_url, providers::is_custom(provider)) {
+            (Some(url), true) => {
+                Some(providers::validate_base_url(&url, self.settings.allow_private_base_urls).await?)
+            }
+            (None, true) => return Err(KeysError::Invalid(format!("{provider} needs a base_url"))),
+            (Some(_), false) => {
+                return Err(KeysError::Invalid(
+                    "base_url is accepted only for custom-<name> providers".into(),
+                ));
+            }
+            (None, false) => None,
+        };
+        let existing = self.find_byok(tenant_id, &owner, provider).await?;
+        let (record_id, expected) = match &existing {
+            Some(k) => (k.id.clone(), k.version),
+            None => (uuid::Uuid::now_v7().to_string(), 0),
+        };
+        let (dek_version, dek) = self.active_dek(tenant_id).await?;
+        let aad = Aad {
+            tenant_id,
+            record_id: &record_id,
+            provider,
+            dek_version: dek_version as u32,
+        };
+        let event = KeyEvent::ByokKeySet {
+            record_id: record_id.clone(),
+            tenant_id: tenant_id.to_owned(),
+            scope: owner.scope_str().to_owned(),
+            user_id: owner.user_id.clone(),
+            provider: provider.to_owned(),
+            label: req.label.map(|l| l.trim().chars().take(200).collect()),
+            base_url,
+            masked: mask(secret),
+            sealed: Self::seal_secret(&dek, &aad, secret)?,
+            dek_version,
+        };
+        self.append_one(meta, streams::byok(&record_id), expected, tenant_id, event)
+            .await?;
+        self.find_byok(tenant_id, &owner, provider)
+            .await?
+            .ok_or(KeysError::NotFound("BYOK key"))
+    }
+
+    /// The tenant's keys, plus the caller's own user keys.
+    pub async fn list_byok_keys(&self, tenant_id: &str, caller: &Caller) -> Result<Vec<ByokKey>, KeysError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM byok_keys WHERE tenant_id = $1 AND (scope = 'tenant' OR user_id = $2) ORDER BY provider, scope"
+        ))
+        .bind(tenant_id)
+        .bind(&caller.user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn delete_byok_key(
+        &self,
+        meta: &Meta,
+        tenant_id: &str,
+        owner: Owner,
+        provider: &str,
+    ) -> Result<(), KeysError> {
+        let key = self
+            .find_byok(tenant_id, &owner, provider)
+            .await?
+            .ok_or(KeysError::NotFound("BYOK key"))?;
+        let event = KeyEvent::ByokKeyDeleted {
+            record_id: key.id.clone(),
+        };
+        self.append_one(meta, streams::byok(&key.id), key.version, tenant_id, event)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn byok_stats(&self, tenant_id: &str) -> Result<ByokStats, KeysError> {
+        let rows = sqlx::query("SELECT provider, scope, count(*) AS n FROM byok_keys WHERE tenant_id = $1 GROUP BY provider, scope")
+            .bind(tenant_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut stats = ByokStats {
+            tenant_keys: 0,
+            user_keys: 0,
+            by_provider: Default::default(),
+        };
+        for row in rows {
+            let n: i64 = row.get("n");
+            match row.get::<&str, _>("scope") {
+                "tenant" => stats.tenant_keys += n,
+                _ => stats.user_keys += n,
+            }
+            *stats.by_provider.entry(row.get("provider")).or_default() += n;
+        }
+        Ok(stats)
+    }
+
+    /// Unseals one stored key. A key sealed under a retired or destroyed DEK
+    /// does not open.
+    async fn unseal(&self, tenant_id: &str, row: &sqlx::postgres::PgRow) -> Result<ProviderKey, KeysError> {
+        let (id, provider): (String, String) = (row.get("id"), row.get("provider"));
+        let dek_version: i32 = row.get("dek_version");
+        if dek_version < row.get::<i32, _>("min_dek_version") {
+            return Err(KeysError::Kms(
+                "the key was sealed under a retired data key".into(),
+            ));
+        }
+        let dek = self.dek(tenant_id, dek_version).await?;
+        let aad = Aad {
+            tenant_id,
+            record_id: &id,
+            provider: &provider,
+            dek_version: dek_version as u32,
+        };
+        Ok(ProviderKey {
+            secret: Self::open_secret(&dek, &aad, &row.get::<Vec<u8>, _>("sealed"))?,
+            base_url: row.get("base_url"),
+        })
+    }
+
+    pub async fn resolve_provider_key(
+        &self,
+        caller: &Caller,
+        scope: KeyScope,
+        provider: &str,
+    ) -> Result<Option<ProviderKey>, KeysError> {
+        let user_id = match scope {
+            KeyScope::User => match &caller.user_id {
+                Some(u) => Some(u.clone()),
+                // A service key has no user, so no user key applies.
+                None => return Ok(None),
+            },
+            KeyScope::Tenant => None,
+        };
+        let owner = Owner { scope, user_id };
+        let row = sqlx::query(
+            "SELECT b.id, b.provider, b.base_url, b.sealed, b.dek_version, t.min_dek_version, t.plan
+             FROM byok_keys b JOIN tenants t ON t.id = b.tenant_id
+             WHERE b.tenant_id = $1 AND b.scope = $2 AND b.user_id IS NOT DISTINCT FROM $3 AND b.provider = $4",
+        )
+        .bind(&caller.tenant_id)
+        .bind(owner.scope_str())
+        .bind(&owner.user_id)
+        .bind(provider)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) if plan_allows_byok(row.get("plan")) => {
+                Ok(Some(self.unseal(&caller.tenant_id, &row).await?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Calls the provider's own validation endpoint (`GET <base>/models`)
+    /// with the stored key, through the stored or default base URL.
+    pub async fn test_byok_key(
+        &self,
+        tenant_id: &str,
+        owner: Owner,
+        provider: &str,
+    ) -> Result<ByokTestResult, KeysError> {
+        let key = self
+            .find_byok(tenant_id, &owner, provider)
+            .await?
+            .ok_or(KeysError::NotFound("BYOK key"))?;
+        let caller = Caller {
+            tenant_id: tenant_id.to_owned(),
+            user_id: owner.user_id.clone(),
+            api_key_id: None,
+            role: Role::Member,
+            scopes: None,
+        };
+        let secret = self
+            .resolve_provider_key(&caller, owner.scope, provider)
+            .await?
+            .ok_or(KeysError::NotFound("BYOK key"))?;
+        let base = key
+            .base_url
+            .as_deref()
+            .or(providers::default_base_url(provider))
+            .unwrap_or_default();
+        let mut request = self.http.get(format!("{base}/models"));
+        request = if providers::is_anthropic(provider) {
+            request
+                .header("x-api-key", secret.secret.as_str())
+                .header("anthropic-version", "2023-06-01")
+        } else {
+            request.bearer_auth(secret.secret.as_str())
+        };
+        Ok(match request.send().await {
+            Ok(r) if r.status().is_success() => ByokTestResult {
+                ok: true,
+                status: Some(r.status().as_u16()),
+                message: "the provider accepted the key".into(),
+            },
+            Ok(r) => ByokTestResult {
+                ok: false,
+                status: Some(r.status().as_u16()),
+                message: format!("the provider refused the key ({})", r.status()),
+            },
+            Err(e) => ByokTestResult {
+                ok: false,
+                status: None,
+                message: format!("the provider could not be reached: {}", without_url(&e)),
+            },
+        })
+    }
+}
+
+/// reqwest errors can include the URL; keep only the kind of failure.
+fn without_url(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    }
+}
+
+#[async_trait::async_trait]
+impl keyway_auth::ProviderKeys for KeyService {
+    async fn provider_key(
+        &self,
+        caller: &Caller,
+        scope: KeyScope,
+        provider: &str,
+    ) -> Result<Option<ProviderKey>, AuthError> {
+        self.resolve_provider_key(caller, scope, provider)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "BYOK key resolution failed");
+                AuthError::Unavailable
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_are_masked_to_four_and_four() {
+        assert_eq!(super::mask("sk-proj-abcdefgh-here"), "sk-p…here");
+        assert_eq!(super::mask("short"), "****");
+    }
+}

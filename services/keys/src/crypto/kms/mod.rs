@@ -1,0 +1,177 @@
+//! Key-encryption-key (KEK) providers behind one trait, [`Kms`], with the
+//! AWS KMS GenerateDataKey / Decrypt / ReEncrypt semantics: `local` keeps
+//! versioned master keys in 0600 files, `aws` calls AWS KMS. Switching
+//! between them is configuration only (`KEYWAY_KMS`).
+
+mod aws;
+mod local;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use zeroize::Zeroizing;
+
+pub use aws::AwsKms;
+pub use local::LocalKms;
+
+/// Non-secret key/value pairs bound to a wrapped DEK; decrypting needs the
+/// same map. A `BTreeMap` so every encoding of it is ordered.
+pub type EncryptionContext = BTreeMap<String, String>;
+
+/// A fresh AES-256 data key: the plaintext to use now, and the KMS-wrapped
+/// form to store.
+pub struct DataKey {
+    pub plaintext: Zeroizing<[u8; 32]>,
+    pub wrapped: Vec<u8>,
+}
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataKey")
+            .field("plaintext", &"<redacted>")
+            .field("wrapped_len", &self.wrapped.len())
+            .finish()
+    }
+}
+
+/// KMS failures. No variant ever carries key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KmsError {
+    /// Tampered blob, wrong or missing encryption context, or a blob for
+    /// another key.
+    #[error("wrapped key is invalid or its encryption context does not match")]
+    InvalidCiphertext,
+    /// The KEK exists but cannot be used now (disabled, pending deletion,
+    /// not found, or its key store is down).
+    #[error("KMS key unavailable: {0}")]
+    KeyUnavailable(String),
+    #[error("access to the KMS key was denied")]
+    AccessDenied,
+    #[error("KMS request failed: {0}")]
+    Transport(String),
+    #[error("KMS key storage error: {0}")]
+    Io(String),
+    #[error("KMS configuration error: {0}")]
+    Config(String),
+}
+
+/// A KEK provider. Implementations are cheap to share behind `Arc<dyn Kms>`.
+#[async_trait]
+pub trait Kms: Send + Sync + 'static {
+    /// Identifier of the current KEK, stored beside each wrapped DEK.
+    fn key_ref(&self) -> String;
+
+    /// Makes a new AES-256 DEK wrapped under the current KEK and bound to `ctx`.
+    async fn generate_data_key(&self, ctx: &EncryptionContext) -> Result<DataKey, KmsError>;
+
+    /// Unwraps a DEK; a wrong or missing `ctx` or a tampered blob gives
+    /// [`KmsError::InvalidCiphertext`].
+    async fn decrypt(&self, wrapped: &[u8], ctx: &EncryptionContext)
+    -> Result<Zeroizing<[u8; 32]>, KmsError>;
+
+    /// Re-wraps a DEK under the current KEK, keeping `ctx`, without handing the
+    /// plaintext to the caller.
+    async fn rewrap(&self, wrapped: &[u8], ctx: &EncryptionContext) -> Result<Vec<u8>, KmsError>;
+
+    /// Makes a new KEK current and returns its `key_ref`. Existing blobs stay
+    /// decryptable; call [`Kms::rewrap`] on each to move them to the new KEK.
+    async fn rotate_kek(&self) -> Result<String, KmsError>;
+}
+
+/// Which KMS to build; filled from `KEYWAY_KMS*` settings by the caller.
+#[derive(Debug, Clone)]
+pub struct KmsConfig {
+    /// `"local"` or `"aws"`.
+    pub provider: String,
+    /// The local provider keeps its master keys in `<data_dir>/kms/`.
+    pub data_dir: PathBuf,
+    /// Local only: generate a dev master key when none exists.
+    pub allow_generate: bool,
+    /// AWS only: key id, ARN or `alias/…` (`KEYWAY_KMS_KEY_ID`).
+    pub aws_key_id: Option<String>,
+    /// AWS only: endpoint override (e.g. an emulator or a VPC endpoint).
+    pub aws_endpoint: Option<String>,
+}
+
+/// Builds the configured provider.
+pub async fn build_kms(cfg: &KmsConfig) -> Result<Arc<dyn Kms>, KmsError> {
+    match cfg.provider.as_str() {
+        "local" => Ok(Arc::new(LocalKms::open(
+            &cfg.data_dir.join("kms"),
+            cfg.allow_generate,
+        )?)),
+        "aws" => {
+            let key_id = cfg
+                .aws_key_id
+                .clone()
+                .filter(|k| !k.trim().is_empty())
+                .ok_or_else(|| KmsError::Config("KEYWAY_KMS=aws needs KEYWAY_KMS_KEY_ID".to_owned()))?;
+            Ok(Arc::new(AwsKms::new(key_id, cfg.aws_endpoint.clone()).await?))
+        }
+        other => Err(KmsError::Config(format!(
+            "unknown KEYWAY_KMS provider {other:?}; use \"local\" or \"aws\""
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod local_tests;
+
+#[cfg(test)]
+mod aws_tests;
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::{DataKey, KmsConfig, KmsError, build_kms};
+    use zeroize::Zeroizing;
+
+    #[test]
+    fn data_key_debug_hides_the_plaintext() {
+        let key = DataKey {
+            plaintext: Zeroizing::new([0xAB; 32]),
+            wrapped: vec![1, 2, 3],
+        };
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "DataKey { plaintext: \"<redacted>\", wrapped_len: 3 }");
+    }
+
+    fn cfg(provider: &str, dir: &std::path::Path) -> KmsConfig {
+        KmsConfig {
+            provider: provider.to_owned(),
+            data_dir: dir.to_owned(),
+            allow_generate: true,
+            aws_key_id: None,
+            aws_endpoint: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn aws_without_a_key_id_is_a_config_error_naming_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let Err(KmsError::Config(msg)) = build_kms(&cfg("aws", dir.path())).await else {
+            panic!("expected a config error");
+        };
+        assert!(msg.contains("KEYWAY_KMS_KEY_ID"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn unknown_provider_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            build_kms(&cfg("vault", dir.path())).await,
+            Err(KmsError::Config(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn local_provider_keeps_keys_under_data_dir_kms() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = build_kms(&cfg("local", dir.path())).await.unwrap();
+        assert_eq!(kms.key_ref(), "local:v1");
+        assert!(dir.path().join("kms/master-v1.key").is_file());
+    }
+}

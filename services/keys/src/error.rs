@@ -1,0 +1,104 @@
+//! Errors of the key service and their HTTP form: a status, a stable code
+//! (listed in docs/errors.md) and a message that never contains a secret.
+//! Database and KMS failures are logged here, once, and shown only as 503.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error("authentication required: send the admin key or an API key as a bearer token")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PlanRequired(String),
+    #[error("key management service error: {0}")]
+    Kms(String),
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for KeysError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => {
+                KeysError::Conflict("the record was changed concurrently; reload and retry".into())
+            }
+            StoreError::Db(e) => KeysError::Db(e),
+            StoreError::Encoding(e) => KeysError::Unavailable(format!("event encoding: {e}")),
+        }
+    }
+}
+
+impl KeysError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            KeysError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            KeysError::Forbidden(_) | KeysError::PlanRequired(_) => StatusCode::FORBIDDEN,
+            KeysError::NotFound(_) => StatusCode::NOT_FOUND,
+            KeysError::Invalid(_) => StatusCode::BAD_REQUEST,
+            KeysError::Conflict(_) => StatusCode::CONFLICT,
+            KeysError::Kms(_) | KeysError::Db(_) | KeysError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            KeysError::Unauthenticated => "KW-AUTH-002",
+            KeysError::Forbidden(_) => "KW-AUTH-003",
+            KeysError::NotFound(_) => "KW-ADM-001",
+            KeysError::Invalid(_) => "KW-ADM-002",
+            KeysError::Conflict(_) => "KW-ADM-003",
+            KeysError::PlanRequired(_) => "KW-PLAN-001",
+            KeysError::Kms(_) => "KW-KMS-001",
+            KeysError::Db(_) => "KW-DB-001",
+            KeysError::Unavailable(_) => "KW-ADM-004",
+        }
+    }
+}
+
+impl IntoResponse for KeysError {
+    fn into_response(self) -> Response {
+        let message = match &self {
+            KeysError::Db(e) => {
+                tracing::error!(error = %e, "database error");
+                "the database is unavailable; retry shortly".to_owned()
+            }
+            KeysError::Kms(e) => {
+                tracing::error!(error = %e, "KMS error");
+                "the key management service is unavailable; retry shortly".to_owned()
+            }
+            other => other.to_string(),
+        };
+        (
+            self.status(),
+            Json(json!({"error": {"code": self.code(), "message": message}})),
+        )
+            .into_response()
+    }
+}
+
+/// Maps a unique-constraint violation to a clear 409 instead of a 503.
+pub(crate) fn on_unique(e: sqlx::Error, message: &str) -> KeysError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => KeysError::Conflict(message.to_owned()),
+        _ => KeysError::Db(e),
+    }
+}

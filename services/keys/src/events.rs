@@ -1,0 +1,150 @@
+//! The key service's domain events: what is appended to `key_events`. They
+//! never hold a plaintext secret — API keys appear only as a peppered HMAC,
+//! BYOK keys only sealed under the tenant's DEK, plus a masked hint.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum KeyEvent {
+    TenantCreated {
+        tenant_id: String,
+        name: String,
+        plan: String,
+        external_id: Option<String>,
+    },
+    TenantUpdated {
+        tenant_id: String,
+        name: String,
+        plan: String,
+        external_id: Option<String>,
+    },
+    TenantDeleted {
+        tenant_id: String,
+    },
+    UserCreated {
+        user_id: String,
+        tenant_id: String,
+        email: Option<String>,
+        display_name: Option<String>,
+        role: String,
+        external_subject: Option<String>,
+    },
+    UserUpdated {
+        user_id: String,
+        email: Option<String>,
+        display_name: Option<String>,
+        role: String,
+        status: String,
+    },
+    UserDeleted {
+        user_id: String,
+    },
+    ApiKeyCreated {
+        key_id: String,
+        tenant_id: String,
+        user_id: Option<String>,
+        name: String,
+        role: String,
+        scopes: Option<Vec<String>>,
+        #[serde(with = "time::serde::rfc3339::option")]
+        expires_at: Option<OffsetDateTime>,
+        /// Hex HMAC-SHA256(pepper, secret).
+        secret_hash: String,
+    },
+    ApiKeyRotated {
+        key_id: String,
+        secret_hash: String,
+    },
+    ApiKeyRevoked {
+        key_id: String,
+    },
+    ByokKeySet {
+        record_id: String,
+        tenant_id: String,
+        scope: String,
+        user_id: Option<String>,
+        provider: String,
+        label: Option<String>,
+        base_url: Option<String>,
+        masked: String,
+        /// Base64 of the AES-256-GCM ciphertext; opens only with the
+        /// tenant's DEK of `dek_version` and this record's AAD.
+        sealed: String,
+        dek_version: i32,
+    },
+    ByokKeyResealed {
+        record_id: String,
+        sealed: String,
+        dek_version: i32,
+    },
+    ByokKeyDeleted {
+        record_id: String,
+    },
+    TenantDekRotated {
+        tenant_id: String,
+        dek_version: i32,
+    },
+    TenantShredded {
+        tenant_id: String,
+    },
+}
+
+impl KeyEvent {
+    /// The stable name stored in `event_type` and sent as the change kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KeyEvent::TenantCreated { .. } => "tenant.created",
+            KeyEvent::TenantUpdated { .. } => "tenant.updated",
+            KeyEvent::TenantDeleted { .. } => "tenant.deleted",
+            KeyEvent::UserCreated { .. } => "user.created",
+            KeyEvent::UserUpdated { .. } => "user.updated",
+            KeyEvent::UserDeleted { .. } => "user.deleted",
+            KeyEvent::ApiKeyCreated { .. } => "api_key.created",
+            KeyEvent::ApiKeyRotated { .. } => "api_key.rotated",
+            KeyEvent::ApiKeyRevoked { .. } => "api_key.revoked",
+            KeyEvent::ByokKeySet { .. } => "byok_key.set",
+            KeyEvent::ByokKeyResealed { .. } => "byok_key.resealed",
+            KeyEvent::ByokKeyDeleted { .. } => "byok_key.deleted",
+            KeyEvent::TenantDekRotated { .. } => "tenant.dek_rotated",
+            KeyEvent::TenantShredded { .. } => "tenant.shredded",
+        }
+    }
+
+    /// The id of what changed (key id, user id, record id or tenant id).
+    pub fn subject_id(&self) -> &str {
+        match self {
+            KeyEvent::TenantCreated { tenant_id, .. }
+            | KeyEvent::TenantUpdated { tenant_id, .. }
+            | KeyEvent::TenantDeleted { tenant_id }
+            | KeyEvent::TenantDekRotated { tenant_id, .. }
+            | KeyEvent::TenantShredded { tenant_id } => tenant_id,
+            KeyEvent::UserCreated { user_id, .. }
+            | KeyEvent::UserUpdated { user_id, .. }
+            | KeyEvent::UserDeleted { user_id } => user_id,
+            KeyEvent::ApiKeyCreated { key_id, .. }
+            | KeyEvent::ApiKeyRotated { key_id, .. }
+            | KeyEvent::ApiKeyRevoked { key_id } => key_id,
+            KeyEvent::ByokKeySet { record_id, .. }
+            | KeyEvent::ByokKeyResealed { record_id, .. }
+            | KeyEvent::ByokKeyDeleted { record_id } => record_id,
+        }
+    }
+}
+
+/// Stream ids: one event stream per aggregate.
+pub mod streams {
+    pub fn tenant(id: &str) -> String {
+        format!("tenant:{id}")
+    }
+    pub fn user(id: &str) -> String {
+        format!("user:{id}")
+    }
+    pub fn api_key(id: &str) -> String {
+        format!("api_key:{id}")
+    }
+    pub fn byok(id: &str) -> String {
+        format!("byok:{id}")
+    }
+}

@@ -1,0 +1,122 @@
+//! `/api/v1/byok/*`: the caller's tenant or user provider keys. Platform
+//! admins name a tenant with `tenant_id`; everyone else acts on their own.
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
+use keyway_auth::Role;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::Principal;
+use crate::{
+    authz,
+    byok::{ByokKey, ByokStats, ByokTestResult, SetByokKey, owner_for},
+    error::KeysError,
+    providers::{PROVIDERS, Provider},
+    service::KeyService,
+};
+
+type Svc = State<Arc<KeyService>>;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub(crate) struct ByokQuery {
+    /// `tenant` or `user`; defaults to `user` for a user-bound caller, else `tenant`.
+    scope: Option<String>,
+    /// Platform admins only: the tenant to act on.
+    tenant_id: Option<String>,
+}
+
+fn tenant_of(p: &Principal, q: &ByokQuery) -> Result<String, KeysError> {
+    match &q.tenant_id {
+        Some(t) => {
+            authz::scope(&p.caller, t, "tenant")?;
+            Ok(t.clone())
+        }
+        None => Ok(p.caller.tenant_id.clone()),
+    }
+}
+
+/// The supported providers, with key-format hints.
+#[utoipa::path(get, path = "/api/v1/byok/providers", tag = "byok",
+    responses((status = 200, body = Vec<Provider>)), security(("bearer" = [])))]
+pub(crate) async fn providers(_p: Principal) -> Json<&'static [Provider]> {
+    Json(PROVIDERS)
+}
+
+/// The tenant's keys and the caller's own user keys, masked.
+#[utoipa::path(get, path = "/api/v1/byok/keys", tag = "byok", params(ByokQuery),
+    responses((status = 200, body = Vec<ByokKey>)), security(("bearer" = [])))]
+pub(crate) async fn list(
+    State(s): Svc,
+    p: Principal,
+    Query(q): Query<ByokQuery>,
+) -> Result<Json<Vec<ByokKey>>, KeysError> {
+    let tenant = tenant_of(&p, &q)?;
+    Ok(Json(s.list_byok_keys(&tenant, &p.caller).await?))
+}
+
+/// Adds or replaces the key for a provider. Needs the `starter` plan or above.
+/// `base_url` is accepted only for `custom-<name>` providers.
+#[utoipa::path(put, path = "/api/v1/byok/keys/{provider}", tag = "byok", params(ByokQuery), request_body = SetByokKey,
+    responses((status = 200, body = ByokKey), (status = 400), (status = 403, description = "Role, or plan `free` (KW-PLAN-001)")),
+    security(("bearer" = [])))]
+pub(crate) async fn set(
+    State(s): Svc,
+    p: Principal,
+    Path(provider): Path<String>,
+    Query(q): Query<ByokQuery>,
+    Json(mut req): Json<SetByokKey>,
+) -> Result<Json<ByokKey>, KeysError> {
+    let tenant = tenant_of(&p, &q)?;
+    let owner = owner_for(&p.caller, req.scope.take().as_deref().or(q.scope.as_deref()))?;
+    Ok(Json(
+        s.set_byok_key(&p.meta, &tenant, owner, &provider, req).await?,
+    ))
+}
+
+/// Deletes the key; gateways stop using it within about a second.
+#[utoipa::path(delete, path = "/api/v1/byok/keys/{provider}", tag = "byok", params(ByokQuery),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn delete(
+    State(s): Svc,
+    p: Principal,
+    Path(provider): Path<String>,
+    Query(q): Query<ByokQuery>,
+) -> Result<StatusCode, KeysError> {
+    let tenant = tenant_of(&p, &q)?;
+    let owner = owner_for(&p.caller, q.scope.as_deref())?;
+    s.delete_byok_key(&p.meta, &tenant, owner, &provider).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks the stored key against the provider's own validation endpoint.
+#[utoipa::path(post, path = "/api/v1/byok/keys/{provider}/test", tag = "byok", params(ByokQuery),
+    responses((status = 200, body = ByokTestResult), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn test(
+    State(s): Svc,
+    p: Principal,
+    Path(provider): Path<String>,
+    Query(q): Query<ByokQuery>,
+) -> Result<Json<ByokTestResult>, KeysError> {
+    let tenant = tenant_of(&p, &q)?;
+    let owner = owner_for(&p.caller, q.scope.as_deref())?;
+    Ok(Json(s.test_byok_key(&tenant, owner, &provider).await?))
+}
+
+/// How many keys the tenant holds, by scope and provider.
+#[utoipa::path(get, path = "/api/v1/byok/stats", tag = "byok", params(ByokQuery),
+    responses((status = 200, body = ByokStats)), security(("bearer" = [])))]
+pub(crate) async fn stats(
+    State(s): Svc,
+    p: Principal,
+    Query(q): Query<ByokQuery>,
+) -> Result<Json<ByokStats>, KeysError> {
+    let tenant = tenant_of(&p, &q)?;
+    authz::require(&p.caller, Role::Viewer, "read BYOK stats")?;
+    Ok(Json(s.byok_stats(&tenant).await?))
+}

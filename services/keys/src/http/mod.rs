@@ -1,0 +1,139 @@
+//! The key service's REST API under `/api/v1`: tenants, users, gateway API
+//! keys, BYOK keys, audit, and the admin rotation endpoints. Every route
+//! authenticates with the admin key or a gateway API key (bearer), scopes by
+//! tenant first (another tenant's id is 404), then checks the role.
+
+mod admin;
+mod api_keys;
+mod audit;
+mod byok;
+mod tenants;
+
+use std::sync::Arc;
+
+use axum::{Router, extract::FromRequestParts, http::request::Parts, routing::get};
+use keyway_auth::{AuthError, Caller};
+
+use crate::{error::KeysError, service::KeyService, store::Meta};
+
+pub fn router(service: Arc<KeyService>) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/tenants",
+            get(tenants::list_tenants).post(tenants::create_tenant),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}",
+            get(tenants::get_tenant)
+                .patch(tenants::update_tenant)
+                .delete(tenants::delete_tenant),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/users",
+            get(tenants::list_users).post(tenants::create_user),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/users/{user_id}",
+            get(tenants::get_user)
+                .patch(tenants::update_user)
+                .delete(tenants::delete_user),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/api-keys/{key_id}",
+            get(api_keys::get).delete(api_keys::revoke),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/api-keys/{key_id}/rotate",
+            axum::routing::post(api_keys::rotate),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/dek/rotate",
+            axum::routing::post(admin::rotate_dek),
+        )
+        .route(
+            "/api/v1/admin/kms/rotate-kek",
+            axum::routing::post(admin::rotate_kek),
+        )
+        .route("/api/v1/byok/providers", get(byok::providers))
+        .route("/api/v1/byok/keys", get(byok::list))
+        .route(
+            "/api/v1/byok/keys/{provider}",
+            axum::routing::put(byok::set).delete(byok::delete),
+        )
+        .route(
+            "/api/v1/byok/keys/{provider}/test",
+            axum::routing::post(byok::test),
+        )
+        .route("/api/v1/byok/stats", get(byok::stats))
+        .route("/api/v1/audit/events", get(audit::events))
+        .with_state(service)
+}
+
+/// The authenticated caller of an admin/tenant API request, and what its
+/// changes are recorded under.
+pub(crate) struct Principal {
+    pub(crate) caller: Caller,
+    pub(crate) meta: Meta,
+}
+
+pub(crate) fn actor_of(caller: &Caller) -> String {
+    match (&caller.user_id, &caller.api_key_id) {
+        (Some(user), _) => format!("user:{user}"),
+        (None, Some(key)) => format!("api_key:{key}"),
+        (None, None) => "platform-admin".to_owned(),
+    }
+}
+
+impl FromRequestParts<Arc<KeyService>> for Principal {
+    type Rejection = KeysError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Arc<KeyService>,
+    ) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let presented = match header("authorization") {
+            Some(v) => v
+                .trim()
+                .strip_prefix("Bearer ")
+                .or_else(|| v.trim().strip_prefix("bearer ")),
+            None => header("x-api-key"),
+        }
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or(KeysError::Unauthenticated)?;
+        let caller = service.verify_key(presented).await.map_err(|e| match e {
+            AuthError::Unavailable => KeysError::Unavailable("the credential store is unavailable".into()),
+            AuthError::Missing | AuthError::Invalid => KeysError::Unauthenticated,
+        })?;
+        let meta = Meta {
+            actor: actor_of(&caller),
+            request_id: header("x-request-id").map(str::to_owned),
+        };
+        Ok(Principal { caller, meta })
+    }
+}
+
+/// The key service's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        tenants::list_tenants, tenants::create_tenant, tenants::get_tenant, tenants::update_tenant, tenants::delete_tenant,
+        tenants::list_users, tenants::create_user, tenants::get_user, tenants::update_user, tenants::delete_user,
+        api_keys::list, api_keys::create, api_keys::get, api_keys::revoke, api_keys::rotate,
+        byok::providers, byok::list, byok::set, byok::delete, byok::test, byok::stats,
+        audit::events, admin::rotate_dek, admin::rotate_kek,
+    ),
+    tags(
+        (name = "tenants", description = "Tenants and their users (platform admins; tenant admins for their own)"),
+        (name = "api-keys", description = "Gateway API keys: the secret is shown once"),
+        (name = "byok", description = "Bring-your-own provider keys, sealed under the tenant's data key"),
+        (name = "audit", description = "Who changed which key, and when; never secrets"),
+        (name = "admin", description = "Key rotation and crypto-shredding"),
+    )
+)]
+pub struct KeysApi;

@@ -1,0 +1,160 @@
+//! `/api/v1/tenants` and `/api/v1/tenants/{tenant_id}/users`.
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
+use keyway_auth::Role;
+
+use super::Principal;
+use crate::{
+    authz,
+    error::KeysError,
+    page::{Page, PageParams},
+    service::KeyService,
+    tenants::{CreateTenant, Tenant, UpdateTenant},
+    users::{CreateUser, UpdateUser, User},
+};
+
+type Svc = State<Arc<KeyService>>;
+
+/// Lists tenants (platform admins).
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(PageParams),
+    responses((status = 200, body = Page<Tenant>), (status = 403)), security(("bearer" = [])))]
+pub(crate) async fn list_tenants(
+    State(s): Svc,
+    p: Principal,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<Tenant>>, KeysError> {
+    authz::require(&p.caller, Role::PlatformAdmin, "list tenants")?;
+    Ok(Json(s.list_tenants(&page).await?))
+}
+
+/// Creates a tenant (platform admins).
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenant,
+    responses((status = 201, body = Tenant), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
+pub(crate) async fn create_tenant(
+    State(s): Svc,
+    p: Principal,
+    Json(req): Json<CreateTenant>,
+) -> Result<(StatusCode, Json<Tenant>), KeysError> {
+    authz::require(&p.caller, Role::PlatformAdmin, "create tenants")?;
+    Ok((StatusCode::CREATED, Json(s.create_tenant(&p.meta, req).await?)))
+}
+
+/// Reads a tenant: platform admins any, everyone else their own.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}", tag = "tenants",
+    responses((status = 200, body = Tenant), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn get_tenant(
+    State(s): Svc,
+    p: Principal,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<Tenant>, KeysError> {
+    authz::scope(&p.caller, &tenant_id, "tenant")?;
+    Ok(Json(s.get_tenant(&tenant_id).await?))
+}
+
+/// Updates name, plan or external_id (platform admins).
+#[utoipa::path(patch, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", request_body = UpdateTenant,
+    responses((status = 200, body = Tenant), (status = 404), (status = 409)), security(("bearer" = [])))]
+pub(crate) async fn update_tenant(
+    State(s): Svc,
+    p: Principal,
+    Path(tenant_id): Path<String>,
+    Json(patch): Json<UpdateTenant>,
+) -> Result<Json<Tenant>, KeysError> {
+    authz::scope(&p.caller, &tenant_id, "tenant")?;
+    authz::require(&p.caller, Role::PlatformAdmin, "change tenants")?;
+    Ok(Json(s.update_tenant(&p.meta, &tenant_id, patch).await?))
+}
+
+/// Deletes a tenant and crypto-shreds its secrets (platform admins).
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}", tag = "tenants",
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn delete_tenant(
+    State(s): Svc,
+    p: Principal,
+    Path(tenant_id): Path<String>,
+) -> Result<StatusCode, KeysError> {
+    authz::scope(&p.caller, &tenant_id, "tenant")?;
+    authz::require(&p.caller, Role::PlatformAdmin, "delete tenants")?;
+    s.delete_tenant(&p.meta, &tenant_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lists the tenant's users.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/users", tag = "tenants", params(PageParams),
+    responses((status = 200, body = Page<User>), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn list_users(
+    State(s): Svc,
+    p: Principal,
+    Path(tenant_id): Path<String>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<User>>, KeysError> {
+    authz::scope(&p.caller, &tenant_id, "tenant")?;
+    Ok(Json(s.list_users(&tenant_id, &page).await?))
+}
+
+/// Creates a user (tenant admins); the role defaults to `member`.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/users", tag = "tenants", request_body = CreateUser,
+    responses((status = 201, body = User), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
+pub(crate) async fn create_user(
+    State(s): Svc,
+    p: Principal,
+    Path(tenant_id): Path<String>,
+    Json(req): Json<CreateUser>,
+) -> Result<(StatusCode, Json<User>), KeysError> {
+    authz::scope(&p.caller, &tenant_id, "tenant")?;
+    authz::require(&p.caller, Role::TenantAdmin, "create users")?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.create_user(&p.meta, &p.caller, &tenant_id, req).await?),
+    ))
+}
+
+/// Reads a user of the tenant.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/users/{user_id}", tag = "tenants",
+    responses((status = 200, body = User), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn get_user(
+    State(s): Svc,
+    p: Principal,
+    Path((tenant_id, user_id)): Path<(String, String)>,
+) -> Result<Json<User>, KeysError> {
+    authz::scope(&p.caller, &tenant_id, "user")?;
+    Ok(Json(s.get_user(&tenant_id, &user_id).await?))
+}
+
+/// Updates a user: profile, role (never above the caller's) or status.
+/// Disabling a user stops their API keys and BYOK keys.
+#[utoipa::path(patch, path = "/api/v1/tenants/{tenant_id}/users/{user_id}", tag = "tenants", request_body = UpdateUser,
+    responses((status = 200, body = User), (status = 403), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn update_user(
+    State(s): Svc,
+    p: Principal,
+    Path((tenant_id, user_id)): Path<(String, String)>,
+    Json(patch): Json<UpdateUser>,
+) -> Result<Json<User>, KeysError> {
+    authz::scope(&p.caller, &tenant_id, "user")?;
+    authz::require(&p.caller, Role::TenantAdmin, "change users")?;
+    Ok(Json(
+        s.update_user(&p.meta, &p.caller, &tenant_id, &user_id, patch)
+            .await?,
+    ))
+}
+
+/// Deletes a user, with their API keys and BYOK keys.
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/users/{user_id}", tag = "tenants",
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+pub(crate) async fn delete_user(
+    State(s): Svc,
+    p: Principal,
+    Path((tenant_id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, KeysError> {
+    authz::scope(&p.caller, &tenant_id, "user")?;
+    authz::require(&p.caller, Role::TenantAdmin, "delete users")?;
+    s.delete_user(&p.meta, &tenant_id, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,165 @@
+//! `KeyService`: the key service's state and the glue shared by its
+//! commands — a transaction that appends events, the pepper, and the
+//! tenant data keys.
+
+use std::{sync::Arc, time::Duration};
+
+use keyway_auth::AdminKeyAuthenticator;
+use sqlx::{PgPool, Postgres, Transaction};
+use zeroize::Zeroizing;
+
+use crate::{
+    crypto::{DekCache, EncryptionContext, Kms, KmsError},
+    error::KeysError,
+    events::KeyEvent,
+    store::{self, Meta, Recorded},
+};
+
+pub struct KeyServiceSettings {
+    /// The `<env>` part of minted API keys: `dev` or `live`.
+    pub key_env: String,
+    pub nats_prefix: String,
+    /// Allow BYOK `base_url`s on loopback/private addresses (dev and tests).
+    pub allow_private_base_urls: bool,
+}
+
+pub struct KeyService {
+    pub(crate) pool: PgPool,
+    pub(crate) kms: Arc<dyn Kms>,
+    pub(crate) deks: DekCache,
+    pub(crate) pepper: Zeroizing<[u8; 32]>,
+    pub(crate) admin: AdminKeyAuthenticator,
+    pub(crate) settings: KeyServiceSettings,
+    pub(crate) http: reqwest::Client,
+}
+
+const PEPPER: &str = "api_key_pepper";
+
+impl KeyService {
+    /// Unwraps (or on first start creates) the API-key pepper, and makes
+    /// sure the reserved `platform` tenant exists.
+    pub async fn start(
+        pool: PgPool,
+        kms: Arc<dyn Kms>,
+        admin_key: &str,
+        settings: KeyServiceSettings,
+    ) -> Result<Self, KeysError> {
+        let pepper = load_or_create_pepper(&pool, kms.as_ref()).await?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|e| KeysError::Unavailable(format!("http client: {e}")))?;
+        let service = Self {
+            pool,
+            kms,
+            deks: DekCache::new(Duration::from_secs(300), 100_000, 10_000),
+            pepper,
+            admin: AdminKeyAuthenticator::new(admin_key),
+            settings,
+            http,
+        };
+        service.ensure_platform_tenant().await?;
+        Ok(service)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs `f` in a transaction; events it appends commit with it.
+    pub(crate) async fn append_one(
+        &self,
+        meta: &Meta,
+        stream_id: String,
+        expected_version: i64,
+        tenant_id: &str,
+        event: KeyEvent,
+    ) -> Result<Recorded, KeysError> {
+        let mut tx = self.pool.begin().await?;
+        let recorded = self
+            .append(&mut tx, meta, stream_id, expected_version, tenant_id, event)
+            .await?;
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    pub(crate) async fn append(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        meta: &Meta,
+        stream_id: String,
+        expected_version: i64,
+        tenant_id: &str,
+        event: KeyEvent,
+    ) -> Result<Recorded, KeysError> {
+        Ok(store::append(
+            tx,
+            &self.settings.nats_prefix,
+            meta,
+            stream_id,
+            expected_version,
+            tenant_id,
+            event,
+        )
+        .await?)
+    }
+
+    /// Drops cached plaintext DEKs of a tenant (on rotation or shredding).
+    pub fn evict_tenant(&self, tenant_id: &str) {
+        self.deks.evict_tenant(tenant_id);
+    }
+}
+
+/// The encryption context binding a wrapped DEK to its tenant and purpose.
+pub(crate) fn dek_context(tenant_id: &str, version: i32) -> EncryptionContext {
+    EncryptionContext::from([
+        ("tenant_id".to_owned(), tenant_id.to_owned()),
+        ("dek_id".to_owned(), format!("{tenant_id}/v{version}")),
+        ("purpose".to_owned(), "byok".to_owned()),
+    ])
+}
+
+pub(crate) fn pepper_context() -> EncryptionContext {
+    EncryptionContext::from([("purpose".to_owned(), "api-key-pepper".to_owned())])
+}
+
+/// The pepper is a KMS data key: only its wrapped form is stored, and it is
+/// unwrapped once at start. Losing the KMS key means every API key must be
+/// reissued; losing the row does too.
+async fn load_or_create_pepper(pool: &PgPool, kms: &dyn Kms) -> Result<Zeroizing<[u8; 32]>, KeysError> {
+    let ctx = pepper_context();
+    if let Some(wrapped) = stored_pepper(pool).await? {
+        return Ok(kms.decrypt(&wrapped, &ctx).await?);
+    }
+    let key = kms.generate_data_key(&ctx).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO service_secrets (name, wrapped, kek_ref) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(PEPPER)
+    .bind(&key.wrapped)
+    .bind(kms.key_ref())
+    .execute(pool)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(key.plaintext);
+    }
+    // Another instance created it first: use theirs.
+    let wrapped = stored_pepper(pool)
+        .await?
+        .ok_or(KeysError::Unavailable("pepper vanished".into()))?;
+    Ok(kms.decrypt(&wrapped, &ctx).await?)
+}
+
+async fn stored_pepper(pool: &PgPool) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT wrapped FROM service_secrets WHERE name = $1")
+        .bind(PEPPER)
+        .fetch_optional(pool)
+        .await
+}
+
+impl From<KmsError> for KeysError {
+    fn from(e: KmsError) -> Self {
+        KeysError::Kms(e.to_string())
+    }
+}
