@@ -107,6 +107,8 @@ fn init_test_logging() {
 /// A whole Keyway stack running inside the test process.
 pub(crate) struct TestStack {
     pub(crate) base: String,
+    /// The in-process mock upstream, e.g. `http://127.0.0.1:PORT`.
+    pub(crate) mock_url: Option<String>,
     pub(crate) admin_key: String,
     pub(crate) http: reqwest::Client,
     pub(crate) isolation: Isolation,
@@ -129,9 +131,11 @@ impl TestStack {
             .await
             .expect("stack builds");
         let base = format!("http://{}", stack.addr);
+        let mock_url = stack.mock_addr.map(|a| format!("http://{a}"));
         tokio::spawn(stack.run_until_stopped());
         Self {
             base,
+            mock_url,
             admin_key: isolation.admin_key.clone(),
             http: reqwest::Client::new(),
             isolation,

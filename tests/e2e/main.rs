@@ -7,8 +7,12 @@
 
 mod helpers;
 
+mod byok_flow;
 mod errors;
 mod health_and_docs;
+mod keys_api;
+mod keys_store;
 mod llm_proxy;
 mod process;
 mod sdk_clients;
+mod secret_scan;

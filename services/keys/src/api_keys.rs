@@ -82,7 +82,7 @@ impl KeyService {
         req: CreateApiKey,
     ) -> Result<IssuedApiKey, KeysError> {
         self.get_tenant(tenant_id).await?;
-        let mut role = authz::parse_tenant_role(req.role.as_deref().unwrap_or("member"))?;
+        let role = authz::parse_tenant_role(req.role.as_deref().unwrap_or("member"))?;
         match &req.user_id {
             Some(user_id) => {
                 let user = self.get_user(tenant_id, user_id).await?;
@@ -91,18 +91,13 @@ impl KeyService {
                         "a user-bound key can be created only by that user or a platform admin".into(),
                     ));
                 }
-                if let Some(user_role) = Role::parse(&user.role) {
-                    if role > user_role {
-                        return Err(KeysError::Forbidden(format!("the user's role is {}", user.role)));
-                    }
+                if Role::parse(&user.role).is_some_and(|user_role| role > user_role) {
+                    return Err(KeysError::Forbidden(format!("the user's role is {}", user.role)));
                 }
             }
             None => authz::require(caller, Role::TenantAdmin, "create service keys")?,
         }
         authz::may_grant(caller, role)?;
-        if role == Role::PlatformAdmin {
-            role = Role::TenantAdmin;
-        }
         let scopes = validate_scopes(req.scopes)?;
         if req.expires_at.is_some_and(|t| t <= OffsetDateTime::now_utc()) {
             return Err(KeysError::Invalid("expires_at must be in the future".into()));

@@ -7,7 +7,7 @@ use std::{
 };
 
 use clap::{Parser, Subcommand, ValueEnum};
-use keyway::{Services, Stack, openapi, stack::AdminKeyOrigin};
+use keyway::{Services, Stack, maintenance, openapi, stack::AdminKeyOrigin};
 use keyway_common::{Config, shutdown, telemetry};
 
 #[derive(Parser)]
@@ -30,6 +30,33 @@ enum Command {
     },
     /// Print the OpenAPI document (what `openapi/keyway.json` must hold).
     Openapi,
+    /// Key service maintenance.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Recompute the read models (tenants, users, API keys, BYOK keys) from the event store.
+    Rebuild,
+    /// Rotate the master key (kek) or one tenant's data key (dek).
+    Rotate {
+        #[command(subcommand)]
+        what: RotateCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RotateCommand {
+    /// New master key version; every data key and the pepper are rewrapped.
+    Kek,
+    /// Re-seal one tenant's secrets under a new data key.
+    Dek {
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,6 +98,21 @@ pub(crate) fn main() -> ExitCode {
                 serve(config, services).await
             }
             Command::MockLlm { listen } => mock_llm(listen).await,
+            Command::Keys { command } => {
+                let done = match command {
+                    KeysCommand::Rebuild => maintenance::rebuild_keys(&config).await,
+                    KeysCommand::Rotate {
+                        what: RotateCommand::Kek,
+                    } => maintenance::rotate_kek(&config).await,
+                    KeysCommand::Rotate {
+                        what: RotateCommand::Dek { tenant },
+                    } => maintenance::rotate_dek(&config, &tenant).await,
+                };
+                done.map(|message| {
+                    let _ = write_out(&mut io::stdout(), &format!("{message}\n"));
+                })
+                .map_err(|e| e.to_string())
+            }
             Command::Openapi => Ok(()),
         };
         match result {

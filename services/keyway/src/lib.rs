@@ -5,6 +5,7 @@
 mod admin_key;
 mod app;
 mod health;
+pub mod maintenance;
 mod mock;
 pub mod openapi;
 pub mod stack;

@@ -269,7 +269,7 @@ impl Stack {
     }
 }
 
-async fn start_key_service(
+pub(crate) async fn start_key_service(
     config: &Config,
     pool: sqlx::PgPool,
     admin_key: &str,
