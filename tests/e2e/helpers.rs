@@ -121,13 +121,18 @@ impl TestStack {
     }
 
     pub(crate) async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        Self::spawn_services(Services::ALL, extra).await
+    }
+
+    /// A stack running only some services, as `keyway run <service>` does.
+    pub(crate) async fn spawn_services(services: Services, extra: &[(&str, &str)]) -> Self {
         init_test_logging();
         let isolation = Isolation::new();
         let mut env = isolation.env();
         env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let config = Config::from_vars(env).expect("test config");
         let shutdown = CancellationToken::new();
-        let stack = Stack::build(config, Services::ALL, shutdown.clone())
+        let stack = Stack::build(config, services, shutdown.clone())
             .await
             .expect("stack builds");
         let base = format!("http://{}", stack.addr);

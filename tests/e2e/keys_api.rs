@@ -409,3 +409,61 @@ async fn the_audit_log_names_actor_action_and_target_and_never_a_secret() {
     assert_eq!(revoked["target"], format!("api_key:{id}"));
     assert!(!audit.to_string().contains(key.rsplit('_').next().unwrap()));
 }
+
+#[tokio::test]
+async fn a_gateway_running_apart_resolves_keys_over_the_internal_api() {
+    use keyway::Services;
+    let token = crate::helpers::random_secret("internal-token-");
+    let keys = TestStack::spawn_services(Services::KEYS, &[("KEYWAY_INTERNAL_TOKEN", token.as_str())]).await;
+    let prefix = keys.isolation.nats_prefix.clone();
+    let gateway = TestStack::spawn_services(
+        Services::GATEWAY,
+        &[
+            ("KEYWAY_KEYS_URL", keys.base.as_str()),
+            ("KEYWAY_INTERNAL_TOKEN", token.as_str()),
+            ("KEYWAY_NATS_PREFIX", prefix.as_str()),
+            ("KEYWAY_MOCK_KEYS", "sk-remote-user-secret=remote-user"),
+        ],
+    )
+    .await;
+    let tenant = new_tenant(&keys, "starter").await;
+    let user = new_user(&keys, &tenant, "member").await;
+    let (id, key) = new_api_key(&keys, &tenant, json!({"name": "u", "user_id": user})).await;
+    assert_eq!(chat_status(&gateway, &key, "mock-gpt").await.0, 200);
+
+    let (status, _) = call(
+        &keys,
+        &key,
+        "PUT",
+        "/api/v1/byok/keys/openai",
+        Some(json!({"key": "sk-remote-user-secret"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    eventually("the user's key is resolved over the internal API", || async {
+        let (status, body) = chat_status(&gateway, &key, "mock-gpt-byok").await;
+        status == 200 && body.to_string().contains("[Authenticated as remote-user]")
+    })
+    .await;
+
+    admin(
+        &keys,
+        "DELETE",
+        &format!("/api/v1/tenants/{tenant}/api-keys/{id}"),
+        None,
+    )
+    .await;
+    eventually("the other process refuses the revoked key", || async {
+        chat_status(&gateway, &key, "mock-gpt").await.0 == 401
+    })
+    .await;
+
+    let anonymous = keys
+        .http
+        .post(keys.url("/internal/v1/authenticate"))
+        .json(&json!({"key": key}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "internal routes need the internal token");
+}

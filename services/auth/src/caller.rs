@@ -1,13 +1,13 @@
 //! The authenticated caller and its role.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The reserved tenant that the platform admin key's traffic is billed to.
 pub const PLATFORM_TENANT: &str = "platform";
 
 /// Roles, highest first. `platform-admin` is global; the others are scoped to
 /// one tenant. Nobody may grant a role above their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     Viewer,
@@ -43,7 +43,7 @@ impl Role {
 }
 
 /// Who a request acts as, once authenticated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
     pub tenant_id: String,
     pub user_id: Option<String>,
@@ -52,6 +52,10 @@ pub struct Caller {
     pub role: Role,
     /// The models this caller may use; `None` means every model.
     pub scopes: Option<Vec<String>>,
+    /// When the credential stops being valid (Unix seconds), so a cache
+    /// never serves it past its expiry.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
 }
 
 impl Caller {
@@ -62,7 +66,12 @@ impl Caller {
             api_key_id: None,
             role: Role::PlatformAdmin,
             scopes: None,
+            expires_at: None,
         }
+    }
+
+    pub fn is_expired_at(&self, unix_now: i64) -> bool {
+        self.expires_at.is_some_and(|t| t <= unix_now)
     }
 
     pub fn may_use_model(&self, model: &str) -> bool {

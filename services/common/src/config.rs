@@ -55,6 +55,10 @@ pub struct Config {
     pub credential_cache_ttl: Duration,
     /// BYOK and webhook URLs may point at private/loopback addresses.
     pub allow_private_urls: bool,
+    /// Where a gateway running alone reaches the key service.
+    pub keys_url: Option<String>,
+    /// Shared secret of the internal gateway → key service routes.
+    pub internal_token: Option<String>,
     /// The environment this config was read from, for names the config does
     /// not know in advance (a catalog's `api_key_env`, the mock's settings).
     vars: Arc<HashMap<String, String>>,
@@ -164,6 +168,8 @@ impl Config {
                 "10000",
             )?),
             allow_private_urls: parse_bool(&get, "KEYWAY_ALLOW_PRIVATE_URLS", env == Environment::Dev)?,
+            keys_url: get("KEYWAY_KEYS_URL"),
+            internal_token: get("KEYWAY_INTERNAL_TOKEN"),
             vars: vars.clone(),
         };
         config.refuse_insecure_production()?;
@@ -192,6 +198,9 @@ impl Config {
         }
         if self.kms == "aws" && self.kms_key_id.is_none() {
             problems.push("KEYWAY_KMS_KEY_ID must name the KMS key when KEYWAY_KMS=aws");
+        }
+        if self.internal_token.as_ref().is_some_and(|t| t.len() < 32) {
+            problems.push("KEYWAY_INTERNAL_TOKEN must be at least 32 characters");
         }
         if self.models_path.is_none() {
             problems.push("KEYWAY_MODELS must point at a model catalog (the built-in catalog is dev-only)");

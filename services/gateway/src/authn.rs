@@ -19,7 +19,13 @@ pub(crate) struct CachedAuthenticator {
 impl Authenticator for CachedAuthenticator {
     async fn authenticate(&self, presented: &str) -> Result<Caller, AuthError> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
         if let Some(caller) = self.cache.get(&digest) {
+            if caller.is_expired_at(now) {
+                return Err(AuthError::Invalid);
+            }
             return Ok(caller);
         }
         let ticket = self.cache.ticket();

@@ -9,6 +9,7 @@ pub mod catalog;
 mod credentials;
 pub mod error;
 mod proxy;
+mod remote;
 mod request;
 mod routes;
 
@@ -27,6 +28,7 @@ pub use catalog::Catalog;
 use credentials::Credentials;
 pub use credentials::SystemKeys;
 use error::{Flavor, GatewayError};
+pub use remote::RemoteKeys;
 
 /// Everything a request needs, shared by all handlers.
 pub struct Gateway {

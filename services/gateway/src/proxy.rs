@@ -27,6 +27,8 @@ pub(crate) fn build_client(
     read_timeout: Duration,
 ) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
+        // A redirect could lead a custom base URL past the SSRF guard.
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
         .read_timeout(read_timeout)
         .pool_idle_timeout(Duration::from_secs(90))

@@ -265,6 +265,7 @@ impl KeyService {
             api_key_id: Some(parsed.id.to_owned()),
             role,
             scopes: row.get("scopes"),
+            expires_at: expires.map(OffsetDateTime::unix_timestamp),
         })
     }
 }

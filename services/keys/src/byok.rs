@@ -185,6 +185,8 @@ impl KeyService {
             }
             (None, false) => None,
         };
+        let mut tx = self.pool.begin().await?;
+        Self::lock_tenant_secrets(&mut tx, tenant_id).await?;
         let existing = self.find_byok(tenant_id, &owner, provider).await?;
         let (record_id, expected) = match &existing {
             Some(k) => (k.id.clone(), k.version),
@@ -209,8 +211,16 @@ impl KeyService {
             sealed: Self::seal_secret(&dek, &aad, secret)?,
             dek_version,
         };
-        self.append_one(meta, streams::byok(&record_id), expected, tenant_id, event)
-            .await?;
+        self.append(
+            &mut tx,
+            meta,
+            streams::byok(&record_id),
+            expected,
+            tenant_id,
+            event,
+        )
+        .await?;
+        tx.commit().await?;
         self.find_byok(tenant_id, &owner, provider)
             .await?
             .ok_or(KeysError::NotFound("BYOK key"))
@@ -342,6 +352,7 @@ impl KeyService {
             api_key_id: None,
             role: Role::Member,
             scopes: None,
+            expires_at: None,
         };
         let secret = self
             .resolve_provider_key(&caller, owner.scope, provider)

@@ -71,6 +71,19 @@ impl KeyService {
         Ok(self.deks.get_or_load(tenant_id, version as u32, load).await?)
     }
 
+    /// Serializes sealing and DEK rotation for one tenant, so no secret is
+    /// sealed under a DEK that a concurrent rotation is about to destroy.
+    pub(crate) async fn lock_tenant_secrets(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        tenant_id: &str,
+    ) -> Result<(), KeysError> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('keyway-secrets:' || $1, 0))")
+            .bind(tenant_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     pub(crate) fn seal_secret(dek: &Dek, aad: &Aad<'_>, secret: &str) -> Result<String, KeysError> {
         let sealed = seal(dek, aad, secret.as_bytes()).map_err(|e| KeysError::Kms(e.to_string()))?;
         Ok(STANDARD.encode(sealed))
@@ -92,10 +105,11 @@ impl KeyService {
     /// flowing: each re-seal is a new event, and readers see old or new.
     pub async fn rotate_dek(&self, meta: &Meta, tenant_id: &str) -> Result<i32, KeysError> {
         let tenant = self.get_tenant(tenant_id).await?;
+        let mut tx = self.pool.begin().await?;
+        Self::lock_tenant_secrets(&mut tx, tenant_id).await?;
         let (old_version, _) = self.active_dek(tenant_id).await?;
         let new_version = self.create_dek(tenant_id, old_version + 1).await?;
         let new_dek = self.dek(tenant_id, new_version).await?;
-        let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
             "SELECT id, provider, sealed, dek_version, version FROM byok_keys WHERE tenant_id = $1 FOR UPDATE",
         )

@@ -86,9 +86,6 @@ pub enum KeyEvent {
         tenant_id: String,
         dek_version: i32,
     },
-    TenantShredded {
-        tenant_id: String,
-    },
 }
 
 impl KeyEvent {
@@ -108,7 +105,6 @@ impl KeyEvent {
             KeyEvent::ByokKeyResealed { .. } => "byok_key.resealed",
             KeyEvent::ByokKeyDeleted { .. } => "byok_key.deleted",
             KeyEvent::TenantDekRotated { .. } => "tenant.dek_rotated",
-            KeyEvent::TenantShredded { .. } => "tenant.shredded",
         }
     }
 
@@ -118,8 +114,7 @@ impl KeyEvent {
             KeyEvent::TenantCreated { tenant_id, .. }
             | KeyEvent::TenantUpdated { tenant_id, .. }
             | KeyEvent::TenantDeleted { tenant_id }
-            | KeyEvent::TenantDekRotated { tenant_id, .. }
-            | KeyEvent::TenantShredded { tenant_id } => tenant_id,
+            | KeyEvent::TenantDekRotated { tenant_id, .. } => tenant_id,
             KeyEvent::UserCreated { user_id, .. }
             | KeyEvent::UserUpdated { user_id, .. }
             | KeyEvent::UserDeleted { user_id } => user_id,

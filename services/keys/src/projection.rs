@@ -59,7 +59,7 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
             .execute(conn)
             .await?;
         }
-        KeyEvent::TenantDeleted { tenant_id } | KeyEvent::TenantShredded { tenant_id } => {
+        KeyEvent::TenantDeleted { tenant_id } => {
             sqlx::query("DELETE FROM tenants WHERE id = $1")
                 .bind(tenant_id)
                 .execute(conn)

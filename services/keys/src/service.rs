@@ -46,6 +46,8 @@ impl KeyService {
     ) -> Result<Self, KeysError> {
         let pepper = load_or_create_pepper(&pool, kms.as_ref()).await?;
         let http = reqwest::Client::builder()
+            // A redirect could lead a custom base URL past the SSRF guard.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
             .build()

@@ -12,7 +12,7 @@ use std::{
 
 use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
 use keyway_common::{Config, Environment};
-use keyway_gateway::{Catalog, Gateway, GatewaySettings, SystemKeys, catalog::DEV_CATALOG};
+use keyway_gateway::{Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys, catalog::DEV_CATALOG};
 use keyway_keys::{KeyService, KeyServiceSettings, crypto::KmsConfig};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -84,6 +84,8 @@ pub enum StartError {
     Bind { what: &'static str, source: io::Error },
     #[error(transparent)]
     Client(#[from] keyway_gateway::ClientBuildError),
+    #[error("cannot build the key service client: {0}")]
+    RemoteClient(#[from] reqwest::Error),
     #[error("key service: {0}")]
     Keys(String),
 }
@@ -197,6 +199,9 @@ impl Stack {
             routers.push(keyway_gateway::router(gateway));
         }
         if let Some(service) = key_service {
+            if let Some(token) = &config.internal_token {
+                routers.push(keyway_keys::http::internal::router(service.clone(), token));
+            }
             routers.push(keyway_keys::http::router(service));
         }
 
@@ -299,8 +304,8 @@ pub(crate) async fn start_key_service(
     Ok(Arc::new(service))
 }
 
-/// The gateway authenticates through the key service when it runs in this
-/// process; alone, it accepts only the admin key.
+/// The gateway authenticates through the key service: in this process when
+/// it runs here, over HTTP at `KEYWAY_KEYS_URL` otherwise.
 fn build_gateway(
     config: &Config,
     admin_key: &str,
@@ -324,10 +329,23 @@ fn build_gateway(
         .map(mock::InProcessMock::system_key_override)
         .unwrap_or_default();
     let system_keys = SystemKeys::load(catalog.system_key_envs(), |name| config.var(name), overrides);
-    let (authenticator, byok): (Arc<dyn Authenticator>, Option<Arc<dyn ProviderKeys>>) = match keys {
-        Some(keys) => (keys.clone(), Some(keys)),
-        None => (Arc::new(AdminKeyAuthenticator::new(admin_key)), None),
-    };
+    let (authenticator, byok): (Arc<dyn Authenticator>, Option<Arc<dyn ProviderKeys>>) =
+        match (keys, &config.keys_url, &config.internal_token) {
+            (Some(keys), _, _) => (keys.clone(), Some(keys)),
+            (None, Some(url), Some(token)) => {
+                let remote = Arc::new(RemoteKeys::new(url, token)?);
+                (remote.clone(), Some(remote))
+            }
+            (None, Some(_), None) => {
+                return Err(StartError::Config(
+                    "KEYWAY_KEYS_URL needs KEYWAY_INTERNAL_TOKEN".into(),
+                ));
+            }
+            (None, None, _) => {
+                tracing::warn!("no key service: only the admin key is accepted (set KEYWAY_KEYS_URL)");
+                (Arc::new(AdminKeyAuthenticator::new(admin_key)), None)
+            }
+        };
     let gateway = Gateway::new(
         catalog,
         authenticator,

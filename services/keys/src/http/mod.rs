@@ -7,6 +7,7 @@ mod admin;
 mod api_keys;
 mod audit;
 mod byok;
+pub mod internal;
 mod tenants;
 
 use std::sync::Arc;

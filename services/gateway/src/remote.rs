@@ -1,0 +1,96 @@
+//! The key service over HTTP, for gateways that run apart from it
+//! (`keyway run gateway` with `KEYWAY_KEYS_URL`). Same contracts as the
+//! in-process service; results are cached by the same gateway caches.
+
+use std::time::Duration;
+
+use keyway_auth::{AuthError, Authenticator, Caller, KeyScope, ProviderKey, ProviderKeys};
+use serde::Deserialize;
+use serde_json::json;
+
+pub struct RemoteKeys {
+    http: reqwest::Client,
+    base_url: String,
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct RemoteProviderKey {
+    secret: String,
+    base_url: Option<String>,
+}
+
+impl RemoteKeys {
+    pub fn new(base_url: &str, token: &str) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(2))
+                .timeout(Duration::from_secs(5))
+                .build()?,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        })
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value) -> Result<reqwest::Response, AuthError> {
+        self.http
+            .post(format!("{}{path}", self.base_url))
+            .header("x-keyway-internal-token", &self.token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e.without_url(), "key service unreachable");
+                AuthError::Unavailable
+            })
+    }
+}
+
+#[async_trait::async_trait]
+impl Authenticator for RemoteKeys {
+    async fn authenticate(&self, presented: &str) -> Result<Caller, AuthError> {
+        if presented.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        let response = self
+            .post("/internal/v1/authenticate", json!({"key": presented}))
+            .await?;
+        match response.status().as_u16() {
+            200 => response.json().await.map_err(|_| AuthError::Unavailable),
+            401 => Err(AuthError::Invalid),
+            status => {
+                tracing::warn!(status, "key service refused an internal call");
+                Err(AuthError::Unavailable)
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ProviderKeys for RemoteKeys {
+    async fn provider_key(
+        &self,
+        caller: &Caller,
+        scope: KeyScope,
+        provider: &str,
+    ) -> Result<Option<ProviderKey>, AuthError> {
+        let scope = match scope {
+            KeyScope::User => "user",
+            KeyScope::Tenant => "tenant",
+        };
+        let body = json!({"caller": caller, "scope": scope, "provider": provider});
+        let response = self.post("/internal/v1/provider-key", body).await?;
+        match response.status().as_u16() {
+            200 => {
+                let key: RemoteProviderKey = response.json().await.map_err(|_| AuthError::Unavailable)?;
+                Ok(Some(ProviderKey {
+                    secret: key.secret.into(),
+                    base_url: key.base_url,
+                }))
+            }
+            404 => Ok(None),
+            _ => Err(AuthError::Unavailable),
+        }
+    }
+}

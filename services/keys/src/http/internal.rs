@@ -1,0 +1,116 @@
+//! Internal routes for gateways running apart from the key service
+//! (`keyway run gateway` with `KEYWAY_KEYS_URL`). They answer the same two
+//! questions the in-process gateway asks — who holds this key, and which
+//! provider key applies — and are mounted only when `KEYWAY_INTERNAL_TOKEN`
+//! is set. Every call must present that token; it is compared in constant
+//! time. Run them only on the internal network (or behind mTLS).
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use keyway_auth::{AuthError, Caller, KeyScope, secrets_equal};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::service::KeyService;
+
+pub const TOKEN_HEADER: &str = "x-keyway-internal-token";
+
+#[derive(Clone)]
+struct Internal {
+    service: Arc<KeyService>,
+    token: Arc<str>,
+}
+
+pub fn router(service: Arc<KeyService>, token: &str) -> Router {
+    Router::new()
+        .route("/internal/v1/authenticate", post(authenticate))
+        .route("/internal/v1/provider-key", post(provider_key))
+        .with_state(Internal {
+            service,
+            token: token.into(),
+        })
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct AuthenticateRequest {
+    pub key: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ProviderKeyRequest {
+    pub caller: Caller,
+    /// `user` or `tenant`.
+    pub scope: String,
+    pub provider: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ProviderKeyResponse {
+    pub secret: String,
+    pub base_url: Option<String>,
+}
+
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get(TOKEN_HEADER)
+        .is_some_and(|v| secrets_equal(v.as_bytes(), token.as_bytes()))
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": {"message": message}}))).into_response()
+}
+
+async fn authenticate(
+    State(s): State<Internal>,
+    headers: HeaderMap,
+    Json(req): Json<AuthenticateRequest>,
+) -> Response {
+    if !authorized(&headers, &s.token) {
+        return refuse(StatusCode::UNAUTHORIZED, "internal token required");
+    }
+    match s.service.verify_key(&req.key).await {
+        Ok(caller) => Json(caller).into_response(),
+        Err(AuthError::Unavailable) => {
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "credential store unavailable")
+        }
+        Err(AuthError::Missing | AuthError::Invalid) => refuse(StatusCode::UNAUTHORIZED, "invalid key"),
+    }
+}
+
+async fn provider_key(
+    State(s): State<Internal>,
+    headers: HeaderMap,
+    Json(req): Json<ProviderKeyRequest>,
+) -> Response {
+    if !authorized(&headers, &s.token) {
+        return refuse(StatusCode::UNAUTHORIZED, "internal token required");
+    }
+    let scope = match req.scope.as_str() {
+        "user" => KeyScope::User,
+        "tenant" => KeyScope::Tenant,
+        _ => return refuse(StatusCode::BAD_REQUEST, "scope must be user or tenant"),
+    };
+    match s
+        .service
+        .resolve_provider_key(&req.caller, scope, &req.provider)
+        .await
+    {
+        Ok(Some(key)) => Json(ProviderKeyResponse {
+            secret: key.secret.to_string(),
+            base_url: key.base_url,
+        })
+        .into_response(),
+        Ok(None) => refuse(StatusCode::NOT_FOUND, "no key"),
+        Err(e) => {
+            tracing::error!(error = %e, "internal provider-key resolution failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "credential store unavailable")
+        }
+    }
+}
