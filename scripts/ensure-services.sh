@@ -22,6 +22,12 @@ if ! port_open 5432; then
   wait_for_port 5432 || { echo "ensure-services: PostgreSQL did not come up" >&2; exit 1; }
 fi
 
+# The fault tests run private nats-server instances of their own.
+if [ ! -x /usr/sbin/nats-server ] && ! command -v nats-server >/dev/null; then
+  echo "ensure-services: installing nats-server (Debian)" >&2
+  apt-get install -y nats-server >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y nats-server >/dev/null; }
+fi
+
 if ! port_open 4222; then
   echo "ensure-services: NATS is down; starting it with JetStream" >&2
   if [ -x /usr/sbin/nats-server ]; then

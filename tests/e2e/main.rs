@@ -14,5 +14,7 @@ mod keys_api;
 mod keys_store;
 mod llm_proxy;
 mod process;
+mod projector;
 mod sdk_clients;
 mod secret_scan;
+mod usage_events;

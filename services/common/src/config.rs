@@ -55,6 +55,8 @@ pub struct Config {
     pub credential_cache_ttl: Duration,
     /// BYOK and webhook URLs may point at private/loopback addresses.
     pub allow_private_urls: bool,
+    /// The usage spool's bound; past it, events are dropped with an error.
+    pub spool_max_bytes: u64,
     /// Where a gateway running alone reaches the key service.
     pub keys_url: Option<String>,
     /// Shared secret of the internal gateway → key service routes.
@@ -168,6 +170,7 @@ impl Config {
                 "10000",
             )?),
             allow_private_urls: parse_bool(&get, "KEYWAY_ALLOW_PRIVATE_URLS", env == Environment::Dev)?,
+            spool_max_bytes: parse(&get, "KEYWAY_SPOOL_MAX_BYTES", "1073741824")?,
             keys_url: get("KEYWAY_KEYS_URL"),
             internal_token: get("KEYWAY_INTERNAL_TOKEN"),
             vars: vars.clone(),

@@ -12,6 +12,7 @@ mod proxy;
 mod remote;
 mod request;
 mod routes;
+pub mod usage;
 
 use std::{sync::Arc, time::Duration};
 
@@ -38,6 +39,7 @@ pub struct Gateway {
     credentials: Credentials,
     upstream_timeout: Duration,
     max_body_bytes: usize,
+    usage: Option<Arc<dyn usage::UsageSink>>,
 }
 
 pub struct GatewaySettings {
@@ -59,6 +61,7 @@ impl Gateway {
         authenticator: Arc<dyn Authenticator>,
         byok: Option<Arc<dyn ProviderKeys>>,
         system_keys: SystemKeys,
+        usage: Option<Arc<dyn usage::UsageSink>>,
         settings: GatewaySettings,
     ) -> Result<Self, ClientBuildError> {
         let ttl = settings.credential_cache_ttl;
@@ -76,6 +79,7 @@ impl Gateway {
             },
             upstream_timeout: settings.upstream_timeout,
             max_body_bytes: settings.max_body_bytes,
+            usage,
         })
     }
 }

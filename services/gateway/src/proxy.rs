@@ -5,11 +5,7 @@
 
 use std::time::Duration;
 
-use axum::{
-    body::Body,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::Response,
-};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use bytes::Bytes;
 use serde_json::Value;
 
@@ -47,11 +43,12 @@ pub(crate) struct UpstreamCall<'a> {
     pub inbound: &'a HeaderMap,
 }
 
+/// Sends the call; a 2xx answer comes back with its body still unread.
 pub(crate) async fn forward(
     client: &reqwest::Client,
     timeout: Duration,
     call: UpstreamCall<'_>,
-) -> Result<Response, GatewayError> {
+) -> Result<reqwest::Response, GatewayError> {
     let url = format!("{}{}", call.base_url, call.path);
     let mut request = client
         .post(url)
@@ -87,16 +84,7 @@ pub(crate) async fn forward(
     if !status.is_success() {
         return Err(upstream_refusal(status, upstream).await);
     }
-
-    let mut response = Response::builder().status(status);
-    for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {
-        if let Some(v) = upstream.headers().get(&name) {
-            response = response.header(name, v.clone());
-        }
-    }
-    response
-        .body(Body::from_stream(upstream.bytes_stream()))
-        .map_err(|e| GatewayError::UpstreamFailed(format!("invalid upstream response: {e}")))
+    Ok(upstream)
 }
 
 fn transport_error(e: &reqwest::Error) -> GatewayError {

@@ -287,7 +287,9 @@ impl KeyService {
                 "the key was sealed under a retired data key".into(),
             ));
         }
-        let dek = self.dek(tenant_id, dek_version).await?;
+        let dek = self
+            .dek_with(tenant_id, dek_version, row.get("dek_wrapped"))
+            .await?;
         let aad = Aad {
             tenant_id,
             record_id: &id,
@@ -316,8 +318,9 @@ impl KeyService {
         };
         let owner = Owner { scope, user_id };
         let row = sqlx::query(
-            "SELECT b.id, b.provider, b.base_url, b.sealed, b.dek_version, t.min_dek_version, t.plan
+            "SELECT b.id, b.provider, b.base_url, b.sealed, b.dek_version, t.min_dek_version, t.plan, d.wrapped AS dek_wrapped
              FROM byok_keys b JOIN tenants t ON t.id = b.tenant_id
+             LEFT JOIN tenant_deks d ON d.tenant_id = b.tenant_id AND d.version = b.dek_version
              WHERE b.tenant_id = $1 AND b.scope = $2 AND b.user_id IS NOT DISTINCT FROM $3 AND b.provider = $4",
         )
         .bind(&caller.tenant_id)

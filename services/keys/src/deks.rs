@@ -54,14 +54,30 @@ impl KeyService {
 
     /// DEK `version` of the tenant, unwrapped (cached by age and use count).
     pub(crate) async fn dek(&self, tenant_id: &str, version: i32) -> Result<Dek, KeysError> {
+        self.dek_with(tenant_id, version, None).await
+    }
+
+    /// Like `dek`, with the wrapped DEK already read in the caller's own
+    /// snapshot — so a rotation that deletes it right after that read cannot
+    /// fail a request that saw the old row.
+    pub(crate) async fn dek_with(
+        &self,
+        tenant_id: &str,
+        version: i32,
+        wrapped: Option<Vec<u8>>,
+    ) -> Result<Dek, KeysError> {
         let load = || async {
-            let wrapped: Option<Vec<u8>> =
-                sqlx::query_scalar("SELECT wrapped FROM tenant_deks WHERE tenant_id = $1 AND version = $2")
-                    .bind(tenant_id)
-                    .bind(version)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|e| crate::crypto::KmsError::Transport(format!("database: {e}")))?;
+            let wrapped = match wrapped {
+                Some(w) => Some(w),
+                None => sqlx::query_scalar(
+                    "SELECT wrapped FROM tenant_deks WHERE tenant_id = $1 AND version = $2",
+                )
+                .bind(tenant_id)
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| crate::crypto::KmsError::Transport(format!("database: {e}")))?,
+            };
             // A missing DEK means the tenant was shredded: nothing can open.
             let wrapped = wrapped.ok_or(crate::crypto::KmsError::KeyUnavailable(
                 "data key destroyed".into(),

@@ -12,6 +12,8 @@ use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
+use keyway_gateway::usage::publisher::UsageStats;
+
 use crate::stack::Services;
 
 pub(crate) struct Readiness {
@@ -19,6 +21,8 @@ pub(crate) struct Readiness {
     pub(crate) db: Option<PgPool>,
     pub(crate) nats: Option<async_nats::Client>,
     pub(crate) streams_ready: AtomicBool,
+    /// The gateway's usage publisher, once it runs.
+    pub(crate) usage: std::sync::OnceLock<Arc<UsageStats>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -29,6 +33,17 @@ pub(crate) struct ReadyReport {
     services: Vec<&'static str>,
     /// Each dependency's state: `ok`, `down`, `pending` or `not_used`.
     checks: Checks,
+    /// Usage events waiting in the local spool for NATS, when the gateway runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_spool: Option<SpoolReport>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SpoolReport {
+    pending_bytes: u64,
+    /// Events refused because the spool was full (`KEYWAY_SPOOL_MAX_BYTES`).
+    dropped: u64,
+    published: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -73,10 +88,16 @@ pub(crate) async fn readyz(State(r): State<Arc<Readiness>>) -> (StatusCode, Json
     };
     // Keys and projector need Postgres to do anything at all; the gateway
     // (alone or in the whole stack) keeps serving without it or NATS.
+    let usage_spool = r.usage.get().map(|s| SpoolReport {
+        pending_bytes: s.spool_bytes.load(Ordering::Relaxed),
+        dropped: s.dropped.load(Ordering::Relaxed),
+        published: s.published.load(Ordering::Relaxed),
+    });
+    let spooling = usage_spool.as_ref().is_some_and(|s| s.pending_bytes > 0);
     let needs_postgres = !r.services.gateway && (r.services.keys || r.services.projector);
     let (status, code) = if postgres == "down" && needs_postgres {
         ("unavailable", StatusCode::SERVICE_UNAVAILABLE)
-    } else if postgres == "down" || nats == "down" || jetstream_streams == "pending" {
+    } else if postgres == "down" || nats == "down" || jetstream_streams == "pending" || spooling {
         ("degraded", StatusCode::OK)
     } else {
         ("ready", StatusCode::OK)
@@ -89,6 +110,7 @@ pub(crate) async fn readyz(State(r): State<Arc<Readiness>>) -> (StatusCode, Json
             nats,
             jetstream_streams,
         },
+        usage_spool,
     };
     (code, Json(report))
 }

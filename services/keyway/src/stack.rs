@@ -12,7 +12,10 @@ use std::{
 
 use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
 use keyway_common::{Config, Environment};
-use keyway_gateway::{Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys, catalog::DEV_CATALOG};
+use keyway_gateway::{
+    Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys, catalog::DEV_CATALOG,
+    usage::publisher::UsagePublisher,
+};
 use keyway_keys::{KeyService, KeyServiceSettings, crypto::KmsConfig};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -147,6 +150,7 @@ impl Stack {
             db,
             nats: Some(nats.clone()),
             streams_ready: Default::default(),
+            usage: Default::default(),
         });
         {
             let (readiness, config, shutdown, nats) =
@@ -188,7 +192,28 @@ impl Stack {
                 None
             };
             mock_addr = in_process_mock.as_ref().map(|m| m.addr);
-            let gateway = build_gateway(&config, &admin_key, key_service.clone(), in_process_mock.as_ref())?;
+            // Stopped with the upstream, after the HTTP front has drained, so
+            // requests still in flight at SIGTERM are recorded too.
+            let (publisher, publishing) = UsagePublisher::start(
+                nats.clone(),
+                config.nats_prefix.clone(),
+                &config.data_dir.join("spool"),
+                config.spool_max_bytes,
+                upstream_shutdown.clone(),
+            )
+            .map_err(|source| StartError::DataDir {
+                path: config.data_dir.join("spool").display().to_string(),
+                source,
+            })?;
+            tasks.spawn(publishing);
+            let _ = readiness.usage.set(publisher.stats.clone());
+            let gateway = build_gateway(
+                &config,
+                &admin_key,
+                key_service.clone(),
+                in_process_mock.as_ref(),
+                publisher,
+            )?;
             let (evicting, stop) = (gateway.clone(), shutdown.clone());
             tasks.spawn(keyway_common::nats::follow_key_changes(
                 nats.clone(),
@@ -311,6 +336,7 @@ fn build_gateway(
     admin_key: &str,
     keys: Option<Arc<KeyService>>,
     mock: Option<&mock::InProcessMock>,
+    usage: Arc<UsagePublisher>,
 ) -> Result<Arc<Gateway>, StartError> {
     let mock_url = mock.map(mock::InProcessMock::url);
     let vars = |name: &str| match (name, &mock_url) {
@@ -351,6 +377,7 @@ fn build_gateway(
         authenticator,
         byok,
         system_keys,
+        Some(usage),
         GatewaySettings {
             credential_cache_ttl: config.credential_cache_ttl,
             upstream_connect_timeout: config.upstream_connect_timeout,

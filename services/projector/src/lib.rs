@@ -1,8 +1,135 @@
-//! The projector: consumes usage events and builds per-tenant billing views.
-//! This crate owns its schema (`migrations/projector`).
+//! The projector: consumes usage events from JetStream and builds per-tenant
+//! billing views. This crate owns its schema (`migrations/projector`).
+//!
+//! Each batch of events is written in one Postgres transaction: insert into
+//! the ledger keyed by event id (`ON CONFLICT DO NOTHING`), fold only the
+//! rows actually inserted into the daily and monthly views, save the
+//! checkpoint, commit — and only then ack. A crash anywhere before the ack
+//! leads to a redelivery that the ledger's primary key turns into a no-op, so
+//! several instances may share one durable consumer.
+
+mod consumer;
+mod decode;
+pub mod http;
+mod ledger;
+mod retention;
 
 use sqlx::PgPool;
 
+pub use consumer::run;
+pub use ledger::rebuild;
+pub use retention::prune;
+
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     keyway_common::db::migrate(pool, sqlx::migrate!("../../migrations/projector")).await
+}
+
+/// How one projector instance runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectorSettings {
+    /// `KEYWAY_NATS_PREFIX`: names the stream, subjects and durable consumer.
+    pub nats_prefix: String,
+    /// The most events folded in one transaction (default 500).
+    pub batch_size: usize,
+    /// `KEYWAY_USAGE_RETENTION_DAYS`: prune ledger rows older than this,
+    /// never past a registered export cursor. `None` keeps everything.
+    pub retention_days: Option<u32>,
+}
+
+impl ProjectorSettings {
+    pub const DEFAULT_BATCH_SIZE: usize = 500;
+
+    pub fn new(nats_prefix: impl Into<String>) -> Self {
+        Self {
+            nats_prefix: nats_prefix.into(),
+            batch_size: Self::DEFAULT_BATCH_SIZE,
+            retention_days: None,
+        }
+    }
+
+    /// Reads `KEYWAY_USAGE_RETENTION_DAYS` and `KEYWAY_PROJECTOR_BATCH_SIZE`
+    /// from the process configuration; an unparsable value names itself.
+    pub fn from_config(config: &keyway_common::Config) -> Result<Self, keyway_common::config::ConfigError> {
+        let invalid = |name: &'static str, raw: String| keyway_common::config::ConfigError::Invalid {
+            name,
+            reason: format!("{raw:?} is not a positive whole number"),
+        };
+        let mut settings = Self::new(config.nats_prefix.clone());
+        if let Some(raw) = config.var("KEYWAY_USAGE_RETENTION_DAYS") {
+            match raw.trim().parse::<u32>() {
+                Ok(days) if days > 0 => settings.retention_days = Some(days),
+                _ => return Err(invalid("KEYWAY_USAGE_RETENTION_DAYS", raw)),
+            }
+        }
+        if let Some(raw) = config.var("KEYWAY_PROJECTOR_BATCH_SIZE") {
+            match raw.trim().parse::<usize>() {
+                Ok(n @ 1..=10_000) => settings.batch_size = n,
+                _ => return Err(invalid("KEYWAY_PROJECTOR_BATCH_SIZE", raw)),
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The JetStream stream of usage events, as `ensure_streams` names it.
+    pub fn stream_name(&self) -> String {
+        format!("{}_USAGE", self.nats_prefix)
+            .to_uppercase()
+            .replace('-', "_")
+    }
+
+    /// The durable consumer every projector instance shares.
+    pub fn consumer_name(&self) -> String {
+        format!("{}_projector", self.nats_prefix)
+    }
+
+    pub fn filter_subject(&self) -> String {
+        format!("{}.usage.v1.>", self.nats_prefix)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_prefix_like_the_stream_setup_does() {
+        let s = ProjectorSettings::new("kw-test");
+        assert_eq!(s.stream_name(), "KW_TEST_USAGE");
+        assert_eq!(s.consumer_name(), "kw-test_projector");
+        assert_eq!(s.filter_subject(), "kw-test.usage.v1.>");
+        let config = keyway_common::Config::from_vars(
+            [("KEYWAY_NATS_PREFIX", "kw-test")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )
+        .unwrap();
+        assert_eq!(s.stream_name(), config.stream_name("usage"));
+    }
+
+    #[test]
+    fn settings_come_from_the_environment_and_bad_values_are_named() {
+        let config = |pairs: &[(&str, &str)]| {
+            keyway_common::Config::from_vars(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )
+            .unwrap()
+        };
+        let s = ProjectorSettings::from_config(&config(&[("KEYWAY_USAGE_RETENTION_DAYS", "90")])).unwrap();
+        assert_eq!((s.retention_days, s.batch_size), (Some(90), 500));
+        let err = ProjectorSettings::from_config(&config(&[("KEYWAY_USAGE_RETENTION_DAYS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("KEYWAY_USAGE_RETENTION_DAYS"), "{err}");
+    }
 }

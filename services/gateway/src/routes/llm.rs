@@ -9,15 +9,13 @@ use axum::{
     response::Response,
 };
 use bytes::Bytes;
-use serde_json::Value;
 
+use super::llm_handle::handle;
 use crate::{
     Gateway,
     auth::Authed,
-    catalog::{Mode, Wire},
-    error::{Failure, Flavor, GatewayError},
-    proxy::{self, UpstreamCall},
-    request::{self, Endpoint},
+    error::{Failure, Flavor},
+    request::Endpoint,
 };
 
 /// Creates a chat completion (OpenAI wire format, JSON or SSE).
@@ -74,55 +72,4 @@ pub(crate) async fn messages(
     handle(&gw, &caller, &headers, body, Endpoint::Messages)
         .await
         .map_err(|e| Failure(Flavor::Anthropic, e))
-}
-
-async fn handle(
-    gw: &Gateway,
-    caller: &keyway_auth::Caller,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    endpoint: Endpoint,
-) -> Result<Response, GatewayError> {
-    let mut request = request::parse(body, endpoint, gw.max_body_bytes)?;
-    let model = gw
-        .catalog
-        .get(&request.model)
-        .filter(|m| caller.may_use_model(&m.name))
-        .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
-    if let Some(route) = served_on(model.wire, model.mode, endpoint) {
-        return Err(GatewayError::WrongRoute {
-            model: model.name.clone(),
-            route,
-        });
-    }
-    let credential = gw.credentials.resolve(caller, model).await?;
-    tracing::debug!(model = %model.name, stream = request.stream, key_source = ?credential.source, "forwarding upstream");
-    request
-        .body
-        .insert("model".into(), Value::String(model.upstream_model.clone()));
-    let body = serde_json::to_vec(&request.body)
-        .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
-    proxy::forward(
-        &gw.client,
-        gw.upstream_timeout,
-        UpstreamCall {
-            model,
-            base_url: credential.key.base_url.as_deref().unwrap_or(&model.base_url),
-            path: endpoint.upstream_path(),
-            body: Bytes::from(body),
-            key: credential.key.secret.as_str(),
-            inbound: headers,
-        },
-    )
-    .await
-}
-
-/// `None` when the model is served on `endpoint`, else the route that serves it.
-fn served_on(wire: Wire, mode: Mode, endpoint: Endpoint) -> Option<&'static str> {
-    let right = match (wire, mode) {
-        (Wire::Anthropic, _) => Endpoint::Messages,
-        (Wire::OpenAi, Mode::Embedding) => Endpoint::Embeddings,
-        (Wire::OpenAi, Mode::Chat) => Endpoint::ChatCompletions,
-    };
-    (right != endpoint).then(|| right.route())
 }

@@ -1,4 +1,5 @@
 //! The OpenAI- and Anthropic-compatible `/v1/*` routes.
 
 pub(crate) mod llm;
+mod llm_handle;
 pub(crate) mod models;

@@ -1,0 +1,160 @@
+//! The shared path of the LLM routes: parse, find the model, resolve the
+//! upstream key, forward, and meter — one usage event per request.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::rejection::BytesRejection,
+    http::{HeaderMap, header},
+    response::Response,
+};
+use bytes::Bytes;
+use keyway_auth::Caller;
+use serde_json::{Value, json};
+
+use crate::{
+    Gateway,
+    catalog::{Mode, Wire},
+    error::GatewayError,
+    proxy::{self, UpstreamCall},
+    request::{self, Endpoint},
+    usage::{
+        meter::{Meter, MeteredBody},
+        tap::{Format, Tap},
+    },
+};
+
+pub(crate) async fn handle(
+    gw: &Gateway,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    endpoint: Endpoint,
+) -> Result<Response, GatewayError> {
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let mut meter = gw
+        .usage
+        .clone()
+        .map(|sink| Meter::start(sink, caller, endpoint.route(), request_id));
+    match forward(gw, caller, headers, body, endpoint, &mut meter).await {
+        Ok((upstream, format)) => Ok(respond(upstream, format, meter)),
+        Err(e) => {
+            if let Some(meter) = meter {
+                meter.fail(e.status().as_u16(), e.code());
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn forward(
+    gw: &Gateway,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    endpoint: Endpoint,
+    meter: &mut Option<Meter>,
+) -> Result<(reqwest::Response, Format), GatewayError> {
+    let mut request = request::parse(body, endpoint, gw.max_body_bytes)?;
+    let model = gw
+        .catalog
+        .get(&request.model)
+        .filter(|m| caller.may_use_model(&m.name))
+        .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
+    if let Some(route) = served_on(model.wire, model.mode, endpoint) {
+        return Err(GatewayError::WrongRoute {
+            model: model.name.clone(),
+            route,
+        });
+    }
+    let credential = gw.credentials.resolve(caller, model).await?;
+    let format = match (endpoint, request.stream) {
+        (Endpoint::Messages, true) => Format::AnthropicSse,
+        (Endpoint::Messages, false) => Format::AnthropicJson,
+        (_, true) => Format::OpenAiSse {
+            strip_usage_chunk: ask_for_stream_usage(&mut request.body),
+        },
+        (_, false) => Format::OpenAiJson,
+    };
+    request
+        .body
+        .insert("model".into(), Value::String(model.upstream_model.clone()));
+    let body = serde_json::to_vec(&request.body)
+        .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
+    if let Some(meter) = meter.as_mut() {
+        meter.requested(&model.name, request.stream, Arc::new(Value::Object(request.body)));
+        meter.resolved(model, credential.source);
+    }
+    tracing::debug!(model = %model.name, stream = request.stream, key_source = ?credential.source, "forwarding upstream");
+    let upstream = proxy::forward(
+        &gw.client,
+        gw.upstream_timeout,
+        UpstreamCall {
+            model,
+            base_url: credential.key.base_url.as_deref().unwrap_or(&model.base_url),
+            path: endpoint.upstream_path(),
+            body: Bytes::from(body),
+            key: credential.key.secret.as_str(),
+            inbound: headers,
+        },
+    )
+    .await?;
+    Ok((upstream, format))
+}
+
+/// OpenAI streams report usage only when asked; Keyway always asks, and
+/// returns `true` when the client did not, so the extra chunk is removed.
+fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
+    let asked = body
+        .get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        == Some(true);
+    if !asked {
+        match body.get_mut("stream_options").and_then(Value::as_object_mut) {
+            Some(options) => {
+                options.insert("include_usage".into(), Value::Bool(true));
+            }
+            None => {
+                body.insert("stream_options".into(), json!({"include_usage": true}));
+            }
+        }
+    }
+    !asked
+}
+
+fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>) -> Response {
+    let status = upstream.status();
+    let mut response = Response::builder().status(status);
+    for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {
+        if let Some(v) = upstream.headers().get(&name) {
+            response = response.header(name, v.clone());
+        }
+    }
+    let body = match meter {
+        Some(meter) => {
+            let metered = MeteredBody::new(
+                Box::pin(upstream.bytes_stream()),
+                Tap::new(format),
+                meter,
+                status.as_u16(),
+            );
+            Body::from_stream(metered)
+        }
+        None => Body::from_stream(upstream.bytes_stream()),
+    };
+    response
+        .body(body)
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// `None` when the model is served on `endpoint`, else the route that serves it.
+fn served_on(wire: Wire, mode: Mode, endpoint: Endpoint) -> Option<&'static str> {
+    let right = match (wire, mode) {
+        (Wire::Anthropic, _) => Endpoint::Messages,
+        (Wire::OpenAi, Mode::Embedding) => Endpoint::Embeddings,
+        (Wire::OpenAi, Mode::Chat) => Endpoint::ChatCompletions,
+    };
+    (right != endpoint).then(|| right.route())
+}

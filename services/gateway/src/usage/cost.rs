@@ -1,0 +1,71 @@
+//! Cost in integer micro-units of the catalog currency, from the prices in
+//! force (snapshotted into the event), rounded half up exactly once.
+
+use keyway_proto::v1::PriceSnapshot;
+
+use crate::catalog::Price;
+
+/// Catalog prices (per million tokens, decimal) as integer micro-units per
+/// million tokens, so every later step is exact integer arithmetic.
+pub(crate) fn snapshot(price: &Price) -> PriceSnapshot {
+    let micros = |p: f64| (p * 1_000_000.0).round() as i64;
+    PriceSnapshot {
+        input_micros_per_mtok: micros(price.input_per_mtok),
+        output_micros_per_mtok: micros(price.output_per_mtok),
+        cached_input_micros_per_mtok: micros(price.cached_input_per_mtok),
+        currency: price.currency.clone(),
+    }
+}
+
+/// `input` includes `cached`; cached input tokens have their own price.
+pub(crate) fn cost_micros(price: &PriceSnapshot, input: u64, cached: u64, output: u64) -> i64 {
+    let cached = cached.min(input);
+    let scaled = i128::from(input - cached) * i128::from(price.input_micros_per_mtok)
+        + i128::from(cached) * i128::from(price.cached_input_micros_per_mtok)
+        + i128::from(output) * i128::from(price.output_micros_per_mtok);
+    // Round half up, once: micro-units per million tokens → micro-units.
+    ((scaled + 500_000) / 1_000_000) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price(input: f64, output: f64, cached: f64) -> PriceSnapshot {
+        snapshot(&Price {
+            input_per_mtok: input,
+            output_per_mtok: output,
+            cached_input_per_mtok: cached,
+            currency: "USD".into(),
+        })
+    }
+
+    #[test]
+    fn a_million_tokens_cost_the_listed_price() {
+        let p = price(0.15, 0.60, 0.075);
+        assert_eq!(cost_micros(&p, 1_000_000, 0, 0), 150_000);
+        assert_eq!(cost_micros(&p, 0, 0, 1_000_000), 600_000);
+        assert_eq!(cost_micros(&p, 1_000_000, 1_000_000, 0), 75_000);
+    }
+
+    #[test]
+    fn rounding_happens_once_and_half_up() {
+        let p = price(3.0, 15.0, 0.30);
+        // 1 input token = 3 micro-units exactly; 1 output token = 15.
+        assert_eq!(cost_micros(&p, 1, 0, 1), 18);
+        let tiny = price(0.15, 0.0, 0.0);
+        // 0.15 µ per token: 3 tokens = 0.45 → 0; 4 tokens = 0.6 → 1; 10 = 1.5 → 2.
+        assert_eq!(cost_micros(&tiny, 3, 0, 0), 0);
+        assert_eq!(cost_micros(&tiny, 4, 0, 0), 1);
+        assert_eq!(cost_micros(&tiny, 10, 0, 0), 2);
+        // Rounded once over the sum, not per component.
+        let p = price(0.25, 0.25, 0.0);
+        assert_eq!(cost_micros(&p, 2, 0, 2), 1);
+    }
+
+    #[test]
+    fn cached_tokens_never_exceed_input() {
+        let p = price(1.0, 1.0, 0.5);
+        assert_eq!(cost_micros(&p, 2, 10, 0), 1);
+    }
+}

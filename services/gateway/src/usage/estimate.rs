@@ -1,0 +1,67 @@
+//! Token estimates for when an upstream reports no usage: a real BPE
+//! tokenizer (cl100k_base) over the request's and reply's text. Events built
+//! from estimates carry `estimated: true`.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use tiktoken_rs::CoreBPE;
+
+fn tokenizer() -> Option<&'static CoreBPE> {
+    static BPE: OnceLock<Option<CoreBPE>> = OnceLock::new();
+    BPE.get_or_init(|| tiktoken_rs::cl100k_base().ok()).as_ref()
+}
+
+pub(crate) fn count(text: &str) -> u64 {
+    match tokenizer() {
+        Some(bpe) => bpe.encode_with_special_tokens(text).len() as u64,
+        // Only if the embedded vocabulary failed to load: ~4 bytes a token.
+        None => text.len().div_ceil(4) as u64,
+    }
+}
+
+/// The text of a request: chat/Anthropic messages (string or text parts),
+/// an Anthropic `system`, or embeddings `input`.
+pub(crate) fn request_text(body: &Value) -> String {
+    let contents = [&body["system"], &body["input"]].into_iter().chain(
+        body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| &m["content"]),
+    );
+    let mut texts: Vec<&str> = Vec::new();
+    for v in contents {
+        match v {
+            Value::String(s) => texts.push(s),
+            Value::Array(parts) => texts.extend(
+                parts
+                    .iter()
+                    .filter_map(|p| p.as_str().or_else(|| p["text"].as_str())),
+            ),
+            _ => {}
+        }
+    }
+    texts.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_counted_with_a_real_tokenizer() {
+        assert_eq!(count("hello world"), 2);
+        assert_eq!(count(""), 0);
+    }
+
+    #[test]
+    fn request_text_covers_messages_parts_system_and_input() {
+        let body = serde_json::json!({
+            "system": "be brief",
+            "messages": [{"content": "hi"}, {"content": [{"type": "text", "text": "there"}]}],
+        });
+        assert_eq!(request_text(&body), "be brief\nhi\nthere");
+        assert_eq!(request_text(&serde_json::json!({"input": ["a", "b"]})), "a\nb");
+    }
+}

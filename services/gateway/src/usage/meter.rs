@@ -1,0 +1,190 @@
+//! One usage event per authenticated request — success, refusal, upstream
+//! error, or a client that hung up mid-stream. `MeteredBody` wraps the
+//! response body: it taps usage as bytes pass and emits the event when the
+//! stream ends, breaks, or is dropped.
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
+
+use bytes::Bytes;
+use futures::Stream;
+use keyway_auth::Caller;
+use keyway_proto::v1::{KeySource as ProtoKeySource, PriceSnapshot, UsageEvent};
+
+use super::{
+    UsageSink, cost, estimate,
+    tap::{Reported, Tap},
+};
+use crate::catalog::{KeySource, Model};
+
+pub(crate) struct Meter {
+    sink: Arc<dyn UsageSink>,
+    event: UsageEvent,
+    price: Option<PriceSnapshot>,
+    started: Instant,
+    request: Option<Arc<serde_json::Value>>,
+}
+
+impl Meter {
+    pub(crate) fn start(
+        sink: Arc<dyn UsageSink>,
+        caller: &Caller,
+        route: &str,
+        request_id: Option<&str>,
+    ) -> Self {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let event = UsageEvent {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: caller.tenant_id.clone(),
+            user_id: caller.user_id.clone().unwrap_or_default(),
+            api_key_id: caller.api_key_id.clone().unwrap_or_default(),
+            route: route.to_owned(),
+            occurred_at_unix_ms: now_ms,
+            request_id: request_id.unwrap_or_default().to_owned(),
+            ..Default::default()
+        };
+        Self {
+            sink,
+            event,
+            price: None,
+            started: Instant::now(),
+            request: None,
+        }
+    }
+
+    /// The requested model name, known once the body is read.
+    pub(crate) fn requested(&mut self, model: &str, streamed: bool, request: Arc<serde_json::Value>) {
+        self.event.model = model.to_owned();
+        self.event.streamed = streamed;
+        self.request = Some(request);
+    }
+
+    pub(crate) fn resolved(&mut self, model: &Model, source: KeySource) {
+        self.event.provider = model.provider.clone();
+        self.event.upstream_model = model.upstream_model.clone();
+        self.event.key_source = match source {
+            KeySource::User => ProtoKeySource::User,
+            KeySource::Tenant => ProtoKeySource::Tenant,
+            KeySource::System => ProtoKeySource::System,
+        } as i32;
+        self.price = model.price.as_ref().map(cost::snapshot);
+    }
+
+    /// A request refused or failed before any response body.
+    pub(crate) fn fail(self, status: u16, code: &str) {
+        self.emit(status, code, &Reported::default(), "", false);
+    }
+
+    fn emit(mut self, status: u16, code: &str, reported: &Reported, reply: &str, disconnected: bool) {
+        let succeeded = status < 400;
+        let mut estimated = false;
+        let input = match reported.input {
+            Some(n) => n,
+            None if succeeded => {
+                estimated = true;
+                self.request
+                    .as_ref()
+                    .map_or(0, |r| estimate::count(&estimate::request_text(r)))
+            }
+            None => 0,
+        };
+        let output = match reported.output {
+            Some(n) => n,
+            None if succeeded && !reply.is_empty() => {
+                estimated = true;
+                estimate::count(reply)
+            }
+            None => 0,
+        };
+        let cached = reported.cached.unwrap_or(0).min(input);
+        let e = &mut self.event;
+        (e.input_tokens, e.output_tokens, e.cached_tokens) = (input, output, cached);
+        if let Some(price) = self.price.take() {
+            e.cost_micros = cost::cost_micros(&price, input, cached, output);
+            e.currency = price.currency.clone();
+            e.price = Some(price);
+        }
+        e.status = u32::from(status);
+        e.error_code = code.to_owned();
+        e.latency_ms = self.started.elapsed().as_millis() as u64;
+        e.estimated = estimated;
+        e.client_disconnected = disconnected;
+        self.sink.record(std::mem::take(&mut self.event));
+    }
+}
+
+type Inner = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+
+/// The upstream body on its way to the client, metered.
+pub(crate) struct MeteredBody {
+    inner: Inner,
+    tap: Tap,
+    meter: Option<Meter>,
+    status: u16,
+    ended: bool,
+}
+
+impl MeteredBody {
+    pub(crate) fn new(inner: Inner, tap: Tap, meter: Meter, status: u16) -> Self {
+        Self {
+            inner,
+            tap,
+            meter: Some(meter),
+            status,
+            ended: false,
+        }
+    }
+
+    fn finish(&mut self, status: u16, code: &str, disconnected: bool) {
+        if let Some(meter) = self.meter.take() {
+            meter.emit(status, code, &self.tap.reported, &self.tap.text, disconnected);
+        }
+    }
+}
+
+impl Stream for MeteredBody {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if self.ended {
+                return Poll::Ready(None);
+            }
+            match self.inner.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => {
+                    let out = self.tap.feed(chunk);
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(out)));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    self.ended = true;
+                    self.finish(502, "KW-UP-002", false);
+                    return Poll::Ready(Some(Err(std::io::Error::other(e.without_url()))));
+                }
+                Poll::Ready(None) => {
+                    self.ended = true;
+                    let rest = self.tap.finish();
+                    let status = self.status;
+                    self.finish(status, "", false);
+                    return Poll::Ready((!rest.is_empty()).then_some(Ok(rest)));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for MeteredBody {
+    /// Dropped before the end: the client went away mid-response.
+    fn drop(&mut self) {
+        let status = self.status;
+        self.finish(status, "", true);
+    }
+}

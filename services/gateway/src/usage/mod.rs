@@ -1,0 +1,17 @@
+//! Usage metering: one event per request, with tokens read from the
+//! upstream's answer (or estimated), cost from the catalog's prices, and
+//! delivery to JetStream through a spool that loses nothing when NATS is down.
+
+pub(crate) mod cost;
+mod estimate;
+pub(crate) mod meter;
+pub mod publisher;
+mod spool;
+pub(crate) mod tap;
+
+use keyway_proto::v1::UsageEvent;
+
+/// Where finished usage events go. `record` must never block.
+pub trait UsageSink: Send + Sync + 'static {
+    fn record(&self, event: UsageEvent);
+}

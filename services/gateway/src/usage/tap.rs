@@ -1,0 +1,293 @@
+//! Reads usage out of an upstream response as it streams past, without
+//! delaying it: JSON bodies are copied aside (bounded) and parsed at the end;
+//! SSE events are parsed one by one. For OpenAI streams where Keyway itself
+//! asked for `include_usage`, the extra usage-only chunk is removed so the
+//! client sees exactly the stream it asked for.
+
+use bytes::{Bytes, BytesMut};
+use serde_json::Value;
+
+/// The largest JSON body or reply text kept for usage and estimation.
+const MAX_KEPT: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    OpenAiJson,
+    OpenAiSse { strip_usage_chunk: bool },
+    AnthropicJson,
+    AnthropicSse,
+}
+
+/// Token counts as the upstream reported them; `None` where it did not.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Reported {
+    /// Includes cached input tokens.
+    pub(crate) input: Option<u64>,
+    pub(crate) output: Option<u64>,
+    pub(crate) cached: Option<u64>,
+}
+
+pub(crate) struct Tap {
+    format: Format,
+    pending: BytesMut,
+    pub(crate) reported: Reported,
+    /// The reply text, for estimating output tokens when none are reported.
+    pub(crate) text: String,
+}
+
+impl Tap {
+    pub(crate) fn new(format: Format) -> Self {
+        Self {
+            format,
+            pending: BytesMut::new(),
+            reported: Reported::default(),
+            text: String::new(),
+        }
+    }
+
+    /// Observes a chunk and returns what to forward to the client.
+    pub(crate) fn feed(&mut self, chunk: Bytes) -> Bytes {
+        match self.format {
+            Format::OpenAiJson | Format::AnthropicJson => {
+                if self.pending.len() + chunk.len() <= MAX_KEPT {
+                    self.pending.extend_from_slice(&chunk);
+                }
+                chunk
+            }
+            Format::AnthropicSse
+            | Format::OpenAiSse {
+                strip_usage_chunk: false,
+            } => {
+                self.pending.extend_from_slice(&chunk);
+                while let Some(event) = next_event(&mut self.pending) {
+                    self.observe_event(&event);
+                }
+                chunk
+            }
+            Format::OpenAiSse {
+                strip_usage_chunk: true,
+            } => {
+                // Forward whole events only, so one can be left out.
+                self.pending.extend_from_slice(&chunk);
+                let mut out = BytesMut::new();
+                while let Some(event) = next_event(&mut self.pending) {
+                    if !self.observe_event(&event) {
+                        out.extend_from_slice(&event);
+                    }
+                }
+                out.freeze()
+            }
+        }
+    }
+
+    /// Whatever is still held back when the stream ends.
+    pub(crate) fn finish(&mut self) -> Bytes {
+        match self.format {
+            Format::OpenAiJson | Format::AnthropicJson => {
+                if let Ok(body) = serde_json::from_slice::<Value>(&self.pending) {
+                    self.observe_json(&body);
+                }
+                self.pending.clear();
+                Bytes::new()
+            }
+            _ => self.pending.split().freeze(),
+        }
+    }
+
+    /// Returns true when the event is the injected usage-only chunk.
+    fn observe_event(&mut self, event: &[u8]) -> bool {
+        let Some(data) = sse_data(event) else { return false };
+        let Ok(json) = serde_json::from_str::<Value>(&data) else {
+            return false;
+        };
+        match self.format {
+            Format::AnthropicSse => {
+                match json["type"].as_str() {
+                    Some("message_start") => self.observe_anthropic_usage(&json["message"]["usage"]),
+                    Some("message_delta") => self.observe_anthropic_usage(&json["usage"]),
+                    Some("content_block_delta") => self.keep_text(json["delta"]["text"].as_str()),
+                    _ => {}
+                }
+                false
+            }
+            _ => {
+                if let Some(choices) = json["choices"].as_array() {
+                    for choice in choices {
+                        self.keep_text(choice["delta"]["content"].as_str());
+                    }
+                }
+                let usage = &json["usage"];
+                if usage.is_object() {
+                    self.observe_openai_usage(usage);
+                }
+                let usage_only = usage.is_object() && json["choices"].as_array().is_some_and(Vec::is_empty);
+                usage_only
+                    && matches!(
+                        self.format,
+                        Format::OpenAiSse {
+                            strip_usage_chunk: true
+                        }
+                    )
+            }
+        }
+    }
+
+    fn observe_json(&mut self, body: &Value) {
+        match self.format {
+            Format::AnthropicJson => {
+                self.observe_anthropic_usage(&body["usage"]);
+                for block in body["content"].as_array().into_iter().flatten() {
+                    self.keep_text(block["text"].as_str());
+                }
+            }
+            _ => {
+                self.observe_openai_usage(&body["usage"]);
+                for choice in body["choices"].as_array().into_iter().flatten() {
+                    self.keep_text(choice["message"]["content"].as_str());
+                }
+            }
+        }
+    }
+
+    fn observe_openai_usage(&mut self, usage: &Value) {
+        if let Some(n) = usage["prompt_tokens"].as_u64() {
+            self.reported.input = Some(n);
+        }
+        if let Some(n) = usage["completion_tokens"].as_u64() {
+            self.reported.output = Some(n);
+        }
+        if let Some(n) = usage["prompt_tokens_details"]["cached_tokens"].as_u64() {
+            self.reported.cached = Some(n);
+        }
+    }
+
+    /// Anthropic's `input_tokens` excludes cache reads; Keyway's input
+    /// includes them. `message_delta` carries cumulative output tokens.
+    fn observe_anthropic_usage(&mut self, usage: &Value) {
+        let cached = usage["cache_read_input_tokens"].as_u64();
+        if let Some(input) = usage["input_tokens"].as_u64() {
+            self.reported.input = Some(input + cached.unwrap_or(0));
+        }
+        if cached.is_some() {
+            self.reported.cached = cached;
+        }
+        if let Some(n) = usage["output_tokens"].as_u64() {
+            self.reported.output = Some(n);
+        }
+    }
+
+    fn keep_text(&mut self, text: Option<&str>) {
+        if let Some(t) = text.filter(|_| self.text.len() < MAX_KEPT) {
+            self.text.push_str(t);
+        }
+    }
+}
+
+/// Splits the next complete SSE event (with its blank-line terminator).
+fn next_event(pending: &mut BytesMut) -> Option<BytesMut> {
+    let end = pending
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|i| i + 2)
+        .or_else(|| pending.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4))?;
+    Some(pending.split_to(end))
+}
+
+/// The joined `data:` lines of one event.
+fn sse_data(event: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(event).ok()?;
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| d.strip_prefix(' ').unwrap_or(d))
+        .collect();
+    (!data.is_empty()).then(|| data.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_all(tap: &mut Tap, parts: &[&str]) -> String {
+        let mut out = Vec::new();
+        for p in parts {
+            out.extend_from_slice(&tap.feed(Bytes::copy_from_slice(p.as_bytes())));
+        }
+        out.extend_from_slice(&tap.finish());
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    const OPENAI_STREAM: &[&str] = &[
+        "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: {\"choi",
+        "ces\":[{\"delta\":{\"content\":\"lo\"}}]}\n\n",
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":3}}}\n\n",
+        "data: [DONE]\n\n",
+    ];
+
+    #[test]
+    fn an_injected_usage_chunk_is_read_and_removed() {
+        let mut tap = Tap::new(Format::OpenAiSse {
+            strip_usage_chunk: true,
+        });
+        let out = feed_all(&mut tap, OPENAI_STREAM);
+        assert_eq!(
+            tap.reported,
+            Reported {
+                input: Some(7),
+                output: Some(2),
+                cached: Some(3)
+            }
+        );
+        assert_eq!(tap.text, "Hello");
+        assert!(!out.contains("usage"), "{out}");
+        assert!(out.contains("\"lo\"") && out.ends_with("data: [DONE]\n\n"));
+    }
+
+    #[test]
+    fn a_usage_chunk_the_client_asked_for_is_kept() {
+        let mut tap = Tap::new(Format::OpenAiSse {
+            strip_usage_chunk: false,
+        });
+        let out = feed_all(&mut tap, OPENAI_STREAM);
+        assert_eq!(out, OPENAI_STREAM.concat());
+        assert_eq!(tap.reported.output, Some(2));
+    }
+
+    #[test]
+    fn anthropic_usage_is_merged_from_message_start_and_message_delta() {
+        let mut tap = Tap::new(Format::AnthropicSse);
+        feed_all(
+            &mut tap,
+            &[
+                "event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":1,\"cache_read_input_tokens\":4}}}\r\n\r\n",
+                "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
+                "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}}\n\n",
+            ],
+        );
+        assert_eq!(
+            tap.reported,
+            Reported {
+                input: Some(9),
+                output: Some(9),
+                cached: Some(4)
+            }
+        );
+        assert_eq!(tap.text, "Hi");
+    }
+
+    #[test]
+    fn json_bodies_are_read_at_the_end() {
+        let mut tap = Tap::new(Format::OpenAiJson);
+        let body =
+            r#"{"choices":[{"message":{"content":"ok"}}],"usage":{"prompt_tokens":4,"completion_tokens":1}}"#;
+        let out = feed_all(&mut tap, &[&body[..10], &body[10..]]);
+        assert_eq!(out, body);
+        assert_eq!(
+            (tap.reported.input, tap.reported.output, tap.text.as_str()),
+            (Some(4), Some(1), "ok")
+        );
+        let mut none = Tap::new(Format::AnthropicJson);
+        feed_all(&mut none, &[r#"{"content":[{"type":"text","text":"x y"}]}"#]);
+        assert_eq!(none.reported, Reported::default());
+    }
+}

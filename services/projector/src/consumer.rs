@@ -1,0 +1,252 @@
+//! The durable pull consumer: fetch a batch, write it in one transaction,
+//! commit, then ack. Acking only after the commit means a crash at any point
+//! leads to redelivery, never loss; the ledger's primary key turns every
+//! redelivery (or a second instance on the same consumer) into a no-op.
+
+use std::{collections::HashSet, time::Duration};
+
+use async_nats::jetstream::{
+    self,
+    consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
+};
+use futures::StreamExt;
+use keyway_proto::cloudevents::NATS_MSG_ID;
+use sqlx::PgPool;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    ProjectorSettings, decode,
+    ledger::{self, Batch, DeadLetter},
+    retention,
+};
+
+/// How long JetStream waits for an ack before redelivering. Long enough for
+/// a slow commit, short enough that a crashed instance's events move on soon.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How many delivered-but-unacked events the consumer allows in total, across
+/// instances: a few batches each in flight, bounded memory.
+const MAX_ACK_PENDING: i64 = 20_000;
+/// After the first event of a batch, how long to wait for more. Under load
+/// the buffer is already full and this never elapses; when idle it bounds the
+/// added latency.
+const LINGER: Duration = Duration::from_millis(5);
+
+/// Runs the projector until `shutdown`: the consumer loop and, when
+/// `retention_days` is set, retention pruning (once at start, then hourly).
+/// Errors are logged and retried; this only returns on shutdown. Cancelling
+/// lets the batch in flight finish and ack first.
+pub async fn run(
+    pool: PgPool,
+    nats: async_nats::Client,
+    settings: ProjectorSettings,
+    shutdown: CancellationToken,
+) {
+    let pruning = async {
+        if let Some(days) = settings.retention_days {
+            retention::run_hourly(&pool, days, &shutdown).await;
+        }
+    };
+    futures::join!(consume(&pool, nats, &settings, &shutdown), pruning);
+}
+
+/// Sleeps `delay` unless shutdown comes first; `false` means stop.
+async fn pause(shutdown: &CancellationToken, delay: Duration) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep(delay) => true,
+    }
+}
+
+/// Waits for the stream (the stack creates it) and binds the durable consumer.
+async fn bind(
+    nats: &async_nats::Client,
+    settings: &ProjectorSettings,
+    shutdown: &CancellationToken,
+) -> Option<PullConsumer> {
+    let js = jetstream::new(nats.clone());
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let bound = async {
+            let stream = js
+                .get_stream(settings.stream_name())
+                .await
+                .map_err(|e| e.to_string())?;
+            stream
+                .get_or_create_consumer(
+                    &settings.consumer_name(),
+                    pull::Config {
+                        durable_name: Some(settings.consumer_name()),
+                        filter_subject: settings.filter_subject(),
+                        ack_policy: AckPolicy::Explicit,
+                        deliver_policy: DeliverPolicy::All,
+                        ack_wait: ACK_WAIT,
+                        max_ack_pending: MAX_ACK_PENDING,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        match bound {
+            Ok(consumer) => return Some(consumer),
+            Err(e) => {
+                tracing::warn!(error = %e, stream = %settings.stream_name(), "usage stream not ready; retrying")
+            }
+        }
+        if !pause(shutdown, delay).await {
+            return None;
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn consume(
+    pool: &PgPool,
+    nats: async_nats::Client,
+    settings: &ProjectorSettings,
+    shutdown: &CancellationToken,
+) {
+    let batch_size = settings.batch_size.max(1);
+    let consumer_name = settings.consumer_name();
+    'bind: loop {
+        let Some(consumer) = bind(&nats, settings, shutdown).await else {
+            return;
+        };
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(batch_size.saturating_mul(2).min(MAX_ACK_PENDING as usize))
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await;
+        let mut messages = match messages {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot pull usage events; retrying");
+                if !pause(shutdown, Duration::from_secs(1)).await {
+                    return;
+                }
+                continue 'bind;
+            }
+        };
+        tracing::info!(consumer = %consumer_name, "projector consuming usage events");
+        loop {
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                next = messages.next() => next,
+            };
+            let mut held = Vec::with_capacity(batch_size);
+            let mut broken = match first {
+                Some(Ok(m)) => {
+                    held.push(m);
+                    false
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "usage event pull failed; reconnecting");
+                    true
+                }
+                None => true,
+            };
+            let deadline = Instant::now() + LINGER;
+            while !broken && held.len() < batch_size {
+                match tokio::time::timeout_at(deadline, messages.next()).await {
+                    Err(_) => break,
+                    Ok(Some(Ok(m))) => held.push(m),
+                    Ok(Some(Err(e))) => {
+                        tracing::warn!(error = %e, "usage event pull failed; reconnecting");
+                        broken = true;
+                    }
+                    Ok(None) => broken = true,
+                }
+            }
+            if !held.is_empty() && !project(pool, &consumer_name, &held, shutdown).await {
+                return;
+            }
+            if broken {
+                if !pause(shutdown, Duration::from_millis(500)).await {
+                    return;
+                }
+                continue 'bind;
+            }
+        }
+    }
+}
+
+/// Decodes, writes and acks one batch. Returns `false` when shutdown came
+/// before the write succeeded: the batch stays unacked and is redelivered.
+async fn project(
+    pool: &PgPool,
+    consumer: &str,
+    held: &[jetstream::Message],
+    shutdown: &CancellationToken,
+) -> bool {
+    let batch = to_batch(held);
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match ledger::write_batch(pool, consumer, &batch).await {
+            Ok(inserted) => {
+                tracing::debug!(
+                    received = held.len(),
+                    inserted,
+                    dead = batch.dead.len(),
+                    "usage batch committed"
+                );
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, events = held.len(), "cannot write usage batch; retrying");
+                if !pause(shutdown, delay).await {
+                    return false;
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    for message in held {
+        // A lost ack only means a redelivery, which the ledger absorbs.
+        if let Err(e) = message.ack().await {
+            tracing::warn!(error = %e, "cannot ack a usage event; it will be redelivered");
+        }
+    }
+    true
+}
+
+fn to_batch(held: &[jetstream::Message]) -> Batch {
+    let mut batch = Batch::default();
+    let mut seen = HashSet::with_capacity(held.len());
+    for message in held {
+        let (stream, sequence) = match message.info() {
+            Ok(info) => (info.stream.to_owned(), info.stream_sequence),
+            Err(_) => (String::new(), 0),
+        };
+        let sequence = i64::try_from(sequence).unwrap_or(i64::MAX);
+        batch.max_stream_sequence = batch.max_stream_sequence.max(sequence);
+        match decode::decode(&message.payload) {
+            // The same event under another Nats-Msg-Id (a retry beyond the
+            // dedupe window) may sit in the same batch: keep the first.
+            Ok(row) => {
+                if seen.insert(row.event_id) {
+                    batch.rows.push(row);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, subject = %message.subject, stream_sequence = sequence, "dead-lettering an undecodable usage event");
+                batch.dead.push(DeadLetter {
+                    stream,
+                    stream_sequence: sequence,
+                    subject: message.subject.to_string(),
+                    msg_id: message
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get(NATS_MSG_ID))
+                        .map(|v| v.as_str().to_owned()),
+                    payload: message.payload.to_vec(),
+                    error,
+                });
+            }
+        }
+    }
+    batch
+}

@@ -1,0 +1,173 @@
+//! From a JetStream message to a ledger row. Anything that cannot become a
+//! trustworthy row (not protobuf, no UUID event id, no tenant, numbers that
+//! do not fit the ledger) is refused with a reason, and the caller stores it
+//! as a dead letter instead of blocking the stream on it.
+
+use keyway_proto::v1::{KeySource, UsageEvent};
+use prost::Message;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// One usage event, validated and shaped like a `usage_ledger` row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LedgerRow {
+    pub(crate) event_id: Uuid,
+    pub(crate) tenant_id: String,
+    pub(crate) user_id: Option<String>,
+    pub(crate) api_key_id: Option<String>,
+    pub(crate) model: String,
+    pub(crate) provider: String,
+    pub(crate) key_source: &'static str,
+    pub(crate) input_tokens: i64,
+    pub(crate) output_tokens: i64,
+    pub(crate) cached_tokens: i64,
+    pub(crate) cost_micros: i64,
+    pub(crate) currency: String,
+    pub(crate) status: i32,
+    pub(crate) streamed: bool,
+    pub(crate) estimated: bool,
+    pub(crate) client_disconnected: bool,
+    pub(crate) occurred_at: OffsetDateTime,
+    /// The message exactly as published, so the export can return every
+    /// field, including ones added to the schema later.
+    pub(crate) event: Vec<u8>,
+}
+
+pub(crate) fn key_source_name(value: i32) -> &'static str {
+    match KeySource::try_from(value) {
+        Ok(KeySource::User) => "user",
+        Ok(KeySource::Tenant) => "tenant",
+        Ok(KeySource::System) => "system",
+        Ok(KeySource::Unspecified) | Err(_) => "unspecified",
+    }
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn fits(name: &str, value: u64) -> Result<i64, String> {
+    i64::try_from(value).map_err(|_| format!("{name} {value} does not fit a signed 64-bit integer"))
+}
+
+/// Decodes and validates one payload.
+pub(crate) fn decode(payload: &[u8]) -> Result<LedgerRow, String> {
+    let e = UsageEvent::decode(payload).map_err(|err| format!("not a keyway.events.v1.UsageEvent: {err}"))?;
+    let event_id = Uuid::parse_str(&e.event_id)
+        .map_err(|err| format!("event_id {:?} is not a UUID: {err}", e.event_id))?;
+    if e.tenant_id.is_empty() {
+        return Err("tenant_id is empty".to_owned());
+    }
+    if e.occurred_at_unix_ms <= 0 {
+        return Err(format!(
+            "occurred_at_unix_ms {} is missing or before 1970",
+            e.occurred_at_unix_ms
+        ));
+    }
+    let occurred_at = OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(e.occurred_at_unix_ms) * 1_000_000,
+    )
+    .map_err(|err| {
+        format!(
+            "occurred_at_unix_ms {} is out of range: {err}",
+            e.occurred_at_unix_ms
+        )
+    })?;
+    let status = i32::try_from(e.status).map_err(|_| format!("status {} is out of range", e.status))?;
+    Ok(LedgerRow {
+        event_id,
+        input_tokens: fits("input_tokens", e.input_tokens)?,
+        output_tokens: fits("output_tokens", e.output_tokens)?,
+        cached_tokens: fits("cached_tokens", e.cached_tokens)?,
+        key_source: key_source_name(e.key_source),
+        tenant_id: e.tenant_id,
+        user_id: non_empty(e.user_id),
+        api_key_id: non_empty(e.api_key_id),
+        model: e.model,
+        provider: e.provider,
+        cost_micros: e.cost_micros,
+        currency: e.currency,
+        status,
+        streamed: e.streamed,
+        estimated: e.estimated,
+        client_disconnected: e.client_disconnected,
+        occurred_at,
+        event: payload.to_vec(),
+    })
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn event() -> UsageEvent {
+        UsageEvent {
+            event_id: Uuid::now_v7().to_string(),
+            tenant_id: "t1".into(),
+            user_id: "u1".into(),
+            model: "mock-gpt".into(),
+            input_tokens: 10,
+            cached_tokens: 4,
+            cost_micros: 1234,
+            currency: "USD".into(),
+            status: 200,
+            key_source: KeySource::System as i32,
+            occurred_at_unix_ms: 1_735_689_600_123,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_valid_event_becomes_a_ledger_row_with_empty_ids_as_null() {
+        let bytes = event().encode_to_vec();
+        let row = decode(&bytes).unwrap();
+        assert_eq!(row.tenant_id, "t1");
+        assert_eq!(row.user_id.as_deref(), Some("u1"));
+        assert_eq!(row.api_key_id, None);
+        assert_eq!(row.key_source, "system");
+        assert_eq!(row.occurred_at.unix_timestamp_nanos(), 1_735_689_600_123_000_000);
+        assert_eq!(row.event, bytes);
+    }
+
+    #[test]
+    fn garbage_and_invalid_events_are_refused_with_a_reason() {
+        assert!(
+            decode(b"\xff\xff\xff not protobuf")
+                .unwrap_err()
+                .contains("UsageEvent")
+        );
+        let bad_id = UsageEvent {
+            event_id: "nope".into(),
+            ..event()
+        };
+        assert!(decode(&bad_id.encode_to_vec()).unwrap_err().contains("event_id"));
+        let no_tenant = UsageEvent {
+            tenant_id: String::new(),
+            ..event()
+        };
+        assert!(
+            decode(&no_tenant.encode_to_vec())
+                .unwrap_err()
+                .contains("tenant_id")
+        );
+        let huge = UsageEvent {
+            output_tokens: u64::MAX,
+            ..event()
+        };
+        assert!(
+            decode(&huge.encode_to_vec())
+                .unwrap_err()
+                .contains("output_tokens")
+        );
+        let no_time = UsageEvent {
+            occurred_at_unix_ms: 0,
+            ..event()
+        };
+        assert!(
+            decode(&no_time.encode_to_vec())
+                .unwrap_err()
+                .contains("occurred_at")
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! Errors of the usage API and their HTTP form: a status, a stable code
+//! (listed in docs/errors.md) and a message. Database failures are logged
+//! here, once, and shown only as 503.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("authentication required: send the admin key or an API key as a bearer token")]
+    Unauthenticated,
+    #[error("the credential store is unavailable; retry shortly")]
+    AuthUnavailable,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A bad query parameter or body field; the message names it.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+}
+
+impl UsageError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            UsageError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            UsageError::Forbidden(_) => StatusCode::FORBIDDEN,
+            UsageError::NotFound(_) => StatusCode::NOT_FOUND,
+            UsageError::Invalid(_) => StatusCode::BAD_REQUEST,
+            UsageError::Conflict(_) => StatusCode::CONFLICT,
+            UsageError::AuthUnavailable | UsageError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            UsageError::Unauthenticated => "KW-AUTH-002",
+            UsageError::Forbidden(_) => "KW-AUTH-003",
+            UsageError::AuthUnavailable => "KW-AUTH-004",
+            UsageError::Invalid(_) => "KW-USAGE-001",
+            UsageError::NotFound(_) => "KW-USAGE-002",
+            UsageError::Conflict(_) => "KW-USAGE-003",
+            UsageError::Db(_) => "KW-DB-001",
+        }
+    }
+
+    pub(crate) fn invalid(param: &str, reason: impl std::fmt::Display) -> Self {
+        UsageError::Invalid(format!("{param}: {reason}"))
+    }
+}
+
+impl IntoResponse for UsageError {
+    fn into_response(self) -> Response {
+        let message = match &self {
+            UsageError::Db(e) => {
+                tracing::error!(error = %e, "database error");
+                "the database is unavailable; retry shortly".to_owned()
+            }
+            other => other.to_string(),
+        };
+        (
+            self.status(),
+            Json(json!({"error": {"code": self.code(), "message": message}})),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_own_code_and_no_500() {
+        let all = [
+            UsageError::Unauthenticated,
+            UsageError::AuthUnavailable,
+            UsageError::Forbidden(String::new()),
+            UsageError::NotFound("x"),
+            UsageError::Invalid(String::new()),
+            UsageError::Conflict(String::new()),
+            UsageError::Db(sqlx::Error::PoolTimedOut),
+        ];
+        let mut codes: Vec<_> = all.iter().map(UsageError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+        assert!(
+            all.iter()
+                .all(|e| !e.status().is_server_error() || e.status() == StatusCode::SERVICE_UNAVAILABLE)
+        );
+    }
+}

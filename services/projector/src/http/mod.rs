@@ -1,0 +1,226 @@
+//! The usage REST API under `/api/v1/usage`: the summary served from the
+//! views, the cursor-paginated CloudEvents export of the ledger, and the
+//! registered export cursors that hold retention back. Every route
+//! authenticates with the admin key or a gateway API key (bearer), scopes by
+//! tenant first (another tenant's id is 404), then checks the role.
+
+mod cursors;
+mod error;
+mod export;
+mod summary;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::FromRequestParts,
+    http::request::Parts,
+    routing::{get, put},
+};
+use keyway_auth::{AuthError, Authenticator, Caller, PLATFORM_TENANT, Role};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+pub use error::UsageError;
+
+/// What every handler needs.
+pub(crate) struct UsageState {
+    pool: PgPool,
+    authenticator: Arc<dyn Authenticator>,
+}
+
+pub fn router(pool: PgPool, authenticator: Arc<dyn Authenticator>) -> Router {
+    Router::new()
+        .route("/api/v1/usage/summary", get(summary::summary))
+        .route("/api/v1/usage/events", get(export::events))
+        .route("/api/v1/usage/cursors", get(cursors::list))
+        .route(
+            "/api/v1/usage/cursors/{name}",
+            put(cursors::put).delete(cursors::delete),
+        )
+        .with_state(Arc::new(UsageState { pool, authenticator }))
+}
+
+/// The authenticated caller of a usage API request.
+pub(crate) struct Principal(pub(crate) Caller);
+
+impl FromRequestParts<Arc<UsageState>> for Principal {
+    type Rejection = UsageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<UsageState>) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let presented = match header("authorization") {
+            Some(v) => v
+                .trim()
+                .strip_prefix("Bearer ")
+                .or_else(|| v.trim().strip_prefix("bearer ")),
+            None => header("x-api-key"),
+        }
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or(UsageError::Unauthenticated)?;
+        let caller = state
+            .authenticator
+            .authenticate(presented)
+            .await
+            .map_err(|e| match e {
+                AuthError::Unavailable => UsageError::AuthUnavailable,
+                AuthError::Missing | AuthError::Invalid => UsageError::Unauthenticated,
+            })?;
+        Ok(Principal(caller))
+    }
+}
+
+/// Which usage a caller may read: a tenant (or all, for platform admins of
+/// the export), and for members only their own user or key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scope {
+    pub(crate) tenant: Option<String>,
+    pub(crate) user_id: Option<String>,
+    pub(crate) api_key_id: Option<String>,
+    /// A member with neither a user nor a key: there is no usage it owns.
+    pub(crate) nothing: bool,
+}
+
+impl Scope {
+    /// Tenant scoping first (another tenant is 404), then the role's view.
+    /// `all_tenants` is what a platform admin without `tenant_id` gets:
+    /// every tenant (the export) or the `platform` tenant (the summary).
+    pub(crate) fn of(
+        caller: &Caller,
+        tenant_id: Option<String>,
+        all_tenants: bool,
+    ) -> Result<Self, UsageError> {
+        if tenant_id.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(UsageError::invalid("tenant_id", "must not be empty"));
+        }
+        let mut scope = Scope {
+            tenant: None,
+            user_id: None,
+            api_key_id: None,
+            nothing: false,
+        };
+        if caller.role == Role::PlatformAdmin {
+            scope.tenant = match tenant_id {
+                Some(t) => Some(t),
+                None if all_tenants => None,
+                None => Some(PLATFORM_TENANT.to_owned()),
+            };
+            return Ok(scope);
+        }
+        if tenant_id.is_some_and(|t| t != caller.tenant_id) {
+            return Err(UsageError::NotFound("tenant"));
+        }
+        scope.tenant = Some(caller.tenant_id.clone());
+        if caller.role == Role::Member {
+            // Members see only their own usage: their user's, or for a
+            // member service key without a user, that key's.
+            match (&caller.user_id, &caller.api_key_id) {
+                (Some(user), _) => scope.user_id = Some(user.clone()),
+                (None, Some(key)) => scope.api_key_id = Some(key.clone()),
+                (None, None) => scope.nothing = true,
+            }
+        }
+        Ok(scope)
+    }
+
+    /// Appends ` AND …` conditions on `tenant_id`, `user_id`, `api_key_id`.
+    /// The views store an absent id as '' and the ledger as NULL; a member
+    /// filter is never empty, so it matches neither.
+    pub(crate) fn push_filters(&self, q: &mut QueryBuilder<'_, Postgres>) {
+        if self.nothing {
+            q.push(" AND false");
+        }
+        if let Some(t) = &self.tenant {
+            q.push(" AND tenant_id = ").push_bind(t.clone());
+        }
+        if let Some(u) = &self.user_id {
+            q.push(" AND user_id = ").push_bind(u.clone());
+        }
+        if let Some(k) = &self.api_key_id {
+            q.push(" AND api_key_id = ").push_bind(k.clone());
+        }
+    }
+}
+
+pub(crate) fn require(caller: &Caller, min: Role, action: &str) -> Result<(), UsageError> {
+    if caller.role >= min {
+        Ok(())
+    } else {
+        Err(UsageError::Forbidden(format!(
+            "the role {} may not {action}",
+            caller.role.as_str()
+        )))
+    }
+}
+
+/// The usage API's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(summary::summary, export::events, cursors::list, cursors::put, cursors::delete),
+    tags((name = "usage", description = "Usage summaries from the billing views, the CloudEvents export of the \
+        ledger, and the export cursors that retention respects")),
+)]
+pub struct UsageApi;
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn caller(tenant: &str, role: Role, user: Option<&str>, key: Option<&str>) -> Caller {
+        Caller {
+            tenant_id: tenant.into(),
+            user_id: user.map(Into::into),
+            api_key_id: key.map(Into::into),
+            role,
+            scopes: None,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn another_tenant_is_not_found_and_members_see_only_their_own() {
+        let admin_a = caller("a", Role::TenantAdmin, None, Some("k1"));
+        assert!(matches!(
+            Scope::of(&admin_a, Some("b".into()), false),
+            Err(UsageError::NotFound(_))
+        ));
+        let own = Scope::of(&admin_a, None, true).unwrap();
+        assert_eq!(
+            (own.tenant.as_deref(), own.user_id, own.api_key_id),
+            (Some("a"), None, None)
+        );
+        let member = Scope::of(&caller("a", Role::Member, Some("u1"), Some("k2")), None, false).unwrap();
+        assert_eq!((member.user_id.as_deref(), member.api_key_id), (Some("u1"), None));
+        let service = Scope::of(&caller("a", Role::Member, None, Some("k2")), None, false).unwrap();
+        assert_eq!(service.api_key_id.as_deref(), Some("k2"));
+        assert!(
+            Scope::of(&caller("a", Role::Member, None, None), None, false)
+                .unwrap()
+                .nothing
+        );
+        let viewer = Scope::of(&caller("a", Role::Viewer, Some("u9"), None), None, false).unwrap();
+        assert_eq!(viewer.user_id, None);
+    }
+
+    #[test]
+    fn platform_admins_pick_any_tenant_or_default_per_route() {
+        let admin = Caller::platform_admin();
+        assert_eq!(
+            Scope::of(&admin, None, false).unwrap().tenant.as_deref(),
+            Some("platform")
+        );
+        assert_eq!(Scope::of(&admin, None, true).unwrap().tenant, None);
+        assert_eq!(
+            Scope::of(&admin, Some("b".into()), true)
+                .unwrap()
+                .tenant
+                .as_deref(),
+            Some("b")
+        );
+        assert!(matches!(
+            Scope::of(&admin, Some(" ".into()), true),
+            Err(UsageError::Invalid(_))
+        ));
+    }
+}

@@ -1,0 +1,216 @@
+//! Writing a batch: one transaction inserts the events into the ledger
+//! (`ON CONFLICT (event_id) DO NOTHING RETURNING`), folds exactly the rows it
+//! inserted into the daily and monthly views and `api_key_last_used`, saves
+//! the checkpoint and stores dead letters. `rebuild` runs the very same fold
+//! over the whole ledger, so both give identical views by construction.
+
+use std::sync::LazyLock;
+
+use sqlx::{PgPool, Postgres, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{ProjectorError, decode::LedgerRow};
+
+/// Serializes the projector's ledger transactions (and rebuilds). Without it,
+/// two instances could interleave identity values and commit out of
+/// `ledger_seq` order with transaction ids that do not follow it either; with
+/// it, ledger order is commit order and the export's xid8 rule is exact.
+const LEDGER_LOCK: i64 = 0x4b57_5052_4f4a_0001;
+
+/// A message that could not be decoded, kept rather than blocking the stream.
+#[derive(Debug, Clone)]
+pub(crate) struct DeadLetter {
+    pub(crate) stream: String,
+    pub(crate) stream_sequence: i64,
+    pub(crate) subject: String,
+    pub(crate) msg_id: Option<String>,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) error: String,
+}
+
+/// Everything one transaction writes.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub(crate) rows: Vec<LedgerRow>,
+    pub(crate) dead: Vec<DeadLetter>,
+    pub(crate) max_stream_sequence: i64,
+}
+
+/// The columns every fold reads, whatever the source relation.
+fn view_upsert(view: &str, period: &str, source: &str) -> String {
+    format!(
+        "INSERT INTO {view} AS v (tenant_id, period, model, api_key_id, user_id, currency, requests, errors,
+             disconnects, input_tokens, output_tokens, cached_tokens, cost_micros, estimated_requests)
+         SELECT tenant_id, {period}, model, COALESCE(api_key_id, ''), COALESCE(user_id, ''), currency,
+             count(*), count(*) FILTER (WHERE status >= 400), count(*) FILTER (WHERE client_disconnected),
+             sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(cached_tokens)::bigint,
+             sum(cost_micros)::bigint, count(*) FILTER (WHERE estimated)
+         FROM {source} GROUP BY 1, 2, 3, 4, 5, 6
+         ON CONFLICT (tenant_id, period, model, api_key_id, user_id, currency) DO UPDATE SET
+             requests = v.requests + EXCLUDED.requests,
+             errors = v.errors + EXCLUDED.errors,
+             disconnects = v.disconnects + EXCLUDED.disconnects,
+             input_tokens = v.input_tokens + EXCLUDED.input_tokens,
+             output_tokens = v.output_tokens + EXCLUDED.output_tokens,
+             cached_tokens = v.cached_tokens + EXCLUDED.cached_tokens,
+             cost_micros = v.cost_micros + EXCLUDED.cost_micros,
+             estimated_requests = v.estimated_requests + EXCLUDED.estimated_requests"
+    )
+}
+
+/// The fold of `source` into every derived table, as CTEs of one statement.
+fn fold_ctes(source: &str) -> String {
+    format!(
+        "daily AS ({daily}),
+         monthly AS ({monthly}),
+         last_used AS (
+             INSERT INTO api_key_last_used AS k (api_key_id, tenant_id, last_used_at)
+             SELECT api_key_id, min(tenant_id), max(occurred_at) FROM {source}
+             WHERE api_key_id IS NOT NULL GROUP BY api_key_id
+             ON CONFLICT (api_key_id) DO UPDATE SET last_used_at = GREATEST(k.last_used_at, EXCLUDED.last_used_at))",
+        daily = view_upsert("usage_daily", "(occurred_at AT TIME ZONE 'UTC')::date", source),
+        monthly = view_upsert(
+            "usage_monthly",
+            "date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date",
+            source
+        ),
+    )
+}
+
+const CHECKPOINT: &str = "INSERT INTO projector_checkpoints AS c (consumer, stream_sequence, updated_at)
+     VALUES ($1, $2, now())
+     ON CONFLICT (consumer) DO UPDATE SET
+         stream_sequence = GREATEST(c.stream_sequence, EXCLUDED.stream_sequence), updated_at = now()";
+
+static INCREMENTAL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH input AS (
+             SELECT * FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                 $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[],
+                 $15::int[], $16::bool[], $17::bool[], $18::bool[], $19::timestamptz[], $20::bytea[])
+         ),
+         ins AS (
+             INSERT INTO usage_ledger (event_id, tenant_id, user_id, api_key_id, model, provider, key_source,
+                 input_tokens, output_tokens, cached_tokens, cost_micros, currency, status, streamed,
+                 estimated, client_disconnected, occurred_at, event)
+             SELECT * FROM input
+             ON CONFLICT (event_id) DO NOTHING
+             RETURNING tenant_id, user_id, api_key_id, model, currency, status, estimated,
+                 client_disconnected, input_tokens, output_tokens, cached_tokens, cost_micros, occurred_at
+         ),
+         checkpoint AS ({CHECKPOINT}),
+         {folds}
+         SELECT count(*) FROM ins",
+        folds = fold_ctes("ins"),
+    )
+});
+
+static REBUILD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH {} SELECT count(*) FROM usage_ledger",
+        fold_ctes("usage_ledger")
+    )
+});
+
+async fn lock_ledger(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LEDGER_LOCK)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Writes one batch in one transaction; returns how many events were new.
+pub(crate) async fn write_batch(pool: &PgPool, consumer: &str, batch: &Batch) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    lock_ledger(&mut tx).await?;
+    let inserted = if batch.rows.is_empty() {
+        sqlx::query(CHECKPOINT)
+            .bind(consumer)
+            .bind(batch.max_stream_sequence)
+            .execute(&mut *tx)
+            .await?;
+        0
+    } else {
+        insert_and_fold(&mut tx, consumer, batch).await?
+    };
+    if !batch.dead.is_empty() {
+        let d = &batch.dead;
+        sqlx::query(
+            "INSERT INTO usage_dead_letters (stream, stream_sequence, subject, msg_id, payload, error)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bytea[], $6::text[])
+             ON CONFLICT (stream, stream_sequence) DO NOTHING",
+        )
+        .bind(d.iter().map(|l| l.stream.clone()).collect::<Vec<_>>())
+        .bind(d.iter().map(|l| l.stream_sequence).collect::<Vec<_>>())
+        .bind(d.iter().map(|l| l.subject.clone()).collect::<Vec<_>>())
+        .bind(d.iter().map(|l| l.msg_id.clone()).collect::<Vec<_>>())
+        .bind(d.iter().map(|l| l.payload.clone()).collect::<Vec<_>>())
+        .bind(d.iter().map(|l| l.error.clone()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+async fn insert_and_fold(
+    tx: &mut Transaction<'_, Postgres>,
+    consumer: &str,
+    batch: &Batch,
+) -> Result<u64, sqlx::Error> {
+    let rows = &batch.rows;
+    let text = |f: fn(&LedgerRow) -> &str| rows.iter().map(|r| f(r).to_owned()).collect::<Vec<String>>();
+    let opt = |f: fn(&LedgerRow) -> &Option<String>| rows.iter().map(|r| f(r).clone()).collect::<Vec<_>>();
+    let int = |f: fn(&LedgerRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    let flag = |f: fn(&LedgerRow) -> bool| rows.iter().map(f).collect::<Vec<bool>>();
+    let inserted: i64 = sqlx::query_scalar(&INCREMENTAL)
+        .bind(consumer)
+        .bind(batch.max_stream_sequence)
+        .bind(rows.iter().map(|r| r.event_id).collect::<Vec<Uuid>>())
+        .bind(text(|r| &r.tenant_id))
+        .bind(opt(|r| &r.user_id))
+        .bind(opt(|r| &r.api_key_id))
+        .bind(text(|r| &r.model))
+        .bind(text(|r| &r.provider))
+        .bind(text(|r| r.key_source))
+        .bind(int(|r| r.input_tokens))
+        .bind(int(|r| r.output_tokens))
+        .bind(int(|r| r.cached_tokens))
+        .bind(int(|r| r.cost_micros))
+        .bind(text(|r| &r.currency))
+        .bind(rows.iter().map(|r| r.status).collect::<Vec<i32>>())
+        .bind(flag(|r| r.streamed))
+        .bind(flag(|r| r.estimated))
+        .bind(flag(|r| r.client_disconnected))
+        .bind(
+            rows.iter()
+                .map(|r| r.occurred_at)
+                .collect::<Vec<OffsetDateTime>>(),
+        )
+        .bind(rows.iter().map(|r| r.event.clone()).collect::<Vec<Vec<u8>>>())
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(u64::try_from(inserted).unwrap_or(0))
+}
+
+/// Recomputes the views from the ledger in one transaction: truncates
+/// `usage_daily` and `usage_monthly` and folds every ledger row again with
+/// the incremental fold's own SQL. Returns the number of rows folded.
+///
+/// `api_key_last_used` is refolded with `GREATEST`, not truncated, so a
+/// ledger pruned by retention cannot move a key's last use backwards. The
+/// same caveat makes the views themselves lose pruned history on a rebuild:
+/// rebuild before pruning, or keep retention off if rebuilds are routine.
+pub async fn rebuild(pool: &PgPool) -> Result<u64, ProjectorError> {
+    let mut tx = pool.begin().await?;
+    lock_ledger(&mut tx).await?;
+    sqlx::query("TRUNCATE usage_daily, usage_monthly")
+        .execute(&mut *tx)
+        .await?;
+    let folded: i64 = sqlx::query_scalar(&REBUILD).fetch_one(&mut *tx).await?;
+    tx.commit().await?;
+    tracing::info!(folded, "rebuilt the usage views from the ledger");
+    Ok(u64::try_from(folded).unwrap_or(0))
+}

@@ -1,0 +1,179 @@
+//! Failure semantics: an instance killed mid-batch, retention held back by
+//! registered export cursors, and poison messages that must not block the
+//! stream.
+
+use serde_json::json;
+
+use super::support::{DAY_MS, Harness, WIDE, event, events, expected, totals, view_sums, wait_for};
+use crate::keys_api::{new_api_key, new_tenant};
+
+async fn ledger_rows(h: &Harness) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM usage_ledger")
+        .fetch_one(&h.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_projector_killed_mid_batch_double_counts_nothing() {
+    let h = Harness::start().await;
+    let distinct = events(&["t-a", "t-b"], 20_000);
+    h.publish(&distinct).await;
+    let (first, _) = h.projector(500);
+    wait_for("the first committed batch", 60, || async {
+        ledger_rows(&h).await > 0
+    })
+    .await;
+    // The nearest in-process analog of SIGKILL: the task stops at whatever
+    // await it is in — collecting, inside the transaction, or acking.
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    let _second = h.projector(500);
+    // What the killed instance held unacked comes back after ack_wait (30 s).
+    h.settle(20_000, 180).await;
+    assert_eq!(view_sums(&h.pool, "usage_daily").await, expected(&distinct));
+    assert_eq!(view_sums(&h.pool, "usage_monthly").await, expected(&distinct));
+}
+
+#[tokio::test]
+async fn retention_prunes_only_rows_every_registered_cursor_has_passed() {
+    let h = Harness::start().await;
+    let _projector = h.projector(7);
+    let (a, b) = (
+        new_tenant(&h.stack, "pro").await,
+        new_tenant(&h.stack, "pro").await,
+    );
+    let (_, admin_a) = new_api_key(&h.stack, &a, json!({"name": "billing", "role": "tenant-admin"})).await;
+    let mut published = Vec::new();
+    for i in 0..26 {
+        let tenant = if i % 2 == 0 { &a } else { &b };
+        let mut e = event(tenant, "", "", "mock-gpt");
+        if i < 20 {
+            e.occurred_at_unix_ms -= 40 * DAY_MS;
+        }
+        published.push((e.clone(), e.event_id));
+    }
+    h.publish(&published).await;
+    h.settle(26, 30).await;
+    let old = |tenant: &str| {
+        let (pool, tenant) = (h.pool.clone(), tenant.to_owned());
+        async move {
+            let seqs: Vec<i64> = sqlx::query_scalar(
+                "SELECT ledger_seq FROM usage_ledger WHERE tenant_id = $1 AND occurred_at < now() - interval '30 days' ORDER BY ledger_seq",
+            )
+            .bind(tenant)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            seqs
+        }
+    };
+    let (old_a, old_b) = (old(&a).await, old(&b).await);
+    assert_eq!((old_a.len(), old_b.len()), (10, 10));
+    let admin = h.stack.admin_key.clone();
+    let put = |key: String, name: &str, body: serde_json::Value| {
+        let (h, path) = (&h, format!("/api/v1/usage/cursors/{name}"));
+        async move { h.send(&key, "PUT", &path, Some(body)).await }
+    };
+    let (status, body) = put(
+        admin_a.clone(),
+        "a-billing",
+        json!({"after": old_a[4].to_string()}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["tenant_id"].as_str()),
+        (200, Some(a.as_str())),
+        "{body}"
+    );
+    let (status, _) = put(admin.clone(), "b-slow", json!({"after": "0", "tenant_id": b})).await;
+    assert_eq!(status, 200);
+    let last_old = old_a.iter().chain(&old_b).max().unwrap().to_string();
+    let (status, body) = put(admin.clone(), "warehouse", json!({"after": last_old})).await;
+    assert_eq!(
+        (status, &body["tenant_id"]),
+        (200, &serde_json::Value::Null),
+        "{body}"
+    );
+    // Scoping first, then the role; cursors never move back or past the export.
+    assert_eq!(put(admin_a.clone(), "b-slow", json!({"after": "1"})).await.0, 404);
+    assert_eq!(
+        put(admin_a.clone(), "x", json!({"after": "1", "tenant_id": b}))
+            .await
+            .0,
+        404
+    );
+    let (status, body) = put(admin_a.clone(), "a-billing", json!({"after": "1"})).await;
+    assert_eq!(
+        (status, body["after"].as_str()),
+        (200, Some(old_a[4].to_string().as_str()))
+    );
+    let (status, body) = put(admin.clone(), "far", json!({"after": "999999999"})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("KW-USAGE-001"))
+    );
+    let summaries = || async {
+        let mut all = Vec::new();
+        for t in [&a, &b] {
+            let path = format!("/api/v1/usage/summary?{WIDE}&tenant_id={t}");
+            all.push(totals(&h.get(&h.stack.admin_key, &path).await.1));
+        }
+        all
+    };
+    let before = summaries().await;
+    assert_eq!(before[0][0] + before[1][0], 26);
+    // a-billing has passed A's first 5 old rows; b-slow none of B's.
+    assert_eq!(keyway_projector::prune(&h.pool, 30).await.unwrap(), 5);
+    assert_eq!(old(&a).await, old_a[5..]);
+    assert_eq!(old(&b).await, old_b);
+    let (status, _) = put(admin.clone(), "b-slow", json!({"after": old_b[2].to_string()})).await;
+    assert_eq!(status, 200);
+    assert_eq!(keyway_projector::prune(&h.pool, 30).await.unwrap(), 3);
+    assert_eq!(old(&b).await, old_b[3..]);
+    // Unregistering b-slow leaves the all-tenant warehouse cursor, which has
+    // passed every old row.
+    assert_eq!(
+        h.send(&admin, "DELETE", "/api/v1/usage/cursors/b-slow", None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(keyway_projector::prune(&h.pool, 30).await.unwrap(), 7);
+    assert_eq!(old(&a).await, old_a[5..], "a-billing still holds A's rows back");
+    assert_eq!(ledger_rows(&h).await, 26 - 15, "recent rows are never pruned");
+    assert_eq!(summaries().await, before, "the views are never pruned");
+}
+
+#[tokio::test]
+async fn a_poison_message_is_dead_lettered_and_the_stream_keeps_flowing() {
+    let h = Harness::start().await;
+    let _projector = h.projector(10);
+    h.publish_raw(
+        "t-a",
+        b"\x08\xff\xff definitely not protobuf".to_vec(),
+        "poison-1",
+    )
+    .await
+    .await
+    .unwrap();
+    let mut no_id = event("t-a", "", "", "mock-gpt");
+    no_id.event_id = "not-a-uuid".into();
+    h.publish(&[(no_id, "poison-2".into())]).await;
+    let valid = events(&["t-a"], 25);
+    h.publish(&valid).await;
+    h.settle(25, 30).await;
+    assert_eq!(view_sums(&h.pool, "usage_daily").await, expected(&valid));
+    let dead: Vec<(String, String, Vec<u8>)> =
+        sqlx::query_as("SELECT msg_id, error, payload FROM usage_dead_letters ORDER BY stream_sequence")
+            .fetch_all(&h.pool)
+            .await
+            .unwrap();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert_eq!((dead[0].0.as_str(), dead[1].0.as_str()), ("poison-1", "poison-2"));
+    assert!(
+        dead[0].1.contains("UsageEvent") && dead[1].1.contains("event_id"),
+        "{dead:?}"
+    );
+    assert_eq!(dead[0].2, b"\x08\xff\xff definitely not protobuf");
+}

@@ -1,0 +1,422 @@
+//! Shared harness of the projector tests: a stack, the usage API mounted
+//! locally, projector instances on the stack's durable consumer, and real
+//! `UsageEvent`s published to JetStream with the CloudEvents headers.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use async_nats::{HeaderMap, jetstream};
+use keyway_keys::{KeyService, KeyServiceSettings, crypto::KmsConfig};
+use keyway_projector::ProjectorSettings;
+use keyway_proto::{cloudevents as ce, v1::UsageEvent};
+use rand::Rng;
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{PG_BASE, TestStack};
+
+pub(crate) const DAY_MS: i64 = 86_400_000;
+pub(crate) const WIDE: &str = "from=2000-01-01&to=2100-01-01";
+
+/// A stack, a pool on its database, JetStream, and the usage API mounted
+/// locally (authenticated by a key service on the same database).
+pub(crate) struct Harness {
+    pub(crate) stack: TestStack,
+    pub(crate) pool: PgPool,
+    pub(crate) nats: async_nats::Client,
+    pub(crate) js: jetstream::Context,
+    pub(crate) usage: String,
+    pub(crate) settings: ProjectorSettings,
+    pub(crate) stop: CancellationToken,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Harness {
+    pub(crate) async fn start() -> Self {
+        let stack = TestStack::spawn().await;
+        let url = format!("{PG_BASE}/{}", stack.isolation.db_name);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await
+            .unwrap();
+        keyway_projector::migrate(&pool).await.unwrap();
+        let kms = keyway_keys::crypto::build_kms(&KmsConfig {
+            provider: "local".into(),
+            data_dir: stack.isolation.data_dir.path().to_owned(),
+            allow_generate: false,
+            aws_key_id: None,
+            aws_endpoint: None,
+        })
+        .await
+        .unwrap();
+        let settings = ProjectorSettings::new(stack.isolation.nats_prefix.clone());
+        let keys_settings = KeyServiceSettings {
+            key_env: "dev".into(),
+            nats_prefix: settings.nats_prefix.clone(),
+            allow_private_base_urls: true,
+        };
+        let keys = Arc::new(
+            KeyService::start(pool.clone(), kms, &stack.admin_key, keys_settings)
+                .await
+                .unwrap(),
+        );
+        let stop = CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let usage = format!("http://{}", listener.local_addr().unwrap());
+        let app = keyway_projector::http::router(pool.clone(), keys);
+        tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.clone().cancelled_owned())
+                .into_future(),
+        );
+        let nats = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
+        let js = jetstream::new(nats.clone());
+        wait_for("the usage stream", 20, || async {
+            js.get_stream(settings.stream_name()).await.is_ok()
+        })
+        .await;
+        Self {
+            stack,
+            pool,
+            nats,
+            js,
+            usage,
+            settings,
+            stop,
+        }
+    }
+
+    /// Starts one more projector instance on the shared durable consumer.
+    pub(crate) fn projector(&self, batch_size: usize) -> (JoinHandle<()>, CancellationToken) {
+        let settings = ProjectorSettings {
+            batch_size,
+            ..self.settings.clone()
+        };
+        let stop = self.stop.child_token();
+        let nats = self.nats.clone();
+        (
+            tokio::spawn(keyway_projector::run(
+                self.pool.clone(),
+                nats,
+                settings,
+                stop.clone(),
+            )),
+            stop,
+        )
+    }
+
+    /// Publishes `(event, Nats-Msg-Id)` pairs with the CloudEvents headers
+    /// and waits for every JetStream ack.
+    pub(crate) async fn publish(&self, events: &[(UsageEvent, String)]) {
+        let mut acks = Vec::with_capacity(events.len());
+        for (e, msg_id) in events {
+            acks.push(self.publish_raw(&e.tenant_id, encode(e), msg_id).await);
+        }
+        for ack in acks {
+            ack.await.unwrap();
+        }
+    }
+
+    pub(crate) async fn publish_raw(
+        &self,
+        tenant: &str,
+        payload: Vec<u8>,
+        msg_id: &str,
+    ) -> jetstream::context::PublishAckFuture {
+        let mut headers = HeaderMap::new();
+        headers.insert(ce::NATS_MSG_ID, msg_id);
+        for (name, value) in [
+            (ce::SPECVERSION, "1.0"),
+            (ce::ID, msg_id),
+            (ce::SOURCE, "keyway/gateway"),
+            (ce::TYPE, ce::USAGE_TYPE),
+            (ce::SUBJECT, tenant),
+            (ce::DATACONTENTTYPE, ce::PROTOBUF),
+        ] {
+            headers.insert(name, value);
+        }
+        let subject = keyway_proto::subjects::usage(&self.settings.nats_prefix, tenant);
+        self.js
+            .publish_with_headers(subject, headers, payload.into())
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the ledger holds `rows` rows and every published message
+    /// has been acked, so duplicates have been seen too.
+    pub(crate) async fn settle(&self, rows: i64, secs: u64) {
+        wait_for(&format!("{rows} ledger rows, all acked"), secs, || async {
+            let count: i64 = sqlx::query_scalar("SELECT count(*) FROM usage_ledger")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+            let mut stream = self.js.get_stream(self.settings.stream_name()).await.unwrap();
+            let last = stream.info().await.unwrap().state.last_sequence;
+            let mut consumer = stream
+                .get_consumer::<jetstream::consumer::pull::Config>(&self.settings.consumer_name())
+                .await
+                .unwrap();
+            count == rows && consumer.info().await.unwrap().ack_floor.stream_sequence >= last
+        })
+        .await;
+    }
+
+    pub(crate) async fn get(&self, key: &str, path: &str) -> (u16, Value) {
+        self.send(key, "GET", path, None).await
+    }
+
+    pub(crate) async fn send(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .stack
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.usage))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// The views as JSON rows, in key order, for exact comparisons.
+    pub(crate) async fn views(&self) -> Vec<String> {
+        let mut rows = Vec::new();
+        for view in ["usage_daily", "usage_monthly"] {
+            let sql = format!(
+                "SELECT row_to_json(v)::text FROM {view} v ORDER BY tenant_id, period, model, api_key_id, user_id, currency"
+            );
+            rows.extend(
+                sqlx::query_scalar::<_, String>(&sql)
+                    .fetch_all(&self.pool)
+                    .await
+                    .unwrap(),
+            );
+        }
+        rows
+    }
+}
+
+pub(crate) async fn wait_for<F, Fut>(what: &str, secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {secs} s: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Protobuf wire encoding of `UsageEvent`, written against the .proto
+/// directly (the test crate does not depend on prost).
+pub(crate) fn encode(e: &UsageEvent) -> Vec<u8> {
+    fn varint(buf: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            buf.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        buf.push(v as u8);
+    }
+    fn num(buf: &mut Vec<u8>, tag: u64, v: u64) {
+        if v != 0 {
+            varint(buf, tag << 3);
+            varint(buf, v);
+        }
+    }
+    fn bytes(buf: &mut Vec<u8>, tag: u64, b: &[u8]) {
+        if !b.is_empty() {
+            varint(buf, (tag << 3) | 2);
+            varint(buf, b.len() as u64);
+            buf.extend_from_slice(b);
+        }
+    }
+    let mut b = Vec::new();
+    for (tag, s) in [
+        (1, &e.event_id),
+        (2, &e.tenant_id),
+        (3, &e.user_id),
+        (4, &e.api_key_id),
+        (5, &e.model),
+        (6, &e.provider),
+        (7, &e.upstream_model),
+    ] {
+        bytes(&mut b, tag, s.as_bytes());
+    }
+    num(&mut b, 8, e.key_source as u64);
+    bytes(&mut b, 9, e.route.as_bytes());
+    for (tag, v) in [
+        (10, e.input_tokens),
+        (11, e.output_tokens),
+        (12, e.cached_tokens),
+        (13, e.cost_micros as u64),
+    ] {
+        num(&mut b, tag, v);
+    }
+    bytes(&mut b, 14, e.currency.as_bytes());
+    if let Some(p) = &e.price {
+        let mut price = Vec::new();
+        for (tag, v) in [
+            (1, p.input_micros_per_mtok),
+            (2, p.output_micros_per_mtok),
+            (3, p.cached_input_micros_per_mtok),
+        ] {
+            num(&mut price, tag, v as u64);
+        }
+        bytes(&mut price, 4, p.currency.as_bytes());
+        bytes(&mut b, 15, &price);
+    }
+    num(&mut b, 16, u64::from(e.status));
+    bytes(&mut b, 17, e.error_code.as_bytes());
+    for (tag, v) in [
+        (18, e.latency_ms),
+        (19, e.streamed as u64),
+        (20, e.estimated as u64),
+        (21, e.client_disconnected as u64),
+        (22, e.occurred_at_unix_ms as u64),
+    ] {
+        num(&mut b, tag, v);
+    }
+    bytes(&mut b, 23, e.request_id.as_bytes());
+    b
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A random usage event: tokens, cost, status, spread over three days.
+pub(crate) fn event(tenant: &str, user: &str, key: &str, model: &str) -> UsageEvent {
+    let mut rng = rand::rng();
+    let input = rng.random_range(0..5_000u64);
+    let status = [200, 200, 200, 200, 429, 502][rng.random_range(0..6)];
+    UsageEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant.into(),
+        user_id: user.into(),
+        api_key_id: key.into(),
+        model: model.into(),
+        provider: "openai".into(),
+        key_source: 3,
+        route: "/v1/chat/completions".into(),
+        input_tokens: input,
+        output_tokens: rng.random_range(0..2_000),
+        cached_tokens: rng.random_range(0..=input),
+        cost_micros: rng.random_range(0..100_000),
+        currency: "USD".into(),
+        status,
+        streamed: rng.random_bool(0.5),
+        estimated: rng.random_bool(0.1),
+        client_disconnected: rng.random_bool(0.05),
+        latency_ms: rng.random_range(1..3_000),
+        occurred_at_unix_ms: now_ms() - rng.random_range(0..3 * DAY_MS),
+        ..Default::default()
+    }
+}
+
+/// `n` random events over two tenants, two models, several keys and users.
+pub(crate) fn events(tenants: &[&str], n: usize) -> Vec<(UsageEvent, String)> {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|i| {
+            let tenant = tenants[i % tenants.len()];
+            let user = ["", "u1", "u2"][rng.random_range(0..3)];
+            let key = ["", "k1", "k2", "k3"][rng.random_range(0..4)];
+            let e = event(
+                tenant,
+                user,
+                key,
+                ["mock-gpt", "mock-claude"][rng.random_range(0..2)],
+            );
+            let id = e.event_id.clone();
+            (e, id)
+        })
+        .collect()
+}
+
+/// Exact sums per tenant: requests, errors, input, output, cached, cost.
+pub(crate) fn expected(events: &[(UsageEvent, String)]) -> BTreeMap<String, [i64; 6]> {
+    let mut sums: BTreeMap<String, [i64; 6]> = BTreeMap::new();
+    for (e, _) in events {
+        let s = sums.entry(e.tenant_id.clone()).or_default();
+        let add = [
+            1,
+            i64::from(e.status >= 400),
+            e.input_tokens as i64,
+            e.output_tokens as i64,
+            e.cached_tokens as i64,
+            e.cost_micros,
+        ];
+        s.iter_mut().zip(add).for_each(|(a, b)| *a += b);
+    }
+    sums
+}
+
+/// The same sums read from a view.
+pub(crate) async fn view_sums(pool: &PgPool, view: &str) -> BTreeMap<String, [i64; 6]> {
+    let sql = format!(
+        "SELECT tenant_id, sum(requests)::bigint, sum(errors)::bigint, sum(input_tokens)::bigint, sum(output_tokens)::bigint,
+             sum(cached_tokens)::bigint, sum(cost_micros)::bigint FROM {view} GROUP BY tenant_id"
+    );
+    let rows: Vec<(String, i64, i64, i64, i64, i64, i64)> =
+        sqlx::query_as(&sql).fetch_all(pool).await.unwrap();
+    rows.into_iter()
+        .map(|r| (r.0, [r.1, r.2, r.3, r.4, r.5, r.6]))
+        .collect()
+}
+
+pub(crate) fn totals(summary: &Value) -> [i64; 6] {
+    let t = &summary["totals"];
+    [
+        "requests",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "cost_micros",
+    ]
+    .map(|f| t[f].as_i64().unwrap())
+}
+
+/// Pages through the export with `key` from `after`; returns the events and
+/// the last cursor.
+pub(crate) async fn export(h: &Harness, key: &str, query: &str, mut after: String) -> (Vec<Value>, String) {
+    let mut all = Vec::new();
+    loop {
+        let (status, page) = h
+            .get(
+                key,
+                &format!("/api/v1/usage/events?limit=100&after={after}{query}"),
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let events = page["events"].as_array().unwrap();
+        all.extend(events.iter().cloned());
+        after = page["next_cursor"].as_str().unwrap().to_owned();
+        if events.is_empty() {
+            return (all, after);
+        }
+    }
+}
