@@ -316,3 +316,49 @@ async fn events_spool_while_nats_is_down_and_replay_without_loss_or_duplicates()
         .collect();
     assert_eq!(during.len(), 30, "every event has the reported tokens");
 }
+
+#[tokio::test]
+async fn gateway_traffic_reaches_the_billing_views_and_the_keys_last_used_at() {
+    use crate::keys_api::{admin, new_api_key, new_tenant};
+    let stack = TestStack::spawn().await;
+    let tenant = new_tenant(&stack, "starter").await;
+    let (key_id, key) = new_api_key(&stack, &tenant, json!({"name": "billing"})).await;
+    for _ in 0..3 {
+        let response = stack
+            .http
+            .post(stack.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&chat("mock-gpt", "hello there"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let summary_path = format!("/api/v1/usage/summary?tenant_id={tenant}&group_by=model");
+    eventually("three requests are in the billing views", || async {
+        let (_, s) = admin(&stack, "GET", &summary_path, None).await;
+        s["totals"]["requests"] == 3
+    })
+    .await;
+    let (_, summary) = admin(&stack, "GET", &summary_path, None).await;
+    let totals = &summary["totals"];
+    // Each: 2 input and 10 output tokens, 6 micro-USD (see the test above).
+    assert_eq!(
+        (totals["input_tokens"].as_i64(), totals["output_tokens"].as_i64()),
+        (Some(6), Some(30)),
+        "{summary}"
+    );
+    assert_eq!(
+        (totals["cost_micros"].as_i64(), totals["currency"].as_str()),
+        (Some(18), Some("USD")),
+        "{summary}"
+    );
+    assert_eq!(summary["rows"][0]["key"], "mock-gpt");
+
+    let key_path = format!("/api/v1/tenants/{tenant}/api-keys/{key_id}");
+    eventually("the key's last_used_at comes from its usage events", || async {
+        let (_, k) = admin(&stack, "GET", &key_path, None).await;
+        k["last_used_at"].is_string()
+    })
+    .await;
+}

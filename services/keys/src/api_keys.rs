@@ -40,6 +40,10 @@ pub struct ApiKey {
     pub rotated_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// When the key was last used, derived by the projector from usage
+    /// events (never a database write per request); it lags by seconds.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
     #[serde(skip)]
     pub version: i64,
 }
@@ -69,7 +73,21 @@ pub struct IssuedApiKey {
 
 const COLUMNS: &str = "id, tenant_id, user_id, name, role, scopes, expires_at, created_by, created_at, rotated_at, revoked_at, version";
 
+/// The projector's `api_key_last_used` table, when it shares this database.
+const WITH_LAST_USED: &str =
+    ", (SELECT u.last_used_at FROM api_key_last_used u WHERE u.api_key_id = api_keys.id) AS last_used_at";
+const WITHOUT_LAST_USED: &str = ", NULL::timestamptz AS last_used_at";
+
 impl KeyService {
+    fn api_key_columns(&self) -> String {
+        let last_used = if self.usage_signal {
+            WITH_LAST_USED
+        } else {
+            WITHOUT_LAST_USED
+        };
+        format!("{COLUMNS}{last_used}")
+    }
+
     fn hash_secret(&self, secret: &str) -> [u8; 32] {
         hmac_sha256(self.pepper.as_ref(), secret.as_bytes())
     }
@@ -123,7 +141,8 @@ impl KeyService {
 
     pub async fn get_api_key(&self, tenant_id: &str, id: &str) -> Result<ApiKey, KeysError> {
         sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM api_keys WHERE id = $1 AND tenant_id = $2"
+            "SELECT {} FROM api_keys WHERE id = $1 AND tenant_id = $2",
+            self.api_key_columns()
         ))
         .bind(id)
         .bind(tenant_id)
@@ -142,8 +161,9 @@ impl KeyService {
         let limit = page.limit()?;
         let only_user = (caller.role < Role::TenantAdmin).then(|| caller.user_id.clone().unwrap_or_default());
         let rows: Vec<ApiKey> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id > $2 AND ($3::text IS NULL OR user_id = $3)
-             ORDER BY id LIMIT $4"
+            "SELECT {} FROM api_keys WHERE tenant_id = $1 AND id > $2 AND ($3::text IS NULL OR user_id = $3)
+             ORDER BY id LIMIT $4",
+            self.api_key_columns()
         ))
         .bind(tenant_id)
         .bind(page.after())

@@ -31,6 +31,8 @@ pub struct KeyService {
     pub(crate) admin: AdminKeyAuthenticator,
     pub(crate) settings: KeyServiceSettings,
     pub(crate) http: reqwest::Client,
+    /// Whether the projector's `api_key_last_used` table is in this database.
+    pub(crate) usage_signal: bool,
 }
 
 const PEPPER: &str = "api_key_pepper";
@@ -52,7 +54,11 @@ impl KeyService {
             .timeout(Duration::from_secs(15))
             .build()
             .map_err(|e| KeysError::Unavailable(format!("http client: {e}")))?;
+        let usage_signal: bool = sqlx::query_scalar("SELECT to_regclass('api_key_last_used') IS NOT NULL")
+            .fetch_one(&pool)
+            .await?;
         let service = Self {
+            usage_signal,
             pool,
             kms,
             deks: DekCache::new(Duration::from_secs(300), 100_000, 10_000),

@@ -30,6 +30,11 @@ enum Command {
     },
     /// Print the OpenAPI document (what `openapi/keyway.json` must hold).
     Openapi,
+    /// Projector maintenance.
+    Projector {
+        #[command(subcommand)]
+        command: ProjectorCommand,
+    },
     /// Key service maintenance.
     Keys {
         #[command(subcommand)]
@@ -46,6 +51,12 @@ enum KeysCommand {
         #[command(subcommand)]
         what: RotateCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ProjectorCommand {
+    /// Recompute the daily and monthly billing views from the usage ledger.
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -98,6 +109,14 @@ pub(crate) fn main() -> ExitCode {
                 serve(config, services).await
             }
             Command::MockLlm { listen } => mock_llm(listen).await,
+            Command::Projector {
+                command: ProjectorCommand::Rebuild,
+            } => maintenance::rebuild_projector(&config)
+                .await
+                .map(|message| {
+                    let _ = write_out(&mut io::stdout(), &format!("{message}\n"));
+                })
+                .map_err(|e| e.to_string()),
             Command::Keys { command } => {
                 let done = match command {
                     KeysCommand::Rebuild => maintenance::rebuild_keys(&config).await,

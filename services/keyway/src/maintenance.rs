@@ -1,6 +1,6 @@
 //! Maintenance commands that act on the database directly, through the
 //! same service code as the HTTP endpoints: `keyway keys rebuild` and
-//! `keyway keys rotate kek|dek`.
+//! `keyway keys rotate kek|dek`, `keyway projector rebuild`.
 
 use keyway_common::Config;
 use keyway_keys::store::{self, Meta};
@@ -55,4 +55,15 @@ pub async fn rotate_dek(config: &Config, tenant: &str) -> Result<String, StartEr
 /// Maintenance serves no requests, so no caller can present this key.
 fn maintenance_admin_key() -> String {
     crate::admin_key::random_base62(48)
+}
+
+/// Recomputes the billing views from the usage ledger.
+pub async fn rebuild_projector(config: &Config) -> Result<String, StartError> {
+    keyway_common::db::ensure_database(&config.database_url).await?;
+    let pool = keyway_common::db::connect(&config.database_url).await?;
+    keyway_projector::migrate(&pool).await?;
+    let folded = keyway_projector::rebuild(&pool)
+        .await
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    Ok(format!("rebuilt the billing views from {folded} ledger rows"))
 }

@@ -223,6 +223,18 @@ impl Stack {
             ));
             routers.push(keyway_gateway::router(gateway));
         }
+        if let (Some(pool), true) = (&readiness.db, services.projector) {
+            let settings = keyway_projector::ProjectorSettings::from_config(&config)
+                .map_err(|e| StartError::Config(e.to_string()))?;
+            tasks.spawn(keyway_projector::run(
+                pool.clone(),
+                nats.clone(),
+                settings,
+                shutdown.clone(),
+            ));
+            let (authenticator, _) = credential_sources(&config, &admin_key, key_service.clone())?;
+            routers.push(keyway_projector::http::router(pool.clone(), authenticator));
+        }
         if let Some(service) = key_service {
             if let Some(token) = &config.internal_token {
                 routers.push(keyway_keys::http::internal::router(service.clone(), token));
@@ -329,8 +341,34 @@ pub(crate) async fn start_key_service(
     Ok(Arc::new(service))
 }
 
-/// The gateway authenticates through the key service: in this process when
-/// it runs here, over HTTP at `KEYWAY_KEYS_URL` otherwise.
+type CredentialSources = (Arc<dyn Authenticator>, Option<Arc<dyn ProviderKeys>>);
+
+/// Who verifies keys and unseals BYOK keys: the key service in this process
+/// when it runs here, over HTTP at `KEYWAY_KEYS_URL` otherwise, or — with
+/// neither — only the admin key.
+fn credential_sources(
+    config: &Config,
+    admin_key: &str,
+    keys: Option<Arc<KeyService>>,
+) -> Result<CredentialSources, StartError> {
+    Ok(match (keys, &config.keys_url, &config.internal_token) {
+        (Some(keys), _, _) => (keys.clone(), Some(keys)),
+        (None, Some(url), Some(token)) => {
+            let remote = Arc::new(RemoteKeys::new(url, token)?);
+            (remote.clone(), Some(remote))
+        }
+        (None, Some(_), None) => {
+            return Err(StartError::Config(
+                "KEYWAY_KEYS_URL needs KEYWAY_INTERNAL_TOKEN".into(),
+            ));
+        }
+        (None, None, _) => {
+            tracing::warn!("no key service: only the admin key is accepted (set KEYWAY_KEYS_URL)");
+            (Arc::new(AdminKeyAuthenticator::new(admin_key)), None)
+        }
+    })
+}
+
 fn build_gateway(
     config: &Config,
     admin_key: &str,
@@ -355,23 +393,7 @@ fn build_gateway(
         .map(mock::InProcessMock::system_key_override)
         .unwrap_or_default();
     let system_keys = SystemKeys::load(catalog.system_key_envs(), |name| config.var(name), overrides);
-    let (authenticator, byok): (Arc<dyn Authenticator>, Option<Arc<dyn ProviderKeys>>) =
-        match (keys, &config.keys_url, &config.internal_token) {
-            (Some(keys), _, _) => (keys.clone(), Some(keys)),
-            (None, Some(url), Some(token)) => {
-                let remote = Arc::new(RemoteKeys::new(url, token)?);
-                (remote.clone(), Some(remote))
-            }
-            (None, Some(_), None) => {
-                return Err(StartError::Config(
-                    "KEYWAY_KEYS_URL needs KEYWAY_INTERNAL_TOKEN".into(),
-                ));
-            }
-            (None, None, _) => {
-                tracing::warn!("no key service: only the admin key is accepted (set KEYWAY_KEYS_URL)");
-                (Arc::new(AdminKeyAuthenticator::new(admin_key)), None)
-            }
-        };
+    let (authenticator, byok) = credential_sources(config, admin_key, keys)?;
     let gateway = Gateway::new(
         catalog,
         authenticator,

@@ -8,6 +8,7 @@ use async_nats::{HeaderMap, jetstream};
 use keyway_keys::{KeyService, KeyServiceSettings, crypto::KmsConfig};
 use keyway_projector::ProjectorSettings;
 use keyway_proto::{cloudevents as ce, v1::UsageEvent};
+use prost::Message;
 use rand::Rng;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -117,7 +118,7 @@ impl Harness {
     pub(crate) async fn publish(&self, events: &[(UsageEvent, String)]) {
         let mut acks = Vec::with_capacity(events.len());
         for (e, msg_id) in events {
-            acks.push(self.publish_raw(&e.tenant_id, encode(e), msg_id).await);
+            acks.push(self.publish_raw(&e.tenant_id, e.encode_to_vec(), msg_id).await);
         }
         for ack in acks {
             ack.await.unwrap();
@@ -225,79 +226,6 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Protobuf wire encoding of `UsageEvent`, written against the .proto
-/// directly (the test crate does not depend on prost).
-pub(crate) fn encode(e: &UsageEvent) -> Vec<u8> {
-    fn varint(buf: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            buf.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        buf.push(v as u8);
-    }
-    fn num(buf: &mut Vec<u8>, tag: u64, v: u64) {
-        if v != 0 {
-            varint(buf, tag << 3);
-            varint(buf, v);
-        }
-    }
-    fn bytes(buf: &mut Vec<u8>, tag: u64, b: &[u8]) {
-        if !b.is_empty() {
-            varint(buf, (tag << 3) | 2);
-            varint(buf, b.len() as u64);
-            buf.extend_from_slice(b);
-        }
-    }
-    let mut b = Vec::new();
-    for (tag, s) in [
-        (1, &e.event_id),
-        (2, &e.tenant_id),
-        (3, &e.user_id),
-        (4, &e.api_key_id),
-        (5, &e.model),
-        (6, &e.provider),
-        (7, &e.upstream_model),
-    ] {
-        bytes(&mut b, tag, s.as_bytes());
-    }
-    num(&mut b, 8, e.key_source as u64);
-    bytes(&mut b, 9, e.route.as_bytes());
-    for (tag, v) in [
-        (10, e.input_tokens),
-        (11, e.output_tokens),
-        (12, e.cached_tokens),
-        (13, e.cost_micros as u64),
-    ] {
-        num(&mut b, tag, v);
-    }
-    bytes(&mut b, 14, e.currency.as_bytes());
-    if let Some(p) = &e.price {
-        let mut price = Vec::new();
-        for (tag, v) in [
-            (1, p.input_micros_per_mtok),
-            (2, p.output_micros_per_mtok),
-            (3, p.cached_input_micros_per_mtok),
-        ] {
-            num(&mut price, tag, v as u64);
-        }
-        bytes(&mut price, 4, p.currency.as_bytes());
-        bytes(&mut b, 15, &price);
-    }
-    num(&mut b, 16, u64::from(e.status));
-    bytes(&mut b, 17, e.error_code.as_bytes());
-    for (tag, v) in [
-        (18, e.latency_ms),
-        (19, e.streamed as u64),
-        (20, e.estimated as u64),
-        (21, e.client_disconnected as u64),
-        (22, e.occurred_at_unix_ms as u64),
-    ] {
-        num(&mut b, tag, v);
-    }
-    bytes(&mut b, 23, e.request_id.as_bytes());
-    b
 }
 
 pub(crate) fn now_ms() -> i64 {
