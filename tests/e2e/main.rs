@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod billing_exact;
 mod byok_flow;
 mod errors;
 mod health_and_docs;

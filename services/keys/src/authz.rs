@@ -61,6 +61,7 @@ mod tests {
             api_key_id: None,
             role,
             scopes: None,
+            expires_at: None,
         }
     }
 

@@ -10,7 +10,6 @@ use async_nats::jetstream::{
     consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
 };
 use futures::StreamExt;
-use keyway_proto::cloudevents::NATS_MSG_ID;
 use sqlx::PgPool;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -240,7 +239,9 @@ fn to_batch(held: &[jetstream::Message]) -> Batch {
                     msg_id: message
                         .headers
                         .as_ref()
-                        .and_then(|h| h.get(NATS_MSG_ID))
+                        // The standard constant: a `&str` name never matches
+                        // the parsed standard header in async-nats.
+                        .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
                         .map(|v| v.as_str().to_owned()),
                     payload: message.payload.to_vec(),
                     error,

@@ -164,13 +164,13 @@ async fn a_poison_message_is_dead_lettered_and_the_stream_keeps_flowing() {
     h.publish(&valid).await;
     h.settle(25, 30).await;
     assert_eq!(view_sums(&h.pool, "usage_daily").await, expected(&valid));
-    let dead: Vec<(String, String, Vec<u8>)> =
+    let dead: Vec<(Option<String>, String, Vec<u8>)> =
         sqlx::query_as("SELECT msg_id, error, payload FROM usage_dead_letters ORDER BY stream_sequence")
             .fetch_all(&h.pool)
             .await
             .unwrap();
     assert_eq!(dead.len(), 2, "{dead:?}");
-    assert_eq!((dead[0].0.as_str(), dead[1].0.as_str()), ("poison-1", "poison-2"));
+    assert_eq!((dead[0].0.as_deref(), dead[1].0.as_deref()), (Some("poison-1"), Some("poison-2")));
     assert!(
         dead[0].1.contains("UsageEvent") && dead[1].1.contains("event_id"),
         "{dead:?}"

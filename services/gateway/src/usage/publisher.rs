@@ -105,7 +105,7 @@ impl Worker {
                         rest.push(e);
                     }
                     // Shutting down: keep order simple and durable.
-                    self.to_spool(rest.iter().map(Message::encode_to_vec).collect());
+                    self.spool_records(rest.iter().map(Message::encode_to_vec).collect());
                     return;
                 }
             }
@@ -121,13 +121,13 @@ impl Worker {
     /// replay keeps their order.
     async fn deliver(&mut self, batch: Vec<UsageEvent>) {
         if !self.spool.is_empty() || !self.connected() {
-            self.to_spool(batch.iter().map(Message::encode_to_vec).collect());
+            self.spool_records(batch.iter().map(Message::encode_to_vec).collect());
             return;
         }
         let failed = self
             .publish_all(batch.iter().map(Message::encode_to_vec).collect())
             .await;
-        self.to_spool(failed);
+        self.spool_records(failed);
     }
 
     /// Returns the records that were not acknowledged.
@@ -159,7 +159,7 @@ impl Worker {
         failed
     }
 
-    fn to_spool(&mut self, records: Vec<Vec<u8>>) {
+    fn spool_records(&mut self, records: Vec<Vec<u8>>) {
         if records.is_empty() {
             return;
         }
