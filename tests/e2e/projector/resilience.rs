@@ -19,17 +19,22 @@ async fn a_projector_killed_mid_batch_double_counts_nothing() {
     let h = Harness::start().await;
     let distinct = events(&["t-a", "t-b"], 20_000);
     h.publish(&distinct).await;
-    let (first, _) = h.projector(500);
-    wait_for("the first committed batch", 60, || async {
-        ledger_rows(&h).await > 0
-    })
-    .await;
-    // The nearest in-process analog of SIGKILL: the task stops at whatever
-    // await it is in — collecting, inside the transaction, or acking.
-    first.abort();
-    assert!(first.await.unwrap_err().is_cancelled());
-    let _second = h.projector(500);
-    // What the killed instance held unacked comes back after ack_wait (30 s).
+    // Kill three instances at different points of the backlog.
+    for progress in [0, 5_000, 10_000] {
+        let (instance, _) = h.projector(500);
+        wait_for("more committed batches", 60, || async {
+            ledger_rows(&h).await > progress
+        })
+        .await;
+        // The nearest in-process analog of SIGKILL: the task stops at
+        // whatever await it is in — collecting, inside the transaction, or
+        // between the commit and the acks.
+        instance.abort();
+        assert!(instance.await.unwrap_err().is_cancelled());
+    }
+    let _survivor = h.projector(500);
+    // What the killed instance held unacked is redelivered (at the latest
+    // after ack_wait, 30 s) and must not be counted twice.
     h.settle(20_000, 180).await;
     assert_eq!(view_sums(&h.pool, "usage_daily").await, expected(&distinct));
     assert_eq!(view_sums(&h.pool, "usage_monthly").await, expected(&distinct));
@@ -170,7 +175,10 @@ async fn a_poison_message_is_dead_lettered_and_the_stream_keeps_flowing() {
             .await
             .unwrap();
     assert_eq!(dead.len(), 2, "{dead:?}");
-    assert_eq!((dead[0].0.as_deref(), dead[1].0.as_deref()), (Some("poison-1"), Some("poison-2")));
+    assert_eq!(
+        (dead[0].0.as_deref(), dead[1].0.as_deref()),
+        (Some("poison-1"), Some("poison-2"))
+    );
     assert!(
         dead[0].1.contains("UsageEvent") && dead[1].1.contains("event_id"),
         "{dead:?}"

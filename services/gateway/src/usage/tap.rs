@@ -103,8 +103,11 @@ impl Tap {
         match self.format {
             Format::AnthropicSse => {
                 match json["type"].as_str() {
-                    Some("message_start") => self.observe_anthropic_usage(&json["message"]["usage"]),
-                    Some("message_delta") => self.observe_anthropic_usage(&json["usage"]),
+                    // message_start's output count is a placeholder; only
+                    // message_delta's is final (a stream cut before it is
+                    // estimated instead).
+                    Some("message_start") => self.observe_anthropic_usage(&json["message"]["usage"], false),
+                    Some("message_delta") => self.observe_anthropic_usage(&json["usage"], true),
                     Some("content_block_delta") => self.keep_text(json["delta"]["text"].as_str()),
                     _ => {}
                 }
@@ -135,7 +138,7 @@ impl Tap {
     fn observe_json(&mut self, body: &Value) {
         match self.format {
             Format::AnthropicJson => {
-                self.observe_anthropic_usage(&body["usage"]);
+                self.observe_anthropic_usage(&body["usage"], true);
                 for block in body["content"].as_array().into_iter().flatten() {
                     self.keep_text(block["text"].as_str());
                 }
@@ -163,7 +166,7 @@ impl Tap {
 
     /// Anthropic's `input_tokens` excludes cache reads; Keyway's input
     /// includes them. `message_delta` carries cumulative output tokens.
-    fn observe_anthropic_usage(&mut self, usage: &Value) {
+    fn observe_anthropic_usage(&mut self, usage: &Value, final_output: bool) {
         let cached = usage["cache_read_input_tokens"].as_u64();
         if let Some(input) = usage["input_tokens"].as_u64() {
             self.reported.input = Some(input + cached.unwrap_or(0));
@@ -171,7 +174,7 @@ impl Tap {
         if cached.is_some() {
             self.reported.cached = cached;
         }
-        if let Some(n) = usage["output_tokens"].as_u64() {
+        if let Some(n) = usage["output_tokens"].as_u64().filter(|_| final_output) {
             self.reported.output = Some(n);
         }
     }
