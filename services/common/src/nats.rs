@@ -86,9 +86,13 @@ pub async fn ensure_streams_until_ready(
     }
 }
 
+/// Passed to `follow_key_changes` callbacks to mean "every tenant".
+pub const ALL_TENANTS: &str = "*";
+
 /// Calls `on_tenant` with the tenant of every key-change event
-/// (`<prefix>.keys.v1.<tenant>`) until shutdown. A core subscription: while
-/// NATS is unreachable events are missed, and cache TTLs bound staleness.
+/// (`<prefix>.keys.v1.<tenant>`) until shutdown. It is a core subscription,
+/// so events sent while this process was disconnected are missed: on every
+/// reconnect it calls `on_tenant(ALL_TENANTS)` so caches start afresh.
 pub async fn follow_key_changes(
     client: Client,
     prefix: String,
@@ -109,9 +113,18 @@ pub async fn follow_key_changes(
             }
         }
     };
+    let mut check = tokio::time::interval(Duration::from_millis(250));
+    let mut was_connected = is_connected(&client);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
+            _ = check.tick() => {
+                let connected = is_connected(&client);
+                if connected && !was_connected {
+                    on_tenant(ALL_TENANTS);
+                }
+                was_connected = connected;
+            }
             message = subscription.next() => match message {
                 Some(m) => {
                     if let Some(tenant) = m.subject.as_str().rsplit('.').next() {

@@ -88,10 +88,15 @@ impl<K: Eq + Hash, V: Clone> TenantCache<K, V> {
         inner.entries.insert(key, entry);
     }
 
+    /// `"*"` evicts every tenant (after missed key-change events).
     pub(crate) fn evict_tenant(&self, tenant: &str) {
         let mut inner = self.lock();
         inner.epoch += 1;
-        inner.entries.retain(|_, e| e.tenant != tenant);
+        if tenant == "*" {
+            inner.entries.clear();
+        } else {
+            inner.entries.retain(|_, e| e.tenant != tenant);
+        }
     }
 }
 
@@ -108,6 +113,8 @@ mod tests {
         cache.evict_tenant("a");
         assert_eq!(cache.get(&"k1"), None);
         assert_eq!(cache.get(&"k2"), Some(2));
+        cache.evict_tenant("*");
+        assert_eq!(cache.get(&"k2"), None);
 
         let short = TenantCache::new(Duration::from_millis(1));
         short.insert(short.ticket(), "k", "a", 1);
