@@ -247,7 +247,11 @@ run() { # run <label> <base-url> <key> <model> <stream:true|false>
 
     local t0 m0 g0 t1 m1 g1 wall0 wall1
     t0=$(host_busy); m0=$(proc_cpu "$MOCK_PID"); g0=$(proc_cpu "$GW_PID"); wall0=$(date +%s.%N)
-    BENCH_MODEL=$model BENCH_STREAM=$stream wrk --latency -d"$DURATION" "${wrk_args[@]}" >"$WORK/$label.log" 2>&1 \
+    # bash's `time` gives wrk's own CPU (user, sys), so "other" below is what
+    # neither wrk, the mock nor keyway used: Postgres, NATS, the kernel, other jobs.
+    local TIMEFORMAT='%U %S'
+    { time BENCH_MODEL=$model BENCH_STREAM=$stream wrk --latency -d"$DURATION" "${wrk_args[@]}" \
+        >"$WORK/$label.log" 2>&1; } 2>"$WORK/$label.time" \
         || { cat "$WORK/$label.log" >&2; die "wrk failed for $label"; }
     t1=$(host_busy); m1=$(proc_cpu "$MOCK_PID"); g1=$(proc_cpu "$GW_PID"); wall1=$(date +%s.%N)
 
@@ -265,15 +269,17 @@ run() { # run <label> <base-url> <key> <model> <stream:true|false>
     (( ${text_non2xx:-0} > non2xx )) && non2xx=$text_non2xx
     sock=$(( $(field "$line" connect) + $(field "$line" read) + $(field "$line" write) + $(field "$line" timeout) ))
 
-    local cpu_mock cpu_gw cpu_rest
-    read -r cpu_mock cpu_gw cpu_rest < <(awk -v w="$wall1" -v v="$wall0" -v t="$t1" -v s="$t0" \
-        -v m="$m1" -v n="$m0" -v g="$g1" -v h="$g0" 'BEGIN{
-            d=w-v; mk=(m-n)/d; gw=(g-h)/d; all=(t-s)/d; rest=all-mk-gw; if (rest<0) rest=0;
-            printf "%.2f %.2f %.2f\n", mk, gw, rest }')
+    local cpu_wrk cpu_mock cpu_gw cpu_rest wrk_user wrk_sys
+    read -r wrk_user wrk_sys <"$WORK/$label.time"
+    read -r cpu_wrk cpu_mock cpu_gw cpu_rest < <(awk -v w="$wall1" -v v="$wall0" -v t="$t1" -v s="$t0" \
+        -v m="$m1" -v n="$m0" -v g="$g1" -v h="$g0" -v wu="$wrk_user" -v ws="$wrk_sys" 'BEGIN{
+            d=w-v; wk=(wu+ws)/d; mk=(m-n)/d; gw=(g-h)/d; all=(t-s)/d;
+            rest=all-wk-mk-gw; if (rest<0) rest=0;
+            printf "%.2f %.2f %.2f %.2f\n", wk, mk, gw, rest }')
 
     R[$label.rps]=$rps R[$label.p50]=$p50 R[$label.p99]=$p99
     R[$label.non2xx]=$non2xx R[$label.sock]=$sock
-    R[$label.cpu_mock]=$cpu_mock R[$label.cpu_gw]=$cpu_gw R[$label.cpu_rest]=$cpu_rest
+    R[$label.cpu_wrk]=$cpu_wrk R[$label.cpu_mock]=$cpu_mock R[$label.cpu_gw]=$cpu_gw R[$label.cpu_rest]=$cpu_rest
     if (( non2xx > 0 || sock > 0 )); then
         ERRORS=1
         log "ERROR: $label had $non2xx non-2xx responses and $sock socket errors (see $WORK/$label.log)"
@@ -289,18 +295,19 @@ run proxied-stream    "$GW"   "$ADMIN_KEY"  bench-gpt  true
 
 # --- report --------------------------------------------------------------------------
 echo
-echo "results ($NCPU cores shared by wrk, mock-llm and keyway; CPU columns = cores busy during the run):"
-printf '| %-8s | %-10s | %10s | %8s | %8s | %7s | %8s | %8s | %8s | %10s |\n' \
-    path mode RPS "p50 ms" "p99 ms" non-2xx sock-err "cpu mock" "cpu kw" "cpu other"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' \
-    ---------- ------------ ------------ ---------- ---------- --------- ---------- ---------- ---------- ------------
+echo "results ($NCPU cores shared by wrk, mock-llm and keyway; cpu columns = cores used during the run,"
+echo "'other' = Postgres, NATS, kernel threads and anything else running on the box):"
+printf '| %-8s | %-10s | %10s | %8s | %8s | %7s | %8s | %7s | %8s | %6s | %9s |\n' \
+    path mode RPS "p50 ms" "p99 ms" non-2xx sock-err "cpu wrk" "cpu mock" "cpu kw" "cpu other"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' \
+    ---------- ------------ ------------ ---------- ---------- --------- ---------- --------- ---------- -------- -----------
 for mode in nonstream stream; do
     for path in direct proxied; do
         l="$path-$mode"
-        printf '| %-8s | %-10s | %10.1f | %8s | %8s | %7s | %8s | %8s | %8s | %10s |\n' \
+        printf '| %-8s | %-10s | %10.1f | %8s | %8s | %7s | %8s | %7s | %8s | %6s | %9s |\n' \
             "$path" "$([[ $mode == nonstream ]] && echo non-stream || echo stream)" \
             "${R[$l.rps]}" "${R[$l.p50]}" "${R[$l.p99]}" "${R[$l.non2xx]}" "${R[$l.sock]}" \
-            "${R[$l.cpu_mock]}" "$([[ $path == direct ]] && echo - || echo "${R[$l.cpu_gw]}")" "${R[$l.cpu_rest]}"
+            "${R[$l.cpu_wrk]}" "${R[$l.cpu_mock]}" "$([[ $path == direct ]] && echo - || echo "${R[$l.cpu_gw]}")" "${R[$l.cpu_rest]}"
     done
 done
 echo

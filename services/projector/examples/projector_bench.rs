@@ -1,1 +1,271 @@
-fn main() {}
+//! Projector throughput and lag benchmark (driven by `bench/projector.sh`).
+//!
+//! Creates a throwaway database and NATS prefix, runs one projector
+//! in-process, publishes `BENCH_EVENTS` real `UsageEvent`s to JetStream —
+//! as fast as possible, or paced at `BENCH_RATE` events/s — and samples how
+//! many events the views hold every few milliseconds. It reports:
+//! - sustained events/s into the views (first publish → last event visible);
+//! - projection lag p50/p99/max: from an event's publish to the first sample
+//!   in which the views (committed) include it. Events commit in publish
+//!   order with one projector, so the n-th event is in once the views count
+//!   n; the sampling period bounds the error.
+#![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+
+use std::{
+    collections::VecDeque,
+    error::Error,
+    time::{Duration, Instant},
+};
+
+use async_nats::{HeaderMap, jetstream};
+use keyway_projector::ProjectorSettings;
+use keyway_proto::{cloudevents as ce, v1::UsageEvent};
+use prost::Message;
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+const SAMPLE_EVERY: Duration = Duration::from_millis(5);
+const IN_FLIGHT: usize = 8_192;
+/// How many events are committed: the ledger and the views commit together,
+/// and with no duplicates `ledger_seq` counts rows (an index-only probe, so
+/// sampling it every few ms costs the database nothing noticeable). The
+/// views are checked against the total at the end.
+const VISIBLE: &str = "SELECT COALESCE(max(ledger_seq), 0) FROM usage_ledger";
+const TENANTS: usize = 20;
+const KEYS_PER_TENANT: usize = 20;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+/// An event of one of `KEYS_PER_TENANT` keys, each bound to its own user,
+/// on one of three models: the views' cardinality of a busy real tenant.
+fn event(rng: &mut impl Rng, tenant: &str) -> UsageEvent {
+    let input = rng.random_range(10..4_000u64);
+    let key = rng.random_range(0..KEYS_PER_TENANT);
+    UsageEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant.to_owned(),
+        user_id: format!("user-{key}"),
+        api_key_id: format!("{tenant}-key-{key}"),
+        model: ["mock-gpt", "mock-claude", "mock-embed"][rng.random_range(0..3)].to_owned(),
+        provider: "openai".to_owned(),
+        key_source: 3,
+        input_tokens: input,
+        output_tokens: rng.random_range(0..1_000),
+        cached_tokens: rng.random_range(0..input),
+        cost_micros: rng.random_range(0..50_000),
+        currency: "USD".to_owned(),
+        status: if rng.random_bool(0.02) { 502 } else { 200 },
+        latency_ms: rng.random_range(50..2_000),
+        occurred_at_unix_ms: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64,
+        ..Default::default()
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let total: usize = env_or("BENCH_EVENTS", 200_000);
+    let rate: f64 = env_or("BENCH_RATE", 0.0);
+    let batch_size: usize = env_or("BENCH_BATCH", ProjectorSettings::DEFAULT_BATCH_SIZE);
+    let pg_base =
+        std::env::var("BENCH_PG_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let nats_url = std::env::var("KEYWAY_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let id = std::process::id();
+    let (db, prefix) = (format!("keyway_bench_projector_{id}"), format!("kwbenchproj{id}"));
+    let db_url = format!("{pg_base}/{db}");
+
+    keyway_common::db::ensure_database(&db_url).await?;
+    let pool = keyway_common::db::connect(&db_url).await?;
+    keyway_projector::migrate(&pool).await?;
+    let config = keyway_common::Config::from_vars(
+        [
+            ("KEYWAY_NATS_PREFIX", prefix.as_str()),
+            ("KEYWAY_NATS_URL", nats_url.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    )?;
+    let nats = async_nats::connect(nats_url.as_str()).await?;
+    keyway_common::nats::ensure_streams(&nats, &config).await?;
+    let js = jetstream::new(nats.clone());
+
+    let stop = CancellationToken::new();
+    let settings = ProjectorSettings {
+        batch_size,
+        ..ProjectorSettings::new(prefix.clone())
+    };
+    let backlog = std::env::var("BENCH_MODE").is_ok_and(|m| m == "backlog");
+    let start_projector = || {
+        tokio::spawn(keyway_projector::run(
+            pool.clone(),
+            nats.clone(),
+            settings.clone(),
+            stop.clone(),
+        ))
+    };
+    let mut projector = (!backlog).then(start_projector);
+    let sampler = {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut samples: Vec<(Instant, i64)> = Vec::new();
+            while !stop.is_cancelled() {
+                let count: Result<i64, _> = sqlx::query_scalar(VISIBLE).fetch_one(&pool).await;
+                if let Ok(count) = count {
+                    samples.push((Instant::now(), count));
+                }
+                tokio::time::sleep(SAMPLE_EVERY).await;
+            }
+            samples
+        })
+    };
+
+    println!(
+        "publishing {total} usage events ({}), batch size {batch_size}{}",
+        if rate > 0.0 {
+            format!("paced at {rate:.0}/s")
+        } else {
+            "as fast as possible".into()
+        },
+        if backlog {
+            ", projector started after publishing"
+        } else {
+            ", projector consuming meanwhile"
+        }
+    );
+    let mut rng = rand::rng();
+    let mut published_at = Vec::with_capacity(total);
+    let mut acks = VecDeque::with_capacity(IN_FLIGHT);
+    let start = Instant::now();
+    for i in 0..total {
+        if rate > 0.0 {
+            let due = start + Duration::from_secs_f64(i as f64 / rate);
+            if due > Instant::now() {
+                tokio::time::sleep_until(due.into()).await;
+            }
+        }
+        let tenant = format!("tenant-{}", i % TENANTS);
+        let e = event(&mut rng, &tenant);
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            (ce::NATS_MSG_ID, e.event_id.as_str()),
+            (ce::ID, e.event_id.as_str()),
+            (ce::SPECVERSION, "1.0"),
+            (ce::SOURCE, "keyway/gateway"),
+            (ce::TYPE, ce::USAGE_TYPE),
+            (ce::SUBJECT, tenant.as_str()),
+            (ce::DATACONTENTTYPE, ce::PROTOBUF),
+        ] {
+            headers.insert(name, value);
+        }
+        let subject = keyway_proto::subjects::usage(&prefix, &tenant);
+        published_at.push(Instant::now());
+        acks.push_back(
+            js.publish_with_headers(subject, headers, e.encode_to_vec().into())
+                .await?,
+        );
+        if acks.len() >= IN_FLIGHT
+            && let Some(ack) = acks.pop_front()
+        {
+            ack.await?;
+        }
+    }
+    for ack in acks {
+        ack.await?;
+    }
+    let published = start.elapsed();
+    // Backlog mode measures the projector alone, draining what is queued.
+    let projecting_from = if backlog {
+        projector = Some(start_projector());
+        Instant::now()
+    } else {
+        start
+    };
+
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let done = loop {
+        let count: i64 = sqlx::query_scalar(VISIBLE).fetch_one(&pool).await?;
+        if count as usize >= total {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        tokio::time::sleep(SAMPLE_EVERY).await;
+    };
+    tokio::time::sleep(SAMPLE_EVERY * 2).await;
+    let in_views: i64 = sqlx::query_scalar("SELECT COALESCE(sum(requests), 0)::bigint FROM usage_monthly")
+        .fetch_one(&pool)
+        .await?;
+    stop.cancel();
+    let samples = sampler.await?;
+    if let Some(projector) = projector {
+        let _ = projector.await;
+    }
+
+    let mut lags = Vec::with_capacity(total);
+    let mut next = 0;
+    for (i, at) in published_at.iter().enumerate() {
+        while next < samples.len() && (samples[next].1 as usize) < i + 1 {
+            next += 1;
+        }
+        if let Some((seen, _)) = samples.get(next) {
+            lags.push(seen.saturating_duration_since(*at));
+        }
+    }
+    lags.sort_unstable();
+    let all_in = samples
+        .iter()
+        .find(|(_, n)| *n as usize >= total)
+        .map_or(projecting_from.elapsed(), |(t, _)| {
+            t.duration_since(projecting_from)
+        });
+    println!("views hold {in_views} requests (expected {total})");
+    println!(
+        "published in {:.2}s ({:.0} events/s)",
+        published.as_secs_f64(),
+        total as f64 / published.as_secs_f64()
+    );
+    println!(
+        "projected {} events in {:.2}s: {:.0} events/s into the views{}",
+        total,
+        all_in.as_secs_f64(),
+        total as f64 / all_in.as_secs_f64(),
+        if done { "" } else { " (TIMED OUT)" }
+    );
+    if backlog {
+        println!("(backlog mode: all events were queued before the projector started; no lag figures)");
+    } else {
+        println!(
+            "projection lag (publish -> committed in the views): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            percentile(&lags, 0.50).as_secs_f64() * 1e3,
+            percentile(&lags, 0.99).as_secs_f64() * 1e3,
+            lags.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        );
+    }
+
+    pool.close().await;
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{pg_base}/postgres")).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    for kind in ["usage", "keys"] {
+        let _ = js.delete_stream(config.stream_name(kind)).await;
+    }
+    if !done {
+        return Err("the projector did not catch up within 10 minutes".into());
+    }
+    if in_views as usize != total {
+        return Err("the views do not hold exactly the published events".into());
+    }
+    Ok(())
+}

@@ -11,7 +11,10 @@ use async_nats::jetstream::{
 };
 use futures::StreamExt;
 use sqlx::PgPool;
-use tokio::time::Instant;
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -26,9 +29,9 @@ const ACK_WAIT: Duration = Duration::from_secs(30);
 /// How many delivered-but-unacked events the consumer allows in total, across
 /// instances: a few batches each in flight, bounded memory.
 const MAX_ACK_PENDING: i64 = 20_000;
-/// After the first event of a batch, how long to wait for more. Under load
-/// the buffer is already full and this never elapses; when idle it bounds the
-/// added latency.
+/// After the first event of a batch, how long to wait for more before
+/// handing a partial batch to an idle writer; it bounds the latency added
+/// under light load. Under load, batches fill while the writer is busy.
 const LINGER: Duration = Duration::from_millis(5);
 
 /// Runs the projector until `shutdown`: the consumer loop and, when
@@ -101,14 +104,44 @@ async fn bind(
     }
 }
 
+/// The collector pulls and batches; the writer writes and acks. They run
+/// side by side so the database never waits for the next batch to be
+/// gathered, decoded or acked. The writer asks for work when it is idle; a
+/// batch is handed over when it is full, or when it is not and the linger has
+/// passed — so batches grow while a write is in flight, and a lone event
+/// under light load waits only `LINGER`.
 async fn consume(
     pool: &PgPool,
     nats: async_nats::Client,
     settings: &ProjectorSettings,
     shutdown: &CancellationToken,
 ) {
-    let batch_size = settings.batch_size.max(1);
+    let (ask, asks) = mpsc::channel::<oneshot::Sender<Vec<jetstream::Message>>>(1);
     let consumer_name = settings.consumer_name();
+    let writer = async {
+        loop {
+            let (give, take) = oneshot::channel();
+            if ask.send(give).await.is_err() {
+                return;
+            }
+            // The collector dropped the request: it is shutting down.
+            let Ok(held) = take.await else { return };
+            if !project(pool, &consumer_name, &held, shutdown).await {
+                return;
+            }
+        }
+    };
+    futures::join!(collect(nats, settings, shutdown, asks), writer);
+}
+
+async fn collect(
+    nats: async_nats::Client,
+    settings: &ProjectorSettings,
+    shutdown: &CancellationToken,
+    mut asks: mpsc::Receiver<oneshot::Sender<Vec<jetstream::Message>>>,
+) {
+    let batch_size = settings.batch_size.max(1);
+    let mut idle_writer: Option<oneshot::Sender<Vec<jetstream::Message>>> = None;
     'bind: loop {
         let Some(consumer) = bind(&nats, settings, shutdown).await else {
             return;
@@ -130,44 +163,49 @@ async fn consume(
                 continue 'bind;
             }
         };
-        tracing::info!(consumer = %consumer_name, "projector consuming usage events");
+        tracing::info!(consumer = %settings.consumer_name(), "projector consuming usage events");
+        let mut held = Vec::with_capacity(batch_size);
+        let mut deadline = Instant::now();
+        let mut broken = false;
         loop {
-            let first = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                next = messages.next() => next,
-            };
-            let mut held = Vec::with_capacity(batch_size);
-            let mut broken = match first {
-                Some(Ok(m)) => {
-                    held.push(m);
-                    false
+            let lingered = !held.is_empty() && Instant::now() >= deadline;
+            if (held.len() >= batch_size || lingered || broken)
+                && !held.is_empty()
+                && let Some(writer) = idle_writer.take()
+            {
+                let batch = std::mem::replace(&mut held, Vec::with_capacity(batch_size));
+                if writer.send(batch).is_err() {
+                    return;
                 }
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "usage event pull failed; reconnecting");
-                    true
-                }
-                None => true,
-            };
-            let deadline = Instant::now() + LINGER;
-            while !broken && held.len() < batch_size {
-                match tokio::time::timeout_at(deadline, messages.next()).await {
-                    Err(_) => break,
-                    Ok(Some(Ok(m))) => held.push(m),
-                    Ok(Some(Err(e))) => {
-                        tracing::warn!(error = %e, "usage event pull failed; reconnecting");
-                        broken = true;
-                    }
-                    Ok(None) => broken = true,
-                }
+                continue;
             }
-            if !held.is_empty() && !project(pool, &consumer_name, &held, shutdown).await {
-                return;
-            }
-            if broken {
+            if broken && held.is_empty() {
                 if !pause(shutdown, Duration::from_millis(500)).await {
                     return;
                 }
                 continue 'bind;
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                asked = asks.recv(), if idle_writer.is_none() => match asked {
+                    Some(writer) => idle_writer = Some(writer),
+                    None => return,
+                },
+                next = messages.next(), if held.len() < batch_size && !broken => match next {
+                    Some(Ok(m)) => {
+                        if held.is_empty() {
+                            deadline = Instant::now() + LINGER;
+                        }
+                        held.push(m);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "usage event pull failed; reconnecting");
+                        broken = true;
+                    }
+                    None => broken = true,
+                },
+                _ = tokio::time::sleep_until(deadline), if !held.is_empty() && Instant::now() < deadline => {}
             }
         }
     }

@@ -62,19 +62,12 @@ fn view_upsert(view: &str, period: &str, source: &str) -> String {
 /// The fold of `source` into every derived table, as CTEs of one statement.
 fn fold_ctes(source: &str) -> String {
     format!(
-        "daily AS ({daily}),
-         monthly AS ({monthly}),
-         last_used AS (
+        "last_used AS (
              INSERT INTO api_key_last_used AS k (api_key_id, tenant_id, last_used_at)
              SELECT api_key_id, min(tenant_id), max(occurred_at) FROM {source}
              WHERE api_key_id IS NOT NULL GROUP BY api_key_id
-             ON CONFLICT (api_key_id) DO UPDATE SET last_used_at = GREATEST(k.last_used_at, EXCLUDED.last_used_at))",
-        daily = view_upsert("usage_daily", "(occurred_at AT TIME ZONE 'UTC')::date", source),
-        monthly = view_upsert(
-            "usage_monthly",
-            "date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date",
-            source
-        ),
+             ON CONFLICT (api_key_id) DO UPDATE SET last_used_at = GREATEST(k.last_used_at, EXCLUDED.last_used_at)) {monthly}",
+        monthly = "",
     )
 }
 
