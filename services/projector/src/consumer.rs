@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     ProjectorSettings, decode,
-    ledger::{self, Batch, DeadLetter},
+    ledger::{self, Batch, DeadLetter, Origin},
     retention,
 };
 
@@ -222,7 +222,14 @@ async fn project(
     let batch = to_batch(held);
     let mut delay = Duration::from_millis(100);
     loop {
-        match ledger::write_batch(pool, consumer, &batch).await {
+        let written = match ledger::write_batch(pool, consumer, &batch).await {
+            Err(e) if ledger::is_data_error(&e) => {
+                tracing::warn!(error = %e, events = held.len(), "usage batch refused; writing its events one by one");
+                ledger::write_isolated(pool, consumer, &batch).await
+            }
+            other => other,
+        };
+        match written {
             Ok(inserted) => {
                 tracing::debug!(
                     received = held.len(),
@@ -260,27 +267,31 @@ fn to_batch(held: &[jetstream::Message]) -> Batch {
         };
         let sequence = i64::try_from(sequence).unwrap_or(i64::MAX);
         batch.max_stream_sequence = batch.max_stream_sequence.max(sequence);
+        let origin = || Origin {
+            stream: stream.clone(),
+            stream_sequence: sequence,
+            subject: message.subject.to_string(),
+            msg_id: message
+                .headers
+                .as_ref()
+                // The standard constant: a `&str` name never matches the
+                // parsed standard header in async-nats.
+                .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+                .map(|v| v.as_str().to_owned()),
+        };
         match decode::decode(&message.payload) {
             // The same event under another Nats-Msg-Id (a retry beyond the
             // dedupe window) may sit in the same batch: keep the first.
             Ok(row) => {
                 if seen.insert(row.event_id) {
                     batch.rows.push(row);
+                    batch.origins.push(origin());
                 }
             }
             Err(error) => {
                 tracing::warn!(%error, subject = %message.subject, stream_sequence = sequence, "dead-lettering an undecodable usage event");
                 batch.dead.push(DeadLetter {
-                    stream,
-                    stream_sequence: sequence,
-                    subject: message.subject.to_string(),
-                    msg_id: message
-                        .headers
-                        .as_ref()
-                        // The standard constant: a `&str` name never matches
-                        // the parsed standard header in async-nats.
-                        .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
-                        .map(|v| v.as_str().to_owned()),
+                    origin: origin(),
                     payload: message.payload.to_vec(),
                     error,
                 });

@@ -42,11 +42,36 @@ pub(crate) fn key_source_name(value: i32) -> &'static str {
     }
 }
 
+/// The longest id, model or provider name accepted: far above any real one,
+/// far below what a Postgres index entry can hold.
+const MAX_TEXT: usize = 512;
+
+/// Postgres text cannot hold NUL, and an oversized key cannot be indexed:
+/// either would fail the whole batch's transaction again on every retry.
+fn text(name: &str, s: String) -> Result<String, String> {
+    if s.contains('\0') {
+        return Err(format!("{name} contains a NUL character"));
+    }
+    if s.len() > MAX_TEXT {
+        return Err(format!("{name} is {} bytes long, over {MAX_TEXT}", s.len()));
+    }
+    Ok(s)
+}
+
 fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-fn fits(name: &str, value: u64) -> Result<i64, String> {
+/// Per-event bounds far beyond any real request (ten billion tokens; a
+/// million currency units), so sums over a view row cannot overflow 64 bits
+/// and fail every later batch that touches it.
+const MAX_TOKENS: u64 = 10_000_000_000;
+const MAX_COST_MICROS: i64 = 1_000_000_000_000;
+
+fn tokens(name: &str, value: u64) -> Result<i64, String> {
+    if value > MAX_TOKENS {
+        return Err(format!("{name} {value} is over {MAX_TOKENS}"));
+    }
     i64::try_from(value).map_err(|_| format!("{name} {value} does not fit a signed 64-bit integer"))
 }
 
@@ -73,20 +98,26 @@ pub(crate) fn decode(payload: &[u8]) -> Result<LedgerRow, String> {
             e.occurred_at_unix_ms
         )
     })?;
+    if !(0..=MAX_COST_MICROS).contains(&e.cost_micros) {
+        return Err(format!(
+            "cost_micros {} is outside 0..={MAX_COST_MICROS}",
+            e.cost_micros
+        ));
+    }
     let status = i32::try_from(e.status).map_err(|_| format!("status {} is out of range", e.status))?;
     Ok(LedgerRow {
         event_id,
-        input_tokens: fits("input_tokens", e.input_tokens)?,
-        output_tokens: fits("output_tokens", e.output_tokens)?,
-        cached_tokens: fits("cached_tokens", e.cached_tokens)?,
+        input_tokens: tokens("input_tokens", e.input_tokens)?,
+        output_tokens: tokens("output_tokens", e.output_tokens)?,
+        cached_tokens: tokens("cached_tokens", e.cached_tokens)?,
         key_source: key_source_name(e.key_source),
-        tenant_id: e.tenant_id,
-        user_id: non_empty(e.user_id),
-        api_key_id: non_empty(e.api_key_id),
-        model: e.model,
-        provider: e.provider,
+        tenant_id: text("tenant_id", e.tenant_id)?,
+        user_id: non_empty(text("user_id", e.user_id)?),
+        api_key_id: non_empty(text("api_key_id", e.api_key_id)?),
+        model: text("model", e.model)?,
+        provider: text("provider", e.provider)?,
         cost_micros: e.cost_micros,
-        currency: e.currency,
+        currency: text("currency", e.currency)?,
         status,
         streamed: e.streamed,
         estimated: e.estimated,
@@ -160,6 +191,25 @@ mod tests {
                 .unwrap_err()
                 .contains("output_tokens")
         );
+        let negative = UsageEvent {
+            cost_micros: -1,
+            ..event()
+        };
+        assert!(
+            decode(&negative.encode_to_vec())
+                .unwrap_err()
+                .contains("cost_micros")
+        );
+        let nul = UsageEvent {
+            model: "mock\0gpt".into(),
+            ..event()
+        };
+        assert!(decode(&nul.encode_to_vec()).unwrap_err().contains("model"));
+        let long = UsageEvent {
+            api_key_id: "k".repeat(MAX_TEXT + 1),
+            ..event()
+        };
+        assert!(decode(&long.encode_to_vec()).unwrap_err().contains("api_key_id"));
         let no_time = UsageEvent {
             occurred_at_unix_ms: 0,
             ..event()

@@ -18,21 +18,28 @@ use crate::{ProjectorError, decode::LedgerRow};
 /// it, ledger order is commit order and the export's xid8 rule is exact.
 const LEDGER_LOCK: i64 = 0x4b57_5052_4f4a_0001;
 
-/// A message that could not be decoded, kept rather than blocking the stream.
+/// Where a message came from, to dead-letter it.
 #[derive(Debug, Clone)]
-pub(crate) struct DeadLetter {
+pub(crate) struct Origin {
     pub(crate) stream: String,
     pub(crate) stream_sequence: i64,
     pub(crate) subject: String,
     pub(crate) msg_id: Option<String>,
+}
+
+/// A message that could not be projected, kept rather than blocking the stream.
+#[derive(Debug, Clone)]
+pub(crate) struct DeadLetter {
+    pub(crate) origin: Origin,
     pub(crate) payload: Vec<u8>,
     pub(crate) error: String,
 }
 
-/// Everything one transaction writes.
+/// Everything one transaction writes. `origins[i]` is where `rows[i]` came from.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     pub(crate) rows: Vec<LedgerRow>,
+    pub(crate) origins: Vec<Origin>,
     pub(crate) dead: Vec<DeadLetter>,
     pub(crate) max_stream_sequence: i64,
 }
@@ -62,12 +69,19 @@ fn view_upsert(view: &str, period: &str, source: &str) -> String {
 /// The fold of `source` into every derived table, as CTEs of one statement.
 fn fold_ctes(source: &str) -> String {
     format!(
-        "last_used AS (
+        "daily AS ({daily}),
+         monthly AS ({monthly}),
+         last_used AS (
              INSERT INTO api_key_last_used AS k (api_key_id, tenant_id, last_used_at)
              SELECT api_key_id, min(tenant_id), max(occurred_at) FROM {source}
              WHERE api_key_id IS NOT NULL GROUP BY api_key_id
-             ON CONFLICT (api_key_id) DO UPDATE SET last_used_at = GREATEST(k.last_used_at, EXCLUDED.last_used_at)) {monthly}",
-        monthly = "",
+             ON CONFLICT (api_key_id) DO UPDATE SET last_used_at = GREATEST(k.last_used_at, EXCLUDED.last_used_at))",
+        daily = view_upsert("usage_daily", "(occurred_at AT TIME ZONE 'UTC')::date", source),
+        monthly = view_upsert(
+            "usage_monthly",
+            "date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date",
+            source
+        ),
     )
 }
 
@@ -135,16 +149,63 @@ pub(crate) async fn write_batch(pool: &PgPool, consumer: &str, batch: &Batch) ->
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bytea[], $6::text[])
              ON CONFLICT (stream, stream_sequence) DO NOTHING",
         )
-        .bind(d.iter().map(|l| l.stream.clone()).collect::<Vec<_>>())
-        .bind(d.iter().map(|l| l.stream_sequence).collect::<Vec<_>>())
-        .bind(d.iter().map(|l| l.subject.clone()).collect::<Vec<_>>())
-        .bind(d.iter().map(|l| l.msg_id.clone()).collect::<Vec<_>>())
+        .bind(d.iter().map(|l| l.origin.stream.clone()).collect::<Vec<_>>())
+        .bind(d.iter().map(|l| l.origin.stream_sequence).collect::<Vec<_>>())
+        .bind(d.iter().map(|l| l.origin.subject.clone()).collect::<Vec<_>>())
+        .bind(d.iter().map(|l| l.origin.msg_id.clone()).collect::<Vec<_>>())
         .bind(d.iter().map(|l| l.payload.clone()).collect::<Vec<_>>())
         .bind(d.iter().map(|l| l.error.clone()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
+    Ok(inserted)
+}
+
+/// Whether retrying `e` can only fail again: bad data (22), a violated
+/// constraint (23) or a limit such as an oversized index entry (54).
+pub(crate) fn is_data_error(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c.starts_with("54")),
+        _ => false,
+    }
+}
+
+/// After a batch failed on its data: writes its events one per
+/// transaction and dead-letters those the database refuses, so one bad
+/// event cannot block the stream. Rows already written are no-ops on a
+/// later retry, thanks to the ledger's primary key.
+pub(crate) async fn write_isolated(pool: &PgPool, consumer: &str, batch: &Batch) -> Result<u64, sqlx::Error> {
+    let mut inserted = 0;
+    let mut dead = batch.dead.clone();
+    for (row, origin) in batch.rows.iter().zip(&batch.origins) {
+        let one = Batch {
+            rows: vec![row.clone()],
+            origins: vec![origin.clone()],
+            dead: Vec::new(),
+            max_stream_sequence: origin.stream_sequence,
+        };
+        match write_batch(pool, consumer, &one).await {
+            Ok(n) => inserted += n,
+            Err(e) if is_data_error(&e) => {
+                tracing::warn!(error = %e, stream_sequence = origin.stream_sequence, "dead-lettering a usage event the database refuses");
+                dead.push(DeadLetter {
+                    origin: origin.clone(),
+                    payload: row.event.clone(),
+                    error: format!("refused by the database: {e}"),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let rest = Batch {
+        dead,
+        max_stream_sequence: batch.max_stream_sequence,
+        ..Batch::default()
+    };
+    write_batch(pool, consumer, &rest).await?;
     Ok(inserted)
 }
 

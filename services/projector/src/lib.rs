@@ -29,7 +29,9 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 pub struct ProjectorSettings {
     /// `KEYWAY_NATS_PREFIX`: names the stream, subjects and durable consumer.
     pub nats_prefix: String,
-    /// The most events folded in one transaction (default 500).
+    /// The most events folded in one transaction (default 2000). Batches
+    /// only fill under load; bigger ones amortize the view upserts, which
+    /// dominate the cost (see bench/projector.sh).
     pub batch_size: usize,
     /// `KEYWAY_USAGE_RETENTION_DAYS`: prune ledger rows older than this,
     /// never past a registered export cursor. `None` keeps everything.
@@ -37,7 +39,7 @@ pub struct ProjectorSettings {
 }
 
 impl ProjectorSettings {
-    pub const DEFAULT_BATCH_SIZE: usize = 500;
+    pub const DEFAULT_BATCH_SIZE: usize = 2_000;
 
     pub fn new(nats_prefix: impl Into<String>) -> Self {
         Self {
@@ -126,7 +128,7 @@ mod tests {
             .unwrap()
         };
         let s = ProjectorSettings::from_config(&config(&[("KEYWAY_USAGE_RETENTION_DAYS", "90")])).unwrap();
-        assert_eq!((s.retention_days, s.batch_size), (Some(90), 500));
+        assert_eq!((s.retention_days, s.batch_size), (Some(90), 2_000));
         let err = ProjectorSettings::from_config(&config(&[("KEYWAY_USAGE_RETENTION_DAYS", "0")]))
             .unwrap_err()
             .to_string();

@@ -153,20 +153,26 @@ async fn retention_prunes_only_rows_every_registered_cursor_has_passed() {
 #[tokio::test]
 async fn a_poison_message_is_dead_lettered_and_the_stream_keeps_flowing() {
     let h = Harness::start().await;
+    // Stands in for any event the database itself refuses: it must not block
+    // the rest of its batch either.
+    sqlx::query("ALTER TABLE usage_ledger ADD CONSTRAINT test_refuses_evil CHECK (model <> 'evil')")
+        .execute(&h.pool)
+        .await
+        .unwrap();
     let _projector = h.projector(10);
-    h.publish_raw(
-        "t-a",
-        b"\x08\xff\xff definitely not protobuf".to_vec(),
-        "poison-1",
-    )
-    .await
-    .await
-    .unwrap();
+    let garbage = b"\x08\xff\xff definitely not protobuf".to_vec();
+    h.publish_raw("t-a", garbage.clone(), "poison-1")
+        .await
+        .await
+        .unwrap();
     let mut no_id = event("t-a", "", "", "mock-gpt");
     no_id.event_id = "not-a-uuid".into();
     h.publish(&[(no_id, "poison-2".into())]).await;
-    let valid = events(&["t-a"], 25);
+    let mut valid = events(&["t-a"], 25);
+    let evil = event("t-a", "", "", "evil");
+    valid.insert(12, (evil.clone(), evil.event_id.clone()));
     h.publish(&valid).await;
+    valid.remove(12);
     h.settle(25, 30).await;
     assert_eq!(view_sums(&h.pool, "usage_daily").await, expected(&valid));
     let dead: Vec<(Option<String>, String, Vec<u8>)> =
@@ -174,14 +180,14 @@ async fn a_poison_message_is_dead_lettered_and_the_stream_keeps_flowing() {
             .fetch_all(&h.pool)
             .await
             .unwrap();
-    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert_eq!(dead.len(), 3, "{dead:?}");
+    let ids: Vec<_> = dead.iter().map(|d| d.0.as_deref()).collect();
     assert_eq!(
-        (dead[0].0.as_deref(), dead[1].0.as_deref()),
-        (Some("poison-1"), Some("poison-2"))
+        ids,
+        [Some("poison-1"), Some("poison-2"), Some(evil.event_id.as_str())]
     );
-    assert!(
-        dead[0].1.contains("UsageEvent") && dead[1].1.contains("event_id"),
-        "{dead:?}"
-    );
-    assert_eq!(dead[0].2, b"\x08\xff\xff definitely not protobuf");
+    assert!(dead[0].1.contains("UsageEvent"), "{dead:?}");
+    assert!(dead[1].1.contains("event_id"), "{dead:?}");
+    assert!(dead[2].1.contains("refused by the database"), "{dead:?}");
+    assert_eq!(dead[0].2, garbage);
 }
