@@ -47,6 +47,6 @@ run() {
     env "${batch[@]}" BENCH_EVENTS="$EVENTS" "$@" "$BIN"
 }
 
-run "live: publish as fast as possible while the projector consumes"
-run "backlog: the projector alone, draining $EVENTS queued events" BENCH_MODE=backlog
+run "live: publish as fast as possible while the projector consumes" BENCH_RATE=0
+run "backlog: the projector alone, draining $EVENTS queued events" BENCH_MODE=backlog BENCH_RATE=0
 run "paced: publish at $RATE events/s" BENCH_RATE="$RATE"

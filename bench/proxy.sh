@@ -218,7 +218,7 @@ cat <<EOF
 
 Keyway proxy benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')
   machine : $NCPU cores (${CPU_MODEL:-unknown CPU}), ${MEM_GIB} GiB RAM, $(uname -sr)
-  NOTE    : wrk, mock-llm and keyway (plus Postgres/NATS for usage events) all
+  NOTE    : wrk, mock-llm and keyway (and the Postgres and NATS it uses) all
             share these $NCPU cores, so the ratio understates what the gateway
             would reach with a core of its own.
   before  : ${IDLE_BUSY} of $NCPU cores already busy (load average $(cut -d' ' -f1-3 /proc/loadavg))

@@ -25,6 +25,8 @@ pub(crate) fn build_client(
     reqwest::Client::builder()
         // A redirect could lead a custom base URL past the SSRF guard.
         .redirect(reqwest::redirect::Policy::none())
+        // Upstreams are reached directly; proxy detection costs every request.
+        .no_proxy()
         .connect_timeout(connect_timeout)
         .read_timeout(read_timeout)
         .pool_idle_timeout(Duration::from_secs(90))

@@ -17,6 +17,7 @@ use keyway_gateway::{
     usage::publisher::UsagePublisher,
 };
 use keyway_keys::{KeyService, KeyServiceSettings, crypto::KmsConfig};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -284,6 +285,11 @@ impl Stack {
             ..
         } = self;
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        // Streams are many small writes: without TCP_NODELAY, Nagle holds
+        // each SSE frame for the client's delayed ACK (~40 ms a token).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let server =
             axum::serve(listener, service).with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let server = tokio::spawn(async move { server.await });

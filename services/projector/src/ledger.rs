@@ -215,8 +215,9 @@ async fn insert_and_fold(
     batch: &Batch,
 ) -> Result<u64, sqlx::Error> {
     let rows = &batch.rows;
-    let text = |f: fn(&LedgerRow) -> &str| rows.iter().map(|r| f(r).to_owned()).collect::<Vec<String>>();
-    let opt = |f: fn(&LedgerRow) -> &Option<String>| rows.iter().map(|r| f(r).clone()).collect::<Vec<_>>();
+    // Columns borrow from the rows: a batch is bound without copying a string.
+    let text = |f: fn(&LedgerRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let opt = |f: fn(&LedgerRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<Option<&str>>>();
     let int = |f: fn(&LedgerRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
     let flag = |f: fn(&LedgerRow) -> bool| rows.iter().map(f).collect::<Vec<bool>>();
     let inserted: i64 = sqlx::query_scalar(&INCREMENTAL)
@@ -224,8 +225,8 @@ async fn insert_and_fold(
         .bind(batch.max_stream_sequence)
         .bind(rows.iter().map(|r| r.event_id).collect::<Vec<Uuid>>())
         .bind(text(|r| &r.tenant_id))
-        .bind(opt(|r| &r.user_id))
-        .bind(opt(|r| &r.api_key_id))
+        .bind(opt(|r| r.user_id.as_deref()))
+        .bind(opt(|r| r.api_key_id.as_deref()))
         .bind(text(|r| &r.model))
         .bind(text(|r| &r.provider))
         .bind(text(|r| r.key_source))
@@ -243,7 +244,7 @@ async fn insert_and_fold(
                 .map(|r| r.occurred_at)
                 .collect::<Vec<OffsetDateTime>>(),
         )
-        .bind(rows.iter().map(|r| r.event.clone()).collect::<Vec<Vec<u8>>>())
+        .bind(rows.iter().map(|r| r.event.as_slice()).collect::<Vec<&[u8]>>())
         .fetch_one(&mut **tx)
         .await?;
     Ok(u64::try_from(inserted).unwrap_or(0))

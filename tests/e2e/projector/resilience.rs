@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::support::{DAY_MS, Harness, WIDE, event, events, expected, totals, view_sums, wait_for};
+use super::support::{DAY_MS, Harness, WIDE, event, events, expected, export, totals, view_sums, wait_for};
 use crate::keys_api::{new_api_key, new_tenant};
 
 async fn ledger_rows(h: &Harness) -> i64 {
@@ -60,6 +60,11 @@ async fn retention_prunes_only_rows_every_registered_cursor_has_passed() {
     }
     h.publish(&published).await;
     h.settle(26, 30).await;
+    // Cursors may only name positions the export has handed out.
+    assert_eq!(
+        export(&h, &h.stack.admin_key, String::new(), 26).await.0.len(),
+        26
+    );
     let old = |tenant: &str| {
         let (pool, tenant) = (h.pool.clone(), tenant.to_owned());
         async move {

@@ -328,23 +328,25 @@ pub(crate) fn totals(summary: &Value) -> [i64; 6] {
     .map(|f| t[f].as_i64().unwrap())
 }
 
-/// Pages through the export with `key` from `after`; returns the events and
-/// the last cursor.
-pub(crate) async fn export(h: &Harness, key: &str, query: &str, mut after: String) -> (Vec<Value>, String) {
+/// Pages through the export with `key` from `after` until `want` events
+/// came and the export has nothing more; returns them and the last cursor.
+/// Waits (up to 10 s) when the export holds rows back because some write
+/// transaction in the cluster is still running.
+pub(crate) async fn export(h: &Harness, key: &str, mut after: String, want: usize) -> (Vec<Value>, String) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut all = Vec::new();
     loop {
-        let (status, page) = h
-            .get(
-                key,
-                &format!("/api/v1/usage/events?limit=100&after={after}{query}"),
-            )
-            .await;
+        let path = format!("/api/v1/usage/events?limit=100&after={after}");
+        let (status, page) = h.get(key, &path).await;
         assert_eq!(status, 200, "{page}");
         let events = page["events"].as_array().unwrap();
         all.extend(events.iter().cloned());
         after = page["next_cursor"].as_str().unwrap().to_owned();
         if events.is_empty() {
-            return (all, after);
+            if all.len() >= want || tokio::time::Instant::now() > deadline {
+                return (all, after);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
