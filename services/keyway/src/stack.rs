@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+use axum::serve::ListenerExt;
 use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
 use keyway_common::{Config, Environment};
 use keyway_gateway::{
@@ -17,7 +18,6 @@ use keyway_gateway::{
     usage::publisher::UsagePublisher,
 };
 use keyway_keys::{KeyService, KeyServiceSettings, crypto::KmsConfig};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 

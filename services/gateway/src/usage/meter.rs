@@ -143,7 +143,13 @@ impl MeteredBody {
 
     fn finish(&mut self, status: u16, code: &str, disconnected: bool) {
         if let Some(meter) = self.meter.take() {
-            meter.emit(status, code, &self.tap.reported, &self.tap.text, disconnected);
+            // The text is only needed (and only parsed) for an estimate.
+            let reply = if self.tap.reported.output.is_none() {
+                self.tap.text().to_owned()
+            } else {
+                String::new()
+            };
+            meter.emit(status, code, &self.tap.reported, &reply, disconnected);
         }
     }
 }

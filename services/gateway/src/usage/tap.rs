@@ -32,7 +32,11 @@ pub(crate) struct Tap {
     pending: BytesMut,
     pub(crate) reported: Reported,
     /// The reply text, for estimating output tokens when none are reported.
-    pub(crate) text: String,
+    text: String,
+    /// SSE frames that cannot carry usage, kept raw (bounded) and parsed for
+    /// their text only if an estimate is needed: the hot path never parses
+    /// a content frame.
+    content_frames: BytesMut,
 }
 
 impl Tap {
@@ -42,6 +46,7 @@ impl Tap {
             pending: BytesMut::new(),
             reported: Reported::default(),
             text: String::new(),
+            content_frames: BytesMut::new(),
         }
     }
 
@@ -94,8 +99,30 @@ impl Tap {
         }
     }
 
+    /// The reply's text (for estimates), parsed from kept frames on demand.
+    pub(crate) fn text(&mut self) -> &str {
+        if !self.content_frames.is_empty() {
+            let frames = self.content_frames.split();
+            let mut rest = frames;
+            while let Some(event) = next_event(&mut rest) {
+                self.parse_event(&event);
+            }
+        }
+        &self.text
+    }
+
     /// Returns true when the event is the injected usage-only chunk.
     fn observe_event(&mut self, event: &[u8]) -> bool {
+        if !may_carry_usage(event) {
+            if self.content_frames.len() + event.len() <= MAX_KEPT {
+                self.content_frames.extend_from_slice(event);
+            }
+            return false;
+        }
+        self.parse_event(event)
+    }
+
+    fn parse_event(&mut self, event: &[u8]) -> bool {
         let Some(data) = sse_data(event) else { return false };
         let Ok(json) = serde_json::from_str::<Value>(&data) else {
             return false;
@@ -186,6 +213,12 @@ impl Tap {
     }
 }
 
+/// Usage travels in OpenAI's `usage` field and in Anthropic's
+/// `message_start`/`message_delta`, all of which contain `usage`.
+fn may_carry_usage(event: &[u8]) -> bool {
+    event.windows(7).any(|w| w == b"\"usage\"")
+}
+
 /// Splits the next complete SSE event (with its blank-line terminator).
 fn next_event(pending: &mut BytesMut) -> Option<BytesMut> {
     let end = pending
@@ -241,7 +274,7 @@ mod tests {
                 cached: Some(3)
             }
         );
-        assert_eq!(tap.text, "Hello");
+        assert_eq!(tap.text(), "Hello");
         assert!(!out.contains("usage"), "{out}");
         assert!(out.contains("\"lo\"") && out.ends_with("data: [DONE]\n\n"));
     }
@@ -275,7 +308,7 @@ mod tests {
                 cached: Some(4)
             }
         );
-        assert_eq!(tap.text, "Hi");
+        assert_eq!(tap.text(), "Hi");
     }
 
     #[test]

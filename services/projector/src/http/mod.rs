@@ -207,7 +207,11 @@ mod tests {
     fn the_openapi_part_documents_every_route() {
         use utoipa::OpenApi;
         let json = UsageApi::openapi().to_json().unwrap();
-        for path in ["/api/v1/usage/summary", "/api/v1/usage/events", "/api/v1/usage/cursors/{name}"] {
+        for path in [
+            "/api/v1/usage/summary",
+            "/api/v1/usage/events",
+            "/api/v1/usage/cursors/{name}",
+        ] {
             assert!(json.contains(path), "{path}");
         }
         assert!(json.contains("cost_micros") && json.contains("next_cursor"));
