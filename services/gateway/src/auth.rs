@@ -14,17 +14,8 @@ use crate::{
 
 /// The key the client presented, if any.
 pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(value) = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let (scheme, token) = value.trim().split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
-    }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    keyway_auth::presented_key(header("authorization"), header("x-api-key"))
 }
 
 /// An authenticated caller allowed to send LLM traffic.

@@ -97,16 +97,8 @@ impl FromRequestParts<Arc<KeyService>> for Principal {
         service: &Arc<KeyService>,
     ) -> Result<Self, Self::Rejection> {
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let presented = match header("authorization") {
-            Some(v) => v
-                .trim()
-                .strip_prefix("Bearer ")
-                .or_else(|| v.trim().strip_prefix("bearer ")),
-            None => header("x-api-key"),
-        }
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or(KeysError::Unauthenticated)?;
+        let presented = keyway_auth::presented_key(header("authorization"), header("x-api-key"))
+            .ok_or(KeysError::Unauthenticated)?;
         let caller = service.verify_key(presented).await.map_err(|e| match e {
             AuthError::Unavailable => KeysError::Unavailable("the credential store is unavailable".into()),
             AuthError::Missing | AuthError::Invalid => KeysError::Unauthenticated,

@@ -48,16 +48,8 @@ impl FromRequestParts<Arc<UsageState>> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<UsageState>) -> Result<Self, Self::Rejection> {
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let presented = match header("authorization") {
-            Some(v) => v
-                .trim()
-                .strip_prefix("Bearer ")
-                .or_else(|| v.trim().strip_prefix("bearer ")),
-            None => header("x-api-key"),
-        }
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or(UsageError::Unauthenticated)?;
+        let presented = keyway_auth::presented_key(header("authorization"), header("x-api-key"))
+            .ok_or(UsageError::Unauthenticated)?;
         let caller = state
             .authenticator
             .authenticate(presented)
