@@ -178,6 +178,8 @@ pub(crate) fn chat(model: &str, text: &str) -> serde_json::Value {
 /// The `keyway` binary run as a real process, logs captured to files.
 pub(crate) struct KeywayProcess {
     pub(crate) child: Child,
+    args: Vec<String>,
+    extra: Vec<(String, String)>,
     pub(crate) base: String,
     pub(crate) isolation: Isolation,
     pub(crate) stdout: PathBuf,
@@ -186,26 +188,45 @@ pub(crate) struct KeywayProcess {
 
 impl KeywayProcess {
     pub(crate) fn start(extra: &[(&str, &str)]) -> Self {
+        Self::start_args(&["up"], extra)
+    }
+
+    /// Runs `keyway <args>` (e.g. `run projector`) with its own isolation.
+    pub(crate) fn start_args(args: &[&str], extra: &[(&str, &str)]) -> Self {
         let isolation = Isolation::new();
         let dir = isolation.data_dir.path().to_owned();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let extra: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let (stdout, stderr) = (dir.join("stdout.log"), dir.join("stderr.log"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyway"));
-        command
-            .arg("up")
-            .envs(isolation.env())
-            .envs(extra.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-            .stderr(std::fs::File::create(&stderr).expect("stderr file"));
-        let child = command.spawn().expect("keyway binary starts");
-        let base = wait_for_banner(&stderr, Duration::from_secs(60));
+        let (child, base) = spawn(&args, &isolation, &extra, &stdout, &stderr);
         Self {
             child,
+            args,
+            extra,
             base,
             isolation,
             stdout,
             stderr,
         }
+    }
+
+    /// Starts the same command again on the same database, NATS prefix and
+    /// data dir (after the previous process died or was killed).
+    pub(crate) fn respawn(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, base) = spawn(
+            &self.args,
+            &self.isolation,
+            &self.extra,
+            &self.stdout,
+            &self.stderr,
+        );
+        self.child = child;
+        self.base = base;
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -235,6 +256,26 @@ impl Drop for KeywayProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn(
+    args: &[String],
+    isolation: &Isolation,
+    extra: &[(String, String)],
+    stdout: &Path,
+    stderr: &Path,
+) -> (Child, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(args)
+        .envs(isolation.env())
+        .envs(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(stdout).expect("stdout file"))
+        .stderr(std::fs::File::create(stderr).expect("stderr file"))
+        .spawn()
+        .expect("keyway binary starts");
+    let base = wait_for_banner(stderr, Duration::from_secs(60));
+    (child, base)
 }
 
 /// Waits for "serving on http://ADDR" on the process's stderr.

@@ -8,4 +8,5 @@
 mod api;
 mod folding;
 mod resilience;
+mod sigkill;
 mod support;
