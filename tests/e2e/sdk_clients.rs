@@ -5,27 +5,11 @@
 
 use std::process::Command;
 
-use crate::helpers::{KeywayProcess, repo_root};
-
-fn peers_python() -> std::path::PathBuf {
-    let venv = std::env::var_os("KEYWAY_PEERS_VENV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-                .join(".cache/keyway/peers-venv")
-        });
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "the Python peers are not installed at {}: run `bash scripts/install-peers.sh` (the README's test command does)",
-        venv.display()
-    );
-    python
-}
+use crate::helpers::{KeywayProcess, peers_bin, repo_root};
 
 #[test]
 fn the_official_openai_and_anthropic_sdks_work_against_keyway_up() {
-    let python = peers_python();
+    let python = peers_bin("python");
     let process = KeywayProcess::start(&[]);
     let output = Command::new(python)
         .args(["-m", "pytest", "tests/sdk", "-q", "-p", "no:cacheprovider"])

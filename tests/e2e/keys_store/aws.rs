@@ -115,22 +115,8 @@ impl Drop for Moto {
     }
 }
 
-fn peers_venv() -> PathBuf {
-    std::env::var_os("KEYWAY_PEERS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/keyway/peers-venv")
-        })
-}
-
 async fn start_moto() -> Moto {
-    let venv = peers_venv();
-    let bin = venv.join("bin/moto_server");
-    assert!(
-        bin.is_file(),
-        "{} not found; run `bash scripts/install-peers.sh` to install the test peers",
-        bin.display()
-    );
+    let bin = crate::helpers::peers_bin("moto_server");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -174,7 +160,7 @@ async fn start_moto() -> Moto {
 /// Creates a KMS key in moto with the venv's boto3 (the e2e crate has no
 /// AWS SDK to sign requests with); returns its key id.
 fn create_moto_key(moto: &Moto) -> String {
-    let python = peers_venv().join("bin/python");
+    let python = crate::helpers::peers_bin("python");
     let output = Command::new(&python)
         .args([
             "-c",
