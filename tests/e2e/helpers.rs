@@ -80,10 +80,11 @@ impl Drop for Isolation {
                 }
                 if let Ok(client) = async_nats::connect("nats://127.0.0.1:4222").await {
                     let js = async_nats::jetstream::new(client);
-                    for kind in ["USAGE", "KEYS"] {
-                        let _ = js
-                            .delete_stream(format!("{}_{kind}", prefix.to_uppercase()))
-                            .await;
+                    let prefix = prefix.to_uppercase();
+                    let streams = ["USAGE", "KEYS"].map(|kind| format!("{prefix}_{kind}"));
+                    let buckets = ["RATE", "SPEND"].map(|kind| format!("KV_{prefix}_LIMITS_{kind}"));
+                    for stream in streams.iter().chain(&buckets) {
+                        let _ = js.delete_stream(stream).await;
                     }
                 }
             });

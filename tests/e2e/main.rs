@@ -13,6 +13,7 @@ mod errors;
 mod health_and_docs;
 mod keys_api;
 mod keys_store;
+mod limits;
 mod llm_proxy;
 mod process;
 mod projector;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::CallerLimits;
+
 /// The reserved tenant that the platform admin key's traffic is billed to.
 pub const PLATFORM_TENANT: &str = "platform";
 
@@ -56,6 +58,9 @@ pub struct Caller {
     /// never serves it past its expiry.
     #[serde(default)]
     pub expires_at: Option<i64>,
+    /// The rate limits and budgets the gateway enforces for this caller.
+    #[serde(default)]
+    pub limits: CallerLimits,
 }
 
 impl Caller {
@@ -67,6 +72,7 @@ impl Caller {
             role: Role::PlatformAdmin,
             scopes: None,
             expires_at: None,
+            limits: CallerLimits::default(),
         }
     }
 

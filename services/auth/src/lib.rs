@@ -4,10 +4,12 @@
 
 mod admin_key;
 mod caller;
+mod limits;
 mod provider_keys;
 
 pub use admin_key::AdminKeyAuthenticator;
 pub use caller::{Caller, PLATFORM_TENANT, Role};
+pub use limits::{CallerLimits, Limits};
 pub use provider_keys::{KeyScope, ProviderKey, ProviderKeys};
 
 /// Why a presented credential was not accepted. The variants are what the

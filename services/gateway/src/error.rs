@@ -74,6 +74,19 @@ pub enum GatewayError {
     UpstreamFailed(String),
     #[error("The upstream provider did not answer in time.")]
     UpstreamTimeout,
+    #[error("{0}")]
+    Limited(crate::limits::Refusal),
+    #[error("Rate limits cannot be checked right now; retry shortly.")]
+    LimitsUnavailable,
+}
+
+impl From<crate::limits::LimitError> for GatewayError {
+    fn from(e: crate::limits::LimitError) -> Self {
+        match e {
+            crate::limits::LimitError::Refused(r) => GatewayError::Limited(r),
+            crate::limits::LimitError::Unavailable => GatewayError::LimitsUnavailable,
+        }
+    }
 }
 
 impl GatewayError {
@@ -82,7 +95,8 @@ impl GatewayError {
         match self {
             MissingApiKey | InvalidApiKey => StatusCode::UNAUTHORIZED,
             Forbidden(_) => StatusCode::FORBIDDEN,
-            AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthUnavailable | LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Limited(_) => StatusCode::TOO_MANY_REQUESTS,
             InvalidJson(_) | InvalidRequest(_) | WrongRoute { .. } | KeyRequired { .. } => {
                 StatusCode::BAD_REQUEST
             }
@@ -112,6 +126,9 @@ impl GatewayError {
             UpstreamRefused { .. } => "KW-UP-001",
             UpstreamFailed(_) => "KW-UP-002",
             UpstreamTimeout => "KW-UP-003",
+            Limited(r) if r.is_budget() => "KW-LIMIT-002",
+            Limited(_) => "KW-LIMIT-001",
+            LimitsUnavailable => "KW-LIMIT-003",
         }
     }
 
@@ -130,12 +147,19 @@ impl GatewayError {
             UpstreamFailed(_) => "upstream_error",
             UpstreamTimeout => "upstream_timeout",
             Forbidden(_) => "permission_denied",
-            AuthUnavailable => "service_unavailable",
+            AuthUnavailable | LimitsUnavailable => "service_unavailable",
+            Limited(r) if r.is_budget() => "insufficient_quota",
+            Limited(_) => "rate_limit_exceeded",
             _ => "invalid_request",
         }
     }
 
     fn openai_type(&self) -> &'static str {
+        if let GatewayError::Limited(r) = self
+            && r.is_budget()
+        {
+            return "insufficient_quota";
+        }
         match self.status().as_u16() {
             401 => "authentication_error",
             403 => "permission_error",
@@ -176,10 +200,15 @@ impl GatewayError {
             }}),
         };
         let mut response = (status, Json(body)).into_response();
-        if let GatewayError::UpstreamRefused {
-            retry_after: Some(v), ..
-        } = self
-        {
+        let retry_after = match self {
+            GatewayError::UpstreamRefused {
+                retry_after: Some(v), ..
+            } => Some(v),
+            GatewayError::Limited(r) => Some(HeaderValue::from(r.retry_after())),
+            GatewayError::LimitsUnavailable => Some(HeaderValue::from_static("1")),
+            _ => None,
+        };
+        if let Some(v) = retry_after {
             response.headers_mut().insert("retry-after", v);
         }
         response
@@ -228,6 +257,9 @@ mod tests {
             },
             GatewayError::UpstreamFailed("x".into()),
             GatewayError::UpstreamTimeout,
+            GatewayError::Limited(crate::limits::Refusal::for_test(false)),
+            GatewayError::Limited(crate::limits::Refusal::for_test(true)),
+            GatewayError::LimitsUnavailable,
         ];
         let mut codes = std::collections::HashSet::new();
         for e in all {

@@ -8,6 +8,7 @@ mod cache;
 pub mod catalog;
 mod credentials;
 pub mod error;
+pub mod limits;
 mod proxy;
 mod remote;
 mod request;
@@ -40,6 +41,7 @@ pub struct Gateway {
     upstream_timeout: Duration,
     max_body_bytes: usize,
     usage: Option<Arc<dyn usage::UsageSink>>,
+    limiter: Option<Arc<limits::Limiter>>,
 }
 
 pub struct GatewaySettings {
@@ -80,7 +82,15 @@ impl Gateway {
             upstream_timeout: settings.upstream_timeout,
             max_body_bytes: settings.max_body_bytes,
             usage,
+            limiter: None,
         })
+    }
+
+    /// Enforces tenants' and API keys' rate limits and budgets. Without a
+    /// limiter (no NATS) limits are not enforced.
+    pub fn with_limiter(mut self, limiter: Arc<limits::Limiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 }
 

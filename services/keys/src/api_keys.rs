@@ -2,7 +2,7 @@
 //! rotate, and verify. Only HMAC-SHA256(pepper, secret) is stored, looked up
 //! by the key's public id and compared in constant time.
 
-use keyway_auth::{AuthError, Caller, Role, secrets_equal};
+use keyway_auth::{AuthError, Caller, CallerLimits, Limits, Role, secrets_equal};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -17,7 +17,7 @@ use crate::{
     page::{Page, PageParams},
     service::KeyService,
     store::Meta,
-    tenants::validate_name,
+    tenants::{validate_limits, validate_name},
 };
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -33,6 +33,9 @@ pub struct ApiKey {
     pub scopes: Option<Vec<String>>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    /// Rate limits and monthly budget for this key, on top of the tenant's.
+    #[sqlx(json)]
+    pub limits: Limits,
     pub created_by: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -60,6 +63,9 @@ pub struct CreateApiKey {
     pub scopes: Option<Vec<String>>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    /// Omit for no limits beyond the tenant's.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 /// A key with its secret: returned by create and rotate, and never again.
@@ -71,7 +77,7 @@ pub struct IssuedApiKey {
     pub key: String,
 }
 
-const COLUMNS: &str = "id, tenant_id, user_id, name, role, scopes, expires_at, created_by, created_at, rotated_at, revoked_at, version";
+const COLUMNS: &str = "id, tenant_id, user_id, name, role, scopes, expires_at, limits, created_by, created_at, rotated_at, revoked_at, version";
 
 /// The projector's `api_key_last_used` table, when it shares this database.
 const WITH_LAST_USED: &str =
@@ -130,6 +136,7 @@ impl KeyService {
             scopes,
             expires_at: req.expires_at,
             secret_hash: hex(&self.hash_secret(&minted.secret)),
+            limits: validate_limits(req.limits)?,
         };
         self.append_one(meta, streams::api_key(&minted.id), 0, tenant_id, event)
             .await?;
@@ -204,6 +211,26 @@ impl KeyService {
         Ok(())
     }
 
+    /// Replaces a key's limits as a whole (tenant admins; `{}` removes them).
+    pub async fn set_api_key_limits(
+        &self,
+        meta: &Meta,
+        caller: &Caller,
+        tenant_id: &str,
+        id: &str,
+        limits: Limits,
+    ) -> Result<ApiKey, KeysError> {
+        let key = self.managed_key(caller, tenant_id, id).await?;
+        authz::require(caller, Role::TenantAdmin, "change API key limits")?;
+        let event = KeyEvent::ApiKeyLimitsSet {
+            key_id: id.to_owned(),
+            limits: validate_limits(limits)?,
+        };
+        self.append_one(meta, streams::api_key(id), key.version, tenant_id, event)
+            .await?;
+        self.get_api_key(tenant_id, id).await
+    }
+
     pub async fn rotate_api_key(
         &self,
         meta: &Meta,
@@ -248,8 +275,10 @@ impl KeyService {
         }
         let row = sqlx::query(
             "SELECT k.tenant_id, k.user_id, k.role, k.scopes, k.expires_at, k.secret_hash, k.revoked_at,
+                    k.limits AS key_limits, t.limits AS tenant_limits,
                     u.status AS user_status, u.role AS user_role
-             FROM api_keys k LEFT JOIN users u ON u.id = k.user_id WHERE k.id = $1",
+             FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+             LEFT JOIN users u ON u.id = k.user_id WHERE k.id = $1",
         )
         .bind(parsed.id)
         .fetch_optional(&self.pool)
@@ -286,6 +315,10 @@ impl KeyService {
             role,
             scopes: row.get("scopes"),
             expires_at: expires.map(OffsetDateTime::unix_timestamp),
+            limits: CallerLimits {
+                tenant: row.get::<sqlx::types::Json<Limits>, _>("tenant_limits").0,
+                api_key: row.get::<sqlx::types::Json<Limits>, _>("key_limits").0,
+            },
         })
     }
 }

@@ -356,6 +356,7 @@ impl KeyService {
             role: Role::Member,
             scopes: None,
             expires_at: None,
+            limits: Default::default(),
         };
         let secret = self
             .resolve_provider_key(&caller, owner.scope, provider)

@@ -2,6 +2,7 @@
 //! never hold a plaintext secret — API keys appear only as a peppered HMAC,
 //! BYOK keys only sealed under the tenant's DEK, plus a masked hint.
 
+use keyway_auth::Limits;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -13,12 +14,17 @@ pub enum KeyEvent {
         name: String,
         plan: String,
         external_id: Option<String>,
+        /// Absent in events recorded before limits existed: no limits.
+        #[serde(default)]
+        limits: Limits,
     },
     TenantUpdated {
         tenant_id: String,
         name: String,
         plan: String,
         external_id: Option<String>,
+        #[serde(default)]
+        limits: Limits,
     },
     TenantDeleted {
         tenant_id: String,
@@ -52,6 +58,12 @@ pub enum KeyEvent {
         expires_at: Option<OffsetDateTime>,
         /// Hex HMAC-SHA256(pepper, secret).
         secret_hash: String,
+        #[serde(default)]
+        limits: Limits,
+    },
+    ApiKeyLimitsSet {
+        key_id: String,
+        limits: Limits,
     },
     ApiKeyRotated {
         key_id: String,
@@ -101,6 +113,7 @@ impl KeyEvent {
             KeyEvent::ApiKeyCreated { .. } => "api_key.created",
             KeyEvent::ApiKeyRotated { .. } => "api_key.rotated",
             KeyEvent::ApiKeyRevoked { .. } => "api_key.revoked",
+            KeyEvent::ApiKeyLimitsSet { .. } => "api_key.limits_set",
             KeyEvent::ByokKeySet { .. } => "byok_key.set",
             KeyEvent::ByokKeyResealed { .. } => "byok_key.resealed",
             KeyEvent::ByokKeyDeleted { .. } => "byok_key.deleted",
@@ -120,7 +133,8 @@ impl KeyEvent {
             | KeyEvent::UserDeleted { user_id } => user_id,
             KeyEvent::ApiKeyCreated { key_id, .. }
             | KeyEvent::ApiKeyRotated { key_id, .. }
-            | KeyEvent::ApiKeyRevoked { key_id } => key_id,
+            | KeyEvent::ApiKeyRevoked { key_id }
+            | KeyEvent::ApiKeyLimitsSet { key_id, .. } => key_id,
             KeyEvent::ByokKeySet { record_id, .. }
             | KeyEvent::ByokKeyResealed { record_id, .. }
             | KeyEvent::ByokKeyDeleted { record_id } => record_id,

@@ -3,7 +3,7 @@
 //! back exactly the same rows.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, types::Json};
 
 use crate::{events::KeyEvent, store::Recorded};
 
@@ -15,15 +15,17 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
             name,
             plan,
             external_id,
+            limits,
         } => {
             sqlx::query(
-                "INSERT INTO tenants (id, name, plan, external_id, created_at, updated_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $5, $6)",
+                "INSERT INTO tenants (id, name, plan, external_id, limits, created_at, updated_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
             )
             .bind(tenant_id)
             .bind(name)
             .bind(plan)
             .bind(external_id)
+            .bind(Json(limits))
             .bind(at)
             .bind(v)
             .execute(conn)
@@ -34,12 +36,14 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
             name,
             plan,
             external_id,
+            limits,
         } => {
-            sqlx::query("UPDATE tenants SET name = $2, plan = $3, external_id = $4, updated_at = $5, version = $6 WHERE id = $1")
+            sqlx::query("UPDATE tenants SET name = $2, plan = $3, external_id = $4, limits = $5, updated_at = $6, version = $7 WHERE id = $1")
                 .bind(tenant_id)
                 .bind(name)
                 .bind(plan)
                 .bind(external_id)
+                .bind(Json(limits))
                 .bind(at)
                 .bind(v)
                 .execute(conn)
@@ -123,10 +127,11 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
             scopes,
             expires_at,
             secret_hash,
+            limits,
         } => {
             sqlx::query(
-                "INSERT INTO api_keys (id, tenant_id, user_id, name, role, scopes, expires_at, secret_hash, created_by, created_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, decode($8, 'hex'), $9, $10, $11)",
+                "INSERT INTO api_keys (id, tenant_id, user_id, name, role, scopes, expires_at, secret_hash, limits, created_by, created_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, decode($8, 'hex'), $9, $10, $11, $12)",
             )
             .bind(key_id)
             .bind(tenant_id)
@@ -136,6 +141,7 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
             .bind(scopes)
             .bind(expires_at)
             .bind(secret_hash)
+            .bind(Json(limits))
             .bind(&r.actor)
             .bind(at)
             .bind(v)
@@ -147,6 +153,14 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
                 .bind(key_id)
                 .bind(secret_hash)
                 .bind(at)
+                .bind(v)
+                .execute(conn)
+                .await?;
+        }
+        KeyEvent::ApiKeyLimitsSet { key_id, limits } => {
+            sqlx::query("UPDATE api_keys SET limits = $2, version = $3 WHERE id = $1")
+                .bind(key_id)
+                .bind(Json(limits))
                 .bind(v)
                 .execute(conn)
                 .await?;

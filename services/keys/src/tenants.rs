@@ -1,7 +1,7 @@
 //! Tenants: create, read, list, update, and delete — which crypto-shreds the
 //! tenant's secrets by destroying its data keys.
 
-use keyway_auth::PLATFORM_TENANT;
+use keyway_auth::{Limits, PLATFORM_TENANT};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -24,6 +24,9 @@ pub struct Tenant {
     pub plan: String,
     /// The Keycloak organization this tenant maps to.
     pub external_id: Option<String>,
+    /// Rate limits and the monthly budget for all of the tenant's traffic.
+    #[sqlx(json)]
+    pub limits: Limits,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -38,6 +41,9 @@ pub struct CreateTenant {
     pub name: String,
     pub plan: String,
     pub external_id: Option<String>,
+    /// Omit for no limits.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -48,6 +54,8 @@ pub struct UpdateTenant {
     /// Send `null` to clear.
     #[serde(default, with = "double_option")]
     pub external_id: Option<Option<String>>,
+    /// Replaces the tenant's limits as a whole; `{}` removes them.
+    pub limits: Option<Limits>,
 }
 
 /// Tells "absent" (keep) from `null` (clear) in a PATCH body.
@@ -58,7 +66,7 @@ mod double_option {
     }
 }
 
-const COLUMNS: &str = "id, name, plan, external_id, created_at, updated_at, version";
+const COLUMNS: &str = "id, name, plan, external_id, limits, created_at, updated_at, version";
 
 pub(crate) fn validate_name(name: &str, what: &str) -> Result<String, KeysError> {
     let name = name.trim();
@@ -81,6 +89,13 @@ fn validate_plan(plan: &str) -> Result<String, KeysError> {
     }
 }
 
+pub(crate) fn validate_limits(limits: Limits) -> Result<Limits, KeysError> {
+    limits
+        .validate()
+        .map(|()| limits)
+        .map_err(|reason| KeysError::Invalid(reason.to_owned()))
+}
+
 /// BYOK needs `starter` or above.
 pub(crate) fn plan_allows_byok(plan: &str) -> bool {
     plan != "free"
@@ -96,6 +111,7 @@ impl KeyService {
             name: "Platform".to_owned(),
             plan: "enterprise".to_owned(),
             external_id: None,
+            limits: Limits::default(),
         };
         let meta = Meta {
             actor: "system".to_owned(),
@@ -118,6 +134,7 @@ impl KeyService {
             name: validate_name(&req.name, "name")?,
             plan: validate_plan(&req.plan)?,
             external_id: req.external_id.filter(|e| !e.is_empty()),
+            limits: validate_limits(req.limits)?,
         };
         let mut tx = self.pool.begin().await?;
         self.append(&mut tx, meta, streams::tenant(&id), 0, &id, event)
@@ -174,6 +191,10 @@ impl KeyService {
             external_id: match patch.external_id {
                 Some(e) => e.filter(|e| !e.is_empty()),
                 None => current.external_id,
+            },
+            limits: match patch.limits {
+                Some(l) => validate_limits(l)?,
+                None => current.limits,
             },
         };
         let mut tx = self.pool.begin().await?;

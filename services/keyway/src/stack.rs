@@ -14,7 +14,9 @@ use axum::serve::ListenerExt;
 use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
 use keyway_common::{Config, Environment};
 use keyway_gateway::{
-    Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys, catalog::DEV_CATALOG,
+    Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys,
+    catalog::DEV_CATALOG,
+    limits::{LimitSettings, Limiter},
     usage::publisher::UsagePublisher,
 };
 use keyway_keys::{KeyService, KeyServiceSettings, crypto::KmsConfig};
@@ -208,12 +210,18 @@ impl Stack {
             })?;
             tasks.spawn(publishing);
             let _ = readiness.usage.set(publisher.stats.clone());
+            let limits = LimitSettings::from_vars(|name| config.var(name)).map_err(StartError::Config)?;
+            let limiter = Limiter::new(nats.clone(), &config.stream_name("limits"), limits);
+            // Like the publisher, it stops after the HTTP front has drained,
+            // and then gives its unused leases back.
+            tasks.spawn(limiter.clone().run_sweeper(upstream_shutdown.clone()));
             let gateway = build_gateway(
                 &config,
                 &admin_key,
                 key_service.clone(),
                 in_process_mock.as_ref(),
                 publisher,
+                limiter,
             )?;
             let (evicting, stop) = (gateway.clone(), shutdown.clone());
             tasks.spawn(keyway_common::nats::follow_key_changes(
@@ -381,6 +389,7 @@ fn build_gateway(
     keys: Option<Arc<KeyService>>,
     mock: Option<&mock::InProcessMock>,
     usage: Arc<UsagePublisher>,
+    limiter: Arc<Limiter>,
 ) -> Result<Arc<Gateway>, StartError> {
     let mock_url = mock.map(mock::InProcessMock::url);
     let vars = |name: &str| match (name, &mock_url) {
@@ -412,6 +421,7 @@ fn build_gateway(
             upstream_timeout: config.upstream_timeout,
             max_body_bytes: config.max_body_bytes,
         },
-    )?;
+    )?
+    .with_limiter(limiter);
     Ok(Arc::new(gateway))
 }

@@ -290,6 +290,7 @@ async fn a_stale_version_is_a_conflict() {
         name: name.into(),
         plan: "starter".into(),
         external_id: None,
+        limits: Default::default(),
     };
 
     // Two writers both expect version 0; the second blocks on the first's
@@ -350,6 +351,7 @@ async fn a_stale_version_is_a_conflict() {
         name: "renamed".into(),
         plan: "pro".into(),
         external_id: None,
+        limits: Default::default(),
     };
     let recorded = store::append(&mut tx, prefix, &meta, stream.clone(), 1, &tenant, update)
         .await

@@ -15,11 +15,13 @@ use serde_json::{Value, json};
 
 use crate::{
     Gateway,
-    catalog::{Mode, Wire},
+    catalog::{Mode, Model, Wire},
     error::GatewayError,
+    limits::{Demand, Limiter, Reservation},
     proxy::{self, UpstreamCall},
     request::{self, Endpoint},
     usage::{
+        cost, estimate,
         meter::{Meter, MeteredBody},
         tap::{Format, Tap},
     },
@@ -82,9 +84,17 @@ async fn forward(
         .insert("model".into(), Value::String(model.upstream_model.clone()));
     let body = serde_json::to_vec(&request.body)
         .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
+    let request_json = Arc::new(Value::Object(request.body));
     if let Some(meter) = meter.as_mut() {
-        meter.requested(&model.name, request.stream, Arc::new(Value::Object(request.body)));
+        meter.requested(&model.name, request.stream, request_json.clone());
         meter.resolved(model, credential.source);
+    }
+    let reservation = reserve(gw, caller, model, endpoint, &request_json).await;
+    match (reservation, meter.as_mut()) {
+        (Err(refused), _) => return Err(refused),
+        (Ok(Some(reservation)), Some(meter)) => meter.reserved(reservation),
+        // Without a meter nothing settles: the reservation stays charged.
+        (Ok(_), _) => {}
     }
     tracing::debug!(model = %model.name, stream = request.stream, key_source = ?credential.source, "forwarding upstream");
     let upstream = proxy::forward(
@@ -101,6 +111,44 @@ async fn forward(
     )
     .await?;
     Ok((upstream, format))
+}
+
+/// Reserves against the caller's rate limits and budgets, if it has any.
+/// Tokens and cost are estimated only when a token or spend limit applies:
+/// the prompt by the tokenizer, the answer by its `max_tokens`.
+async fn reserve(
+    gw: &Gateway,
+    caller: &Caller,
+    model: &Model,
+    endpoint: Endpoint,
+    request: &Value,
+) -> Result<Option<Reservation>, GatewayError> {
+    let Some(limiter) = &gw.limiter else {
+        return Ok(None);
+    };
+    if caller.limits.tenant.is_unlimited() && caller.limits.api_key.is_unlimited() {
+        return Ok(None);
+    }
+    let demand = if Limiter::needs_estimate(caller) {
+        let input = estimate::count(&estimate::request_text(request));
+        let output = match endpoint {
+            Endpoint::Embeddings => 0,
+            _ => ["max_tokens", "max_completion_tokens"]
+                .iter()
+                .find_map(|k| request[*k].as_u64())
+                .unwrap_or(limiter.settings().default_output_reserve),
+        };
+        let cost_micros = model.price.as_ref().map_or(0, |p| {
+            cost::cost_micros(&cost::snapshot(p), input, 0, output).max(0) as u64
+        });
+        Demand {
+            tokens: input + output,
+            cost_micros,
+        }
+    } else {
+        Demand::default()
+    };
+    Ok(Some(limiter.reserve(caller, demand).await?))
 }
 
 /// OpenAI streams report usage only when asked; Keyway always asks, and

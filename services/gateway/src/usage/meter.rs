@@ -19,7 +19,10 @@ use super::{
     UsageSink, cost, estimate,
     tap::{Reported, Tap},
 };
-use crate::catalog::{KeySource, Model};
+use crate::{
+    catalog::{KeySource, Model},
+    limits::{Demand, Reservation},
+};
 
 pub(crate) struct Meter {
     sink: Arc<dyn UsageSink>,
@@ -27,6 +30,8 @@ pub(crate) struct Meter {
     price: Option<PriceSnapshot>,
     started: Instant,
     request: Option<Arc<serde_json::Value>>,
+    /// Settled against the real usage when the event is emitted.
+    reservation: Option<Reservation>,
 }
 
 impl Meter {
@@ -55,6 +60,7 @@ impl Meter {
             price: None,
             started: Instant::now(),
             request: None,
+            reservation: None,
         }
     }
 
@@ -74,6 +80,10 @@ impl Meter {
             KeySource::System => ProtoKeySource::System,
         } as i32;
         self.price = model.price.as_ref().map(cost::snapshot);
+    }
+
+    pub(crate) fn reserved(&mut self, reservation: Reservation) {
+        self.reservation = Some(reservation);
     }
 
     /// A request refused or failed before any response body.
@@ -115,6 +125,12 @@ impl Meter {
         e.latency_ms = self.started.elapsed().as_millis() as u64;
         e.estimated = estimated;
         e.client_disconnected = disconnected;
+        if let Some(reservation) = self.reservation.take() {
+            reservation.settle(Demand {
+                tokens: input + output,
+                cost_micros: e.cost_micros.max(0) as u64,
+            });
+        }
         self.sink.record(std::mem::take(&mut self.event));
     }
 }

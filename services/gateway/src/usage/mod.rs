@@ -3,7 +3,7 @@
 //! delivery to JetStream through a spool that loses nothing when NATS is down.
 
 pub(crate) mod cost;
-mod estimate;
+pub(crate) mod estimate;
 pub(crate) mod meter;
 pub mod publisher;
 mod spool;

@@ -7,7 +7,7 @@ use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
 };
-use keyway_auth::Role;
+use keyway_auth::{Limits, Role};
 
 use super::Principal;
 use crate::{
@@ -95,5 +95,25 @@ pub(crate) async fn rotate(
     authz::require(&p.caller, Role::Member, "rotate API keys")?;
     Ok(Json(
         s.rotate_api_key(&p.meta, &p.caller, &tenant_id, &key_id).await?,
+    ))
+}
+
+/// Replaces the key's rate limits and monthly budget (tenant admins). `{}`
+/// removes them; the tenant's own limits still apply. Gateways pick the
+/// change up at once through the key-change event.
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant_id}/api-keys/{key_id}/limits", tag = "api-keys",
+    request_body = Limits,
+    responses((status = 200, body = ApiKey), (status = 400), (status = 403), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+pub(crate) async fn set_limits(
+    State(s): Svc,
+    p: Principal,
+    Path((tenant_id, key_id)): Path<(String, String)>,
+    Json(limits): Json<Limits>,
+) -> Result<Json<ApiKey>, KeysError> {
+    authz::scope(&p.caller, &tenant_id, "api key")?;
+    Ok(Json(
+        s.set_api_key_limits(&p.meta, &p.caller, &tenant_id, &key_id, limits)
+            .await?,
     ))
 }

@@ -52,6 +52,10 @@ pub fn router(service: Arc<KeyService>) -> Router {
             axum::routing::post(api_keys::rotate),
         )
         .route(
+            "/api/v1/tenants/{tenant_id}/api-keys/{key_id}/limits",
+            axum::routing::put(api_keys::set_limits),
+        )
+        .route(
             "/api/v1/tenants/{tenant_id}/dek/rotate",
             axum::routing::post(admin::rotate_dek),
         )
@@ -117,7 +121,7 @@ impl FromRequestParts<Arc<KeyService>> for Principal {
     paths(
         tenants::list_tenants, tenants::create_tenant, tenants::get_tenant, tenants::update_tenant, tenants::delete_tenant,
         tenants::list_users, tenants::create_user, tenants::get_user, tenants::update_user, tenants::delete_user,
-        api_keys::list, api_keys::create, api_keys::get, api_keys::revoke, api_keys::rotate,
+        api_keys::list, api_keys::create, api_keys::get, api_keys::revoke, api_keys::rotate, api_keys::set_limits,
         byok::providers, byok::list, byok::set, byok::delete, byok::test, byok::stats,
         audit::events, admin::rotate_dek, admin::rotate_kek,
     ),

@@ -57,7 +57,8 @@ pub(crate) async fn get_tenant(
     Ok(Json(s.get_tenant(&tenant_id).await?))
 }
 
-/// Updates name, plan or external_id (platform admins).
+/// Updates name, plan, external_id or limits (platform admins). `limits`
+/// replaces the tenant's rate limits and monthly budget as a whole.
 #[utoipa::path(patch, path = "/api/v1/tenants/{tenant_id}", tag = "tenants", request_body = UpdateTenant,
     responses((status = 200, body = Tenant), (status = 404), (status = 409)), security(("bearer" = [])))]
 pub(crate) async fn update_tenant(

@@ -167,6 +167,7 @@ mod tests {
             role,
             scopes: None,
             expires_at: None,
+            limits: Default::default(),
         }
     }
 

@@ -1,0 +1,373 @@
+//! Rate limits and monthly budgets, per tenant and per API key, shared by
+//! every gateway through NATS KV counters (see `counters`).
+//!
+//! A request **reserves** before it goes upstream — one request, its
+//! estimated tokens (prompt + `max_tokens`), and their estimated cost — and
+//! **settles** when its usage event is emitted, giving back what it did not
+//! use or charging what it used beyond. Concurrent requests therefore
+//! cannot overshoot a limit by more than what is reserved in flight.
+//!
+//! To keep the hot path off the network, a gateway leases a small chunk of
+//! each counter (about 5% of the limit; exactly 1 for small limits) and
+//! serves from it locally; unused leases go back to the shared counter
+//! after `lease` of idling and at shutdown. N gateways never multiply a
+//! limit: every unit served was first taken from the shared counter.
+
+mod counters;
+mod settings;
+mod window;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use keyway_auth::{Caller, Limits};
+use time::OffsetDateTime;
+use tokio::sync::Mutex as AsyncMutex;
+use tokio_util::sync::CancellationToken;
+
+use counters::{CounterError, Counters};
+pub use settings::LimitSettings;
+pub(crate) use window::Kind;
+use window::{CounterKey, Scope, lease_chunk};
+
+/// What a request is expected to use, and later what it did use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Demand {
+    pub(crate) tokens: u64,
+    pub(crate) cost_micros: u64,
+}
+
+/// A refused request: which limit, and when to come back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
+pub struct Refusal {
+    pub(crate) kind: Kind,
+    pub(crate) scope: &'static str,
+    pub(crate) limit: u64,
+    pub(crate) retry_after: u64,
+}
+
+impl Refusal {
+    fn message(&self) -> String {
+        let what = match self.kind {
+            Kind::RequestsPerMinute => format!("requests per minute ({})", self.limit),
+            Kind::TokensPerMinute => format!("tokens per minute ({})", self.limit),
+            Kind::MonthlySpend => format!("monthly budget ({} micro-units)", self.limit),
+        };
+        format!(
+            "The {} limit on {what} is reached. Retry after {} s.",
+            self.scope, self.retry_after
+        )
+    }
+
+    pub fn is_budget(&self) -> bool {
+        self.kind.is_budget()
+    }
+
+    pub fn retry_after(&self) -> u64 {
+        self.retry_after
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_test(budget: bool) -> Self {
+        Self {
+            kind: if budget {
+                Kind::MonthlySpend
+            } else {
+                Kind::RequestsPerMinute
+            },
+            scope: "tenant",
+            limit: 1,
+            retry_after: 7,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// Fail-closed mode and the shared counters cannot be reached.
+    #[error("Rate limits cannot be checked right now; retry shortly.")]
+    Unavailable,
+}
+
+#[derive(Default)]
+struct Lease {
+    available: u64,
+    taken_at: Option<Instant>,
+}
+
+pub struct Limiter {
+    counters: Counters,
+    leases: Mutex<HashMap<CounterKey, Arc<AsyncMutex<Lease>>>>,
+    settings: LimitSettings,
+    /// Unix seconds of the last "counters unreachable" warning, so an
+    /// outage logs once in a while rather than once per request.
+    last_warned: AtomicI64,
+}
+
+struct Need {
+    key: CounterKey,
+    limit: u64,
+    amount: u64,
+}
+
+/// Units held by one request until it settles.
+pub(crate) struct Reservation {
+    limiter: Arc<Limiter>,
+    held: Vec<(CounterKey, u64)>,
+}
+
+impl Limiter {
+    /// `bucket_prefix` names the KV buckets (`<prefix>_RATE`, `<prefix>_SPEND`).
+    pub fn new(client: async_nats::Client, bucket_prefix: &str, settings: LimitSettings) -> Arc<Self> {
+        Arc::new(Self {
+            counters: Counters::new(client, bucket_prefix, settings.kv_timeout),
+            leases: Mutex::default(),
+            settings,
+            last_warned: AtomicI64::new(0),
+        })
+    }
+
+    pub(crate) fn settings(&self) -> &LimitSettings {
+        &self.settings
+    }
+
+    /// Whether the caller has a token or spend limit, i.e. whether its
+    /// request needs a token estimate at all.
+    pub(crate) fn needs_estimate(caller: &Caller) -> bool {
+        let counts = |l: &Limits| l.tokens_per_minute.is_some() || l.monthly_budget_micros.is_some();
+        counts(&caller.limits.tenant) || counts(&caller.limits.api_key)
+    }
+
+    pub(crate) async fn reserve(
+        self: &Arc<Self>,
+        caller: &Caller,
+        demand: Demand,
+    ) -> Result<Reservation, LimitError> {
+        let now = OffsetDateTime::now_utc();
+        let needs = needs(caller, demand, now);
+        let mut reservation = Reservation {
+            limiter: self.clone(),
+            held: Vec::with_capacity(needs.len()),
+        };
+        if needs.is_empty() {
+            return Ok(reservation);
+        }
+        let outcomes = futures::future::join_all(needs.iter().map(|n| self.take(n))).await;
+        let (mut refused, mut unavailable) = (None, false);
+        for (need, outcome) in needs.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(true) => reservation.held.push((need.key, need.amount)),
+                Ok(false) => {
+                    refused.get_or_insert(Refusal {
+                        kind: need.key.kind,
+                        scope: need.key.scope.describe(),
+                        limit: need.limit,
+                        retry_after: need.key.kind.retry_after(now),
+                    });
+                }
+                Err(e) if self.settings.fail_open => self.warn_unreachable(&e),
+                Err(e) => {
+                    self.warn_unreachable(&e);
+                    unavailable = true;
+                }
+            }
+        }
+        if refused.is_none() && !unavailable {
+            return Ok(reservation);
+        }
+        // Give back what the other counters granted this request.
+        for (key, amount) in std::mem::take(&mut reservation.held) {
+            self.adjust(&key, -(amount.min(i64::MAX as u64) as i64)).await;
+        }
+        Err(refused.map_or(LimitError::Unavailable, LimitError::Refused))
+    }
+
+    fn lease(&self, key: &CounterKey) -> Arc<AsyncMutex<Lease>> {
+        let mut leases = self
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        leases.entry(key.clone()).or_default().clone()
+    }
+
+    /// Serves `need` from the local lease, topping it up from the shared
+    /// counter when short. `Ok(false)`: the limit is reached.
+    async fn take(&self, need: &Need) -> Result<bool, CounterError> {
+        let lease = self.lease(&need.key);
+        let mut lease = lease.lock().await;
+        if lease.available >= need.amount {
+            lease.available -= need.amount;
+            return Ok(true);
+        }
+        let short = need.amount - lease.available;
+        let want = short.max(lease_chunk(need.limit));
+        let kv_key = need.key.kv_key();
+        match self
+            .counters
+            .take(need.key.kind, &kv_key, short, want, need.limit)
+            .await?
+        {
+            Some(granted) => {
+                lease.available = lease.available + granted - need.amount;
+                lease.taken_at = Some(Instant::now());
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Charges `delta` more (or gives back `-delta`) against a counter a
+    /// request reserved on: from the local lease first, then the shared one.
+    async fn adjust(&self, key: &CounterKey, delta: i64) {
+        if delta == 0 {
+            return;
+        }
+        let lease = self.lease(key);
+        let mut lease = lease.lock().await;
+        let to_counter = if delta < 0 {
+            // Back into the lease: the next request, or the sweep, uses it.
+            lease.available += delta.unsigned_abs();
+            0
+        } else {
+            let from_lease = lease.available.min(delta as u64);
+            lease.available -= from_lease;
+            delta - from_lease as i64
+        };
+        if to_counter != 0
+            && let Err(e) = self.counters.add(key.kind, &key.kv_key(), to_counter).await
+        {
+            self.warn_unreachable(&e);
+        }
+    }
+
+    /// Gives unused leases back to the shared counters every half `lease`,
+    /// and all of them at shutdown; forgets counters of past windows.
+    pub async fn run_sweeper(self: Arc<Self>, shutdown: CancellationToken) {
+        let every = (self.settings.lease / 2).max(Duration::from_millis(50));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(every) => self.sweep(false).await,
+            }
+        }
+        self.sweep(true).await;
+    }
+
+    async fn sweep(&self, everything: bool) {
+        let now = OffsetDateTime::now_utc();
+        let leases: Vec<_> = {
+            let mut leases = self
+                .leases
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // A past window's counter is never read again.
+            leases.retain(|key, _| key.window == key.kind.window(now));
+            leases.iter().map(|(k, l)| (k.clone(), l.clone())).collect()
+        };
+        for (key, lease) in leases {
+            let Ok(mut lease) = lease.try_lock() else { continue };
+            let idle = lease.taken_at.is_none_or(|t| t.elapsed() >= self.settings.lease);
+            if lease.available == 0 || !(idle || everything) {
+                continue;
+            }
+            let unused = lease.available.min(i64::MAX as u64) as i64;
+            match self.counters.add(key.kind, &key.kv_key(), -unused).await {
+                Ok(()) => lease.available = 0,
+                Err(e) => self.warn_unreachable(&e),
+            }
+        }
+    }
+
+    fn warn_unreachable(&self, error: &CounterError) {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let last = self.last_warned.load(Ordering::Relaxed);
+        if now - last >= 10
+            && self
+                .last_warned
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                error = %error,
+                fail_open = self.settings.fail_open,
+                "rate-limit counters unreachable; requests are {}",
+                if self.settings.fail_open { "served without limits" } else { "refused" }
+            );
+        }
+    }
+}
+
+impl Reservation {
+    /// Settles against what the request really used; runs in the
+    /// background because the usage event is emitted from a sync context.
+    pub(crate) fn settle(self, used: Demand) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.held.is_empty() {
+            return;
+        }
+        runtime.spawn(async move {
+            for (key, reserved) in &self.held {
+                let actual = match key.kind {
+                    Kind::RequestsPerMinute => continue,
+                    Kind::TokensPerMinute => used.tokens,
+                    Kind::MonthlySpend => used.cost_micros,
+                };
+                let delta = i128::from(actual) - i128::from(*reserved);
+                let delta = delta.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+                self.limiter.adjust(key, delta).await;
+            }
+        });
+    }
+}
+
+/// The counters a request draws on: its tenant's, then its API key's.
+fn needs(caller: &Caller, demand: Demand, now: OffsetDateTime) -> Vec<Need> {
+    let mut out = Vec::new();
+    let scopes = [
+        Some((Scope::Tenant(caller.tenant_id.clone()), caller.limits.tenant)),
+        caller
+            .api_key_id
+            .clone()
+            .map(|id| (Scope::ApiKey(id), caller.limits.api_key)),
+    ];
+    for (scope, limits) in scopes.into_iter().flatten() {
+        let counters = [
+            (Kind::RequestsPerMinute, limits.requests_per_minute, 1),
+            (Kind::TokensPerMinute, limits.tokens_per_minute, demand.tokens),
+            (
+                Kind::MonthlySpend,
+                limits.monthly_budget_micros,
+                demand.cost_micros,
+            ),
+        ];
+        for (kind, limit, amount) in counters {
+            let Some(limit) = limit else { continue };
+            out.push(Need {
+                key: CounterKey {
+                    kind,
+                    scope: scope.clone(),
+                    window: kind.window(now),
+                },
+                limit,
+                // A request larger than the whole limit still runs, alone in
+                // its window, rather than never.
+                amount: amount.min(limit),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

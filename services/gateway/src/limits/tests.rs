@@ -1,0 +1,241 @@
+//! The limiter against a real NATS KV (the shared local server, with a
+//! bucket prefix of its own per test).
+
+#![expect(clippy::unwrap_used)]
+
+use std::{sync::Arc, time::Duration};
+
+use keyway_auth::{Caller, CallerLimits, Limits, Role};
+use time::OffsetDateTime;
+
+use super::*;
+
+fn nats_url() -> String {
+    std::env::var("KEYWAY_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+fn prefix() -> String {
+    format!("KWTEST_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Fails closed, so a test can never pass by skipping the counters.
+async fn limiter(prefix: &str, settings: LimitSettings) -> Arc<Limiter> {
+    let settings = LimitSettings {
+        fail_open: false,
+        ..settings
+    };
+    Limiter::new(async_nats::connect(nats_url()).await.unwrap(), prefix, settings)
+}
+
+/// Removes the test's buckets from the shared server.
+async fn drop_buckets(prefix: &str) {
+    let js = async_nats::jetstream::new(async_nats::connect(nats_url()).await.unwrap());
+    for bucket in ["RATE", "SPEND"] {
+        let _ = js.delete_stream(format!("KV_{prefix}_{bucket}")).await;
+    }
+}
+
+fn caller(tenant: Limits, api_key: Limits) -> Caller {
+    Caller {
+        tenant_id: "acme".into(),
+        user_id: None,
+        api_key_id: Some("key1".into()),
+        role: Role::Member,
+        scopes: None,
+        expires_at: None,
+        limits: CallerLimits { tenant, api_key },
+    }
+}
+
+fn key(kind: Kind, scope: Scope) -> CounterKey {
+    CounterKey {
+        kind,
+        scope,
+        window: kind.window(OffsetDateTime::now_utc()),
+    }
+}
+
+async fn counter(l: &Limiter, key: &CounterKey) -> u64 {
+    l.counters.value(key.kind, &key.kv_key()).await.unwrap()
+}
+
+#[tokio::test]
+async fn two_gateways_share_one_request_limit() {
+    let prefix = prefix();
+    let (a, b) = (
+        limiter(&prefix, LimitSettings::default()).await,
+        limiter(&prefix, LimitSettings::default()).await,
+    );
+    let per_key = Limits {
+        requests_per_minute: Some(10),
+        ..Limits::default()
+    };
+    let c = caller(Limits::default(), per_key);
+    // Keep reservations alive: dropping one never gives a request back.
+    let mut granted = Vec::new();
+    let mut refused = Vec::new();
+    let attempts = (0..30).map(|i| {
+        let (l, c) = (if i % 2 == 0 { a.clone() } else { b.clone() }, c.clone());
+        async move { l.reserve(&c, Demand::default()).await }
+    });
+    for outcome in futures::future::join_all(attempts).await {
+        match outcome {
+            Ok(r) => granted.push(r),
+            Err(LimitError::Refused(r)) => refused.push(r),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(granted.len(), 10, "N gateways must not multiply the limit");
+    assert_eq!(refused.len(), 20);
+    let r = &refused[0];
+    assert_eq!(
+        (r.kind, r.scope, r.limit),
+        (Kind::RequestsPerMinute, "API key", 10)
+    );
+    assert!((1..=60).contains(&r.retry_after()));
+    assert_eq!(
+        counter(&a, &key(Kind::RequestsPerMinute, Scope::ApiKey("key1".into()))).await,
+        10
+    );
+    drop_buckets(&prefix).await;
+}
+
+#[tokio::test]
+async fn a_budget_is_reserved_then_settled_to_what_was_used() {
+    let prefix = prefix();
+    let settings = LimitSettings {
+        lease: Duration::from_millis(100),
+        ..LimitSettings::default()
+    };
+    let l = limiter(&prefix, settings).await;
+    let budget = Limits {
+        monthly_budget_micros: Some(1_000),
+        ..Limits::default()
+    };
+    let c = caller(budget, Limits::default());
+    let spend = key(Kind::MonthlySpend, Scope::Tenant("acme".into()));
+    let demand = |cost| Demand {
+        tokens: 0,
+        cost_micros: cost,
+    };
+
+    // 100 concurrent requests reserving 30 each: at most 1000 / 30 fit.
+    let attempts = (0..100).map(|_| l.reserve(&c, demand(30)));
+    let outcomes = futures::future::join_all(attempts).await;
+    let granted: Vec<_> = outcomes.into_iter().filter_map(Result::ok).collect();
+    assert_eq!(granted.len(), 33);
+    // Each used only 10: settling gives 20 back per request, and the sweep
+    // returns the unused lease to the shared counter.
+    for r in granted {
+        r.settle(demand(10));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while counter(&l, &spend).await != 330 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "counter at {}",
+            counter(&l, &spend).await
+        );
+        l.sweep(false).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Using more than reserved is charged too, beyond the lease if need be.
+    let r = l.reserve(&c, demand(30)).await.unwrap();
+    r.settle(demand(500));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while counter(&l, &spend).await != 830 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "counter at {}",
+            counter(&l, &spend).await
+        );
+        l.sweep(true).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = l.reserve(&c, demand(200)).await.err().unwrap();
+    assert!(
+        matches!(refused, LimitError::Refused(ref r) if r.is_budget()),
+        "{refused}"
+    );
+    drop_buckets(&prefix).await;
+}
+
+#[tokio::test]
+async fn a_refusal_on_one_counter_gives_back_the_others() {
+    let prefix = prefix();
+    let l = limiter(&prefix, LimitSettings::default()).await;
+    let tenant = Limits {
+        requests_per_minute: Some(100),
+        ..Limits::default()
+    };
+    let per_key = Limits {
+        tokens_per_minute: Some(50),
+        ..Limits::default()
+    };
+    let c = caller(tenant, per_key);
+    let tokens = |n| Demand {
+        tokens: n,
+        cost_micros: 0,
+    };
+    let _first = l.reserve(&c, tokens(40)).await.unwrap();
+    let refused = l.reserve(&c, tokens(40)).await.err().unwrap();
+    assert!(matches!(refused, LimitError::Refused(ref r) if r.kind == Kind::TokensPerMinute));
+    l.sweep(true).await;
+    // The tenant's request counter kept only the request that went through.
+    assert_eq!(
+        counter(&l, &key(Kind::RequestsPerMinute, Scope::Tenant("acme".into()))).await,
+        1
+    );
+    drop_buckets(&prefix).await;
+}
+
+#[tokio::test]
+async fn unreachable_counters_fail_open_or_closed_as_configured() {
+    // A client that never connects: nothing listens on port 1.
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect("nats://127.0.0.1:1")
+        .await
+        .unwrap();
+    let settings = |fail_open| LimitSettings {
+        kv_timeout: Duration::from_millis(100),
+        fail_open,
+        ..LimitSettings::default()
+    };
+    let c = caller(
+        Limits {
+            requests_per_minute: Some(1),
+            ..Limits::default()
+        },
+        Limits::default(),
+    );
+    let open = Limiter::new(client.clone(), "KWTEST_DOWN", settings(true));
+    assert!(open.reserve(&c, Demand::default()).await.is_ok());
+    let closed = Limiter::new(client, "KWTEST_DOWN", settings(false));
+    assert!(matches!(
+        closed.reserve(&c, Demand::default()).await,
+        Err(LimitError::Unavailable)
+    ));
+}
+
+#[test]
+fn settings_come_from_the_environment() {
+    let vars = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    };
+    let s = LimitSettings::from_vars(vars(&[
+        ("KEYWAY_LIMITS_LEASE_MS", "250"),
+        ("KEYWAY_LIMITS_ON_NATS_DOWN", "closed"),
+    ]))
+    .unwrap();
+    assert_eq!((s.lease, s.fail_open), (Duration::from_millis(250), false));
+    let err = LimitSettings::from_vars(vars(&[("KEYWAY_LIMITS_ON_NATS_DOWN", "maybe")])).unwrap_err();
+    assert!(err.contains("KEYWAY_LIMITS_ON_NATS_DOWN"), "{err}");
+    assert!(LimitSettings::from_vars(vars(&[("KEYWAY_LIMITS_KV_TIMEOUT_MS", "0")])).is_err());
+}

@@ -1,0 +1,189 @@
+//! Rate limits and monthly budgets through the real stack: limits set over
+//! the key service's API, enforced by gateways sharing NATS KV counters,
+//! refused with 429 + Retry-After in each API's own error shape.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{TestStack, chat},
+    keys_api::{admin, eventually, new_api_key, new_tenant},
+};
+
+/// Minute windows are fixed: wait out the last seconds of a minute so a
+/// test's requests all land in one window.
+async fn start_of_a_minute() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let second = now.as_secs() % 60;
+    if second >= 45 {
+        tokio::time::sleep(Duration::from_secs(61 - second)).await;
+    }
+}
+
+async fn send(stack: &TestStack, key: &str, path: &str, body: Value) -> (u16, Option<String>, Value) {
+    let response = stack
+        .http
+        .post(stack.url(path))
+        .bearer_auth(key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, retry_after, response.json().await.unwrap_or(Value::Null))
+}
+
+fn claude(text: &str, max_tokens: u64) -> Value {
+    json!({"model": "mock-claude", "max_tokens": max_tokens, "messages": [{"role": "user", "content": text}]})
+}
+
+#[tokio::test]
+async fn an_api_key_request_limit_is_shared_by_two_gateways_and_refused_in_each_shape() {
+    use keyway::Services;
+    let token = crate::helpers::random_secret("internal-token-");
+    let main = TestStack::spawn_with(&[("KEYWAY_INTERNAL_TOKEN", token.as_str())]).await;
+    let prefix = main.isolation.nats_prefix.clone();
+    // A second gateway process-alike: same NATS prefix, keys over HTTP.
+    let other = TestStack::spawn_services(
+        Services::GATEWAY,
+        &[
+            ("KEYWAY_KEYS_URL", main.base.as_str()),
+            ("KEYWAY_INTERNAL_TOKEN", token.as_str()),
+            ("KEYWAY_NATS_PREFIX", prefix.as_str()),
+        ],
+    )
+    .await;
+    let tenant = new_tenant(&main, "starter").await;
+    let (status, body) = admin(
+        &main,
+        "POST",
+        &format!("/api/v1/tenants/{tenant}/api-keys"),
+        Some(json!({"name": "capped", "role": "member", "limits": {"requests_per_minute": 0}})),
+    )
+    .await;
+    assert_eq!(status, 400, "a zero limit is refused: {body}");
+    let (id, key) = new_api_key(
+        &main,
+        &tenant,
+        json!({"name": "capped", "limits": {"requests_per_minute": 6}}),
+    )
+    .await;
+
+    start_of_a_minute().await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let gateway = if i % 2 == 0 { &main } else { &other };
+        let (status, _, body) = send(gateway, &key, "/v1/chat/completions", chat("mock-gpt", "hi")).await;
+        assert_eq!(status, 200, "request {i}: {body}");
+        statuses.push(status);
+    }
+    // The limit is reached on both gateways: together they served 6.
+    let (status, retry_after, body) =
+        send(&other, &key, "/v1/chat/completions", chat("mock-gpt", "hi")).await;
+    assert_eq!(status, 429, "{body}");
+    let retry_after: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+    assert_eq!(body["error"]["keyway_code"], "KW-LIMIT-001");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("requests per minute (6)")
+    );
+    let (status, retry_after, body) = send(&main, &key, "/v1/messages", claude("hi", 16)).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(retry_after.is_some());
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+
+    // Lifting the limit reaches the gateways through the key-change event.
+    let (status, body) = admin(
+        &main,
+        "PUT",
+        &format!("/api/v1/tenants/{tenant}/api-keys/{id}/limits"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["limits"], json!({}));
+    eventually("both gateways serve the key again", || async {
+        send(&main, &key, "/v1/chat/completions", chat("mock-gpt", "hi"))
+            .await
+            .0
+            == 200
+            && send(&other, &key, "/v1/chat/completions", chat("mock-gpt", "hi"))
+                .await
+                .0
+                == 200
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_requests_never_spend_past_the_tenant_budget() {
+    let stack = TestStack::spawn().await;
+    let tenant = new_tenant(&stack, "starter").await;
+    // mock-claude costs 3 µ per input and 15 µ per output token. Each
+    // request reserves its prompt and 64 output tokens (about 1,000 µ).
+    let budget = 5_000;
+    let (status, body) = admin(
+        &stack,
+        "PATCH",
+        &format!("/api/v1/tenants/{tenant}"),
+        Some(json!({"limits": {"monthly_budget_micros": budget}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["limits"]["monthly_budget_micros"], budget);
+    let (_, key) = new_api_key(&stack, &tenant, json!({"name": "spender"})).await;
+
+    let requests = (0..100).map(|i| {
+        let (stack, key) = (&stack, key.clone());
+        async move {
+            send(
+                stack,
+                &key,
+                "/v1/messages",
+                claude(&format!("request number {i}"), 64),
+            )
+            .await
+        }
+    });
+    let outcomes = futures::future::join_all(requests).await;
+    let served = outcomes.iter().filter(|(s, ..)| *s == 200).count();
+    let refused: Vec<_> = outcomes.iter().filter(|(s, ..)| *s == 429).collect();
+    assert!(served > 0, "some requests fit in the budget");
+    assert_eq!(served + refused.len(), 100, "only 200s and 429s: {outcomes:?}");
+    let (_, retry_after, body) = refused[0];
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+    assert_eq!(body["error"]["keyway_code"], "KW-LIMIT-002");
+    let month_end: u64 = retry_after.as_deref().unwrap().parse().unwrap();
+    assert!((1..=31 * 86_400).contains(&month_end), "{month_end}");
+
+    // The billing views, fed by the usage events, show what was spent.
+    let summary = |stack: &TestStack| {
+        let url = stack.url(&format!("/api/v1/usage/summary?tenant_id={tenant}"));
+        let request = stack.http.get(url).bearer_auth(&stack.admin_key);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    eventually("every request is in the billing views", || async {
+        summary(&stack).await["totals"]["requests"] == 100
+    })
+    .await;
+    let totals = summary(&stack).await["totals"].clone();
+    let spent = totals["cost_micros"].as_i64().unwrap();
+    assert!(
+        spent > 0 && spent <= budget,
+        "spent {spent} of {budget}: {totals}"
+    );
+}
