@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import os
 
+import json
+import urllib.request
+
 import anthropic
 import openai
 import pytest
@@ -101,3 +104,27 @@ def claude_bad_key(base_url: str) -> anthropic.Anthropic:
         max_retries=0,
         timeout=CLIENT_TIMEOUT_S,
     )
+
+
+@pytest.fixture
+def one_request_a_minute_key(base_url: str, api_key: str) -> str:
+    """A fresh tenant's API key limited to one request per minute (created
+    with the admin key, which KEYWAY_API_KEY is in the e2e run)."""
+
+    def post(path: str, body: dict) -> dict:
+        request = urllib.request.Request(
+            f"{base_url}/api/v1{path}",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=CLIENT_TIMEOUT_S) as response:
+            assert response.status == 201, response.status
+            return json.load(response)
+
+    tenant = post("/tenants", {"name": "sdk limits", "plan": "starter"})
+    key = post(
+        f"/tenants/{tenant['id']}/api-keys",
+        {"name": "one a minute", "limits": {"requests_per_minute": 1}},
+    )
+    return key["key"]

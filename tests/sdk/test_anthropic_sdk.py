@@ -238,3 +238,16 @@ def test_an_upstream_server_error_becomes_a_502(claude, upstream_status):
     assert error["type"] == "api_error"
     assert error["keyway_code"] == "KW-UP-002"
     assert upstream_status in error["message"]
+
+
+def test_a_rate_limited_key_gets_a_rate_limit_error_with_retry_after(base_url, one_request_a_minute_key):
+    client = anthropic.Anthropic(base_url=base_url, api_key=one_request_a_minute_key, max_retries=0, timeout=30.0)
+    assert create(client).content[0].text
+    # Two more tries: the first may straddle a minute boundary, never both.
+    with pytest.raises(anthropic.RateLimitError) as info:
+        create(client)
+        create(client)
+    error = error_body(info.value)
+    assert error["type"] == "rate_limit_error"
+    assert error["keyway_code"] == "KW-LIMIT-001"
+    assert 1 <= int(info.value.response.headers["retry-after"]) <= 60

@@ -382,3 +382,19 @@ def test_an_upstream_server_error_becomes_a_502(oai, upstream_status):
     assert error["code"] == "upstream_error"
     assert error["type"] == "api_error"
     assert upstream_status in error["message"]
+
+
+def test_a_rate_limited_key_gets_a_rate_limit_error_with_retry_after(base_url, one_request_a_minute_key):
+    client = openai.OpenAI(
+        base_url=f"{base_url}/v1", api_key=one_request_a_minute_key, max_retries=0, timeout=30.0
+    )
+    ask = lambda: client.chat.completions.create(model="mock-gpt", messages=MESSAGES)  # noqa: E731
+    assert ask().choices[0].message.content
+    # Two more tries: the first may straddle a minute boundary, never both.
+    with pytest.raises(openai.RateLimitError) as info:
+        ask()
+        ask()
+    error = error_body(info.value)
+    assert error["code"] == "rate_limit_exceeded"
+    assert error["keyway_code"] == "KW-LIMIT-001"
+    assert 1 <= int(info.value.response.headers["retry-after"]) <= 60
