@@ -51,12 +51,13 @@ pub async fn check_url(raw: &str, policy: OutboundPolicy) -> Result<url::Url, Ou
     if !policy.allow_private {
         let port = url.port_or_known_default().unwrap_or(443);
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs = tokio::net::lookup_host((bare, port)).await.map_err(|e| {
-            OutboundUrlError::Unresolvable {
-                host: host.clone(),
-                reason: e.to_string(),
-            }
-        })?;
+        let addrs =
+            tokio::net::lookup_host((bare, port))
+                .await
+                .map_err(|e| OutboundUrlError::Unresolvable {
+                    host: host.clone(),
+                    reason: e.to_string(),
+                })?;
         for addr in addrs {
             if is_internal(addr.ip()) {
                 return Err(OutboundUrlError::Internal { host: host.clone() });
