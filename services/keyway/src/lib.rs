@@ -9,5 +9,6 @@ pub mod maintenance;
 mod mock;
 pub mod openapi;
 pub mod stack;
+mod start;
 
 pub use stack::{Services, Stack, StartError};

@@ -17,12 +17,17 @@ use keyway_gateway::{
     Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys, catalog::DEV_CATALOG,
     usage::publisher::UsagePublisher,
 };
-use keyway_keys::{KeyService, KeyServiceSettings, crypto::KmsConfig};
+use keyway_keys::KeyService;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use crate::admin_key::AdminKeyOrigin;
-use crate::{admin_key, app, health::Readiness, mock};
+use crate::{
+    admin_key, app,
+    health::Readiness,
+    mock,
+    start::{self, build_kms, start_key_service},
+};
 
 /// Which services one process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +97,10 @@ pub enum StartError {
     RemoteClient(#[from] reqwest::Error),
     #[error("key service: {0}")]
     Keys(String),
+    #[error("KMS: {0}")]
+    Kms(String),
+    #[error("cannot build the webhook client: {0}")]
+    WebhookClient(reqwest::Error),
 }
 
 /// A built stack, bound and ready to serve.
@@ -163,9 +172,15 @@ impl Stack {
             });
         }
 
-        let key_service = match (&readiness.db, services.keys) {
-            (Some(pool), true) => {
-                let service = start_key_service(&config, pool.clone(), &admin_key).await?;
+        // One KMS client for the services of this process: the key service
+        // wraps its data keys with it, the projector its webhook secrets.
+        let kms = match readiness.db {
+            Some(_) => Some(build_kms(&config).await?),
+            None => None,
+        };
+        let key_service = match (&readiness.db, &kms, services.keys) {
+            (Some(pool), Some(kms), true) => {
+                let service = start_key_service(&config, pool.clone(), &admin_key, kms.clone()).await?;
                 tasks.spawn(keyway_keys::outbox::run(
                     pool.clone(),
                     nats.clone(),
@@ -224,17 +239,14 @@ impl Stack {
             ));
             routers.push(keyway_gateway::router(gateway));
         }
-        if let (Some(pool), true) = (&readiness.db, services.projector) {
-            let settings = keyway_projector::ProjectorSettings::from_config(&config)
-                .map_err(|e| StartError::Config(e.to_string()))?;
-            tasks.spawn(keyway_projector::run(
-                pool.clone(),
-                nats.clone(),
-                settings,
-                shutdown.clone(),
-            ));
+        if let (Some(pool), Some(kms), true) = (&readiness.db, kms, services.projector) {
             let (authenticator, _) = credential_sources(&config, &admin_key, key_service.clone())?;
-            routers.push(keyway_projector::http::router(pool.clone(), authenticator));
+            let running = start::projector(&config, pool, &nats, kms, &tasks, &shutdown)?;
+            routers.push(keyway_projector::http::router(
+                pool.clone(),
+                authenticator,
+                running,
+            ));
         }
         if let Some(service) = key_service {
             if let Some(token) = &config.internal_token {
@@ -315,36 +327,6 @@ impl Stack {
         served?;
         Ok(())
     }
-}
-
-pub(crate) async fn start_key_service(
-    config: &Config,
-    pool: sqlx::PgPool,
-    admin_key: &str,
-) -> Result<Arc<KeyService>, StartError> {
-    let kms = keyway_keys::crypto::build_kms(&KmsConfig {
-        provider: config.kms.clone(),
-        data_dir: config.data_dir.clone(),
-        allow_generate: config.env == Environment::Dev,
-        aws_key_id: config.kms_key_id.clone(),
-        aws_endpoint: config.var("AWS_ENDPOINT_URL"),
-    })
-    .await
-    .map_err(|e| StartError::Keys(e.to_string()))?;
-    let settings = KeyServiceSettings {
-        key_env: if config.env == Environment::Prod {
-            "live"
-        } else {
-            "dev"
-        }
-        .to_owned(),
-        nats_prefix: config.nats_prefix.clone(),
-        allow_private_base_urls: config.allow_private_urls,
-    };
-    let service = KeyService::start(pool, kms, admin_key, settings)
-        .await
-        .map_err(|e| StartError::Keys(e.to_string()))?;
-    Ok(Arc::new(service))
 }
 
 type CredentialSources = (Arc<dyn Authenticator>, Option<Arc<dyn ProviderKeys>>);
