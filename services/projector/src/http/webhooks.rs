@@ -59,6 +59,7 @@ pub(crate) struct WebhookWithSecret {
     signing_secret: String,
 }
 
+/// A page of webhooks, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WebhookList {
     data: Vec<Webhook>,

@@ -25,7 +25,9 @@ const COLUMNS: &str = "id, tenant_id, url, description, ledger_seq, created_at, 
 /// never part of it.
 #[derive(Debug, Serialize, ToSchema, FromRow)]
 pub(crate) struct Webhook {
+    /// The webhook id (UUIDv7), also sent as `Keyway-Webhook-Id`.
     pub(crate) id: Uuid,
+    /// The tenant whose usage events it receives.
     pub(crate) tenant_id: String,
     /// Where the batches are POSTed.
     url: String,
