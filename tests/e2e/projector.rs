@@ -10,3 +10,4 @@ mod folding;
 mod resilience;
 mod sigkill;
 mod support;
+mod webhooks;

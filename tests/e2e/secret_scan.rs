@@ -23,9 +23,9 @@ struct Secret {
 }
 
 /// One place searched: its label and its bytes.
-struct Haystack {
-    place: String,
-    bytes: Vec<u8>,
+pub(crate) struct Haystack {
+    pub(crate) place: String,
+    pub(crate) bytes: Vec<u8>,
 }
 
 /// A thin REST client for the process under test.
@@ -121,7 +121,7 @@ fn mock_url(logs: &str) -> String {
 /// The encodings under which a secret would still be plaintext: raw, hex
 /// (how `pg_dump` prints `bytea`) and base64 in each of the three byte
 /// alignments (the core that does not depend on the neighbouring bytes).
-fn encodings(secret: &str) -> Vec<(&'static str, Vec<u8>)> {
+pub(crate) fn encodings(secret: &str) -> Vec<(&'static str, Vec<u8>)> {
     let bytes = secret.as_bytes();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let mut forms = vec![
@@ -154,7 +154,7 @@ fn base64_core(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
@@ -190,7 +190,7 @@ fn locate(haystack: &[u8], at: usize, needle_len: usize, name: &str) -> String {
     format!("line {line_no}{table}: {line}")
 }
 
-fn pg_dump(db: &str) -> Vec<u8> {
+pub(crate) fn pg_dump(db: &str) -> Vec<u8> {
     let output = Command::new("pg_dump")
         .args(["-h", "127.0.0.1", "-U", "postgres", "--no-password", db])
         .output()
@@ -209,7 +209,7 @@ fn pg_dump(db: &str) -> Vec<u8> {
 }
 
 /// Every message of the stream, one haystack each: subject, headers, payload.
-async fn stream_messages(js: &async_nats::jetstream::Context, name: &str) -> Vec<Haystack> {
+pub(crate) async fn stream_messages(js: &async_nats::jetstream::Context, name: &str) -> Vec<Haystack> {
     let mut stream = js
         .get_stream(name)
         .await

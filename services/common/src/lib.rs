@@ -1,10 +1,12 @@
 //! Shared infrastructure for every Keyway service: configuration from the
-//! environment, telemetry, shutdown, and the Postgres and NATS clients.
+//! environment, telemetry, shutdown, the Postgres and NATS clients, and the
+//! SSRF guard for URLs Keyway calls on a tenant's behalf.
 //! Domain logic never lives here.
 
 pub mod config;
 pub mod db;
 pub mod nats;
+pub mod outbound;
 pub mod shutdown;
 pub mod telemetry;
 

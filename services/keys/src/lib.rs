@@ -5,7 +5,7 @@
 pub mod api_keys;
 mod authz;
 pub mod byok;
-pub mod crypto;
+pub use keyway_crypto as crypto;
 mod deks;
 pub mod error;
 pub mod events;

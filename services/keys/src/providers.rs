@@ -1,9 +1,8 @@
-//! The BYOK provider catalog and the rules for a custom `base_url`,
-//! including the SSRF guard: in production a base URL must not resolve to a
-//! private, loopback or link-local address.
+//! The BYOK provider catalog and the rules for a custom `base_url`: in
+//! production it must not resolve to a private, loopback or link-local
+//! address (the guard in `keyway_common::outbound`, shared with webhooks).
 
-use std::net::IpAddr;
-
+use keyway_common::outbound::{self, OutboundPolicy};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -134,53 +133,17 @@ pub(crate) fn is_anthropic(slug: &str) -> bool {
     slug == "anthropic"
 }
 
-/// Checks a custom base URL; `allow_private` is for dev and tests only.
+/// Checks a custom base URL with the shared SSRF guard; `allow_private` is
+/// for dev and tests only.
 pub(crate) async fn validate_base_url(raw: &str, allow_private: bool) -> Result<String, KeysError> {
-    let url = reqwest::Url::parse(raw).map_err(|e| KeysError::Invalid(format!("base_url {raw:?}: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.username() != "" || url.password().is_some() {
-        return Err(KeysError::Invalid(
-            "base_url must be an http(s) URL without credentials".into(),
-        ));
-    }
-    let host = url
-        .host_str()
-        .ok_or_else(|| KeysError::Invalid("base_url has no host".into()))?
-        .to_owned();
-    if !allow_private {
-        let port = url.port_or_known_default().unwrap_or(443);
-        let host_for_lookup = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-        let addrs = tokio::net::lookup_host((host_for_lookup.as_str(), port))
-            .await
-            .map_err(|e| KeysError::Invalid(format!("base_url host {host:?} does not resolve: {e}")))?;
-        for addr in addrs {
-            if is_internal(addr.ip()) {
-                return Err(KeysError::Invalid(format!(
-                    "base_url host {host:?} resolves to a private, loopback or link-local address"
-                )));
-            }
-        }
-    }
+    let policy = OutboundPolicy {
+        allow_private,
+        require_https: false,
+    };
+    outbound::check_url(raw, policy)
+        .await
+        .map_err(|e| KeysError::Invalid(format!("base_url {e}")))?;
     Ok(raw.trim_end_matches('/').to_owned())
-}
-
-fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]) // CGNAT
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
-                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal(IpAddr::V4(v4)))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@
 
 mod admin_key;
 mod app;
+mod gateway_setup;
 mod health;
 pub mod maintenance;
 mod mock;
 pub mod openapi;
 pub mod stack;
+mod start;
 
 pub use stack::{Services, Stack, StartError};

@@ -5,7 +5,10 @@
 use keyway_common::Config;
 use keyway_keys::store::{self, Meta};
 
-use crate::stack::{StartError, start_key_service};
+use crate::{
+    stack::StartError,
+    start::{build_kms, start_key_service},
+};
 
 fn meta() -> Meta {
     Meta {
@@ -33,7 +36,8 @@ pub async fn rebuild_keys(config: &Config) -> Result<String, StartError> {
 }
 
 pub async fn rotate_kek(config: &Config) -> Result<String, StartError> {
-    let service = start_key_service(config, pool(config).await?, &maintenance_admin_key()).await?;
+    let kms = build_kms(config).await?;
+    let service = start_key_service(config, pool(config).await?, &maintenance_admin_key(), kms).await?;
     let (kek, rewrapped) = service
         .rotate_kek()
         .await
@@ -42,7 +46,8 @@ pub async fn rotate_kek(config: &Config) -> Result<String, StartError> {
 }
 
 pub async fn rotate_dek(config: &Config, tenant: &str) -> Result<String, StartError> {
-    let service = start_key_service(config, pool(config).await?, &maintenance_admin_key()).await?;
+    let kms = build_kms(config).await?;
+    let service = start_key_service(config, pool(config).await?, &maintenance_admin_key(), kms).await?;
     let version = service
         .rotate_dek(&meta(), tenant)
         .await

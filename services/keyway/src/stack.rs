@@ -11,20 +11,22 @@ use std::{
 };
 
 use axum::serve::ListenerExt;
-use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
 use keyway_common::{Config, Environment};
 use keyway_gateway::{
-    Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys,
-    catalog::DEV_CATALOG,
     limits::{LimitSettings, Limiter},
     usage::publisher::UsagePublisher,
 };
-use keyway_keys::{KeyService, KeyServiceSettings, crypto::KmsConfig};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use crate::admin_key::AdminKeyOrigin;
-use crate::{admin_key, app, health::Readiness, mock};
+use crate::{
+    admin_key, app,
+    gateway_setup::{build_gateway, credential_sources},
+    health::Readiness,
+    mock,
+    start::{self, build_kms, start_key_service},
+};
 
 /// Which services one process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +96,10 @@ pub enum StartError {
     RemoteClient(#[from] reqwest::Error),
     #[error("key service: {0}")]
     Keys(String),
+    #[error("KMS: {0}")]
+    Kms(String),
+    #[error("cannot build the webhook client: {0}")]
+    WebhookClient(reqwest::Error),
 }
 
 /// A built stack, bound and ready to serve.
@@ -165,9 +171,15 @@ impl Stack {
             });
         }
 
-        let key_service = match (&readiness.db, services.keys) {
-            (Some(pool), true) => {
-                let service = start_key_service(&config, pool.clone(), &admin_key).await?;
+        // One KMS client for the services of this process: the key service
+        // wraps its data keys with it, the projector its webhook secrets.
+        let kms = match readiness.db {
+            Some(_) => Some(build_kms(&config).await?),
+            None => None,
+        };
+        let key_service = match (&readiness.db, &kms, services.keys) {
+            (Some(pool), Some(kms), true) => {
+                let service = start_key_service(&config, pool.clone(), &admin_key, kms.clone()).await?;
                 tasks.spawn(keyway_keys::outbox::run(
                     pool.clone(),
                     nats.clone(),
@@ -232,17 +244,14 @@ impl Stack {
             ));
             routers.push(keyway_gateway::router(gateway));
         }
-        if let (Some(pool), true) = (&readiness.db, services.projector) {
-            let settings = keyway_projector::ProjectorSettings::from_config(&config)
-                .map_err(|e| StartError::Config(e.to_string()))?;
-            tasks.spawn(keyway_projector::run(
-                pool.clone(),
-                nats.clone(),
-                settings,
-                shutdown.clone(),
-            ));
+        if let (Some(pool), Some(kms), true) = (&readiness.db, kms, services.projector) {
             let (authenticator, _) = credential_sources(&config, &admin_key, key_service.clone())?;
-            routers.push(keyway_projector::http::router(pool.clone(), authenticator));
+            let running = start::projector(&config, pool, &nats, kms, &tasks, &shutdown)?;
+            routers.push(keyway_projector::http::router(
+                pool.clone(),
+                authenticator,
+                running,
+            ));
         }
         if let Some(service) = key_service {
             if let Some(token) = &config.internal_token {
@@ -323,105 +332,4 @@ impl Stack {
         served?;
         Ok(())
     }
-}
-
-pub(crate) async fn start_key_service(
-    config: &Config,
-    pool: sqlx::PgPool,
-    admin_key: &str,
-) -> Result<Arc<KeyService>, StartError> {
-    let kms = keyway_keys::crypto::build_kms(&KmsConfig {
-        provider: config.kms.clone(),
-        data_dir: config.data_dir.clone(),
-        allow_generate: config.env == Environment::Dev,
-        aws_key_id: config.kms_key_id.clone(),
-        aws_endpoint: config.var("AWS_ENDPOINT_URL"),
-    })
-    .await
-    .map_err(|e| StartError::Keys(e.to_string()))?;
-    let settings = KeyServiceSettings {
-        key_env: if config.env == Environment::Prod {
-            "live"
-        } else {
-            "dev"
-        }
-        .to_owned(),
-        nats_prefix: config.nats_prefix.clone(),
-        allow_private_base_urls: config.allow_private_urls,
-    };
-    let service = KeyService::start(pool, kms, admin_key, settings)
-        .await
-        .map_err(|e| StartError::Keys(e.to_string()))?;
-    Ok(Arc::new(service))
-}
-
-type CredentialSources = (Arc<dyn Authenticator>, Option<Arc<dyn ProviderKeys>>);
-
-/// Who verifies keys and unseals BYOK keys: the key service in this process
-/// when it runs here, over HTTP at `KEYWAY_KEYS_URL` otherwise, or — with
-/// neither — only the admin key.
-fn credential_sources(
-    config: &Config,
-    admin_key: &str,
-    keys: Option<Arc<KeyService>>,
-) -> Result<CredentialSources, StartError> {
-    Ok(match (keys, &config.keys_url, &config.internal_token) {
-        (Some(keys), _, _) => (keys.clone(), Some(keys)),
-        (None, Some(url), Some(token)) => {
-            let remote = Arc::new(RemoteKeys::new(url, token)?);
-            (remote.clone(), Some(remote))
-        }
-        (None, Some(_), None) => {
-            return Err(StartError::Config(
-                "KEYWAY_KEYS_URL needs KEYWAY_INTERNAL_TOKEN".into(),
-            ));
-        }
-        (None, None, _) => {
-            tracing::warn!("no key service: only the admin key is accepted (set KEYWAY_KEYS_URL)");
-            (Arc::new(AdminKeyAuthenticator::new(admin_key)), None)
-        }
-    })
-}
-
-fn build_gateway(
-    config: &Config,
-    admin_key: &str,
-    keys: Option<Arc<KeyService>>,
-    mock: Option<&mock::InProcessMock>,
-    usage: Arc<UsagePublisher>,
-    limiter: Arc<Limiter>,
-) -> Result<Arc<Gateway>, StartError> {
-    let mock_url = mock.map(mock::InProcessMock::url);
-    let vars = |name: &str| match (name, &mock_url) {
-        ("KEYWAY_MOCK_URL", Some(url)) => Some(url.clone()),
-        _ => config.var(name),
-    };
-    let catalog = match &config.models_path {
-        Some(path) => {
-            let yaml = std::fs::read_to_string(path)
-                .map_err(|e| StartError::Config(format!("KEYWAY_MODELS={}: {e}", path.display())))?;
-            Catalog::parse(&yaml, vars)?
-        }
-        None => Catalog::parse(DEV_CATALOG, vars)?,
-    };
-    let overrides = mock
-        .map(mock::InProcessMock::system_key_override)
-        .unwrap_or_default();
-    let system_keys = SystemKeys::load(catalog.system_key_envs(), |name| config.var(name), overrides);
-    let (authenticator, byok) = credential_sources(config, admin_key, keys)?;
-    let gateway = Gateway::new(
-        catalog,
-        authenticator,
-        byok,
-        system_keys,
-        Some(usage),
-        GatewaySettings {
-            credential_cache_ttl: config.credential_cache_ttl,
-            upstream_connect_timeout: config.upstream_connect_timeout,
-            upstream_timeout: config.upstream_timeout,
-            max_body_bytes: config.max_body_bytes,
-        },
-    )?
-    .with_limiter(limiter);
-    Ok(Arc::new(gateway))
 }

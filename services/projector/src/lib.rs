@@ -7,12 +7,16 @@
 //! checkpoint, commit — and only then ack. A crash anywhere before the ack
 //! leads to a redelivery that the ledger's primary key turns into a no-op, so
 //! several instances may share one durable consumer.
+//!
+//! The [`webhooks`] worker pushes each tenant's events, in export order, to
+//! the billing systems it registered, signed and at least once.
 
 mod consumer;
 mod decode;
 pub mod http;
 mod ledger;
 mod retention;
+pub mod webhooks;
 
 use sqlx::PgPool;
 
@@ -34,7 +38,8 @@ pub struct ProjectorSettings {
     /// dominate the cost (see bench/projector.sh).
     pub batch_size: usize,
     /// `KEYWAY_USAGE_RETENTION_DAYS`: prune ledger rows older than this,
-    /// never past a registered export cursor. `None` keeps everything.
+    /// never past a registered export cursor or a webhook's delivery cursor.
+    /// `None` keeps everything.
     pub retention_days: Option<u32>,
 }
 

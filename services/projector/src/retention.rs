@@ -1,6 +1,6 @@
 //! Retention: deletes ledger rows older than N days, but never a row that a
 //! registered export cursor covering it (its tenant's, or an all-tenant one)
-//! has not passed yet. The views are never pruned; they are the billing
+//! or a webhook of its tenant has not passed yet. The views are never pruned; they are the billing
 //! record once the raw events are gone.
 
 use std::time::Duration;
@@ -34,6 +34,9 @@ pub async fn prune(pool: &PgPool, days: u32) -> Result<u64, ProjectorError> {
                        SELECT 1 FROM usage_export_cursors c
                        WHERE (c.tenant_id IS NULL OR c.tenant_id = l.tenant_id)
                          AND c.ledger_seq < l.ledger_seq)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM usage_webhooks w
+                       WHERE w.tenant_id = l.tenant_id AND w.ledger_seq < l.ledger_seq)
                  ORDER BY l.ledger_seq LIMIT $3))
              RETURNING ledger_seq",
         )

@@ -5,8 +5,15 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use async_nats::{HeaderMap, jetstream};
-use keyway_keys::{KeyService, KeyServiceSettings, crypto::KmsConfig};
-use keyway_projector::ProjectorSettings;
+use keyway_common::outbound::OutboundPolicy;
+use keyway_keys::{
+    KeyService, KeyServiceSettings,
+    crypto::{Kms, KmsConfig},
+};
+use keyway_projector::{
+    ProjectorSettings,
+    webhooks::{WebhookSettings, Webhooks},
+};
 use keyway_proto::{cloudevents as ce, v1::UsageEvent};
 use prost::Message;
 use rand::Rng;
@@ -40,7 +47,12 @@ impl Drop for Harness {
 
 impl Harness {
     pub(crate) async fn start() -> Self {
-        let stack = TestStack::spawn().await;
+        Self::start_with(&[]).await
+    }
+
+    /// A harness whose stack gets `extra` environment variables.
+    pub(crate) async fn start_with(extra: &[(&str, &str)]) -> Self {
+        let stack = TestStack::spawn_with(extra).await;
         let url = format!("{PG_BASE}/{}", stack.isolation.db_name);
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(4)
@@ -48,21 +60,21 @@ impl Harness {
             .await
             .unwrap();
         keyway_projector::migrate(&pool).await.unwrap();
-        let kms = keyway_keys::crypto::build_kms(&KmsConfig {
-            provider: "local".into(),
-            data_dir: stack.isolation.data_dir.path().to_owned(),
-            allow_generate: false,
-            aws_key_id: None,
-            aws_endpoint: None,
-        })
-        .await
-        .unwrap();
+        let kms = kms(&stack).await;
         let settings = ProjectorSettings::new(stack.isolation.nats_prefix.clone());
         let keys_settings = KeyServiceSettings {
             key_env: "dev".into(),
             nats_prefix: settings.nats_prefix.clone(),
             allow_private_base_urls: true,
         };
+        let webhook_settings = WebhookSettings {
+            policy: OutboundPolicy {
+                allow_private: true,
+                require_https: false,
+            },
+            ..WebhookSettings::default()
+        };
+        let webhooks = Webhooks::new(kms.clone(), webhook_settings).unwrap();
         let keys = Arc::new(
             KeyService::start(pool.clone(), kms, &stack.admin_key, keys_settings)
                 .await
@@ -71,7 +83,7 @@ impl Harness {
         let stop = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let usage = format!("http://{}", listener.local_addr().unwrap());
-        let app = keyway_projector::http::router(pool.clone(), keys);
+        let app = keyway_projector::http::router(pool.clone(), keys, webhooks);
         tokio::spawn(
             axum::serve(listener, app)
                 .with_graceful_shutdown(stop.clone().cancelled_owned())
@@ -211,6 +223,19 @@ impl Harness {
         }
         rows
     }
+}
+
+/// The stack's KMS: the local master key in its data directory.
+pub(crate) async fn kms(stack: &TestStack) -> Arc<dyn Kms> {
+    keyway_keys::crypto::build_kms(&KmsConfig {
+        provider: "local".into(),
+        data_dir: stack.isolation.data_dir.path().to_owned(),
+        allow_generate: false,
+        aws_key_id: None,
+        aws_endpoint: None,
+    })
+    .await
+    .unwrap()
 }
 
 pub(crate) async fn wait_for<F, Fut>(what: &str, secs: u64, mut check: F)

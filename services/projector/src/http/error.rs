@@ -24,6 +24,14 @@ pub enum UsageError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// A webhook URL the SSRF guard refused; the message says why.
+    #[error("url {0}")]
+    UrlRefused(String),
+    #[error("{0}")]
+    LimitReached(String),
+    /// Sealing or opening a signing secret failed; details are logged only.
+    #[error("the key management service is unavailable; retry shortly")]
+    Kms(#[from] crate::webhooks::SecretError),
     #[error("database error")]
     Db(#[from] sqlx::Error),
 }
@@ -34,9 +42,11 @@ impl UsageError {
             UsageError::Unauthenticated => StatusCode::UNAUTHORIZED,
             UsageError::Forbidden(_) => StatusCode::FORBIDDEN,
             UsageError::NotFound(_) => StatusCode::NOT_FOUND,
-            UsageError::Invalid(_) => StatusCode::BAD_REQUEST,
-            UsageError::Conflict(_) => StatusCode::CONFLICT,
-            UsageError::AuthUnavailable | UsageError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
+            UsageError::Invalid(_) | UsageError::UrlRefused(_) => StatusCode::BAD_REQUEST,
+            UsageError::Conflict(_) | UsageError::LimitReached(_) => StatusCode::CONFLICT,
+            UsageError::AuthUnavailable | UsageError::Kms(_) | UsageError::Db(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -48,6 +58,9 @@ impl UsageError {
             UsageError::Invalid(_) => "KW-USAGE-001",
             UsageError::NotFound(_) => "KW-USAGE-002",
             UsageError::Conflict(_) => "KW-USAGE-003",
+            UsageError::UrlRefused(_) => "KW-USAGE-004",
+            UsageError::LimitReached(_) => "KW-USAGE-005",
+            UsageError::Kms(_) => "KW-KMS-001",
             UsageError::Db(_) => "KW-DB-001",
         }
     }
@@ -63,6 +76,10 @@ impl IntoResponse for UsageError {
             UsageError::Db(e) => {
                 tracing::error!(error = %e, "database error");
                 "the database is unavailable; retry shortly".to_owned()
+            }
+            UsageError::Kms(e) => {
+                tracing::error!(error = %e, "cannot seal or open a webhook signing secret");
+                self.to_string()
             }
             other => other.to_string(),
         };
@@ -87,6 +104,11 @@ mod tests {
             UsageError::NotFound("x"),
             UsageError::Invalid(String::new()),
             UsageError::Conflict(String::new()),
+            UsageError::UrlRefused(String::new()),
+            UsageError::LimitReached(String::new()),
+            UsageError::Kms(crate::webhooks::SecretError::Seal(
+                keyway_crypto::SealError::Invalid,
+            )),
             UsageError::Db(sqlx::Error::PoolTimedOut),
         ];
         let mut codes: Vec<_> = all.iter().map(UsageError::code).collect();

@@ -213,6 +213,30 @@ pub(crate) async fn events(
     let scope = Scope::of(&caller, q.tenant_id, true)?;
     let after = parse_cursor("after", q.after.as_deref())?;
     let limit = parse_limit(q.limit.as_deref())?;
+    let page = read_page(&s.pool, &scope, after, limit).await?;
+    Ok(Json(EventsPage {
+        next_cursor: page.last_seq.unwrap_or(after).to_string(),
+        events: page.events,
+        has_more: page.has_more,
+    }))
+}
+
+/// One page of the export: what `/usage/events` and the webhooks deliver.
+pub(crate) struct Page {
+    pub(crate) events: Vec<CloudEvent>,
+    /// The ledger position of the last event; `None` on an empty page.
+    pub(crate) last_seq: Option<i64>,
+    pub(crate) has_more: bool,
+}
+
+/// Reads up to `limit` events of `scope` after the cursor `after`, in ledger
+/// order, holding back rows of transactions that may still be running.
+pub(crate) async fn read_page(
+    pool: &sqlx::PgPool,
+    scope: &Scope,
+    after: i64,
+    limit: i64,
+) -> Result<Page, sqlx::Error> {
     let mut query: QueryBuilder<'_, Postgres> = QueryBuilder::new(
         "SELECT ledger_seq, event_id, tenant_id, user_id, api_key_id, model, provider, key_source,
              input_tokens, output_tokens, cached_tokens, cost_micros, currency, status, streamed, estimated,
@@ -222,15 +246,14 @@ pub(crate) async fn events(
     query.push(" AND ledger_seq > ").push_bind(after);
     scope.push_filters(&mut query);
     query.push(" ORDER BY ledger_seq LIMIT ").push_bind(limit + 1);
-    let mut rows: Vec<LedgerEntry> = query.build_query_as().fetch_all(&s.pool).await?;
+    let mut rows: Vec<LedgerEntry> = query.build_query_as().fetch_all(pool).await?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = rows.last().map_or(after, |r| r.ledger_seq).to_string();
-    Ok(Json(EventsPage {
+    Ok(Page {
+        last_seq: rows.last().map(|r| r.ledger_seq),
         events: rows.into_iter().map(LedgerEntry::into_cloud_event).collect(),
-        next_cursor,
         has_more,
-    }))
+    })
 }
 
 /// The highest position the export can hand out right now: a cursor beyond

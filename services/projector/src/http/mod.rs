@@ -1,13 +1,15 @@
 //! The usage REST API under `/api/v1/usage`: the summary served from the
-//! views, the cursor-paginated CloudEvents export of the ledger, and the
-//! registered export cursors that hold retention back. Every route
+//! views, the cursor-paginated CloudEvents export of the ledger, the
+//! registered export cursors that hold retention back, and the signed
+//! webhooks that push the export to billing systems. Every route
 //! authenticates with the admin key or a gateway API key (bearer), scopes by
 //! tenant first (another tenant's id is 404), then checks the role.
 
 mod cursors;
 mod error;
-mod export;
+pub(crate) mod export;
 mod summary;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -15,20 +17,25 @@ use axum::{
     Router,
     extract::FromRequestParts,
     http::request::Parts,
-    routing::{get, put},
+    routing::{get, post, put},
 };
 use keyway_auth::{AuthError, Authenticator, Caller, PLATFORM_TENANT, Role};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 pub use error::UsageError;
 
+use crate::webhooks::Webhooks;
+
 /// What every handler needs.
 pub(crate) struct UsageState {
     pool: PgPool,
     authenticator: Arc<dyn Authenticator>,
+    webhooks: Webhooks,
 }
 
-pub fn router(pool: PgPool, authenticator: Arc<dyn Authenticator>) -> Router {
+/// The usage API. `webhooks` is shared with the delivery worker
+/// ([`crate::webhooks::run`]) of the same process.
+pub fn router(pool: PgPool, authenticator: Arc<dyn Authenticator>, webhooks: Webhooks) -> Router {
     Router::new()
         .route("/api/v1/usage/summary", get(summary::summary))
         .route("/api/v1/usage/events", get(export::events))
@@ -37,7 +44,23 @@ pub fn router(pool: PgPool, authenticator: Arc<dyn Authenticator>) -> Router {
             "/api/v1/usage/cursors/{name}",
             put(cursors::put).delete(cursors::delete),
         )
-        .with_state(Arc::new(UsageState { pool, authenticator }))
+        .route(
+            "/api/v1/usage/webhooks",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route(
+            "/api/v1/usage/webhooks/{id}",
+            get(webhooks::get).delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/usage/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .with_state(Arc::new(UsageState {
+            pool,
+            authenticator,
+            webhooks,
+        }))
 }
 
 /// The authenticated caller of a usage API request.
@@ -74,6 +97,16 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
+    /// Everything of one tenant: what a webhook of that tenant delivers.
+    pub(crate) fn tenant(tenant: String) -> Self {
+        Scope {
+            tenant: Some(tenant),
+            user_id: None,
+            api_key_id: None,
+            nothing: false,
+        }
+    }
+
     /// Tenant scoping first (another tenant is 404), then the role's view.
     /// `all_tenants` is what a platform admin without `tenant_id` gets:
     /// every tenant (the export) or the `platform` tenant (the summary).
@@ -148,9 +181,11 @@ pub(crate) fn require(caller: &Caller, min: Role, action: &str) -> Result<(), Us
 /// The usage API's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(summary::summary, export::events, cursors::list, cursors::put, cursors::delete),
+    paths(summary::summary, export::events, cursors::list, cursors::put, cursors::delete,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::delete, webhooks::rotate_secret),
     tags((name = "usage", description = "Usage summaries from the billing views, the CloudEvents export of the \
-        ledger, and the export cursors that retention respects")),
+        ledger, the export cursors that retention respects, and signed webhooks that push the export to a \
+        billing system (see docs/billing.md, \"Signed webhooks\")")),
 )]
 pub struct UsageApi;
 
@@ -204,10 +239,13 @@ mod tests {
             "/api/v1/usage/summary",
             "/api/v1/usage/events",
             "/api/v1/usage/cursors/{name}",
+            "/api/v1/usage/webhooks",
+            "/api/v1/usage/webhooks/{id}/rotate-secret",
         ] {
             assert!(json.contains(path), "{path}");
         }
         assert!(json.contains("cost_micros") && json.contains("next_cursor"));
+        assert!(json.contains("signing_secret") && json.contains("consecutive_failures"));
     }
 
     #[test]

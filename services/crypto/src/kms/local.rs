@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use zeroize::Zeroizing;
 
 use super::{DataKey, EncryptionContext, Kms, KmsError};
-use crate::crypto::canonical::Canonical;
+use crate::canonical::Canonical;
 
 mod files;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::DekCache;
-use crate::crypto::KmsError;
+use crate::KmsError;
 
 /// Counts loads and returns a key whose first byte is the load number.
 struct Loader(AtomicU32);

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
 use super::MasterKeys;
-use crate::crypto::kms::KmsError;
+use crate::kms::KmsError;
 
 fn io_err(action: &str, path: &Path, e: io::Error) -> KmsError {
     KmsError::Io(format!("{action} {}: {e}", path.display()))

@@ -1,0 +1,85 @@
+//! Wiring the gateway: its model catalog, system keys, rate limiter, usage
+//! publisher, and where it verifies keys and unseals BYOK keys.
+
+use std::sync::Arc;
+
+use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
+use keyway_common::Config;
+use keyway_gateway::{
+    Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys, catalog::DEV_CATALOG, limits::Limiter,
+    usage::publisher::UsagePublisher,
+};
+use keyway_keys::KeyService;
+
+use crate::{mock, stack::StartError};
+
+type CredentialSources = (Arc<dyn Authenticator>, Option<Arc<dyn ProviderKeys>>);
+
+/// Who verifies keys and unseals BYOK keys: the key service in this process
+/// when it runs here, over HTTP at `KEYWAY_KEYS_URL` otherwise, or — with
+/// neither — only the admin key.
+pub(crate) fn credential_sources(
+    config: &Config,
+    admin_key: &str,
+    keys: Option<Arc<KeyService>>,
+) -> Result<CredentialSources, StartError> {
+    Ok(match (keys, &config.keys_url, &config.internal_token) {
+        (Some(keys), _, _) => (keys.clone(), Some(keys)),
+        (None, Some(url), Some(token)) => {
+            let remote = Arc::new(RemoteKeys::new(url, token)?);
+            (remote.clone(), Some(remote))
+        }
+        (None, Some(_), None) => {
+            return Err(StartError::Config(
+                "KEYWAY_KEYS_URL needs KEYWAY_INTERNAL_TOKEN".into(),
+            ));
+        }
+        (None, None, _) => {
+            tracing::warn!("no key service: only the admin key is accepted (set KEYWAY_KEYS_URL)");
+            (Arc::new(AdminKeyAuthenticator::new(admin_key)), None)
+        }
+    })
+}
+
+pub(crate) fn build_gateway(
+    config: &Config,
+    admin_key: &str,
+    keys: Option<Arc<KeyService>>,
+    mock: Option<&mock::InProcessMock>,
+    usage: Arc<UsagePublisher>,
+    limiter: Arc<Limiter>,
+) -> Result<Arc<Gateway>, StartError> {
+    let mock_url = mock.map(mock::InProcessMock::url);
+    let vars = |name: &str| match (name, &mock_url) {
+        ("KEYWAY_MOCK_URL", Some(url)) => Some(url.clone()),
+        _ => config.var(name),
+    };
+    let catalog = match &config.models_path {
+        Some(path) => {
+            let yaml = std::fs::read_to_string(path)
+                .map_err(|e| StartError::Config(format!("KEYWAY_MODELS={}: {e}", path.display())))?;
+            Catalog::parse(&yaml, vars)?
+        }
+        None => Catalog::parse(DEV_CATALOG, vars)?,
+    };
+    let overrides = mock
+        .map(mock::InProcessMock::system_key_override)
+        .unwrap_or_default();
+    let system_keys = SystemKeys::load(catalog.system_key_envs(), |name| config.var(name), overrides);
+    let (authenticator, byok) = credential_sources(config, admin_key, keys)?;
+    let gateway = Gateway::new(
+        catalog,
+        authenticator,
+        byok,
+        system_keys,
+        Some(usage),
+        GatewaySettings {
+            credential_cache_ttl: config.credential_cache_ttl,
+            upstream_connect_timeout: config.upstream_connect_timeout,
+            upstream_timeout: config.upstream_timeout,
+            max_body_bytes: config.max_body_bytes,
+        },
+    )?
+    .with_limiter(limiter);
+    Ok(Arc::new(gateway))
+}

@@ -1,0 +1,82 @@
+//! Starting the parts of a stack that own state: the KMS, shared by the
+//! key service (data keys) and the projector (webhook signing secrets), the
+//! key service itself, and the projector's consumer and webhook delivery.
+
+use std::sync::Arc;
+
+use keyway_common::{Config, Environment};
+use keyway_keys::{
+    KeyService, KeyServiceSettings,
+    crypto::{Kms, KmsConfig},
+};
+use keyway_projector::{
+    ProjectorSettings,
+    webhooks::{WebhookSettings, Webhooks},
+};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::stack::StartError;
+
+/// The configured KMS (`KEYWAY_KMS`): a `local` master key in the data
+/// directory (generated only in dev), or AWS KMS.
+pub(crate) async fn build_kms(config: &Config) -> Result<Arc<dyn Kms>, StartError> {
+    keyway_keys::crypto::build_kms(&KmsConfig {
+        provider: config.kms.clone(),
+        data_dir: config.data_dir.clone(),
+        allow_generate: config.env == Environment::Dev,
+        aws_key_id: config.kms_key_id.clone(),
+        aws_endpoint: config.var("AWS_ENDPOINT_URL"),
+    })
+    .await
+    .map_err(|e| StartError::Kms(e.to_string()))
+}
+
+pub(crate) async fn start_key_service(
+    config: &Config,
+    pool: sqlx::PgPool,
+    admin_key: &str,
+    kms: Arc<dyn Kms>,
+) -> Result<Arc<KeyService>, StartError> {
+    let settings = KeyServiceSettings {
+        key_env: if config.env == Environment::Prod {
+            "live"
+        } else {
+            "dev"
+        }
+        .to_owned(),
+        nats_prefix: config.nats_prefix.clone(),
+        allow_private_base_urls: config.allow_private_urls,
+    };
+    let service = KeyService::start(pool, kms, admin_key, settings)
+        .await
+        .map_err(|e| StartError::Keys(e.to_string()))?;
+    Ok(Arc::new(service))
+}
+
+/// Spawns the projector's consumer and webhook delivery; returns what the
+/// usage API shares with the delivery worker.
+pub(crate) fn projector(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    nats: &async_nats::Client,
+    kms: Arc<dyn Kms>,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<Webhooks, StartError> {
+    let invalid = |e: keyway_common::ConfigError| StartError::Config(e.to_string());
+    let settings = ProjectorSettings::from_config(config).map_err(invalid)?;
+    let webhooks = Webhooks::new(kms, WebhookSettings::from_config(config).map_err(invalid)?)
+        .map_err(StartError::WebhookClient)?;
+    tasks.spawn(keyway_projector::run(
+        pool.clone(),
+        nats.clone(),
+        settings,
+        shutdown.clone(),
+    ));
+    tasks.spawn(keyway_projector::webhooks::run(
+        pool.clone(),
+        webhooks.clone(),
+        shutdown.clone(),
+    ));
+    Ok(webhooks)
+}
