@@ -187,3 +187,40 @@ async fn concurrent_requests_never_spend_past_the_tenant_budget() {
         "spent {spent} of {budget}: {totals}"
     );
 }
+
+#[tokio::test]
+async fn a_tokens_per_minute_limit_counts_prompt_and_max_tokens_and_settles_to_real_usage() {
+    let stack = TestStack::spawn().await;
+    let tenant = new_tenant(&stack, "starter").await;
+    let (_, key) = new_api_key(
+        &stack,
+        &tenant,
+        json!({"name": "tpm", "limits": {"tokens_per_minute": 1000}}),
+    )
+    .await;
+    start_of_a_minute().await;
+    // Each request reserves its prompt plus 400 output tokens, but the mock
+    // answers with a few dozen: settling gives the rest back, so many more
+    // than two requests fit in 1,000 tokens.
+    let mut served = 0;
+    for i in 0..6 {
+        let (status, _, body) = send(&stack, &key, "/v1/messages", claude("hi", 400)).await;
+        assert_eq!(status, 200, "request {i}: {body}");
+        served += 1;
+    }
+    assert_eq!(served, 6);
+    // Three such reservations in flight at once cannot all fit.
+    let burst = (0..3).map(|_| send(&stack, &key, "/v1/messages", claude("hi", 400)));
+    let outcomes = futures::future::join_all(burst).await;
+    let refused: Vec<_> = outcomes.iter().filter(|(s, ..)| *s == 429).collect();
+    assert!(!refused.is_empty(), "{outcomes:?}");
+    let (_, retry_after, body) = refused[0];
+    assert_eq!(body["error"]["keyway_code"], "KW-LIMIT-001");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tokens per minute (1000)")
+    );
+    assert!(retry_after.is_some());
+}
