@@ -34,8 +34,9 @@ const MAX_ACK_PENDING: i64 = 20_000;
 /// under light load. Under load, batches fill while the writer is busy.
 const LINGER: Duration = Duration::from_millis(5);
 
-/// Runs the projector until `shutdown`: the consumer loop and, when
-/// `retention_days` is set, retention pruning (once at start, then hourly).
+/// Runs the projector until `shutdown`: the consumer loop, the follower of
+/// tenant deletions and, when `retention_days` is set, retention pruning
+/// (once at start, then hourly).
 /// Errors are logged and retried; this only returns on shutdown. Cancelling
 /// lets the batch in flight finish and ack first.
 pub async fn run(
@@ -49,7 +50,11 @@ pub async fn run(
             retention::run_hourly(&pool, days, &shutdown).await;
         }
     };
-    futures::join!(consume(&pool, nats, &settings, &shutdown), pruning);
+    futures::join!(
+        consume(&pool, nats.clone(), &settings, &shutdown),
+        pruning,
+        crate::tenant_deletions::follow(&pool, nats, &settings, &shutdown)
+    );
 }
 
 /// Sleeps `delay` unless shutdown comes first; `false` means stop.

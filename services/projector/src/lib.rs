@@ -16,6 +16,7 @@ mod decode;
 pub mod http;
 mod ledger;
 mod retention;
+mod tenant_deletions;
 pub mod webhooks;
 
 use sqlx::PgPool;
@@ -89,6 +90,13 @@ impl ProjectorSettings {
         format!("{}_projector", self.nats_prefix)
     }
 
+    /// The key service's change events, which name deleted tenants.
+    pub fn keys_stream_name(&self) -> String {
+        format!("{}_KEYS", self.nats_prefix)
+            .to_uppercase()
+            .replace('-', "_")
+    }
+
     pub fn filter_subject(&self) -> String {
         format!("{}.usage.v1.>", self.nats_prefix)
     }
@@ -119,6 +127,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.stream_name(), config.stream_name("usage"));
+        assert_eq!(s.keys_stream_name(), config.stream_name("keys"));
     }
 
     #[test]

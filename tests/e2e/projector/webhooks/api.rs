@@ -225,3 +225,44 @@ async fn in_production_webhook_urls_must_be_https_and_public() {
         );
     }
 }
+
+#[tokio::test]
+async fn deleting_a_tenant_shreds_its_webhooks_and_export_cursors_but_keeps_the_others() {
+    let h = Harness::start().await;
+    let s = &h.stack;
+    let admin = s.admin_key.clone();
+    let (doomed, kept) = (new_tenant(s, "pro").await, new_tenant(s, "pro").await);
+    let url = "http://127.0.0.1:9/hooks/usage";
+    register(&h, &admin, Some(&doomed), url).await;
+    register(&h, &admin, Some(&kept), url).await;
+    for (name, tenant) in [("doomed-cursor", &doomed), ("kept-cursor", &kept)] {
+        sqlx::query("INSERT INTO usage_export_cursors (name, tenant_id, ledger_seq) VALUES ($1, $2, 0)")
+            .bind(name)
+            .bind(tenant)
+            .execute(&h.pool)
+            .await
+            .unwrap();
+    }
+    let held = |tenant: String| {
+        let pool = h.pool.clone();
+        async move {
+            let (webhooks, cursors): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT count(*) FROM usage_webhooks WHERE tenant_id = $1),
+                        (SELECT count(*) FROM usage_export_cursors WHERE tenant_id = $1)",
+            )
+            .bind(tenant)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            (webhooks, cursors)
+        }
+    };
+    assert_eq!(held(doomed.clone()).await, (1, 1));
+    let (status, _) = call(s, &admin, "DELETE", &format!("/api/v1/tenants/{doomed}"), None).await;
+    assert_eq!(status, 204);
+    crate::keys_api::eventually("the deleted tenant's webhooks and cursors are gone", || async {
+        held(doomed.clone()).await == (0, 0)
+    })
+    .await;
+    assert_eq!(held(kept.clone()).await, (1, 1), "another tenant's are untouched");
+}
