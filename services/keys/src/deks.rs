@@ -181,8 +181,9 @@ impl KeyService {
         Ok(new_version)
     }
 
-    /// KEK rotation: a new master key version, then every wrapped DEK and
-    /// the pepper are rewrapped under it. No secret is re-sealed.
+    /// KEK rotation: a new master key version, then every wrapped DEK, the
+    /// pepper, and the data keys of the registered hooks (webhook signing
+    /// keys) are rewrapped under it. No secret is re-sealed.
     pub async fn rotate_kek(&self) -> Result<(String, u64), KeysError> {
         let kek = self.kms.rotate_kek().await?;
         let mut rewrapped = 0;
@@ -220,6 +221,9 @@ impl KeyService {
                 .execute(&self.pool)
                 .await?;
             rewrapped += 1;
+        }
+        for hook in &self.kek_hooks {
+            rewrapped += hook.rewrap(self.kms.as_ref()).await.map_err(KeysError::Kms)?;
         }
         Ok((kek, rewrapped))
     }

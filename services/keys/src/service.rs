@@ -33,6 +33,17 @@ pub struct KeyService {
     pub(crate) http: reqwest::Client,
     /// Whether the projector's `api_key_last_used` table is in this database.
     pub(crate) usage_signal: bool,
+    /// Data keys wrapped by the same KMS outside this service, rewrapped by
+    /// the same KEK rotation.
+    pub(crate) kek_hooks: Vec<Arc<dyn KekRotationHook>>,
+}
+
+/// Another owner of KMS-wrapped data keys (the projector's webhook signing
+/// keys): `rotate_kek` rewraps them too, after the key service's own.
+#[async_trait::async_trait]
+pub trait KekRotationHook: Send + Sync + 'static {
+    /// Rewraps under the KMS's current master key; returns how many.
+    async fn rewrap(&self, kms: &dyn Kms) -> Result<u64, String>;
 }
 
 const PEPPER: &str = "api_key_pepper";
@@ -66,9 +77,15 @@ impl KeyService {
             admin: AdminKeyAuthenticator::new(admin_key),
             settings,
             http,
+            kek_hooks: Vec::new(),
         };
         service.ensure_platform_tenant().await?;
         Ok(service)
+    }
+
+    pub fn with_kek_rotation_hook(mut self, hook: Arc<dyn KekRotationHook>) -> Self {
+        self.kek_hooks.push(hook);
+        self
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -8,6 +8,7 @@ use keyway_common::{Config, Environment};
 use keyway_keys::{
     KeyService, KeyServiceSettings,
     crypto::{Kms, KmsConfig},
+    service::KekRotationHook,
 };
 use keyway_projector::{
     ProjectorSettings,
@@ -47,10 +48,25 @@ pub(crate) async fn start_key_service(
         nats_prefix: config.nats_prefix.clone(),
         allow_private_base_urls: config.allow_private_urls,
     };
+    let webhook_keys = Arc::new(WebhookKeys(pool.clone()));
     let service = KeyService::start(pool, kms, admin_key, settings)
         .await
-        .map_err(|e| StartError::Keys(e.to_string()))?;
+        .map_err(|e| StartError::Keys(e.to_string()))?
+        .with_kek_rotation_hook(webhook_keys);
     Ok(Arc::new(service))
+}
+
+/// The projector's webhook signing keys are wrapped by the same KMS: a KEK
+/// rotation rewraps them too, when they live in the key service's database.
+struct WebhookKeys(sqlx::PgPool);
+
+#[async_trait::async_trait]
+impl KekRotationHook for WebhookKeys {
+    async fn rewrap(&self, kms: &dyn Kms) -> Result<u64, String> {
+        keyway_projector::webhooks::rewrap_data_keys(&self.0, kms)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Spawns the projector's consumer and webhook delivery; returns what the

@@ -45,7 +45,9 @@ pub(crate) async fn rotate_dek(
     }))
 }
 
-/// Rewraps every data key (and the API-key pepper) under a new master key.
+/// Rewraps every data key (the tenants', the API-key pepper's and, when the
+/// projector shares the database, the webhook signing keys') under a new
+/// master key.
 #[utoipa::path(post, path = "/api/v1/admin/kms/rotate-kek", tag = "admin",
     responses((status = 200, body = KekRotated), (status = 403)), security(("bearer" = [])))]
 pub(crate) async fn rotate_kek(

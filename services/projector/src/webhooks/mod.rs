@@ -21,7 +21,7 @@ use keyway_common::{Config, Environment, config::ConfigError, outbound::Outbound
 use keyway_crypto::Kms;
 
 pub use delivery::run;
-pub use secret::SecretError;
+pub use secret::{RewrapError, SecretError, rewrap_data_keys};
 
 /// How webhooks are delivered; `KEYWAY_WEBHOOK_*` (see docs/billing.md).
 #[derive(Debug, Clone, PartialEq, Eq)]

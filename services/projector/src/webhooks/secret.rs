@@ -122,6 +122,55 @@ impl SecretBox {
     }
 }
 
+/// KEK rotation: rewraps every webhook's data key under the KMS's current
+/// master key. The data keys, and so the sealed secrets, do not change; a
+/// row whose secret was rotated meanwhile already has a fresh key and is
+/// left alone. Returns how many keys were rewrapped.
+pub async fn rewrap_data_keys(pool: &sqlx::PgPool, kms: &dyn Kms) -> Result<u64, RewrapError> {
+    // The key service calls this on its database, which holds the
+    // projector's tables only when both share it.
+    let here: bool = sqlx::query_scalar("SELECT to_regclass('usage_webhooks') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !here {
+        return Ok(0);
+    }
+    let rows: Vec<(Uuid, String, Vec<u8>)> =
+        sqlx::query_as("SELECT id, tenant_id, wrapped_dek FROM usage_webhooks ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    let key_ref = kms.key_ref();
+    let mut rewrapped = 0;
+    for (webhook_id, tenant_id, wrapped) in rows {
+        let context = Binding {
+            tenant_id: &tenant_id,
+            webhook_id,
+            version: 0,
+        }
+        .context();
+        let fresh = kms.rewrap(&wrapped, &context).await?;
+        rewrapped += sqlx::query(
+            "UPDATE usage_webhooks SET wrapped_dek = $2, kms_key_ref = $3 WHERE id = $1 AND wrapped_dek = $4",
+        )
+        .bind(webhook_id)
+        .bind(fresh)
+        .bind(&key_ref)
+        .bind(&wrapped)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    }
+    Ok(rewrapped)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RewrapError {
+    #[error(transparent)]
+    Kms(#[from] KmsError),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
 fn aad<'a>(at: &Binding<'a>, id: &'a str) -> Aad<'a> {
     Aad {
         tenant_id: at.tenant_id,

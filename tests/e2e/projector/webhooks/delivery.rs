@@ -177,3 +177,61 @@ async fn every_event_reaches_its_tenants_receiver_signed_in_ledger_order_and_a_r
     .await;
     assert_eq!(ledger(&h, &a).await.0.len(), 133);
 }
+
+#[tokio::test]
+async fn a_kek_rotation_rewraps_webhook_keys_and_delivery_keeps_signing_with_the_same_secret() {
+    let h = Harness::start_with(&[("KEYWAY_WEBHOOK_POLL_MS", "100")]).await;
+    let s = &h.stack;
+    let tenant = new_tenant(s, "pro").await;
+    let (_, app) = new_api_key(s, &tenant, json!({"name": "app", "role": "member"})).await;
+    let receiver = Receiver::start().await;
+    let hook = register(&h, &s.admin_key, Some(&tenant), &receiver.url).await;
+    receiver.set_secret(hook["signing_secret"].as_str().unwrap());
+    let id = hook["id"].as_str().unwrap().to_owned();
+    let wrapping = || async {
+        sqlx::query_as::<_, (String, Vec<u8>)>(
+            "SELECT kms_key_ref, wrapped_dek FROM usage_webhooks WHERE id = $1::uuid",
+        )
+        .bind(&id)
+        .fetch_one(&h.pool)
+        .await
+        .unwrap()
+    };
+    let before = wrapping().await;
+
+    let (status, rotated) = call(s, &s.admin_key, "POST", "/api/v1/admin/kms/rotate-kek", None).await;
+    assert_eq!(status, 200, "{rotated}");
+    let after = wrapping().await;
+    assert_eq!(
+        after.0,
+        rotated["kek"].as_str().unwrap(),
+        "rewrapped under the new KEK"
+    );
+    assert_ne!((&after.0, &after.1), (&before.0, &before.1));
+
+    // Delivery opens the secret through the new wrapping (a fresh worker has
+    // no cached data key) and signs with the secret the receiver knows.
+    let settings = keyway_projector::webhooks::WebhookSettings {
+        poll_interval: std::time::Duration::from_millis(50),
+        policy: keyway_common::outbound::OutboundPolicy {
+            allow_private: true,
+            require_https: false,
+        },
+        ..Default::default()
+    };
+    let fresh = keyway_projector::webhooks::Webhooks::new(kms(s).await, settings).unwrap();
+    tokio::spawn(keyway_projector::webhooks::run(
+        h.pool.clone(),
+        fresh,
+        h.stop.child_token(),
+    ));
+    for _ in 0..3 {
+        assert_eq!(chat_status(s, &app, "mock-gpt").await.0, 200);
+    }
+    wait_for("the tenant's events at its receiver", 20, || async {
+        let ledger = ledger(&h, &tenant).await.0;
+        ledger.len() == 3 && receiver.ids() == set(&ledger)
+    })
+    .await;
+    assert!(receiver.problems().is_empty(), "{:?}", receiver.problems());
+}
