@@ -51,6 +51,9 @@ pub struct Refusal {
     pub(crate) scope: &'static str,
     pub(crate) limit: u64,
     pub(crate) retry_after: u64,
+    /// The limit is taken up by reservations of requests still running
+    /// here, which settle to their real (smaller) use within seconds.
+    pub(crate) held_in_flight: bool,
 }
 
 impl Refusal {
@@ -60,8 +63,13 @@ impl Refusal {
             Kind::TokensPerMinute => format!("tokens per minute ({})", self.limit),
             Kind::MonthlySpend => format!("monthly budget ({} micro-units)", self.limit),
         };
+        let state = if self.held_in_flight {
+            "is fully reserved by requests in flight"
+        } else {
+            "is reached"
+        };
         format!(
-            "The {} limit on {what} is reached. Retry after {} s.",
+            "The {} limit on {what} {state}. Retry after {} s.",
             self.scope, self.retry_after
         )
     }
@@ -85,6 +93,7 @@ impl Refusal {
             scope: "tenant",
             limit: 1,
             retry_after: 7,
+            held_in_flight: false,
         }
     }
 }
@@ -102,6 +111,17 @@ pub enum LimitError {
 struct Lease {
     available: u64,
     taken_at: Option<Instant>,
+    /// Reserved by requests of this gateway that have not settled yet.
+    in_flight: u64,
+}
+
+/// What a counter said to one request.
+enum Taken {
+    Granted,
+    /// `in_flight`: this gateway holds unsettled reservations on it.
+    Refused {
+        in_flight: bool,
+    },
 }
 
 pub struct Limiter {
@@ -165,13 +185,21 @@ impl Limiter {
         let (mut refused, mut unavailable) = (None, false);
         for (need, outcome) in needs.into_iter().zip(outcomes) {
             match outcome {
-                Ok(true) => reservation.held.push((need.key, need.amount)),
-                Ok(false) => {
+                Ok(Taken::Granted) => reservation.held.push((need.key, need.amount)),
+                Ok(Taken::Refused { in_flight }) => {
+                    // Reservations in flight settle within seconds; a request
+                    // count, or a limit really used up, waits for its window.
+                    let transient = in_flight && need.key.kind != Kind::RequestsPerMinute;
                     refused.get_or_insert(Refusal {
                         kind: need.key.kind,
                         scope: need.key.scope.describe(),
                         limit: need.limit,
-                        retry_after: need.key.kind.retry_after(now),
+                        retry_after: if transient {
+                            1
+                        } else {
+                            need.key.kind.retry_after(now)
+                        },
+                        held_in_flight: transient,
                     });
                 }
                 Err(e) if self.settings.fail_open => self.warn_unreachable(&e),
@@ -186,7 +214,7 @@ impl Limiter {
         }
         // Give back what the other counters granted this request.
         for (key, amount) in std::mem::take(&mut reservation.held) {
-            self.adjust(&key, -(amount.min(i64::MAX as u64) as i64)).await;
+            self.settle_one(&key, amount, 0).await;
         }
         Err(refused.map_or(LimitError::Unavailable, LimitError::Refused))
     }
@@ -200,13 +228,14 @@ impl Limiter {
     }
 
     /// Serves `need` from the local lease, topping it up from the shared
-    /// counter when short. `Ok(false)`: the limit is reached.
-    async fn take(&self, need: &Need) -> Result<bool, CounterError> {
+    /// counter when short.
+    async fn take(&self, need: &Need) -> Result<Taken, CounterError> {
         let lease = self.lease(&need.key);
         let mut lease = lease.lock().await;
         if lease.available >= need.amount {
             lease.available -= need.amount;
-            return Ok(true);
+            lease.in_flight += need.amount;
+            return Ok(Taken::Granted);
         }
         let short = need.amount - lease.available;
         let want = short.max(lease_chunk(need.limit));
@@ -219,20 +248,27 @@ impl Limiter {
             Some(granted) => {
                 lease.available = lease.available + granted - need.amount;
                 lease.taken_at = Some(Instant::now());
-                Ok(true)
+                lease.in_flight += need.amount;
+                Ok(Taken::Granted)
             }
-            None => Ok(false),
+            None => Ok(Taken::Refused {
+                in_flight: lease.in_flight > 0,
+            }),
         }
     }
 
-    /// Charges `delta` more (or gives back `-delta`) against a counter a
-    /// request reserved on: from the local lease first, then the shared one.
-    async fn adjust(&self, key: &CounterKey, delta: i64) {
+    /// Settles a reservation of `reserved` on one counter to `used`: gives
+    /// the difference back, or charges the overrun — from the local lease
+    /// first, then the shared counter.
+    async fn settle_one(&self, key: &CounterKey, reserved: u64, used: u64) {
+        let delta = i128::from(used) - i128::from(reserved);
+        let delta = delta.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        let lease = self.lease(key);
+        let mut lease = lease.lock().await;
+        lease.in_flight = lease.in_flight.saturating_sub(reserved);
         if delta == 0 {
             return;
         }
-        let lease = self.lease(key);
-        let mut lease = lease.lock().await;
         let to_counter = if delta < 0 {
             // Back into the lease: the next request, or the sweep, uses it.
             lease.available += delta.unsigned_abs();
@@ -319,13 +355,12 @@ impl Reservation {
         runtime.spawn(async move {
             for (key, reserved) in &self.held {
                 let actual = match key.kind {
-                    Kind::RequestsPerMinute => continue,
+                    // A request is used up once it was made.
+                    Kind::RequestsPerMinute => *reserved,
                     Kind::TokensPerMinute => used.tokens,
                     Kind::MonthlySpend => used.cost_micros,
                 };
-                let delta = i128::from(actual) - i128::from(*reserved);
-                let delta = delta.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-                self.limiter.adjust(key, delta).await;
+                self.limiter.settle_one(key, *reserved, actual).await;
             }
         });
     }

@@ -122,8 +122,16 @@ async fn a_budget_is_reserved_then_settled_to_what_was_used() {
     // 100 concurrent requests reserving 30 each: at most 1000 / 30 fit.
     let attempts = (0..100).map(|_| l.reserve(&c, demand(30)));
     let outcomes = futures::future::join_all(attempts).await;
-    let granted: Vec<_> = outcomes.into_iter().filter_map(Result::ok).collect();
+    let (granted, refused): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(Result::is_ok);
+    let granted: Vec<_> = granted.into_iter().filter_map(Result::ok).collect();
     assert_eq!(granted.len(), 33);
+    // Refused while the 33 are unsettled: worth retrying in a second.
+    for r in refused {
+        match r.err().unwrap() {
+            LimitError::Refused(r) => assert_eq!((r.held_in_flight, r.retry_after()), (true, 1)),
+            e => panic!("unexpected {e}"),
+        }
+    }
     // Each used only 10: settling gives 20 back per request, and the sweep
     // returns the unused lease to the shared counter.
     for r in granted {
@@ -153,9 +161,10 @@ async fn a_budget_is_reserved_then_settled_to_what_was_used() {
         l.sweep(true).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Nothing in flight now: the budget is used up until the month ends.
     let refused = l.reserve(&c, demand(200)).await.err().unwrap();
     assert!(
-        matches!(refused, LimitError::Refused(ref r) if r.is_budget()),
+        matches!(refused, LimitError::Refused(ref r) if r.is_budget() && !r.held_in_flight && r.retry_after() > 1),
         "{refused}"
     );
     drop_buckets(&prefix).await;
