@@ -65,11 +65,17 @@ pub struct Caller {
 
 impl Caller {
     pub fn platform_admin() -> Self {
+        Self::in_tenant(PLATFORM_TENANT, Role::PlatformAdmin)
+    }
+
+    /// A caller of `tenant_id` with `role`: no user, no API key, every
+    /// model, no expiry and no limits. Set the other fields on top.
+    pub fn in_tenant(tenant_id: &str, role: Role) -> Self {
         Self {
-            tenant_id: PLATFORM_TENANT.to_owned(),
+            tenant_id: tenant_id.to_owned(),
             user_id: None,
             api_key_id: None,
-            role: Role::PlatformAdmin,
+            role,
             scopes: None,
             expires_at: None,
             limits: CallerLimits::default(),

@@ -55,15 +55,7 @@ mod tests {
     use super::*;
 
     fn caller(tenant: &str, role: Role) -> Caller {
-        Caller {
-            tenant_id: tenant.into(),
-            user_id: None,
-            api_key_id: None,
-            role,
-            scopes: None,
-            expires_at: None,
-            limits: Default::default(),
-        }
+        Caller::in_tenant(tenant, role)
     }
 
     #[test]

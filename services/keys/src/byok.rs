@@ -350,13 +350,8 @@ impl KeyService {
             .await?
             .ok_or(KeysError::NotFound("BYOK key"))?;
         let caller = Caller {
-            tenant_id: tenant_id.to_owned(),
             user_id: owner.user_id.clone(),
-            api_key_id: None,
-            role: Role::Member,
-            scopes: None,
-            expires_at: None,
-            limits: Default::default(),
+            ..Caller::in_tenant(tenant_id, Role::Member)
         };
         let secret = self
             .resolve_provider_key(&caller, owner.scope, provider)

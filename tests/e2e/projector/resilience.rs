@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
-use super::support::{DAY_MS, Harness, WIDE, event, events, expected, export, totals, view_sums, wait_for};
+use super::support::{
+    Harness, WIDE, aged_events, event, events, expected, export, totals, view_sums, wait_for,
+};
 use crate::keys_api::{new_api_key, new_tenant};
 
 async fn ledger_rows(h: &Harness) -> i64 {
@@ -49,15 +51,7 @@ async fn retention_prunes_only_rows_every_registered_cursor_has_passed() {
         new_tenant(&h.stack, "pro").await,
     );
     let (_, admin_a) = new_api_key(&h.stack, &a, json!({"name": "billing", "role": "tenant-admin"})).await;
-    let mut published = Vec::new();
-    for i in 0..26 {
-        let tenant = if i % 2 == 0 { &a } else { &b };
-        let mut e = event(tenant, "", "", "mock-gpt");
-        if i < 20 {
-            e.occurred_at_unix_ms -= 40 * DAY_MS;
-        }
-        published.push((e.clone(), e.event_id));
-    }
+    let published = aged_events(&a, &b, 26, 20);
     h.publish(&published).await;
     h.settle(26, 30).await;
     // Cursors may only name positions the export has handed out.

@@ -289,6 +289,21 @@ pub(crate) fn event(tenant: &str, user: &str, key: &str, model: &str) -> UsageEv
     }
 }
 
+/// `n` events alternating between tenants `a` and `b`, the first `old` of
+/// them 40 days old (past any retention the tests set), the rest recent.
+pub(crate) fn aged_events(a: &str, b: &str, n: usize, old: usize) -> Vec<(UsageEvent, String)> {
+    (0..n)
+        .map(|i| {
+            let mut e = event(if i % 2 == 0 { a } else { b }, "", "", "mock-gpt");
+            if i < old {
+                e.occurred_at_unix_ms -= 40 * DAY_MS;
+            }
+            let id = e.event_id.clone();
+            (e, id)
+        })
+        .collect()
+}
+
 /// `n` random events over two tenants, two models, several keys and users.
 pub(crate) fn events(tenants: &[&str], n: usize) -> Vec<(UsageEvent, String)> {
     let mut rng = rand::rng();

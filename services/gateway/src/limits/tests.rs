@@ -37,13 +37,9 @@ async fn drop_buckets(prefix: &str) {
 
 fn caller(tenant: Limits, api_key: Limits) -> Caller {
     Caller {
-        tenant_id: "acme".into(),
-        user_id: None,
         api_key_id: Some("key1".into()),
-        role: Role::Member,
-        scopes: None,
-        expires_at: None,
         limits: CallerLimits { tenant, api_key },
+        ..Caller::in_tenant("acme", Role::Member)
     }
 }
 

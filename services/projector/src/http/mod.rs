@@ -196,13 +196,9 @@ mod tests {
 
     fn caller(tenant: &str, role: Role, user: Option<&str>, key: Option<&str>) -> Caller {
         Caller {
-            tenant_id: tenant.into(),
             user_id: user.map(Into::into),
             api_key_id: key.map(Into::into),
-            role,
-            scopes: None,
-            expires_at: None,
-            limits: Default::default(),
+            ..Caller::in_tenant(tenant, role)
         }
     }
 

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     keys_api::{new_api_key, new_tenant},
-    projector::support::{DAY_MS, Harness, event, events, wait_for},
+    projector::support::{Harness, aged_events, events, wait_for},
 };
 
 /// The `(last_error, consecutive_failures)` states seen while polling.
@@ -130,15 +130,7 @@ async fn retention_never_prunes_events_a_webhook_has_not_delivered() {
     let hook = register(&h, &admin_a, None, &down.url).await;
     down.set_secret(hook["signing_secret"].as_str().unwrap());
     let id = hook["id"].as_str().unwrap().to_owned();
-    let mut published = Vec::new();
-    for i in 0..24 {
-        let tenant = if i % 2 == 0 { &a } else { &b };
-        let mut e = event(tenant, "", "", "mock-gpt");
-        if i < 20 {
-            e.occurred_at_unix_ms -= 40 * DAY_MS;
-        }
-        published.push((e.clone(), e.event_id));
-    }
+    let published = aged_events(&a, &b, 24, 20);
     h.publish(&published).await;
     h.settle(24, 20).await;
     wait_for("a failed delivery", 20, || async {
