@@ -115,7 +115,9 @@ async fn forward(
 
 /// Reserves against the caller's rate limits and budgets, if it has any.
 /// Tokens and cost are estimated only when a token or spend limit applies:
-/// the prompt by the tokenizer, the answer by its `max_tokens`.
+/// the prompt as a byte count over three — a deliberate over-estimate for
+/// most text that costs nothing like running the tokenizer on the hot path
+/// (settling corrects it) — and the answer by its `max_tokens`.
 async fn reserve(
     gw: &Gateway,
     caller: &Caller,
@@ -130,7 +132,7 @@ async fn reserve(
         return Ok(None);
     }
     let demand = if Limiter::needs_estimate(caller) {
-        let input = estimate::count(&estimate::request_text(request));
+        let input = estimate::request_text(request).len().div_ceil(3) as u64;
         let output = match endpoint {
             Endpoint::Embeddings => 0,
             _ => ["max_tokens", "max_completion_tokens"]
