@@ -17,10 +17,19 @@
 #                            (default: the mock's own, one delta per word)
 #         BENCH_VERBOSE=1    also print wrk's own --latency report per run
 #         BENCH_KEEP=1       keep the temp dir (logs, catalog) after the run
+#         BENCH_REFERENCE    "nginx" (default): also load the mock through nginx as a
+#                            pure pass-through proxy (no auth, no parsing, no
+#                            billing, no access log): the ceiling any proxy can
+#                            reach on these shared cores. "none" skips it.
+#         BENCH_COMPARE      "litellm": also load the mock through LiteLLM's proxy
+#                            (2 workers, no database) in the same run. Installs
+#                            litellm[proxy] from PyPI into BENCH_LITELLM_VENV
+#                            (default ~/.cache/keyway/litellm-venv) if missing.
 #         KEYWAY_BIN         use this binary instead of building one
 #         CARGO_TARGET_DIR   default $HOME/.cache/keyway/target
 # Needs:  Postgres on 127.0.0.1:5432 (user postgres, trust) and NATS on
-#         127.0.0.1:4222; installs wrk with apt-get if it is missing.
+#         127.0.0.1:4222; installs wrk (and nginx for the reference row) with
+#         apt-get if they are missing.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,6 +43,11 @@ THREADS=${BENCH_THREADS:-2}
 MOCK_CHUNKS=${BENCH_MOCK_CHUNKS:-}
 VERBOSE=${BENCH_VERBOSE:-0}
 KEEP=${BENCH_KEEP:-0}
+REFERENCE=${BENCH_REFERENCE:-nginx}
+COMPARE=${BENCH_COMPARE:-}
+LITELLM_VENV=${BENCH_LITELLM_VENV:-$HOME/.cache/keyway/litellm-venv}
+[[ -z "$COMPARE" || "$COMPARE" == litellm ]] || { echo "BENCH_COMPARE must be litellm or empty" >&2; exit 2; }
+[[ "$REFERENCE" == nginx || "$REFERENCE" == none ]] || { echo "BENCH_REFERENCE must be nginx or none" >&2; exit 2; }
 TARGET=0.50
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/keyway/target}
@@ -79,22 +93,22 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- prerequisites -----------------------------------------------------------
-ensure_wrk() {
-    command -v wrk >/dev/null && return
+ensure_pkg() { # ensure_pkg <command> <debian package>
+    command -v "$1" >/dev/null && return
     local sudo=""
     [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && sudo="sudo"
-    log "wrk not found; installing it with apt-get"
+    log "$1 not found; installing $2 with apt-get"
     export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get install -y wrk >/dev/null 2>&1 \
-        || { $sudo apt-get update >/dev/null && $sudo apt-get install -y wrk >/dev/null; } \
-        || die "cannot install wrk (apt-get install -y wrk)"
-    command -v wrk >/dev/null || die "wrk still not on PATH after install"
+    $sudo apt-get install -y "$2" >/dev/null 2>&1 \
+        || { $sudo apt-get update >/dev/null && $sudo apt-get install -y "$2" >/dev/null; } \
+        || die "cannot install $2 (apt-get install -y $2)"
+    command -v "$1" >/dev/null || die "$1 still not on PATH after installing $2"
 }
 
-free_ports() { # prints two distinct free TCP ports on 127.0.0.1
+free_ports() { # prints four distinct free TCP ports on 127.0.0.1
     python3 - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(2)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
@@ -118,17 +132,20 @@ keyway_ready() { # /readyz answers 200 with status "ready" (not "degraded")
 }
 
 dump_logs() {
-    for f in "$WORK"/mock.err "$WORK"/keyway.err; do
+    for f in "$WORK"/mock.err "$WORK"/keyway.err "$WORK"/nginx.err "$WORK"/litellm.err; do
         [[ -s "$f" ]] && { log "--- tail of $f"; tail -n 20 "$f" >&2; }
     done
     return 0
 }
 
-# CPU time (seconds, all threads) consumed so far by a process.
+# CPU time (seconds, all threads) consumed so far by a process and its
+# children (nginx's workers are children of its master).
 proc_cpu() {
-    local tck
+    local tck pids
     tck=$(getconf CLK_TCK)
-    sed 's/^.*) //' "/proc/$1/stat" | awk -v t="$tck" '{ printf "%.3f", ($12 + $13) / t }'
+    pids=$(echo "$1"; pgrep -P "$1" || true)
+    for p in $pids; do sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null; done \
+        | awk -v t="$tck" '{ s += $12 + $13 } END { printf "%.3f", s / t }'
 }
 # Busy CPU seconds of the whole machine so far (all cores; idle+iowait excluded).
 host_busy() {
@@ -138,8 +155,14 @@ host_busy() {
 }
 
 # --- build and start ---------------------------------------------------------
-ensure_wrk
+ensure_pkg wrk wrk
+[[ "$REFERENCE" == nginx ]] && { PATH="$PATH:/usr/sbin"; ensure_pkg nginx nginx-light; }
 command -v python3 >/dev/null || die "python3 is needed to pick free ports"
+if [[ "$COMPARE" == litellm && ! -x "$LITELLM_VENV/bin/litellm" ]]; then
+    log "installing litellm[proxy] into $LITELLM_VENV (PyPI)"
+    python3 -m venv "$LITELLM_VENV" && "$LITELLM_VENV/bin/pip" install -q 'litellm[proxy]' \
+        || die "cannot install litellm[proxy] into $LITELLM_VENV"
+fi
 command -v psql >/dev/null || die "psql is needed to drop the bench database"
 
 if [[ -n "$PREBUILT_BIN" ]]; then
@@ -153,9 +176,12 @@ fi
 
 WORK=$(mktemp -d -t keyway-bench.XXXXXX)
 mkdir -p "$WORK/data"
-read -r MOCK_PORT GW_PORT < <(free_ports)
+read -r MOCK_PORT GW_PORT NGINX_PORT LITELLM_PORT < <(free_ports)
 MOCK="http://127.0.0.1:$MOCK_PORT"
 GW="http://127.0.0.1:$GW_PORT"
+NGINX="http://127.0.0.1:$NGINX_PORT"
+LITELLM="http://127.0.0.1:$LITELLM_PORT"
+LITELLM_KEY="sk-litellm-bench-master-key"
 
 cat >"$WORK/models.yaml" <<EOF
 models:
@@ -188,9 +214,72 @@ env KEYWAY_LISTEN="127.0.0.1:$GW_PORT" \
 GW_PID=$!
 PIDS+=("$GW_PID")
 
+NGINX_PID=""
+if [[ "$REFERENCE" == nginx ]]; then
+    # The most a proxy can be on these cores: keep-alive to the mock, bodies
+    # streamed unbuffered like Keyway's, and nothing else: no auth, no body
+    # parsing, no metering, no access log. One worker per core.
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx.err warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 256; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        tcp_nodelay on;
+        location / {
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_request_buffering off;
+        }
+    }
+}
+EOF
+    log "starting nginx (reference pass-through proxy) on $NGINX"
+    nginx -c "$WORK/nginx.conf" -p "$WORK/nginx" >/dev/null 2>>"$WORK/nginx.err" &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+fi
+
+LITELLM_PID=""
+if [[ "$COMPARE" == litellm ]]; then
+    # Same model, same mock, same system key; no database, so LiteLLM bills
+    # nothing, where Keyway meters every request into its views.
+    cat >"$WORK/litellm.yaml" <<EOF
+model_list:
+  - model_name: bench-gpt
+    litellm_params:
+      model: openai/mock-model
+      api_base: $MOCK/v1
+      api_key: $SYSTEM_KEY
+general_settings:
+  master_key: $LITELLM_KEY
+EOF
+    log "starting LiteLLM proxy on $LITELLM (2 workers)"
+    env LITELLM_TELEMETRY=False LITELLM_LOCAL_MODEL_COST_MAP=True \
+        "$LITELLM_VENV/bin/litellm" --config "$WORK/litellm.yaml" --host 127.0.0.1 --port "$LITELLM_PORT" \
+        --num_workers 2 >/dev/null 2>"$WORK/litellm.err" &
+    LITELLM_PID=$!
+    PIDS+=("$LITELLM_PID")
+fi
+
 wait_until 30 "$MOCK_PID" "mock-llm" curl -fsS --max-time 2 -o /dev/null "$MOCK/healthz"
+[[ -n "$NGINX_PID" ]] && wait_until 30 "$NGINX_PID" "nginx" curl -fsS --max-time 2 -o /dev/null "$NGINX/healthz"
 wait_until 120 "$GW_PID" "keyway" keyway_ready
-log "both servers ready"
+[[ -n "$LITELLM_PID" ]] && wait_until 180 "$LITELLM_PID" "litellm" curl -fsS --max-time 5 -o /dev/null "$LITELLM/health/liveliness"
+log "servers ready"
 
 # --- sanity check: one request each way, before any load ----------------------
 sanity() { # sanity <url> <key> <model>
@@ -205,7 +294,9 @@ sanity() { # sanity <url> <key> <model>
 }
 sanity "$MOCK" "$SYSTEM_KEY" mock-model
 sanity "$GW" "$ADMIN_KEY" bench-gpt
-log "sanity requests OK (direct and proxied reach the mock with the system key)"
+[[ -n "$NGINX_PID" ]] && sanity "$NGINX" "$SYSTEM_KEY" mock-model
+[[ -n "$LITELLM_PID" ]] && sanity "$LITELLM" "$LITELLM_KEY" bench-gpt
+log "sanity requests OK (every path reaches the mock with the system key)"
 
 # --- header --------------------------------------------------------------------
 NCPU=$(nproc)
@@ -225,6 +316,8 @@ Keyway proxy benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')
   load    : $(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}'), -t$THREADS -c$CONNS -d$DURATION (after a ${WARMUP} warm-up), POST /v1/chat/completions
   direct  : $MOCK  (mock-llm, auth mode, model mock-model, stream deltas: ${MOCK_CHUNKS:-one per word})
   proxied : $GW  (keyway up -> same mock, model bench-gpt, system key)
+  litellm : $([[ -n "$LITELLM_PID" ]] && echo "$LITELLM  (LiteLLM $("$LITELLM_VENV/bin/pip" show litellm 2>/dev/null | sed -n 's/^Version: //p'), 2 workers, no database -> same mock)" || echo "skipped (BENCH_COMPARE=litellm adds it)")
+  nginx   : $([[ -n "$NGINX_PID" ]] && echo "$NGINX  (nginx pass-through -> same mock; reference: a proxy doing nothing but proxying)" || echo "skipped (BENCH_REFERENCE=none)")
 
 EOF
 if awk -v b="$IDLE_BUSY" 'BEGIN{exit !(b > 0.25)}'; then
@@ -236,24 +329,26 @@ fi
 declare -A R  # R[<label>.<field>]
 ERRORS=0
 
+proxy_cpu() { if [[ -n "$1" ]]; then proc_cpu "$1"; else echo 0; fi; }
+
 field() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"; }
 
-run() { # run <label> <base-url> <key> <model> <stream:true|false>
-    local label=$1 url="$2/v1/chat/completions" key=$3 model=$4 stream=$5
+run() { # run <label> <base-url> <key> <model> <stream:true|false> [proxy pid]
+    local label=$1 url="$2/v1/chat/completions" key=$3 model=$4 stream=$5 proxy_pid=${6:-}
     local wrk_args=(-t"$THREADS" -c"$CONNS" --timeout 10s -s "$LUA" -H "Authorization: Bearer $key" "$url")
 
     BENCH_MODEL=$model BENCH_STREAM=$stream wrk -d"$WARMUP" "${wrk_args[@]}" >"$WORK/$label.warmup.log" 2>&1 \
         || { cat "$WORK/$label.warmup.log" >&2; die "wrk warm-up failed for $label"; }
 
     local t0 m0 g0 t1 m1 g1 wall0 wall1
-    t0=$(host_busy); m0=$(proc_cpu "$MOCK_PID"); g0=$(proc_cpu "$GW_PID"); wall0=$(date +%s.%N)
+    t0=$(host_busy); m0=$(proc_cpu "$MOCK_PID"); g0=$(proxy_cpu "$proxy_pid"); wall0=$(date +%s.%N)
     # bash's `time` gives wrk's own CPU (user, sys), so "other" below is what
-    # neither wrk, the mock nor keyway used: Postgres, NATS, the kernel, other jobs.
+    # neither wrk, the mock nor the proxy used: Postgres, NATS, the kernel, other jobs.
     local TIMEFORMAT='%U %S'
     { time BENCH_MODEL=$model BENCH_STREAM=$stream wrk --latency -d"$DURATION" "${wrk_args[@]}" \
         >"$WORK/$label.log" 2>&1; } 2>"$WORK/$label.time" \
         || { cat "$WORK/$label.log" >&2; die "wrk failed for $label"; }
-    t1=$(host_busy); m1=$(proc_cpu "$MOCK_PID"); g1=$(proc_cpu "$GW_PID"); wall1=$(date +%s.%N)
+    t1=$(host_busy); m1=$(proc_cpu "$MOCK_PID"); g1=$(proxy_cpu "$proxy_pid"); wall1=$(date +%s.%N)
 
     [[ "$VERBOSE" == 1 ]] && { echo "--- wrk output: $label"; grep -v '^BENCH_RESULT' "$WORK/$label.log"; echo; }
 
@@ -288,21 +383,27 @@ run() { # run <label> <base-url> <key> <model> <stream:true|false>
 }
 
 echo "runs (each: ${WARMUP} warm-up, then ${DURATION} measured):"
-run direct-nonstream  "$MOCK" "$SYSTEM_KEY" mock-model false
-run proxied-nonstream "$GW"   "$ADMIN_KEY"  bench-gpt  false
-run direct-stream     "$MOCK" "$SYSTEM_KEY" mock-model true
-run proxied-stream    "$GW"   "$ADMIN_KEY"  bench-gpt  true
+PATHS=(direct proxied)
+[[ -n "$NGINX_PID" ]] && PATHS+=(nginx)
+[[ -n "$LITELLM_PID" ]] && PATHS+=(litellm)
+for mode in nonstream stream; do
+    stream=$([[ $mode == stream ]] && echo true || echo false)
+    run "direct-$mode"  "$MOCK" "$SYSTEM_KEY" mock-model "$stream"
+    run "proxied-$mode" "$GW"   "$ADMIN_KEY"  bench-gpt  "$stream" "$GW_PID"
+    [[ -n "$NGINX_PID" ]] && run "nginx-$mode" "$NGINX" "$SYSTEM_KEY" mock-model "$stream" "$NGINX_PID"
+    [[ -n "$LITELLM_PID" ]] && run "litellm-$mode" "$LITELLM" "$LITELLM_KEY" bench-gpt "$stream" "$LITELLM_PID"
+done
 
 # --- report --------------------------------------------------------------------------
 echo
 echo "results ($NCPU cores shared by wrk, mock-llm and keyway; cpu columns = cores used during the run,"
 echo "'other' = Postgres, NATS, kernel threads and anything else running on the box):"
 printf '| %-8s | %-10s | %10s | %8s | %8s | %7s | %8s | %7s | %8s | %6s | %9s |\n' \
-    path mode RPS "p50 ms" "p99 ms" non-2xx sock-err "cpu wrk" "cpu mock" "cpu kw" "cpu other"
+    path mode RPS "p50 ms" "p99 ms" non-2xx sock-err "cpu wrk" "cpu mock" "cpu proxy" "cpu other"
 printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' \
     ---------- ------------ ------------ ---------- ---------- --------- ---------- --------- ---------- -------- -----------
 for mode in nonstream stream; do
-    for path in direct proxied; do
+    for path in "${PATHS[@]}"; do
         l="$path-$mode"
         printf '| %-8s | %-10s | %10.1f | %8s | %8s | %7s | %8s | %7s | %8s | %6s | %9s |\n' \
             "$path" "$([[ $mode == nonstream ]] && echo non-stream || echo stream)" \
@@ -318,6 +419,10 @@ for mode in nonstream stream; do
             r = (d > 0) ? p/d : 0
             printf "ratio proxied/direct (%s): %.2f   target >= %.2f: %s   (p50 +%.2f ms through the gateway)\n",
                 n, r, t, (r >= t ? "PASS" : "FAIL"), pp-dp }'
+    [[ -n "$NGINX_PID" ]] && awk -v x="${R[nginx-$mode.rps]}" -v d="${R[direct-$mode.rps]}" -v p="${R[proxied-$mode.rps]}" -v n="$name" 'BEGIN{
+            printf "  reference nginx/direct (%s): %.2f   keyway/nginx: %.2f\n", n, (d > 0) ? x/d : 0, (x > 0) ? p/x : 0 }'
+    [[ -n "$LITELLM_PID" ]] && awk -v l="${R[litellm-$mode.rps]}" -v p="${R[proxied-$mode.rps]}" -v n="$name" 'BEGIN{
+            printf "  keyway/litellm (%s): %.1f x\n", n, (l > 0) ? p/l : 0 }'
 done
 
 # A stream p50 near 40 ms with no pacing configured is not work, it is a stall.
