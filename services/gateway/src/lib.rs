@@ -6,6 +6,7 @@ mod auth;
 mod authn;
 mod cache;
 pub mod catalog;
+mod coalesce;
 mod credentials;
 pub mod error;
 pub mod limits;

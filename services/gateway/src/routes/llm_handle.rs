@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::{
     Gateway,
     catalog::{Mode, Model, Wire},
+    coalesce::Coalesce,
     error::GatewayError,
     limits::{Demand, Limiter, Reservation},
     proxy::{self, UpstreamCall},
@@ -190,9 +191,9 @@ fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>) ->
                 meter,
                 status.as_u16(),
             );
-            Body::from_stream(metered)
+            Body::from_stream(Coalesce::new(metered))
         }
-        None => Body::from_stream(upstream.bytes_stream()),
+        None => Body::from_stream(Coalesce::new(Box::pin(upstream.bytes_stream()))),
     };
     response
         .body(body)
