@@ -80,6 +80,10 @@ cleanup() {
     done
     psql -h 127.0.0.1 -U postgres -qtAc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 \
         || log "warning: could not drop database $DB_NAME"
+    # Every run publishes hundreds of thousands of usage events: leave none
+    # of them behind in the shared NATS.
+    python3 "$HERE/keys_bench.py" delete-streams "${NATS_PREFIX^^}_USAGE" "${NATS_PREFIX^^}_KEYS" >/dev/null 2>&1 \
+        || log "warning: could not delete the JetStream streams of prefix $NATS_PREFIX"
     if [[ -n "$WORK" && -d "$WORK" ]]; then
         if [[ "$KEEP" == 1 || $rc -ne 0 ]]; then
             log "logs kept in $WORK"

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod db;
+mod json_log;
 pub mod nats;
 pub mod outbound;
 pub mod shutdown;

@@ -7,9 +7,14 @@
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
-use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_subscriber::{
+    EnvFilter, Layer, fmt::format::JsonFields, layer::SubscriberExt, util::SubscriberInitExt,
+};
 
-use crate::config::{Config, LogFormat};
+use crate::{
+    config::{Config, LogFormat},
+    json_log::JsonLine,
+};
 
 /// Keeps the tracer provider alive; dropping it flushes pending spans.
 pub struct TelemetryGuard {
@@ -41,10 +46,8 @@ pub fn init(config: &Config, service: &'static str) -> Result<TelemetryGuard, Te
 
     let fmt_layer = match config.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_target(true)
+            .event_format(JsonLine)
+            .fmt_fields(JsonFields::new())
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().boxed(),
     };
