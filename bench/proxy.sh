@@ -124,7 +124,7 @@ EOF
 wait_until() { # wait_until <deadline-s> <pid> <what> <command...>
     local limit=$1 deadline=$(( SECONDS + $1 )) pid=$2 what=$3
     shift 3
-    until "$@"; do
+    until "$@" 2>/dev/null; do
         kill -0 "$pid" 2>/dev/null || die "$what exited during start-up"
         (( SECONDS < deadline )) || die "$what not ready after ${limit}s"
         sleep 0.2
