@@ -60,7 +60,7 @@ unset RUST_LOG
 DB_NAME="keyway_bench_$$"
 ADMIN_KEY="kwbench-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 SYSTEM_KEY="sk-bench-system-key"
-NATS_PREFIX="kwbench"
+NATS_PREFIX="kwbench$$"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -1,7 +1,8 @@
 //! Forwarding to the upstream provider. The response body is streamed back
-//! chunk by chunk as it arrives (never buffered), so SSE reaches the client
-//! as fast as the upstream writes it; dropping the client's body drops the
-//! upstream connection, which cancels the upstream call.
+//! as it arrives, never waiting for data that has not arrived (chunks that
+//! arrive together leave in one write: see `coalesce`), so SSE reaches the
+//! client as fast as the upstream writes it; dropping the client's body drops
+//! the upstream connection, which cancels the upstream call.
 
 use std::time::Duration;
 
