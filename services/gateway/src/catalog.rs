@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::request::Endpoint;
+
 /// The dev catalog shipped in `config/models.dev.yaml`.
 pub const DEV_CATALOG: &str = include_str!("../../../config/models.dev.yaml");
 
@@ -94,6 +96,9 @@ pub struct Model {
     pub upstream_model: String,
     /// Without a trailing slash; paths like `/chat/completions` are appended.
     pub base_url: String,
+    /// `base_url` plus the path of the one route the model is served on,
+    /// parsed once here rather than on every request.
+    pub upstream_url: reqwest::Url,
     pub key_source: Vec<KeySource>,
     pub api_key_env: Option<String>,
     pub price: Option<Price>,
@@ -191,13 +196,18 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(fail(format!("base_url {base_url:?} must be an http(s) URL")));
     }
+    let base_url = base_url.trim_end_matches('/').to_owned();
+    let path = Endpoint::serving(wire, m.mode).upstream_path();
+    let upstream_url = reqwest::Url::parse(&format!("{base_url}{path}"))
+        .map_err(|e| fail(format!("base_url {base_url:?}: {e}")))?;
     Ok(Model {
         name: name.to_owned(),
         provider: m.provider,
         wire,
         mode: m.mode,
         upstream_model: m.upstream_model,
-        base_url: base_url.trim_end_matches('/').to_owned(),
+        base_url,
+        upstream_url,
         key_source: m.key_source,
         api_key_env: m.api_key_env,
         price: m.price,

@@ -38,9 +38,8 @@ pub(crate) fn build_client(
 
 pub(crate) struct UpstreamCall<'a> {
     pub model: &'a Model,
-    /// The model's base URL, or a custom BYOK key's own endpoint.
-    pub base_url: &'a str,
-    pub path: &'static str,
+    /// Under the model's base URL, or a custom BYOK key's own endpoint.
+    pub url: reqwest::Url,
     pub body: Bytes,
     pub key: &'a str,
     pub inbound: &'a HeaderMap,
@@ -52,9 +51,8 @@ pub(crate) async fn forward(
     timeout: Duration,
     call: UpstreamCall<'_>,
 ) -> Result<reqwest::Response, GatewayError> {
-    let url = format!("{}{}", call.base_url, call.path);
     let mut request = client
-        .post(url)
+        .post(call.url)
         .header(header::CONTENT_TYPE, "application/json")
         .body(call.body);
     request = match call.model.wire {

@@ -6,7 +6,10 @@ use axum::extract::rejection::BytesRejection;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::error::GatewayError;
+use crate::{
+    catalog::{Mode, Wire},
+    error::GatewayError,
+};
 
 /// Which LLM endpoint a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +20,15 @@ pub(crate) enum Endpoint {
 }
 
 impl Endpoint {
+    /// The one route a model of this wire format and mode is served on.
+    pub(crate) fn serving(wire: Wire, mode: Mode) -> Self {
+        match (wire, mode) {
+            (Wire::Anthropic, _) => Endpoint::Messages,
+            (Wire::OpenAi, Mode::Embedding) => Endpoint::Embeddings,
+            (Wire::OpenAi, Mode::Chat) => Endpoint::ChatCompletions,
+        }
+    }
+
     pub(crate) fn route(self) -> &'static str {
         match self {
             Endpoint::ChatCompletions => "/v1/chat/completions",

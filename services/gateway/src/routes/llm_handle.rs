@@ -11,11 +11,12 @@ use axum::{
 };
 use bytes::Bytes;
 use keyway_auth::Caller;
+use reqwest::Url;
 use serde_json::{Value, json};
 
 use crate::{
     Gateway,
-    catalog::{Mode, Model, Wire},
+    catalog::Model,
     coalesce::Coalesce,
     error::GatewayError,
     limits::{Demand, Limiter, Reservation},
@@ -65,7 +66,7 @@ async fn forward(
         .get(&request.model)
         .filter(|m| caller.may_use_model(&m.name))
         .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
-    if let Some(route) = served_on(model.wire, model.mode, endpoint) {
+    if let Some(route) = served_on(model, endpoint) {
         return Err(GatewayError::WrongRoute {
             model: model.name.clone(),
             route,
@@ -103,8 +104,7 @@ async fn forward(
         gw.upstream_timeout,
         UpstreamCall {
             model,
-            base_url: credential.key.base_url.as_deref().unwrap_or(&model.base_url),
-            path: endpoint.upstream_path(),
+            url: upstream_url(model, credential.key.base_url.as_deref(), endpoint)?,
             body: Bytes::from(body),
             key: credential.key.secret.as_str(),
             inbound: headers,
@@ -112,6 +112,17 @@ async fn forward(
     )
     .await?;
     Ok((upstream, format))
+}
+
+/// The model's own pre-parsed URL, or the same path under a custom BYOK
+/// key's base URL (checked when the key was stored).
+fn upstream_url(model: &Model, custom_base: Option<&str>, endpoint: Endpoint) -> Result<Url, GatewayError> {
+    match custom_base {
+        None => Ok(model.upstream_url.clone()),
+        Some(base) => Url::parse(&format!("{base}{}", endpoint.upstream_path())).map_err(|_| {
+            GatewayError::UpstreamFailed("the provider key's base URL is not a valid URL".into())
+        }),
+    }
 }
 
 /// Reserves against the caller's rate limits and budgets, if it has any.
@@ -201,11 +212,7 @@ fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>) ->
 }
 
 /// `None` when the model is served on `endpoint`, else the route that serves it.
-fn served_on(wire: Wire, mode: Mode, endpoint: Endpoint) -> Option<&'static str> {
-    let right = match (wire, mode) {
-        (Wire::Anthropic, _) => Endpoint::Messages,
-        (Wire::OpenAi, Mode::Embedding) => Endpoint::Embeddings,
-        (Wire::OpenAi, Mode::Chat) => Endpoint::ChatCompletions,
-    };
+fn served_on(model: &Model, endpoint: Endpoint) -> Option<&'static str> {
+    let right = Endpoint::serving(model.wire, model.mode);
     (right != endpoint).then(|| right.route())
 }
