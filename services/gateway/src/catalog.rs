@@ -94,10 +94,9 @@ pub struct Model {
     pub wire: Wire,
     pub mode: Mode,
     pub upstream_model: String,
-    /// Without a trailing slash; paths like `/chat/completions` are appended.
-    pub base_url: String,
-    /// `base_url` plus the path of the one route the model is served on,
-    /// parsed once here rather than on every request.
+    /// The catalog's `base_url` (trailing slash dropped) plus the path of
+    /// the one route the model is served on, parsed once here rather than on
+    /// every request.
     pub upstream_url: reqwest::Url,
     pub key_source: Vec<KeySource>,
     pub api_key_env: Option<String>,
@@ -206,7 +205,6 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
         wire,
         mode: m.mode,
         upstream_model: m.upstream_model,
-        base_url,
         upstream_url,
         key_source: m.key_source,
         api_key_env: m.api_key_env,
@@ -246,7 +244,10 @@ mod tests {
     fn the_dev_catalog_loads_with_the_mock_address_filled_in() {
         let c = Catalog::parse(DEV_CATALOG, mock_vars).unwrap();
         let gpt = c.get("mock-gpt").unwrap();
-        assert_eq!(gpt.base_url, "http://127.0.0.1:9999/v1");
+        assert_eq!(
+            gpt.upstream_url.as_str(),
+            "http://127.0.0.1:9999/v1/chat/completions"
+        );
         assert_eq!(gpt.wire, Wire::OpenAi);
         assert_eq!(c.get("mock-claude").unwrap().wire, Wire::Anthropic);
         assert_eq!(c.get("mock-embed").unwrap().mode, Mode::Embedding);
@@ -285,6 +286,9 @@ mod tests {
         let c = Catalog::parse(yaml, |_| None).unwrap();
         let m = c.get("m").unwrap();
         assert_eq!(m.wire, Wire::OpenAi);
-        assert_eq!(m.base_url, "https://llm.acme.test/v1");
+        assert_eq!(
+            m.upstream_url.as_str(),
+            "https://llm.acme.test/v1/chat/completions"
+        );
     }
 }
