@@ -19,4 +19,5 @@ mod process;
 mod projector;
 mod sdk_clients;
 mod secret_scan;
+mod security_probe;
 mod usage_events;

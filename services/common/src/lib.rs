@@ -3,6 +3,7 @@
 //! SSRF guard for URLs Keyway calls on a tenant's behalf.
 //! Domain logic never lives here.
 
+pub mod api;
 pub mod config;
 pub mod db;
 mod json_log;

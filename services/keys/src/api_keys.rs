@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::{
+    attenuation::{Requested, attenuate, no_looser},
     authz,
     crypto::hmac_sha256,
     error::KeysError,
@@ -122,10 +123,17 @@ impl KeyService {
             None => authz::require(caller, Role::TenantAdmin, "create service keys")?,
         }
         authz::may_grant(caller, role)?;
-        let scopes = validate_scopes(req.scopes)?;
         if req.expires_at.is_some_and(|t| t <= OffsetDateTime::now_utc()) {
             return Err(KeysError::Invalid("expires_at must be in the future".into()));
         }
+        let granted = attenuate(
+            caller,
+            Requested {
+                scopes: validate_scopes(req.scopes)?,
+                expires_at: req.expires_at,
+                limits: validate_limits(req.limits)?,
+            },
+        )?;
         let minted = key_format::mint(&self.settings.key_env);
         let event = KeyEvent::ApiKeyCreated {
             key_id: minted.id.clone(),
@@ -133,10 +141,11 @@ impl KeyService {
             user_id: req.user_id,
             name: validate_name(&req.name, "name")?,
             role: role.as_str().to_owned(),
-            scopes,
-            expires_at: req.expires_at,
+            scopes: granted.scopes,
+            expires_at: granted.expires_at,
             secret_hash: hex(&self.hash_secret(&minted.secret)),
-            limits: validate_limits(req.limits)?,
+            limits: granted.limits,
+            parent_key_id: caller.api_key_id.clone(),
         };
         self.append_one(meta, streams::api_key(&minted.id), 0, tenant_id, event)
             .await?;
@@ -166,6 +175,7 @@ impl KeyService {
         page: &PageParams,
     ) -> Result<Page<ApiKey>, KeysError> {
         let limit = page.limit()?;
+        self.get_tenant(tenant_id).await?;
         let only_user = (caller.role < Role::TenantAdmin).then(|| caller.user_id.clone().unwrap_or_default());
         let rows: Vec<ApiKey> = sqlx::query_as(&format!(
             "SELECT {} FROM api_keys WHERE tenant_id = $1 AND id > $2 AND ($3::text IS NULL OR user_id = $3)
@@ -203,11 +213,35 @@ impl KeyService {
         if key.revoked_at.is_some() {
             return Ok(());
         }
+        let mut tx = self.pool.begin().await?;
         let event = KeyEvent::ApiKeyRevoked {
             key_id: id.to_owned(),
         };
-        self.append_one(meta, streams::api_key(id), key.version, tenant_id, event)
+        self.append(&mut tx, meta, streams::api_key(id), key.version, tenant_id, event)
             .await?;
+        // Keys this key created go with it, in the same transaction, so no
+        // derived key survives its parent even if this process dies here.
+        let mut parents = vec![id.to_owned()];
+        while !parents.is_empty() {
+            let children: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT id, version FROM api_keys
+                 WHERE tenant_id = $1 AND parent_key_id = ANY($2) AND revoked_at IS NULL ORDER BY id",
+            )
+            .bind(tenant_id)
+            .bind(&parents)
+            .fetch_all(&mut *tx)
+            .await?;
+            parents.clear();
+            for (child, version) in children {
+                let event = KeyEvent::ApiKeyRevoked {
+                    key_id: child.clone(),
+                };
+                self.append(&mut tx, meta, streams::api_key(&child), version, tenant_id, event)
+                    .await?;
+                parents.push(child);
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -222,9 +256,15 @@ impl KeyService {
     ) -> Result<ApiKey, KeysError> {
         let key = self.managed_key(caller, tenant_id, id).await?;
         authz::require(caller, Role::TenantAdmin, "change API key limits")?;
+        // A limited admin key cannot loosen any key, its own included.
+        let limits = validate_limits(limits)?;
+        let limits = match caller.api_key_id {
+            Some(_) => no_looser(&caller.limits.api_key, limits)?,
+            None => limits,
+        };
         let event = KeyEvent::ApiKeyLimitsSet {
             key_id: id.to_owned(),
-            limits: validate_limits(limits)?,
+            limits,
         };
         self.append_one(meta, streams::api_key(id), key.version, tenant_id, event)
             .await?;
@@ -273,6 +313,9 @@ impl KeyService {
         if parsed.env != self.settings.key_env {
             return Err(AuthError::Invalid);
         }
+        // Hashed before the lookup and compared even when the id is unknown,
+        // so a known id with a wrong secret costs the same as an unknown id.
+        let presented_hash = self.hash_secret(parsed.secret);
         let row = sqlx::query(
             "SELECT k.tenant_id, k.user_id, k.role, k.scopes, k.expires_at, k.secret_hash, k.revoked_at,
                     k.limits AS key_limits, t.limits AS tenant_limits,
@@ -286,12 +329,11 @@ impl KeyService {
         .map_err(|e| {
             tracing::error!(error = %e, "api key lookup failed");
             AuthError::Unavailable
-        })?
-        .ok_or(AuthError::Invalid)?;
-        let stored: Vec<u8> = row.get("secret_hash");
-        if !secrets_equal(&self.hash_secret(parsed.secret), &stored) {
+        })?;
+        let stored: Option<Vec<u8>> = row.as_ref().map(|r| r.get("secret_hash"));
+        let (Some(row), true) = (row, secret_matches(&presented_hash, stored.as_deref())) else {
             return Err(AuthError::Invalid);
-        }
+        };
         let revoked: Option<OffsetDateTime> = row.get("revoked_at");
         let expires: Option<OffsetDateTime> = row.get("expires_at");
         if revoked.is_some() || expires.is_some_and(|t| t <= OffsetDateTime::now_utc()) {
@@ -335,6 +377,15 @@ fn validate_scopes(scopes: Option<Vec<String>>) -> Result<Option<Vec<String>>, K
     }
 }
 
+/// Compares against a dummy hash when the id is unknown, doing the same
+/// work as for a known id, so the answer's timing does not reveal which ids
+/// exist.
+fn secret_matches(presented_hash: &[u8; 32], stored: Option<&[u8]>) -> bool {
+    const UNKNOWN_ID: [u8; 32] = [0; 32];
+    let equal = secrets_equal(presented_hash, stored.unwrap_or(&UNKNOWN_ID));
+    equal & stored.is_some()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -343,5 +394,19 @@ fn hex(bytes: &[u8]) -> String {
 impl keyway_auth::Authenticator for KeyService {
     async fn authenticate(&self, presented: &str) -> Result<Caller, AuthError> {
         self.verify_key(presented).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secret_matches;
+
+    #[test]
+    fn an_unknown_id_is_compared_against_a_dummy_and_never_matches() {
+        let zero = [0u8; 32];
+        // Even a presented hash equal to the dummy cannot pass for an unknown id.
+        assert!(!secret_matches(&zero, None));
+        assert!(secret_matches(&zero, Some(&zero)));
+        assert!(!secret_matches(&[1; 32], Some(&zero)));
     }
 }

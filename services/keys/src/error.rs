@@ -3,11 +3,10 @@
 //! Database and KMS failures are logged here, once, and shown only as 503.
 
 use axum::{
-    Json,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use keyway_common::api::ApiError;
 
 use crate::store::StoreError;
 
@@ -28,9 +27,23 @@ pub enum KeysError {
     #[error("key management service error: {0}")]
     Kms(String),
     #[error("database error")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("{0}")]
     Unavailable(String),
+}
+
+impl From<sqlx::Error> for KeysError {
+    /// Text Postgres cannot store (a NUL character that slipped past the
+    /// edge checks) is the client's mistake, not an outage.
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            // 22021: NUL in a text value; 22P05: `\u0000` in a JSONB value.
+            sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("22021" | "22P05")) => {
+                KeysError::Invalid("text must not contain NUL (\\u0000) characters".into())
+            }
+            _ => KeysError::Db(e),
+        }
+    }
 }
 
 impl From<StoreError> for KeysError {
@@ -39,7 +52,7 @@ impl From<StoreError> for KeysError {
             StoreError::Conflict => {
                 KeysError::Conflict("the record was changed concurrently; reload and retry".into())
             }
-            StoreError::Db(e) => KeysError::Db(e),
+            StoreError::Db(e) => e.into(),
             StoreError::Encoding(e) => KeysError::Unavailable(format!("event encoding: {e}")),
         }
     }
@@ -87,11 +100,7 @@ impl IntoResponse for KeysError {
             }
             other => other.to_string(),
         };
-        (
-            self.status(),
-            Json(json!({"error": {"code": self.code(), "message": message}})),
-        )
-            .into_response()
+        ApiError::new(self.status(), self.code(), message).into_response()
     }
 }
 
@@ -99,6 +108,6 @@ impl IntoResponse for KeysError {
 pub(crate) fn on_unique(e: sqlx::Error, message: &str) -> KeysError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => KeysError::Conflict(message.to_owned()),
-        _ => KeysError::Db(e),
+        _ => e.into(),
     }
 }

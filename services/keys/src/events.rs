@@ -60,6 +60,10 @@ pub enum KeyEvent {
         secret_hash: String,
         #[serde(default)]
         limits: Limits,
+        /// The API key that created this one, if a key did; revoking it
+        /// revokes this one too. Absent in older events.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_key_id: Option<String>,
     },
     ApiKeyLimitsSet {
         key_id: String,

@@ -3,6 +3,7 @@
 //! (`migrations/keys`).
 
 pub mod api_keys;
+mod attenuation;
 mod authz;
 pub mod byok;
 pub use keyway_crypto as crypto;

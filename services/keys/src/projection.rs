@@ -128,10 +128,11 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
             expires_at,
             secret_hash,
             limits,
+            parent_key_id,
         } => {
             sqlx::query(
-                "INSERT INTO api_keys (id, tenant_id, user_id, name, role, scopes, expires_at, secret_hash, limits, created_by, created_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, decode($8, 'hex'), $9, $10, $11, $12)",
+                "INSERT INTO api_keys (id, tenant_id, user_id, name, role, scopes, expires_at, secret_hash, limits, created_by, created_at, version, parent_key_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, decode($8, 'hex'), $9, $10, $11, $12, $13)",
             )
             .bind(key_id)
             .bind(tenant_id)
@@ -145,6 +146,7 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
             .bind(&r.actor)
             .bind(at)
             .bind(v)
+            .bind(parent_key_id)
             .execute(conn)
             .await?;
         }

@@ -119,6 +119,8 @@ impl KeyService {
 
     pub async fn list_users(&self, tenant_id: &str, page: &PageParams) -> Result<Page<User>, KeysError> {
         let limit = page.limit()?;
+        // An empty list would suggest the tenant exists.
+        self.get_tenant(tenant_id).await?;
         let rows: Vec<User> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         ))

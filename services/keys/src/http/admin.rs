@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use keyway_auth::Role;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use keyway_common::api::Path;
 
 use super::Principal;
 use crate::{authz, error::KeysError, service::KeyService};

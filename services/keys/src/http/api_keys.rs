@@ -2,12 +2,10 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Json,
-    extract::{Path, Query, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use keyway_auth::{Limits, Role};
+
+use keyway_common::api::{ApiJson, Path, Query};
 
 use super::Principal;
 use crate::{
@@ -43,7 +41,7 @@ pub(crate) async fn create(
     State(s): Svc,
     p: Principal,
     Path(tenant_id): Path<String>,
-    Json(req): Json<CreateApiKey>,
+    ApiJson(req): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, Json<IssuedApiKey>), KeysError> {
     authz::scope(&p.caller, &tenant_id, "tenant")?;
     authz::require(&p.caller, Role::Member, "create API keys")?;
@@ -109,7 +107,7 @@ pub(crate) async fn set_limits(
     State(s): Svc,
     p: Principal,
     Path((tenant_id, key_id)): Path<(String, String)>,
-    Json(limits): Json<Limits>,
+    ApiJson(limits): ApiJson<Limits>,
 ) -> Result<Json<ApiKey>, KeysError> {
     authz::scope(&p.caller, &tenant_id, "api key")?;
     Ok(Json(

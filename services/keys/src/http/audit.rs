@@ -4,15 +4,14 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Json,
-    extract::{Query, State},
-};
+use axum::{Json, extract::State};
 use keyway_auth::Role;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
+
+use keyway_common::api::Query;
 
 use super::Principal;
 use crate::{authz, error::KeysError, service::KeyService};

@@ -3,14 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Json,
-    extract::{Path, Query, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use keyway_auth::Role;
 use serde::Deserialize;
 use utoipa::IntoParams;
+
+use keyway_common::api::{ApiJson, Path, Query};
 
 use super::Principal;
 use crate::{
@@ -70,7 +68,7 @@ pub(crate) async fn set(
     p: Principal,
     Path(provider): Path<String>,
     Query(q): Query<ByokQuery>,
-    Json(mut req): Json<SetByokKey>,
+    ApiJson(mut req): ApiJson<SetByokKey>,
 ) -> Result<Json<ByokKey>, KeysError> {
     let tenant = tenant_of(&p, &q)?;
     let owner = owner_for(&p.caller, req.scope.take().as_deref().or(q.scope.as_deref()))?;

@@ -75,6 +75,7 @@ pub fn router(service: Arc<KeyService>) -> Router {
         )
         .route("/api/v1/byok/stats", get(byok::stats))
         .route("/api/v1/audit/events", get(audit::events))
+        .method_not_allowed_fallback(keyway_common::api::method_not_allowed)
         .with_state(service)
 }
 

@@ -2,12 +2,10 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Json,
-    extract::{Path, Query, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use keyway_auth::Role;
+
+use keyway_common::api::{ApiJson, Path, Query};
 
 use super::Principal;
 use crate::{
@@ -39,7 +37,7 @@ pub(crate) async fn list_tenants(
 pub(crate) async fn create_tenant(
     State(s): Svc,
     p: Principal,
-    Json(req): Json<CreateTenant>,
+    ApiJson(req): ApiJson<CreateTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), KeysError> {
     authz::require(&p.caller, Role::PlatformAdmin, "create tenants")?;
     Ok((StatusCode::CREATED, Json(s.create_tenant(&p.meta, req).await?)))
@@ -65,7 +63,7 @@ pub(crate) async fn update_tenant(
     State(s): Svc,
     p: Principal,
     Path(tenant_id): Path<String>,
-    Json(patch): Json<UpdateTenant>,
+    ApiJson(patch): ApiJson<UpdateTenant>,
 ) -> Result<Json<Tenant>, KeysError> {
     authz::scope(&p.caller, &tenant_id, "tenant")?;
     authz::require(&p.caller, Role::PlatformAdmin, "change tenants")?;
@@ -106,7 +104,7 @@ pub(crate) async fn create_user(
     State(s): Svc,
     p: Principal,
     Path(tenant_id): Path<String>,
-    Json(req): Json<CreateUser>,
+    ApiJson(req): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<User>), KeysError> {
     authz::scope(&p.caller, &tenant_id, "tenant")?;
     authz::require(&p.caller, Role::TenantAdmin, "create users")?;
@@ -136,7 +134,7 @@ pub(crate) async fn update_user(
     State(s): Svc,
     p: Principal,
     Path((tenant_id, user_id)): Path<(String, String)>,
-    Json(patch): Json<UpdateUser>,
+    ApiJson(patch): ApiJson<UpdateUser>,
 ) -> Result<Json<User>, KeysError> {
     authz::scope(&p.caller, &tenant_id, "user")?;
     authz::require(&p.caller, Role::TenantAdmin, "change users")?;

@@ -1,0 +1,249 @@
+//! The `/api/v1` error envelope, `{"error": {"code": "KW-…", "message": "…"}}`,
+//! and the extractors whose rejections use it. axum's own `Json`, `Query`
+//! and `Path` reject in `text/plain` (and unknown fields with an undocumented
+//! 422); every admin, tenant and usage route uses `ApiJson`, `Query` and
+//! `Path` from here instead, so a client only ever parses one error shape.
+//! The last two keep axum's names because utoipa infers a handler's
+//! parameters from them.
+//!
+//! They also refuse NUL bytes at the edge: Postgres cannot store them in
+//! text, and without this check the database's refusal would be reported as
+//! an outage (503) instead of the client's mistake (400).
+
+use std::borrow::Cow;
+
+use axum::{
+    Json,
+    extract::{
+        FromRequest, FromRequestParts, Request,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
+    http::{StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// Request-shape codes, shared with the gateway's `/v1` routes (docs/errors.md).
+pub const BAD_JSON: &str = "KW-REQ-001";
+pub const BAD_FIELD: &str = "KW-REQ-002";
+pub const TOO_LARGE: &str = "KW-REQ-003";
+pub const NO_ROUTE: &str = "KW-REQ-004";
+pub const NOT_JSON: &str = "KW-REQ-005";
+
+/// One `/api/v1` error: a status, a stable code and a message that never
+/// holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: Cow<'static, str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_field(message: String) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, BAD_FIELD, message)
+    }
+
+    fn nul() -> Self {
+        Self::bad_field("text must not contain NUL (\\u0000) characters".to_owned())
+    }
+}
+
+/// The documented body of every `/api/v1` error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code from docs/errors.md, such as `KW-ADM-002`.
+    pub code: String,
+    /// What went wrong, for a human; never contains a secret.
+    pub message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.into_owned(),
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A JSON body; malformed, mistyped or oversized bodies are refused in the
+/// envelope (400, 413 or 415), never as axum's plain text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // Parsed to a value first so NUL characters anywhere in it are found
+        // before any typed field can carry one to the database.
+        let Json(value) = Json::<serde_json::Value>::from_request(req, state)
+            .await
+            .map_err(json_rejection)?;
+        if holds_nul(&value) {
+            return Err(ApiError::nul());
+        }
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| ApiError::bad_field(format!("invalid body: {}", redact_values(&e.to_string()))))
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            NOT_JSON,
+            "send the body as JSON with content-type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            BAD_JSON,
+            format!("the body is not valid JSON: {}", redact_values(&e.body_text())),
+        ),
+        JsonRejection::JsonDataError(e) => {
+            ApiError::bad_field(format!("invalid body: {}", redact_values(&e.body_text())))
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            TOO_LARGE,
+            "the body is larger than this API accepts",
+        ),
+        _ => ApiError::new(StatusCode::BAD_REQUEST, BAD_JSON, "the body could not be read"),
+    }
+}
+
+/// Query parameters; a repeated, unknown or out-of-range parameter is a 400
+/// in the envelope.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(has_encoded_nul) {
+            return Err(ApiError::nul());
+        }
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e: QueryRejection| {
+                let text = e.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                ApiError::bad_field(format!("invalid query: {}", redact_values(detail)))
+            })
+    }
+}
+
+/// Path parameters; ids with NUL characters or bad percent-encoding are a
+/// 400 in the envelope.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if has_encoded_nul(parts.uri.path()) {
+            return Err(ApiError::nul());
+        }
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e: PathRejection| ApiError::bad_field(format!("invalid path: {}", e.body_text())))
+    }
+}
+
+/// The answer for a known `/api/v1` route called with a method it lacks.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        NO_ROUTE,
+        "this method is not allowed on this route",
+    )
+}
+
+/// The answer for an unknown `/api/v1` route.
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, NO_ROUTE, "no such route")
+}
+
+fn has_encoded_nul(raw: &str) -> bool {
+    raw.contains("%00")
+}
+
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// serde quotes the offending value (`invalid type: string "sk-…"`); a
+/// client may have put a secret in the wrong field, so values never come
+/// back. Field names, which serde puts in backticks, stay.
+fn redact_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_redacted_and_field_names_kept() {
+        assert_eq!(
+            redact_values(r#"invalid type: string "sk-live-123", expected u64 at `limit`"#),
+            r#"invalid type: string "…", expected u64 at `limit`"#
+        );
+        assert_eq!(redact_values("unknown field `rpm`"), "unknown field `rpm`");
+    }
+
+    #[test]
+    fn nul_is_found_in_nested_strings_and_keys() {
+        let v = serde_json::json!({"a": [1, {"b": "x\u{0}"}]});
+        assert!(holds_nul(&v));
+        assert!(holds_nul(&serde_json::json!({"k\u{0}": 1})));
+        assert!(!holds_nul(&serde_json::json!({"a": ["\\u0000 is text"]})));
+        assert!(has_encoded_nul("/api/v1/tenants/%00"));
+        assert!(!has_encoded_nul("/api/v1/tenants/a%2000"));
+    }
+}
