@@ -94,12 +94,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         // Parsed to a value first so NUL characters anywhere in it are found
         // before any typed field can carry one to the database.
-        let Json(value) = Json::<serde_json::Value>::from_request(req, state)
+        let Json(mut value) = Json::<serde_json::Value>::from_request(req, state)
             .await
             .map_err(json_rejection)?;
         if holds_nul(&value) {
             return Err(ApiError::nul());
         }
+        integral_floats_as_integers(&mut value);
         serde_json::from_value(value)
             .map(ApiJson)
             .map_err(|e| ApiError::bad_field(format!("invalid body: {}", redact_values(&e.to_string()))))
@@ -201,6 +202,26 @@ fn holds_nul(value: &serde_json::Value) -> bool {
     }
 }
 
+/// JSON Schema counts `162.0` as an integer, and so do many JSON encoders;
+/// serde's integer fields would refuse it, so it becomes `162` first.
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let Some(f) = n.as_f64() else { return };
+            let whole = f.fract() == 0.0;
+            // `as` saturates; the range checks keep the conversion exact.
+            if whole && f >= 0.0 && f < u64::MAX as f64 {
+                *value = serde_json::Value::from(f as u64);
+            } else if whole && f < 0.0 && f >= i64::MIN as f64 {
+                *value = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
+}
+
 /// serde quotes the offending value (`invalid type: string "sk-…"`); a
 /// client may have put a secret in the wrong field, so values never come
 /// back. Field names, which serde puts in backticks, stay.
@@ -235,6 +256,13 @@ mod tests {
             r#"invalid type: string "…", expected u64 at `limit`"#
         );
         assert_eq!(redact_values("unknown field `rpm`"), "unknown field `rpm`");
+    }
+
+    #[test]
+    fn integral_floats_become_integers_and_others_stay() {
+        let mut v = serde_json::json!({"a": 162.0, "b": [1.5, -3.0], "c": 1e300});
+        integral_floats_as_integers(&mut v);
+        assert_eq!(v, serde_json::json!({"a": 162, "b": [1.5, -3], "c": 1e300}));
     }
 
     #[test]

@@ -57,10 +57,13 @@ pub struct ApiKey {
 pub struct CreateApiKey {
     pub name: String,
     /// Defaults to `member`; never above the creator's (or the user's) role.
+    #[schema(value_type = Option<crate::schema_names::TenantRole>)]
     pub role: Option<String>,
     /// Binds the key to a user: only that user or a platform admin may do so.
     pub user_id: Option<String>,
-    /// Model names the key may use.
+    /// Model names the key may use (1–100). A key creating a key may
+    /// grant only models it may use itself; left out, its own apply.
+    #[schema(min_items = 1, max_items = 100)]
     pub scopes: Option<Vec<String>>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,

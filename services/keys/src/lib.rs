@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod page;
 mod projection;
 pub mod providers;
+mod schema_names;
 pub mod service;
 pub mod store;
 pub mod tenants;

@@ -9,6 +9,7 @@ use crate::error::KeysError;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct PageParams {
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -39,6 +39,7 @@ pub struct Tenant {
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     pub name: String,
+    #[schema(value_type = crate::schema_names::Plan)]
     pub plan: String,
     pub external_id: Option<String>,
     /// Omit for no limits.
@@ -50,6 +51,7 @@ pub struct CreateTenant {
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
     pub name: Option<String>,
+    #[schema(value_type = Option<crate::schema_names::Plan>)]
     pub plan: Option<String>,
     /// Send `null` to clear.
     #[serde(default, with = "double_option")]

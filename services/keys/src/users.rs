@@ -42,6 +42,7 @@ pub struct CreateUser {
     pub email: Option<String>,
     pub display_name: Option<String>,
     /// Defaults to `member`.
+    #[schema(value_type = Option<crate::schema_names::TenantRole>)]
     pub role: Option<String>,
     pub external_subject: Option<String>,
 }
@@ -51,8 +52,9 @@ pub struct CreateUser {
 pub struct UpdateUser {
     pub email: Option<String>,
     pub display_name: Option<String>,
+    #[schema(value_type = Option<crate::schema_names::TenantRole>)]
     pub role: Option<String>,
-    /// `active` or `disabled`.
+    #[schema(value_type = Option<crate::schema_names::UserStatus>)]
     pub status: Option<String>,
 }
 

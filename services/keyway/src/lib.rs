@@ -9,6 +9,7 @@ mod health;
 pub mod maintenance;
 mod mock;
 pub mod openapi;
+mod openapi_errors;
 pub mod stack;
 mod start;
 

@@ -21,6 +21,7 @@ pub(crate) struct AuditQuery {
     /// The `next_cursor` of the previous page.
     after: Option<i64>,
     /// 1–500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// Platform admins: one tenant (default all).
     tenant_id: Option<String>,

@@ -1,0 +1,121 @@
+//! Every `/api/v1` operation documents the errors it can answer, each with
+//! the one envelope (`ErrorBody`) and the codes behind it, so a client (or
+//! schemathesis) finds each status it meets in the document. Written once
+//! here rather than on forty handlers, which would drift apart.
+
+use utoipa::{
+    Modify, PartialSchema, ToSchema,
+    openapi::{Content, OpenApi, Ref, RefOr, Response, path::Operation},
+};
+
+use keyway_common::api::{ErrorBody, ErrorDetail};
+
+/// Status, description, and whether it applies only to operations with a body.
+const API_ERRORS: &[(&str, &str, bool)] = &[
+    (
+        "400",
+        "Invalid input: malformed JSON (KW-REQ-001), a wrong, unknown or missing field, query or path \
+         parameter (KW-REQ-002), or a value the service refuses (KW-ADM-002, KW-USAGE-001, KW-USAGE-004). \
+         The message names the field.",
+        false,
+    ),
+    (
+        "401",
+        "No valid admin key or API key was presented (KW-AUTH-002).",
+        false,
+    ),
+    (
+        "403",
+        "The caller's role or credential may not do this (KW-AUTH-003), or the tenant's plan lacks the \
+         feature (KW-PLAN-001).",
+        false,
+    ),
+    (
+        "404",
+        "Not found; another tenant's ids answer the same (KW-ADM-001, KW-USAGE-002).",
+        false,
+    ),
+    (
+        "413",
+        "The body is larger than the API accepts (KW-REQ-003).",
+        true,
+    ),
+    (
+        "415",
+        "The body was not sent with `content-type: application/json` (KW-REQ-005).",
+        true,
+    ),
+    (
+        "503",
+        "A dependency is unavailable: the database (KW-DB-001), the KMS (KW-KMS-001) or the credential \
+         store (KW-AUTH-004, KW-ADM-004). Retry.",
+        false,
+    ),
+];
+
+pub(crate) struct ApiErrors;
+
+impl Modify for ApiErrors {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .insert(ErrorBody::name().into_owned(), ErrorBody::schema());
+        components
+            .schemas
+            .insert(ErrorDetail::name().into_owned(), ErrorDetail::schema());
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                document_errors(operation);
+            }
+        }
+    }
+}
+
+fn document_errors(operation: &mut Operation) {
+    let has_body = operation.request_body.is_some();
+    let responses = &mut operation.responses.responses;
+    for (status, description, body_only) in API_ERRORS {
+        if *body_only && !has_body {
+            continue;
+        }
+        responses
+            .entry((*status).to_owned())
+            .or_insert_with(|| RefOr::T(Response::new(*description)));
+    }
+    // Errors declared by a handler keep their description but get the body.
+    for (status, response) in responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (status.as_str() >= "400", response) {
+            if response.description.is_empty() {
+                response.description = description_of(status).to_owned();
+            }
+            response
+                .content
+                .entry("application/json".to_owned())
+                .or_insert_with(|| Content::new(Some(Ref::from_schema_name(ErrorBody::name()))));
+        }
+    }
+}
+
+fn description_of(status: &str) -> &'static str {
+    match status {
+        "409" => {
+            "A concurrent change won, a unique value is taken, or a limit of records is reached \
+                  (KW-ADM-003, KW-USAGE-003, KW-USAGE-005)."
+        }
+        _ => API_ERRORS
+            .iter()
+            .find(|(s, ..)| *s == status)
+            .map_or("An error in the `/api/v1` envelope.", |(_, d, _)| d),
+    }
+}
