@@ -24,7 +24,7 @@ type Svc = State<Arc<KeyService>>;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub(crate) struct ByokQuery {
     /// `tenant` or `user`; defaults to `user` for a user-bound caller, else `tenant`.
-    #[param(value_type = Option<crate::schema_names::ByokScope>)]
+    #[param(value_type = Option<crate::schema_names::ByokScope>, inline)]
     scope: Option<String>,
     /// Platform admins only: the tenant to act on.
     tenant_id: Option<String>,
