@@ -9,6 +9,7 @@ mod helpers;
 
 mod billing_exact;
 mod byok_flow;
+mod byok_outbound;
 mod errors;
 mod health_and_docs;
 mod keys_api;
