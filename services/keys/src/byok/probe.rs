@@ -92,4 +92,3 @@ fn without_url(e: &reqwest::Error) -> &'static str {
         "request failed"
     }
 }
-
