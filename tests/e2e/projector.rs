@@ -6,6 +6,7 @@
 //! stays correct when the stack runs one of its own too.
 
 mod api;
+mod cursors;
 mod folding;
 mod resilience;
 mod sigkill;
