@@ -8,6 +8,7 @@
 mod api;
 mod cursors;
 mod folding;
+mod nul;
 mod resilience;
 mod sigkill;
 mod support;

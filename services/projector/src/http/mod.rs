@@ -8,6 +8,7 @@
 mod cursors;
 mod error;
 pub(crate) mod export;
+mod nul;
 mod summary;
 mod webhooks;
 
@@ -56,6 +57,8 @@ pub fn router(pool: PgPool, authenticator: Arc<dyn Authenticator>, webhooks: Web
             "/api/v1/usage/webhooks/{id}/rotate-secret",
             post(webhooks::rotate_secret),
         )
+        // Before any handler, so a NUL never reaches the database.
+        .route_layer(axum::middleware::from_fn(nul::refuse_nul))
         .with_state(Arc::new(UsageState {
             pool,
             authenticator,
