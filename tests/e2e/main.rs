@@ -10,6 +10,7 @@ mod helpers;
 mod api_fuzz;
 mod billing_exact;
 mod byok_flow;
+mod byok_outbound;
 mod errors;
 mod health_and_docs;
 mod keys_api;

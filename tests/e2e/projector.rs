@@ -6,7 +6,9 @@
 //! stays correct when the stack runs one of its own too.
 
 mod api;
+mod cursors;
 mod folding;
+mod nul;
 mod resilience;
 mod sigkill;
 mod support;

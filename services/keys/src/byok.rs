@@ -18,6 +18,8 @@ use crate::{
     tenants::plan_allows_byok,
 };
 
+mod probe;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetByokKey {
@@ -175,7 +177,7 @@ impl KeyService {
         }
         let base_url = match (req.base_url, providers::is_custom(provider)) {
             (Some(url), true) => {
-                Some(providers::validate_base_url(&url, self.settings.allow_private_base_urls).await?)
+                Some(providers::validate_base_url(&url, self.settings.base_url_policy).await?)
             }
             (None, true) => return Err(KeysError::Invalid(format!("{provider} needs a base_url"))),
             (Some(_), false) => {
@@ -335,69 +337,6 @@ impl KeyService {
             }
             _ => Ok(None),
         }
-    }
-
-    /// Calls the provider's own validation endpoint (`GET <base>/models`)
-    /// with the stored key, through the stored or default base URL.
-    pub async fn test_byok_key(
-        &self,
-        tenant_id: &str,
-        owner: Owner,
-        provider: &str,
-    ) -> Result<ByokTestResult, KeysError> {
-        let key = self
-            .find_byok(tenant_id, &owner, provider)
-            .await?
-            .ok_or(KeysError::NotFound("BYOK key"))?;
-        let caller = Caller {
-            user_id: owner.user_id.clone(),
-            ..Caller::in_tenant(tenant_id, Role::Member)
-        };
-        let secret = self
-            .resolve_provider_key(&caller, owner.scope, provider)
-            .await?
-            .ok_or(KeysError::NotFound("BYOK key"))?;
-        let base = key
-            .base_url
-            .as_deref()
-            .or(providers::default_base_url(provider))
-            .unwrap_or_default();
-        let mut request = self.http.get(format!("{base}/models"));
-        request = if providers::is_anthropic(provider) {
-            request
-                .header("x-api-key", secret.secret.as_str())
-                .header("anthropic-version", "2023-06-01")
-        } else {
-            request.bearer_auth(secret.secret.as_str())
-        };
-        Ok(match request.send().await {
-            Ok(r) if r.status().is_success() => ByokTestResult {
-                ok: true,
-                status: Some(r.status().as_u16()),
-                message: "the provider accepted the key".into(),
-            },
-            Ok(r) => ByokTestResult {
-                ok: false,
-                status: Some(r.status().as_u16()),
-                message: format!("the provider refused the key ({})", r.status()),
-            },
-            Err(e) => ByokTestResult {
-                ok: false,
-                status: None,
-                message: format!("the provider could not be reached: {}", without_url(&e)),
-            },
-        })
-    }
-}
-
-/// reqwest errors can include the URL; keep only the kind of failure.
-fn without_url(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
     }
 }
 

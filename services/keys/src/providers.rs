@@ -133,13 +133,9 @@ pub(crate) fn is_anthropic(slug: &str) -> bool {
     slug == "anthropic"
 }
 
-/// Checks a custom base URL with the shared SSRF guard; `allow_private` is
-/// for dev and tests only.
-pub(crate) async fn validate_base_url(raw: &str, allow_private: bool) -> Result<String, KeysError> {
-    let policy = OutboundPolicy {
-        allow_private,
-        require_https: false,
-    };
+/// Checks a custom base URL with the shared SSRF guard and the webhooks'
+/// https rule: in production the provider key must not travel in clear.
+pub(crate) async fn validate_base_url(raw: &str, policy: OutboundPolicy) -> Result<String, KeysError> {
     outbound::check_url(raw, policy)
         .await
         .map_err(|e| KeysError::Invalid(format!("base_url {e}")))?;
@@ -167,26 +163,48 @@ mod tests {
         }
     }
 
+    const DEV: OutboundPolicy = OutboundPolicy {
+        allow_private: true,
+        require_https: false,
+    };
+    const PROD: OutboundPolicy = OutboundPolicy {
+        allow_private: false,
+        require_https: true,
+    };
+
     #[tokio::test]
     async fn private_and_loopback_base_urls_are_refused_unless_allowed() {
+        let public_only = OutboundPolicy {
+            allow_private: false,
+            require_https: false,
+        };
         for bad in [
             "http://127.0.0.1:8080/v1",
             "http://10.1.2.3/v1",
             "http://169.254.169.254/",
             "http://[::1]/v1",
             "http://192.168.1.1",
+            "http://[::127.0.0.1]/v1",
         ] {
-            assert!(validate_base_url(bad, false).await.is_err(), "{bad}");
+            assert!(validate_base_url(bad, public_only).await.is_err(), "{bad}");
         }
         assert_eq!(
-            validate_base_url("http://127.0.0.1:9/v1/", true).await.unwrap(),
+            validate_base_url("http://127.0.0.1:9/v1/", DEV).await.unwrap(),
             "http://127.0.0.1:9/v1"
         );
-        assert!(validate_base_url("ftp://example.com", true).await.is_err());
+        assert!(validate_base_url("ftp://example.com", DEV).await.is_err());
         assert!(
-            validate_base_url("http://user:pw@example.com", true)
+            validate_base_url("http://user:pw@example.com", DEV)
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn production_base_urls_must_be_https() {
+        let err = validate_base_url("http://llm.example.com/v1", PROD)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "base_url must be an https URL");
     }
 }

@@ -19,8 +19,9 @@ pub struct KeyServiceSettings {
     /// The `<env>` part of minted API keys: `dev` or `live`.
     pub key_env: String,
     pub nats_prefix: String,
-    /// Allow BYOK `base_url`s on loopback/private addresses (dev and tests).
-    pub allow_private_base_urls: bool,
+    /// What a custom BYOK `base_url` must satisfy: the webhooks' rule
+    /// (`OutboundPolicy::for_config`), https and public in production.
+    pub base_url_policy: keyway_common::outbound::OutboundPolicy,
 }
 
 pub struct KeyService {

@@ -46,7 +46,7 @@ pub(crate) async fn start_key_service(
         }
         .to_owned(),
         nats_prefix: config.nats_prefix.clone(),
-        allow_private_base_urls: config.allow_private_urls,
+        base_url_policy: keyway_common::outbound::OutboundPolicy::for_config(config),
     };
     let webhook_keys = Arc::new(WebhookKeys(pool.clone()));
     let service = KeyService::start(pool, kms, admin_key, settings)

@@ -100,7 +100,7 @@ async fn retention_prunes_only_rows_every_registered_cursor_has_passed() {
         "{body}"
     );
     // Scoping first, then the role; cursors never move back or past the export.
-    assert_eq!(put(admin_a.clone(), "b-slow", json!({"after": "1"})).await.0, 404);
+    // (Names are per tenant: see cursors::cursor_names_are_per_tenant….)
     assert_eq!(
         put(admin_a.clone(), "x", json!({"after": "1", "tenant_id": b}))
             .await
@@ -131,16 +131,26 @@ async fn retention_prunes_only_rows_every_registered_cursor_has_passed() {
     assert_eq!(keyway_projector::prune(&h.pool, 30).await.unwrap(), 5);
     assert_eq!(old(&a).await, old_a[5..]);
     assert_eq!(old(&b).await, old_b);
-    let (status, _) = put(admin.clone(), "b-slow", json!({"after": old_b[2].to_string()})).await;
+    let (status, _) = put(
+        admin.clone(),
+        "b-slow",
+        json!({"after": old_b[2].to_string(), "tenant_id": b}),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(keyway_projector::prune(&h.pool, 30).await.unwrap(), 3);
     assert_eq!(old(&b).await, old_b[3..]);
     // Unregistering b-slow leaves the all-tenant warehouse cursor, which has
     // passed every old row.
     assert_eq!(
-        h.send(&admin, "DELETE", "/api/v1/usage/cursors/b-slow", None)
-            .await
-            .0,
+        h.send(
+            &admin,
+            "DELETE",
+            &format!("/api/v1/usage/cursors/b-slow?tenant_id={b}"),
+            None
+        )
+        .await
+        .0,
         204
     );
     assert_eq!(keyway_projector::prune(&h.pool, 30).await.unwrap(), 7);

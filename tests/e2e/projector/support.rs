@@ -65,7 +65,10 @@ impl Harness {
         let keys_settings = KeyServiceSettings {
             key_env: "dev".into(),
             nats_prefix: settings.nats_prefix.clone(),
-            allow_private_base_urls: true,
+            base_url_policy: OutboundPolicy {
+                allow_private: true,
+                require_https: false,
+            },
         };
         let webhook_settings = WebhookSettings {
             policy: OutboundPolicy {

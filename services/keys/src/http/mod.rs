@@ -75,6 +75,8 @@ pub fn router(service: Arc<KeyService>) -> Router {
         )
         .route("/api/v1/byok/stats", get(byok::stats))
         .route("/api/v1/audit/events", get(audit::events))
+        // Before any handler, so a NUL never reaches the database.
+        .route_layer(axum::middleware::from_fn(keyway_common::api::refuse_nul))
         .method_not_allowed_fallback(keyway_common::api::method_not_allowed)
         .with_state(service)
 }

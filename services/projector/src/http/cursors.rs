@@ -2,21 +2,18 @@
 //! read the export (`PUT /api/v1/usage/cursors/{name}` with `{after}`), and
 //! retention never deletes a ledger row such a cursor has not passed. A
 //! cursor belongs to one tenant, or (platform admins) to all tenants, and
-//! only moves forward.
+//! only moves forward. Names are unique per tenant, not globally, so no
+//! answer depends on another tenant's names.
 
 use std::sync::Arc;
 
-use axum::{
-    Json,
-    body::Bytes,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, body::Bytes, extract::State, http::StatusCode};
 use keyway_auth::{Caller, Role};
+use keyway_common::api::{Path, Query};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{Principal, UsageError, UsageState, export, require};
 
@@ -70,22 +67,18 @@ fn valid_name(name: &str) -> Result<(), UsageError> {
     }
 }
 
-/// 404 unless the caller may see a cursor of `tenant` (None = all tenants).
-fn scope(caller: &Caller, tenant: Option<&str>) -> Result<(), UsageError> {
-    if caller.role == Role::PlatformAdmin || tenant == Some(caller.tenant_id.as_str()) {
-        Ok(())
-    } else {
-        Err(UsageError::NotFound("usage cursor"))
+/// The tenant whose cursor names a request addresses: cursor names are per
+/// tenant, so the name alone never says anything about another tenant's
+/// cursors. Platform admins pick any tenant, or `None` for the all-tenant
+/// cursors; others may only name their own tenant (another is a 404, as
+/// everywhere in this API).
+fn namespace(caller: &Caller, named: Option<String>) -> Result<Option<String>, UsageError> {
+    match named {
+        Some(t) if t.trim().is_empty() => Err(UsageError::invalid("tenant_id", "must not be empty")),
+        named if caller.role == Role::PlatformAdmin => Ok(named),
+        Some(t) if t != caller.tenant_id => Err(UsageError::NotFound("tenant")),
+        _ => Ok(Some(caller.tenant_id.clone())),
     }
-}
-
-async fn existing(s: &UsageState, name: &str) -> Result<Option<Option<String>>, UsageError> {
-    Ok(
-        sqlx::query_scalar("SELECT tenant_id FROM usage_export_cursors WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&s.pool)
-            .await?,
-    )
 }
 
 /// Lists the export cursors the caller may see.
@@ -98,7 +91,7 @@ pub(crate) async fn list(
     let tenant = (caller.role != Role::PlatformAdmin).then(|| caller.tenant_id.clone());
     let data = sqlx::query_as(
         "SELECT name, tenant_id, ledger_seq, updated_at FROM usage_export_cursors
-         WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY name",
+         WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY name, scope",
     )
     .bind(tenant)
     .fetch_all(&s.pool)
@@ -107,12 +100,13 @@ pub(crate) async fn list(
 }
 
 /// Registers a billing consumer's cursor, or advances it (it never moves
-/// back). Tenant admins for their tenant; platform admins for any or all.
+/// back). Names are per tenant: two tenants may each have a cursor of the
+/// same name. Tenant admins for their tenant; platform admins for any
+/// tenant (`tenant_id`) or, without one, all tenants.
 #[utoipa::path(put, path = "/api/v1/usage/cursors/{name}", tag = "usage", request_body = PutCursor,
-    params(("name" = String, Path, description = "The consumer's name, 1-64 of [A-Za-z0-9._-]")),
+    params(("name" = String, Path, description = "The consumer's name, 1-64 of [A-Za-z0-9._-], unique per tenant")),
     responses((status = 200, body = ExportCursor), (status = 400, description = "KW-USAGE-001"),
-        (status = 403), (status = 404, description = "KW-USAGE-002: another tenant's cursor"),
-        (status = 409, description = "KW-USAGE-003: the cursor reads another scope")),
+        (status = 403), (status = 404, description = "KW-USAGE-002: another tenant's `tenant_id`")),
     security(("bearer" = [])))]
 pub(crate) async fn put(
     State(s): State<Arc<UsageState>>,
@@ -121,22 +115,9 @@ pub(crate) async fn put(
     body: Bytes,
 ) -> Result<Json<ExportCursor>, UsageError> {
     valid_name(&name)?;
-    let old = existing(&s, &name).await?;
-    if let Some(tenant) = &old {
-        scope(&caller, tenant.as_deref())?;
-    }
     let body: PutCursor = serde_json::from_slice(&body)
         .map_err(|e| UsageError::invalid("body", format!("expected {{\"after\": \"<cursor>\"}}: {e}")))?;
-    let tenant = match (caller.role, body.tenant_id, &old) {
-        (_, Some(t), _) if t.trim().is_empty() => {
-            return Err(UsageError::invalid("tenant_id", "must not be empty"));
-        }
-        (Role::PlatformAdmin, Some(t), _) => Some(t),
-        (Role::PlatformAdmin, None, Some(old)) => old.clone(),
-        (Role::PlatformAdmin, None, None) => None,
-        (_, Some(t), _) if t != caller.tenant_id => return Err(UsageError::NotFound("tenant")),
-        (_, _, _) => Some(caller.tenant_id.clone()),
-    };
+    let tenant = namespace(&caller, body.tenant_id)?;
     require(&caller, Role::TenantAdmin, "register usage export cursors")?;
     let after = match &body.after {
         serde_json::Value::String(raw) => export::parse_cursor("after", Some(raw))?,
@@ -155,43 +136,49 @@ pub(crate) async fn put(
             format!("{after} is beyond the export's last event ({head})"),
         ));
     }
-    let saved: Option<ExportCursor> = sqlx::query_as(
+    let saved: ExportCursor = sqlx::query_as(
         "INSERT INTO usage_export_cursors AS c (name, tenant_id, ledger_seq) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO UPDATE SET ledger_seq = GREATEST(c.ledger_seq, EXCLUDED.ledger_seq), updated_at = now()
-         WHERE c.tenant_id IS NOT DISTINCT FROM EXCLUDED.tenant_id
+         ON CONFLICT (scope, name) DO UPDATE SET ledger_seq = GREATEST(c.ledger_seq, EXCLUDED.ledger_seq), updated_at = now()
          RETURNING name, tenant_id, ledger_seq, updated_at",
     )
     .bind(&name)
     .bind(&tenant)
     .bind(after)
-    .fetch_optional(&s.pool)
+    .fetch_one(&s.pool)
     .await?;
-    saved.map(Json).ok_or_else(|| {
-        UsageError::Conflict(format!(
-            "the cursor {name:?} reads another tenant scope; delete it or use another name"
-        ))
-    })
+    Ok(Json(saved))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct DeleteQuery {
+    /// Platform admins: the tenant whose cursor this is (omit for an
+    /// all-tenant cursor). Others may only name their own.
+    tenant_id: Option<String>,
 }
 
 /// Unregisters a billing consumer, releasing what it held back from retention.
 #[utoipa::path(delete, path = "/api/v1/usage/cursors/{name}", tag = "usage",
-    params(("name" = String, Path, description = "The consumer's name")),
-    responses((status = 204), (status = 403), (status = 404, description = "KW-USAGE-002")),
+    params(DeleteQuery, ("name" = String, Path, description = "The consumer's name")),
+    responses((status = 204), (status = 403), (status = 404, description = "KW-USAGE-002: no such cursor in the tenant")),
     security(("bearer" = [])))]
 pub(crate) async fn delete(
     State(s): State<Arc<UsageState>>,
     Principal(caller): Principal,
     Path(name): Path<String>,
+    Query(q): Query<DeleteQuery>,
 ) -> Result<StatusCode, UsageError> {
-    let Some(tenant) = existing(&s, &name).await? else {
-        return Err(UsageError::NotFound("usage cursor"));
-    };
-    scope(&caller, tenant.as_deref())?;
+    let tenant = namespace(&caller, q.tenant_id)?;
+    // The role first: whether a name exists is for those who may delete it.
     require(&caller, Role::TenantAdmin, "delete usage export cursors")?;
-    sqlx::query("DELETE FROM usage_export_cursors WHERE name = $1 AND tenant_id IS NOT DISTINCT FROM $2")
-        .bind(&name)
-        .bind(tenant)
-        .execute(&s.pool)
-        .await?;
+    let deleted =
+        sqlx::query("DELETE FROM usage_export_cursors WHERE scope = COALESCE($1, '') AND name = $2")
+            .bind(tenant)
+            .bind(&name)
+            .execute(&s.pool)
+            .await?
+            .rows_affected();
+    if deleted == 0 {
+        return Err(UsageError::NotFound("usage cursor"));
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -33,7 +33,25 @@ pub enum UsageError {
     #[error("the key management service is unavailable; retry shortly")]
     Kms(#[from] crate::webhooks::SecretError),
     #[error("database error")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for UsageError {
+    fn from(e: sqlx::Error) -> Self {
+        // Postgres refusing a value's characters (NUL, or bytes that are not
+        // UTF-8) is bad input, not an outage. The edge refuses NUL before any
+        // query (`nul.rs`); this is the net under it.
+        if let sqlx::Error::Database(db) = &e
+            && matches!(db.code().as_deref(), Some("22021" | "22P05"))
+        {
+            tracing::warn!(error = %db, "the database refused a value of a request");
+            return UsageError::invalid(
+                "request",
+                "a value contains a character that cannot be stored, such as NUL (U+0000)",
+            );
+        }
+        UsageError::Db(e)
+    }
 }
 
 impl UsageError {

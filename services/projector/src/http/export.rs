@@ -9,10 +9,8 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Json,
-    extract::{Query, State},
-};
+use axum::{Json, extract::State};
+use keyway_common::api::Query;
 use keyway_proto::{cloudevents, v1::UsageEvent};
 use prost::Message;
 use serde::{Deserialize, Serialize};

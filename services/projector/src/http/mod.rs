@@ -56,6 +56,9 @@ pub fn router(pool: PgPool, authenticator: Arc<dyn Authenticator>, webhooks: Web
             "/api/v1/usage/webhooks/{id}/rotate-secret",
             post(webhooks::rotate_secret),
         )
+        // Before any handler, so a NUL never reaches the database.
+        .route_layer(axum::middleware::from_fn(keyway_common::api::refuse_nul))
+        .method_not_allowed_fallback(keyway_common::api::method_not_allowed)
         .with_state(Arc::new(UsageState {
             pool,
             authenticator,

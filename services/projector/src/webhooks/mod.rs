@@ -17,7 +17,7 @@ pub mod signature;
 
 use std::{sync::Arc, time::Duration};
 
-use keyway_common::{Config, Environment, config::ConfigError, outbound::OutboundPolicy};
+use keyway_common::{Config, config::ConfigError, outbound::OutboundPolicy};
 use keyway_crypto::Kms;
 
 pub use delivery::run;
@@ -89,10 +89,7 @@ impl WebhookSettings {
             retry_base: ms(number("KEYWAY_WEBHOOK_RETRY_BASE_MS", 1_000, 10..=3_600_000)?),
             max_backoff: ms(number("KEYWAY_WEBHOOK_MAX_BACKOFF_MS", 300_000, 10..=86_400_000)?),
             concurrency: number("KEYWAY_WEBHOOK_CONCURRENCY", 8, 1..=256)? as usize,
-            policy: OutboundPolicy {
-                allow_private: config.allow_private_urls,
-                require_https: config.env == Environment::Prod,
-            },
+            policy: OutboundPolicy::for_config(config),
         };
         Ok(settings)
     }

@@ -235,7 +235,8 @@ async fn deleting_a_tenant_shreds_its_webhooks_and_export_cursors_but_keeps_the_
     let url = "http://127.0.0.1:9/hooks/usage";
     register(&h, &admin, Some(&doomed), url).await;
     register(&h, &admin, Some(&kept), url).await;
-    for (name, tenant) in [("doomed-cursor", &doomed), ("kept-cursor", &kept)] {
+    // One name in both tenants: shredding goes by tenant, not by name.
+    for (name, tenant) in [("billing", &doomed), ("billing", &kept)] {
         sqlx::query("INSERT INTO usage_export_cursors (name, tenant_id, ledger_seq) VALUES ($1, $2, 0)")
             .bind(name)
             .bind(tenant)

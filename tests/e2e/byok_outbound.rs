@@ -1,0 +1,157 @@
+//! Custom BYOK base URLs are URLs the tenant points this process at: the
+//! key test must not work as a port scanner, and in production the URL must
+//! be https (the provider key goes in its headers) and public.
+
+use std::{collections::HashMap, sync::Arc};
+
+use keyway_common::{Config, outbound::OutboundPolicy};
+use keyway_keys::{
+    KeyService, KeyServiceSettings,
+    crypto::{Kms, KmsConfig},
+};
+use serde_json::{Value, json};
+use tokio::{io::AsyncWriteExt, net::TcpListener};
+
+use crate::{
+    helpers::{PG_BASE, TestStack},
+    keys_api::{call, new_tenant},
+};
+
+/// A loopback port nothing listens on: connecting is refused.
+async fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A loopback port that accepts and answers `reply` to every connection,
+/// then hangs up: the connection succeeds, the HTTP request fails.
+async fn port_answering(reply: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket.write_all(reply).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn testing_a_custom_base_url_says_the_same_for_every_transport_failure() {
+    let stack = TestStack::spawn().await;
+    let tenant = new_tenant(&stack, "starter").await;
+    let admin = stack.admin_key.clone();
+    let targets = [
+        ("refused", closed_port().await),
+        ("hung-up", port_answering(b"").await),
+        ("not-http", port_answering(b"SSH-2.0-OpenSSH_9.2\r\n").await),
+    ];
+    let mut answers = Vec::new();
+    for (name, port) in targets {
+        let slug = format!("custom-{name}");
+        let path = format!("/api/v1/byok/keys/{slug}?tenant_id={tenant}&scope=tenant");
+        let body = json!({"key": "sk-probe-0123456789", "base_url": format!("http://127.0.0.1:{port}/v1")});
+        let (status, stored) = call(&stack, &admin, "PUT", &path, Some(body)).await;
+        assert_eq!(status, 200, "{name}: {stored}");
+        let test = format!("/api/v1/byok/keys/{slug}/test?tenant_id={tenant}&scope=tenant");
+        let (status, result) = call(&stack, &admin, "POST", &test, None).await;
+        assert_eq!(result["ok"], false, "{name}: {result}");
+        answers.push((name, status, result));
+    }
+    let (_, first_status, first) = &answers[0];
+    for (name, status, result) in &answers[1..] {
+        assert_eq!(
+            (status, result),
+            (first_status, first),
+            "{name} must be indistinguishable from a refused connection"
+        );
+    }
+    assert_eq!(
+        (*first_status, &first["status"], first["message"].as_str()),
+        (200, &Value::Null, Some("the provider could not be reached"))
+    );
+}
+
+/// The key service as `KEYWAY_ENV=prod` configures it, on the stack's
+/// database, mounted on a port of its own.
+async fn production_keys(stack: &TestStack) -> String {
+    let vars: HashMap<String, String> = [
+        ("KEYWAY_ENV", "prod"),
+        ("KEYWAY_ADMIN_KEY", stack.admin_key.as_str()),
+        ("KEYWAY_MOCK", "false"),
+        ("KEYWAY_MODELS", "/nonexistent/models.yaml"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = Config::from_vars(vars).unwrap();
+    let policy = OutboundPolicy::for_config(&config);
+    assert_eq!(
+        policy,
+        OutboundPolicy {
+            allow_private: false,
+            require_https: true
+        }
+    );
+    let pool = sqlx::PgPool::connect(&format!("{PG_BASE}/{}", stack.isolation.db_name))
+        .await
+        .unwrap();
+    let kms: Arc<dyn Kms> = keyway_keys::crypto::build_kms(&KmsConfig {
+        provider: "local".into(),
+        data_dir: stack.isolation.data_dir.path().to_owned(),
+        allow_generate: false,
+        aws_key_id: None,
+        aws_endpoint: None,
+    })
+    .await
+    .unwrap();
+    let settings = KeyServiceSettings {
+        key_env: "live".into(),
+        nats_prefix: stack.isolation.nats_prefix.clone(),
+        base_url_policy: policy,
+    };
+    let service = KeyService::start(pool, kms, &stack.admin_key, settings)
+        .await
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, keyway_keys::http::router(Arc::new(service))).into_future());
+    base
+}
+
+#[tokio::test]
+async fn in_production_a_custom_base_url_must_be_https_and_public() {
+    let stack = TestStack::spawn().await;
+    let tenant = new_tenant(&stack, "starter").await;
+    let base = production_keys(&stack).await;
+    for (url, why) in [
+        ("http://llm.example.com/v1", "base_url must be an https URL"),
+        ("http://127.0.0.1:8080/v1", "base_url must be an https URL"),
+        ("https://[::127.0.0.1]/v1", "not publicly routable"),
+        ("https://[64:ff9b::a00:1]/v1", "not publicly routable"),
+        ("https://[2002:a9fe:a9fe::]/v1", "not publicly routable"),
+        ("https://198.18.0.1/v1", "not publicly routable"),
+        ("https://0.0.0.0/v1", "not publicly routable"),
+    ] {
+        let response = stack
+            .http
+            .put(format!(
+                "{base}/api/v1/byok/keys/custom-acme?tenant_id={tenant}&scope=tenant"
+            ))
+            .bearer_auth(&stack.admin_key)
+            .json(&json!({"key": "sk-live-0123456789", "base_url": url}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("KW-ADM-002")),
+            "{url}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(why), "{url}: {body}");
+    }
+}
