@@ -104,7 +104,7 @@ pub(crate) async fn list(
 /// same name. Tenant admins for their tenant; platform admins for any
 /// tenant (`tenant_id`) or, without one, all tenants.
 #[utoipa::path(put, path = "/api/v1/usage/cursors/{name}", tag = "usage", request_body = PutCursor,
-    params(("name" = String, Path, description = "The consumer's name, 1-64 of [A-Za-z0-9._-], unique per tenant")),
+    params(("name" = String, Path, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The consumer's name, 1-64 of [A-Za-z0-9._-], unique per tenant")),
     responses((status = 200, body = ExportCursor), (status = 400, description = "KW-USAGE-001"),
         (status = 403), (status = 404, description = "KW-USAGE-002: another tenant's `tenant_id`")),
     security(("bearer" = [])))]
@@ -158,7 +158,7 @@ pub(crate) struct DeleteQuery {
 
 /// Unregisters a billing consumer, releasing what it held back from retention.
 #[utoipa::path(delete, path = "/api/v1/usage/cursors/{name}", tag = "usage",
-    params(DeleteQuery, ("name" = String, Path, description = "The consumer's name")),
+    params(DeleteQuery, ("name" = String, Path, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The consumer's name")),
     responses((status = 204), (status = 403), (status = 404, description = "KW-USAGE-002: no such cursor in the tenant")),
     security(("bearer" = [])))]
 pub(crate) async fn delete(

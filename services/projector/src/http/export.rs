@@ -29,6 +29,7 @@ pub(crate) struct EventsQuery {
     /// The `next_cursor` of the previous page; omit to start at the beginning.
     after: Option<String>,
     /// Page size, 1–1000 (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// Platform admins: one tenant (default all). Others may only name their own.
     tenant_id: Option<String>,

@@ -17,6 +17,19 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Principal, Scope, UsageError, UsageState};
 
+/// How a summary groups its rows (for the OpenAPI document; the handler
+/// validates `group_by` itself and names the allowed values in its 400).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "documentation only")]
+enum GroupBy {
+    Day,
+    Month,
+    Model,
+    ApiKey,
+    User,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub(crate) struct SummaryQuery {
     /// Start, inclusive: `YYYY-MM-DD` or RFC 3339 (UTC). Default: the first
@@ -26,6 +39,7 @@ pub(crate) struct SummaryQuery {
     /// the next UTC month.
     to: Option<String>,
     /// `day` (default), `month`, `model`, `api_key` or `user`.
+    #[param(value_type = Option<GroupBy>, inline)]
     group_by: Option<String>,
     /// Platform admins: the tenant (default `platform`). Others may only name
     /// their own.

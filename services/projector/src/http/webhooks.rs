@@ -29,6 +29,7 @@ pub(crate) struct ListQuery {
     /// Platform admins: one tenant (default all). Others may only name their own.
     tenant_id: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
