@@ -9,6 +9,8 @@ mod helpers;
 
 mod billing_exact;
 mod byok_flow;
+mod connections;
+mod deletion;
 mod errors;
 mod health_and_docs;
 mod keys_api;

@@ -202,6 +202,7 @@ impl KeyService {
             .await
             .map_err(unique_external_id)?;
         tx.commit().await?;
+        self.committed(id);
         self.get_tenant(id).await
     }
 
@@ -227,6 +228,7 @@ impl KeyService {
             .await?;
         tx.commit().await?;
         self.evict_tenant(id);
+        self.committed(id);
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ mod health;
 pub mod maintenance;
 mod mock;
 pub mod openapi;
+mod serve;
 pub mod stack;
 mod start;
 
