@@ -190,14 +190,17 @@ async fn concurrent_requests_never_spend_past_the_tenant_budget() {
         "spent {spent} of {budget}: {totals}"
     );
 
-    // With nothing in flight, a request that cannot fit in what is left
-    // waits for the next month.
+    // A request whose reservation (about 60,000 µ) is over the whole
+    // budget is refused outright, and told why.
     let (status, retry_after, body) = send(&stack, &key, "/v1/messages", claude("big", 4_000)).await;
     assert_eq!(status, 429, "{body}");
     let month_end: u64 = retry_after.as_deref().unwrap().parse().unwrap();
     assert!((2..=31 * 86_400).contains(&month_end), "{month_end}");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("is reached"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("smaller than this request's reservation"),
         "{body}"
     );
 }
@@ -237,4 +240,75 @@ async fn a_tokens_per_minute_limit_counts_prompt_and_max_tokens_and_settles_to_r
             .contains("tokens per minute (1000)")
     );
     assert!(retry_after.is_some());
+}
+
+/// Issue 9: `max_tokens` = 2^64 − 1 wrapped the reservation to almost
+/// nothing, so 30 such requests all passed a 60-token limit, and a 40 µ
+/// budget was overspent.
+#[tokio::test]
+async fn a_max_tokens_of_two_to_the_64_cannot_slip_past_token_limits_or_budgets() {
+    let stack = TestStack::spawn().await;
+    let tenant = new_tenant(&stack, "starter").await;
+    let (_, key) = new_api_key(
+        &stack,
+        &tenant,
+        json!({"name": "tpm", "limits": {"tokens_per_minute": 60}}),
+    )
+    .await;
+    start_of_a_minute().await;
+    let mut openai = chat("mock-gpt", "hi");
+    openai["max_tokens"] = json!(u64::MAX);
+    let mut completion = chat("mock-gpt", "hi");
+    completion["max_completion_tokens"] = json!(1u64 << 63);
+    let cases = [
+        ("/v1/chat/completions", openai),
+        ("/v1/chat/completions", completion),
+        ("/v1/messages", claude("hi", u64::MAX)),
+    ];
+    for (path, request) in &cases {
+        for i in 0..10 {
+            let (status, _, body) = send(&stack, &key, path, request.clone()).await;
+            assert_eq!(status, 429, "{path} request {i}: {body}");
+            assert_eq!(body["error"]["keyway_code"], "KW-LIMIT-001", "{body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("tokens per minute (60)"), "{message}");
+        }
+    }
+    // The key itself is fine: a request that fits is served.
+    let (status, _, body) = send(&stack, &key, "/v1/messages", claude("hi", 16)).await;
+    assert_eq!(status, 200, "{body}");
+    // Not a whole number in range: refused before any reservation.
+    let mut float = chat("mock-gpt", "hi");
+    float["max_tokens"] = json!(1.8446744073709552e19);
+    let (status, _, body) = send(&stack, &key, "/v1/chat/completions", float).await;
+    assert_eq!(
+        (status, body["error"]["keyway_code"].as_str()),
+        (400, Some("KW-REQ-002"))
+    );
+
+    let poor = new_tenant(&stack, "starter").await;
+    let (status, body) = admin(
+        &stack,
+        "PATCH",
+        &format!("/api/v1/tenants/{poor}"),
+        Some(json!({"limits": {"monthly_budget_micros": 40}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, key) = new_api_key(&stack, &poor, json!({"name": "spender"})).await;
+    for i in 0..10 {
+        let (status, _, body) = send(&stack, &key, "/v1/messages", claude("hi", u64::MAX)).await;
+        assert_eq!(status, 429, "request {i}: {body}");
+        assert_eq!(body["error"]["keyway_code"], "KW-LIMIT-002", "{body}");
+    }
+    let summary = || {
+        let url = stack.url(&format!("/api/v1/usage/summary?tenant_id={poor}"));
+        let request = stack.http.get(url).bearer_auth(&stack.admin_key);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    eventually("every request is in the billing views", || async {
+        summary().await["totals"]["requests"] == 10
+    })
+    .await;
+    assert_eq!(summary().await["totals"]["cost_micros"], 0, "nothing was spent");
 }

@@ -11,6 +11,8 @@ mod api_fuzz;
 mod billing_exact;
 mod byok_flow;
 mod byok_outbound;
+mod connections;
+mod deletion;
 mod errors;
 mod health_and_docs;
 mod keys_api;

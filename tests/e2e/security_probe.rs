@@ -177,7 +177,7 @@ async fn every_bad_request_on_api_v1_gets_the_json_envelope() {
             Some("text/plain"),
             "{}".into(),
             415,
-            "KW-REQ-005",
+            "KW-REQ-006",
         ),
         (
             "POST",
@@ -185,7 +185,7 @@ async fn every_bad_request_on_api_v1_gets_the_json_envelope() {
             None,
             "{}".into(),
             415,
-            "KW-REQ-005",
+            "KW-REQ-006",
         ),
         (
             "POST",
@@ -229,6 +229,14 @@ async fn every_bad_request_on_api_v1_gets_the_json_envelope() {
             "KW-REQ-004",
         ),
         ("PATCH", keys.clone(), json_ct, "{}".into(), 405, "KW-REQ-004"),
+        (
+            "GET",
+            "/api/v1/no-such-route".into(),
+            None,
+            String::new(),
+            404,
+            "KW-REQ-004",
+        ),
         // NUL characters are the client's mistake, never a database outage.
         (
             "GET",

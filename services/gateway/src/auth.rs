@@ -1,16 +1,29 @@
 //! Turns the presented key into a `Caller` before any handler runs. The key
 //! is read from `Authorization: Bearer` or, for Anthropic clients,
 //! `x-api-key`; it is passed to the authenticator and never logged.
+//!
+//! Both extractors take the whole request, not just its head, so that a
+//! refused caller's body can be drained before the answer (see `drain`).
 
 use std::sync::Arc;
 
-use axum::{extract::FromRequestParts, http::HeaderMap, http::request::Parts};
+use axum::{
+    extract::{FromRequest, Request, rejection::BytesRejection},
+    http::{HeaderMap, request::Parts},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
 use keyway_auth::{AuthError, Authenticator, Caller};
 
 use crate::{
-    Gateway,
+    Gateway, drain,
     error::{Failure, Flavor, GatewayError},
 };
+
+/// The most header bytes (names, values and their separators) a `/v1`
+/// request may carry; more is refused with a JSON 431. hyper's own limit
+/// (set by the server loop) is larger, so this one answers first.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// The key the client presented, if any.
 pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
@@ -18,33 +31,80 @@ pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
     keyway_auth::presented_key(header("authorization"), header("x-api-key"))
 }
 
-/// An authenticated caller allowed to send LLM traffic.
+/// An authenticated caller allowed to send LLM traffic; its request body,
+/// if any, is read and discarded.
 pub(crate) struct Authed(pub Caller);
 
-impl FromRequestParts<Arc<Gateway>> for Authed {
-    type Rejection = Failure;
+/// An authenticated caller and its request body, read within the body limit.
+pub(crate) struct AuthedBody {
+    pub(crate) caller: Caller,
+    pub(crate) body: Result<Bytes, BytesRejection>,
+}
 
-    async fn from_request_parts(parts: &mut Parts, gw: &Arc<Gateway>) -> Result<Self, Self::Rejection> {
-        let flavor = Flavor::of(parts.uri.path(), &parts.headers);
-        let fail = |e| Failure(flavor, e);
-        let key = presented_key(&parts.headers)
-            .filter(|k| !k.is_empty())
-            .ok_or(fail(GatewayError::MissingApiKey))?;
-        let caller = gw.authenticator.authenticate(key).await.map_err(|e| {
-            fail(match e {
-                AuthError::Missing => GatewayError::MissingApiKey,
-                AuthError::Invalid => GatewayError::InvalidApiKey,
-                AuthError::Unavailable => GatewayError::AuthUnavailable,
-            })
-        })?;
-        if !caller.role.may_send_llm_traffic() {
-            return Err(fail(GatewayError::Forbidden(format!(
-                "The role {} may not send LLM traffic.",
-                caller.role.as_str()
-            ))));
-        }
-        Ok(Authed(caller))
+impl FromRequest<Arc<Gateway>> for Authed {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, gw: &Arc<Gateway>) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let outcome = authenticate(&parts, gw).await;
+        let drained = drain::discard(&parts.headers, body, gw.max_body_bytes).await;
+        outcome
+            .map(Authed)
+            .map_err(|failure| drain::closing_unless(drained, failure.into_response()))
     }
+}
+
+impl FromRequest<Arc<Gateway>> for AuthedBody {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, gw: &Arc<Gateway>) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        match authenticate(&parts, gw).await {
+            Ok(caller) => {
+                let body = Bytes::from_request(Request::from_parts(parts, body), gw).await;
+                Ok(AuthedBody { caller, body })
+            }
+            Err(failure) => {
+                let drained = drain::discard(&parts.headers, body, gw.max_body_bytes).await;
+                Err(drain::closing_unless(drained, failure.into_response()))
+            }
+        }
+    }
+}
+
+async fn authenticate(parts: &Parts, gw: &Gateway) -> Result<Caller, Failure> {
+    let flavor = Flavor::of(parts.uri.path(), &parts.headers);
+    let fail = |e| Failure(flavor, e);
+    if header_bytes(&parts.headers) > MAX_HEADER_BYTES {
+        return Err(fail(GatewayError::HeadersTooLarge {
+            limit: MAX_HEADER_BYTES,
+        }));
+    }
+    let key = presented_key(&parts.headers)
+        .filter(|k| !k.is_empty())
+        .ok_or(fail(GatewayError::MissingApiKey))?;
+    let caller = gw.authenticator.authenticate(key).await.map_err(|e| {
+        fail(match e {
+            AuthError::Missing => GatewayError::MissingApiKey,
+            AuthError::Invalid => GatewayError::InvalidApiKey,
+            AuthError::Unavailable => GatewayError::AuthUnavailable,
+        })
+    })?;
+    if !caller.role.may_send_llm_traffic() {
+        return Err(fail(GatewayError::Forbidden(format!(
+            "The role {} may not send LLM traffic.",
+            caller.role.as_str()
+        ))));
+    }
+    Ok(caller)
+}
+
+/// Header bytes as on the wire: `name: value\r\n` for each.
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
 }
 
 #[cfg(test)]
@@ -73,5 +133,11 @@ mod tests {
         assert_eq!(presented_key(&headers(&[("x-api-key", "xyz")])), Some("xyz"));
         assert_eq!(presented_key(&headers(&[("authorization", "Basic abc")])), None);
         assert_eq!(presented_key(&headers(&[])), None);
+    }
+
+    #[test]
+    fn header_bytes_count_names_values_and_separators() {
+        assert_eq!(header_bytes(&headers(&[("ab", "xyz")])), 9);
+        assert_eq!(header_bytes(&headers(&[])), 0);
     }
 }

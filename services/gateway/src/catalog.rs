@@ -77,6 +77,7 @@ struct RawModel {
     key_source: Vec<KeySource>,
     api_key_env: Option<String>,
     price: Option<Price>,
+    max_output_tokens: Option<u64>,
     #[serde(default)]
     mode: Mode,
 }
@@ -101,7 +102,23 @@ pub struct Model {
     pub key_source: Vec<KeySource>,
     pub api_key_env: Option<String>,
     pub price: Option<Price>,
+    /// The most output tokens one request may ask for: a larger
+    /// `max_tokens` is lowered to it, both in what is reserved against the
+    /// caller's limits and in what is sent upstream.
+    pub max_output_tokens: u64,
 }
+
+/// `max_output_tokens` of a model whose catalog entry names none: at least
+/// what current chat models can produce in one answer.
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 131_072;
+
+/// The largest `max_output_tokens` a catalog may name. With it, and prices
+/// capped at `MAX_PRICE_PER_MTOK`, a reservation's cost stays far inside
+/// integer range.
+pub const MAX_OUTPUT_TOKENS_CAP: u64 = 16_777_216;
+
+/// The highest price per million tokens a catalog may name.
+pub const MAX_PRICE_PER_MTOK: f64 = 1_000_000.0;
 
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
@@ -177,8 +194,13 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
             price.output_per_mtok,
             price.cached_input_per_mtok,
         ];
-        if all.iter().any(|p| !p.is_finite() || *p < 0.0) {
-            return Err(fail("prices must be non-negative numbers".into()));
+        if all
+            .iter()
+            .any(|p| !p.is_finite() || *p < 0.0 || *p > MAX_PRICE_PER_MTOK)
+        {
+            return Err(fail(format!(
+                "prices must be numbers from 0 to {MAX_PRICE_PER_MTOK} per million tokens"
+            )));
         }
         if price.currency.len() != 3 || !price.currency.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(fail(format!(
@@ -186,6 +208,12 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
                 price.currency
             )));
         }
+    }
+    let max_output_tokens = m.max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
+    if !(1..=MAX_OUTPUT_TOKENS_CAP).contains(&max_output_tokens) {
+        return Err(fail(format!(
+            "max_output_tokens must be from 1 to {MAX_OUTPUT_TOKENS_CAP}"
+        )));
     }
     let base_url = expand(&m.base_url, vars).map_err(|var| CatalogError::UnsetVariable {
         model: name.to_owned(),
@@ -209,6 +237,7 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
         key_source: m.key_source,
         api_key_env: m.api_key_env,
         price: m.price,
+        max_output_tokens,
     })
 }
 
@@ -278,6 +307,28 @@ mod tests {
         );
         let typo = "models:\n  m:\n    provider: openai\n    upstream_modle: x\n    base_url: http://h\n    key_source: [user]\n";
         assert!(Catalog::parse(typo, |_| None).is_err());
+    }
+
+    #[test]
+    fn max_output_tokens_has_a_default_and_a_bounded_range() {
+        let entry = |extra: &str| {
+            format!(
+                "models:\n  m:\n    provider: openai\n    upstream_model: x\n    base_url: http://h/v1\n    key_source: [user]\n{extra}"
+            )
+        };
+        let c = Catalog::parse(&entry(""), |_| None).unwrap();
+        assert_eq!(c.get("m").unwrap().max_output_tokens, DEFAULT_MAX_OUTPUT_TOKENS);
+        let c = Catalog::parse(&entry("    max_output_tokens: 4096\n"), |_| None).unwrap();
+        assert_eq!(c.get("m").unwrap().max_output_tokens, 4096);
+        for bad in ["0", "16777217", "18446744073709551615"] {
+            let err = Catalog::parse(&entry(&format!("    max_output_tokens: {bad}\n")), |_| None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("max_output_tokens"), "{bad}: {err}");
+        }
+        let pricey = "    price: {input_per_mtok: 1e300, output_per_mtok: 1, currency: USD}\n";
+        let err = Catalog::parse(&entry(pricey), |_| None).unwrap_err().to_string();
+        assert!(err.contains("prices must be"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use axum::{
     Json,
-    http::{HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::json;
@@ -50,6 +50,8 @@ pub enum GatewayError {
     InvalidRequest(String),
     #[error("The request body is larger than the {limit}-byte limit.")]
     BodyTooLarge { limit: usize },
+    #[error("The request headers are larger than the {limit}-byte limit.")]
+    HeadersTooLarge { limit: usize },
     #[error("Unknown route {0}.")]
     RouteNotFound(String),
     #[error("The model `{0}` does not exist or you do not have access to it.")]
@@ -101,6 +103,7 @@ impl GatewayError {
                 StatusCode::BAD_REQUEST
             }
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             RouteNotFound(_) | ModelNotFound(_) => StatusCode::NOT_FOUND,
             UpstreamRefused { status, .. } => *status,
             UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
@@ -120,6 +123,7 @@ impl GatewayError {
             InvalidRequest(_) => "KW-REQ-002",
             BodyTooLarge { .. } => "KW-REQ-003",
             RouteNotFound(_) => "KW-REQ-004",
+            HeadersTooLarge { .. } => "KW-REQ-005",
             ModelNotFound(_) => "KW-MODEL-001",
             WrongRoute { .. } => "KW-MODEL-002",
             KeyRequired { .. } => "KW-KEY-001",
@@ -139,7 +143,7 @@ impl GatewayError {
             MissingApiKey | InvalidApiKey => "invalid_api_key",
             ModelNotFound(_) => "model_not_found",
             KeyRequired { .. } => "key_required",
-            BodyTooLarge { .. } => "request_too_large",
+            BodyTooLarge { .. } | HeadersTooLarge { .. } => "request_too_large",
             UpstreamRefused { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
                 "rate_limit_exceeded"
             }
@@ -175,7 +179,7 @@ impl GatewayError {
             401 => "authentication_error",
             403 => "permission_error",
             404 => "not_found_error",
-            413 => "request_too_large",
+            413 | 431 => "request_too_large",
             429 => "rate_limit_error",
             503 | 529 => "overloaded_error",
             _ => "api_error",
@@ -200,6 +204,13 @@ impl GatewayError {
             }}),
         };
         let mut response = (status, Json(body)).into_response();
+        // What is left of an oversized request is never read, and hyper
+        // closes such a connection after the answer: say so up front.
+        if let GatewayError::BodyTooLarge { .. } | GatewayError::HeadersTooLarge { .. } = self {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let retry_after = match self {
             GatewayError::UpstreamRefused {
                 retry_after: Some(v), ..
@@ -244,6 +255,7 @@ mod tests {
             GatewayError::InvalidJson("x".into()),
             GatewayError::InvalidRequest("x".into()),
             GatewayError::BodyTooLarge { limit: 1 },
+            GatewayError::HeadersTooLarge { limit: 1 },
             GatewayError::RouteNotFound("x".into()),
             GatewayError::ModelNotFound("x".into()),
             GatewayError::WrongRoute {

@@ -8,6 +8,7 @@ mod cache;
 pub mod catalog;
 mod coalesce;
 mod credentials;
+mod drain;
 pub mod error;
 pub mod limits;
 mod proxy;
@@ -20,13 +21,15 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, OriginalUri},
+    body::Body,
+    extract::{DefaultBodyLimit, OriginalUri, State},
     http::HeaderMap,
-    response::{IntoResponse, Response},
+    response::Response,
     routing::{get, post},
 };
 use keyway_auth::{Authenticator, ProviderKeys};
 
+pub use auth::MAX_HEADER_BYTES;
 pub use catalog::Catalog;
 use credentials::Credentials;
 pub use credentials::SystemKeys;
@@ -118,16 +121,37 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .with_state(gateway)
 }
 
-async fn not_found(OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
-    GatewayError::RouteNotFound(uri.path().to_owned()).into_response_as(Flavor::of(uri.path(), &headers))
+/// Both fallbacks drain the body they refuse, so the connection stays
+/// usable (see `drain`).
+async fn not_found(
+    State(gw): State<Arc<Gateway>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let drained = drain::discard(&headers, body, gw.max_body_bytes).await;
+    // The gateway's fallback is the whole process's; `/api/*` paths are the
+    // admin and tenant API's, which answer in their own envelope.
+    let response = if uri.path().starts_with("/api/") {
+        axum::response::IntoResponse::into_response(keyway_common::api::not_found().await)
+    } else {
+        GatewayError::RouteNotFound(uri.path().to_owned()).into_response_as(Flavor::of(uri.path(), &headers))
+    };
+    drain::closing_unless(drained, response)
 }
 
-async fn method_not_allowed(OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
+async fn method_not_allowed(
+    State(gw): State<Arc<Gateway>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let drained = drain::discard(&headers, body, gw.max_body_bytes).await;
     let flavor = Flavor::of(uri.path(), &headers);
     let mut response = GatewayError::InvalidRequest(format!("This method is not allowed on {}.", uri.path()))
         .into_response_as(flavor);
     *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    response.into_response()
+    drain::closing_unless(drained, response)
 }
 
 /// The gateway's part of the OpenAPI document.

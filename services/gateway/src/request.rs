@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::{
     catalog::{Mode, Wire},
     error::GatewayError,
+    limits::demand::OUTPUT_FIELDS,
 };
 
 /// Which LLM endpoint a request is for.
@@ -87,7 +88,19 @@ pub(crate) fn parse(
         }
     };
     match endpoint {
-        Endpoint::ChatCompletions => require_array(&body, "messages")?,
+        Endpoint::ChatCompletions => {
+            require_array(&body, "messages")?;
+            // A length that is not a whole number in range (a float, a
+            // negative, 2^64 or more) would be reserved as the default one
+            // while the upstream may read it otherwise: refuse it.
+            for field in OUTPUT_FIELDS {
+                if !body.get(field).is_none_or(|v| v.is_null() || v.is_u64()) {
+                    return Err(GatewayError::InvalidRequest(format!(
+                        "`{field}` must be a non-negative integer."
+                    )));
+                }
+            }
+        }
         Endpoint::Messages => {
             require_array(&body, "messages")?;
             if !body.get("max_tokens").is_some_and(Value::is_u64) {
@@ -138,6 +151,14 @@ mod tests {
         .unwrap();
         assert_eq!(r.model, "m");
         assert!(r.stream);
+        let r = parse_str(
+            r#"{"model":"m","messages":[{}],"max_tokens":18446744073709551615,"max_completion_tokens":null}"#,
+            Endpoint::ChatCompletions,
+        );
+        assert!(
+            r.is_ok(),
+            "the largest u64 is read, then lowered to the model's cap"
+        );
     }
 
     #[test]
@@ -163,6 +184,21 @@ mod tests {
                 "`max_tokens`",
             ),
             (r#"{"model":"m"}"#, Endpoint::Embeddings, "`input`"),
+            (
+                r#"{"model":"m","messages":[{}],"max_tokens":18446744073709551616}"#,
+                Endpoint::ChatCompletions,
+                "`max_tokens`",
+            ),
+            (
+                r#"{"model":"m","messages":[{}],"max_completion_tokens":-1}"#,
+                Endpoint::ChatCompletions,
+                "`max_completion_tokens`",
+            ),
+            (
+                r#"{"model":"m","messages":[{}],"max_tokens":1.5}"#,
+                Endpoint::ChatCompletions,
+                "`max_tokens`",
+            ),
         ];
         for (body, endpoint, needle) in cases {
             let err = parse_str(body, endpoint).err().unwrap().to_string();

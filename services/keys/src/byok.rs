@@ -223,6 +223,7 @@ impl KeyService {
         )
         .await?;
         tx.commit().await?;
+        self.committed(tenant_id);
         self.find_byok(tenant_id, &owner, provider)
             .await?
             .ok_or(KeysError::NotFound("BYOK key"))

@@ -178,6 +178,7 @@ impl KeyService {
             .await?;
         tx.commit().await?;
         self.evict_tenant(tenant_id);
+        self.committed(tenant_id);
         Ok(new_version)
     }
 

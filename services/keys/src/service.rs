@@ -37,6 +37,17 @@ pub struct KeyService {
     /// Data keys wrapped by the same KMS outside this service, rewrapped by
     /// the same KEK rotation.
     pub(crate) kek_hooks: Vec<Arc<dyn KekRotationHook>>,
+    /// Caches in this process told of each committed change.
+    pub(crate) change_hooks: Vec<Arc<dyn ChangeHook>>,
+}
+
+/// Told, right after a change commits and before the call that made it
+/// returns, which tenant it concerns. A gateway in the same process evicts
+/// its cached credentials here, so a revoked key or a deleted user or tenant
+/// is refused on the very next request; the key-change event on NATS, which
+/// arrives a few milliseconds later, still serves gateways elsewhere.
+pub trait ChangeHook: Send + Sync + 'static {
+    fn changed(&self, tenant_id: &str);
 }
 
 /// Another owner of KMS-wrapped data keys (the projector's webhook signing
@@ -79,6 +90,7 @@ impl KeyService {
             settings,
             http,
             kek_hooks: Vec::new(),
+            change_hooks: Vec::new(),
         };
         service.ensure_platform_tenant().await?;
         Ok(service)
@@ -87,6 +99,19 @@ impl KeyService {
     pub fn with_kek_rotation_hook(mut self, hook: Arc<dyn KekRotationHook>) -> Self {
         self.kek_hooks.push(hook);
         self
+    }
+
+    pub fn with_change_hook(mut self, hook: Arc<dyn ChangeHook>) -> Self {
+        self.change_hooks.push(hook);
+        self
+    }
+
+    /// Call after every commit that appended an event for `tenant_id`:
+    /// before it, a lookup could still read (and cache) the old state.
+    pub(crate) fn committed(&self, tenant_id: &str) {
+        for hook in &self.change_hooks {
+            hook.changed(tenant_id);
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -107,6 +132,7 @@ impl KeyService {
             .append(&mut tx, meta, stream_id, expected_version, tenant_id, event)
             .await?;
         tx.commit().await?;
+        self.committed(tenant_id);
         Ok(recorded)
     }
 

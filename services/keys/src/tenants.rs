@@ -204,6 +204,7 @@ impl KeyService {
             .await
             .map_err(unique_external_id)?;
         tx.commit().await?;
+        self.committed(id);
         self.get_tenant(id).await
     }
 
@@ -229,6 +230,7 @@ impl KeyService {
             .await?;
         tx.commit().await?;
         self.evict_tenant(id);
+        self.committed(id);
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Wiring the gateway: its model catalog, system keys, rate limiter, usage
 //! publisher, and where it verifies keys and unseals BYOK keys.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
 use keyway_common::Config;
@@ -9,7 +9,7 @@ use keyway_gateway::{
     Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys, catalog::DEV_CATALOG, limits::Limiter,
     usage::publisher::UsagePublisher,
 };
-use keyway_keys::KeyService;
+use keyway_keys::{KeyService, service::ChangeHook};
 
 use crate::{mock, stack::StartError};
 
@@ -82,4 +82,25 @@ pub(crate) fn build_gateway(
     )?
     .with_limiter(limiter);
     Ok(Arc::new(gateway))
+}
+
+/// Evicts this process's gateway caches the moment the key service in the
+/// same process commits a change (`keyway up`), so a revoked key or a
+/// deleted user or tenant is refused on the very next request rather than
+/// after the key-change event's round trip through NATS.
+#[derive(Default)]
+pub(crate) struct LocalEviction(OnceLock<Arc<Gateway>>);
+
+impl LocalEviction {
+    pub(crate) fn serve(&self, gateway: Arc<Gateway>) {
+        let _ = self.0.set(gateway);
+    }
+}
+
+impl ChangeHook for LocalEviction {
+    fn changed(&self, tenant_id: &str) {
+        if let Some(gateway) = self.0.get() {
+            gateway.evict_tenant(tenant_id);
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod maintenance;
 mod mock;
 pub mod openapi;
 mod openapi_errors;
+mod serve;
 pub mod stack;
 mod start;
 

@@ -37,7 +37,7 @@ pub async fn rebuild_keys(config: &Config) -> Result<String, StartError> {
 
 pub async fn rotate_kek(config: &Config) -> Result<String, StartError> {
     let kms = build_kms(config).await?;
-    let service = start_key_service(config, pool(config).await?, &maintenance_admin_key(), kms).await?;
+    let service = start_key_service(config, pool(config).await?, &maintenance_admin_key(), kms, None).await?;
     let (kek, rewrapped) = service
         .rotate_kek()
         .await
@@ -47,7 +47,7 @@ pub async fn rotate_kek(config: &Config) -> Result<String, StartError> {
 
 pub async fn rotate_dek(config: &Config, tenant: &str) -> Result<String, StartError> {
     let kms = build_kms(config).await?;
-    let service = start_key_service(config, pool(config).await?, &maintenance_admin_key(), kms).await?;
+    let service = start_key_service(config, pool(config).await?, &maintenance_admin_key(), kms, None).await?;
     let version = service
         .rotate_dek(&meta(), tenant)
         .await

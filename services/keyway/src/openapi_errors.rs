@@ -42,7 +42,7 @@ const API_ERRORS: &[(&str, &str, bool)] = &[
     ),
     (
         "415",
-        "The body was not sent with `content-type: application/json` (KW-REQ-005).",
+        "The body was not sent with `content-type: application/json` (KW-REQ-006).",
         true,
     ),
     (

@@ -10,7 +10,6 @@ use std::{
     time::Duration,
 };
 
-use axum::serve::ListenerExt;
 use keyway_common::{Config, Environment};
 use keyway_gateway::{
     limits::{LimitSettings, Limiter},
@@ -22,9 +21,9 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 pub use crate::admin_key::AdminKeyOrigin;
 use crate::{
     admin_key, app,
-    gateway_setup::{build_gateway, credential_sources},
+    gateway_setup::{LocalEviction, build_gateway, credential_sources},
     health::Readiness,
-    mock,
+    mock, serve,
     start::{self, build_kms, start_key_service},
 };
 
@@ -177,9 +176,18 @@ impl Stack {
             Some(_) => Some(build_kms(&config).await?),
             None => None,
         };
+        // The gateway, built below, joins it once it exists.
+        let local_eviction = Arc::new(LocalEviction::default());
         let key_service = match (&readiness.db, &kms, services.keys) {
             (Some(pool), Some(kms), true) => {
-                let service = start_key_service(&config, pool.clone(), &admin_key, kms.clone()).await?;
+                let service = start_key_service(
+                    &config,
+                    pool.clone(),
+                    &admin_key,
+                    kms.clone(),
+                    Some(local_eviction.clone()),
+                )
+                .await?;
                 tasks.spawn(keyway_keys::outbox::run(
                     pool.clone(),
                     nats.clone(),
@@ -235,6 +243,7 @@ impl Stack {
                 publisher,
                 limiter,
             )?;
+            local_eviction.serve(gateway.clone());
             let (evicting, stop) = (gateway.clone(), shutdown.clone());
             tasks.spawn(keyway_common::nats::follow_key_changes(
                 nats.clone(),
@@ -243,6 +252,10 @@ impl Stack {
                 move |tenant| evicting.evict_tenant(tenant),
             ));
             routers.push(keyway_gateway::router(gateway));
+        } else {
+            // Without the gateway's fallback, unknown routes still get the
+            // `/api/v1` envelope rather than an empty 404.
+            routers.push(axum::Router::new().fallback(keyway_common::api::not_found));
         }
         if let (Some(pool), Some(kms), true) = (&readiness.db, kms, services.projector) {
             let (authenticator, _) = credential_sources(&config, &admin_key, key_service.clone())?;
@@ -301,19 +314,11 @@ impl Stack {
             grace,
             ..
         } = self;
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        // Streams are many small writes: without TCP_NODELAY, Nagle holds
-        // each SSE frame for the client's delayed ACK (~40 ms a token).
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server =
-            axum::serve(listener, service).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let server = tokio::spawn(async move { server.await });
+        let server = tokio::spawn(serve::serve(listener, router, shutdown.clone()));
         shutdown.cancelled().await;
         tasks.close();
         let served = match tokio::time::timeout(grace, server).await {
-            Ok(joined) => joined.map_err(io::Error::other).and_then(|r| r),
+            Ok(joined) => joined.map_err(io::Error::other),
             Err(_) => {
                 tracing::warn!(
                     grace_ms = grace.as_millis() as u64,

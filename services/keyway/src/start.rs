@@ -8,7 +8,7 @@ use keyway_common::{Config, Environment};
 use keyway_keys::{
     KeyService, KeyServiceSettings,
     crypto::{Kms, KmsConfig},
-    service::KekRotationHook,
+    service::{ChangeHook, KekRotationHook},
 };
 use keyway_projector::{
     ProjectorSettings,
@@ -37,6 +37,7 @@ pub(crate) async fn start_key_service(
     pool: sqlx::PgPool,
     admin_key: &str,
     kms: Arc<dyn Kms>,
+    on_change: Option<Arc<dyn ChangeHook>>,
 ) -> Result<Arc<KeyService>, StartError> {
     let settings = KeyServiceSettings {
         key_env: if config.env == Environment::Prod {
@@ -49,10 +50,13 @@ pub(crate) async fn start_key_service(
         base_url_policy: keyway_common::outbound::OutboundPolicy::for_config(config),
     };
     let webhook_keys = Arc::new(WebhookKeys(pool.clone()));
-    let service = KeyService::start(pool, kms, admin_key, settings)
+    let mut service = KeyService::start(pool, kms, admin_key, settings)
         .await
         .map_err(|e| StartError::Keys(e.to_string()))?
         .with_kek_rotation_hook(webhook_keys);
+    if let Some(hook) = on_change {
+        service = service.with_change_hook(hook);
+    }
     Ok(Arc::new(service))
 }
 

@@ -33,7 +33,7 @@ pub const BAD_JSON: &str = "KW-REQ-001";
 pub const BAD_FIELD: &str = "KW-REQ-002";
 pub const TOO_LARGE: &str = "KW-REQ-003";
 pub const NO_ROUTE: &str = "KW-REQ-004";
-pub const NOT_JSON: &str = "KW-REQ-005";
+pub const NOT_JSON: &str = "KW-REQ-006";
 
 /// One `/api/v1` error: a status, a stable code and a message that never
 /// holds a secret.

@@ -14,6 +14,8 @@
 //! limit: every unit served was first taken from the shared counter.
 
 mod counters;
+pub(crate) mod demand;
+mod refusal;
 mod settings;
 mod window;
 
@@ -32,6 +34,7 @@ use tokio::sync::Mutex as AsyncMutex;
 use tokio_util::sync::CancellationToken;
 
 use counters::{CounterError, Counters};
+pub use refusal::Refusal;
 pub use settings::LimitSettings;
 pub(crate) use window::Kind;
 use window::{CounterKey, Scope, lease_chunk};
@@ -41,61 +44,6 @@ use window::{CounterKey, Scope, lease_chunk};
 pub(crate) struct Demand {
     pub(crate) tokens: u64,
     pub(crate) cost_micros: u64,
-}
-
-/// A refused request: which limit, and when to come back.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", self.message())]
-pub struct Refusal {
-    pub(crate) kind: Kind,
-    pub(crate) scope: &'static str,
-    pub(crate) limit: u64,
-    pub(crate) retry_after: u64,
-    /// The limit is taken up by reservations of requests still running
-    /// here, which settle to their real (smaller) use within seconds.
-    pub(crate) held_in_flight: bool,
-}
-
-impl Refusal {
-    fn message(&self) -> String {
-        let what = match self.kind {
-            Kind::RequestsPerMinute => format!("requests per minute ({})", self.limit),
-            Kind::TokensPerMinute => format!("tokens per minute ({})", self.limit),
-            Kind::MonthlySpend => format!("monthly budget ({} micro-units)", self.limit),
-        };
-        let state = if self.held_in_flight {
-            "is fully reserved by requests in flight"
-        } else {
-            "is reached"
-        };
-        format!(
-            "The {} limit on {what} {state}. Retry after {} s.",
-            self.scope, self.retry_after
-        )
-    }
-
-    pub fn is_budget(&self) -> bool {
-        self.kind.is_budget()
-    }
-
-    pub fn retry_after(&self) -> u64 {
-        self.retry_after
-    }
-
-    #[cfg(test)]
-    pub(crate) fn for_test(budget: bool) -> Self {
-        Self {
-            kind: if budget {
-                Kind::MonthlySpend
-            } else {
-                Kind::RequestsPerMinute
-            },
-            scope: "tenant",
-            limit: 1,
-            retry_after: 7,
-            held_in_flight: false,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +81,7 @@ pub struct Limiter {
     last_warned: AtomicI64,
 }
 
+#[derive(Debug)]
 struct Need {
     key: CounterKey,
     limit: u64,
@@ -173,7 +122,7 @@ impl Limiter {
         demand: Demand,
     ) -> Result<Reservation, LimitError> {
         let now = OffsetDateTime::now_utc();
-        let needs = needs(caller, demand, now);
+        let needs = needs(caller, demand, now)?;
         let mut reservation = Reservation {
             limiter: self.clone(),
             held: Vec::with_capacity(needs.len()),
@@ -200,6 +149,7 @@ impl Limiter {
                             need.key.kind.retry_after(now)
                         },
                         held_in_flight: transient,
+                        requested: None,
                     });
                 }
                 Err(e) if self.settings.fail_open => self.warn_unreachable(&e),
@@ -246,7 +196,8 @@ impl Limiter {
             .await?
         {
             Some(granted) => {
-                lease.available = lease.available + granted - need.amount;
+                // `granted` covers at least the shortfall, so this cannot underflow.
+                lease.available = lease.available.saturating_add(granted) - need.amount;
                 lease.taken_at = Some(Instant::now());
                 lease.in_flight += need.amount;
                 Ok(Taken::Granted)
@@ -271,7 +222,7 @@ impl Limiter {
         }
         let to_counter = if delta < 0 {
             // Back into the lease: the next request, or the sweep, uses it.
-            lease.available += delta.unsigned_abs();
+            lease.available = lease.available.saturating_add(delta.unsigned_abs());
             0
         } else {
             let from_lease = lease.available.min(delta as u64);
@@ -366,8 +317,12 @@ impl Reservation {
     }
 }
 
-/// The counters a request draws on: its tenant's, then its API key's.
-fn needs(caller: &Caller, demand: Demand, now: OffsetDateTime) -> Vec<Need> {
+/// The counters a request draws on: its tenant's, then its API key's. A
+/// request whose reservation exceeds a whole limit is refused here: it
+/// could only run by overshooting that limit (a budget by up to the cost of
+/// a whole answer), and its reservation is already an upper bound, its
+/// `max_tokens` lowered to the model's `max_output_tokens`.
+fn needs(caller: &Caller, demand: Demand, now: OffsetDateTime) -> Result<Vec<Need>, Refusal> {
     let mut out = Vec::new();
     let scopes = [
         Some((Scope::Tenant(caller.tenant_id.clone()), caller.limits.tenant)),
@@ -388,6 +343,16 @@ fn needs(caller: &Caller, demand: Demand, now: OffsetDateTime) -> Vec<Need> {
         ];
         for (kind, limit, amount) in counters {
             let Some(limit) = limit else { continue };
+            if amount > limit {
+                return Err(Refusal {
+                    kind,
+                    scope: scope.describe(),
+                    limit,
+                    retry_after: kind.retry_after(now),
+                    held_in_flight: false,
+                    requested: Some(amount),
+                });
+            }
             out.push(Need {
                 key: CounterKey {
                     kind,
@@ -395,13 +360,11 @@ fn needs(caller: &Caller, demand: Demand, now: OffsetDateTime) -> Vec<Need> {
                     window: kind.window(now),
                 },
                 limit,
-                // A request larger than the whole limit still runs, alone in
-                // its window, rather than never.
-                amount: amount.min(limit),
+                amount,
             });
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -244,3 +244,37 @@ fn settings_come_from_the_environment() {
     assert!(err.contains("KEYWAY_LIMITS_ON_NATS_DOWN"), "{err}");
     assert!(LimitSettings::from_vars(vars(&[("KEYWAY_LIMITS_KV_TIMEOUT_MS", "0")])).is_err());
 }
+
+#[test]
+fn a_request_larger_than_a_whole_limit_is_refused_not_run_alone() {
+    let now = OffsetDateTime::now_utc();
+    let tpm = Limits {
+        tokens_per_minute: Some(60),
+        ..Limits::default()
+    };
+    let budget = Limits {
+        monthly_budget_micros: Some(40),
+        ..Limits::default()
+    };
+    let demand = |tokens, cost_micros| Demand { tokens, cost_micros };
+    assert_eq!(
+        needs(&caller(tpm, Limits::default()), demand(60, 0), now)
+            .unwrap()
+            .len(),
+        1
+    );
+    let refused = needs(&caller(Limits::default(), tpm), demand(61, 0), now).unwrap_err();
+    assert_eq!(
+        (refused.kind, refused.scope, refused.requested),
+        (Kind::TokensPerMinute, "API key", Some(61))
+    );
+    assert!(
+        refused
+            .message()
+            .contains("smaller than this request's reservation (61)"),
+        "{}",
+        refused.message()
+    );
+    let refused = needs(&caller(budget, Limits::default()), demand(1, 41), now).unwrap_err();
+    assert!(refused.is_budget() && refused.retry_after() >= 1);
+}

@@ -3,17 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::{
-    extract::{State, rejection::BytesRejection},
-    http::HeaderMap,
-    response::Response,
-};
-use bytes::Bytes;
+use axum::{extract::State, http::HeaderMap, response::Response};
 
 use super::llm_handle::handle;
 use crate::{
     Gateway,
-    auth::Authed,
+    auth::AuthedBody,
     error::{Failure, Flavor},
     request::Endpoint,
 };
@@ -33,9 +28,8 @@ use crate::{
     security(("bearer" = [])))]
 pub(crate) async fn chat_completions(
     State(gw): State<Arc<Gateway>>,
-    Authed(caller): Authed,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    AuthedBody { caller, body }: AuthedBody,
 ) -> Result<Response, Failure> {
     handle(&gw, &caller, &headers, body, Endpoint::ChatCompletions)
         .await
@@ -49,9 +43,8 @@ pub(crate) async fn chat_completions(
     security(("bearer" = [])))]
 pub(crate) async fn embeddings(
     State(gw): State<Arc<Gateway>>,
-    Authed(caller): Authed,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    AuthedBody { caller, body }: AuthedBody,
 ) -> Result<Response, Failure> {
     handle(&gw, &caller, &headers, body, Endpoint::Embeddings)
         .await
@@ -65,9 +58,8 @@ pub(crate) async fn embeddings(
     security(("x_api_key" = [])))]
 pub(crate) async fn messages(
     State(gw): State<Arc<Gateway>>,
-    Authed(caller): Authed,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    AuthedBody { caller, body }: AuthedBody,
 ) -> Result<Response, Failure> {
     handle(&gw, &caller, &headers, body, Endpoint::Messages)
         .await

@@ -19,7 +19,7 @@ use crate::{
     catalog::Model,
     coalesce::Coalesce,
     error::GatewayError,
-    limits::{Demand, Limiter, Reservation},
+    limits::{Demand, Limiter, Reservation, demand},
     proxy::{self, UpstreamCall},
     request::{self, Endpoint},
     usage::{
@@ -73,6 +73,7 @@ async fn forward(
         });
     }
     let credential = gw.credentials.resolve(caller, model).await?;
+    let output = demand::clamp_output(&mut request.body, model.max_output_tokens);
     let format = match (endpoint, request.stream) {
         (Endpoint::Messages, true) => Format::AnthropicSse,
         (Endpoint::Messages, false) => Format::AnthropicJson,
@@ -91,7 +92,7 @@ async fn forward(
         meter.requested(&model.name, request.stream, request_json.clone());
         meter.resolved(model, credential.source);
     }
-    let reservation = reserve(gw, caller, model, endpoint, &request_json).await;
+    let reservation = reserve(gw, caller, model, endpoint, &request_json, output).await;
     match (reservation, meter.as_mut()) {
         (Err(refused), _) => return Err(refused),
         (Ok(Some(reservation)), Some(meter)) => meter.reserved(reservation),
@@ -129,13 +130,15 @@ fn upstream_url(model: &Model, custom_base: Option<&str>, endpoint: Endpoint) ->
 /// Tokens and cost are estimated only when a token or spend limit applies:
 /// the prompt as a byte count over three — a deliberate over-estimate for
 /// most text that costs nothing like running the tokenizer on the hot path
-/// (settling corrects it) — and the answer by its `max_tokens`.
+/// (settling corrects it) — and the answer by its `max_tokens` (`output`,
+/// already lowered to the model's `max_output_tokens`).
 async fn reserve(
     gw: &Gateway,
     caller: &Caller,
     model: &Model,
     endpoint: Endpoint,
     request: &Value,
+    output: Option<u64>,
 ) -> Result<Option<Reservation>, GatewayError> {
     let Some(limiter) = &gw.limiter else {
         return Ok(None);
@@ -144,21 +147,20 @@ async fn reserve(
         return Ok(None);
     }
     let demand = if Limiter::needs_estimate(caller) {
-        let input = estimate::request_text(request).len().div_ceil(3) as u64;
         let output = match endpoint {
             Endpoint::Embeddings => 0,
-            _ => ["max_tokens", "max_completion_tokens"]
-                .iter()
-                .find_map(|k| request[*k].as_u64())
-                .unwrap_or(limiter.settings().default_output_reserve),
+            _ => output
+                .unwrap_or(limiter.settings().default_output_reserve)
+                .min(model.max_output_tokens),
         };
-        let cost_micros = model.price.as_ref().map_or(0, |p| {
-            cost::cost_micros(&cost::snapshot(p), input, 0, output).max(0) as u64
-        });
-        Demand {
-            tokens: input + output,
-            cost_micros,
-        }
+        let price = model.price.as_ref().map(cost::snapshot);
+        let prompt_bytes = estimate::request_text(request).len();
+        demand::demand(prompt_bytes, output, price.as_ref()).ok_or_else(|| {
+            GatewayError::InvalidRequest(
+                "The request is too large to count against its limits; lower `max_tokens` or the prompt."
+                    .into(),
+            )
+        })?
     } else {
         Demand::default()
     };

@@ -16,8 +16,8 @@ use crate::{Gateway, auth::Authed, catalog::Model};
     security(("bearer" = []), ("x_api_key" = [])))]
 pub(crate) async fn list_models(
     State(gw): State<Arc<Gateway>>,
-    Authed(caller): Authed,
     headers: HeaderMap,
+    Authed(caller): Authed,
 ) -> Json<Value> {
     let mut usable: Vec<(&Model, Value)> = Vec::new();
     for m in gw.catalog.iter().filter(|m| caller.may_use_model(&m.name)) {

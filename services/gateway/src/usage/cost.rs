@@ -18,13 +18,17 @@ pub(crate) fn snapshot(price: &Price) -> PriceSnapshot {
 }
 
 /// `input` includes `cached`; cached input tokens have their own price.
-pub(crate) fn cost_micros(price: &PriceSnapshot, input: u64, cached: u64, output: u64) -> i64 {
+/// `None` when the cost does not fit in an `i64` (absurd token counts or
+/// prices): never a wrapped, truncated or negative number.
+pub(crate) fn cost_micros(price: &PriceSnapshot, input: u64, cached: u64, output: u64) -> Option<i64> {
     let cached = cached.min(input);
-    let scaled = i128::from(input - cached) * i128::from(price.input_micros_per_mtok)
-        + i128::from(cached) * i128::from(price.cached_input_micros_per_mtok)
-        + i128::from(output) * i128::from(price.output_micros_per_mtok);
+    let term =
+        |tokens: u64, micros_per_mtok: i64| i128::from(tokens).checked_mul(i128::from(micros_per_mtok));
+    let scaled = term(input - cached, price.input_micros_per_mtok)?
+        .checked_add(term(cached, price.cached_input_micros_per_mtok)?)?
+        .checked_add(term(output, price.output_micros_per_mtok)?)?;
     // Round half up, once: micro-units per million tokens → micro-units.
-    ((scaled + 500_000) / 1_000_000) as i64
+    i64::try_from(scaled.checked_add(500_000)? / 1_000_000).ok()
 }
 
 #[cfg(test)]
@@ -43,29 +47,50 @@ mod tests {
     #[test]
     fn a_million_tokens_cost_the_listed_price() {
         let p = price(0.15, 0.60, 0.075);
-        assert_eq!(cost_micros(&p, 1_000_000, 0, 0), 150_000);
-        assert_eq!(cost_micros(&p, 0, 0, 1_000_000), 600_000);
-        assert_eq!(cost_micros(&p, 1_000_000, 1_000_000, 0), 75_000);
+        assert_eq!(cost_micros(&p, 1_000_000, 0, 0), Some(150_000));
+        assert_eq!(cost_micros(&p, 0, 0, 1_000_000), Some(600_000));
+        assert_eq!(cost_micros(&p, 1_000_000, 1_000_000, 0), Some(75_000));
     }
 
     #[test]
     fn rounding_happens_once_and_half_up() {
         let p = price(3.0, 15.0, 0.30);
         // 1 input token = 3 micro-units exactly; 1 output token = 15.
-        assert_eq!(cost_micros(&p, 1, 0, 1), 18);
+        assert_eq!(cost_micros(&p, 1, 0, 1), Some(18));
         let tiny = price(0.15, 0.0, 0.0);
         // 0.15 µ per token: 3 tokens = 0.45 → 0; 4 tokens = 0.6 → 1; 10 = 1.5 → 2.
-        assert_eq!(cost_micros(&tiny, 3, 0, 0), 0);
-        assert_eq!(cost_micros(&tiny, 4, 0, 0), 1);
-        assert_eq!(cost_micros(&tiny, 10, 0, 0), 2);
+        assert_eq!(cost_micros(&tiny, 3, 0, 0), Some(0));
+        assert_eq!(cost_micros(&tiny, 4, 0, 0), Some(1));
+        assert_eq!(cost_micros(&tiny, 10, 0, 0), Some(2));
         // Rounded once over the sum, not per component.
         let p = price(0.25, 0.25, 0.0);
-        assert_eq!(cost_micros(&p, 2, 0, 2), 1);
+        assert_eq!(cost_micros(&p, 2, 0, 2), Some(1));
     }
 
     #[test]
     fn cached_tokens_never_exceed_input() {
         let p = price(1.0, 1.0, 0.5);
-        assert_eq!(cost_micros(&p, 2, 10, 0), 1);
+        assert_eq!(cost_micros(&p, 2, 10, 0), Some(1));
+    }
+
+    #[test]
+    fn a_cost_that_does_not_fit_is_none_not_a_wrapped_number() {
+        // u64::MAX output tokens at 0.15 per million: ~2.8e18 µ, still fits.
+        let cheap = price(0.0, 0.15, 0.0);
+        assert_eq!(
+            cost_micros(&cheap, 0, 0, u64::MAX),
+            Some(2_767_011_611_056_432_742)
+        );
+        // At 15 per million it does not (the old code wrapped it).
+        assert_eq!(cost_micros(&price(15.0, 15.0, 0.0), 0, 0, u64::MAX), None);
+        let dear = price(1_000_000.0, 1_000_000.0, 0.0);
+        assert_eq!(cost_micros(&dear, u64::MAX, 0, u64::MAX), None);
+        let max = PriceSnapshot {
+            input_micros_per_mtok: i64::MAX,
+            output_micros_per_mtok: i64::MAX,
+            cached_input_micros_per_mtok: i64::MAX,
+            currency: "USD".into(),
+        };
+        assert_eq!(cost_micros(&max, u64::MAX, u64::MAX, u64::MAX), None);
     }
 }

@@ -116,7 +116,12 @@ impl Meter {
         let e = &mut self.event;
         (e.input_tokens, e.output_tokens, e.cached_tokens) = (input, output, cached);
         if let Some(price) = self.price.take() {
-            e.cost_micros = cost::cost_micros(&price, input, cached, output);
+            // Only absurd reported usage overflows; charge the most, never a
+            // wrapped (small or negative) cost.
+            e.cost_micros = cost::cost_micros(&price, input, cached, output).unwrap_or_else(|| {
+                tracing::warn!(input, output, "reported usage costs more than can be counted");
+                i64::MAX
+            });
             e.currency = price.currency.clone();
             e.price = Some(price);
         }
@@ -127,7 +132,7 @@ impl Meter {
         e.client_disconnected = disconnected;
         if let Some(reservation) = self.reservation.take() {
             reservation.settle(Demand {
-                tokens: input + output,
+                tokens: input.saturating_add(output),
                 cost_micros: e.cost_micros.max(0) as u64,
             });
         }

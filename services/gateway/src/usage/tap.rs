@@ -196,7 +196,7 @@ impl Tap {
     fn observe_anthropic_usage(&mut self, usage: &Value, final_output: bool) {
         let cached = usage["cache_read_input_tokens"].as_u64();
         if let Some(input) = usage["input_tokens"].as_u64() {
-            self.reported.input = Some(input + cached.unwrap_or(0));
+            self.reported.input = Some(input.saturating_add(cached.unwrap_or(0)));
         }
         if cached.is_some() {
             self.reported.cached = cached;
