@@ -242,7 +242,7 @@ async fn oversized_and_misdirected_requests_get_json_in_the_routes_shape() {
     }
 
     // A head over hyper's own read buffer never reaches the router: hyper
-    // answers itself, with no body (docs/security-gateway-notes.md).
+    // answers itself, with no body (docs/security.md §10.4).
     // (The client may still be writing when hyper closes: a reset is fine.)
     let sent = reqwest::Client::new()
         .get(stack.url("/v1/models"))
