@@ -1,5 +1,5 @@
 //! Who is calling. Owns the caller identity the gateway acts on, the roles of
-//! ARCHITECTURE §3, and the `Authenticator` contract: the gateway asks "who
+//! docs/security.md §6, and the `Authenticator` contract: the gateway asks "who
 //! holds this key?" and the key service (or the bootstrap admin key) answers.
 
 mod admin_key;

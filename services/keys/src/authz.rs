@@ -1,4 +1,4 @@
-//! Authorization rules of ARCHITECTURE §3. Tenant scoping comes first: a
+//! Authorization rules of docs/security.md §6. Tenant scoping comes first: a
 //! caller asking about another tenant gets 404, before any role check, so
 //! ids of other tenants cannot even be probed.
 

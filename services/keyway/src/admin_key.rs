@@ -8,8 +8,6 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use rand::{Rng, distr::Alphanumeric};
-
 /// Where the admin key came from, for the start banner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminKeyOrigin {
@@ -28,7 +26,7 @@ pub(crate) fn load_or_generate(
         return Ok((key.to_owned(), AdminKeyOrigin::Configured));
     }
     let path = data_dir.join("admin.key");
-    let key = format!("kw_admin_{}", random_base62(40));
+    let key = format!("kw_admin_{}", keyway_keys::key_format::random_base62(40));
     match create_private(&path) {
         Ok(mut file) => {
             file.write_all(key.as_bytes())?;
@@ -48,14 +46,6 @@ pub(crate) fn load_or_generate(
         }
         Err(e) => Err(e),
     }
-}
-
-pub(crate) fn random_base62(len: usize) -> String {
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
 }
 
 /// Exclusive create, owner-only: two processes never overwrite each other's

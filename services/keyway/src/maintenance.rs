@@ -59,7 +59,7 @@ pub async fn rotate_dek(config: &Config, tenant: &str) -> Result<String, StartEr
 
 /// Maintenance serves no requests, so no caller can present this key.
 fn maintenance_admin_key() -> String {
-    crate::admin_key::random_base62(48)
+    keyway_keys::key_format::random_base62(48)
 }
 
 /// Recomputes the billing views from the usage ledger.

@@ -8,7 +8,9 @@ use keyway_common::Config;
 use keyway_mock_llm::MockConfig;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{admin_key::random_base62, stack::StartError};
+use keyway_keys::key_format::random_base62;
+
+use crate::stack::StartError;
 
 /// The catalog names the mock's system key by this variable.
 pub(crate) const SYSTEM_KEY_ENV: &str = "KEYWAY_MOCK_SYSTEM_KEY";

@@ -15,7 +15,7 @@ use crate::{
 
 /// Creates a chat completion (OpenAI wire format, JSON or SSE).
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "llm",
-    request_body(content = Object, description = "An OpenAI chat completion request"),
+    request_body(content = super::schemas::ChatCompletionRequest, description = "An OpenAI chat completion request"),
     responses(
         (status = 200, description = "The completion, as JSON or as `text/event-stream` when `stream` is true"),
         (status = 400, description = "Invalid request, or the model needs a provider key (`KW-KEY-001`)"),
@@ -38,7 +38,7 @@ pub(crate) async fn chat_completions(
 
 /// Creates embeddings (OpenAI wire format).
 #[utoipa::path(post, path = "/v1/embeddings", tag = "llm",
-    request_body(content = Object, description = "An OpenAI embeddings request"),
+    request_body(content = super::schemas::EmbeddingsRequest, description = "An OpenAI embeddings request"),
     responses((status = 200, description = "The embeddings"), (status = 400), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub(crate) async fn embeddings(
@@ -53,7 +53,7 @@ pub(crate) async fn embeddings(
 
 /// Creates a message (Anthropic wire format, JSON or SSE). Errors are Anthropic-shaped.
 #[utoipa::path(post, path = "/v1/messages", tag = "llm",
-    request_body(content = Object, description = "An Anthropic messages request"),
+    request_body(content = super::schemas::MessagesRequest, description = "An Anthropic messages request"),
     responses((status = 200, description = "The message, as JSON or as `text/event-stream`"), (status = 400), (status = 401), (status = 404)),
     security(("x_api_key" = [])))]
 pub(crate) async fn messages(

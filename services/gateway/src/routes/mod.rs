@@ -3,3 +3,4 @@
 pub(crate) mod llm;
 mod llm_handle;
 pub(crate) mod models;
+mod schemas;
