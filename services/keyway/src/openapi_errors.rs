@@ -119,3 +119,58 @@ fn description_of(status: &str) -> &'static str {
             .map_or("An error in the `/api/v1` envelope.", |(_, d, _)| d),
     }
 }
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use std::{collections::BTreeSet, fs, path::Path};
+
+    /// Every `KW-…` code in `text`.
+    fn codes_in(text: &str) -> BTreeSet<String> {
+        let mut codes = BTreeSet::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("KW-") {
+            let code: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '-')
+                .collect();
+            if code.split('-').count() == 3 && code.ends_with(|c: char| c.is_ascii_digit()) {
+                codes.insert(code.clone());
+            }
+            rest = &rest[at + code.len().max(3)..];
+        }
+        codes
+    }
+
+    fn codes_under(dir: &Path, codes: &mut BTreeSet<String>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                codes_under(&path, codes);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                codes.extend(codes_in(&fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+
+    /// docs/errors.md is the registry clients read: a code the services
+    /// answer with and the document does not list (or the reverse) fails here.
+    #[test]
+    fn docs_errors_md_lists_exactly_the_codes_the_services_use() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let documented = codes_in(&fs::read_to_string(root.join("docs/errors.md")).unwrap());
+        let mut used = BTreeSet::new();
+        codes_under(&root.join("services"), &mut used);
+        assert!(used.len() > 20, "found only {used:?}");
+        assert_eq!(
+            used.difference(&documented).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "used in services/ but not in docs/errors.md"
+        );
+        assert_eq!(
+            documented.difference(&used).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "in docs/errors.md but used by no service"
+        );
+    }
+}
