@@ -8,8 +8,8 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::TestStack,
-    keys_api::{admin, eventually, new_api_key, new_tenant},
+    helpers::{TestStack, eventually},
+    keys_api::{admin, new_api_key, new_tenant},
 };
 
 #[derive(Default, Debug, PartialEq)]

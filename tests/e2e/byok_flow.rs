@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::TestStack,
-    keys_api::{call, chat_status, eventually, new_api_key, new_tenant, new_user},
+    helpers::{TestStack, eventually},
+    keys_api::{call, chat_status, new_api_key, new_tenant, new_user},
 };
 
 const ALICE_SECRET: &str = "sk-alice-0123456789-secret";

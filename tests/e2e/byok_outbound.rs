@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::{io::AsyncWriteExt, net::TcpListener};
 
 use crate::{
-    helpers::{PG_BASE, TestStack},
+    helpers::{TestStack, pg_url},
     keys_api::{call, new_tenant},
 };
 
@@ -94,7 +94,7 @@ async fn production_keys(stack: &TestStack) -> String {
             require_https: true
         }
     );
-    let pool = sqlx::PgPool::connect(&format!("{PG_BASE}/{}", stack.isolation.db_name))
+    let pool = sqlx::PgPool::connect(&pg_url(&stack.isolation.db_name))
         .await
         .unwrap();
     let kms: Arc<dyn Kms> = keyway_keys::crypto::build_kms(&KmsConfig {

@@ -51,7 +51,7 @@ async fn a_request_id_is_echoed_or_generated() {
 async fn two_stacks_side_by_side_keep_their_own_streams_and_databases() {
     let (a, b) = tokio::join!(TestStack::spawn(), TestStack::spawn());
     assert_ne!(a.base, b.base);
-    let js = async_nats::jetstream::new(async_nats::connect("nats://127.0.0.1:4222").await.unwrap());
+    let js = async_nats::jetstream::new(async_nats::connect(crate::helpers::nats_url()).await.unwrap());
     for stack in [&a, &b] {
         let name = format!("{}_USAGE", stack.isolation.nats_prefix.to_uppercase());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -69,7 +69,7 @@ async fn two_stacks_side_by_side_keep_their_own_streams_and_databases() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        let url = format!("{}/{}", crate::helpers::PG_BASE, stack.isolation.db_name);
+        let url = crate::helpers::pg_url(&stack.isolation.db_name);
         let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&url).await.unwrap();
         let tables: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_tables WHERE tablename IN ('key_events', 'usage_ledger')",

@@ -7,7 +7,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::Once,
+    sync::{Once, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -15,7 +15,54 @@ use keyway::{Services, Stack};
 use keyway_common::Config;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) const PG_BASE: &str = "postgres://postgres@127.0.0.1:5432";
+/// The Postgres server every stack creates its database on, without a
+/// database name; `KEYWAY_TEST_PG_BASE` points the tests at another server.
+pub(crate) fn pg_base() -> &'static str {
+    static BASE: OnceLock<String> = OnceLock::new();
+    BASE.get_or_init(|| {
+        std::env::var("KEYWAY_TEST_PG_BASE")
+            .map(|base| base.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    })
+}
+
+/// The URL of database `db` on the test server.
+pub(crate) fn pg_url(db: &str) -> String {
+    format!("{}/{db}", pg_base())
+}
+
+/// The NATS server the stacks share (each under a prefix of its own);
+/// `KEYWAY_TEST_NATS_URL` points the tests at another server.
+pub(crate) fn nats_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        std::env::var("KEYWAY_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+    })
+}
+
+/// Polls `check` until it holds, failing after a deadline that is generous
+/// on purpose: the machine may be busy, and a passing check returns at once.
+pub(crate) async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    eventually_within(Duration::from_secs(30), what, check).await;
+}
+
+/// `eventually` with a deadline of the caller's choosing, for waits that
+/// are slow by design (e.g. a consumer's ack wait).
+pub(crate) async fn eventually_within<F, Fut>(deadline: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + deadline;
+    while !check().await {
+        assert!(Instant::now() < deadline, "not within the deadline: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 /// A unique, lowercase id for database names and NATS prefixes.
 pub(crate) fn unique_id() -> String {
@@ -48,10 +95,8 @@ impl Isolation {
     pub(crate) fn env(&self) -> HashMap<String, String> {
         HashMap::from([
             ("KEYWAY_LISTEN".into(), "127.0.0.1:0".into()),
-            (
-                "KEYWAY_DATABASE_URL".into(),
-                format!("{PG_BASE}/{}", self.db_name),
-            ),
+            ("KEYWAY_DATABASE_URL".into(), pg_url(&self.db_name)),
+            ("KEYWAY_NATS_URL".into(), nats_url().to_owned()),
             ("KEYWAY_NATS_PREFIX".into(), self.nats_prefix.clone()),
             (
                 "KEYWAY_DATA_DIR".into(),
@@ -73,12 +118,12 @@ impl Drop for Isolation {
                 return;
             };
             rt.block_on(async {
-                if let Ok(mut conn) = sqlx::Connection::connect(&format!("{PG_BASE}/postgres")).await {
+                if let Ok(mut conn) = sqlx::Connection::connect(&pg_url("postgres")).await {
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
                         .execute(&mut conn as &mut sqlx::PgConnection)
                         .await;
                 }
-                if let Ok(client) = async_nats::connect("nats://127.0.0.1:4222").await {
+                if let Ok(client) = async_nats::connect(nats_url()).await {
                     let js = async_nats::jetstream::new(client);
                     let prefix = prefix.to_uppercase();
                     let streams = ["USAGE", "KEYS"].map(|kind| format!("{prefix}_{kind}"));

@@ -1,11 +1,9 @@
 //! The key service's REST API through the real HTTP stack: tenants, users,
 //! gateway API keys, roles, tenant scoping, and revocation reaching /v1.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
-use crate::helpers::{TestStack, chat};
+use crate::helpers::{TestStack, chat, eventually};
 
 /// Sends `method path` with `key` as bearer; returns status and JSON body.
 pub(crate) async fn call(
@@ -75,19 +73,6 @@ pub(crate) async fn chat_status(stack: &TestStack, key: &str, model: &str) -> (u
         Some(chat(model, "hi")),
     )
     .await
-}
-
-/// Polls until `check` holds, for at most 10 s.
-pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "not within 10 s: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]

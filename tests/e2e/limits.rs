@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{TestStack, chat},
-    keys_api::{admin, eventually, new_api_key, new_tenant},
+    helpers::{TestStack, chat, eventually},
+    keys_api::{admin, new_api_key, new_tenant},
 };
 
 /// Minute windows are fixed: wait out the last seconds of a minute so a

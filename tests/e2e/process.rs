@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::helpers::{KeywayProcess, chat, random_secret};
+use crate::helpers::{KeywayProcess, chat, eventually, random_secret};
 
 #[tokio::test]
 async fn keys_never_reach_the_logs_even_at_debug_level() {
@@ -64,10 +64,14 @@ async fn keys_never_reach_the_logs_even_at_debug_level() {
         .unwrap();
     assert_eq!(anthropic.status(), 200);
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The log files fill asynchronously: wait for the lines this test
+    // expects before scanning them for secrets.
+    eventually("the mock's auth line and the requests are logged", || {
+        let logs = process.logs();
+        async move { logs.contains("[AUTH]") && logs.contains("/v1/chat/completions") }
+    })
+    .await;
     let logs = process.logs();
-    assert!(logs.contains("[AUTH]"), "the mock logged its auth line: {logs}");
-    assert!(logs.contains("/v1/chat/completions"), "requests were logged");
     for (name, secret) in [
         ("admin key", &admin_key),
         ("system key", &system_key),

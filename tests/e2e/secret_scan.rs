@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use reqwest::Method as M;
 
-use crate::helpers::{KeywayProcess, PG_BASE, chat, random_secret};
+use crate::helpers::{KeywayProcess, chat, eventually, nats_url, pg_url, random_secret};
 
 /// One secret the stack saw, and the name a failure reports it under.
 struct Secret {
@@ -431,7 +431,7 @@ async fn no_plaintext_secret_reaches_postgres_nats_or_the_logs() {
     }
 
     // Let the outbox drain to JetStream and the logs flush.
-    let pg = format!("{}/{}", PG_BASE, process.isolation.db_name);
+    let pg = pg_url(&process.isolation.db_name);
     let pool = sqlx::PgPool::connect(&pg)
         .await
         .expect("connect to the stack's database");
@@ -451,13 +451,22 @@ async fn no_plaintext_secret_reaches_postgres_nats_or_the_logs() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     pool.close().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let nats = async_nats::connect(nats_url()).await.expect("NATS");
+    let js = async_nats::jetstream::new(nats);
+    let prefix = process.isolation.nats_prefix.to_uppercase();
+    // Usage events are published and log lines written in the background:
+    // wait until what the checks below look for is there.
+    eventually("usage events reach JetStream and the logs flush", || async {
+        let logs = process.logs();
+        !stream_messages(&js, &format!("{prefix}_USAGE")).await.is_empty()
+            && logs.contains("[AUTH]")
+            && logs.contains("scan-alice")
+            && logs.contains("DEBUG")
+    })
+    .await;
 
     // Collect everything the stack wrote.
     let dump = pg_dump(&process.isolation.db_name);
-    let nats = async_nats::connect("nats://127.0.0.1:4222").await.expect("NATS");
-    let js = async_nats::jetstream::new(nats);
-    let prefix = process.isolation.nats_prefix.to_uppercase();
     let mut nats_messages = stream_messages(&js, &format!("{prefix}_KEYS")).await;
     nats_messages.extend(stream_messages(&js, &format!("{prefix}_USAGE")).await);
     let logs = process.logs();

@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::{
-    helpers::TestStack,
-    keys_api::{admin, call, chat_status, eventually, new_api_key, new_tenant, new_user},
+    helpers::{TestStack, eventually},
+    keys_api::{admin, call, chat_status, new_api_key, new_tenant, new_user},
 };
 
 fn in_an_hour() -> String {
@@ -331,7 +331,7 @@ async fn a_nul_that_reaches_the_database_is_bad_input_not_an_outage() {
     use sqlx::Connection;
 
     let stack = TestStack::spawn().await;
-    let url = format!("{}/{}", crate::helpers::PG_BASE, stack.isolation.db_name);
+    let url = crate::helpers::pg_url(&stack.isolation.db_name);
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     let meta = store::Meta {
         actor: "test".into(),

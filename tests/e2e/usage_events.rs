@@ -12,10 +12,7 @@ use keyway_proto::v1::UsageEvent;
 use prost::Message;
 use serde_json::json;
 
-use crate::{
-    helpers::{TestStack, chat},
-    keys_api::eventually,
-};
+use crate::helpers::{TestStack, chat, eventually};
 
 /// Every usage event in the stack's stream, in stream order.
 async fn usage_events(nats_url: &str, prefix: &str) -> Vec<(UsageEvent, Option<String>)> {
@@ -55,8 +52,6 @@ async fn wait_for_events(nats_url: &str, prefix: &str, n: usize) -> Vec<UsageEve
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
-
-const NATS: &str = "nats://127.0.0.1:4222";
 
 #[tokio::test]
 async fn every_request_emits_one_event_with_the_reported_tokens_and_exact_cost() {
@@ -111,7 +106,7 @@ async fn every_request_emits_one_event_with_the_reported_tokens_and_exact_cost()
         .send()
         .await;
 
-    let events = wait_for_events(NATS, &prefix, 5).await;
+    let events = wait_for_events(crate::helpers::nats_url(), &prefix, 5).await;
     let by_route = |i: usize| &events[i];
     let json_chat = by_route(0);
     assert_eq!(
@@ -181,7 +176,7 @@ async fn a_client_that_hangs_up_mid_stream_is_still_billed_and_missing_usage_is_
     silent["mock"] = json!({"omit_usage": true});
     assert_eq!(stack.post("/v1/chat/completions", silent).await.status(), 200);
 
-    let events = wait_for_events(NATS, &prefix, 2).await;
+    let events = wait_for_events(crate::helpers::nats_url(), &prefix, 2).await;
     let hung_up = events
         .iter()
         .find(|e| e.client_disconnected)

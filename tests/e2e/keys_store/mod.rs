@@ -26,7 +26,7 @@ use keyway_proto::v1::KeyChanged;
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection, PgPool, Row, postgres::PgPoolOptions};
 
-use crate::helpers::{KeywayProcess, PG_BASE, TestStack, chat, random_secret};
+use crate::helpers::{KeywayProcess, TestStack, chat, pg_url, random_secret};
 
 /// The custom-catalog model that is served only with the tenant's BYOK key.
 const TEAM_MODEL: &str = "team-gpt";
@@ -163,7 +163,7 @@ async fn team_stack(mock_keys: &str) -> (TestStack, tempfile::TempDir) {
 }
 
 fn db_url(db_name: &str) -> String {
-    format!("{PG_BASE}/{db_name}")
+    pg_url(db_name)
 }
 
 async fn pool(db_name: &str) -> PgPool {

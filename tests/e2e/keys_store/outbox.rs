@@ -31,7 +31,7 @@ async fn every_key_change_reaches_jetstream_once_with_cloudevents_headers() {
 
     let prefix = &stack.isolation.nats_prefix;
     let subject = format!("{prefix}.keys.v1.{tenant}");
-    let js = async_nats::jetstream::new(async_nats::connect("nats://127.0.0.1:4222").await.unwrap());
+    let js = async_nats::jetstream::new(async_nats::connect(crate::helpers::nats_url()).await.unwrap());
     let stream = js
         .get_stream(format!("{}_KEYS", prefix.to_uppercase()))
         .await

@@ -22,7 +22,7 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{PG_BASE, TestStack};
+use crate::helpers::{TestStack, nats_url, pg_url};
 
 pub(crate) const DAY_MS: i64 = 86_400_000;
 pub(crate) const WIDE: &str = "from=2000-01-01&to=2100-01-01";
@@ -53,7 +53,7 @@ impl Harness {
     /// A harness whose stack gets `extra` environment variables.
     pub(crate) async fn start_with(extra: &[(&str, &str)]) -> Self {
         let stack = TestStack::spawn_with(extra).await;
-        let url = format!("{PG_BASE}/{}", stack.isolation.db_name);
+        let url = pg_url(&stack.isolation.db_name);
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(4)
             .connect(&url)
@@ -92,7 +92,7 @@ impl Harness {
                 .with_graceful_shutdown(stop.clone().cancelled_owned())
                 .into_future(),
         );
-        let nats = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
+        let nats = async_nats::connect(nats_url()).await.unwrap();
         let js = jetstream::new(nats.clone());
         wait_for("the usage stream", 20, || async {
             js.get_stream(settings.stream_name()).await.is_ok()

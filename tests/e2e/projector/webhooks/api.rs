@@ -261,7 +261,7 @@ async fn deleting_a_tenant_shreds_its_webhooks_and_export_cursors_but_keeps_the_
     assert_eq!(held(doomed.clone()).await, (1, 1));
     let (status, _) = call(s, &admin, "DELETE", &format!("/api/v1/tenants/{doomed}"), None).await;
     assert_eq!(status, 204);
-    crate::keys_api::eventually("the deleted tenant's webhooks and cursors are gone", || async {
+    crate::helpers::eventually("the deleted tenant's webhooks and cursors are gone", || async {
         held(doomed.clone()).await == (0, 0)
     })
     .await;

@@ -89,7 +89,7 @@ async fn no_webhook_signing_secret_reaches_the_database_nats_or_the_logs() {
         logs.contains("DEBUG") && logs.contains("webhook batch delivered"),
         "no debug delivery logs"
     );
-    let js = async_nats::jetstream::new(async_nats::connect("nats://127.0.0.1:4222").await.unwrap());
+    let js = async_nats::jetstream::new(async_nats::connect(crate::helpers::nats_url()).await.unwrap());
     let prefix = process.isolation.nats_prefix.to_uppercase();
     let mut haystacks = vec![
         Haystack {
