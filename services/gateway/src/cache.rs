@@ -13,8 +13,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::clock::Clock;
+
 pub(crate) struct TenantCache<K, V> {
     ttl: Duration,
+    clock: Clock,
     inner: Mutex<Inner<K, V>>,
 }
 
@@ -37,8 +40,13 @@ const MAX_ENTRIES: usize = 100_000;
 
 impl<K: Eq + Hash, V: Clone> TenantCache<K, V> {
     pub(crate) fn new(ttl: Duration) -> Self {
+        Self::with_clock(ttl, Clock::system())
+    }
+
+    pub(crate) fn with_clock(ttl: Duration, clock: Clock) -> Self {
         Self {
             ttl,
+            clock,
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
                 epoch: 0,
@@ -53,11 +61,12 @@ impl<K: Eq + Hash, V: Clone> TenantCache<K, V> {
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<V> {
+        let now = self.clock.now();
         let inner = self.lock();
         inner
             .entries
             .get(key)
-            .filter(|e| e.expires > Instant::now())
+            .filter(|e| e.expires > now)
             .map(|e| e.value.clone())
     }
 
@@ -69,12 +78,12 @@ impl<K: Eq + Hash, V: Clone> TenantCache<K, V> {
         if self.ttl.is_zero() {
             return;
         }
+        let now = self.clock.now();
         let mut inner = self.lock();
         if inner.epoch != ticket.0 {
             return;
         }
         if inner.entries.len() >= MAX_ENTRIES {
-            let now = Instant::now();
             inner.entries.retain(|_, e| e.expires > now);
             if inner.entries.len() >= MAX_ENTRIES {
                 inner.entries.clear();
@@ -82,7 +91,7 @@ impl<K: Eq + Hash, V: Clone> TenantCache<K, V> {
         }
         let entry = Entry {
             tenant: tenant.to_owned(),
-            expires: Instant::now() + self.ttl,
+            expires: now + self.ttl,
             value,
         };
         inner.entries.insert(key, entry);
@@ -116,9 +125,12 @@ mod tests {
         cache.evict_tenant("*");
         assert_eq!(cache.get(&"k2"), None);
 
-        let short = TenantCache::new(Duration::from_millis(1));
+        let clock = Clock::manual();
+        let short = TenantCache::with_clock(Duration::from_secs(30), clock.clone());
         short.insert(short.ticket(), "k", "a", 1);
-        std::thread::sleep(Duration::from_millis(5));
+        clock.advance(Duration::from_secs(29));
+        assert_eq!(short.get(&"k"), Some(1));
+        clock.advance(Duration::from_secs(1));
         assert_eq!(short.get(&"k"), None);
     }
 

@@ -6,6 +6,7 @@ mod auth;
 mod authn;
 mod cache;
 pub mod catalog;
+pub mod clock;
 mod coalesce;
 mod credentials;
 mod drain;

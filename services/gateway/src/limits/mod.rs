@@ -30,6 +30,8 @@ use std::{
 
 use keyway_auth::{Caller, Limits};
 use time::OffsetDateTime;
+
+use crate::clock::Clock;
 use tokio::sync::Mutex as AsyncMutex;
 use tokio_util::sync::CancellationToken;
 
@@ -76,6 +78,8 @@ pub struct Limiter {
     counters: Counters,
     leases: Mutex<HashMap<CounterKey, Arc<AsyncMutex<Lease>>>>,
     settings: LimitSettings,
+    /// Windows and lease idling read the time here, so tests can move it.
+    clock: Clock,
     /// Unix seconds of the last "counters unreachable" warning, so an
     /// outage logs once in a while rather than once per request.
     last_warned: AtomicI64,
@@ -97,10 +101,21 @@ pub(crate) struct Reservation {
 impl Limiter {
     /// `bucket_prefix` names the KV buckets (`<prefix>_RATE`, `<prefix>_SPEND`).
     pub fn new(client: async_nats::Client, bucket_prefix: &str, settings: LimitSettings) -> Arc<Self> {
+        Self::with_clock(client, bucket_prefix, settings, Clock::system())
+    }
+
+    /// [`Limiter::new`] reading the time from `clock`.
+    pub fn with_clock(
+        client: async_nats::Client,
+        bucket_prefix: &str,
+        settings: LimitSettings,
+        clock: Clock,
+    ) -> Arc<Self> {
         Arc::new(Self {
             counters: Counters::new(client, bucket_prefix, settings.kv_timeout),
             leases: Mutex::default(),
             settings,
+            clock,
             last_warned: AtomicI64::new(0),
         })
     }
@@ -121,7 +136,7 @@ impl Limiter {
         caller: &Caller,
         demand: Demand,
     ) -> Result<Reservation, LimitError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now_utc();
         let needs = needs(caller, demand, now)?;
         let mut reservation = Reservation {
             limiter: self.clone(),
@@ -198,7 +213,7 @@ impl Limiter {
             Some(granted) => {
                 // `granted` covers at least the shortfall, so this cannot underflow.
                 lease.available = lease.available.saturating_add(granted) - need.amount;
-                lease.taken_at = Some(Instant::now());
+                lease.taken_at = Some(self.clock.now());
                 lease.in_flight += need.amount;
                 Ok(Taken::Granted)
             }
@@ -250,7 +265,8 @@ impl Limiter {
     }
 
     async fn sweep(&self, everything: bool) {
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now_utc();
+        let instant = self.clock.now();
         let leases: Vec<_> = {
             let mut leases = self
                 .leases
@@ -262,7 +278,9 @@ impl Limiter {
         };
         for (key, lease) in leases {
             let Ok(mut lease) = lease.try_lock() else { continue };
-            let idle = lease.taken_at.is_none_or(|t| t.elapsed() >= self.settings.lease);
+            let idle = lease
+                .taken_at
+                .is_none_or(|t| instant.saturating_duration_since(t) >= self.settings.lease);
             if lease.available == 0 || !(idle || everything) {
                 continue;
             }

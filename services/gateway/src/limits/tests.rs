@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 use super::*;
 
 fn nats_url() -> String {
-    std::env::var("KEYWAY_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+    std::env::var("KEYWAY_TEST_NATS_URL")
+        .or_else(|_| std::env::var("KEYWAY_NATS_URL"))
+        .unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
 fn prefix() -> String {
@@ -20,11 +22,20 @@ fn prefix() -> String {
 
 /// Fails closed, so a test can never pass by skipping the counters.
 async fn limiter(prefix: &str, settings: LimitSettings) -> Arc<Limiter> {
+    limiter_with_clock(prefix, settings, Clock::system()).await
+}
+
+async fn limiter_with_clock(prefix: &str, settings: LimitSettings, clock: Clock) -> Arc<Limiter> {
     let settings = LimitSettings {
         fail_open: false,
         ..settings
     };
-    Limiter::new(async_nats::connect(nats_url()).await.unwrap(), prefix, settings)
+    Limiter::with_clock(
+        async_nats::connect(nats_url()).await.unwrap(),
+        prefix,
+        settings,
+        clock,
+    )
 }
 
 /// Removes the test's buckets from the shared server.
@@ -99,11 +110,8 @@ async fn two_gateways_share_one_request_limit() {
 #[tokio::test]
 async fn a_budget_is_reserved_then_settled_to_what_was_used() {
     let prefix = prefix();
-    let settings = LimitSettings {
-        lease: Duration::from_millis(100),
-        ..LimitSettings::default()
-    };
-    let l = limiter(&prefix, settings).await;
+    let clock = Clock::manual();
+    let l = limiter_with_clock(&prefix, LimitSettings::default(), clock.clone()).await;
     let budget = Limits {
         monthly_budget_micros: Some(1_000),
         ..Limits::default()
@@ -129,10 +137,11 @@ async fn a_budget_is_reserved_then_settled_to_what_was_used() {
         }
     }
     // Each used only 10: settling gives 20 back per request, and the sweep
-    // returns the unused lease to the shared counter.
+    // returns the lease to the shared counter once it has idled.
     for r in granted {
         r.settle(demand(10));
     }
+    clock.advance(l.settings.lease);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while counter(&l, &spend).await != 330 {
         assert!(
@@ -162,6 +171,33 @@ async fn a_budget_is_reserved_then_settled_to_what_was_used() {
     assert!(
         matches!(refused, LimitError::Refused(ref r) if r.is_budget() && !r.held_in_flight && r.retry_after() > 1),
         "{refused}"
+    );
+    drop_buckets(&prefix).await;
+}
+
+#[tokio::test]
+async fn a_new_minute_opens_a_new_window_and_the_sweep_forgets_the_old_one() {
+    let prefix = prefix();
+    let clock = Clock::manual();
+    let l = limiter_with_clock(&prefix, LimitSettings::default(), clock.clone()).await;
+    let one = Limits {
+        requests_per_minute: Some(1),
+        ..Limits::default()
+    };
+    let c = caller(one, Limits::default());
+    let _first = l.reserve(&c, Demand::default()).await.unwrap();
+    assert!(matches!(
+        l.reserve(&c, Demand::default()).await,
+        Err(LimitError::Refused(_))
+    ));
+    clock.advance(Duration::from_secs(60));
+    let _next = l.reserve(&c, Demand::default()).await.unwrap();
+    l.sweep(false).await;
+    let windows: Vec<u64> = l.leases.lock().unwrap().keys().map(|k| k.window).collect();
+    assert_eq!(
+        windows,
+        vec![Kind::RequestsPerMinute.window(clock.now_utc())],
+        "only the current minute's lease is kept"
     );
     drop_buckets(&prefix).await;
 }
