@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
+use super::clock::Clock;
 use super::kms::KmsError;
 
 type Dek = Arc<Zeroizing<[u8; 32]>>;
@@ -75,6 +76,7 @@ pub struct DekCache {
     max_age: Duration,
     max_uses: u64,
     max_entries: usize,
+    clock: Clock,
     inner: Mutex<Inner>,
 }
 
@@ -92,10 +94,16 @@ impl fmt::Debug for DekCache {
 
 impl DekCache {
     pub fn new(max_age: Duration, max_uses: u64, max_entries: usize) -> Self {
+        Self::with_clock(max_age, max_uses, max_entries, Clock::system())
+    }
+
+    /// [`DekCache::new`] reading entries' age from `clock`.
+    pub fn with_clock(max_age: Duration, max_uses: u64, max_entries: usize, clock: Clock) -> Self {
         Self {
             max_age,
             max_uses,
             max_entries,
+            clock,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -119,8 +127,8 @@ impl DekCache {
         Fut: Future<Output = Result<Zeroizing<[u8; 32]>, KmsError>>,
     {
         let epoch = {
+            let now = self.clock.now();
             let mut inner = self.lock();
-            let now = Instant::now();
             if let Some(entry) = inner.tenants.get_mut(tenant).and_then(|vs| vs.get_mut(&version)) {
                 if self.is_fresh(entry, now) {
                     entry.uses += 1;
@@ -136,7 +144,7 @@ impl DekCache {
         let mut inner = self.lock();
         if inner.epoch == epoch && self.max_entries > 0 {
             inner.remove(tenant, version);
-            let now = Instant::now();
+            let now = self.clock.now();
             inner.make_room(self.max_entries, |e| self.is_fresh(e, now));
             let entry = Entry {
                 dek: Arc::clone(&dek),

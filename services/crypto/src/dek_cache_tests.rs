@@ -7,7 +7,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::DekCache;
-use crate::KmsError;
+use crate::{Clock, KmsError};
 
 /// Counts loads and returns a key whose first byte is the load number.
 struct Loader(AtomicU32);
@@ -70,10 +70,14 @@ async fn reloads_after_max_uses() {
 
 #[tokio::test]
 async fn reloads_after_max_age() {
-    let cache = DekCache::new(Duration::from_millis(20), 100, 10);
+    let clock = Clock::manual();
+    let cache = DekCache::with_clock(HOUR, 100, 10, clock.clone());
     let loader = Loader::new();
     cache.get_or_load("t1", 1, || loader.load()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(40)).await;
+    clock.advance(HOUR - Duration::from_secs(1));
+    cache.get_or_load("t1", 1, || loader.load()).await.unwrap();
+    assert_eq!(loader.count(), 1, "still fresh a second before max_age");
+    clock.advance(Duration::from_secs(1));
     let again = cache.get_or_load("t1", 1, || loader.load()).await.unwrap();
     assert_eq!(loader.count(), 2);
     assert_eq!(again[0], 2);
@@ -120,12 +124,13 @@ async fn load_errors_are_returned_and_not_cached() {
 
 #[tokio::test]
 async fn a_full_cache_drops_the_oldest_entry() {
-    let cache = DekCache::new(HOUR, 100, 2);
+    let clock = Clock::manual();
+    let cache = DekCache::with_clock(HOUR, 100, 2, clock.clone());
     let loader = Loader::new();
     cache.get_or_load("t1", 1, || loader.load()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(2)).await;
+    clock.advance(Duration::from_secs(1));
     cache.get_or_load("t2", 1, || loader.load()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(2)).await;
+    clock.advance(Duration::from_secs(1));
     cache.get_or_load("t3", 1, || loader.load()).await.unwrap();
     assert_eq!(cache.len(), 2);
     cache.get_or_load("t2", 1, || loader.load()).await.unwrap();

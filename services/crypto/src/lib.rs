@@ -8,11 +8,13 @@
 //! `canonical` owns the unambiguous byte encoding used for every AAD.
 
 mod canonical;
+pub mod clock;
 pub mod dek_cache;
 pub mod kms;
 pub mod mac;
 pub mod seal;
 
+pub use clock::Clock;
 pub use dek_cache::DekCache;
 pub use kms::{AwsKms, DataKey, EncryptionContext, Kms, KmsConfig, KmsError, LocalKms, build_kms};
 pub use mac::{Hmac256, hmac_sha256, verify_hmac_sha256};
