@@ -8,8 +8,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::request::Endpoint;
-
 /// The dev catalog shipped in `config/models.dev.yaml`.
 pub const DEV_CATALOG: &str = include_str!("../../../config/models.dev.yaml");
 
@@ -258,6 +256,42 @@ fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> Result<Stri
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Which LLM endpoint a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    ChatCompletions,
+    Embeddings,
+    Messages,
+}
+
+impl Endpoint {
+    /// The one route a model of this wire format and mode is served on.
+    pub(crate) fn serving(wire: Wire, mode: Mode) -> Self {
+        match (wire, mode) {
+            (Wire::Anthropic, _) => Endpoint::Messages,
+            (Wire::OpenAi, Mode::Embedding) => Endpoint::Embeddings,
+            (Wire::OpenAi, Mode::Chat) => Endpoint::ChatCompletions,
+        }
+    }
+
+    pub(crate) fn route(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "/v1/chat/completions",
+            Endpoint::Embeddings => "/v1/embeddings",
+            Endpoint::Messages => "/v1/messages",
+        }
+    }
+
+    /// The path appended to a model's `base_url` (which ends in `/v1`).
+    pub(crate) fn upstream_path(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "/chat/completions",
+            Endpoint::Embeddings => "/embeddings",
+            Endpoint::Messages => "/messages",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod authn;
 mod cache;
 pub mod catalog;
 mod coalesce;
+mod cost;
 mod credentials;
 mod drain;
 pub mod error;
