@@ -13,9 +13,11 @@
 
 mod consumer;
 mod decode;
+mod export;
 pub mod http;
 mod ledger;
 mod retention;
+mod scope;
 mod tenant_deletions;
 pub mod webhooks;
 
