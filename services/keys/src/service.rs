@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 use crate::{
     crypto::{DekCache, EncryptionContext, Kms, KmsError},
     error::KeysError,
-    events::KeyEvent,
-    store::{self, Meta, Recorded},
+    events::{KeyEvent, Recorded},
+    store::{self, Meta},
 };
 
 pub struct KeyServiceSettings {
