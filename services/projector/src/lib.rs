@@ -15,6 +15,7 @@ mod consumer;
 mod decode;
 mod export;
 pub mod http;
+mod last_used;
 mod ledger;
 mod retention;
 mod scope;
@@ -24,6 +25,7 @@ pub mod webhooks;
 use sqlx::PgPool;
 
 pub use consumer::run;
+pub use last_used::last_used;
 pub use ledger::rebuild;
 pub use retention::prune;
 
