@@ -47,7 +47,7 @@ pub struct ApiKey {
     pub revoked_at: Option<OffsetDateTime>,
     /// When the key was last used, derived by the projector from usage
     /// events (never a database write per request); it lags by seconds.
-    /// Not a column of `api_keys`: filled in through `LastUsed`.
+    // Not a column of `api_keys`: filled in through `LastUsed`.
     #[serde(with = "time::serde::rfc3339::option")]
     #[sqlx(skip)]
     pub last_used_at: Option<OffsetDateTime>,
