@@ -8,8 +8,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::request::Endpoint;
-
 /// The dev catalog shipped in `config/models.dev.yaml`.
 pub const DEV_CATALOG: &str = include_str!("../../../config/models.dev.yaml");
 
@@ -160,54 +158,13 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_whitespace) {
         return Err(fail("the name must be 1-128 characters without spaces".into()));
     }
-    let wire = match m.provider.as_str() {
-        "anthropic" => Wire::Anthropic,
-        "openai" | "groq" | "together" | "mistral" | "perplexity" | "cohere" | "huggingface" => Wire::OpenAi,
-        p if p.strip_prefix("custom-").is_some_and(|n| !n.is_empty()) => Wire::OpenAi,
-        p => {
-            return Err(fail(format!(
-                "unknown provider {p:?} (use openai, anthropic, groq, …, or custom-<name>)"
-            )));
-        }
-    };
+    let wire = wire_of(&m.provider).map_err(fail)?;
     if wire == Wire::Anthropic && m.mode == Mode::Embedding {
         return Err(fail("anthropic has no embeddings API".into()));
     }
-    if m.key_source.is_empty() {
-        return Err(fail(
-            "key_source must list at least one of user, tenant, system".into(),
-        ));
-    }
-    for (i, s) in m.key_source.iter().enumerate() {
-        if m.key_source[..i].contains(s) {
-            return Err(fail(format!("key_source lists {s:?} twice")));
-        }
-    }
-    if m.key_source.contains(&KeySource::System) && m.api_key_env.is_none() {
-        return Err(fail(
-            "key_source includes system, so api_key_env must name the variable holding the key".into(),
-        ));
-    }
+    check_key_sources(&m.key_source, m.api_key_env.is_some()).map_err(fail)?;
     if let Some(price) = &m.price {
-        let all = [
-            price.input_per_mtok,
-            price.output_per_mtok,
-            price.cached_input_per_mtok,
-        ];
-        if all
-            .iter()
-            .any(|p| !p.is_finite() || *p < 0.0 || *p > MAX_PRICE_PER_MTOK)
-        {
-            return Err(fail(format!(
-                "prices must be numbers from 0 to {MAX_PRICE_PER_MTOK} per million tokens"
-            )));
-        }
-        if price.currency.len() != 3 || !price.currency.chars().all(|c| c.is_ascii_uppercase()) {
-            return Err(fail(format!(
-                "currency {:?} must be an ISO 4217 code such as USD",
-                price.currency
-            )));
-        }
+        check_price(price).map_err(fail)?;
     }
     let max_output_tokens = m.max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
     if !(1..=MAX_OUTPUT_TOKENS_CAP).contains(&max_output_tokens) {
@@ -241,6 +198,61 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
     })
 }
 
+/// The wire format a provider speaks.
+fn wire_of(provider: &str) -> Result<Wire, String> {
+    match provider {
+        "anthropic" => Ok(Wire::Anthropic),
+        "openai" | "groq" | "together" | "mistral" | "perplexity" | "cohere" | "huggingface" => {
+            Ok(Wire::OpenAi)
+        }
+        p if p.strip_prefix("custom-").is_some_and(|n| !n.is_empty()) => Ok(Wire::OpenAi),
+        p => Err(format!(
+            "unknown provider {p:?} (use openai, anthropic, groq, …, or custom-<name>)"
+        )),
+    }
+}
+
+/// A non-empty list without repeats; `system` needs the key's variable.
+fn check_key_sources(sources: &[KeySource], has_api_key_env: bool) -> Result<(), String> {
+    if sources.is_empty() {
+        return Err("key_source must list at least one of user, tenant, system".into());
+    }
+    for (i, s) in sources.iter().enumerate() {
+        if sources[..i].contains(s) {
+            return Err(format!("key_source lists {s:?} twice"));
+        }
+    }
+    if sources.contains(&KeySource::System) && !has_api_key_env {
+        return Err(
+            "key_source includes system, so api_key_env must name the variable holding the key".into(),
+        );
+    }
+    Ok(())
+}
+
+fn check_price(price: &Price) -> Result<(), String> {
+    let all = [
+        price.input_per_mtok,
+        price.output_per_mtok,
+        price.cached_input_per_mtok,
+    ];
+    if all
+        .iter()
+        .any(|p| !p.is_finite() || *p < 0.0 || *p > MAX_PRICE_PER_MTOK)
+    {
+        return Err(format!(
+            "prices must be numbers from 0 to {MAX_PRICE_PER_MTOK} per million tokens"
+        ));
+    }
+    if price.currency.len() != 3 || !price.currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(format!(
+            "currency {:?} must be an ISO 4217 code such as USD",
+            price.currency
+        ));
+    }
+    Ok(())
+}
+
 /// Replaces each `${NAME}`; returns the first unset name as the error.
 fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
@@ -258,6 +270,42 @@ fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> Result<Stri
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Which LLM endpoint a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    ChatCompletions,
+    Embeddings,
+    Messages,
+}
+
+impl Endpoint {
+    /// The one route a model of this wire format and mode is served on.
+    pub(crate) fn serving(wire: Wire, mode: Mode) -> Self {
+        match (wire, mode) {
+            (Wire::Anthropic, _) => Endpoint::Messages,
+            (Wire::OpenAi, Mode::Embedding) => Endpoint::Embeddings,
+            (Wire::OpenAi, Mode::Chat) => Endpoint::ChatCompletions,
+        }
+    }
+
+    pub(crate) fn route(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "/v1/chat/completions",
+            Endpoint::Embeddings => "/v1/embeddings",
+            Endpoint::Messages => "/v1/messages",
+        }
+    }
+
+    /// The path appended to a model's `base_url` (which ends in `/v1`).
+    pub(crate) fn upstream_path(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "/chat/completions",
+            Endpoint::Embeddings => "/embeddings",
+            Endpoint::Messages => "/messages",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod cache;
 pub mod catalog;
 pub mod clock;
 mod coalesce;
+mod cost;
 mod credentials;
 mod drain;
 pub mod error;

@@ -6,47 +6,7 @@ use axum::extract::rejection::BytesRejection;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::{
-    catalog::{Mode, Wire},
-    error::GatewayError,
-    limits::demand::OUTPUT_FIELDS,
-};
-
-/// Which LLM endpoint a request is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    ChatCompletions,
-    Embeddings,
-    Messages,
-}
-
-impl Endpoint {
-    /// The one route a model of this wire format and mode is served on.
-    pub(crate) fn serving(wire: Wire, mode: Mode) -> Self {
-        match (wire, mode) {
-            (Wire::Anthropic, _) => Endpoint::Messages,
-            (Wire::OpenAi, Mode::Embedding) => Endpoint::Embeddings,
-            (Wire::OpenAi, Mode::Chat) => Endpoint::ChatCompletions,
-        }
-    }
-
-    pub(crate) fn route(self) -> &'static str {
-        match self {
-            Endpoint::ChatCompletions => "/v1/chat/completions",
-            Endpoint::Embeddings => "/v1/embeddings",
-            Endpoint::Messages => "/v1/messages",
-        }
-    }
-
-    /// The path appended to a model's `base_url` (which ends in `/v1`).
-    pub(crate) fn upstream_path(self) -> &'static str {
-        match self {
-            Endpoint::ChatCompletions => "/chat/completions",
-            Endpoint::Embeddings => "/embeddings",
-            Endpoint::Messages => "/messages",
-        }
-    }
-}
+use crate::{catalog::Endpoint, error::GatewayError, limits::demand::OUTPUT_FIELDS};
 
 pub(crate) struct LlmRequest {
     pub(crate) body: Map<String, Value>,

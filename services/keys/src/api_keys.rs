@@ -2,9 +2,10 @@
 //! rotate, and verify. Only HMAC-SHA256(pepper, secret) is stored, looked up
 //! by the key's public id and compared in constant time.
 
-use keyway_auth::{AuthError, Caller, CallerLimits, Limits, Role, secrets_equal};
+mod verify;
+
+use keyway_auth::{Caller, Limits, Role};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -46,7 +47,9 @@ pub struct ApiKey {
     pub revoked_at: Option<OffsetDateTime>,
     /// When the key was last used, derived by the projector from usage
     /// events (never a database write per request); it lags by seconds.
+    // Not a column of `api_keys`: filled in through `LastUsed`.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[sqlx(skip)]
     pub last_used_at: Option<OffsetDateTime>,
     #[serde(skip)]
     pub version: i64,
@@ -83,19 +86,26 @@ pub struct IssuedApiKey {
 
 const COLUMNS: &str = "id, tenant_id, user_id, name, role, scopes, expires_at, limits, created_by, created_at, rotated_at, revoked_at, version";
 
-/// The projector's `api_key_last_used` table, when it shares this database.
-const WITH_LAST_USED: &str =
-    ", (SELECT u.last_used_at FROM api_key_last_used u WHERE u.api_key_id = api_keys.id) AS last_used_at";
-const WITHOUT_LAST_USED: &str = ", NULL::timestamptz AS last_used_at";
-
 impl KeyService {
-    fn api_key_columns(&self) -> String {
-        let last_used = if self.usage_signal {
-            WITH_LAST_USED
-        } else {
-            WITHOUT_LAST_USED
+    /// Fills in `last_used_at` from the `LastUsed` source, if one is wired.
+    /// A failing source leaves it empty rather than failing the read: the
+    /// value is advisory and lags anyway.
+    async fn fill_last_used(&self, mut keys: Vec<ApiKey>) -> Vec<ApiKey> {
+        let Some(source) = &self.last_used else {
+            return keys;
         };
-        format!("{COLUMNS}{last_used}")
+        let ids: Vec<String> = keys.iter().map(|k| k.id.clone()).collect();
+        let mut last_used = match source.last_used(&ids).await {
+            Ok(map) => map,
+            Err(error) => {
+                tracing::warn!(%error, "api key last_used_at unavailable");
+                return keys;
+            }
+        };
+        for key in &mut keys {
+            key.last_used_at = last_used.remove(&key.id);
+        }
+        keys
     }
 
     fn hash_secret(&self, secret: &str) -> [u8; 32] {
@@ -159,15 +169,16 @@ impl KeyService {
     }
 
     pub async fn get_api_key(&self, tenant_id: &str, id: &str) -> Result<ApiKey, KeysError> {
-        sqlx::query_as(&format!(
-            "SELECT {} FROM api_keys WHERE id = $1 AND tenant_id = $2",
-            self.api_key_columns()
+        let key: ApiKey = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE id = $1 AND tenant_id = $2"
         ))
         .bind(id)
         .bind(tenant_id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(KeysError::NotFound("api key"))
+        .ok_or(KeysError::NotFound("api key"))?;
+        let mut keys = self.fill_last_used(vec![key]).await;
+        keys.pop().ok_or(KeysError::NotFound("api key"))
     }
 
     /// Tenant admins see every key of the tenant; others only their own.
@@ -181,9 +192,8 @@ impl KeyService {
         self.get_tenant(tenant_id).await?;
         let only_user = (caller.role < Role::TenantAdmin).then(|| caller.user_id.clone().unwrap_or_default());
         let rows: Vec<ApiKey> = sqlx::query_as(&format!(
-            "SELECT {} FROM api_keys WHERE tenant_id = $1 AND id > $2 AND ($3::text IS NULL OR user_id = $3)
-             ORDER BY id LIMIT $4",
-            self.api_key_columns()
+            "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id > $2 AND ($3::text IS NULL OR user_id = $3)
+             ORDER BY id LIMIT $4"
         ))
         .bind(tenant_id)
         .bind(page.after())
@@ -191,7 +201,11 @@ impl KeyService {
         .bind(limit + 1)
         .fetch_all(&self.pool)
         .await?;
-        Ok(Page::from_rows(rows, limit, |k| k.id.clone()))
+        let page = Page::from_rows(rows, limit, |k| k.id.clone());
+        Ok(Page {
+            data: self.fill_last_used(page.data).await,
+            ..page
+        })
     }
 
     /// The key, if the caller may manage it: its own user, or a tenant admin.
@@ -303,69 +317,6 @@ impl KeyService {
             key: minted.full,
         })
     }
-
-    /// Resolves a presented gateway API key (or the admin key) to a caller.
-    pub async fn verify_key(&self, presented: &str) -> Result<Caller, AuthError> {
-        if presented.is_empty() {
-            return Err(AuthError::Missing);
-        }
-        if self.admin.is_admin_key(presented) {
-            return Ok(Caller::platform_admin());
-        }
-        let parsed = key_format::parse(presented).ok_or(AuthError::Invalid)?;
-        if parsed.env != self.settings.key_env {
-            return Err(AuthError::Invalid);
-        }
-        // Hashed before the lookup and compared even when the id is unknown,
-        // so a known id with a wrong secret costs the same as an unknown id.
-        let presented_hash = self.hash_secret(parsed.secret);
-        let row = sqlx::query(
-            "SELECT k.tenant_id, k.user_id, k.role, k.scopes, k.expires_at, k.secret_hash, k.revoked_at,
-                    k.limits AS key_limits, t.limits AS tenant_limits,
-                    u.status AS user_status, u.role AS user_role
-             FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-             LEFT JOIN users u ON u.id = k.user_id WHERE k.id = $1",
-        )
-        .bind(parsed.id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "api key lookup failed");
-            AuthError::Unavailable
-        })?;
-        let stored: Option<Vec<u8>> = row.as_ref().map(|r| r.get("secret_hash"));
-        let (Some(row), true) = (row, secret_matches(&presented_hash, stored.as_deref())) else {
-            return Err(AuthError::Invalid);
-        };
-        let revoked: Option<OffsetDateTime> = row.get("revoked_at");
-        let expires: Option<OffsetDateTime> = row.get("expires_at");
-        if revoked.is_some() || expires.is_some_and(|t| t <= OffsetDateTime::now_utc()) {
-            return Err(AuthError::Invalid);
-        }
-        let user_id: Option<String> = row.get("user_id");
-        let mut role = Role::parse(row.get::<&str, _>("role")).ok_or(AuthError::Invalid)?;
-        if user_id.is_some() {
-            // A disabled user's keys stop working; a demoted user's keys are demoted too.
-            if row.get::<Option<&str>, _>("user_status") != Some("active") {
-                return Err(AuthError::Invalid);
-            }
-            if let Some(user_role) = row.get::<Option<&str>, _>("user_role").and_then(Role::parse) {
-                role = role.min(user_role);
-            }
-        }
-        Ok(Caller {
-            tenant_id: row.get("tenant_id"),
-            user_id,
-            api_key_id: Some(parsed.id.to_owned()),
-            role,
-            scopes: row.get("scopes"),
-            expires_at: expires.map(OffsetDateTime::unix_timestamp),
-            limits: CallerLimits {
-                tenant: row.get::<sqlx::types::Json<Limits>, _>("tenant_limits").0,
-                api_key: row.get::<sqlx::types::Json<Limits>, _>("key_limits").0,
-            },
-        })
-    }
 }
 
 fn validate_scopes(scopes: Option<Vec<String>>) -> Result<Option<Vec<String>>, KeysError> {
@@ -380,36 +331,6 @@ fn validate_scopes(scopes: Option<Vec<String>>) -> Result<Option<Vec<String>>, K
     }
 }
 
-/// Compares against a dummy hash when the id is unknown, doing the same
-/// work as for a known id, so the answer's timing does not reveal which ids
-/// exist.
-fn secret_matches(presented_hash: &[u8; 32], stored: Option<&[u8]>) -> bool {
-    const UNKNOWN_ID: [u8; 32] = [0; 32];
-    let equal = secrets_equal(presented_hash, stored.unwrap_or(&UNKNOWN_ID));
-    equal & stored.is_some()
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[async_trait::async_trait]
-impl keyway_auth::Authenticator for KeyService {
-    async fn authenticate(&self, presented: &str) -> Result<Caller, AuthError> {
-        self.verify_key(presented).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::secret_matches;
-
-    #[test]
-    fn an_unknown_id_is_compared_against_a_dummy_and_never_matches() {
-        let zero = [0u8; 32];
-        // Even a presented hash equal to the dummy cannot pass for an unknown id.
-        assert!(!secret_matches(&zero, None));
-        assert!(secret_matches(&zero, Some(&zero)));
-        assert!(!secret_matches(&[1; 32], Some(&zero)));
-    }
 }

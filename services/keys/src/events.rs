@@ -5,6 +5,21 @@
 use keyway_auth::Limits;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// One event as stored in `key_events`, with its position in the log and
+/// its stream version; what the projection and the outbox read.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub position: i64,
+    pub event_id: Uuid,
+    pub stream_id: String,
+    pub version: i64,
+    pub tenant_id: String,
+    pub actor: String,
+    pub occurred_at: OffsetDateTime,
+    pub event: KeyEvent,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

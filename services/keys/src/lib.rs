@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod key_format;
+pub mod last_used;
 pub mod outbox;
 pub mod page;
 mod projection;

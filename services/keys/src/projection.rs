@@ -5,9 +5,29 @@
 use base64::{Engine, engine::general_purpose::STANDARD};
 use sqlx::{PgConnection, types::Json};
 
-use crate::{events::KeyEvent, store::Recorded};
+use crate::events::{KeyEvent, Recorded};
 
 pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), sqlx::Error> {
+    match &r.event {
+        KeyEvent::TenantCreated { .. }
+        | KeyEvent::TenantUpdated { .. }
+        | KeyEvent::TenantDekRotated { .. }
+        | KeyEvent::TenantDeleted { .. } => tenant(conn, r).await,
+        KeyEvent::UserCreated { .. } | KeyEvent::UserUpdated { .. } | KeyEvent::UserDeleted { .. } => {
+            user(conn, r).await
+        }
+        KeyEvent::ApiKeyCreated { .. }
+        | KeyEvent::ApiKeyRotated { .. }
+        | KeyEvent::ApiKeyLimitsSet { .. }
+        | KeyEvent::ApiKeyRevoked { .. } => api_key(conn, r).await,
+        KeyEvent::ByokKeySet { .. } | KeyEvent::ByokKeyResealed { .. } | KeyEvent::ByokKeyDeleted { .. } => {
+            byok(conn, r).await
+        }
+    }
+}
+
+/// `tenants`: one row per tenant.
+async fn tenant(conn: &mut PgConnection, r: &Recorded) -> Result<(), sqlx::Error> {
     let (at, v) = (r.occurred_at, r.version);
     match &r.event {
         KeyEvent::TenantCreated {
@@ -69,6 +89,16 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
                 .execute(conn)
                 .await?;
         }
+        // Events of the other aggregates: `apply` never routes them here.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `users`: one row per user.
+async fn user(conn: &mut PgConnection, r: &Recorded) -> Result<(), sqlx::Error> {
+    let (at, v) = (r.occurred_at, r.version);
+    match &r.event {
         KeyEvent::UserCreated {
             user_id,
             tenant_id,
@@ -118,6 +148,16 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
                 .execute(conn)
                 .await?;
         }
+        // Events of the other aggregates: `apply` never routes them here.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `api_keys`: one row per key; revocation and rotation keep the row.
+async fn api_key(conn: &mut PgConnection, r: &Recorded) -> Result<(), sqlx::Error> {
+    let (at, v) = (r.occurred_at, r.version);
+    match &r.event {
         KeyEvent::ApiKeyCreated {
             key_id,
             tenant_id,
@@ -175,6 +215,16 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
                 .execute(conn)
                 .await?;
         }
+        // Events of the other aggregates: `apply` never routes them here.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `byok_keys`: one row per sealed provider key.
+async fn byok(conn: &mut PgConnection, r: &Recorded) -> Result<(), sqlx::Error> {
+    let (at, v) = (r.occurred_at, r.version);
+    match &r.event {
         KeyEvent::ByokKeySet {
             record_id,
             tenant_id,
@@ -232,6 +282,8 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
                 .execute(conn)
                 .await?;
         }
+        // Events of the other aggregates: `apply` never routes them here.
+        _ => {}
     }
     Ok(())
 }

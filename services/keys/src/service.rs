@@ -11,8 +11,9 @@ use zeroize::Zeroizing;
 use crate::{
     crypto::{DekCache, EncryptionContext, Kms, KmsError},
     error::KeysError,
-    events::KeyEvent,
-    store::{self, Meta, Recorded},
+    events::{KeyEvent, Recorded},
+    last_used::LastUsed,
+    store::{self, Meta},
 };
 
 pub struct KeyServiceSettings {
@@ -32,8 +33,8 @@ pub struct KeyService {
     pub(crate) admin: AdminKeyAuthenticator,
     pub(crate) settings: KeyServiceSettings,
     pub(crate) http: reqwest::Client,
-    /// Whether the projector's `api_key_last_used` table is in this database.
-    pub(crate) usage_signal: bool,
+    /// Where API keys' `last_used_at` comes from; without it, it is absent.
+    pub(crate) last_used: Option<Arc<dyn LastUsed>>,
     /// Data keys wrapped by the same KMS outside this service, rewrapped by
     /// the same KEK rotation.
     pub(crate) kek_hooks: Vec<Arc<dyn KekRotationHook>>,
@@ -77,11 +78,8 @@ impl KeyService {
             .timeout(Duration::from_secs(15))
             .build()
             .map_err(|e| KeysError::Unavailable(format!("http client: {e}")))?;
-        let usage_signal: bool = sqlx::query_scalar("SELECT to_regclass('api_key_last_used') IS NOT NULL")
-            .fetch_one(&pool)
-            .await?;
         let service = Self {
-            usage_signal,
+            last_used: None,
             pool,
             kms,
             deks: DekCache::new(Duration::from_secs(300), 100_000, 10_000),
@@ -98,6 +96,11 @@ impl KeyService {
 
     pub fn with_kek_rotation_hook(mut self, hook: Arc<dyn KekRotationHook>) -> Self {
         self.kek_hooks.push(hook);
+        self
+    }
+
+    pub fn with_last_used(mut self, source: Arc<dyn LastUsed>) -> Self {
+        self.last_used = Some(source);
         self
     }
 

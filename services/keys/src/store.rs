@@ -8,7 +8,10 @@ use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{events::KeyEvent, projection};
+use crate::{
+    events::{KeyEvent, Recorded},
+    projection,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,18 +28,6 @@ pub enum StoreError {
 pub struct Meta {
     pub actor: String,
     pub request_id: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub position: i64,
-    pub event_id: Uuid,
-    pub stream_id: String,
-    pub version: i64,
-    pub tenant_id: String,
-    pub actor: String,
-    pub occurred_at: OffsetDateTime,
-    pub event: KeyEvent,
 }
 
 /// Appends one event at `expected_version + 1` of its stream.

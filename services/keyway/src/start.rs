@@ -8,6 +8,7 @@ use keyway_common::{Config, Environment};
 use keyway_keys::{
     KeyService, KeyServiceSettings,
     crypto::{Kms, KmsConfig},
+    last_used::{LastUsed, LastUses},
     service::{ChangeHook, KekRotationHook},
 };
 use keyway_projector::{
@@ -50,10 +51,12 @@ pub(crate) async fn start_key_service(
         base_url_policy: keyway_common::outbound::OutboundPolicy::for_config(config),
     };
     let webhook_keys = Arc::new(WebhookKeys(pool.clone()));
+    let last_used = Arc::new(ProjectorLastUsed(pool.clone()));
     let mut service = KeyService::start(pool, kms, admin_key, settings)
         .await
         .map_err(|e| StartError::Keys(e.to_string()))?
-        .with_kek_rotation_hook(webhook_keys);
+        .with_kek_rotation_hook(webhook_keys)
+        .with_last_used(last_used);
     if let Some(hook) = on_change {
         service = service.with_change_hook(hook);
     }
@@ -68,6 +71,19 @@ struct WebhookKeys(sqlx::PgPool);
 impl KekRotationHook for WebhookKeys {
     async fn rewrap(&self, kms: &dyn Kms) -> Result<u64, String> {
         keyway_projector::webhooks::rewrap_data_keys(&self.0, kms)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// API keys' `last_used_at`, from the projector's fold of usage events in
+/// the same database (empty where the projector's tables are absent).
+struct ProjectorLastUsed(sqlx::PgPool);
+
+#[async_trait::async_trait]
+impl LastUsed for ProjectorLastUsed {
+    async fn last_used(&self, key_ids: &[String]) -> Result<LastUses, String> {
+        keyway_projector::last_used(&self.0, key_ids)
             .await
             .map_err(|e| e.to_string())
     }

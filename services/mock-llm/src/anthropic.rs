@@ -8,9 +8,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::errors::{Api, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, invalid};
+use crate::state::AppState;
 use crate::usage::{AnthropicUsage, Usage};
 use crate::{sse, text};
 
@@ -146,50 +146,7 @@ pub(crate) async fn messages(State(state): State<AppState>, headers: HeaderMap, 
         return json_response(StatusCode::OK, &message);
     }
 
-    let frames = || -> std::io::Result<(Vec<Bytes>, Vec<Bytes>)> {
-        // Like the real API: message_start reports the prompt and a placeholder
-        // output of 1; message_delta carries the final output count.
-        let start_usage = usage.map(|u| AnthropicUsage {
-            output_tokens: 1,
-            ..u.anthropic()
-        });
-        let start = Event::MessageStart {
-            message: MessageBody {
-                id: &id,
-                kind: "message",
-                role: "assistant",
-                model,
-                content: &[],
-                stop_reason: None,
-                stop_sequence: None,
-                usage: start_usage,
-            },
-        };
-        let block_start = Event::ContentBlockStart {
-            index: 0,
-            content_block: TextBlock {
-                kind: "text",
-                text: "",
-            },
-        };
-        let head = vec![start.frame()?, block_start.frame()?, Event::Ping.frame()?];
-        let message_delta = Event::MessageDelta {
-            delta: StopDelta {
-                stop_reason: "end_turn",
-                stop_sequence: None,
-            },
-            usage: usage.map(|u| OutputUsage {
-                output_tokens: u.output,
-            }),
-        };
-        let tail = vec![
-            Event::ContentBlockStop { index: 0 }.frame()?,
-            message_delta.frame()?,
-            Event::MessageStop.frame()?,
-        ];
-        Ok((head, tail))
-    };
-    let (head, tail) = match frames() {
+    let (head, tail) = match stream_frames(&id, model, usage) {
         Ok(frames) => frames,
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
@@ -209,6 +166,53 @@ pub(crate) async fn messages(State(state): State<AppState>, headers: HeaderMap, 
             Event::ContentBlockDelta { index: 0, delta }.frame()
         },
     })
+}
+
+/// The frames around the text deltas of a streamed message: before them
+/// `message_start`, `content_block_start` and a ping; after them the block's
+/// stop, `message_delta` with the stop reason and usage, and `message_stop`.
+fn stream_frames(id: &str, model: &str, usage: Option<Usage>) -> std::io::Result<(Vec<Bytes>, Vec<Bytes>)> {
+    // Like the real API: message_start reports the prompt and a placeholder
+    // output of 1; message_delta carries the final output count.
+    let start_usage = usage.map(|u| AnthropicUsage {
+        output_tokens: 1,
+        ..u.anthropic()
+    });
+    let start = Event::MessageStart {
+        message: MessageBody {
+            id,
+            kind: "message",
+            role: "assistant",
+            model,
+            content: &[],
+            stop_reason: None,
+            stop_sequence: None,
+            usage: start_usage,
+        },
+    };
+    let block_start = Event::ContentBlockStart {
+        index: 0,
+        content_block: TextBlock {
+            kind: "text",
+            text: "",
+        },
+    };
+    let head = vec![start.frame()?, block_start.frame()?, Event::Ping.frame()?];
+    let message_delta = Event::MessageDelta {
+        delta: StopDelta {
+            stop_reason: "end_turn",
+            stop_sequence: None,
+        },
+        usage: usage.map(|u| OutputUsage {
+            output_tokens: u.output,
+        }),
+    };
+    let tail = vec![
+        Event::ContentBlockStop { index: 0 }.frame()?,
+        message_delta.frame()?,
+        Event::MessageStop.frame()?,
+    ];
+    Ok((head, tail))
 }
 
 #[cfg(test)]

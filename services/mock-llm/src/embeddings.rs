@@ -10,9 +10,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::errors::{Api, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, invalid};
+use crate::state::AppState;
 use crate::text::count_words;
 
 const ROUTE: &str = "/v1/embeddings";

@@ -17,6 +17,7 @@ mod models;
 mod openai;
 mod pipeline;
 mod sse;
+mod state;
 mod text;
 mod usage;
 

@@ -6,9 +6,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::errors::{Api, json_response};
 use crate::pipeline;
+use crate::state::AppState;
 
 const ROUTE: &str = "/v1/models";
 

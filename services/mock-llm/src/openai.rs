@@ -7,9 +7,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::{AppState, unix_now};
 use crate::errors::{Api, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, invalid};
+use crate::state::{AppState, unix_now};
 use crate::usage::{OpenAiUsage, Usage};
 use crate::{sse, text};
 
@@ -155,20 +155,7 @@ pub(crate) async fn chat_completions(
         created,
         model: model.to_owned(),
     };
-    let frames = || -> std::io::Result<(Vec<Bytes>, Vec<Bytes>)> {
-        let role = Delta {
-            role: Some("assistant"),
-            content: Some(""),
-        };
-        let head = vec![header.delta(role, None)?];
-        let mut tail = vec![header.delta(Delta::default(), Some("stop"))?];
-        if let Some(usage) = usage.filter(|_| include_usage) {
-            tail.push(header.frame(&[], Some(usage))?);
-        }
-        tail.push(Bytes::from_static(b"data: [DONE]\n\n"));
-        Ok((head, tail))
-    };
-    let (head, tail) = match frames() {
+    let (head, tail) = match stream_frames(&header, usage.filter(|_| include_usage)) {
         Ok(frames) => frames,
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
@@ -190,6 +177,26 @@ pub(crate) async fn chat_completions(
             )
         },
     })
+}
+
+/// The frames around the content deltas of a streamed completion: the
+/// assistant role first; then the stop, the usage chunk when the client
+/// asked for it (`stream_options.include_usage`), and `[DONE]`.
+fn stream_frames(
+    header: &ChunkHeader,
+    usage: Option<OpenAiUsage>,
+) -> std::io::Result<(Vec<Bytes>, Vec<Bytes>)> {
+    let role = Delta {
+        role: Some("assistant"),
+        content: Some(""),
+    };
+    let head = vec![header.delta(role, None)?];
+    let mut tail = vec![header.delta(Delta::default(), Some("stop"))?];
+    if let Some(usage) = usage {
+        tail.push(header.frame(&[], Some(usage))?);
+    }
+    tail.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    Ok((head, tail))
 }
 
 #[cfg(test)]

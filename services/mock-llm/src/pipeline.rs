@@ -5,10 +5,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::auth::{self, Auth};
 use crate::controls::{Controls, InjectedError, TIMEOUT};
 use crate::errors::{Api, ErrorKind, error_response};
+use crate::state::AppState;
 
 /// A request that passed the shared steps.
 pub(crate) struct Prepared {

@@ -71,6 +71,186 @@ fn event(rng: &mut impl Rng, tenant: &str) -> UsageEvent {
     }
 }
 
+/// Counts the committed events every `SAMPLE_EVERY` until `stop`.
+async fn sample(pool: sqlx::PgPool, stop: CancellationToken) -> Vec<(Instant, i64)> {
+    let mut samples: Vec<(Instant, i64)> = Vec::new();
+    while !stop.is_cancelled() {
+        let count: Result<i64, _> = sqlx::query_scalar(VISIBLE).fetch_one(&pool).await;
+        if let Ok(count) = count {
+            samples.push((Instant::now(), count));
+        }
+        tokio::time::sleep(SAMPLE_EVERY).await;
+    }
+    samples
+}
+
+/// The CloudEvents headers the gateway's publisher sends.
+fn headers(e: &UsageEvent, tenant: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        (ce::NATS_MSG_ID, e.event_id.as_str()),
+        (ce::ID, e.event_id.as_str()),
+        (ce::SPECVERSION, "1.0"),
+        (ce::SOURCE, "keyway/gateway"),
+        (ce::TYPE, ce::USAGE_TYPE),
+        (ce::SUBJECT, tenant),
+        (ce::DATACONTENTTYPE, ce::PROTOBUF),
+    ] {
+        headers.insert(name, value);
+    }
+    headers
+}
+
+/// Publishes `total` events (paced at `rate`/s when positive) with up to
+/// `IN_FLIGHT` unacknowledged; returns when each was published.
+async fn publish(
+    js: &jetstream::Context,
+    prefix: &str,
+    total: usize,
+    rate: f64,
+    start: Instant,
+) -> Result<Vec<Instant>, Box<dyn Error>> {
+    let mut rng = rand::rng();
+    let mut published_at = Vec::with_capacity(total);
+    let mut acks = VecDeque::with_capacity(IN_FLIGHT);
+    for i in 0..total {
+        if rate > 0.0 {
+            let due = start + Duration::from_secs_f64(i as f64 / rate);
+            if due > Instant::now() {
+                tokio::time::sleep_until(due.into()).await;
+            }
+        }
+        let tenant = format!("tenant-{}", i % TENANTS);
+        let e = event(&mut rng, &tenant);
+        let subject = keyway_proto::subjects::usage(prefix, &tenant);
+        published_at.push(Instant::now());
+        acks.push_back(
+            js.publish_with_headers(subject, headers(&e, &tenant), e.encode_to_vec().into())
+                .await?,
+        );
+        if acks.len() >= IN_FLIGHT
+            && let Some(ack) = acks.pop_front()
+        {
+            ack.await?;
+        }
+    }
+    for ack in acks {
+        ack.await?;
+    }
+    Ok(published_at)
+}
+
+/// Waits up to 10 minutes for `total` committed events; false on timeout.
+async fn wait_visible(pool: &sqlx::PgPool, total: usize) -> Result<bool, sqlx::Error> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let count: i64 = sqlx::query_scalar(VISIBLE).fetch_one(pool).await?;
+        if count as usize >= total {
+            return Ok(true);
+        }
+        if Instant::now() > deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(SAMPLE_EVERY).await;
+    }
+}
+
+/// Each event's lag: from its publish to the first sample counting it
+/// (events commit in publish order), sorted.
+fn lags(published_at: &[Instant], samples: &[(Instant, i64)]) -> Vec<Duration> {
+    let mut lags = Vec::with_capacity(published_at.len());
+    let mut next = 0;
+    for (i, at) in published_at.iter().enumerate() {
+        while next < samples.len() && (samples[next].1 as usize) < i + 1 {
+            next += 1;
+        }
+        if let Some((seen, _)) = samples.get(next) {
+            lags.push(seen.saturating_duration_since(*at));
+        }
+    }
+    lags.sort_unstable();
+    lags
+}
+
+/// A fresh database with the projector's schema, and the NATS streams.
+async fn set_up(
+    db_url: &str,
+    prefix: &str,
+    nats_url: &str,
+) -> Result<(sqlx::PgPool, keyway_common::Config, async_nats::Client), Box<dyn Error>> {
+    keyway_common::db::ensure_database(db_url).await?;
+    let pool = keyway_common::db::connect(db_url).await?;
+    keyway_projector::migrate(&pool).await?;
+    let config = keyway_common::Config::from_vars(
+        [("KEYWAY_NATS_PREFIX", prefix), ("KEYWAY_NATS_URL", nats_url)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    )?;
+    let nats = async_nats::connect(nats_url).await?;
+    keyway_common::nats::ensure_streams(&nats, &config).await?;
+    Ok((pool, config, nats))
+}
+
+fn announce(total: usize, rate: f64, batch_size: usize, backlog: bool) {
+    let pace = if rate > 0.0 {
+        format!("paced at {rate:.0}/s")
+    } else {
+        "as fast as possible".into()
+    };
+    let when = if backlog {
+        "projector started after publishing"
+    } else {
+        "projector consuming meanwhile"
+    };
+    println!("publishing {total} usage events ({pace}), batch size {batch_size}, {when}");
+}
+
+fn report_rates(total: usize, published: Duration, all_in: Duration, done: bool) {
+    println!(
+        "published in {:.2}s ({:.0} events/s)",
+        published.as_secs_f64(),
+        total as f64 / published.as_secs_f64()
+    );
+    println!(
+        "projected {} events in {:.2}s: {:.0} events/s into the views{}",
+        total,
+        all_in.as_secs_f64(),
+        total as f64 / all_in.as_secs_f64(),
+        if done { "" } else { " (TIMED OUT)" }
+    );
+}
+
+fn report_lags(backlog: bool, lags: &[Duration]) {
+    if backlog {
+        println!("(backlog mode: all events were queued before the projector started; no lag figures)");
+    } else {
+        println!(
+            "projection lag (publish -> committed in the views): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            percentile(lags, 0.50).as_secs_f64() * 1e3,
+            percentile(lags, 0.99).as_secs_f64() * 1e3,
+            lags.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        );
+    }
+}
+
+/// Drops the throwaway database and streams.
+async fn clean_up(
+    pg_base: &str,
+    db: &str,
+    js: &jetstream::Context,
+    config: &keyway_common::Config,
+) -> Result<(), Box<dyn Error>> {
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{pg_base}/postgres")).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    for kind in ["usage", "keys"] {
+        let _ = js.delete_stream(config.stream_name(kind)).await;
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let total: usize = env_or("BENCH_EVENTS", 200_000);
@@ -83,20 +263,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let (db, prefix) = (format!("keyway_bench_projector_{id}"), format!("kwbenchproj{id}"));
     let db_url = format!("{pg_base}/{db}");
 
-    keyway_common::db::ensure_database(&db_url).await?;
-    let pool = keyway_common::db::connect(&db_url).await?;
-    keyway_projector::migrate(&pool).await?;
-    let config = keyway_common::Config::from_vars(
-        [
-            ("KEYWAY_NATS_PREFIX", prefix.as_str()),
-            ("KEYWAY_NATS_URL", nats_url.as_str()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect(),
-    )?;
-    let nats = async_nats::connect(nats_url.as_str()).await?;
-    keyway_common::nats::ensure_streams(&nats, &config).await?;
+    let (pool, config, nats) = set_up(&db_url, &prefix, &nats_url).await?;
     let js = jetstream::new(nats.clone());
 
     let stop = CancellationToken::new();
@@ -114,74 +281,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         ))
     };
     let mut projector = (!backlog).then(start_projector);
-    let sampler = {
-        let (pool, stop) = (pool.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut samples: Vec<(Instant, i64)> = Vec::new();
-            while !stop.is_cancelled() {
-                let count: Result<i64, _> = sqlx::query_scalar(VISIBLE).fetch_one(&pool).await;
-                if let Ok(count) = count {
-                    samples.push((Instant::now(), count));
-                }
-                tokio::time::sleep(SAMPLE_EVERY).await;
-            }
-            samples
-        })
-    };
+    let sampler = tokio::spawn(sample(pool.clone(), stop.clone()));
 
-    println!(
-        "publishing {total} usage events ({}), batch size {batch_size}{}",
-        if rate > 0.0 {
-            format!("paced at {rate:.0}/s")
-        } else {
-            "as fast as possible".into()
-        },
-        if backlog {
-            ", projector started after publishing"
-        } else {
-            ", projector consuming meanwhile"
-        }
-    );
-    let mut rng = rand::rng();
-    let mut published_at = Vec::with_capacity(total);
-    let mut acks = VecDeque::with_capacity(IN_FLIGHT);
+    announce(total, rate, batch_size, backlog);
     let start = Instant::now();
-    for i in 0..total {
-        if rate > 0.0 {
-            let due = start + Duration::from_secs_f64(i as f64 / rate);
-            if due > Instant::now() {
-                tokio::time::sleep_until(due.into()).await;
-            }
-        }
-        let tenant = format!("tenant-{}", i % TENANTS);
-        let e = event(&mut rng, &tenant);
-        let mut headers = HeaderMap::new();
-        for (name, value) in [
-            (ce::NATS_MSG_ID, e.event_id.as_str()),
-            (ce::ID, e.event_id.as_str()),
-            (ce::SPECVERSION, "1.0"),
-            (ce::SOURCE, "keyway/gateway"),
-            (ce::TYPE, ce::USAGE_TYPE),
-            (ce::SUBJECT, tenant.as_str()),
-            (ce::DATACONTENTTYPE, ce::PROTOBUF),
-        ] {
-            headers.insert(name, value);
-        }
-        let subject = keyway_proto::subjects::usage(&prefix, &tenant);
-        published_at.push(Instant::now());
-        acks.push_back(
-            js.publish_with_headers(subject, headers, e.encode_to_vec().into())
-                .await?,
-        );
-        if acks.len() >= IN_FLIGHT
-            && let Some(ack) = acks.pop_front()
-        {
-            ack.await?;
-        }
-    }
-    for ack in acks {
-        ack.await?;
-    }
+    let published_at = publish(&js, &prefix, total, rate, start).await?;
     let published = start.elapsed();
     // Backlog mode measures the projector alone, draining what is queued.
     let projecting_from = if backlog {
@@ -191,17 +295,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         start
     };
 
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let done = loop {
-        let count: i64 = sqlx::query_scalar(VISIBLE).fetch_one(&pool).await?;
-        if count as usize >= total {
-            break true;
-        }
-        if Instant::now() > deadline {
-            break false;
-        }
-        tokio::time::sleep(SAMPLE_EVERY).await;
-    };
+    let done = wait_visible(&pool, total).await?;
     tokio::time::sleep(SAMPLE_EVERY * 2).await;
     let in_views: i64 = sqlx::query_scalar("SELECT COALESCE(sum(requests), 0)::bigint FROM usage_monthly")
         .fetch_one(&pool)
@@ -212,17 +306,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let _ = projector.await;
     }
 
-    let mut lags = Vec::with_capacity(total);
-    let mut next = 0;
-    for (i, at) in published_at.iter().enumerate() {
-        while next < samples.len() && (samples[next].1 as usize) < i + 1 {
-            next += 1;
-        }
-        if let Some((seen, _)) = samples.get(next) {
-            lags.push(seen.saturating_duration_since(*at));
-        }
-    }
-    lags.sort_unstable();
     let all_in = samples
         .iter()
         .find(|(_, n)| *n as usize >= total)
@@ -230,37 +313,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
             t.duration_since(projecting_from)
         });
     println!("views hold {in_views} requests (expected {total})");
-    println!(
-        "published in {:.2}s ({:.0} events/s)",
-        published.as_secs_f64(),
-        total as f64 / published.as_secs_f64()
-    );
-    println!(
-        "projected {} events in {:.2}s: {:.0} events/s into the views{}",
-        total,
-        all_in.as_secs_f64(),
-        total as f64 / all_in.as_secs_f64(),
-        if done { "" } else { " (TIMED OUT)" }
-    );
-    if backlog {
-        println!("(backlog mode: all events were queued before the projector started; no lag figures)");
-    } else {
-        println!(
-            "projection lag (publish -> committed in the views): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-            percentile(&lags, 0.50).as_secs_f64() * 1e3,
-            percentile(&lags, 0.99).as_secs_f64() * 1e3,
-            lags.last().copied().unwrap_or_default().as_secs_f64() * 1e3
-        );
-    }
+    report_rates(total, published, all_in, done);
+    report_lags(backlog, &lags(&published_at, &samples));
 
     pool.close().await;
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{pg_base}/postgres")).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    for kind in ["usage", "keys"] {
-        let _ = js.delete_stream(config.stream_name(kind)).await;
-    }
+    clean_up(&pg_base, &db, &js, &config).await?;
     if !done {
         return Err("the projector did not catch up within 10 minutes".into());
     }

@@ -13,15 +13,19 @@
 
 mod consumer;
 mod decode;
+mod export;
 pub mod http;
+mod last_used;
 mod ledger;
 mod retention;
+mod scope;
 mod tenant_deletions;
 pub mod webhooks;
 
 use sqlx::PgPool;
 
 pub use consumer::run;
+pub use last_used::last_used;
 pub use ledger::rebuild;
 pub use retention::prune;
 

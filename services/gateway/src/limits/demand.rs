@@ -12,7 +12,7 @@ use keyway_proto::v1::PriceSnapshot;
 use serde_json::{Map, Value};
 
 use super::Demand;
-use crate::usage::cost;
+use crate::cost;
 
 /// The fields that bound an answer's length: OpenAI's two and Anthropic's.
 pub(crate) const OUTPUT_FIELDS: [&str; 2] = ["max_tokens", "max_completion_tokens"];

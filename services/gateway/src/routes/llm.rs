@@ -9,8 +9,8 @@ use super::llm_handle::handle;
 use crate::{
     Gateway,
     auth::AuthedBody,
+    catalog::Endpoint,
     error::{Failure, Flavor},
-    request::Endpoint,
 };
 
 /// Creates a chat completion (OpenAI wire format, JSON or SSE).

@@ -16,14 +16,15 @@ use serde_json::{Value, json};
 
 use crate::{
     Gateway,
-    catalog::Model,
+    catalog::{Endpoint, Model},
     coalesce::Coalesce,
+    cost,
     error::GatewayError,
     limits::{Demand, Limiter, Reservation, demand},
     proxy::{self, UpstreamCall},
-    request::{self, Endpoint},
+    request,
     usage::{
-        cost, estimate,
+        estimate,
         meter::{Meter, MeteredBody},
         tap::{Format, Tap},
     },

@@ -16,11 +16,12 @@ use keyway_auth::Caller;
 use keyway_proto::v1::{KeySource as ProtoKeySource, PriceSnapshot, UsageEvent};
 
 use super::{
-    UsageSink, cost, estimate,
+    UsageSink, estimate,
     tap::{Reported, Tap},
 };
 use crate::{
     catalog::{KeySource, Model},
+    cost,
     limits::{Demand, Reservation},
 };
 

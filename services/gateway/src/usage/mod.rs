@@ -2,7 +2,6 @@
 //! upstream's answer (or estimated), cost from the catalog's prices, and
 //! delivery to JetStream through a spool that loses nothing when NATS is down.
 
-pub(crate) mod cost;
 pub(crate) mod estimate;
 pub(crate) mod meter;
 pub mod publisher;

@@ -129,7 +129,7 @@ pub(crate) async fn put(
             ));
         }
     };
-    let head = export::export_head(&s.pool).await?;
+    let head = crate::export::export_head(&s.pool).await?;
     if after > head {
         return Err(UsageError::invalid(
             "after",

@@ -54,6 +54,20 @@ impl From<sqlx::Error> for UsageError {
     }
 }
 
+impl From<crate::webhooks::WebhookError> for UsageError {
+    fn from(e: crate::webhooks::WebhookError) -> Self {
+        use crate::webhooks::WebhookError;
+        match e {
+            WebhookError::LimitReached(m) => UsageError::LimitReached(m),
+            WebhookError::NotFound => UsageError::NotFound("webhook"),
+            WebhookError::Conflict(m) => UsageError::Conflict(m),
+            WebhookError::Secret(e) => UsageError::Kms(e),
+            // Through the sqlx conversion, which tells bad input from an outage.
+            WebhookError::Db(e) => UsageError::from(e),
+        }
+    }
+}
+
 impl UsageError {
     pub fn status(&self) -> StatusCode {
         match self {

@@ -7,7 +7,7 @@
 
 mod cursors;
 mod error;
-pub(crate) mod export;
+mod export;
 mod summary;
 mod webhooks;
 
@@ -20,11 +20,11 @@ use axum::{
     routing::{get, post, put},
 };
 use keyway_auth::{AuthError, Authenticator, Caller, PLATFORM_TENANT, Role};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::PgPool;
 
 pub use error::UsageError;
 
-use crate::webhooks::Webhooks;
+use crate::{scope::Scope, webhooks::Webhooks};
 
 /// What every handler needs.
 pub(crate) struct UsageState {
@@ -88,28 +88,10 @@ impl FromRequestParts<Arc<UsageState>> for Principal {
     }
 }
 
-/// Which usage a caller may read: a tenant (or all, for platform admins of
-/// the export), and for members only their own user or key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Scope {
-    pub(crate) tenant: Option<String>,
-    pub(crate) user_id: Option<String>,
-    pub(crate) api_key_id: Option<String>,
-    /// A member with neither a user nor a key: there is no usage it owns.
-    pub(crate) nothing: bool,
-}
-
+// The HTTP side of `Scope`: derived from an authenticated caller, with
+// the usage API's errors. The type and its SQL filter are the domain's
+// (`crate::scope`), shared with webhook delivery.
 impl Scope {
-    /// Everything of one tenant: what a webhook of that tenant delivers.
-    pub(crate) fn tenant(tenant: String) -> Self {
-        Scope {
-            tenant: Some(tenant),
-            user_id: None,
-            api_key_id: None,
-            nothing: false,
-        }
-    }
-
     /// Tenant scoping first (another tenant is 404), then the role's view.
     /// `all_tenants` is what a platform admin without `tenant_id` gets:
     /// every tenant (the export) or the `platform` tenant (the summary).
@@ -149,24 +131,6 @@ impl Scope {
             }
         }
         Ok(scope)
-    }
-
-    /// Appends ` AND …` conditions on `tenant_id`, `user_id`, `api_key_id`.
-    /// The views store an absent id as '' and the ledger as NULL; a member
-    /// filter is never empty, so it matches neither.
-    pub(crate) fn push_filters(&self, q: &mut QueryBuilder<'_, Postgres>) {
-        if self.nothing {
-            q.push(" AND false");
-        }
-        if let Some(t) = &self.tenant {
-            q.push(" AND tenant_id = ").push_bind(t.clone());
-        }
-        if let Some(u) = &self.user_id {
-            q.push(" AND user_id = ").push_bind(u.clone());
-        }
-        if let Some(k) = &self.api_key_id {
-            q.push(" AND api_key_id = ").push_bind(k.clone());
-        }
     }
 }
 

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Webhooks, secret::Binding, signature};
-use crate::http::{Scope, export};
+use crate::{export, scope::Scope};
 
 /// The media type of a CloudEvents JSON batch (a JSON array of events).
 pub(crate) const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";

@@ -11,6 +11,7 @@
 
 mod client;
 mod delivery;
+mod error;
 pub(crate) mod registry;
 pub(crate) mod secret;
 pub mod signature;
@@ -21,6 +22,7 @@ use keyway_common::{Config, config::ConfigError, outbound::OutboundPolicy};
 use keyway_crypto::Kms;
 
 pub use delivery::run;
+pub use error::WebhookError;
 pub use secret::{RewrapError, SecretError, rewrap_data_keys};
 
 /// How webhooks are delivered; `KEYWAY_WEBHOOK_*` (see docs/billing.md).

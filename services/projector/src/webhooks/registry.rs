@@ -9,10 +9,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    Webhooks,
+    WebhookError, Webhooks,
     secret::{Binding, SigningSecret},
 };
-use crate::http::UsageError;
 
 /// How many webhooks one tenant may register: each holds retention back and
 /// takes a share of every instance's delivery capacity.
@@ -70,7 +69,7 @@ pub(crate) async fn create(
     tenant: &str,
     url: &str,
     description: Option<&str>,
-) -> Result<(Webhook, SigningSecret), UsageError> {
+) -> Result<(Webhook, SigningSecret), WebhookError> {
     let id = Uuid::now_v7();
     let secret = SigningSecret::generate();
     let at = Binding {
@@ -91,7 +90,7 @@ pub(crate) async fn create(
         .fetch_one(&mut *tx)
         .await?;
     if count >= MAX_PER_TENANT {
-        return Err(UsageError::LimitReached(format!(
+        return Err(WebhookError::LimitReached(format!(
             "the tenant already has {count} webhooks, the most allowed; delete one first"
         )));
     }
@@ -118,7 +117,7 @@ pub(crate) async fn list(
     tenant: Option<&str>,
     after: Option<Uuid>,
     limit: i64,
-) -> Result<Vec<Webhook>, UsageError> {
+) -> Result<Vec<Webhook>, WebhookError> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM usage_webhooks
          WHERE ($1::text IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR id > $2)
@@ -131,7 +130,7 @@ pub(crate) async fn list(
     .await?)
 }
 
-pub(crate) async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Webhook>, UsageError> {
+pub(crate) async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Webhook>, WebhookError> {
     Ok(
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM usage_webhooks WHERE id = $1"))
             .bind(id)
@@ -142,7 +141,11 @@ pub(crate) async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Webhook>, Usag
 
 /// Drops the row, and with it the only copy of the wrapped data key: the
 /// secret can never be opened again.
-pub(crate) async fn delete(pool: &PgPool, webhooks: &Webhooks, webhook: &Webhook) -> Result<(), UsageError> {
+pub(crate) async fn delete(
+    pool: &PgPool,
+    webhooks: &Webhooks,
+    webhook: &Webhook,
+) -> Result<(), WebhookError> {
     sqlx::query("DELETE FROM usage_webhooks WHERE id = $1 AND tenant_id = $2")
         .bind(webhook.id)
         .bind(&webhook.tenant_id)
@@ -158,14 +161,14 @@ pub(crate) async fn rotate(
     pool: &PgPool,
     webhooks: &Webhooks,
     webhook: &Webhook,
-) -> Result<(Webhook, SigningSecret), UsageError> {
+) -> Result<(Webhook, SigningSecret), WebhookError> {
     let current: Option<i32> =
         sqlx::query_scalar("SELECT secret_version FROM usage_webhooks WHERE id = $1 AND tenant_id = $2")
             .bind(webhook.id)
             .bind(&webhook.tenant_id)
             .fetch_optional(pool)
             .await?;
-    let current = current.ok_or(UsageError::NotFound("webhook"))?;
+    let current = current.ok_or(WebhookError::NotFound)?;
     let version = current.saturating_add(1);
     let secret = SigningSecret::generate();
     let at = Binding {
@@ -188,7 +191,7 @@ pub(crate) async fn rotate(
     .fetch_optional(pool)
     .await?;
     let rotated = rotated.ok_or_else(|| {
-        UsageError::Conflict("the webhook's secret was rotated or deleted concurrently; retry".into())
+        WebhookError::Conflict("the webhook's secret was rotated or deleted concurrently; retry".into())
     })?;
     webhooks.secrets.forget(webhook.id);
     Ok((rotated, secret))

@@ -1,0 +1,195 @@
+//! The export of the ledger: usage events as CloudEvents JSON, in ledger
+//! order, paged by position (`ledger_seq`). Served by `GET
+//! /api/v1/usage/events` (`http::export`) and pushed by webhook delivery.
+//!
+//! Only rows whose writing transaction is older than every transaction still
+//! running are returned (`transaction_id < pg_snapshot_xmin(…)`): a row that
+//! commits late with a smaller `ledger_seq` therefore shows up before the
+//! cursor can pass it, so a billing consumer that follows `next_cursor`
+//! never skips an event — including one replayed late from a gateway spool.
+
+use keyway_proto::{cloudevents, v1::UsageEvent};
+use prost::Message;
+use serde::Serialize;
+use sqlx::{FromRow, Postgres, QueryBuilder};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::scope::Scope;
+
+/// The `source` attribute of every exported usage event.
+pub(crate) const SOURCE: &str = "keyway/gateway";
+
+/// The prices in force for the request, per million tokens, in micro-units.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PriceData {
+    input_micros_per_mtok: i64,
+    output_micros_per_mtok: i64,
+    cached_input_micros_per_mtok: i64,
+    currency: String,
+}
+
+/// The usage event itself (`keyway.events.v1.UsageEvent` as JSON).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UsageData {
+    tenant_id: String,
+    user_id: Option<String>,
+    api_key_id: Option<String>,
+    model: String,
+    provider: String,
+    upstream_model: Option<String>,
+    /// `user`, `tenant` or `system`.
+    key_source: String,
+    route: Option<String>,
+    /// Includes `cached_tokens`.
+    input_tokens: i64,
+    output_tokens: i64,
+    cached_tokens: i64,
+    cost_micros: i64,
+    currency: String,
+    price: Option<PriceData>,
+    status: i32,
+    error_code: Option<String>,
+    latency_ms: u64,
+    streamed: bool,
+    estimated: bool,
+    client_disconnected: bool,
+    request_id: Option<String>,
+}
+
+/// A CloudEvents 1.0 event in the structured JSON format.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CloudEvent {
+    specversion: &'static str,
+    /// The event id (UUIDv7): the idempotency key for billing systems.
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    source: &'static str,
+    /// The tenant.
+    subject: String,
+    /// When the request happened (RFC 3339, UTC).
+    time: String,
+    datacontenttype: &'static str,
+    data: UsageData,
+}
+
+#[derive(Debug, FromRow)]
+struct LedgerEntry {
+    ledger_seq: i64,
+    event_id: Uuid,
+    tenant_id: String,
+    user_id: Option<String>,
+    api_key_id: Option<String>,
+    model: String,
+    provider: String,
+    key_source: String,
+    input_tokens: i64,
+    output_tokens: i64,
+    cached_tokens: i64,
+    cost_micros: i64,
+    currency: String,
+    status: i32,
+    streamed: bool,
+    estimated: bool,
+    client_disconnected: bool,
+    occurred_at: OffsetDateTime,
+    event: Vec<u8>,
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+impl LedgerEntry {
+    fn into_cloud_event(self) -> CloudEvent {
+        // The stored bytes were decoded once on the way in; fields the ledger
+        // has no column for come from them.
+        let extra = UsageEvent::decode(self.event.as_slice()).unwrap_or_default();
+        CloudEvent {
+            specversion: "1.0",
+            id: self.event_id.to_string(),
+            kind: cloudevents::USAGE_TYPE,
+            source: SOURCE,
+            subject: self.tenant_id.clone(),
+            time: self.occurred_at.format(&Rfc3339).unwrap_or_default(),
+            datacontenttype: "application/json",
+            data: UsageData {
+                tenant_id: self.tenant_id,
+                user_id: self.user_id,
+                api_key_id: self.api_key_id,
+                model: self.model,
+                provider: self.provider,
+                upstream_model: non_empty(extra.upstream_model),
+                key_source: self.key_source,
+                route: non_empty(extra.route),
+                input_tokens: self.input_tokens,
+                output_tokens: self.output_tokens,
+                cached_tokens: self.cached_tokens,
+                cost_micros: self.cost_micros,
+                currency: self.currency,
+                price: extra.price.map(|p| PriceData {
+                    input_micros_per_mtok: p.input_micros_per_mtok,
+                    output_micros_per_mtok: p.output_micros_per_mtok,
+                    cached_input_micros_per_mtok: p.cached_input_micros_per_mtok,
+                    currency: p.currency,
+                }),
+                status: self.status,
+                error_code: non_empty(extra.error_code),
+                latency_ms: extra.latency_ms,
+                streamed: self.streamed,
+                estimated: self.estimated,
+                client_disconnected: self.client_disconnected,
+                request_id: non_empty(extra.request_id),
+            },
+        }
+    }
+}
+
+/// One page of the export: what `/usage/events` and the webhooks deliver.
+pub(crate) struct Page {
+    pub(crate) events: Vec<CloudEvent>,
+    /// The ledger position of the last event; `None` on an empty page.
+    pub(crate) last_seq: Option<i64>,
+    pub(crate) has_more: bool,
+}
+
+/// Reads up to `limit` events of `scope` after the cursor `after`, in ledger
+/// order, holding back rows of transactions that may still be running.
+pub(crate) async fn read_page(
+    pool: &sqlx::PgPool,
+    scope: &Scope,
+    after: i64,
+    limit: i64,
+) -> Result<Page, sqlx::Error> {
+    let mut query: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+        "SELECT ledger_seq, event_id, tenant_id, user_id, api_key_id, model, provider, key_source,
+             input_tokens, output_tokens, cached_tokens, cost_micros, currency, status, streamed, estimated,
+             client_disconnected, occurred_at, event
+         FROM usage_ledger WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
+    );
+    query.push(" AND ledger_seq > ").push_bind(after);
+    scope.push_filters(&mut query);
+    query.push(" ORDER BY ledger_seq LIMIT ").push_bind(limit + 1);
+    let mut rows: Vec<LedgerEntry> = query.build_query_as().fetch_all(pool).await?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(Page {
+        last_seq: rows.last().map(|r| r.ledger_seq),
+        events: rows.into_iter().map(LedgerEntry::into_cloud_event).collect(),
+        has_more,
+    })
+}
+
+/// The highest position the export can hand out right now: a cursor beyond
+/// it would claim events nobody could have read yet.
+pub(crate) async fn export_head(pool: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
+    let head: Option<i64> = sqlx::query_scalar(
+        "SELECT ledger_seq FROM usage_ledger WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY ledger_seq DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(head.unwrap_or(0))
+}
