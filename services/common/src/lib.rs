@@ -12,4 +12,4 @@ pub mod outbound;
 pub mod shutdown;
 pub mod telemetry;
 
-pub use config::{Config, ConfigError, Environment};
+pub use config::{Config, ConfigError, Environment, KmsProvider, Vars};

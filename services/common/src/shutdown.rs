@@ -1,6 +1,8 @@
 //! Process shutdown: one `CancellationToken` that SIGTERM or Ctrl-C cancels.
-//! Background work watches the token and stops before the HTTP front, which
-//! then drains in-flight requests within the configured grace period.
+//! The HTTP front watches it: it stops accepting and drains in-flight
+//! requests within the configured grace period. Background work has its own
+//! token, cancelled only after the front has drained (`keyway::Stack`), so
+//! what the last requests produce is still published.
 
 use tokio_util::sync::CancellationToken;
 

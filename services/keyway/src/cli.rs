@@ -7,7 +7,7 @@ use std::{
 };
 
 use clap::{Parser, Subcommand, ValueEnum};
-use keyway::{Services, Stack, maintenance, openapi, stack::AdminKeyOrigin};
+use keyway::{Services, Stack, effective_config, maintenance, openapi, stack::AdminKeyOrigin};
 use keyway_common::{Config, shutdown, telemetry};
 
 #[derive(Parser)]
@@ -30,6 +30,8 @@ enum Command {
     },
     /// Print the OpenAPI document (what `openapi/keyway.json` must hold).
     Openapi,
+    /// Print the effective configuration (defaults filled in, secrets masked).
+    Config,
     /// Projector maintenance.
     Projector {
         #[command(subcommand)]
@@ -89,6 +91,12 @@ pub(crate) fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
     };
+    if let Command::Config = cli.command {
+        return match effective_config::render(&config) {
+            Ok(text) => write_out(&mut io::stdout(), &text),
+            Err(e) => fail(&e.to_string()),
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
@@ -132,7 +140,7 @@ pub(crate) fn main() -> ExitCode {
                 })
                 .map_err(|e| e.to_string())
             }
-            Command::Openapi => Ok(()),
+            Command::Openapi | Command::Config => Ok(()),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

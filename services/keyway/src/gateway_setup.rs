@@ -4,14 +4,14 @@
 use std::sync::{Arc, OnceLock};
 
 use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
-use keyway_common::Config;
+use keyway_common::{Config, ConfigError};
 use keyway_gateway::{
     Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys, catalog::DEV_CATALOG, limits::Limiter,
     usage::publisher::UsagePublisher,
 };
 use keyway_keys::{KeyService, service::ChangeHook};
 
-use crate::{mock, stack::StartError};
+use crate::{error::StartError, mock};
 
 type CredentialSources = (Arc<dyn Authenticator>, Option<Arc<dyn ProviderKeys>>);
 
@@ -30,9 +30,11 @@ pub(crate) fn credential_sources(
             (remote.clone(), Some(remote))
         }
         (None, Some(_), None) => {
-            return Err(StartError::Config(
-                "KEYWAY_KEYS_URL needs KEYWAY_INTERNAL_TOKEN".into(),
-            ));
+            return Err(ConfigError::Requires {
+                var: "KEYWAY_KEYS_URL",
+                needs: "KEYWAY_INTERNAL_TOKEN",
+            }
+            .into());
         }
         (None, None, _) => {
             tracing::warn!("no key service: only the admin key is accepted (set KEYWAY_KEYS_URL)");
@@ -56,8 +58,10 @@ pub(crate) fn build_gateway(
     };
     let catalog = match &config.models_path {
         Some(path) => {
-            let yaml = std::fs::read_to_string(path)
-                .map_err(|e| StartError::Config(format!("KEYWAY_MODELS={}: {e}", path.display())))?;
+            let yaml = std::fs::read_to_string(path).map_err(|source| StartError::Models {
+                path: path.clone(),
+                source,
+            })?;
             Catalog::parse(&yaml, vars)?
         }
         None => Catalog::parse(DEV_CATALOG, vars)?,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use keyway_gateway::usage::publisher::UsageStats;
 
-use crate::stack::Services;
+use crate::services::Services;
 
 pub(crate) struct Readiness {
     pub(crate) services: Services,

@@ -4,14 +4,20 @@
 
 mod admin_key;
 mod app;
+pub mod effective_config;
+mod error;
 mod gateway_setup;
 mod health;
 pub mod maintenance;
 mod mock;
 pub mod openapi;
 mod openapi_errors;
+mod phases;
 mod serve;
+mod services;
 pub mod stack;
 mod start;
 
-pub use stack::{Services, Stack, StartError};
+pub use error::StartError;
+pub use services::Services;
+pub use stack::Stack;

@@ -6,7 +6,7 @@ use keyway_common::Config;
 use keyway_keys::store::{self, Meta};
 
 use crate::{
-    stack::StartError,
+    error::StartError,
     start::{build_kms, start_key_service},
 };
 
@@ -28,9 +28,7 @@ async fn pool(config: &Config) -> Result<sqlx::PgPool, StartError> {
 pub async fn rebuild_keys(config: &Config) -> Result<String, StartError> {
     let pool = pool(config).await?;
     let mut tx = pool.begin().await.map_err(keyway_common::db::DbError::Connect)?;
-    let applied = store::rebuild(&mut tx)
-        .await
-        .map_err(|e| StartError::Keys(e.to_string()))?;
+    let applied = store::rebuild(&mut tx).await?;
     tx.commit().await.map_err(keyway_common::db::DbError::Connect)?;
     Ok(format!("rebuilt the key read models from {applied} events"))
 }
@@ -38,20 +36,14 @@ pub async fn rebuild_keys(config: &Config) -> Result<String, StartError> {
 pub async fn rotate_kek(config: &Config) -> Result<String, StartError> {
     let kms = build_kms(config).await?;
     let service = start_key_service(config, pool(config).await?, &maintenance_admin_key(), kms, None).await?;
-    let (kek, rewrapped) = service
-        .rotate_kek()
-        .await
-        .map_err(|e| StartError::Keys(e.to_string()))?;
+    let (kek, rewrapped) = service.rotate_kek().await?;
     Ok(format!("rewrapped {rewrapped} data keys under {kek}"))
 }
 
 pub async fn rotate_dek(config: &Config, tenant: &str) -> Result<String, StartError> {
     let kms = build_kms(config).await?;
     let service = start_key_service(config, pool(config).await?, &maintenance_admin_key(), kms, None).await?;
-    let version = service
-        .rotate_dek(&meta(), tenant)
-        .await
-        .map_err(|e| StartError::Keys(e.to_string()))?;
+    let version = service.rotate_dek(&meta(), tenant).await?;
     Ok(format!(
         "tenant {tenant}: secrets re-sealed under data key version {version}"
     ))
@@ -67,8 +59,6 @@ pub async fn rebuild_projector(config: &Config) -> Result<String, StartError> {
     keyway_common::db::ensure_database(&config.database_url).await?;
     let pool = keyway_common::db::connect(&config.database_url).await?;
     keyway_projector::migrate(&pool).await?;
-    let folded = keyway_projector::rebuild(&pool)
-        .await
-        .map_err(|e| StartError::Config(e.to_string()))?;
+    let folded = keyway_projector::rebuild(&pool).await?;
     Ok(format!("rebuilt the billing views from {folded} ledger rows"))
 }

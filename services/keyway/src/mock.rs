@@ -10,7 +10,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use keyway_keys::key_format::random_base62;
 
-use crate::stack::StartError;
+use crate::error::StartError;
 
 /// The catalog names the mock's system key by this variable.
 pub(crate) const SYSTEM_KEY_ENV: &str = "KEYWAY_MOCK_SYSTEM_KEY";
@@ -28,22 +28,15 @@ pub(crate) async fn start(
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<InProcessMock, StartError> {
-    let mut mock = MockConfig::from_lookup("KEYWAY_MOCK_", |name| config.var(name))
-        .map_err(|e| StartError::Config(e.to_string()))?;
+    let mut mock = MockConfig::from_vars("KEYWAY_MOCK_", config.vars())?;
     let system_key = config
         .var(SYSTEM_KEY_ENV)
         .unwrap_or_else(|| format!("sk-mock-{}", random_base62(32)));
     mock.keys.insert(system_key.clone(), SYSTEM_IDENTITY.to_owned());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
-        .map_err(|e| StartError::Bind {
-            what: "mock upstream",
-            source: e,
-        })?;
-    let addr = listener.local_addr().map_err(|e| StartError::Bind {
-        what: "mock upstream",
-        source: e,
-    })?;
+        .map_err(StartError::bind("mock upstream"))?;
+    let addr = listener.local_addr().map_err(StartError::bind("mock upstream"))?;
     let token = shutdown.clone();
     tasks.spawn(async move {
         if let Err(e) = keyway_mock_llm::serve(listener, mock, token).await {

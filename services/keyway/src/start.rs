@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use keyway_common::{Config, Environment};
+use keyway_common::{Config, Environment, KmsProvider};
 use keyway_keys::{
     KeyService, KeyServiceSettings,
     crypto::{Kms, KmsConfig},
@@ -17,20 +17,25 @@ use keyway_projector::{
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::stack::StartError;
+use crate::error::StartError;
 
 /// The configured KMS (`KEYWAY_KMS`): a `local` master key in the data
 /// directory (generated only in dev), or AWS KMS.
 pub(crate) async fn build_kms(config: &Config) -> Result<Arc<dyn Kms>, StartError> {
-    keyway_keys::crypto::build_kms(&KmsConfig {
-        provider: config.kms.clone(),
+    let (aws_key_id, aws_endpoint) = match &config.kms {
+        KmsProvider::Local => (None, None),
+        KmsProvider::Aws { key_id, endpoint } => (key_id.clone(), endpoint.clone()),
+    };
+    // The crypto crate keeps its own string-keyed config (it does not
+    // depend on keyway-common); the typed choice is made here.
+    Ok(keyway_keys::crypto::build_kms(&KmsConfig {
+        provider: config.kms.name().to_owned(),
         data_dir: config.data_dir.clone(),
         allow_generate: config.env == Environment::Dev,
-        aws_key_id: config.kms_key_id.clone(),
-        aws_endpoint: config.var("AWS_ENDPOINT_URL"),
+        aws_key_id,
+        aws_endpoint,
     })
-    .await
-    .map_err(|e| StartError::Kms(e.to_string()))
+    .await?)
 }
 
 pub(crate) async fn start_key_service(
@@ -53,8 +58,7 @@ pub(crate) async fn start_key_service(
     let webhook_keys = Arc::new(WebhookKeys(pool.clone()));
     let last_used = Arc::new(ProjectorLastUsed(pool.clone()));
     let mut service = KeyService::start(pool, kms, admin_key, settings)
-        .await
-        .map_err(|e| StartError::Keys(e.to_string()))?
+        .await?
         .with_kek_rotation_hook(webhook_keys)
         .with_last_used(last_used);
     if let Some(hook) = on_change {
@@ -99,10 +103,9 @@ pub(crate) fn projector(
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<Webhooks, StartError> {
-    let invalid = |e: keyway_common::ConfigError| StartError::Config(e.to_string());
-    let settings = ProjectorSettings::from_config(config).map_err(invalid)?;
-    let webhooks = Webhooks::new(kms, WebhookSettings::from_config(config).map_err(invalid)?)
-        .map_err(StartError::WebhookClient)?;
+    let settings = ProjectorSettings::from_config(config)?;
+    let webhooks =
+        Webhooks::new(kms, WebhookSettings::from_config(config)?).map_err(StartError::WebhookClient)?;
     tasks.spawn(keyway_projector::run(
         pool.clone(),
         nats.clone(),

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use keyway_common::{ConfigError, Vars};
+
 /// Defaults for every request; per-request controls override them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MockConfig {
@@ -19,13 +21,12 @@ pub struct MockConfig {
     pub chunk_delay: Duration,
 }
 
-/// An environment variable held a value the mock cannot use.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MockConfigError {
-    /// `var` is the full variable name (prefix included); `reason` never echoes key material.
-    #[error("invalid value for {var}: {reason}")]
-    Invalid { var: String, reason: String },
-}
+/// A variable held a value the mock cannot use; it names the variable and
+/// what it may hold, and never echoes key material.
+pub type MockConfigError = ConfigError;
+
+/// The settings read under a prefix (`MOCK_LLM_`, or `KEYWAY_MOCK_` in-process).
+const SUFFIXES: [&str; 5] = ["REQUIRE_AUTH", "KEYS", "LATENCY_MS", "CHUNKS", "CHUNK_DELAY_MS"];
 
 impl MockConfig {
     /// Reads `<prefix>REQUIRE_AUTH` (true/false/1/0), `<prefix>KEYS`
@@ -33,66 +34,42 @@ impl MockConfig {
     /// and `<prefix>CHUNK_DELAY_MS` from the process environment.
     /// Unset or empty variables keep their default.
     pub fn from_env(prefix: &str) -> Result<Self, MockConfigError> {
-        Self::from_lookup(prefix, |name| std::env::var(name).ok())
+        Self::from_vars(prefix, &Vars::from_process())
     }
 
     /// Same as [`MockConfig::from_env`], reading through `get` so tests need not touch the environment.
     pub fn from_lookup(prefix: &str, get: impl Fn(&str) -> Option<String>) -> Result<Self, MockConfigError> {
-        let read = |suffix: &str| {
-            let var = format!("{prefix}{suffix}");
-            // Empty counts as unset so `FOO=` in a compose file means "default".
-            let value = get(&var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-            (var, value)
+        let names: Vec<String> = SUFFIXES.iter().map(|s| format!("{prefix}{s}")).collect();
+        Self::from_vars(prefix, &Vars::from_lookup(names.iter().map(String::as_str), get))
+    }
+
+    /// Same as [`MockConfig::from_env`], from a snapshot of variables.
+    pub fn from_vars(prefix: &str, vars: &Vars) -> Result<Self, MockConfigError> {
+        let name = |suffix: &str| format!("{prefix}{suffix}");
+        let any = 0..=u64::MAX;
+        let keys_var = name("KEYS");
+        let keys = match vars.get(&keys_var) {
+            None => HashMap::new(),
+            Some(value) => parse_keys(&value).map_err(|reason| ConfigError::Invalid {
+                var: keys_var,
+                expected: "key=identity pairs separated by commas".to_owned(),
+                got: reason.to_owned(),
+            })?,
         };
-
-        let mut config = Self::default();
-        if let (var, Some(value)) = read("REQUIRE_AUTH") {
-            config.require_auth = parse_bool(&value).ok_or_else(|| MockConfigError::Invalid {
-                var,
-                reason: format!("expected true/false/1/0, got {value:?}"),
-            })?;
-        }
-        if let (var, Some(value)) = read("KEYS") {
-            config.keys = parse_keys(&value).map_err(|reason| MockConfigError::Invalid {
-                var,
-                reason: reason.to_owned(),
-            })?;
-        }
-        if let (var, Some(value)) = read("LATENCY_MS") {
-            config.latency = Duration::from_millis(parse_number(&var, &value)?);
-        }
-        if let (var, Some(value)) = read("CHUNKS") {
-            let chunks = parse_number(&var, &value)?;
-            let chunks =
-                usize::try_from(chunks)
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| MockConfigError::Invalid {
-                        var,
-                        reason: format!("expected a positive integer, got {value:?}"),
-                    })?;
-            config.chunks = Some(chunks);
-        }
-        if let (var, Some(value)) = read("CHUNK_DELAY_MS") {
-            config.chunk_delay = Duration::from_millis(parse_number(&var, &value)?);
-        }
-        Ok(config)
+        Ok(Self {
+            require_auth: vars.choice(
+                &name("REQUIRE_AUTH"),
+                false,
+                &[("true", true), ("1", true), ("false", false), ("0", false)],
+            )?,
+            keys,
+            latency: vars.millis(&name("LATENCY_MS"), 0, any.clone())?,
+            chunks: vars
+                .number_opt(&name("CHUNKS"), 1..=usize::MAX as u64)?
+                .map(|n| n as usize),
+            chunk_delay: vars.millis(&name("CHUNK_DELAY_MS"), 0, any)?,
+        })
     }
-}
-
-fn parse_bool(value: &str) -> Option<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" => Some(true),
-        "false" | "0" => Some(false),
-        _ => None,
-    }
-}
-
-fn parse_number(var: &str, value: &str) -> Result<u64, MockConfigError> {
-    value.parse().map_err(|_| MockConfigError::Invalid {
-        var: var.to_owned(),
-        reason: format!("expected a non-negative integer, got {value:?}"),
-    })
 }
 
 /// Parses `key=identity,key2=identity2`. Errors describe the entry by position,
@@ -102,10 +79,10 @@ fn parse_keys(value: &str) -> Result<HashMap<String, String>, &'static str> {
     for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let (key, identity) = entry
             .split_once('=')
-            .ok_or("every entry must look like key=identity")?;
+            .ok_or("an entry that does not look like key=identity")?;
         let (key, identity) = (key.trim(), identity.trim());
         if key.is_empty() || identity.is_empty() {
-            return Err("every entry needs a non-empty key and identity");
+            return Err("an entry with an empty key or identity");
         }
         keys.insert(key.to_owned(), identity.to_owned());
     }
@@ -177,7 +154,9 @@ mod tests {
         ];
         for (var, value) in cases {
             let err = MockConfig::from_lookup("P_", lookup(&[(var, value)])).unwrap_err();
-            let MockConfigError::Invalid { var: named, .. } = &err;
+            let MockConfigError::Invalid { var: named, .. } = &err else {
+                panic!("expected an invalid value, got {err}");
+            };
             assert_eq!(named, var, "for {var}={value}");
             assert!(err.to_string().contains(var));
         }

@@ -60,26 +60,20 @@ impl ProjectorSettings {
     }
 
     /// Reads `KEYWAY_USAGE_RETENTION_DAYS` and `KEYWAY_PROJECTOR_BATCH_SIZE`
-    /// from the process configuration; an unparsable value names itself.
-    pub fn from_config(config: &keyway_common::Config) -> Result<Self, keyway_common::config::ConfigError> {
-        let invalid = |name: &'static str, raw: String| keyway_common::config::ConfigError::Invalid {
-            name,
-            reason: format!("{raw:?} is not a positive whole number"),
-        };
-        let mut settings = Self::new(config.nats_prefix.clone());
-        if let Some(raw) = config.var("KEYWAY_USAGE_RETENTION_DAYS") {
-            match raw.trim().parse::<u32>() {
-                Ok(days) if days > 0 => settings.retention_days = Some(days),
-                _ => return Err(invalid("KEYWAY_USAGE_RETENTION_DAYS", raw)),
-            }
-        }
-        if let Some(raw) = config.var("KEYWAY_PROJECTOR_BATCH_SIZE") {
-            match raw.trim().parse::<usize>() {
-                Ok(n @ 1..=10_000) => settings.batch_size = n,
-                _ => return Err(invalid("KEYWAY_PROJECTOR_BATCH_SIZE", raw)),
-            }
-        }
-        Ok(settings)
+    /// from the process configuration; an unusable value names itself.
+    pub fn from_config(config: &keyway_common::Config) -> Result<Self, keyway_common::ConfigError> {
+        let vars = config.vars();
+        Ok(Self {
+            retention_days: vars
+                .number_opt("KEYWAY_USAGE_RETENTION_DAYS", 1..=u64::from(u32::MAX))?
+                .map(|days| days as u32),
+            batch_size: vars.number(
+                "KEYWAY_PROJECTOR_BATCH_SIZE",
+                Self::DEFAULT_BATCH_SIZE as u64,
+                1..=10_000,
+            )? as usize,
+            ..Self::new(config.nats_prefix.clone())
+        })
     }
 
     /// The JetStream stream of usage events, as `ensure_streams` names it.

@@ -2,6 +2,16 @@
 
 use std::time::Duration;
 
+use keyway_common::{ConfigError, Vars};
+
+/// The variables this section reads.
+const VARS: [&str; 4] = [
+    "KEYWAY_LIMITS_KV_TIMEOUT_MS",
+    "KEYWAY_LIMITS_LEASE_MS",
+    "KEYWAY_LIMITS_OUTPUT_RESERVE",
+    "KEYWAY_LIMITS_ON_NATS_DOWN",
+];
+
 #[derive(Debug, Clone)]
 pub struct LimitSettings {
     /// The longest a counter update may take before the request proceeds
@@ -28,38 +38,33 @@ impl Default for LimitSettings {
 }
 
 impl LimitSettings {
-    /// Reads `KEYWAY_LIMITS_*`; an unparsable value names itself.
+    /// Reads `KEYWAY_LIMITS_*`; an unusable value names itself and what it
+    /// may be.
+    pub fn from_config(vars: &Vars) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let positive = 1..=u64::MAX;
+        Ok(Self {
+            kv_timeout: vars
+                .number_opt("KEYWAY_LIMITS_KV_TIMEOUT_MS", positive.clone())?
+                .map_or(defaults.kv_timeout, Duration::from_millis),
+            lease: vars
+                .number_opt("KEYWAY_LIMITS_LEASE_MS", positive.clone())?
+                .map_or(defaults.lease, Duration::from_millis),
+            default_output_reserve: vars.number(
+                "KEYWAY_LIMITS_OUTPUT_RESERVE",
+                defaults.default_output_reserve,
+                positive,
+            )?,
+            fail_open: vars.choice(
+                "KEYWAY_LIMITS_ON_NATS_DOWN",
+                true,
+                &[("open", true), ("closed", false)],
+            )?,
+        })
+    }
+
+    /// As [`LimitSettings::from_config`], through a lookup function.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let mut s = Self::default();
-        let number = |name: &str| -> Result<Option<u64>, String> {
-            var(name)
-                .map(|raw| {
-                    raw.trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| format!("{name}={raw:?} is not a positive whole number"))
-                })
-                .transpose()
-        };
-        if let Some(ms) = number("KEYWAY_LIMITS_KV_TIMEOUT_MS")? {
-            s.kv_timeout = Duration::from_millis(ms);
-        }
-        if let Some(ms) = number("KEYWAY_LIMITS_LEASE_MS")? {
-            s.lease = Duration::from_millis(ms);
-        }
-        if let Some(n) = number("KEYWAY_LIMITS_OUTPUT_RESERVE")? {
-            s.default_output_reserve = n;
-        }
-        match var("KEYWAY_LIMITS_ON_NATS_DOWN").as_deref().map(str::trim) {
-            None | Some("open") => s.fail_open = true,
-            Some("closed") => s.fail_open = false,
-            Some(other) => {
-                return Err(format!(
-                    "KEYWAY_LIMITS_ON_NATS_DOWN={other:?} must be `open` or `closed`"
-                ));
-            }
-        }
-        Ok(s)
+        Self::from_config(&Vars::from_lookup(VARS, var)).map_err(|e| e.to_string())
     }
 }

@@ -18,7 +18,7 @@ pub mod signature;
 
 use std::{sync::Arc, time::Duration};
 
-use keyway_common::{Config, config::ConfigError, outbound::OutboundPolicy};
+use keyway_common::{Config, ConfigError, outbound::OutboundPolicy};
 use keyway_crypto::Kms;
 
 pub use delivery::run;
@@ -65,35 +65,18 @@ impl Default for WebhookSettings {
 }
 
 impl WebhookSettings {
-    /// Reads the `KEYWAY_WEBHOOK_*` variables; an unparsable one names itself.
+    /// Reads the `KEYWAY_WEBHOOK_*` variables; an unusable one names itself.
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
-            let Some(raw) = config.var(name) else {
-                return Ok(default);
-            };
-            match raw.trim().parse::<u64>() {
-                Ok(n) if range.contains(&n) => Ok(n),
-                _ => Err(ConfigError::Invalid {
-                    name,
-                    reason: format!(
-                        "{raw:?} is not a whole number from {} to {}",
-                        range.start(),
-                        range.end()
-                    ),
-                }),
-            }
-        };
-        let ms = Duration::from_millis;
-        let settings = Self {
-            batch_size: number("KEYWAY_WEBHOOK_BATCH_SIZE", 100, 1..=1_000)? as i64,
-            poll_interval: ms(number("KEYWAY_WEBHOOK_POLL_MS", 500, 10..=60_000)?),
-            timeout: ms(number("KEYWAY_WEBHOOK_TIMEOUT_MS", 10_000, 100..=120_000)?),
-            retry_base: ms(number("KEYWAY_WEBHOOK_RETRY_BASE_MS", 1_000, 10..=3_600_000)?),
-            max_backoff: ms(number("KEYWAY_WEBHOOK_MAX_BACKOFF_MS", 300_000, 10..=86_400_000)?),
-            concurrency: number("KEYWAY_WEBHOOK_CONCURRENCY", 8, 1..=256)? as usize,
+        let vars = config.vars();
+        Ok(Self {
+            batch_size: vars.number("KEYWAY_WEBHOOK_BATCH_SIZE", 100, 1..=1_000)? as i64,
+            poll_interval: vars.millis("KEYWAY_WEBHOOK_POLL_MS", 500, 10..=60_000)?,
+            timeout: vars.millis("KEYWAY_WEBHOOK_TIMEOUT_MS", 10_000, 100..=120_000)?,
+            retry_base: vars.millis("KEYWAY_WEBHOOK_RETRY_BASE_MS", 1_000, 10..=3_600_000)?,
+            max_backoff: vars.millis("KEYWAY_WEBHOOK_MAX_BACKOFF_MS", 300_000, 10..=86_400_000)?,
+            concurrency: vars.number("KEYWAY_WEBHOOK_CONCURRENCY", 8, 1..=256)? as usize,
             policy: OutboundPolicy::for_config(config),
-        };
-        Ok(settings)
+        })
     }
 }
 

@@ -5,7 +5,13 @@
 //! developer's own), so everything that could collide — listen address,
 //! database, NATS names, data directory — is configurable here.
 
-use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+mod show;
+mod vars;
+
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
+
+pub use show::{MASK, redact_url};
+pub use vars::Vars;
 
 /// Where the process runs. Production refuses insecure defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,12 +20,82 @@ pub enum Environment {
     Prod,
 }
 
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dev => "dev",
+            Self::Prod => "prod",
+        }
+    }
+}
+
+/// Why a configuration cannot be used. Each variant names the variables
+/// involved, so the operator knows what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-    #[error("production mode refuses insecure defaults: {0}")]
-    InsecureInProduction(String),
+    /// `got` is the value as shown (quoted), or a description of it when the
+    /// value is a secret that must not be echoed.
+    #[error("{var} is invalid: expected {expected}, got {got}")]
+    Invalid {
+        var: String,
+        expected: String,
+        got: String,
+    },
+    /// A variable that only works together with another one.
+    #[error("{var} needs {needs}")]
+    Requires { var: &'static str, needs: &'static str },
+    #[error("production mode refuses insecure defaults: {}", .0.join("; "))]
+    InsecureInProduction(Vec<&'static str>),
+}
+
+impl ConfigError {
+    /// `raw` is shown quoted; pass [`ConfigError::Invalid`] directly for a
+    /// secret.
+    pub fn invalid(var: &str, expected: impl Into<String>, raw: &str) -> Self {
+        Self::Invalid {
+            var: var.to_owned(),
+            expected: expected.into(),
+            got: format!("{raw:?}"),
+        }
+    }
+}
+
+/// Which KMS wraps the data keys (`KEYWAY_KMS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KmsProvider {
+    /// Versioned master keys in `<data dir>/kms/`.
+    Local,
+    /// AWS KMS through aws-sdk-kms, which reads its credentials from the
+    /// usual `AWS_*` variables itself.
+    Aws {
+        /// `KEYWAY_KMS_KEY_ID`: key id, ARN or `alias/…`; production
+        /// refuses to start without it.
+        key_id: Option<String>,
+        /// `AWS_ENDPOINT_URL`: an emulator or a VPC endpoint.
+        endpoint: Option<String>,
+    },
+}
+
+impl KmsProvider {
+    /// The `KEYWAY_KMS` value that selects this provider.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Aws { .. } => "aws",
+        }
+    }
+
+    fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let aws = vars.choice("KEYWAY_KMS", false, &[("local", false), ("aws", true)])?;
+        Ok(if aws {
+            Self::Aws {
+                key_id: vars.get("KEYWAY_KMS_KEY_ID"),
+                endpoint: vars.get("AWS_ENDPOINT_URL"),
+            }
+        } else {
+            Self::Local
+        })
+    }
 }
 
 /// The whole process configuration. Secrets are held as `String` only as long
@@ -47,9 +123,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub otlp_endpoint: Option<String>,
     pub log_format: LogFormat,
-    /// `local` (master key file in the data dir) or `aws` (aws-sdk-kms).
-    pub kms: String,
-    pub kms_key_id: Option<String>,
+    pub kms: KmsProvider,
     /// How long gateways reuse a verified key or a resolved BYOK key;
     /// key-change events from NATS evict sooner.
     pub credential_cache_ttl: Duration,
@@ -61,9 +135,10 @@ pub struct Config {
     pub keys_url: Option<String>,
     /// Shared secret of the internal gateway → key service routes.
     pub internal_token: Option<String>,
-    /// The environment this config was read from, for names the config does
-    /// not know in advance (a catalog's `api_key_env`, the mock's settings).
-    vars: Arc<HashMap<String, String>>,
+    /// The variables this config was read from: each component reads its
+    /// own section from them (the gateway's limits, the projector, the
+    /// mock), and the catalog names its system keys' variables itself.
+    vars: Vars,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,116 +147,84 @@ pub enum LogFormat {
     Pretty,
 }
 
-impl std::fmt::Debug for Config {
-    // Hand-written so the admin key can never reach a log line through `{:?}`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("env", &self.env)
-            .field("listen", &self.listen)
-            .field("database_url", &redact_url(&self.database_url))
-            .field("nats_url", &redact_url(&self.nats_url))
-            .field("nats_prefix", &self.nats_prefix)
-            .field("data_dir", &self.data_dir)
-            .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
-            .field("models_path", &self.models_path)
-            .field("mock_enabled", &self.mock_enabled)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Drops any `user:password@` part of a URL before it is shown.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}://***@{}", &url[..scheme_end], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars().collect())
+        Self::from_source(Vars::from_process())
     }
 
     /// Builds the config from an explicit environment, so tests never mutate
     /// the process environment (which every test thread shares).
     pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
-        let vars = Arc::new(vars);
-        let get = |name: &str| vars.get(name).filter(|v| !v.trim().is_empty()).cloned();
-        let env = match get("KEYWAY_ENV").as_deref() {
-            None | Some("dev") | Some("development") => Environment::Dev,
-            Some("prod") | Some("production") => Environment::Prod,
-            Some(other) => {
-                return Err(invalid(
-                    "KEYWAY_ENV",
-                    format!("expected dev or prod, got {other:?}"),
-                ));
-            }
-        };
-        let listen = parse(&get, "KEYWAY_LISTEN", "127.0.0.1:8080")?;
-        let nats_prefix = get("KEYWAY_NATS_PREFIX").unwrap_or_else(|| "keyway".into());
+        Self::from_source(Vars::new(vars))
+    }
+
+    pub fn from_source(vars: Vars) -> Result<Self, ConfigError> {
+        let env = vars.choice(
+            "KEYWAY_ENV",
+            Environment::Dev,
+            &[
+                ("dev", Environment::Dev),
+                ("development", Environment::Dev),
+                ("prod", Environment::Prod),
+                ("production", Environment::Prod),
+            ],
+        )?;
+        let dev = env == Environment::Dev;
+        let nats_prefix = vars.string("KEYWAY_NATS_PREFIX", "keyway");
         validate_prefix(&nats_prefix)?;
-        let log_format = match get("KEYWAY_LOG_FORMAT").as_deref() {
-            None | Some("json") => LogFormat::Json,
-            Some("pretty") => LogFormat::Pretty,
-            Some(other) => {
-                return Err(invalid(
-                    "KEYWAY_LOG_FORMAT",
-                    format!("expected json or pretty, got {other:?}"),
-                ));
-            }
-        };
+        let any = 0..=u64::MAX;
         let config = Self {
             env,
-            listen,
-            database_url: get("KEYWAY_DATABASE_URL")
-                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/keyway".into()),
-            nats_url: get("KEYWAY_NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+            listen: vars.parse(
+                "KEYWAY_LISTEN",
+                SocketAddr::from(([127, 0, 0, 1], 8080)),
+                "host:port",
+            )?,
+            database_url: vars.string("KEYWAY_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/keyway"),
+            nats_url: vars.string("KEYWAY_NATS_URL", "nats://127.0.0.1:4222"),
             nats_prefix,
-            data_dir: get("KEYWAY_DATA_DIR").unwrap_or_else(|| "./data".into()).into(),
-            admin_key: get("KEYWAY_ADMIN_KEY"),
-            models_path: get("KEYWAY_MODELS").map(PathBuf::from),
-            mock_enabled: parse_bool(&get, "KEYWAY_MOCK", env == Environment::Dev)?,
-            upstream_connect_timeout: Duration::from_millis(parse(
-                &get,
+            data_dir: vars.string("KEYWAY_DATA_DIR", "./data").into(),
+            admin_key: vars.get("KEYWAY_ADMIN_KEY"),
+            models_path: vars.get("KEYWAY_MODELS").map(PathBuf::from),
+            mock_enabled: vars.flag("KEYWAY_MOCK", dev)?,
+            upstream_connect_timeout: vars.millis(
                 "KEYWAY_UPSTREAM_CONNECT_TIMEOUT_MS",
-                "5000",
-            )?),
-            upstream_timeout: Duration::from_millis(parse(&get, "KEYWAY_UPSTREAM_TIMEOUT_MS", "120000")?),
-            max_body_bytes: parse(&get, "KEYWAY_MAX_BODY_BYTES", "10485760")?,
-            shutdown_grace: Duration::from_millis(parse(&get, "KEYWAY_SHUTDOWN_GRACE_MS", "30000")?),
-            otlp_endpoint: get("KEYWAY_OTLP_ENDPOINT").or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT")),
-            log_format,
-            kms: match get("KEYWAY_KMS").as_deref() {
-                None | Some("local") => "local".to_owned(),
-                Some("aws") => "aws".to_owned(),
-                Some(other) => {
-                    return Err(invalid(
-                        "KEYWAY_KMS",
-                        format!("expected local or aws, got {other:?}"),
-                    ));
-                }
-            },
-            kms_key_id: get("KEYWAY_KMS_KEY_ID"),
-            credential_cache_ttl: Duration::from_millis(parse(
-                &get,
-                "KEYWAY_CREDENTIAL_CACHE_TTL_MS",
-                "10000",
-            )?),
-            allow_private_urls: parse_bool(&get, "KEYWAY_ALLOW_PRIVATE_URLS", env == Environment::Dev)?,
-            spool_max_bytes: parse(&get, "KEYWAY_SPOOL_MAX_BYTES", "1073741824")?,
-            keys_url: get("KEYWAY_KEYS_URL"),
-            internal_token: get("KEYWAY_INTERNAL_TOKEN"),
-            vars: vars.clone(),
+                5_000,
+                any.clone(),
+            )?,
+            upstream_timeout: vars.millis("KEYWAY_UPSTREAM_TIMEOUT_MS", 120_000, any.clone())?,
+            max_body_bytes: vars.parse("KEYWAY_MAX_BODY_BYTES", 10_485_760, "a whole number of bytes")?,
+            shutdown_grace: vars.millis("KEYWAY_SHUTDOWN_GRACE_MS", 30_000, any.clone())?,
+            otlp_endpoint: vars
+                .get("KEYWAY_OTLP_ENDPOINT")
+                .or_else(|| vars.get("OTEL_EXPORTER_OTLP_ENDPOINT")),
+            log_format: vars.choice(
+                "KEYWAY_LOG_FORMAT",
+                LogFormat::Json,
+                &[("json", LogFormat::Json), ("pretty", LogFormat::Pretty)],
+            )?,
+            kms: KmsProvider::from_vars(&vars)?,
+            credential_cache_ttl: vars.millis("KEYWAY_CREDENTIAL_CACHE_TTL_MS", 10_000, any.clone())?,
+            allow_private_urls: vars.flag("KEYWAY_ALLOW_PRIVATE_URLS", dev)?,
+            spool_max_bytes: vars.number("KEYWAY_SPOOL_MAX_BYTES", 1 << 30, any)?,
+            keys_url: vars.get("KEYWAY_KEYS_URL"),
+            internal_token: vars.get("KEYWAY_INTERNAL_TOKEN"),
+            vars,
         };
         config.refuse_insecure_production()?;
         Ok(config)
     }
 
-    /// Any variable from the environment the config was read from.
+    /// The variables this config was read from, for the sections other
+    /// components read themselves.
+    pub fn vars(&self) -> &Vars {
+        &self.vars
+    }
+
+    /// Any variable from the environment the config was read from, for names
+    /// the config does not know in advance (a catalog's `api_key_env`).
     pub fn var(&self, name: &str) -> Option<String> {
-        self.vars.get(name).filter(|v| !v.is_empty()).cloned()
+        self.vars.get(name)
     }
 
     /// Production must be configured on purpose; each missing item is named.
@@ -199,7 +242,7 @@ impl Config {
         if self.allow_private_urls {
             problems.push("KEYWAY_ALLOW_PRIVATE_URLS must be false (it opens an SSRF hole)");
         }
-        if self.kms == "aws" && self.kms_key_id.is_none() {
+        if let KmsProvider::Aws { key_id: None, .. } = self.kms {
             problems.push("KEYWAY_KMS_KEY_ID must name the KMS key when KEYWAY_KMS=aws");
         }
         if self.internal_token.as_ref().is_some_and(|t| t.len() < 32) {
@@ -211,7 +254,7 @@ impl Config {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(ConfigError::InsecureInProduction(problems.join("; ")))
+            Err(ConfigError::InsecureInProduction(problems))
         }
     }
 
@@ -228,41 +271,6 @@ impl Config {
     }
 }
 
-fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        reason: reason.into(),
-    }
-}
-
-fn parse<T>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: &str,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    let raw = get(name).unwrap_or_else(|| default.to_owned());
-    raw.trim()
-        .parse()
-        .map_err(|e| invalid(name, format!("{raw:?}: {e}")))
-}
-
-fn parse_bool(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-        None => Ok(default),
-        Some("1" | "true" | "yes" | "on") => Ok(true),
-        Some("0" | "false" | "no" | "off") => Ok(false),
-        Some(other) => Err(invalid(name, format!("expected true or false, got {other:?}"))),
-    }
-}
-
 /// Subjects, streams and consumers are built from the prefix, so it must be
 /// a single NATS token.
 fn validate_prefix(prefix: &str) -> Result<(), ConfigError> {
@@ -274,9 +282,10 @@ fn validate_prefix(prefix: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(invalid(
+        Err(ConfigError::invalid(
             "KEYWAY_NATS_PREFIX",
-            format!("{prefix:?} must be 1-32 characters of [A-Za-z0-9_-]"),
+            "1-32 characters of [A-Za-z0-9_-]",
+            prefix,
         ))
     }
 }

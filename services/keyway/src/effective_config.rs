@@ -1,0 +1,138 @@
+//! `keyway config`: the effective configuration — every setting the stack
+//! reads, with defaults filled in — as `NAME=value` lines, secrets masked.
+//! Each component's section is read exactly as the stack reads it, so an
+//! invalid value fails here with the same message as at start.
+
+use keyway_common::{Config, ConfigError};
+use keyway_gateway::limits::LimitSettings;
+use keyway_mock_llm::MockConfig;
+use keyway_projector::{ProjectorSettings, webhooks::WebhookSettings};
+
+/// The effective configuration as `NAME=value` lines.
+pub fn render(config: &Config) -> Result<String, ConfigError> {
+    let mut lines: Vec<(String, String)> = config
+        .effective()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+    lines.extend(sections(config)?);
+    Ok(lines
+        .into_iter()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect())
+}
+
+fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
+    let ms = |d: std::time::Duration| d.as_millis().to_string();
+    let limits = LimitSettings::from_config(config.vars())?;
+    let projector = ProjectorSettings::from_config(config)?;
+    let webhooks = WebhookSettings::from_config(config)?;
+    let mock = MockConfig::from_vars("KEYWAY_MOCK_", config.vars())?;
+    let shown = [
+        ("KEYWAY_LIMITS_KV_TIMEOUT_MS", ms(limits.kv_timeout)),
+        ("KEYWAY_LIMITS_LEASE_MS", ms(limits.lease)),
+        (
+            "KEYWAY_LIMITS_OUTPUT_RESERVE",
+            limits.default_output_reserve.to_string(),
+        ),
+        (
+            "KEYWAY_LIMITS_ON_NATS_DOWN",
+            if limits.fail_open { "open" } else { "closed" }.to_owned(),
+        ),
+        ("KEYWAY_PROJECTOR_BATCH_SIZE", projector.batch_size.to_string()),
+        (
+            "KEYWAY_USAGE_RETENTION_DAYS",
+            projector
+                .retention_days
+                .map_or_else(|| "(keep everything)".to_owned(), |d| d.to_string()),
+        ),
+        ("KEYWAY_WEBHOOK_BATCH_SIZE", webhooks.batch_size.to_string()),
+        ("KEYWAY_WEBHOOK_POLL_MS", ms(webhooks.poll_interval)),
+        ("KEYWAY_WEBHOOK_TIMEOUT_MS", ms(webhooks.timeout)),
+        ("KEYWAY_WEBHOOK_RETRY_BASE_MS", ms(webhooks.retry_base)),
+        ("KEYWAY_WEBHOOK_MAX_BACKOFF_MS", ms(webhooks.max_backoff)),
+        ("KEYWAY_WEBHOOK_CONCURRENCY", webhooks.concurrency.to_string()),
+        ("KEYWAY_MOCK_REQUIRE_AUTH", mock.require_auth.to_string()),
+        // Mock keys are upstream API keys: only their count is shown.
+        ("KEYWAY_MOCK_KEYS", format!("({} keys)", mock.keys.len())),
+        ("KEYWAY_MOCK_LATENCY_MS", ms(mock.latency)),
+        (
+            "KEYWAY_MOCK_CHUNKS",
+            mock.chunks
+                .map_or_else(|| "(one word per delta)".to_owned(), |n| n.to_string()),
+        ),
+        ("KEYWAY_MOCK_CHUNK_DELAY_MS", ms(mock.chunk_delay)),
+    ];
+    Ok(shown
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect())
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn keyway_config_masks_every_secret() {
+        let secrets = [
+            "admin-secret-value",
+            "internal-token-value",
+            "db-password",
+            "nats-password",
+            "aws-secret-value",
+            "aws-session-value",
+            "sk-upstream-key",
+        ];
+        let shown = render(
+            &config(&[
+                ("KEYWAY_ADMIN_KEY", "admin-secret-value"),
+                ("KEYWAY_INTERNAL_TOKEN", "internal-token-value"),
+                ("KEYWAY_DATABASE_URL", "postgres://app:db-password@db:5432/keyway"),
+                ("KEYWAY_NATS_URL", "nats://app:nats-password@nats:4222"),
+                ("KEYWAY_KMS", "aws"),
+                ("KEYWAY_KMS_KEY_ID", "alias/keyway"),
+                ("AWS_SECRET_ACCESS_KEY", "aws-secret-value"),
+                ("AWS_SESSION_TOKEN", "aws-session-value"),
+                ("KEYWAY_MOCK_KEYS", "sk-upstream-key=alice"),
+            ])
+            .unwrap(),
+        )
+        .unwrap();
+        for secret in secrets {
+            assert!(!shown.contains(secret), "{secret} is shown:\n{shown}");
+        }
+        for expected in [
+            "KEYWAY_ADMIN_KEY=********",
+            "KEYWAY_INTERNAL_TOKEN=********",
+            "KEYWAY_DATABASE_URL=postgres://***@db:5432/keyway",
+            "KEYWAY_KMS=aws",
+            "KEYWAY_KMS_KEY_ID=alias/keyway",
+            "AWS_SECRET_ACCESS_KEY=********",
+            "KEYWAY_WEBHOOK_CONCURRENCY=8",
+        ] {
+            assert!(shown.contains(expected), "{expected} missing:\n{shown}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_section_value_names_the_variable_and_what_it_may_be() {
+        let err = render(&config(&[("KEYWAY_LIMITS_ON_NATS_DOWN", "maybe")]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("KEYWAY_LIMITS_ON_NATS_DOWN") && err.contains("open, closed"),
+            "{err}"
+        );
+    }
+}
