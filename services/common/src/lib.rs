@@ -4,6 +4,7 @@
 //! Domain logic never lives here.
 
 pub mod api;
+pub mod codes;
 pub mod config;
 pub mod db;
 mod json_log;

@@ -9,6 +9,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use keyway_common::codes;
 use serde_json::json;
 
 /// The API shape an error is rendered in.
@@ -115,24 +116,24 @@ impl GatewayError {
     pub fn code(&self) -> &'static str {
         use GatewayError::*;
         match self {
-            MissingApiKey => "KW-AUTH-001",
-            InvalidApiKey => "KW-AUTH-002",
-            Forbidden(_) => "KW-AUTH-003",
-            AuthUnavailable => "KW-AUTH-004",
-            InvalidJson(_) => "KW-REQ-001",
-            InvalidRequest(_) => "KW-REQ-002",
-            BodyTooLarge { .. } => "KW-REQ-003",
-            RouteNotFound(_) => "KW-REQ-004",
-            HeadersTooLarge { .. } => "KW-REQ-005",
-            ModelNotFound(_) => "KW-MODEL-001",
-            WrongRoute { .. } => "KW-MODEL-002",
-            KeyRequired { .. } => "KW-KEY-001",
-            UpstreamRefused { .. } => "KW-UP-001",
-            UpstreamFailed(_) => "KW-UP-002",
-            UpstreamTimeout => "KW-UP-003",
-            Limited(r) if r.is_budget() => "KW-LIMIT-002",
-            Limited(_) => "KW-LIMIT-001",
-            LimitsUnavailable => "KW-LIMIT-003",
+            MissingApiKey => codes::AUTH_MISSING,
+            InvalidApiKey => codes::AUTH_INVALID,
+            Forbidden(_) => codes::AUTH_FORBIDDEN,
+            AuthUnavailable => codes::AUTH_UNAVAILABLE,
+            InvalidJson(_) => codes::REQ_BAD_JSON,
+            InvalidRequest(_) => codes::REQ_BAD_FIELD,
+            BodyTooLarge { .. } => codes::REQ_TOO_LARGE,
+            RouteNotFound(_) => codes::REQ_NO_ROUTE,
+            HeadersTooLarge { .. } => codes::REQ_HEADERS_TOO_LARGE,
+            ModelNotFound(_) => codes::MODEL_NOT_FOUND,
+            WrongRoute { .. } => codes::MODEL_WRONG_ROUTE,
+            KeyRequired { .. } => codes::KEY_REQUIRED,
+            UpstreamRefused { .. } => codes::UP_REFUSED,
+            UpstreamFailed(_) => codes::UP_FAILED,
+            UpstreamTimeout => codes::UP_TIMEOUT,
+            Limited(r) if r.is_budget() => codes::LIMIT_BUDGET,
+            Limited(_) => codes::LIMIT_RATE,
+            LimitsUnavailable => codes::LIMIT_UNAVAILABLE,
         }
     }
 

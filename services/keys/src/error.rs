@@ -7,6 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use keyway_common::api::ApiError;
+use keyway_common::codes;
 
 use crate::store::StoreError;
 
@@ -74,15 +75,15 @@ impl KeysError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            KeysError::Unauthenticated => "KW-AUTH-002",
-            KeysError::Forbidden(_) => "KW-AUTH-003",
-            KeysError::NotFound(_) => "KW-ADM-001",
-            KeysError::Invalid(_) => "KW-ADM-002",
-            KeysError::Conflict(_) => "KW-ADM-003",
-            KeysError::PlanRequired(_) => "KW-PLAN-001",
-            KeysError::Kms(_) => "KW-KMS-001",
-            KeysError::Db(_) => "KW-DB-001",
-            KeysError::Unavailable(_) => "KW-ADM-004",
+            KeysError::Unauthenticated => codes::AUTH_INVALID,
+            KeysError::Forbidden(_) => codes::AUTH_FORBIDDEN,
+            KeysError::NotFound(_) => codes::ADM_NOT_FOUND,
+            KeysError::Invalid(_) => codes::ADM_INVALID,
+            KeysError::Conflict(_) => codes::ADM_CONFLICT,
+            KeysError::PlanRequired(_) => codes::PLAN_REQUIRED,
+            KeysError::Kms(_) => codes::KMS_FAILED,
+            KeysError::Db(_) => codes::DB_UNAVAILABLE,
+            KeysError::Unavailable(_) => codes::ADM_UNAVAILABLE,
         }
     }
 }

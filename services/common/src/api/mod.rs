@@ -28,12 +28,7 @@ use axum::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-/// Request-shape codes, shared with the gateway's `/v1` routes (docs/errors.md).
-pub const BAD_JSON: &str = "KW-REQ-001";
-pub const BAD_FIELD: &str = "KW-REQ-002";
-pub const TOO_LARGE: &str = "KW-REQ-003";
-pub const NO_ROUTE: &str = "KW-REQ-004";
-pub const NOT_JSON: &str = "KW-REQ-006";
+use crate::codes;
 
 /// One `/api/v1` error: a status, a stable code and a message that never
 /// holds a secret.
@@ -54,7 +49,7 @@ impl ApiError {
     }
 
     pub(crate) fn bad_field(message: String) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, BAD_FIELD, message)
+        Self::new(StatusCode::BAD_REQUEST, codes::REQ_BAD_FIELD, message)
     }
 }
 
@@ -108,12 +103,12 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            NOT_JSON,
+            codes::REQ_NOT_JSON,
             "send the body as JSON with content-type: application/json",
         ),
         JsonRejection::JsonSyntaxError(e) => ApiError::new(
             StatusCode::BAD_REQUEST,
-            BAD_JSON,
+            codes::REQ_BAD_JSON,
             format!("the body is not valid JSON: {}", redact_values(&e.body_text())),
         ),
         JsonRejection::JsonDataError(e) => {
@@ -121,10 +116,14 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         }
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            TOO_LARGE,
+            codes::REQ_TOO_LARGE,
             "the body is larger than this API accepts",
         ),
-        _ => ApiError::new(StatusCode::BAD_REQUEST, BAD_JSON, "the body could not be read"),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::REQ_BAD_JSON,
+            "the body could not be read",
+        ),
     }
 }
 
@@ -169,14 +168,14 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        NO_ROUTE,
+        codes::REQ_NO_ROUTE,
         "this method is not allowed on this route",
     )
 }
 
 /// The answer for an unknown `/api/v1` route.
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, NO_ROUTE, "no such route")
+    ApiError::new(StatusCode::NOT_FOUND, codes::REQ_NO_ROUTE, "no such route")
 }
 
 /// JSON Schema counts `162.0` as an integer, and so do many JSON encoders;

@@ -12,7 +12,8 @@ use axum::{
 };
 use serde_json::Value;
 
-use super::{ApiError, TOO_LARGE};
+use super::ApiError;
+use crate::codes;
 
 /// The largest body an `/api/v1` route reads. Its bodies are a tenant, a
 /// user, a key's settings, a cursor or a webhook: a few hundred bytes. This
@@ -50,7 +51,7 @@ async fn check(request: Request) -> Result<Request, ApiError> {
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            TOO_LARGE,
+            codes::REQ_TOO_LARGE,
             "the body is larger than this API accepts (64 KiB)",
         )
     })?;

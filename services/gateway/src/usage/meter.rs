@@ -194,7 +194,7 @@ impl Stream for MeteredBody {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     self.ended = true;
-                    self.finish(502, "KW-UP-002", false);
+                    self.finish(502, keyway_common::codes::UP_FAILED, false);
                     return Poll::Ready(Some(Err(std::io::Error::other(e.without_url()))));
                 }
                 Poll::Ready(None) => {

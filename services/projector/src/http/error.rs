@@ -7,6 +7,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
+use keyway_common::codes;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,16 +85,16 @@ impl UsageError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            UsageError::Unauthenticated => "KW-AUTH-002",
-            UsageError::Forbidden(_) => "KW-AUTH-003",
-            UsageError::AuthUnavailable => "KW-AUTH-004",
-            UsageError::Invalid(_) => "KW-USAGE-001",
-            UsageError::NotFound(_) => "KW-USAGE-002",
-            UsageError::Conflict(_) => "KW-USAGE-003",
-            UsageError::UrlRefused(_) => "KW-USAGE-004",
-            UsageError::LimitReached(_) => "KW-USAGE-005",
-            UsageError::Kms(_) => "KW-KMS-001",
-            UsageError::Db(_) => "KW-DB-001",
+            UsageError::Unauthenticated => codes::AUTH_INVALID,
+            UsageError::Forbidden(_) => codes::AUTH_FORBIDDEN,
+            UsageError::AuthUnavailable => codes::AUTH_UNAVAILABLE,
+            UsageError::Invalid(_) => codes::USAGE_INVALID,
+            UsageError::NotFound(_) => codes::USAGE_NOT_FOUND,
+            UsageError::Conflict(_) => codes::USAGE_CONFLICT,
+            UsageError::UrlRefused(_) => codes::USAGE_URL_REFUSED,
+            UsageError::LimitReached(_) => codes::USAGE_LIMIT_REACHED,
+            UsageError::Kms(_) => codes::KMS_FAILED,
+            UsageError::Db(_) => codes::DB_UNAVAILABLE,
         }
     }
 
