@@ -9,6 +9,7 @@ pub mod db;
 mod json_log;
 pub mod nats;
 pub mod outbound;
+pub mod retry;
 pub mod shutdown;
 pub mod telemetry;
 

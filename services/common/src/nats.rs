@@ -10,7 +10,10 @@ use async_nats::{
     jetstream::{self, stream},
 };
 
-use crate::config::Config;
+use crate::{
+    config::Config,
+    retry::{self, Backoff},
+};
 
 /// The kinds of event stream Keyway owns: `<prefix>.<kind>.v1.<tenant>`.
 pub const STREAM_KINDS: [&str; 2] = ["usage", "keys"];
@@ -72,18 +75,14 @@ pub async fn ensure_streams_until_ready(
     config: &Config,
     shutdown: &tokio_util::sync::CancellationToken,
 ) -> bool {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match ensure_streams(client, config).await {
-            Ok(()) => return true,
-            Err(e) => tracing::warn!(error = %e, "JetStream not ready; retrying"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return false,
-            _ = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
+    retry::until_ok(
+        shutdown,
+        Backoff::new(Duration::from_millis(200), Duration::from_secs(5)),
+        || ensure_streams(client, config),
+        |e| tracing::warn!(error = %e, "JetStream not ready; retrying"),
+    )
+    .await
+    .is_some()
 }
 
 /// Passed to `follow_key_changes` callbacks to mean "every tenant".
@@ -101,17 +100,15 @@ pub async fn follow_key_changes(
 ) {
     use futures::StreamExt;
     let subject = format!("{prefix}.keys.v1.>");
-    let mut subscription = loop {
-        match client.subscribe(subject.clone()).await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot subscribe to key changes; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
+    let subscribed = retry::until_ok(
+        &shutdown,
+        Backoff::constant(Duration::from_secs(1)),
+        || client.subscribe(subject.clone()),
+        |e| tracing::warn!(error = %e, "cannot subscribe to key changes; retrying"),
+    )
+    .await;
+    let Some(mut subscription) = subscribed else {
+        return;
     };
     let mut check = tokio::time::interval(Duration::from_millis(250));
     let mut was_connected = is_connected(&client);

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use async_nats::{HeaderMap, jetstream};
+use keyway_common::retry::Backoff;
 use keyway_proto::cloudevents as ce;
 use sqlx::{PgPool, Row, postgres::PgListener};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
@@ -31,18 +32,16 @@ pub async fn run(pool: PgPool, nats: async_nats::Client, shutdown: CancellationT
             None
         }
     };
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
         match publish_batch(&pool, &js).await {
             Ok(n) if n as i64 == BATCH => continue,
-            Ok(_) => backoff = Duration::from_millis(100),
+            Ok(_) => backoff.reset(),
             Err(e) => {
                 tracing::warn!(error = %e, "outbox publish failed; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
+                if !backoff.wait(&shutdown).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
             }
         }
