@@ -6,7 +6,6 @@
 pub mod api;
 pub mod config;
 pub mod db;
-mod json_log;
 pub mod nats;
 pub mod outbound;
 pub mod retry;
