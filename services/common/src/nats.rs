@@ -10,13 +10,15 @@ use async_nats::{
     jetstream::{self, stream},
 };
 
+use keyway_proto::subjects;
+
 use crate::{
     config::Config,
     retry::{self, Backoff},
 };
 
 /// The kinds of event stream Keyway owns: `<prefix>.<kind>.v1.<tenant>`.
-pub const STREAM_KINDS: [&str; 2] = ["usage", "keys"];
+pub const STREAM_KINDS: [&str; 2] = [subjects::USAGE, subjects::KEYS];
 
 #[derive(Debug, thiserror::Error)]
 pub enum NatsError {
@@ -50,7 +52,7 @@ pub async fn ensure_streams(client: &Client, config: &Config) -> Result<(), Nats
         let name = config.stream_name(kind);
         let wanted = stream::Config {
             name: name.clone(),
-            subjects: vec![format!("{}.>", config.subject_root(kind))],
+            subjects: vec![subjects::all(&config.nats_prefix, kind)],
             storage: stream::StorageType::File,
             // Dedupe on Nats-Msg-Id for retried publishes; the ledger's
             // primary key is the permanent guard beyond this window.
@@ -99,7 +101,7 @@ pub async fn follow_key_changes(
     on_tenant: impl Fn(&str) + Send + 'static,
 ) {
     use futures::StreamExt;
-    let subject = format!("{prefix}.keys.v1.>");
+    let subject = subjects::all(&prefix, subjects::KEYS);
     let subscribed = retry::until_ok(
         &shutdown,
         Backoff::constant(Duration::from_secs(1)),

@@ -120,15 +120,12 @@ async fn delete(tx: &mut sqlx::PgConnection, positions: &[i64]) -> Result<(), sq
 
 /// CloudEvents NATS binding headers, plus JetStream's dedupe id.
 pub(crate) fn headers(event_id: &Uuid, tenant: &str, at: OffsetDateTime) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    let id = event_id.to_string();
-    h.insert(ce::NATS_MSG_ID, id.as_str());
-    h.insert(ce::ID, id.as_str());
-    h.insert(ce::SPECVERSION, "1.0");
-    h.insert(ce::SOURCE, "keyway/keys");
-    h.insert(ce::TYPE, ce::KEY_CHANGED_TYPE);
-    h.insert(ce::SUBJECT, tenant);
-    h.insert(ce::TIME, at.format(&Rfc3339).unwrap_or_default().as_str());
-    h.insert(ce::DATACONTENTTYPE, ce::PROTOBUF);
-    h
+    ce::Event {
+        id: &event_id.to_string(),
+        source: "keyway/keys",
+        kind: ce::KEY_CHANGED_TYPE,
+        subject: tenant,
+        time: &at.format(&Rfc3339).unwrap_or_default(),
+    }
+    .headers()
 }

@@ -58,7 +58,7 @@ async fn bind(js: &jetstream::Context, settings: &ProjectorSettings) -> Result<P
             &name,
             pull::Config {
                 durable_name: Some(name.clone()),
-                filter_subject: format!("{}.keys.v1.>", settings.nats_prefix),
+                filter_subject: settings.keys_filter_subject(),
                 ack_policy: AckPolicy::Explicit,
                 deliver_policy: DeliverPolicy::All,
                 ..Default::default()
