@@ -12,6 +12,8 @@ pub mod dek_cache;
 pub mod kms;
 pub mod mac;
 pub mod seal;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 
 pub use dek_cache::DekCache;
 pub use kms::{AwsKms, DataKey, EncryptionContext, Kms, KmsConfig, KmsError, LocalKms, build_kms};
