@@ -349,18 +349,7 @@ fn wait_for_banner(stderr: &Path, deadline: Duration) -> String {
 /// A program from the Python test peers' venv (`scripts/install-peers.sh`
 /// installs it; `KEYWAY_PEERS_VENV` overrides where).
 pub(crate) fn peers_bin(name: &str) -> PathBuf {
-    let venv = std::env::var_os("KEYWAY_PEERS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/keyway/peers-venv")
-        });
-    let bin = venv.join("bin").join(name);
-    assert!(
-        bin.is_file(),
-        "{} not found: run `bash scripts/install-peers.sh` (the README's test command does)",
-        bin.display()
-    );
-    bin
+    keyway_crypto::test_support::peers_bin(name)
 }
 
 /// The repository root, for committed files and test scripts.

@@ -45,6 +45,27 @@ pub fn presented_key<'a>(authorization: Option<&'a str>, x_api_key: Option<&'a s
     Some(key.trim()).filter(|k| !k.is_empty())
 }
 
+/// The key an HTTP request presents in its headers, by `presented_key`'s
+/// rule.
+pub fn presented_key_in(headers: &http::HeaderMap) -> Option<&str> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    presented_key(header("authorization"), header("x-api-key"))
+}
+
+/// Who an HTTP request comes from: the key it presents, resolved by
+/// `authenticator`. No key at all is `AuthError::Missing`. Every HTTP edge
+/// calls this and only turns the error into its own wire shape.
+pub async fn authenticate_request<A>(
+    headers: &http::HeaderMap,
+    authenticator: &A,
+) -> Result<Caller, AuthError>
+where
+    A: Authenticator + ?Sized,
+{
+    let key = presented_key_in(headers).ok_or(AuthError::Missing)?;
+    authenticator.authenticate(key).await
+}
+
 /// Constant-time equality for secrets. Length is not secret (keys have a fixed
 /// public format), so an early length check leaks nothing useful.
 pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
@@ -54,7 +75,7 @@ pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::presented_key;
+    use super::*;
 
     #[test]
     fn bearer_and_x_api_key_are_both_accepted() {
@@ -64,5 +85,36 @@ mod tests {
         assert_eq!(presented_key(Some("Basic abc"), Some("xyz")), None);
         assert_eq!(presented_key(Some("Bearer "), None), None);
         assert_eq!(presented_key(None, None), None);
+    }
+
+    #[test]
+    fn the_key_is_read_from_either_header() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(presented_key_in(&headers), None);
+        headers.insert("x-api-key", http::HeaderValue::from_static("xyz"));
+        assert_eq!(presented_key_in(&headers), Some("xyz"));
+        headers.insert("authorization", http::HeaderValue::from_static("Bearer abc"));
+        assert_eq!(presented_key_in(&headers), Some("abc"));
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_key_is_missing_and_a_wrong_key_invalid() {
+        let admin = AdminKeyAuthenticator::new("kw_admin_secret");
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(
+            authenticate_request(&headers, &admin).await,
+            Err(AuthError::Missing)
+        );
+        headers.insert("authorization", http::HeaderValue::from_static("Bearer wrong"));
+        assert_eq!(
+            authenticate_request(&headers, &admin).await,
+            Err(AuthError::Invalid)
+        );
+        headers.insert(
+            "authorization",
+            http::HeaderValue::from_static("Bearer kw_admin_secret"),
+        );
+        let caller = authenticate_request(&headers, &admin as &dyn Authenticator).await;
+        assert_eq!(caller.map(|c| c.role), Ok(Role::PlatformAdmin));
     }
 }

@@ -7,9 +7,9 @@ pub mod api;
 pub mod codes;
 pub mod config;
 pub mod db;
-mod json_log;
 pub mod nats;
 pub mod outbound;
+pub mod retry;
 pub mod shutdown;
 pub mod telemetry;
 

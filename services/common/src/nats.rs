@@ -10,10 +10,15 @@ use async_nats::{
     jetstream::{self, stream},
 };
 
-use crate::config::Config;
+use keyway_proto::subjects;
+
+use crate::{
+    config::Config,
+    retry::{self, Backoff},
+};
 
 /// The kinds of event stream Keyway owns: `<prefix>.<kind>.v1.<tenant>`.
-pub const STREAM_KINDS: [&str; 2] = ["usage", "keys"];
+pub const STREAM_KINDS: [&str; 2] = [subjects::USAGE, subjects::KEYS];
 
 #[derive(Debug, thiserror::Error)]
 pub enum NatsError {
@@ -47,7 +52,7 @@ pub async fn ensure_streams(client: &Client, config: &Config) -> Result<(), Nats
         let name = config.stream_name(kind);
         let wanted = stream::Config {
             name: name.clone(),
-            subjects: vec![format!("{}.>", config.subject_root(kind))],
+            subjects: vec![subjects::all(&config.nats_prefix, kind)],
             storage: stream::StorageType::File,
             // Dedupe on Nats-Msg-Id for retried publishes; the ledger's
             // primary key is the permanent guard beyond this window.
@@ -72,18 +77,14 @@ pub async fn ensure_streams_until_ready(
     config: &Config,
     shutdown: &tokio_util::sync::CancellationToken,
 ) -> bool {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match ensure_streams(client, config).await {
-            Ok(()) => return true,
-            Err(e) => tracing::warn!(error = %e, "JetStream not ready; retrying"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return false,
-            _ = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
+    retry::until_ok(
+        shutdown,
+        Backoff::new(Duration::from_millis(200), Duration::from_secs(5)),
+        || ensure_streams(client, config),
+        |e| tracing::warn!(error = %e, "JetStream not ready; retrying"),
+    )
+    .await
+    .is_some()
 }
 
 /// Passed to `follow_key_changes` callbacks to mean "every tenant".
@@ -100,18 +101,16 @@ pub async fn follow_key_changes(
     on_tenant: impl Fn(&str) + Send + 'static,
 ) {
     use futures::StreamExt;
-    let subject = format!("{prefix}.keys.v1.>");
-    let mut subscription = loop {
-        match client.subscribe(subject.clone()).await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot subscribe to key changes; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
+    let subject = subjects::all(&prefix, subjects::KEYS);
+    let subscribed = retry::until_ok(
+        &shutdown,
+        Backoff::constant(Duration::from_secs(1)),
+        || client.subscribe(subject.clone()),
+        |e| tracing::warn!(error = %e, "cannot subscribe to key changes; retrying"),
+    )
+    .await;
+    let Some(mut subscription) = subscribed else {
+        return;
     };
     let mut check = tokio::time::interval(Duration::from_millis(250));
     let mut was_connected = is_connected(&client);

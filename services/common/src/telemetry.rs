@@ -7,14 +7,12 @@
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
+use tracing::Subscriber;
 use tracing_subscriber::{
-    EnvFilter, Layer, fmt::format::JsonFields, layer::SubscriberExt, util::SubscriberInitExt,
+    EnvFilter, Layer, fmt::MakeWriter, layer::SubscriberExt, registry::LookupSpan, util::SubscriberInitExt,
 };
 
-use crate::{
-    config::{Config, LogFormat},
-    json_log::JsonLine,
-};
+use crate::config::{Config, LogFormat};
 
 /// Keeps the tracer provider alive; dropping it flushes pending spans.
 pub struct TelemetryGuard {
@@ -45,10 +43,7 @@ pub fn init(config: &Config, service: &'static str) -> Result<TelemetryGuard, Te
     });
 
     let fmt_layer = match config.log_format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .event_format(JsonLine)
-            .fmt_fields(JsonFields::new())
-            .boxed(),
+        LogFormat::Json => json_layer(std::io::stdout).boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().boxed(),
     };
 
@@ -79,4 +74,90 @@ pub fn init(config: &Config, service: &'static str) -> Result<TelemetryGuard, Te
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInstalled)?;
     Ok(TelemetryGuard { provider })
+}
+
+/// One JSON object a line: `timestamp`, `level`, `fields`, `target` and the
+/// current `span` (its fields and `name`), which is what log pipelines and
+/// the e2e tests read. The list of enclosing spans is left out: it repeats
+/// the current span and costs a copy per event.
+fn json_layer<S, W>(writer: W) -> impl Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use std::{
+        io,
+        sync::{Arc, Mutex},
+    };
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    fn capture(f: impl FnOnce()) -> Vec<serde_json::Value> {
+        let out = Captured::default();
+        let layer = json_layer(out.clone());
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    #[test]
+    fn an_event_in_a_span_is_one_json_line_of_the_usual_shape() {
+        let lines = capture(|| {
+            let span = tracing::info_span!("request", request_id = "r-1", method = "POST", path = "/v1/x");
+            let _entered = span.enter();
+            tracing::info!(status = 200u64, ok = true, ratio = 0.5, latency = %"3 ms", "finished \"processing\"\n");
+        });
+        assert_eq!(lines.len(), 1);
+        let line = &lines[0];
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["target"], module_path!());
+        assert_eq!(line["fields"]["message"], "finished \"processing\"\n");
+        assert_eq!(line["fields"]["status"], 200);
+        assert_eq!(line["fields"]["ok"], true);
+        assert_eq!(line["fields"]["ratio"], 0.5);
+        assert_eq!(line["fields"]["latency"], "3 ms");
+        assert_eq!(line["span"]["request_id"], "r-1");
+        assert_eq!(line["span"]["path"], "/v1/x");
+        assert_eq!(line["span"]["name"], "request");
+        assert!(line.get("spans").is_none());
+        let ts = line["timestamp"].as_str().unwrap();
+        assert!(ts.ends_with('Z') && ts.len() == 27, "{ts}");
+    }
+
+    #[test]
+    fn an_event_outside_a_span_has_no_span_and_control_characters_are_escaped() {
+        let lines = capture(|| tracing::warn!(detail = "a\u{1}b\tc\\d", "plain"));
+        assert_eq!(lines[0]["fields"]["detail"], "a\u{1}b\tc\\d");
+        assert!(lines[0].get("span").is_none());
+    }
 }

@@ -13,6 +13,8 @@ pub mod dek_cache;
 pub mod kms;
 pub mod mac;
 pub mod seal;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 
 pub use clock::Clock;
 pub use dek_cache::DekCache;

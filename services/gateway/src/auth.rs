@@ -13,7 +13,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use keyway_auth::{AuthError, Authenticator, Caller};
+use keyway_auth::{AuthError, Caller};
 
 use crate::{
     Gateway, drain,
@@ -24,12 +24,6 @@ use crate::{
 /// request may carry; more is refused with a JSON 431. hyper's own limit
 /// (set by the server loop) is larger, so this one answers first.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
-
-/// The key the client presented, if any.
-pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    keyway_auth::presented_key(header("authorization"), header("x-api-key"))
-}
 
 /// An authenticated caller allowed to send LLM traffic; its request body,
 /// if any, is read and discarded.
@@ -80,16 +74,15 @@ async fn authenticate(parts: &Parts, gw: &Gateway) -> Result<Caller, Failure> {
             limit: MAX_HEADER_BYTES,
         }));
     }
-    let key = presented_key(&parts.headers)
-        .filter(|k| !k.is_empty())
-        .ok_or(fail(GatewayError::MissingApiKey))?;
-    let caller = gw.authenticator.authenticate(key).await.map_err(|e| {
-        fail(match e {
-            AuthError::Missing => GatewayError::MissingApiKey,
-            AuthError::Invalid => GatewayError::InvalidApiKey,
-            AuthError::Unavailable => GatewayError::AuthUnavailable,
-        })
-    })?;
+    let caller = keyway_auth::authenticate_request(&parts.headers, &gw.authenticator)
+        .await
+        .map_err(|e| {
+            fail(match e {
+                AuthError::Missing => GatewayError::MissingApiKey,
+                AuthError::Invalid => GatewayError::InvalidApiKey,
+                AuthError::Unavailable => GatewayError::AuthUnavailable,
+            })
+        })?;
     if !caller.role.may_send_llm_traffic() {
         return Err(fail(GatewayError::Forbidden(format!(
             "The role {} may not send LLM traffic.",
@@ -118,21 +111,6 @@ mod tests {
             h.insert(*k, HeaderValue::from_static(v));
         }
         h
-    }
-
-    #[test]
-    fn bearer_and_x_api_key_are_both_accepted() {
-        assert_eq!(
-            presented_key(&headers(&[("authorization", "Bearer abc")])),
-            Some("abc")
-        );
-        assert_eq!(
-            presented_key(&headers(&[("authorization", "bearer  abc ")])),
-            Some("abc")
-        );
-        assert_eq!(presented_key(&headers(&[("x-api-key", "xyz")])), Some("xyz"));
-        assert_eq!(presented_key(&headers(&[("authorization", "Basic abc")])), None);
-        assert_eq!(presented_key(&headers(&[])), None);
     }
 
     #[test]

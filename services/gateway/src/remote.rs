@@ -5,19 +5,16 @@
 use std::time::Duration;
 
 use keyway_auth::{AuthError, Authenticator, Caller, KeyScope, ProviderKey, ProviderKeys};
-use serde::Deserialize;
-use serde_json::json;
+use keyway_proto::internal::{
+    AUTHENTICATE_PATH, AuthenticateRequest, PROVIDER_KEY_PATH, ProviderKeyRequest, ProviderKeyResponse,
+    SCOPE_TENANT, SCOPE_USER, TOKEN_HEADER,
+};
+use serde::Serialize;
 
 pub struct RemoteKeys {
     http: reqwest::Client,
     base_url: String,
     token: String,
-}
-
-#[derive(Deserialize)]
-struct RemoteProviderKey {
-    secret: String,
-    base_url: Option<String>,
 }
 
 impl RemoteKeys {
@@ -33,11 +30,11 @@ impl RemoteKeys {
         })
     }
 
-    async fn post(&self, path: &str, body: serde_json::Value) -> Result<reqwest::Response, AuthError> {
+    async fn post(&self, path: &str, body: &impl Serialize) -> Result<reqwest::Response, AuthError> {
         self.http
             .post(format!("{}{path}", self.base_url))
-            .header("x-keyway-internal-token", &self.token)
-            .json(&body)
+            .header(TOKEN_HEADER, &self.token)
+            .json(body)
             .send()
             .await
             .map_err(|e| {
@@ -54,7 +51,7 @@ impl Authenticator for RemoteKeys {
             return Err(AuthError::Missing);
         }
         let response = self
-            .post("/internal/v1/authenticate", json!({"key": presented}))
+            .post(AUTHENTICATE_PATH, &AuthenticateRequest { key: presented })
             .await?;
         match response.status().as_u16() {
             200 => response.json().await.map_err(|_| AuthError::Unavailable),
@@ -76,14 +73,18 @@ impl ProviderKeys for RemoteKeys {
         provider: &str,
     ) -> Result<Option<ProviderKey>, AuthError> {
         let scope = match scope {
-            KeyScope::User => "user",
-            KeyScope::Tenant => "tenant",
+            KeyScope::User => SCOPE_USER,
+            KeyScope::Tenant => SCOPE_TENANT,
         };
-        let body = json!({"caller": caller, "scope": scope, "provider": provider});
-        let response = self.post("/internal/v1/provider-key", body).await?;
+        let body = ProviderKeyRequest {
+            caller,
+            scope,
+            provider,
+        };
+        let response = self.post(PROVIDER_KEY_PATH, &body).await?;
         match response.status().as_u16() {
             200 => {
-                let key: RemoteProviderKey = response.json().await.map_err(|_| AuthError::Unavailable)?;
+                let key: ProviderKeyResponse = response.json().await.map_err(|_| AuthError::Unavailable)?;
                 Ok(Some(ProviderKey {
                     secret: key.secret.into(),
                     base_url: key.base_url,

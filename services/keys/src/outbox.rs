@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use async_nats::{HeaderMap, jetstream};
+use keyway_common::retry::Backoff;
 use keyway_proto::cloudevents as ce;
 use sqlx::{PgPool, Row, postgres::PgListener};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
@@ -31,18 +32,16 @@ pub async fn run(pool: PgPool, nats: async_nats::Client, shutdown: CancellationT
             None
         }
     };
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
         match publish_batch(&pool, &js).await {
             Ok(n) if n as i64 == BATCH => continue,
-            Ok(_) => backoff = Duration::from_millis(100),
+            Ok(_) => backoff.reset(),
             Err(e) => {
                 tracing::warn!(error = %e, "outbox publish failed; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
+                if !backoff.wait(&shutdown).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
             }
         }
@@ -121,15 +120,12 @@ async fn delete(tx: &mut sqlx::PgConnection, positions: &[i64]) -> Result<(), sq
 
 /// CloudEvents NATS binding headers, plus JetStream's dedupe id.
 pub(crate) fn headers(event_id: &Uuid, tenant: &str, at: OffsetDateTime) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    let id = event_id.to_string();
-    h.insert(ce::NATS_MSG_ID, id.as_str());
-    h.insert(ce::ID, id.as_str());
-    h.insert(ce::SPECVERSION, "1.0");
-    h.insert(ce::SOURCE, "keyway/keys");
-    h.insert(ce::TYPE, ce::KEY_CHANGED_TYPE);
-    h.insert(ce::SUBJECT, tenant);
-    h.insert(ce::TIME, at.format(&Rfc3339).unwrap_or_default().as_str());
-    h.insert(ce::DATACONTENTTYPE, ce::PROTOBUF);
-    h
+    ce::Event {
+        id: &event_id.to_string(),
+        source: "keyway/keys",
+        kind: ce::KEY_CHANGED_TYPE,
+        subject: tenant,
+        time: &at.format(&Rfc3339).unwrap_or_default(),
+    }
+    .headers()
 }

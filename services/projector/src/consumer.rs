@@ -10,6 +10,7 @@ use async_nats::jetstream::{
     consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
 };
 use futures::StreamExt;
+use keyway_common::retry::{self, Backoff, pause};
 use sqlx::PgPool;
 use tokio::{
     sync::{mpsc, oneshot},
@@ -57,14 +58,6 @@ pub async fn run(
     );
 }
 
-/// Sleeps `delay` unless shutdown comes first; `false` means stop.
-async fn pause(shutdown: &CancellationToken, delay: Duration) -> bool {
-    tokio::select! {
-        _ = shutdown.cancelled() => false,
-        _ = tokio::time::sleep(delay) => true,
-    }
-}
-
 /// Waits for the stream (the stack creates it) and binds the durable consumer.
 async fn bind(
     nats: &async_nats::Client,
@@ -72,41 +65,35 @@ async fn bind(
     shutdown: &CancellationToken,
 ) -> Option<PullConsumer> {
     let js = jetstream::new(nats.clone());
-    let mut delay = Duration::from_millis(100);
-    loop {
-        let bound = async {
-            let stream = js
-                .get_stream(settings.stream_name())
-                .await
-                .map_err(|e| e.to_string())?;
-            stream
-                .get_or_create_consumer(
-                    &settings.consumer_name(),
-                    pull::Config {
-                        durable_name: Some(settings.consumer_name()),
-                        filter_subject: settings.filter_subject(),
-                        ack_policy: AckPolicy::Explicit,
-                        deliver_policy: DeliverPolicy::All,
-                        ack_wait: ACK_WAIT,
-                        max_ack_pending: MAX_ACK_PENDING,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| e.to_string())
-        }
-        .await;
-        match bound {
-            Ok(consumer) => return Some(consumer),
-            Err(e) => {
-                tracing::warn!(error = %e, stream = %settings.stream_name(), "usage stream not ready; retrying")
-            }
-        }
-        if !pause(shutdown, delay).await {
-            return None;
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
+    let js = &js;
+    let bind_once = || async move {
+        let stream = js
+            .get_stream(settings.stream_name())
+            .await
+            .map_err(|e| e.to_string())?;
+        stream
+            .get_or_create_consumer(
+                &settings.consumer_name(),
+                pull::Config {
+                    durable_name: Some(settings.consumer_name()),
+                    filter_subject: settings.filter_subject(),
+                    ack_policy: AckPolicy::Explicit,
+                    deliver_policy: DeliverPolicy::All,
+                    ack_wait: ACK_WAIT,
+                    max_ack_pending: MAX_ACK_PENDING,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())
+    };
+    retry::until_ok(
+        shutdown,
+        Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
+        bind_once,
+        |e| tracing::warn!(error = %e, stream = %settings.stream_name(), "usage stream not ready; retrying"),
+    )
+    .await
 }
 
 /// The collector pulls and batches; the writer writes and acks. They run
@@ -225,34 +212,32 @@ async fn project(
     shutdown: &CancellationToken,
 ) -> bool {
     let batch = to_batch(held);
-    let mut delay = Duration::from_millis(100);
-    loop {
-        let written = match ledger::write_batch(pool, consumer, &batch).await {
+    let batch = &batch;
+    let write = || async move {
+        match ledger::write_batch(pool, consumer, batch).await {
             Err(e) if ledger::is_data_error(&e) => {
                 tracing::warn!(error = %e, events = held.len(), "usage batch refused; writing its events one by one");
-                ledger::write_isolated(pool, consumer, &batch).await
+                ledger::write_isolated(pool, consumer, batch).await
             }
             other => other,
-        };
-        match written {
-            Ok(inserted) => {
-                tracing::debug!(
-                    received = held.len(),
-                    inserted,
-                    dead = batch.dead.len(),
-                    "usage batch committed"
-                );
-                break;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, events = held.len(), "cannot write usage batch; retrying");
-                if !pause(shutdown, delay).await {
-                    return false;
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
         }
-    }
+    };
+    let written = retry::until_ok(
+        shutdown,
+        Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
+        write,
+        |e| tracing::warn!(error = %e, events = held.len(), "cannot write usage batch; retrying"),
+    )
+    .await;
+    let Some(inserted) = written else {
+        return false;
+    };
+    tracing::debug!(
+        received = held.len(),
+        inserted,
+        dead = batch.dead.len(),
+        "usage batch committed"
+    );
     for message in held {
         // A lost ack only means a redelivery, which the ledger absorbs.
         if let Err(e) = message.ack().await {

@@ -22,6 +22,7 @@ mod scope;
 mod tenant_deletions;
 pub mod webhooks;
 
+use keyway_proto::subjects;
 use sqlx::PgPool;
 
 pub use consumer::run;
@@ -78,9 +79,7 @@ impl ProjectorSettings {
 
     /// The JetStream stream of usage events, as `ensure_streams` names it.
     pub fn stream_name(&self) -> String {
-        format!("{}_USAGE", self.nats_prefix)
-            .to_uppercase()
-            .replace('-', "_")
+        subjects::stream(&self.nats_prefix, subjects::USAGE)
     }
 
     /// The durable consumer every projector instance shares.
@@ -90,13 +89,16 @@ impl ProjectorSettings {
 
     /// The key service's change events, which name deleted tenants.
     pub fn keys_stream_name(&self) -> String {
-        format!("{}_KEYS", self.nats_prefix)
-            .to_uppercase()
-            .replace('-', "_")
+        subjects::stream(&self.nats_prefix, subjects::KEYS)
     }
 
     pub fn filter_subject(&self) -> String {
-        format!("{}.usage.v1.>", self.nats_prefix)
+        subjects::all(&self.nats_prefix, subjects::USAGE)
+    }
+
+    /// Every tenant's key-change events.
+    pub fn keys_filter_subject(&self) -> String {
+        subjects::all(&self.nats_prefix, subjects::KEYS)
     }
 }
 

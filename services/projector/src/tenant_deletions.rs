@@ -15,6 +15,7 @@ use async_nats::jetstream::{
     consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
 };
 use futures::StreamExt;
+use keyway_common::retry::Backoff;
 use keyway_proto::v1::KeyChanged;
 use prost::Message;
 use sqlx::PgPool;
@@ -31,22 +32,20 @@ pub(crate) async fn follow(
     shutdown: &CancellationToken,
 ) {
     let js = jetstream::new(nats);
-    let mut delay = Duration::from_millis(200);
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     loop {
         match bind(&js, settings).await {
             Ok(consumer) => {
-                delay = Duration::from_millis(200);
+                backoff.reset();
                 if let Err(e) = consume(pool, &consumer, shutdown).await {
                     tracing::warn!(error = %e, "following tenant deletions failed; resubscribing");
                 }
             }
             Err(e) => tracing::debug!(error = %e, "key-change stream not ready; retrying"),
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(delay) => {}
+        if !backoff.wait(shutdown).await {
+            return;
         }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -59,7 +58,7 @@ async fn bind(js: &jetstream::Context, settings: &ProjectorSettings) -> Result<P
             &name,
             pull::Config {
                 durable_name: Some(name.clone()),
-                filter_subject: format!("{}.keys.v1.>", settings.nats_prefix),
+                filter_subject: settings.keys_filter_subject(),
                 ack_policy: AckPolicy::Explicit,
                 deliver_policy: DeliverPolicy::All,
                 ..Default::default()

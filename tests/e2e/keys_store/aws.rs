@@ -1,5 +1,7 @@
 //! The AWS KMS provider against a real moto server.
 
+use keyway_crypto::test_support::{Moto, start_moto};
+
 use super::*;
 
 #[tokio::test]
@@ -101,61 +103,6 @@ async fn deleting_a_tenant_crypto_shreds_its_secrets() {
 }
 
 // AWS KMS against moto
-
-/// A running `moto_server`; killed when dropped, also when a test panics.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_moto() -> Moto {
-    let bin = crate::helpers::peers_bin("moto_server");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server starts");
-    let mut moto = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let http = reqwest::Client::new();
-    let start = Instant::now();
-    loop {
-        let ready = http
-            .get(format!("{}/moto-api/", moto.url))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200);
-        if ready {
-            return moto;
-        }
-        if let Some(status) = moto.child.try_wait().unwrap() {
-            panic!("moto_server exited early with {status}");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "moto_server did not answer on {} within 20 s",
-            moto.url
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Creates a KMS key in moto with the venv's boto3 (the e2e crate has no
 /// AWS SDK to sign requests with); returns its key id.

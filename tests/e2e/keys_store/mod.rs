@@ -11,7 +11,7 @@ mod outbox;
 use std::{
     future::Future,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 

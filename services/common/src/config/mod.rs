@@ -260,14 +260,12 @@ impl Config {
 
     /// The JetStream stream holding `<prefix>.<kind>.v1.>` subjects.
     pub fn stream_name(&self, kind: &str) -> String {
-        format!("{}_{}", self.nats_prefix, kind)
-            .to_uppercase()
-            .replace('-', "_")
+        keyway_proto::subjects::stream(&self.nats_prefix, kind)
     }
 
     /// The subject root for one kind of event, e.g. `keyway.usage.v1`.
     pub fn subject_root(&self, kind: &str) -> String {
-        format!("{}.{}.v1", self.nats_prefix, kind)
+        keyway_proto::subjects::root(&self.nats_prefix, kind)
     }
 }
 

@@ -4,86 +4,10 @@
 //! negative tests use clearly different values.
 #![expect(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use super::{AwsKms, EncryptionContext, Kms, KmsError};
+use crate::test_support::{Moto, start_moto};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_kms::config::{Credentials, Region};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use super::{AwsKms, EncryptionContext, Kms, KmsError};
-
-/// A running `moto_server`; killed when dropped, also when a test panics.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_binary() -> PathBuf {
-    let venv = std::env::var_os("KEYWAY_PEERS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").expect("HOME is set");
-            PathBuf::from(home).join(".cache/keyway/peers-venv")
-        });
-    let bin = venv.join("bin/moto_server");
-    assert!(
-        bin.is_file(),
-        "{} not found; run `bash scripts/install-peers.sh` to install the test peers",
-        bin.display()
-    );
-    bin
-}
-
-async fn answers(port: u16) -> bool {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let request = format!("GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).await.is_ok() && head.ends_with(b" 200")
-}
-
-async fn start_moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(moto_binary())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn moto_server");
-    let mut moto = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !answers(port).await {
-        if let Some(status) = moto.child.try_wait().unwrap() {
-            panic!("moto_server exited early with {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not answer on port {port} within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    moto
-}
 
 /// SDK config for the emulator: fixed region and dummy static credentials
 /// (moto still needs SigV4-signed requests to route them).

@@ -220,16 +220,14 @@ impl Worker {
 
 /// CloudEvents NATS binding headers, plus JetStream's dedupe id.
 fn headers(event: &UsageEvent) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert(ce::NATS_MSG_ID, event.event_id.as_str());
-    h.insert(ce::ID, event.event_id.as_str());
-    h.insert(ce::SPECVERSION, "1.0");
-    h.insert(ce::SOURCE, "keyway/gateway");
-    h.insert(ce::TYPE, ce::USAGE_TYPE);
-    h.insert(ce::SUBJECT, event.tenant_id.as_str());
-    h.insert(ce::TIME, rfc3339_millis(event.occurred_at_unix_ms).as_str());
-    h.insert(ce::DATACONTENTTYPE, ce::PROTOBUF);
-    h
+    ce::Event {
+        id: &event.event_id,
+        source: "keyway/gateway",
+        kind: ce::USAGE_TYPE,
+        subject: &event.tenant_id,
+        time: &rfc3339_millis(event.occurred_at_unix_ms),
+    }
+    .headers()
 }
 
 fn rfc3339_millis(unix_ms: i64) -> String {

@@ -15,12 +15,15 @@ use axum::{
     routing::post,
 };
 use keyway_auth::{AuthError, Caller, KeyScope, secrets_equal};
-use serde::{Deserialize, Serialize};
+use keyway_proto::internal::{
+    AUTHENTICATE_PATH, AuthenticateRequest, PROVIDER_KEY_PATH, ProviderKeyResponse, SCOPE_TENANT, SCOPE_USER,
+    TOKEN_HEADER,
+};
 use serde_json::json;
 
 use crate::service::KeyService;
 
-pub const TOKEN_HEADER: &str = "x-keyway-internal-token";
+type ProviderKeyRequest = keyway_proto::internal::ProviderKeyRequest<Caller>;
 
 #[derive(Clone)]
 struct Internal {
@@ -30,31 +33,12 @@ struct Internal {
 
 pub fn router(service: Arc<KeyService>, token: &str) -> Router {
     Router::new()
-        .route("/internal/v1/authenticate", post(authenticate))
-        .route("/internal/v1/provider-key", post(provider_key))
+        .route(AUTHENTICATE_PATH, post(authenticate))
+        .route(PROVIDER_KEY_PATH, post(provider_key))
         .with_state(Internal {
             service,
             token: token.into(),
         })
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct AuthenticateRequest {
-    pub key: String,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct ProviderKeyRequest {
-    pub caller: Caller,
-    /// `user` or `tenant`.
-    pub scope: String,
-    pub provider: String,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct ProviderKeyResponse {
-    pub secret: String,
-    pub base_url: Option<String>,
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
@@ -93,8 +77,8 @@ async fn provider_key(
         return refuse(StatusCode::UNAUTHORIZED, "internal token required");
     }
     let scope = match req.scope.as_str() {
-        "user" => KeyScope::User,
-        "tenant" => KeyScope::Tenant,
+        SCOPE_USER => KeyScope::User,
+        SCOPE_TENANT => KeyScope::Tenant,
         _ => return refuse(StatusCode::BAD_REQUEST, "scope must be user or tenant"),
     };
     match s

@@ -103,16 +103,21 @@ impl FromRequestParts<Arc<KeyService>> for Principal {
         parts: &mut Parts,
         service: &Arc<KeyService>,
     ) -> Result<Self, Self::Rejection> {
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let presented = keyway_auth::presented_key(header("authorization"), header("x-api-key"))
-            .ok_or(KeysError::Unauthenticated)?;
-        let caller = service.verify_key(presented).await.map_err(|e| match e {
-            AuthError::Unavailable => KeysError::Unavailable("the credential store is unavailable".into()),
-            AuthError::Missing | AuthError::Invalid => KeysError::Unauthenticated,
-        })?;
+        let caller = keyway_auth::authenticate_request(&parts.headers, service.as_ref())
+            .await
+            .map_err(|e| match e {
+                AuthError::Unavailable => {
+                    KeysError::Unavailable("the credential store is unavailable".into())
+                }
+                AuthError::Missing | AuthError::Invalid => KeysError::Unauthenticated,
+            })?;
         let meta = Meta {
             actor: actor_of(&caller),
-            request_id: header("x-request-id").map(str::to_owned),
+            request_id: parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         };
         Ok(Principal { caller, meta })
     }

@@ -73,12 +73,7 @@ impl FromRequestParts<Arc<UsageState>> for Principal {
     type Rejection = UsageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<UsageState>) -> Result<Self, Self::Rejection> {
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let presented = keyway_auth::presented_key(header("authorization"), header("x-api-key"))
-            .ok_or(UsageError::Unauthenticated)?;
-        let caller = state
-            .authenticator
-            .authenticate(presented)
+        let caller = keyway_auth::authenticate_request(&parts.headers, state.authenticator.as_ref())
             .await
             .map_err(|e| match e {
                 AuthError::Unavailable => UsageError::AuthUnavailable,
