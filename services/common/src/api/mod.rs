@@ -62,9 +62,20 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// A stable code from docs/errors.md, such as `KW-ADM-002`.
+    #[schema(schema_with = registered_code)]
     pub code: String,
     /// What went wrong, for a human; never contains a secret.
     pub message: String,
+}
+
+/// The `code` field's schema: one of the registry's codes, so a client
+/// generated from the document knows every value it can meet.
+fn registered_code() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("A stable code from docs/errors.md, such as `KW-ADM-002`."))
+        .enum_values(Some(codes::ALL.iter().copied()))
+        .build()
 }
 
 impl IntoResponse for ApiError {
