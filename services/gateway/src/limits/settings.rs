@@ -64,7 +64,7 @@ impl LimitSettings {
     }
 
     /// As [`LimitSettings::from_config`], through a lookup function.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        Self::from_config(&Vars::from_lookup(VARS, var)).map_err(|e| e.to_string())
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_config(&Vars::from_lookup(VARS, var))
     }
 }
