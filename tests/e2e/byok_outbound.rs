@@ -5,15 +5,12 @@
 use std::{collections::HashMap, sync::Arc};
 
 use keyway_common::{Config, outbound::OutboundPolicy};
-use keyway_keys::{
-    KeyService, KeyServiceSettings,
-    crypto::{Kms, KmsConfig},
-};
+use keyway_keys::{KeyService, KeyServiceSettings};
 use serde_json::{Value, json};
 use tokio::{io::AsyncWriteExt, net::TcpListener};
 
 use crate::{
-    helpers::{TestStack, pg_url},
+    helpers::{TestStack, local_kms, pg_url},
     keys_api::{call, new_tenant},
 };
 
@@ -97,15 +94,7 @@ async fn production_keys(stack: &TestStack) -> String {
     let pool = sqlx::PgPool::connect(&pg_url(&stack.isolation.db_name))
         .await
         .unwrap();
-    let kms: Arc<dyn Kms> = keyway_keys::crypto::build_kms(&KmsConfig {
-        provider: "local".into(),
-        data_dir: stack.isolation.data_dir.path().to_owned(),
-        allow_generate: false,
-        aws_key_id: None,
-        aws_endpoint: None,
-    })
-    .await
-    .unwrap();
+    let kms = local_kms(stack).await;
     let settings = KeyServiceSettings {
         key_env: "live".into(),
         nats_prefix: stack.isolation.nats_prefix.clone(),

@@ -127,32 +127,46 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 /// usable (see `drain`).
 async fn not_found(
     State(gw): State<Arc<Gateway>>,
-    OriginalUri(uri): OriginalUri,
+    uri: OriginalUri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let drained = drain::discard(&headers, body, gw.max_body_bytes).await;
-    // The gateway's fallback is the whole process's; `/api/*` paths are the
-    // admin and tenant API's, which answer in their own envelope.
-    let response = if uri.path().starts_with("/api/") {
-        axum::response::IntoResponse::into_response(keyway_common::api::not_found().await)
-    } else {
-        GatewayError::RouteNotFound(uri.path().to_owned()).into_response_as(Flavor::of(uri.path(), &headers))
-    };
-    drain::closing_unless(drained, response)
+    refuse(&gw, uri, headers, body, |path, flavor| {
+        // The gateway's fallback is the whole process's; `/api/*` paths are
+        // the admin and tenant API's, which answer in their own envelope.
+        if path.starts_with("/api/") {
+            axum::response::IntoResponse::into_response(keyway_common::api::ApiError::no_route())
+        } else {
+            GatewayError::RouteNotFound(path.to_owned()).into_response_as(flavor)
+        }
+    })
+    .await
 }
 
 async fn method_not_allowed(
     State(gw): State<Arc<Gateway>>,
-    OriginalUri(uri): OriginalUri,
+    uri: OriginalUri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    refuse(&gw, uri, headers, body, |path, flavor| {
+        let mut response = GatewayError::InvalidRequest(format!("This method is not allowed on {path}."))
+            .into_response_as(flavor);
+        *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+        response
+    })
+    .await
+}
+
+async fn refuse(
+    gw: &Gateway,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+    answer: impl FnOnce(&str, Flavor) -> Response,
+) -> Response {
     let drained = drain::discard(&headers, body, gw.max_body_bytes).await;
-    let flavor = Flavor::of(uri.path(), &headers);
-    let mut response = GatewayError::InvalidRequest(format!("This method is not allowed on {}.", uri.path()))
-        .into_response_as(flavor);
-    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    let response = answer(uri.path(), Flavor::of(uri.path(), &headers));
     drain::closing_unless(drained, response)
 }
 

@@ -6,10 +6,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use async_nats::{HeaderMap, jetstream};
 use keyway_common::outbound::OutboundPolicy;
-use keyway_keys::{
-    KeyService, KeyServiceSettings,
-    crypto::{Kms, KmsConfig},
-};
+use keyway_keys::{KeyService, KeyServiceSettings};
 use keyway_projector::{
     ProjectorSettings,
     webhooks::{WebhookSettings, Webhooks},
@@ -228,18 +225,7 @@ impl Harness {
     }
 }
 
-/// The stack's KMS: the local master key in its data directory.
-pub(crate) async fn kms(stack: &TestStack) -> Arc<dyn Kms> {
-    keyway_keys::crypto::build_kms(&KmsConfig {
-        provider: "local".into(),
-        data_dir: stack.isolation.data_dir.path().to_owned(),
-        allow_generate: false,
-        aws_key_id: None,
-        aws_endpoint: None,
-    })
-    .await
-    .unwrap()
-}
+pub(crate) use crate::helpers::local_kms as kms;
 
 pub(crate) async fn wait_for<F, Fut>(what: &str, secs: u64, mut check: F)
 where

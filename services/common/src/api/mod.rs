@@ -48,6 +48,11 @@ impl ApiError {
         }
     }
 
+    /// An unknown `/api/v1` route.
+    pub fn no_route() -> Self {
+        Self::new(StatusCode::NOT_FOUND, codes::REQ_NO_ROUTE, "no such route")
+    }
+
     pub(crate) fn bad_field(message: String) -> Self {
         Self::new(StatusCode::BAD_REQUEST, codes::REQ_BAD_FIELD, message)
     }
@@ -186,7 +191,7 @@ pub async fn method_not_allowed() -> ApiError {
 
 /// The answer for an unknown `/api/v1` route.
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, codes::REQ_NO_ROUTE, "no such route")
+    ApiError::no_route()
 }
 
 /// JSON Schema counts `162.0` as an integer, and so do many JSON encoders;
