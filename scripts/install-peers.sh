@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Python test peers (official openai/anthropic SDKs, pytest, moto)
-# into a venv. Idempotent: a stamp holding the sha256 of the requirements file
-# makes re-runs with unchanged requirements a no-op.
+# Installs the test peers: the Python ones (official openai/anthropic SDKs,
+# pytest, moto, schemathesis) into a venv, and the Node ones (oidc-provider,
+# the OpenID provider of the identity tests) from tests/oidc/package-lock.json.
+# Idempotent: stamps holding the sha256 of each lock file make re-runs with
+# unchanged requirements a no-op.
 #
 #   KEYWAY_PEERS_VENV   venv directory (default: ~/.cache/keyway/peers-venv)
+#   KEYWAY_PEERS_NODE   node_modules cache (default: ~/.cache/keyway/peers-node)
 #   PYTHON              interpreter used to create the venv (default: python3)
 set -euo pipefail
 
@@ -17,6 +20,25 @@ log() { echo "install-peers: $*" >&2; }
 
 [[ -f "$requirements" ]] || { log "missing $requirements"; exit 1; }
 want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+
+# The Node peers live outside the checkout, so a fresh clone reuses them; the
+# checkout gets a symlink, since Node resolves packages next to the script.
+install_node_peers() {
+    local dir="$repo_root/tests/oidc"
+    local cache="${KEYWAY_PEERS_NODE:-$HOME/.cache/keyway/peers-node}/oidc"
+    local node_want node_stamp="$cache/.keyway-peers.sha256"
+    node_want="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d' ' -f1)"
+    if [[ ! -f "$node_stamp" || "$(cat "$node_stamp")" != "$node_want" ]]; then
+        command -v npm >/dev/null || { log "npm is required for the OIDC peer"; exit 1; }
+        log "installing oidc-provider into $cache"
+        mkdir -p "$cache"
+        cp "$dir/package.json" "$dir/package-lock.json" "$cache/"
+        (cd "$cache" && npm ci --no-audit --no-fund --loglevel=error >&2)
+        echo "$node_want" > "$node_stamp"
+    fi
+    ln -sfn "$cache/node_modules" "$dir/node_modules"
+}
+install_node_peers
 
 if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     log "up to date ($venv)"

@@ -18,6 +18,7 @@ mod health_and_docs;
 mod keys_api;
 mod keys_store;
 mod limits;
+mod oidc;
 mod llm_proxy;
 mod process;
 mod projector;

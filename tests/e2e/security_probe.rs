@@ -343,6 +343,7 @@ async fn a_nul_that_reaches_the_database_is_bad_input_not_an_outage() {
         plan: "starter".into(),
         external_id: None,
         limits: Default::default(),
+        oidc_issuer: None,
     };
     let err = store::append(
         &mut conn,

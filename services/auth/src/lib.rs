@@ -5,6 +5,7 @@
 mod admin_key;
 mod caller;
 mod limits;
+pub mod oidc;
 mod provider_keys;
 
 pub use admin_key::AdminKeyAuthenticator;

@@ -31,6 +31,10 @@ pub enum KeysError {
     Db(sqlx::Error),
     #[error("{0}")]
     Unavailable(String),
+    /// The credential could not be checked: the database, or the OIDC
+    /// issuer's keys, are out of reach.
+    #[error("the credential store is unavailable; retry shortly")]
+    AuthUnavailable,
 }
 
 impl From<sqlx::Error> for KeysError {
@@ -67,7 +71,7 @@ impl KeysError {
             KeysError::NotFound(_) => StatusCode::NOT_FOUND,
             KeysError::Invalid(_) => StatusCode::BAD_REQUEST,
             KeysError::Conflict(_) => StatusCode::CONFLICT,
-            KeysError::Kms(_) | KeysError::Db(_) | KeysError::Unavailable(_) => {
+            KeysError::Kms(_) | KeysError::Db(_) | KeysError::Unavailable(_) | KeysError::AuthUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         }
@@ -84,6 +88,7 @@ impl KeysError {
             KeysError::Kms(_) => codes::KMS_FAILED,
             KeysError::Db(_) => codes::DB_UNAVAILABLE,
             KeysError::Unavailable(_) => codes::ADM_UNAVAILABLE,
+            KeysError::AuthUnavailable => codes::AUTH_UNAVAILABLE,
         }
     }
 }

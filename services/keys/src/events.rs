@@ -32,6 +32,9 @@ pub enum KeyEvent {
         /// Absent in events recorded before limits existed: no limits.
         #[serde(default)]
         limits: Limits,
+        /// The one OIDC issuer the tenant trusts; absent: any configured one.
+        #[serde(default)]
+        oidc_issuer: Option<String>,
     },
     TenantUpdated {
         tenant_id: String,
@@ -40,6 +43,9 @@ pub enum KeyEvent {
         external_id: Option<String>,
         #[serde(default)]
         limits: Limits,
+        /// The one OIDC issuer the tenant trusts; absent: any configured one.
+        #[serde(default)]
+        oidc_issuer: Option<String>,
     },
     TenantDeleted {
         tenant_id: String,

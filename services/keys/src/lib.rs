@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod key_format;
+mod oidc_callers;
 pub mod last_used;
 pub mod outbox;
 pub mod page;

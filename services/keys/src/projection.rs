@@ -36,10 +36,11 @@ async fn tenant(conn: &mut PgConnection, r: &Recorded) -> Result<(), sqlx::Error
             plan,
             external_id,
             limits,
+            oidc_issuer,
         } => {
             sqlx::query(
-                "INSERT INTO tenants (id, name, plan, external_id, limits, created_at, updated_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+                "INSERT INTO tenants (id, name, plan, external_id, limits, created_at, updated_at, version, oidc_issuer)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)",
             )
             .bind(tenant_id)
             .bind(name)
@@ -48,6 +49,7 @@ async fn tenant(conn: &mut PgConnection, r: &Recorded) -> Result<(), sqlx::Error
             .bind(Json(limits))
             .bind(at)
             .bind(v)
+            .bind(oidc_issuer)
             .execute(conn)
             .await?;
         }
@@ -57,8 +59,9 @@ async fn tenant(conn: &mut PgConnection, r: &Recorded) -> Result<(), sqlx::Error
             plan,
             external_id,
             limits,
+            oidc_issuer,
         } => {
-            sqlx::query("UPDATE tenants SET name = $2, plan = $3, external_id = $4, limits = $5, updated_at = $6, version = $7 WHERE id = $1")
+            sqlx::query("UPDATE tenants SET name = $2, plan = $3, external_id = $4, limits = $5, updated_at = $6, version = $7, oidc_issuer = $8 WHERE id = $1")
                 .bind(tenant_id)
                 .bind(name)
                 .bind(plan)
@@ -66,6 +69,7 @@ async fn tenant(conn: &mut PgConnection, r: &Recorded) -> Result<(), sqlx::Error
                 .bind(Json(limits))
                 .bind(at)
                 .bind(v)
+                .bind(oidc_issuer)
                 .execute(conn)
                 .await?;
         }

@@ -40,6 +40,8 @@ pub struct KeyService {
     pub(crate) kek_hooks: Vec<Arc<dyn KekRotationHook>>,
     /// Caches in this process told of each committed change.
     pub(crate) change_hooks: Vec<Arc<dyn ChangeHook>>,
+    /// Verifies OIDC bearer tokens; without it only API keys are accepted.
+    pub(crate) oidc: Option<Arc<keyway_auth::oidc::OidcVerifier>>,
 }
 
 /// Told, right after a change commits and before the call that made it
@@ -89,6 +91,7 @@ impl KeyService {
             http,
             kek_hooks: Vec::new(),
             change_hooks: Vec::new(),
+            oidc: None,
         };
         service.ensure_platform_tenant().await?;
         Ok(service)
@@ -101,6 +104,11 @@ impl KeyService {
 
     pub fn with_last_used(mut self, source: Arc<dyn LastUsed>) -> Self {
         self.last_used = Some(source);
+        self
+    }
+
+    pub fn with_oidc(mut self, verifier: Arc<keyway_auth::oidc::OidcVerifier>) -> Self {
+        self.oidc = Some(verifier);
         self
     }
 

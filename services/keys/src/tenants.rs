@@ -27,6 +27,9 @@ pub struct Tenant {
     /// Rate limits and the monthly budget for all of the tenant's traffic.
     #[sqlx(json)]
     pub limits: Limits,
+    /// The one OIDC issuer whose tokens this tenant accepts (one realm per
+    /// tenant); absent: any configured issuer (one realm with organizations).
+    pub oidc_issuer: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -45,6 +48,8 @@ pub struct CreateTenant {
     /// Omit for no limits.
     #[serde(default)]
     pub limits: Limits,
+    /// Bind the tenant to one of the configured OIDC issuers.
+    pub oidc_issuer: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -58,6 +63,9 @@ pub struct UpdateTenant {
     pub external_id: Option<Option<String>>,
     /// Replaces the tenant's limits as a whole; `{}` removes them.
     pub limits: Option<Limits>,
+    /// Send `null` to accept any configured issuer again.
+    #[serde(default, with = "double_option")]
+    pub oidc_issuer: Option<Option<String>>,
 }
 
 /// Tells "absent" (keep) from `null` (clear) in a PATCH body.
@@ -68,7 +76,7 @@ mod double_option {
     }
 }
 
-const COLUMNS: &str = "id, name, plan, external_id, limits, created_at, updated_at, version";
+const COLUMNS: &str = "id, name, plan, external_id, limits, oidc_issuer, created_at, updated_at, version";
 
 pub(crate) fn validate_name(name: &str, what: &str) -> Result<String, KeysError> {
     let name = name.trim();
@@ -114,6 +122,7 @@ impl KeyService {
             plan: "enterprise".to_owned(),
             external_id: None,
             limits: Limits::default(),
+            oidc_issuer: None,
         };
         let meta = Meta {
             actor: "system".to_owned(),
@@ -137,6 +146,7 @@ impl KeyService {
             plan: validate_plan(&req.plan)?,
             external_id: req.external_id.filter(|e| !e.is_empty()),
             limits: validate_limits(req.limits)?,
+            oidc_issuer: self.validate_issuer(req.oidc_issuer)?,
         };
         let mut tx = self.pool.begin().await?;
         self.append(&mut tx, meta, streams::tenant(&id), 0, &id, event)
@@ -198,6 +208,10 @@ impl KeyService {
                 Some(l) => validate_limits(l)?,
                 None => current.limits,
             },
+            oidc_issuer: match patch.oidc_issuer {
+                Some(issuer) => self.validate_issuer(issuer)?,
+                None => current.oidc_issuer,
+            },
         };
         let mut tx = self.pool.begin().await?;
         self.append(&mut tx, meta, streams::tenant(id), current.version, id, event)
@@ -232,6 +246,26 @@ impl KeyService {
         self.evict_tenant(id);
         self.committed(id);
         Ok(())
+    }
+}
+
+impl KeyService {
+    /// A tenant may be bound only to an issuer Keyway trusts.
+    fn validate_issuer(&self, issuer: Option<String>) -> Result<Option<String>, KeysError> {
+        let Some(issuer) = issuer.map(|i| i.trim().to_owned()).filter(|i| !i.is_empty()) else {
+            return Ok(None);
+        };
+        let trusted = self.oidc.as_ref().map(|v| v.settings().issuers.as_slice()).unwrap_or_default();
+        if trusted.contains(&issuer) {
+            Ok(Some(issuer))
+        } else if trusted.is_empty() {
+            Err(KeysError::Invalid("oidc_issuer needs OIDC to be configured (KEYWAY_OIDC_ISSUER)".into()))
+        } else {
+            Err(KeysError::Invalid(format!(
+                "oidc_issuer must be one of the configured issuers: {}",
+                trusted.join(", ")
+            )))
+        }
     }
 }
 

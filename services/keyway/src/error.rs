@@ -34,6 +34,8 @@ pub enum StartError {
     Kms(#[from] keyway_keys::crypto::KmsError),
     #[error("cannot build the webhook client: {0}")]
     WebhookClient(#[source] reqwest::Error),
+    #[error("cannot build the OIDC discovery client: {0}")]
+    OidcClient(#[source] reqwest::Error),
     #[error("projector: {0}")]
     Projector(#[from] keyway_projector::ProjectorError),
 }

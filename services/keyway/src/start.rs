@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use keyway_common::{Config, Environment, KmsProvider};
+use keyway_auth::oidc::{OidcSettings, OidcVerifier};
+use keyway_common::{Config, ConfigError, Environment, KmsProvider};
 use keyway_keys::{
     KeyService, KeyServiceSettings,
     crypto::{Kms, KmsConfig},
@@ -63,6 +64,16 @@ pub(crate) async fn start_key_service(
         .with_last_used(last_used);
     if let Some(hook) = on_change {
         service = service.with_change_hook(hook);
+    }
+    if let Some(oidc) = OidcSettings::from_vars(config.vars())? {
+        if config.env == Environment::Prod && !oidc.insecure_issuers().is_empty() {
+            return Err(ConfigError::InsecureInProduction(vec![
+                "KEYWAY_OIDC_ISSUER must use https for hosts other than loopback",
+            ])
+            .into());
+        }
+        let verifier = OidcVerifier::start(oidc).map_err(StartError::OidcClient)?;
+        service = service.with_oidc(Arc::new(verifier));
     }
     Ok(Arc::new(service))
 }

@@ -291,6 +291,7 @@ async fn a_stale_version_is_a_conflict() {
         plan: "starter".into(),
         external_id: None,
         limits: Default::default(),
+        oidc_issuer: None,
     };
 
     // Two writers both expect version 0; the second blocks on the first's
@@ -352,6 +353,7 @@ async fn a_stale_version_is_a_conflict() {
         plan: "pro".into(),
         external_id: None,
         limits: Default::default(),
+        oidc_issuer: None,
     };
     let recorded = store::append(&mut tx, prefix, &meta, stream.clone(), 1, &tenant, update)
         .await

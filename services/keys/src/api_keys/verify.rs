@@ -16,6 +16,9 @@ impl KeyService {
         if self.admin.is_admin_key(presented) {
             return Ok(Caller::platform_admin());
         }
+        if keyway_auth::oidc::looks_like_jwt(presented) {
+            return self.verify_token(presented).await;
+        }
         let parsed = key_format::parse(presented).ok_or(AuthError::Invalid)?;
         if parsed.env != self.settings.key_env {
             return Err(AuthError::Invalid);

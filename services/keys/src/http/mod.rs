@@ -106,9 +106,7 @@ impl FromRequestParts<Arc<KeyService>> for Principal {
         let caller = keyway_auth::authenticate_request(&parts.headers, service.as_ref())
             .await
             .map_err(|e| match e {
-                AuthError::Unavailable => {
-                    KeysError::Unavailable("the credential store is unavailable".into())
-                }
+                AuthError::Unavailable => KeysError::AuthUnavailable,
                 AuthError::Missing | AuthError::Invalid => KeysError::Unauthenticated,
             })?;
         let meta = Meta {
