@@ -45,7 +45,9 @@ impl KeyService {
     }
 
     async fn caller_for(&self, verifier: &OidcVerifier, who: &Identity) -> Result<Caller, KeysError> {
-        let role = who.role.ok_or_else(|| KeysError::Forbidden("the token grants no Keyway role".into()))?;
+        let role = who
+            .role
+            .ok_or_else(|| KeysError::Forbidden("the token grants no Keyway role".into()))?;
         if role == Role::PlatformAdmin {
             return Ok(Caller {
                 expires_at: Some(who.expires_at),
@@ -83,14 +85,21 @@ impl KeyService {
         .await?;
         let rank = |row: &sqlx::postgres::PgRow| {
             let external: Option<String> = row.get("external_id");
-            external.and_then(|e| who.tenant_refs.iter().position(|r| *r == e)).unwrap_or(0)
+            external
+                .and_then(|e| who.tenant_refs.iter().position(|r| *r == e))
+                .unwrap_or(0)
         };
         let trusted: Vec<_> = rows
             .iter()
-            .filter(|row| row.get::<Option<&str>, _>("oidc_issuer").is_none_or(|i| i == who.issuer))
+            .filter(|row| {
+                row.get::<Option<&str>, _>("oidc_issuer")
+                    .is_none_or(|i| i == who.issuer)
+            })
             .collect();
         if who.tenant_refs.is_empty() && trusted.len() > 1 {
-            return Err(KeysError::Forbidden("several tenants are bound to the issuer; the token must name its organization".into()));
+            return Err(KeysError::Forbidden(
+                "several tenants are bound to the issuer; the token must name its organization".into(),
+            ));
         }
         if let Some(row) = trusted.into_iter().min_by_key(|row| rank(row)) {
             return Ok(TokenTenant {
@@ -99,8 +108,12 @@ impl KeyService {
             });
         }
         match who.tenant_refs.first() {
-            Some(org) if verifier.settings().auto_provision && rows.is_empty() => self.provision_tenant(org, who).await,
-            _ => Err(KeysError::Forbidden("the token's organization is not a tenant of this Keyway".into())),
+            Some(org) if verifier.settings().auto_provision && rows.is_empty() => {
+                self.provision_tenant(org, who).await
+            }
+            _ => Err(KeysError::Forbidden(
+                "the token's organization is not a tenant of this Keyway".into(),
+            )),
         }
     }
 
@@ -122,7 +135,10 @@ impl KeyService {
             Err(e) => return Err(e),
         };
         tracing::info!(tenant = %tenant.id, organization = %org, "provisioned a tenant for a new organization");
-        Ok(TokenTenant { id: tenant.id, limits: tenant.limits })
+        Ok(TokenTenant {
+            id: tenant.id,
+            limits: tenant.limits,
+        })
     }
 
     async fn tenant_by_external_id(&self, external_id: &str) -> Result<crate::tenants::Tenant, KeysError> {
@@ -137,11 +153,12 @@ impl KeyService {
     /// records the subject), and kept at the role the IdP now grants. A
     /// disabled user is refused.
     async fn user_of(&self, tenant_id: &str, who: &Identity, role: Role) -> Result<String, KeysError> {
-        let row = sqlx::query("SELECT id, role, status FROM users WHERE tenant_id = $1 AND external_subject = $2")
-            .bind(tenant_id)
-            .bind(&who.subject)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, role, status FROM users WHERE tenant_id = $1 AND external_subject = $2")
+                .bind(tenant_id)
+                .bind(&who.subject)
+                .fetch_optional(&self.pool)
+                .await?;
         let meta = oidc_meta(who);
         let system = Caller::platform_admin();
         let Some(row) = row else {
@@ -158,12 +175,16 @@ impl KeyService {
                 Err(e) => Err(e),
             };
         };
-        let (id, stored_role, status): (String, String, String) = (row.get("id"), row.get("role"), row.get("status"));
+        let (id, stored_role, status): (String, String, String) =
+            (row.get("id"), row.get("role"), row.get("status"));
         if status != "active" {
             return Err(KeysError::Forbidden("the user is disabled".into()));
         }
         if stored_role != role.as_str() {
-            let patch = UpdateUser { role: Some(role.as_str().to_owned()), ..UpdateUser::default() };
+            let patch = UpdateUser {
+                role: Some(role.as_str().to_owned()),
+                ..UpdateUser::default()
+            };
             self.update_user(&meta, &system, tenant_id, &id, patch).await?;
         }
         Ok(id)

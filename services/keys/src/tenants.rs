@@ -255,11 +255,17 @@ impl KeyService {
         let Some(issuer) = issuer.map(|i| i.trim().to_owned()).filter(|i| !i.is_empty()) else {
             return Ok(None);
         };
-        let trusted = self.oidc.as_ref().map(|v| v.settings().issuers.as_slice()).unwrap_or_default();
+        let trusted = self
+            .oidc
+            .as_ref()
+            .map(|v| v.settings().issuers.as_slice())
+            .unwrap_or_default();
         if trusted.contains(&issuer) {
             Ok(Some(issuer))
         } else if trusted.is_empty() {
-            Err(KeysError::Invalid("oidc_issuer needs OIDC to be configured (KEYWAY_OIDC_ISSUER)".into()))
+            Err(KeysError::Invalid(
+                "oidc_issuer needs OIDC to be configured (KEYWAY_OIDC_ISSUER)".into(),
+            ))
         } else {
             Err(KeysError::Invalid(format!(
                 "oidc_issuer must be one of the configured issuers: {}",

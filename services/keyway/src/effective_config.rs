@@ -3,6 +3,7 @@
 //! Each component's section is read exactly as the stack reads it, so an
 //! invalid value fails here with the same message as at start.
 
+use keyway_auth::oidc::OidcSettings;
 use keyway_common::{Config, ConfigError};
 use keyway_gateway::limits::LimitSettings;
 use keyway_mock_llm::MockConfig;
@@ -63,8 +64,16 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
         ),
         ("KEYWAY_MOCK_CHUNK_DELAY_MS", ms(mock.chunk_delay)),
     ];
+    let oidc = match OidcSettings::from_vars(config.vars())? {
+        Some(oidc) => oidc.effective(),
+        None => vec![(
+            "KEYWAY_OIDC_ISSUER",
+            "(unset: OIDC tokens are refused)".to_owned(),
+        )],
+    };
     Ok(shown
         .into_iter()
+        .chain(oidc)
         .map(|(name, value)| (name.to_owned(), value))
         .collect())
 }

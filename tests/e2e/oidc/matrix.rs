@@ -17,7 +17,12 @@ async fn keycloak_claim_layouts_map_to_tenants_users_and_roles() {
     let tenant = tenant_for(&stack, "acme", json!({})).await;
 
     // Platform admin through a realm role the role map names.
-    let ops = peer.token("acme", json!({"sub": "ops-1", "realm_access": {"roles": ["ops"]}})).await;
+    let ops = peer
+        .token(
+            "acme",
+            json!({"sub": "ops-1", "realm_access": {"roles": ["ops"]}}),
+        )
+        .await;
     assert_eq!(get(&stack, &ops, "/api/v1/tenants").await.0, 200);
 
     // Tenant admin through the audience client's roles, organization as a list.
@@ -27,24 +32,53 @@ async fn keycloak_claim_layouts_map_to_tenants_users_and_roles() {
     let (status, users) = get(&stack, &admin, &format!("/api/v1/tenants/{tenant}/users")).await;
     assert_eq!(status, 200, "{users}");
     let ann = &users["data"][0];
-    assert_eq!((ann["external_subject"].as_str(), ann["email"].as_str(), ann["role"].as_str()),
-        (Some("kc-admin"), Some("ann@acme.test"), Some("tenant-admin")), "first sight records the user: {users}");
-    assert_eq!(get(&stack, &admin, "/api/v1/tenants").await.0, 403, "a tenant admin is not a platform admin");
+    assert_eq!(
+        (
+            ann["external_subject"].as_str(),
+            ann["email"].as_str(),
+            ann["role"].as_str()
+        ),
+        (Some("kc-admin"), Some("ann@acme.test"), Some("tenant-admin")),
+        "first sight records the user: {users}"
+    );
+    assert_eq!(
+        get(&stack, &admin, "/api/v1/tenants").await.0,
+        403,
+        "a tenant admin is not a platform admin"
+    );
 
     // Member through a realm role, organization as a map of name to {id}.
-    let member = peer.token("acme", json!({"sub": "kc-bob", "organization": {"acme": {"id": "org-uuid-1"}},
-        "realm_access": {"roles": ["offline_access", "llm-user"]}})).await;
+    let member = peer
+        .token(
+            "acme",
+            json!({"sub": "kc-bob", "organization": {"acme": {"id": "org-uuid-1"}},
+        "realm_access": {"roles": ["offline_access", "llm-user"]}}),
+        )
+        .await;
     let (status, body) = chat_status(&stack, &member, "mock-gpt").await;
     assert_eq!(status, 200, "{body}");
 
     // Viewer through a group; viewers read but never spend.
-    let viewer = peer.token("acme", json!({"sub": "kc-vic", "organization": ["acme"], "groups": ["/acme/viewer"]})).await;
+    let viewer = peer
+        .token(
+            "acme",
+            json!({"sub": "kc-vic", "organization": ["acme"], "groups": ["/acme/viewer"]}),
+        )
+        .await;
     assert_eq!(chat_status(&stack, &viewer, "mock-gpt").await.0, 403);
-    assert_eq!(get(&stack, &viewer, &format!("/api/v1/tenants/{tenant}")).await.0, 200);
+    assert_eq!(
+        get(&stack, &viewer, &format!("/api/v1/tenants/{tenant}")).await.0,
+        200
+    );
 
     // `azp` without `aud` (Keycloak's `aud: account` tokens).
-    let azp = peer.token("acme", json!({"sub": "kc-bob", "aud": "account", "azp": "keyway",
-        "organization": ["acme"], "realm_access": {"roles": ["llm-user"]}})).await;
+    let azp = peer
+        .token(
+            "acme",
+            json!({"sub": "kc-bob", "aud": "account", "azp": "keyway",
+        "organization": ["acme"], "realm_access": {"roles": ["llm-user"]}}),
+        )
+        .await;
     assert_eq!(chat_status(&stack, &azp, "mock-gpt").await.0, 200);
 
     // A token from the provider's own token endpoint (client credentials,
@@ -53,9 +87,19 @@ async fn keycloak_claim_layouts_map_to_tenants_users_and_roles() {
     assert_eq!(get(&stack, &service, "/api/v1/tenants").await.0, 200);
 
     // The user's role follows the IdP: promoted there, promoted here.
-    let promoted = peer.token("acme", json!({"sub": "kc-bob", "organization": ["acme"],
-        "resource_access": {"keyway": {"roles": ["admin"]}}})).await;
-    assert_eq!(get(&stack, &promoted, &format!("/api/v1/tenants/{tenant}/users")).await.0, 200);
+    let promoted = peer
+        .token(
+            "acme",
+            json!({"sub": "kc-bob", "organization": ["acme"],
+        "resource_access": {"keyway": {"roles": ["admin"]}}}),
+        )
+        .await;
+    assert_eq!(
+        get(&stack, &promoted, &format!("/api/v1/tenants/{tenant}/users"))
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -72,7 +116,11 @@ async fn bad_tokens_are_refused_with_401_in_each_apis_shape() {
         claims
     };
     let valid = peer.token("acme", good.clone()).await;
-    assert_eq!(chat_status(&stack, &valid, "mock-gpt").await.0, 200, "the control token works");
+    assert_eq!(
+        chat_status(&stack, &valid, "mock-gpt").await.0,
+        200,
+        "the control token works"
+    );
 
     let issuer = peer.issuer("acme");
     let full = |extra: Value| {
@@ -82,28 +130,84 @@ async fn bad_tokens_are_refused_with_401_in_each_apis_shape() {
         claims
     };
     let h = |v: &Value| b64(&v.to_string());
-    let unsigned = format!("{}.{}.", h(&json!({"alg": "none", "typ": "JWT"})), h(&full(json!({"exp": now() + 600}))));
+    let unsigned = format!(
+        "{}.{}.",
+        h(&json!({"alg": "none", "typ": "JWT"})),
+        h(&full(json!({"exp": now() + 600})))
+    );
     let cases = vec![
-        ("expired", peer.token("acme", with(json!({"exp": now() - 3600}))).await),
-        ("not yet valid", peer.token("acme", with(json!({"nbf": now() + 3600}))).await),
-        ("bad signature", peer.sign_raw("acme", json!({}), full(json!({"exp": now() + 600})), "stranger").await),
-        ("HS256 keyed with the RSA public key", peer.sign_raw("acme", json!({}), full(json!({"exp": now() + 600})), "hs256-public-key").await),
+        (
+            "expired",
+            peer.token("acme", with(json!({"exp": now() - 3600}))).await,
+        ),
+        (
+            "not yet valid",
+            peer.token("acme", with(json!({"nbf": now() + 3600}))).await,
+        ),
+        (
+            "bad signature",
+            peer.sign_raw("acme", json!({}), full(json!({"exp": now() + 600})), "stranger")
+                .await,
+        ),
+        (
+            "HS256 keyed with the RSA public key",
+            peer.sign_raw(
+                "acme",
+                json!({}),
+                full(json!({"exp": now() + 600})),
+                "hs256-public-key",
+            )
+            .await,
+        ),
         ("alg none", unsigned),
         ("wrong issuer", peer.token("elsewhere", good.clone()).await),
-        ("wrong audience", peer.token("acme", with(json!({"aud": "someone-else"}))).await),
+        (
+            "wrong audience",
+            peer.token("acme", with(json!({"aud": "someone-else"}))).await,
+        ),
         ("no subject", peer.token("acme", with(json!({"sub": null}))).await),
-        ("no expiry", peer.sign_raw("acme", json!({}), full(json!({})), "realm").await),
-        ("unknown organization", peer.token("acme", with(json!({"organization": ["initech"]}))).await),
-        ("no Keyway role", peer.token("acme", with(json!({"realm_access": {"roles": ["offline_access"]}}))).await),
-        ("a refresh token's type", peer.sign_raw("acme", json!({"typ": "Refresh"}), full(json!({"exp": now() + 600})), "realm").await),
+        (
+            "no expiry",
+            peer.sign_raw("acme", json!({}), full(json!({})), "realm").await,
+        ),
+        (
+            "unknown organization",
+            peer.token("acme", with(json!({"organization": ["initech"]})))
+                .await,
+        ),
+        (
+            "no Keyway role",
+            peer.token(
+                "acme",
+                with(json!({"realm_access": {"roles": ["offline_access"]}})),
+            )
+            .await,
+        ),
+        (
+            "a refresh token's type",
+            peer.sign_raw(
+                "acme",
+                json!({"typ": "Refresh"}),
+                full(json!({"exp": now() + 600})),
+                "realm",
+            )
+            .await,
+        ),
         ("malformed", "eyJhbGciOiJSUzI1NiJ9.not-json.sig".to_owned()),
     ];
     for (what, token) in cases {
         let (status, body) = chat_status(&stack, &token, "mock-gpt").await;
         assert_eq!(status, 401, "{what} on /v1: {body}");
-        assert_eq!(body["error"]["type"], "authentication_error", "{what}: OpenAI's shape on /v1: {body}");
+        assert_eq!(
+            body["error"]["type"], "authentication_error",
+            "{what}: OpenAI's shape on /v1: {body}"
+        );
         let (status, body) = get(&stack, &token, &format!("/api/v1/tenants/{tenant}")).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (401, Some("KW-AUTH-002")), "{what} on /api/v1: {body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("KW-AUTH-002")),
+            "{what} on /api/v1: {body}"
+        );
         let (status, _) = call(&stack, &token, "GET", "/api/v1/usage/summary", None).await;
         assert_eq!(status, 401, "{what} on the usage API");
     }
@@ -115,8 +219,13 @@ async fn a_token_for_another_tenant_gets_404_on_this_tenants_resources() {
     let stack = oidc_stack(&peer.issuer("acme"), &[]).await;
     let acme = tenant_for(&stack, "acme", json!({})).await;
     tenant_for(&stack, "globex", json!({})).await;
-    let globex_admin = peer.token("acme", json!({"sub": "g-1", "organization": ["globex"],
-        "resource_access": {"keyway": {"roles": ["admin"]}}})).await;
+    let globex_admin = peer
+        .token(
+            "acme",
+            json!({"sub": "g-1", "organization": ["globex"],
+        "resource_access": {"keyway": {"roles": ["admin"]}}}),
+        )
+        .await;
     for path in [
         format!("/api/v1/tenants/{acme}"),
         format!("/api/v1/tenants/{acme}/users"),

@@ -38,7 +38,9 @@ fn start(realms: &str, port: u16) -> (Child, u16) {
         .expect("node starts (is Node.js installed?)");
     let mut line = String::new();
     let stdout = child.stdout.take().expect("stdout piped");
-    BufReader::new(stdout).read_line(&mut line).expect("the OIDC peer prints its port");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the OIDC peer prints its port");
     let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("OIDC peer said {line:?}"));
     (child, ready["port"].as_u64().expect("port") as u16)
 }
@@ -47,7 +49,12 @@ impl OidcPeer {
     /// A provider serving `realms` (comma-separated), each its own issuer.
     pub(crate) fn start(realms: &str) -> Self {
         let (child, port) = start(realms, 0);
-        Self { child, port, realms: realms.to_owned(), http: reqwest::Client::new() }
+        Self {
+            child,
+            port,
+            realms: realms.to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// The IdP restarts on the same port with new signing keys, as after a
@@ -76,7 +83,16 @@ impl OidcPeer {
     pub(crate) async fn sign_raw(&self, realm: &str, header: Value, claims: Value, signer: &str) -> String {
         let url = format!("http://127.0.0.1:{}/test/realms/{realm}/sign", self.port);
         let body = json!({"header": header, "claims": claims, "signer": signer});
-        let reply: Value = self.http.post(url).json(&body).send().await.expect("sign").json().await.expect("json");
+        let reply: Value = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("sign")
+            .json()
+            .await
+            .expect("json");
         reply["token"].as_str().expect("token").to_owned()
     }
 
@@ -106,12 +122,19 @@ impl OidcPeer {
             .json()
             .await
             .expect("json");
-        reply["access_token"].as_str().unwrap_or_else(|| panic!("no token: {reply}")).to_owned()
+        reply["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {reply}"))
+            .to_owned()
     }
 
     /// Every realm route answers 503 (`true`) or works again (`false`).
     pub(crate) async fn set_down(&self, down: bool) {
-        let url = format!("http://127.0.0.1:{}/test/{}", self.port, if down { "down" } else { "up" });
+        let url = format!(
+            "http://127.0.0.1:{}/test/{}",
+            self.port,
+            if down { "down" } else { "up" }
+        );
         self.http.post(url).send().await.expect("toggle");
     }
 }

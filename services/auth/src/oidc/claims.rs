@@ -49,7 +49,11 @@ impl Identity {
 }
 
 fn text(value: Option<&Value>) -> Option<String> {
-    value.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    value
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// A claim by name, or by dotted path into nested objects when no claim
@@ -68,9 +72,7 @@ fn tenant_refs(value: Option<&Value>) -> Vec<String> {
         Some(Value::Array(names)) => names.iter().filter_map(|n| text(Some(n))).collect(),
         Some(Value::Object(map)) => map
             .iter()
-            .flat_map(|(name, details)| {
-                std::iter::once(name.clone()).chain(text(details.get("id")))
-            })
+            .flat_map(|(name, details)| std::iter::once(name.clone()).chain(text(details.get("id"))))
             .collect(),
         _ => Vec::new(),
     }
@@ -80,9 +82,19 @@ fn tenant_refs(value: Option<&Value>) -> Vec<String> {
 /// of the audience client, and from `groups` (the last path segment, so
 /// `/acme/tenant-admin` counts as `tenant-admin`).
 fn role_names<'a>(claims: &'a Value, audience: &str) -> impl Iterator<Item = &'a str> {
-    let list = |v: Option<&'a Value>| v.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+    let list = |v: Option<&'a Value>| {
+        v.and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+    };
     let realm = list(claims.pointer("/realm_access/roles"));
-    let client = list(claims.get("resource_access").and_then(|r| r.get(audience)).and_then(|c| c.get("roles")));
+    let client = list(
+        claims
+            .get("resource_access")
+            .and_then(|r| r.get(audience))
+            .and_then(|c| c.get("roles")),
+    );
     let groups = list(claims.get("groups")).filter_map(|g| g.rsplit('/').find(|s| !s.is_empty()));
     realm.chain(client).chain(groups)
 }
@@ -126,20 +138,36 @@ mod tests {
     fn roles_come_from_realm_client_and_groups_and_the_highest_wins() -> Result<(), TokenError> {
         let realm = identity(json!({"sub": "u", "realm_access": {"roles": ["offline_access", "llm-user"]}}))?;
         assert_eq!(realm.role, Some(Role::Member));
-        let client = identity(json!({"sub": "u", "resource_access": {"keyway": {"roles": ["admin"]}, "other": {"roles": ["ops"]}}}))?;
-        assert_eq!(client.role, Some(Role::TenantAdmin), "only the audience client's roles count");
-        let groups = identity(json!({"sub": "u", "groups": ["/acme/viewer"], "realm_access": {"roles": ["ops"]}}))?;
+        let client = identity(
+            json!({"sub": "u", "resource_access": {"keyway": {"roles": ["admin"]}, "other": {"roles": ["ops"]}}}),
+        )?;
+        assert_eq!(
+            client.role,
+            Some(Role::TenantAdmin),
+            "only the audience client's roles count"
+        );
+        let groups =
+            identity(json!({"sub": "u", "groups": ["/acme/viewer"], "realm_access": {"roles": ["ops"]}}))?;
         assert_eq!(groups.role, Some(Role::PlatformAdmin));
-        assert_eq!(identity(json!({"sub": "u", "groups": ["/acme/viewer"]}))?.role, Some(Role::Viewer));
+        assert_eq!(
+            identity(json!({"sub": "u", "groups": ["/acme/viewer"]}))?.role,
+            Some(Role::Viewer)
+        );
         assert_eq!(identity(json!({"sub": "u"}))?.role, None);
         Ok(())
     }
 
     #[test]
     fn a_token_without_a_subject_is_refused_and_profile_claims_are_read() -> Result<(), TokenError> {
-        assert_eq!(identity(json!({"organization": ["acme"]})), Err(TokenError::MissingClaim("sub")));
+        assert_eq!(
+            identity(json!({"organization": ["acme"]})),
+            Err(TokenError::MissingClaim("sub"))
+        );
         let who = identity(json!({"sub": "u", "email": "a@b.c", "preferred_username": "ann"}))?;
-        assert_eq!((who.email.as_deref(), who.name.as_deref()), (Some("a@b.c"), Some("ann")));
+        assert_eq!(
+            (who.email.as_deref(), who.name.as_deref()),
+            (Some("a@b.c"), Some("ann"))
+        );
         Ok(())
     }
 

@@ -29,7 +29,12 @@ pub(crate) struct IssuerKeys {
 impl IssuerKeys {
     /// Starts with no keys and fetches them in the background right away
     /// and then every `refresh`, so start-up never waits on the IdP.
-    pub(crate) fn start(issuer: &str, http: reqwest::Client, refresh: Duration, kid_cooldown: Duration) -> Arc<Self> {
+    pub(crate) fn start(
+        issuer: &str,
+        http: reqwest::Client,
+        refresh: Duration,
+        kid_cooldown: Duration,
+    ) -> Arc<Self> {
         let keys = Arc::new(Self {
             issuer: issuer.to_owned(),
             http,
@@ -60,7 +65,11 @@ impl IssuerKeys {
             return Err(TokenError::NoKeys);
         }
         let found = matching(&keys, kid, alg);
-        if found.is_empty() { Err(TokenError::UnknownKey) } else { Ok(found) }
+        if found.is_empty() {
+            Err(TokenError::UnknownKey)
+        } else {
+            Ok(found)
+        }
     }
 
     fn current(&self) -> Arc<Vec<CoreJsonWebKey>> {
@@ -120,7 +129,11 @@ async fn refresh_every(keys: Weak<IssuerKeys>, every: Duration) {
     }
 }
 
-fn matching(keys: &[CoreJsonWebKey], kid: Option<&str>, alg: &CoreJwsSigningAlgorithm) -> Vec<CoreJsonWebKey> {
+fn matching(
+    keys: &[CoreJsonWebKey],
+    kid: Option<&str>,
+    alg: &CoreJwsSigningAlgorithm,
+) -> Vec<CoreJsonWebKey> {
     keys.iter()
         .filter(|key| match kid {
             Some(kid) => key.key_id().is_some_and(|id| id.as_str() == kid),

@@ -77,7 +77,8 @@ impl OidcVerifier {
             .issuers
             .iter()
             .map(|issuer| {
-                let keys = IssuerKeys::start(issuer, http.clone(), settings.jwks_refresh, settings.kid_cooldown);
+                let keys =
+                    IssuerKeys::start(issuer, http.clone(), settings.jwks_refresh, settings.kid_cooldown);
                 (issuer.clone(), keys)
             })
             .collect();

@@ -64,7 +64,11 @@ impl OidcSettings {
                 DEFAULT_LEEWAY_SECS,
                 0..=300,
             )?),
-            jwks_refresh: vars.millis("KEYWAY_OIDC_JWKS_REFRESH_MS", 5 * minute, 1_000..=24 * 60 * minute)?,
+            jwks_refresh: vars.millis(
+                "KEYWAY_OIDC_JWKS_REFRESH_MS",
+                5 * minute,
+                1_000..=24 * 60 * minute,
+            )?,
             kid_cooldown: vars.millis("KEYWAY_OIDC_KID_COOLDOWN_MS", 10_000, 0..=60 * minute)?,
         }))
     }
@@ -78,8 +82,14 @@ impl OidcSettings {
             ("KEYWAY_OIDC_ROLE_MAP", self.role_map.to_string()),
             ("KEYWAY_OIDC_AUTO_PROVISION", self.auto_provision.to_string()),
             ("KEYWAY_OIDC_LEEWAY_SECS", self.leeway.as_secs().to_string()),
-            ("KEYWAY_OIDC_JWKS_REFRESH_MS", self.jwks_refresh.as_millis().to_string()),
-            ("KEYWAY_OIDC_KID_COOLDOWN_MS", self.kid_cooldown.as_millis().to_string()),
+            (
+                "KEYWAY_OIDC_JWKS_REFRESH_MS",
+                self.jwks_refresh.as_millis().to_string(),
+            ),
+            (
+                "KEYWAY_OIDC_KID_COOLDOWN_MS",
+                self.kid_cooldown.as_millis().to_string(),
+            ),
         ]
     }
 
@@ -88,9 +98,7 @@ impl OidcSettings {
     pub fn insecure_issuers(&self) -> Vec<&str> {
         self.issuers
             .iter()
-            .filter(|issuer| {
-                url::Url::parse(issuer).is_ok_and(|u| u.scheme() == "http" && !is_loopback(&u))
-            })
+            .filter(|issuer| url::Url::parse(issuer).is_ok_and(|u| u.scheme() == "http" && !is_loopback(&u)))
             .map(String::as_str)
             .collect()
     }
@@ -156,7 +164,11 @@ impl RoleMap {
 
 impl std::fmt::Display for RoleMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pairs: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={}", v.as_str())).collect();
+        let pairs: Vec<String> = self
+            .0
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str()))
+            .collect();
         f.write_str(&pairs.join(","))
     }
 }
@@ -168,7 +180,12 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vars {
-        Vars::new(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<HashMap<_, _>>())
+        Vars::new(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<HashMap<_, _>>(),
+        )
     }
 
     #[test]
@@ -181,11 +198,17 @@ mod tests {
     #[test]
     fn several_issuers_and_a_role_map_parse() -> Result<(), ConfigError> {
         let settings = OidcSettings::from_vars(&vars(&[
-            ("KEYWAY_OIDC_ISSUER", "https://sso/realms/a, http://127.0.0.1:8081/realms/b"),
+            (
+                "KEYWAY_OIDC_ISSUER",
+                "https://sso/realms/a, http://127.0.0.1:8081/realms/b",
+            ),
             ("KEYWAY_OIDC_AUDIENCE", "keyway"),
             ("KEYWAY_OIDC_ROLE_MAP", "admin=tenant-admin, llm-user=member"),
         ]))?
-        .ok_or(ConfigError::Requires { var: "test", needs: "settings" })?;
+        .ok_or(ConfigError::Requires {
+            var: "test",
+            needs: "settings",
+        })?;
         assert_eq!(settings.issuers.len(), 2);
         assert_eq!(settings.role_map.role_of("admin"), Some(Role::TenantAdmin));
         assert_eq!(settings.role_map.role_of("viewer"), Some(Role::Viewer));
@@ -201,22 +224,39 @@ mod tests {
             ("KEYWAY_OIDC_ROLE_MAP", "admin=superuser"),
             ("KEYWAY_OIDC_ROLE_MAP", "admin"),
         ] {
-            let mut pairs = vec![("KEYWAY_OIDC_ISSUER", "https://sso/realms/a"), ("KEYWAY_OIDC_AUDIENCE", "k")];
+            let mut pairs = vec![
+                ("KEYWAY_OIDC_ISSUER", "https://sso/realms/a"),
+                ("KEYWAY_OIDC_AUDIENCE", "k"),
+            ];
             pairs.retain(|(k, _)| *k != name);
             pairs.push((name, value));
-            let err = OidcSettings::from_vars(&vars(&pairs)).err().map(|e| e.to_string());
-            assert!(err.as_deref().is_some_and(|e| e.contains(name)), "{name}: {err:?}");
+            let err = OidcSettings::from_vars(&vars(&pairs))
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains(name)),
+                "{name}: {err:?}"
+            );
         }
     }
 
     #[test]
     fn plain_http_is_insecure_only_off_loopback() -> Result<(), ConfigError> {
         let settings = OidcSettings::from_vars(&vars(&[
-            ("KEYWAY_OIDC_ISSUER", "http://sso.example.com/realms/a,http://localhost:8080/realms/b"),
+            (
+                "KEYWAY_OIDC_ISSUER",
+                "http://sso.example.com/realms/a,http://localhost:8080/realms/b",
+            ),
             ("KEYWAY_OIDC_AUDIENCE", "keyway"),
         ]))?
-        .ok_or(ConfigError::Requires { var: "test", needs: "settings" })?;
-        assert_eq!(settings.insecure_issuers(), vec!["http://sso.example.com/realms/a"]);
+        .ok_or(ConfigError::Requires {
+            var: "test",
+            needs: "settings",
+        })?;
+        assert_eq!(
+            settings.insecure_issuers(),
+            vec!["http://sso.example.com/realms/a"]
+        );
         Ok(())
     }
 }
