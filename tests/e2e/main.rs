@@ -19,6 +19,7 @@ mod keys_api;
 mod keys_store;
 mod limits;
 mod llm_proxy;
+mod nats_cluster;
 mod oidc;
 mod process;
 mod projector;

@@ -30,12 +30,28 @@ pub enum NatsError {
 
 /// Connects in the background: when NATS is down at start the client keeps
 /// retrying, so the process still serves and reports NATS as not connected.
+/// Given a cluster's servers, the client learns the rest of the cluster
+/// from them and reconnects to a live node when its node dies.
 pub async fn connect(config: &Config, name: &str) -> Result<Client, NatsError> {
-    ConnectOptions::new()
+    let nats = &config.nats;
+    let mut options = ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(2))
-        .connect(config.nats_url.as_str())
+        .connection_timeout(Duration::from_secs(2));
+    if let Some(path) = &nats.creds_file {
+        options = options
+            .credentials_file(path)
+            .await
+            .map_err(|e| NatsError::Connect(format!("KEYWAY_NATS_CREDS={}: {e}", path.display())))?;
+    }
+    if let Some(seed) = &nats.nkey_seed {
+        options = options.nkey(seed.clone());
+    }
+    if let Some(ca) = &nats.tls_ca {
+        options = options.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    options
+        .connect(nats.servers.as_slice())
         .await
         .map_err(|e| NatsError::Connect(e.to_string()))
 }
@@ -58,16 +74,37 @@ pub async fn ensure_streams(client: &Client, config: &Config) -> Result<(), Nats
             // primary key is the permanent guard beyond this window.
             duplicate_window: Duration::from_secs(120),
             max_age: Duration::from_secs(30 * 24 * 3600),
+            num_replicas: config.nats.replicas,
             ..Default::default()
         };
-        js.get_or_create_stream(wanted)
+        let stream = js
+            .get_or_create_stream(wanted)
             .await
             .map_err(|e| NatsError::Stream {
-                name,
+                name: name.clone(),
                 reason: e.to_string(),
             })?;
+        warn_on_other_replicas(
+            &name,
+            stream.cached_info().config.num_replicas,
+            config.nats.replicas,
+        );
     }
     Ok(())
+}
+
+/// An existing stream keeps its replicas: changing them is an operator's
+/// decision (`nats stream edit`), never a silent recreate that could lose
+/// events. A difference is reported at start.
+pub fn warn_on_other_replicas(name: &str, actual: usize, wanted: usize) {
+    if actual != wanted {
+        tracing::warn!(
+            stream = name,
+            actual,
+            wanted,
+            "the stream exists with another replica count than KEYWAY_NATS_REPLICAS; it is left as it is"
+        );
+    }
 }
 
 /// Retries `ensure_streams` until NATS accepts, so a stack started while NATS

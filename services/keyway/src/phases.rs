@@ -134,7 +134,10 @@ pub(crate) async fn start_gateway(
     .map_err(StartError::data_dir(&spool))?;
     wiring.tasks.spawn(publishing);
     let _ = readiness.usage.set(publisher.stats.clone());
-    let limits = LimitSettings::from_config(config.vars())?;
+    let limits = LimitSettings {
+        kv_replicas: config.nats.replicas,
+        ..LimitSettings::from_config(config.vars())?
+    };
     let limiter = Limiter::new(wiring.nats.clone(), &config.stream_name("limits"), limits);
     // Once stopped, the sweeper gives its unused leases back.
     wiring

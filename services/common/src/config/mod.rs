@@ -5,11 +5,13 @@
 //! developer's own), so everything that could collide — listen address,
 //! database, NATS names, data directory — is configurable here.
 
+mod nats;
 mod show;
 mod vars;
 
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
+pub use nats::NatsSettings;
 pub use show::{MASK, redact_url};
 pub use vars::Vars;
 
@@ -105,7 +107,7 @@ pub struct Config {
     pub env: Environment,
     pub listen: SocketAddr,
     pub database_url: String,
-    pub nats_url: String,
+    pub nats: NatsSettings,
     /// Prefixes every subject, stream, durable consumer and KV bucket.
     pub nats_prefix: String,
     pub data_dir: PathBuf,
@@ -181,7 +183,7 @@ impl Config {
                 "host:port",
             )?,
             database_url: vars.string("KEYWAY_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/keyway"),
-            nats_url: vars.string("KEYWAY_NATS_URL", "nats://127.0.0.1:4222"),
+            nats: NatsSettings::from_vars(&vars)?,
             nats_prefix,
             data_dir: vars.string("KEYWAY_DATA_DIR", "./data").into(),
             admin_key: vars.get("KEYWAY_ADMIN_KEY"),

@@ -38,7 +38,6 @@ impl Config {
             ("KEYWAY_ENV", self.env.as_str().to_owned()),
             ("KEYWAY_LISTEN", self.listen.to_string()),
             ("KEYWAY_DATABASE_URL", redact_url(&self.database_url)),
-            ("KEYWAY_NATS_URL", redact_url(&self.nats_url)),
             ("KEYWAY_NATS_PREFIX", self.nats_prefix.clone()),
             ("KEYWAY_DATA_DIR", self.data_dir.display().to_string()),
             ("KEYWAY_ADMIN_KEY", secret(self.admin_key.as_ref())),
@@ -85,6 +84,7 @@ impl Config {
             ),
             ("KEYWAY_INTERNAL_TOKEN", secret(self.internal_token.as_ref())),
         ]);
+        shown.extend(self.nats.effective());
         shown
     }
 }
@@ -96,7 +96,7 @@ impl std::fmt::Debug for Config {
             .field("env", &self.env)
             .field("listen", &self.listen)
             .field("database_url", &redact_url(&self.database_url))
-            .field("nats_url", &redact_url(&self.nats_url))
+            .field("nats", &self.nats)
             .field("nats_prefix", &self.nats_prefix)
             .field("data_dir", &self.data_dir)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))

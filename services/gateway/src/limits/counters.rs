@@ -34,6 +34,7 @@ pub(crate) struct Counters {
     rate: Bucket,
     spend: Bucket,
     timeout: Duration,
+    replicas: usize,
 }
 
 struct Bucket {
@@ -43,7 +44,12 @@ struct Bucket {
 }
 
 impl Counters {
-    pub(crate) fn new(client: async_nats::Client, bucket_prefix: &str, timeout: Duration) -> Self {
+    pub(crate) fn new(
+        client: async_nats::Client,
+        bucket_prefix: &str,
+        timeout: Duration,
+        replicas: usize,
+    ) -> Self {
         let bucket = |suffix: &str, max_age| Bucket {
             name: format!("{bucket_prefix}_{suffix}"),
             max_age,
@@ -54,6 +60,7 @@ impl Counters {
             rate: bucket("RATE", Duration::from_secs(5 * 60)),
             spend: bucket("SPEND", Duration::from_secs(35 * 24 * 3600)),
             timeout,
+            replicas,
         }
     }
 
@@ -144,6 +151,7 @@ impl Counters {
                             allow_direct: true,
                             discard: stream::DiscardPolicy::New,
                             storage: stream::StorageType::File,
+                            num_replicas: self.replicas,
                             ..Default::default()
                         })
                         .await

@@ -112,7 +112,7 @@ impl Limiter {
         clock: Clock,
     ) -> Arc<Self> {
         Arc::new(Self {
-            counters: Counters::new(client, bucket_prefix, settings.kv_timeout),
+            counters: Counters::new(client, bucket_prefix, settings.kv_timeout, settings.kv_replicas),
             leases: Mutex::default(),
             settings,
             clock,

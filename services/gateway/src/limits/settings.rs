@@ -24,6 +24,9 @@ pub struct LimitSettings {
     pub fail_open: bool,
     /// Output tokens reserved when a request names no `max_tokens`.
     pub default_output_reserve: u64,
+    /// Replicas of the counter buckets: the stack sets it from
+    /// `KEYWAY_NATS_REPLICAS`, which every stream and bucket shares.
+    pub kv_replicas: usize,
 }
 
 impl Default for LimitSettings {
@@ -33,6 +36,7 @@ impl Default for LimitSettings {
             lease: Duration::from_secs(1),
             fail_open: true,
             default_output_reserve: 256,
+            kv_replicas: 1,
         }
     }
 }
@@ -60,6 +64,7 @@ impl LimitSettings {
                 true,
                 &[("open", true), ("closed", false)],
             )?,
+            kv_replicas: defaults.kv_replicas,
         })
     }
 
