@@ -31,6 +31,23 @@ pub enum KeysError {
     Db(sqlx::Error),
     #[error("{0}")]
     Unavailable(String),
+    /// A user's credentials refused by the identity gate.
+    #[error("{0}")]
+    Identity(IdentityRefusal),
+}
+
+/// Why the identity gate (`identity_follow`) refuses a user's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityRefusal {
+    /// Disabled in Keyway or in Keycloak, or gone.
+    #[error("the user is disabled or deleted")]
+    Inactive,
+    /// Following is on and the user's status was last confirmed too long ago.
+    #[error(
+        "the user's identity has not been confirmed by the identity provider recently enough; \
+         their credentials are refused until it is"
+    )]
+    Unconfirmed,
 }
 
 impl From<sqlx::Error> for KeysError {
@@ -62,7 +79,7 @@ impl From<StoreError> for KeysError {
 impl KeysError {
     pub fn status(&self) -> StatusCode {
         match self {
-            KeysError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            KeysError::Unauthenticated | KeysError::Identity(_) => StatusCode::UNAUTHORIZED,
             KeysError::Forbidden(_) | KeysError::PlanRequired(_) => StatusCode::FORBIDDEN,
             KeysError::NotFound(_) => StatusCode::NOT_FOUND,
             KeysError::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -84,6 +101,8 @@ impl KeysError {
             KeysError::Kms(_) => codes::KMS_FAILED,
             KeysError::Db(_) => codes::DB_UNAVAILABLE,
             KeysError::Unavailable(_) => codes::ADM_UNAVAILABLE,
+            KeysError::Identity(IdentityRefusal::Inactive) => codes::AUTH_INVALID,
+            KeysError::Identity(IdentityRefusal::Unconfirmed) => codes::AUTH_IDENTITY_UNCONFIRMED,
         }
     }
 }

@@ -40,6 +40,9 @@ pub struct KeyService {
     pub(crate) kek_hooks: Vec<Arc<dyn KekRotationHook>>,
     /// Caches in this process told of each committed change.
     pub(crate) change_hooks: Vec<Arc<dyn ChangeHook>>,
+    /// Set when Keycloak identities are followed: how long a followed
+    /// user's status may go unconfirmed before their credentials fail closed.
+    pub(crate) identity_stale_after: Option<Duration>,
 }
 
 /// Told, right after a change commits and before the call that made it
@@ -89,6 +92,7 @@ impl KeyService {
             http,
             kek_hooks: Vec::new(),
             change_hooks: Vec::new(),
+            identity_stale_after: None,
         };
         service.ensure_platform_tenant().await?;
         Ok(service)
@@ -101,6 +105,12 @@ impl KeyService {
 
     pub fn with_last_used(mut self, source: Arc<dyn LastUsed>) -> Self {
         self.last_used = Some(source);
+        self
+    }
+
+    /// Turns the identity gate's staleness check on (see `identity_follow`).
+    pub fn with_identity_following(mut self, stale_after: Duration) -> Self {
+        self.identity_stale_after = Some(stale_after);
         self
     }
 

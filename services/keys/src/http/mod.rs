@@ -110,6 +110,9 @@ impl FromRequestParts<Arc<KeyService>> for Principal {
                     KeysError::Unavailable("the credential store is unavailable".into())
                 }
                 AuthError::Missing | AuthError::Invalid => KeysError::Unauthenticated,
+                AuthError::IdentityUnconfirmed => {
+                    KeysError::Identity(crate::error::IdentityRefusal::Unconfirmed)
+                }
             })?;
         let meta = Meta {
             actor: actor_of(&caller),
