@@ -34,6 +34,8 @@ pub enum StartError {
     Kms(#[from] keyway_keys::crypto::KmsError),
     #[error("cannot build the webhook client: {0}")]
     WebhookClient(#[source] reqwest::Error),
+    #[error("identity follower: {0}")]
+    Follower(#[from] keyway_keys::identity_follow::KeycloakError),
     #[error("projector: {0}")]
     Projector(#[from] keyway_projector::ProjectorError),
 }

@@ -8,6 +8,7 @@ use keyway_common::{Config, Environment, KmsProvider};
 use keyway_keys::{
     KeyService, KeyServiceSettings,
     crypto::{Kms, KmsConfig},
+    identity_follow::FollowSettings,
     last_used::{LastUsed, LastUses},
     service::{ChangeHook, KekRotationHook},
 };
@@ -64,7 +65,18 @@ pub(crate) async fn start_key_service(
     if let Some(hook) = on_change {
         service = service.with_change_hook(hook);
     }
+    if let Some(follow) = follow_settings(config)? {
+        service = service.with_identity_following(follow.stale_after);
+    }
     Ok(Arc::new(service))
+}
+
+/// `KEYWAY_KEYCLOAK_*`: whether (and how) Keycloak identities are followed.
+pub(crate) fn follow_settings(config: &Config) -> Result<Option<FollowSettings>, StartError> {
+    Ok(FollowSettings::from_config(
+        config.vars(),
+        config.env == Environment::Prod,
+    )?)
 }
 
 /// The projector's webhook signing keys are wrapped by the same KMS: a KEK
