@@ -6,7 +6,8 @@
 //!   credentials grant, client authenticated by HTTP Basic (Keycloak's
 //!   `client_secret_basic`) or by form fields; an OAuth error otherwise;
 //! * `GET /admin/realms/{realm}/users/{id}`: a `UserRepresentation`, or
-//!   404 `{"error":"User not found"}`; 401 without a valid bearer token;
+//!   404 `{"error":"User not found"}` (`{"error":"Realm not found."}` for
+//!   another realm); 401 without a valid bearer token;
 //! * `GET /admin/realms/{realm}/admin-events`: `AdminEventRepresentation`s
 //!   filtered by `resourceTypes`, `operationTypes`, `dateFrom` (epoch ms,
 //!   inclusive), `first`, `max` (default 100) and `direction` (default desc).
@@ -242,9 +243,12 @@ async fn user(
         )
             .into_response();
     }
+    if realm != REALM {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "Realm not found."}))).into_response();
+    }
     match kc.lock().users.get(&id) {
-        Some(user) if realm == REALM => Json(user.clone()).into_response(),
-        _ => (StatusCode::NOT_FOUND, Json(json!({"error": "User not found"}))).into_response(),
+        Some(user) => Json(user.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"error": "User not found"}))).into_response(),
     }
 }
 

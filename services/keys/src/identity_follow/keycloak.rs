@@ -184,7 +184,17 @@ impl Keycloak {
         let path = format!("/users/{}", urlencode(id));
         let response = self.get(&path, &[]).await?;
         match response.status().as_u16() {
-            404 => Ok(Identity::Deleted),
+            404 => {
+                let body = response.text().await.unwrap_or_default();
+                if realm_missing(&body) {
+                    // A wrong realm must not read as "every user was deleted".
+                    return Err(KeycloakError::Status {
+                        status: 404,
+                        what: "the realm",
+                    });
+                }
+                Ok(Identity::Deleted)
+            }
             200 => {
                 let user: UserRepresentation = response.json().await.map_err(|e| KeycloakError::Decode {
                     what,
@@ -254,6 +264,12 @@ fn describe_token_error<E: std::error::Error>(
     }
 }
 
+/// Keycloak answers a missing realm with 404 too (`{"error":"Realm not
+/// found."}`); only a missing user means the identity is gone.
+fn realm_missing(body: &str) -> bool {
+    body.to_ascii_lowercase().contains("realm not found")
+}
+
 /// Percent-encodes a path segment: a subject is an opaque string.
 fn urlencode(segment: &str) -> String {
     segment
@@ -299,6 +315,13 @@ mod tests {
         let events: Vec<AdminEvent> = serde_json::from_str(json).unwrap();
         assert_eq!(events[0].user_id(), Some("8e2a"));
         assert_eq!(events[0].fingerprint().len(), 64);
+    }
+
+    #[test]
+    fn a_missing_realm_is_not_a_deleted_user() {
+        assert!(realm_missing(r#"{"error":"Realm not found."}"#));
+        assert!(!realm_missing(r#"{"error":"User not found"}"#));
+        assert!(!realm_missing(""));
     }
 
     #[test]
