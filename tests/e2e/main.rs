@@ -15,6 +15,7 @@ mod connections;
 mod deletion;
 mod errors;
 mod health_and_docs;
+mod identity_follow;
 mod keys_api;
 mod keys_store;
 mod limits;

@@ -23,6 +23,11 @@ pub enum AuthError {
     Invalid,
     #[error("the credential store is unavailable")]
     Unavailable,
+    /// The key is valid, but its user's identity has not been confirmed by
+    /// the identity provider recently enough (identities are followed and
+    /// the follower cannot reach Keycloak): refused until it is.
+    #[error("the user's identity has not been confirmed recently enough")]
+    IdentityUnconfirmed,
 }
 
 #[async_trait::async_trait]

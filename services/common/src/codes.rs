@@ -12,6 +12,9 @@ pub const AUTH_INVALID: &str = "KW-AUTH-002";
 pub const AUTH_FORBIDDEN: &str = "KW-AUTH-003";
 /// The credential store cannot be reached.
 pub const AUTH_UNAVAILABLE: &str = "KW-AUTH-004";
+/// The credential's user was not confirmed by Keycloak recently enough
+/// (identity following fails closed when it goes stale).
+pub const AUTH_IDENTITY_UNCONFIRMED: &str = "KW-AUTH-005";
 
 /// The body is not valid JSON.
 pub const REQ_BAD_JSON: &str = "KW-REQ-001";
@@ -79,6 +82,7 @@ pub const ALL: &[&str] = &[
     AUTH_INVALID,
     AUTH_FORBIDDEN,
     AUTH_UNAVAILABLE,
+    AUTH_IDENTITY_UNCONFIRMED,
     REQ_BAD_JSON,
     REQ_BAD_FIELD,
     REQ_TOO_LARGE,

@@ -81,6 +81,7 @@ async fn authenticate(parts: &Parts, gw: &Gateway) -> Result<Caller, Failure> {
                 AuthError::Missing => GatewayError::MissingApiKey,
                 AuthError::Invalid => GatewayError::InvalidApiKey,
                 AuthError::Unavailable => GatewayError::AuthUnavailable,
+                AuthError::IdentityUnconfirmed => GatewayError::IdentityUnconfirmed,
             })
         })?;
     if !caller.role.may_send_llm_traffic() {

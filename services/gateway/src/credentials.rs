@@ -5,7 +5,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use keyway_auth::{Caller, KeyScope, ProviderKey, ProviderKeys};
+use keyway_auth::{AuthError, Caller, KeyScope, ProviderKey, ProviderKeys};
 
 use crate::{
     cache::TenantCache,
@@ -112,7 +112,11 @@ impl Credentials {
         let found = store
             .provider_key(caller, scope, provider)
             .await
-            .map_err(|_| GatewayError::AuthUnavailable)?
+            .map_err(|e| match e {
+                AuthError::IdentityUnconfirmed => GatewayError::IdentityUnconfirmed,
+                AuthError::Invalid => GatewayError::InvalidApiKey,
+                AuthError::Missing | AuthError::Unavailable => GatewayError::AuthUnavailable,
+            })?
             .map(Arc::new);
         self.cache
             .insert(ticket, cache_key, &caller.tenant_id, found.clone());

@@ -45,6 +45,10 @@ pub enum GatewayError {
     Forbidden(String),
     #[error("The credential store is temporarily unavailable; retry shortly.")]
     AuthUnavailable,
+    #[error(
+        "The identity behind this key has not been confirmed by the identity provider recently enough; it is refused until it is. Retry later or ask your administrator."
+    )]
+    IdentityUnconfirmed,
     #[error("The request body is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("{0}")]
@@ -96,7 +100,7 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         use GatewayError::*;
         match self {
-            MissingApiKey | InvalidApiKey => StatusCode::UNAUTHORIZED,
+            MissingApiKey | InvalidApiKey | IdentityUnconfirmed => StatusCode::UNAUTHORIZED,
             Forbidden(_) => StatusCode::FORBIDDEN,
             AuthUnavailable | LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Limited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -120,6 +124,7 @@ impl GatewayError {
             InvalidApiKey => codes::AUTH_INVALID,
             Forbidden(_) => codes::AUTH_FORBIDDEN,
             AuthUnavailable => codes::AUTH_UNAVAILABLE,
+            IdentityUnconfirmed => codes::AUTH_IDENTITY_UNCONFIRMED,
             InvalidJson(_) => codes::REQ_BAD_JSON,
             InvalidRequest(_) => codes::REQ_BAD_FIELD,
             BodyTooLarge { .. } => codes::REQ_TOO_LARGE,
@@ -142,6 +147,7 @@ impl GatewayError {
         use GatewayError::*;
         match self {
             MissingApiKey | InvalidApiKey => "invalid_api_key",
+            IdentityUnconfirmed => "identity_unconfirmed",
             ModelNotFound(_) => "model_not_found",
             KeyRequired { .. } => "key_required",
             BodyTooLarge { .. } | HeadersTooLarge { .. } => "request_too_large",
@@ -253,6 +259,7 @@ mod tests {
             GatewayError::InvalidApiKey,
             GatewayError::Forbidden("x".into()),
             GatewayError::AuthUnavailable,
+            GatewayError::IdentityUnconfirmed,
             GatewayError::InvalidJson("x".into()),
             GatewayError::InvalidRequest("x".into()),
             GatewayError::BodyTooLarge { limit: 1 },

@@ -55,7 +55,7 @@ impl Authenticator for RemoteKeys {
             .await?;
         match response.status().as_u16() {
             200 => response.json().await.map_err(|_| AuthError::Unavailable),
-            401 => Err(AuthError::Invalid),
+            401 => Err(refusal(response).await),
             status => {
                 tracing::warn!(status, "key service refused an internal call");
                 Err(AuthError::Unavailable)
@@ -91,7 +91,19 @@ impl ProviderKeys for RemoteKeys {
                 }))
             }
             404 => Ok(None),
+            401 => Err(refusal(response).await),
             _ => Err(AuthError::Unavailable),
         }
+    }
+}
+
+/// A 401 from the key service: an invalid key, or (told by its code) a
+/// valid key whose user's identity is not confirmed recently enough.
+async fn refusal(response: reqwest::Response) -> AuthError {
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if body["error"]["code"] == keyway_common::codes::AUTH_IDENTITY_UNCONFIRMED {
+        AuthError::IdentityUnconfirmed
+    } else {
+        AuthError::Invalid
     }
 }

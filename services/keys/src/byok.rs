@@ -319,6 +319,11 @@ impl KeyService {
             },
             KeyScope::Tenant => None,
         };
+        if let Some(user) = &user_id {
+            // The caller may come from a cache or a token: the user's own
+            // key follows the user's identity status here too.
+            self.identity_gate(user).await?;
+        }
         let owner = Owner { scope, user_id };
         let row = sqlx::query(
             "SELECT b.id, b.provider, b.base_url, b.sealed, b.dek_version, t.min_dek_version, t.plan, d.wrapped AS dek_wrapped
@@ -351,9 +356,12 @@ impl keyway_auth::ProviderKeys for KeyService {
     ) -> Result<Option<ProviderKey>, AuthError> {
         self.resolve_provider_key(caller, scope, provider)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "BYOK key resolution failed");
-                AuthError::Unavailable
+            .map_err(|e| match e {
+                KeysError::Identity(refusal) => refusal.into(),
+                e => {
+                    tracing::error!(error = %e, "BYOK key resolution failed");
+                    AuthError::Unavailable
+                }
             })
     }
 }

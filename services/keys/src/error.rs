@@ -35,6 +35,23 @@ pub enum KeysError {
     /// issuer's keys, are out of reach.
     #[error("the credential store is unavailable; retry shortly")]
     AuthUnavailable,
+    /// A user's credentials refused by the identity gate.
+    #[error("{0}")]
+    Identity(IdentityRefusal),
+}
+
+/// Why the identity gate (`identity_follow`) refuses a user's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityRefusal {
+    /// Disabled in Keyway or in Keycloak, or gone.
+    #[error("the user is disabled or deleted")]
+    Inactive,
+    /// Following is on and the user's status was last confirmed too long ago.
+    #[error(
+        "the user's identity has not been confirmed by the identity provider recently enough; \
+         their credentials are refused until it is"
+    )]
+    Unconfirmed,
 }
 
 impl From<sqlx::Error> for KeysError {
@@ -66,7 +83,7 @@ impl From<StoreError> for KeysError {
 impl KeysError {
     pub fn status(&self) -> StatusCode {
         match self {
-            KeysError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            KeysError::Unauthenticated | KeysError::Identity(_) => StatusCode::UNAUTHORIZED,
             KeysError::Forbidden(_) | KeysError::PlanRequired(_) => StatusCode::FORBIDDEN,
             KeysError::NotFound(_) => StatusCode::NOT_FOUND,
             KeysError::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -89,6 +106,8 @@ impl KeysError {
             KeysError::Db(_) => codes::DB_UNAVAILABLE,
             KeysError::Unavailable(_) => codes::ADM_UNAVAILABLE,
             KeysError::AuthUnavailable => codes::AUTH_UNAVAILABLE,
+            KeysError::Identity(IdentityRefusal::Inactive) => codes::AUTH_INVALID,
+            KeysError::Identity(IdentityRefusal::Unconfirmed) => codes::AUTH_IDENTITY_UNCONFIRMED,
         }
     }
 }

@@ -68,6 +68,14 @@ pub enum KeyEvent {
     UserDeleted {
         user_id: String,
     },
+    /// The user's status in Keycloak, as the identity follower saw it
+    /// (`active` or `disabled`); `source` is `admin_events`, `reconcile` or
+    /// `webhook`. Separate from `status`, which only Keyway admins set.
+    UserIdentityChanged {
+        user_id: String,
+        identity_status: String,
+        source: String,
+    },
     ApiKeyCreated {
         key_id: String,
         tenant_id: String,
@@ -135,6 +143,7 @@ impl KeyEvent {
             KeyEvent::UserCreated { .. } => "user.created",
             KeyEvent::UserUpdated { .. } => "user.updated",
             KeyEvent::UserDeleted { .. } => "user.deleted",
+            KeyEvent::UserIdentityChanged { .. } => "user.identity_changed",
             KeyEvent::ApiKeyCreated { .. } => "api_key.created",
             KeyEvent::ApiKeyRotated { .. } => "api_key.rotated",
             KeyEvent::ApiKeyRevoked { .. } => "api_key.revoked",
@@ -155,7 +164,8 @@ impl KeyEvent {
             | KeyEvent::TenantDekRotated { tenant_id, .. } => tenant_id,
             KeyEvent::UserCreated { user_id, .. }
             | KeyEvent::UserUpdated { user_id, .. }
-            | KeyEvent::UserDeleted { user_id } => user_id,
+            | KeyEvent::UserDeleted { user_id }
+            | KeyEvent::UserIdentityChanged { user_id, .. } => user_id,
             KeyEvent::ApiKeyCreated { key_id, .. }
             | KeyEvent::ApiKeyRotated { key_id, .. }
             | KeyEvent::ApiKeyRevoked { key_id }

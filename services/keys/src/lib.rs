@@ -11,6 +11,7 @@ mod deks;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod identity_follow;
 pub mod key_format;
 pub mod last_used;
 mod oidc_callers;

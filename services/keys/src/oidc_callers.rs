@@ -37,6 +37,7 @@ impl KeyService {
         })?;
         self.caller_for(verifier, &identity).await.map_err(|e| match e {
             KeysError::Db(_) | KeysError::Unavailable(_) | KeysError::Kms(_) => AuthError::Unavailable,
+            KeysError::Identity(refusal) => refusal.into(),
             refused => {
                 tracing::info!(issuer = %identity.issuer, subject = %identity.subject, reason = %refused, "token holder refused");
                 AuthError::Invalid
@@ -150,15 +151,14 @@ impl KeyService {
     }
 
     /// The user with the token's subject, created on first sight (an event
-    /// records the subject), and kept at the role the IdP now grants. A
-    /// disabled user is refused.
+    /// records the subject), and kept at the role the IdP now grants. A user
+    /// the identity gate refuses is refused here too.
     async fn user_of(&self, tenant_id: &str, who: &Identity, role: Role) -> Result<String, KeysError> {
-        let row =
-            sqlx::query("SELECT id, role, status FROM users WHERE tenant_id = $1 AND external_subject = $2")
-                .bind(tenant_id)
-                .bind(&who.subject)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query("SELECT id, role FROM users WHERE tenant_id = $1 AND external_subject = $2")
+            .bind(tenant_id)
+            .bind(&who.subject)
+            .fetch_optional(&self.pool)
+            .await?;
         let meta = oidc_meta(who);
         let system = Caller::platform_admin();
         let Some(row) = row else {
@@ -175,11 +175,10 @@ impl KeyService {
                 Err(e) => Err(e),
             };
         };
-        let (id, stored_role, status): (String, String, String) =
-            (row.get("id"), row.get("role"), row.get("status"));
-        if status != "active" {
-            return Err(KeysError::Forbidden("the user is disabled".into()));
-        }
+        let (id, stored_role): (String, String) = (row.get("id"), row.get("role"));
+        // Disabled in Keyway or in Keycloak, or (when following) not
+        // confirmed recently enough: the same gate as their API keys.
+        self.identity_gate(&id).await?;
         if stored_role != role.as_str() {
             let patch = UpdateUser {
                 role: Some(role.as_str().to_owned()),

@@ -13,9 +13,10 @@ pub(crate) async fn apply(conn: &mut PgConnection, r: &Recorded) -> Result<(), s
         | KeyEvent::TenantUpdated { .. }
         | KeyEvent::TenantDekRotated { .. }
         | KeyEvent::TenantDeleted { .. } => tenant(conn, r).await,
-        KeyEvent::UserCreated { .. } | KeyEvent::UserUpdated { .. } | KeyEvent::UserDeleted { .. } => {
-            user(conn, r).await
-        }
+        KeyEvent::UserCreated { .. }
+        | KeyEvent::UserUpdated { .. }
+        | KeyEvent::UserIdentityChanged { .. }
+        | KeyEvent::UserDeleted { .. } => user(conn, r).await,
         KeyEvent::ApiKeyCreated { .. }
         | KeyEvent::ApiKeyRotated { .. }
         | KeyEvent::ApiKeyLimitsSet { .. }
@@ -145,6 +146,19 @@ async fn user(conn: &mut PgConnection, r: &Recorded) -> Result<(), sqlx::Error> 
             .bind(v)
             .execute(conn)
             .await?;
+        }
+        KeyEvent::UserIdentityChanged {
+            user_id,
+            identity_status,
+            ..
+        } => {
+            sqlx::query("UPDATE users SET identity_status = $2, updated_at = $3, version = $4 WHERE id = $1")
+                .bind(user_id)
+                .bind(identity_status)
+                .bind(at)
+                .bind(v)
+                .execute(conn)
+                .await?;
         }
         KeyEvent::UserDeleted { user_id } => {
             sqlx::query("DELETE FROM users WHERE id = $1")

@@ -42,6 +42,9 @@ pub struct KeyService {
     pub(crate) change_hooks: Vec<Arc<dyn ChangeHook>>,
     /// Verifies OIDC bearer tokens; without it only API keys are accepted.
     pub(crate) oidc: Option<Arc<keyway_auth::oidc::OidcVerifier>>,
+    /// Set when Keycloak identities are followed: how long a followed
+    /// user's status may go unconfirmed before their credentials fail closed.
+    pub(crate) identity_stale_after: Option<Duration>,
 }
 
 /// Told, right after a change commits and before the call that made it
@@ -92,6 +95,7 @@ impl KeyService {
             kek_hooks: Vec::new(),
             change_hooks: Vec::new(),
             oidc: None,
+            identity_stale_after: None,
         };
         service.ensure_platform_tenant().await?;
         Ok(service)
@@ -109,6 +113,12 @@ impl KeyService {
 
     pub fn with_oidc(mut self, verifier: Arc<keyway_auth::oidc::OidcVerifier>) -> Self {
         self.oidc = Some(verifier);
+        self
+    }
+
+    /// Turns the identity gate's staleness check on (see `identity_follow`).
+    pub fn with_identity_following(mut self, stale_after: Duration) -> Self {
+        self.identity_stale_after = Some(stale_after);
         self
     }
 

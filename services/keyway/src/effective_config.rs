@@ -4,8 +4,9 @@
 //! invalid value fails here with the same message as at start.
 
 use keyway_auth::oidc::OidcSettings;
-use keyway_common::{Config, ConfigError};
+use keyway_common::{Config, ConfigError, Environment};
 use keyway_gateway::limits::LimitSettings;
+use keyway_keys::identity_follow::FollowSettings;
 use keyway_mock_llm::MockConfig;
 use keyway_projector::{ProjectorSettings, webhooks::WebhookSettings};
 
@@ -29,6 +30,7 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
     let projector = ProjectorSettings::from_config(config)?;
     let webhooks = WebhookSettings::from_config(config)?;
     let mock = MockConfig::from_vars("KEYWAY_MOCK_", config.vars())?;
+    let follow = FollowSettings::from_config(config.vars(), config.env == Environment::Prod)?;
     let shown = [
         ("KEYWAY_LIMITS_KV_TIMEOUT_MS", ms(limits.kv_timeout)),
         ("KEYWAY_LIMITS_LEASE_MS", ms(limits.lease)),
@@ -74,6 +76,7 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
     Ok(shown
         .into_iter()
         .chain(oidc)
+        .chain(FollowSettings::effective(follow.as_ref()))
         .map(|(name, value)| (name.to_owned(), value))
         .collect())
 }
@@ -102,6 +105,8 @@ mod tests {
             "aws-secret-value",
             "aws-session-value",
             "sk-upstream-key",
+            "keycloak-client-secret",
+            "webhook-secret-0123456789abcdef0123456789",
         ];
         let shown = render(
             &config(&[
@@ -114,6 +119,13 @@ mod tests {
                 ("AWS_SECRET_ACCESS_KEY", "aws-secret-value"),
                 ("AWS_SESSION_TOKEN", "aws-session-value"),
                 ("KEYWAY_MOCK_KEYS", "sk-upstream-key=alice"),
+                ("KEYWAY_OIDC_ISSUER", "https://sso.example.com/realms/acme"),
+                ("KEYWAY_KEYCLOAK_CLIENT_ID", "keyway-follower"),
+                ("KEYWAY_KEYCLOAK_CLIENT_SECRET", "keycloak-client-secret"),
+                (
+                    "KEYWAY_KEYCLOAK_WEBHOOK_SECRET",
+                    "webhook-secret-0123456789abcdef0123456789",
+                ),
             ])
             .unwrap(),
         )
@@ -129,6 +141,9 @@ mod tests {
             "KEYWAY_KMS_KEY_ID=alias/keyway",
             "AWS_SECRET_ACCESS_KEY=********",
             "KEYWAY_WEBHOOK_CONCURRENCY=8",
+            "KEYWAY_KEYCLOAK_REALM=acme",
+            "KEYWAY_KEYCLOAK_CLIENT_SECRET=********",
+            "KEYWAY_KEYCLOAK_WEBHOOK_SECRET=********",
         ] {
             assert!(shown.contains(expected), "{expected} missing:\n{shown}");
         }

@@ -36,6 +36,8 @@ pub enum StartError {
     WebhookClient(#[source] reqwest::Error),
     #[error("cannot build the OIDC discovery client: {0}")]
     OidcClient(#[source] reqwest::Error),
+    #[error("identity follower: {0}")]
+    Follower(#[from] keyway_keys::identity_follow::KeycloakError),
     #[error("projector: {0}")]
     Projector(#[from] keyway_projector::ProjectorError),
 }

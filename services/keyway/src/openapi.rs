@@ -46,6 +46,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(keyway_gateway::GatewayApi::openapi());
     doc.merge(keyway_keys::http::KeysApi::openapi());
+    doc.merge(keyway_keys::identity_follow::webhook::IdentityApi::openapi());
     doc.merge(keyway_projector::http::UsageApi::openapi());
     // After the merge, so it sees every service's operations.
     crate::openapi_errors::ApiErrors.modify(&mut doc);

@@ -21,7 +21,9 @@ const API_ERRORS: &[(&str, &str, bool)] = &[
     ),
     (
         "401",
-        "No valid admin key or API key was presented (KW-AUTH-002).",
+        "No valid admin key or API key was presented (KW-AUTH-002); or the key's user has not been \
+         confirmed by Keycloak recently enough (KW-AUTH-005); or, on the identity webhook, the signature \
+         is missing, stale or wrong (KW-AUTH-002).",
         false,
     ),
     (

@@ -12,7 +12,7 @@ use keyway_gateway::{
     limits::{LimitSettings, Limiter},
     usage::publisher::UsagePublisher,
 };
-use keyway_keys::{KeyService, crypto::Kms};
+use keyway_keys::{KeyService, crypto::Kms, identity_follow::Follower};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -80,14 +80,15 @@ pub(crate) fn spawn_stream_setup(wiring: &Wiring<'_>, readiness: &Arc<Readiness>
     });
 }
 
-/// Starts the key service, its outbox relay and its cache eviction on key
-/// changes published by other instances.
+/// Starts the key service, its outbox relay, its cache eviction on key
+/// changes published by other instances, and — when configured — the
+/// Keycloak identity follower, which is returned for its webhook route.
 pub(crate) async fn start_keys(
     wiring: &Wiring<'_>,
     pool: &sqlx::PgPool,
     kms: Arc<dyn Kms>,
     eviction: Arc<LocalEviction>,
-) -> Result<Arc<KeyService>, StartError> {
+) -> Result<(Arc<KeyService>, Option<Arc<Follower>>), StartError> {
     let service =
         start_key_service(wiring.config, pool.clone(), wiring.admin_key, kms, Some(eviction)).await?;
     wiring.tasks.spawn(keyway_keys::outbox::run(
@@ -97,7 +98,17 @@ pub(crate) async fn start_keys(
     ));
     let keys = service.clone();
     follow_key_changes(wiring, move |tenant| keys.evict_tenant(tenant));
-    Ok(service)
+    let follower = match start::follow_settings(wiring.config)? {
+        Some(settings) => {
+            let follower = Follower::new(service.clone(), settings)?;
+            wiring
+                .tasks
+                .spawn(follower.clone().run(wiring.background.clone()));
+            Some(follower)
+        }
+        None => None,
+    };
+    Ok((service, follower))
 }
 
 fn follow_key_changes(wiring: &Wiring<'_>, evict: impl Fn(&str) + Send + 'static) {
@@ -181,10 +192,15 @@ pub(crate) fn start_projector(
     ))
 }
 
-/// The key service's public routes, and its internal ones when a token
-/// lets separately run gateways call them.
-pub(crate) fn key_routes(config: &Config, service: Arc<KeyService>) -> Vec<Router> {
+/// The key service's public routes, its internal ones when a token lets
+/// separately run gateways call them, and the identity webhook when set.
+pub(crate) fn key_routes(
+    config: &Config,
+    service: Arc<KeyService>,
+    follower: Option<Arc<Follower>>,
+) -> Vec<Router> {
     let mut routes = Vec::new();
+    routes.extend(follower.and_then(keyway_keys::identity_follow::webhook::router));
     if let Some(token) = &config.internal_token {
         routes.push(keyway_keys::http::internal::router(service.clone(), token));
     }

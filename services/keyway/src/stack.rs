@@ -152,11 +152,12 @@ async fn start_services(
     };
     // The gateway, built below, joins it once it exists.
     let eviction = Arc::new(LocalEviction::default());
-    let key_service = match (&readiness.db, &kms, services.keys) {
+    let (key_service, follower) = match (&readiness.db, &kms, services.keys) {
         (Some(pool), Some(kms), true) => {
-            Some(phases::start_keys(wiring, pool, kms.clone(), eviction.clone()).await?)
+            let (service, follower) = phases::start_keys(wiring, pool, kms.clone(), eviction.clone()).await?;
+            (Some(service), follower)
         }
-        _ => None,
+        _ => (None, None),
     };
     let mut routers = Vec::new();
     let mut mock_addr = None;
@@ -173,7 +174,7 @@ async fn start_services(
         routers.push(phases::start_projector(wiring, pool, kms, key_service.clone())?);
     }
     if let Some(service) = key_service {
-        routers.extend(phases::key_routes(wiring.config, service));
+        routers.extend(phases::key_routes(wiring.config, service, follower));
     }
     Ok((routers, mock_addr))
 }

@@ -9,6 +9,7 @@ use keyway_common::{Config, ConfigError, Environment, KmsProvider};
 use keyway_keys::{
     KeyService, KeyServiceSettings,
     crypto::{Kms, KmsConfig},
+    identity_follow::FollowSettings,
     last_used::{LastUsed, LastUses},
     service::{ChangeHook, KekRotationHook},
 };
@@ -75,7 +76,18 @@ pub(crate) async fn start_key_service(
         let verifier = OidcVerifier::start(oidc).map_err(StartError::OidcClient)?;
         service = service.with_oidc(Arc::new(verifier));
     }
+    if let Some(follow) = follow_settings(config)? {
+        service = service.with_identity_following(follow.stale_after);
+    }
     Ok(Arc::new(service))
+}
+
+/// `KEYWAY_KEYCLOAK_*`: whether (and how) Keycloak identities are followed.
+pub(crate) fn follow_settings(config: &Config) -> Result<Option<FollowSettings>, StartError> {
+    Ok(FollowSettings::from_config(
+        config.vars(),
+        config.env == Environment::Prod,
+    )?)
 }
 
 /// The projector's webhook signing keys are wrapped by the same KMS: a KEK

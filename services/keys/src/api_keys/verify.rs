@@ -60,6 +60,10 @@ impl KeyService {
                 role = role.min(user_role);
             }
         }
+        if let Some(user) = &user_id {
+            // Disabled in Keycloak, or not confirmed by it recently enough.
+            self.identity_gate_auth(user).await?;
+        }
         Ok(Caller {
             tenant_id: row.get("tenant_id"),
             user_id,

@@ -21,7 +21,10 @@ use keyway_proto::internal::{
 };
 use serde_json::json;
 
-use crate::service::KeyService;
+use crate::{
+    error::{IdentityRefusal, KeysError},
+    service::KeyService,
+};
 
 type ProviderKeyRequest = keyway_proto::internal::ProviderKeyRequest<Caller>;
 
@@ -51,6 +54,13 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": {"message": message}}))).into_response()
 }
 
+/// A 401 the remote gateway tells apart by its code (`RemoteKeys`).
+fn unconfirmed() -> Response {
+    let body = json!({"error": {"message": "identity not confirmed recently enough",
+        "code": keyway_common::codes::AUTH_IDENTITY_UNCONFIRMED}});
+    (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+}
+
 async fn authenticate(
     State(s): State<Internal>,
     headers: HeaderMap,
@@ -65,6 +75,7 @@ async fn authenticate(
             refuse(StatusCode::SERVICE_UNAVAILABLE, "credential store unavailable")
         }
         Err(AuthError::Missing | AuthError::Invalid) => refuse(StatusCode::UNAUTHORIZED, "invalid key"),
+        Err(AuthError::IdentityUnconfirmed) => unconfirmed(),
     }
 }
 
@@ -92,6 +103,10 @@ async fn provider_key(
         })
         .into_response(),
         Ok(None) => refuse(StatusCode::NOT_FOUND, "no key"),
+        Err(KeysError::Identity(IdentityRefusal::Unconfirmed)) => unconfirmed(),
+        Err(KeysError::Identity(IdentityRefusal::Inactive)) => {
+            refuse(StatusCode::UNAUTHORIZED, "invalid key")
+        }
         Err(e) => {
             tracing::error!(error = %e, "internal provider-key resolution failed");
             refuse(StatusCode::SERVICE_UNAVAILABLE, "credential store unavailable")

@@ -108,6 +108,9 @@ impl FromRequestParts<Arc<KeyService>> for Principal {
             .map_err(|e| match e {
                 AuthError::Unavailable => KeysError::AuthUnavailable,
                 AuthError::Missing | AuthError::Invalid => KeysError::Unauthenticated,
+                AuthError::IdentityUnconfirmed => {
+                    KeysError::Identity(crate::error::IdentityRefusal::Unconfirmed)
+                }
             })?;
         let meta = Meta {
             actor: actor_of(&caller),

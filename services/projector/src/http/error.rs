@@ -16,6 +16,8 @@ pub enum UsageError {
     Unauthenticated,
     #[error("the credential store is unavailable; retry shortly")]
     AuthUnavailable,
+    #[error("the user's identity has not been confirmed by the identity provider recently enough")]
+    IdentityUnconfirmed,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} not found")]
@@ -72,7 +74,7 @@ impl From<crate::webhooks::WebhookError> for UsageError {
 impl UsageError {
     pub fn status(&self) -> StatusCode {
         match self {
-            UsageError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            UsageError::Unauthenticated | UsageError::IdentityUnconfirmed => StatusCode::UNAUTHORIZED,
             UsageError::Forbidden(_) => StatusCode::FORBIDDEN,
             UsageError::NotFound(_) => StatusCode::NOT_FOUND,
             UsageError::Invalid(_) | UsageError::UrlRefused(_) => StatusCode::BAD_REQUEST,
@@ -88,6 +90,7 @@ impl UsageError {
             UsageError::Unauthenticated => codes::AUTH_INVALID,
             UsageError::Forbidden(_) => codes::AUTH_FORBIDDEN,
             UsageError::AuthUnavailable => codes::AUTH_UNAVAILABLE,
+            UsageError::IdentityUnconfirmed => codes::AUTH_IDENTITY_UNCONFIRMED,
             UsageError::Invalid(_) => codes::USAGE_INVALID,
             UsageError::NotFound(_) => codes::USAGE_NOT_FOUND,
             UsageError::Conflict(_) => codes::USAGE_CONFLICT,
@@ -133,6 +136,7 @@ mod tests {
         let all = [
             UsageError::Unauthenticated,
             UsageError::AuthUnavailable,
+            UsageError::IdentityUnconfirmed,
             UsageError::Forbidden(String::new()),
             UsageError::NotFound("x"),
             UsageError::Invalid(String::new()),

@@ -78,6 +78,7 @@ impl FromRequestParts<Arc<UsageState>> for Principal {
             .map_err(|e| match e {
                 AuthError::Unavailable => UsageError::AuthUnavailable,
                 AuthError::Missing | AuthError::Invalid => UsageError::Unauthenticated,
+                AuthError::IdentityUnconfirmed => UsageError::IdentityUnconfirmed,
             })?;
         Ok(Principal(caller))
     }
