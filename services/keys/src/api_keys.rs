@@ -5,6 +5,7 @@
 mod verify;
 
 use keyway_auth::{Caller, Limits, Role};
+use keyway_common::api::{Page, PageParams};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -16,7 +17,6 @@ use crate::{
     error::KeysError,
     events::{KeyEvent, streams},
     key_format,
-    page::{Page, PageParams},
     service::KeyService,
     store::Meta,
     tenants::{validate_limits, validate_name},
@@ -83,6 +83,9 @@ pub struct IssuedApiKey {
     /// The full key. Store it now: Keyway keeps only a peppered hash.
     pub key: String,
 }
+
+/// The name API keys cursors carry.
+const LIST: &str = "api-keys";
 
 const COLUMNS: &str = "id, tenant_id, user_id, name, role, scopes, expires_at, limits, created_by, created_at, rotated_at, revoked_at, version";
 
@@ -188,7 +191,7 @@ impl KeyService {
         tenant_id: &str,
         page: &PageParams,
     ) -> Result<Page<ApiKey>, KeysError> {
-        let limit = page.limit()?;
+        let page = page.resolve(LIST)?;
         self.get_tenant(tenant_id).await?;
         let only_user = (caller.role < Role::TenantAdmin).then(|| caller.user_id.clone().unwrap_or_default());
         let rows: Vec<ApiKey> = sqlx::query_as(&format!(
@@ -198,10 +201,10 @@ impl KeyService {
         .bind(tenant_id)
         .bind(page.after())
         .bind(only_user)
-        .bind(limit + 1)
+        .bind(page.fetch())
         .fetch_all(&self.pool)
         .await?;
-        let page = Page::from_rows(rows, limit, |k| k.id.clone());
+        let page = Page::from_rows(rows, &page, |k| k.id.clone());
         Ok(Page {
             data: self.fill_last_used(page.data).await,
             ..page

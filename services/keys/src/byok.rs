@@ -3,6 +3,7 @@
 //! or user-scoped (one user's own), sealed under the tenant's DEK.
 
 use keyway_auth::{AuthError, Caller, KeyScope, ProviderKey, Role};
+use keyway_common::api::{Page, PageParams};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -123,6 +124,9 @@ pub fn owner_for(caller: &Caller, scope: Option<&str>) -> Result<Owner, KeysErro
     }
 }
 
+/// The name BYOK keys cursors carry.
+const LIST: &str = "byok-keys";
+
 const COLUMNS: &str =
     "id, provider, scope, user_id, label, base_url, masked, created_at, updated_at, version";
 
@@ -229,15 +233,25 @@ impl KeyService {
             .ok_or(KeysError::NotFound("BYOK key"))
     }
 
-    /// The tenant's keys, plus the caller's own user keys.
-    pub async fn list_byok_keys(&self, tenant_id: &str, caller: &Caller) -> Result<Vec<ByokKey>, KeysError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM byok_keys WHERE tenant_id = $1 AND (scope = 'tenant' OR user_id = $2) ORDER BY provider, scope"
+    /// The tenant's keys, plus the caller's own user keys, oldest first.
+    pub async fn list_byok_keys(
+        &self,
+        tenant_id: &str,
+        caller: &Caller,
+        page: &PageParams,
+    ) -> Result<Page<ByokKey>, KeysError> {
+        let page = page.resolve(LIST)?;
+        let rows = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM byok_keys WHERE tenant_id = $1 AND (scope = 'tenant' OR user_id = $2) AND id > $3
+             ORDER BY id LIMIT $4"
         ))
         .bind(tenant_id)
         .bind(&caller.user_id)
+        .bind(page.after())
+        .bind(page.fetch())
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(Page::from_rows(rows, &page, |k: &ByokKey| k.id.clone()))
     }
 
     pub async fn delete_byok_key(

@@ -6,7 +6,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use keyway_common::api::ApiError;
+use keyway_common::api::{ApiError, PageError};
 use keyway_common::codes;
 
 use crate::store::StoreError;
@@ -31,6 +31,9 @@ pub enum KeysError {
     Db(sqlx::Error),
     #[error("{0}")]
     Unavailable(String),
+    /// A list's `limit` or `cursor`, refused by the shared contract.
+    #[error(transparent)]
+    Page(#[from] PageError),
 }
 
 impl From<sqlx::Error> for KeysError {
@@ -65,7 +68,7 @@ impl KeysError {
             KeysError::Unauthenticated => StatusCode::UNAUTHORIZED,
             KeysError::Forbidden(_) | KeysError::PlanRequired(_) => StatusCode::FORBIDDEN,
             KeysError::NotFound(_) => StatusCode::NOT_FOUND,
-            KeysError::Invalid(_) => StatusCode::BAD_REQUEST,
+            KeysError::Invalid(_) | KeysError::Page(_) => StatusCode::BAD_REQUEST,
             KeysError::Conflict(_) => StatusCode::CONFLICT,
             KeysError::Kms(_) | KeysError::Db(_) | KeysError::Unavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -84,6 +87,7 @@ impl KeysError {
             KeysError::Kms(_) => codes::KMS_FAILED,
             KeysError::Db(_) => codes::DB_UNAVAILABLE,
             KeysError::Unavailable(_) => codes::ADM_UNAVAILABLE,
+            KeysError::Page(e) => e.code(),
         }
     }
 }

@@ -14,7 +14,6 @@ pub mod http;
 pub mod key_format;
 pub mod last_used;
 pub mod outbox;
-pub mod page;
 mod projection;
 pub mod providers;
 mod schema_names;

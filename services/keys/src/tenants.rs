@@ -2,6 +2,7 @@
 //! tenant's secrets by destroying its data keys.
 
 use keyway_auth::{Limits, PLATFORM_TENANT};
+use keyway_common::api::{Page, PageParams};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -9,7 +10,6 @@ use utoipa::ToSchema;
 use crate::{
     error::{KeysError, on_unique},
     events::{KeyEvent, streams},
-    page::{Page, PageParams},
     service::KeyService,
     store::Meta,
 };
@@ -67,6 +67,9 @@ mod double_option {
         Option::<String>::deserialize(d).map(Some)
     }
 }
+
+/// The name tenants cursors carry.
+const LIST: &str = "tenants";
 
 const COLUMNS: &str = "id, name, plan, external_id, limits, created_at, updated_at, version";
 
@@ -162,15 +165,15 @@ impl KeyService {
     }
 
     pub async fn list_tenants(&self, page: &PageParams) -> Result<Page<Tenant>, KeysError> {
-        let limit = page.limit()?;
+        let page = page.resolve(LIST)?;
         let rows: Vec<Tenant> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM tenants WHERE id > $1 ORDER BY id LIMIT $2"
         ))
         .bind(page.after())
-        .bind(limit + 1)
+        .bind(page.fetch())
         .fetch_all(&self.pool)
         .await?;
-        Ok(Page::from_rows(rows, limit, |t| t.id.clone()))
+        Ok(Page::from_rows(rows, &page, |t| t.id.clone()))
     }
 
     pub async fn update_tenant(

@@ -2,6 +2,7 @@
 //! delete. A disabled or deleted user's API keys and BYOK keys stop working.
 
 use keyway_auth::Role;
+use keyway_common::api::{Page, PageParams};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -10,7 +11,6 @@ use crate::{
     authz,
     error::{KeysError, on_unique},
     events::{KeyEvent, streams},
-    page::{Page, PageParams},
     service::KeyService,
     store::Meta,
     tenants::validate_name,
@@ -57,6 +57,9 @@ pub struct UpdateUser {
     #[schema(value_type = Option<crate::schema_names::UserStatus>)]
     pub status: Option<String>,
 }
+
+/// The name users cursors carry.
+const LIST: &str = "users";
 
 const COLUMNS: &str =
     "id, tenant_id, email, display_name, role, external_subject, status, created_at, updated_at, version";
@@ -120,7 +123,7 @@ impl KeyService {
     }
 
     pub async fn list_users(&self, tenant_id: &str, page: &PageParams) -> Result<Page<User>, KeysError> {
-        let limit = page.limit()?;
+        let page = page.resolve(LIST)?;
         // An empty list would suggest the tenant exists.
         self.get_tenant(tenant_id).await?;
         let rows: Vec<User> = sqlx::query_as(&format!(
@@ -128,10 +131,10 @@ impl KeyService {
         ))
         .bind(tenant_id)
         .bind(page.after())
-        .bind(limit + 1)
+        .bind(page.fetch())
         .fetch_all(&self.pool)
         .await?;
-        Ok(Page::from_rows(rows, limit, |u| u.id.clone()))
+        Ok(Page::from_rows(rows, &page, |u| u.id.clone()))
     }
 
     pub async fn update_user(

@@ -5,14 +5,13 @@ use std::sync::Arc;
 use axum::{Json, extract::State, http::StatusCode};
 use keyway_auth::{Limits, Role};
 
-use keyway_common::api::{ApiJson, Path, Query};
+use keyway_common::api::{ApiJson, Page, PageParams, Path, Query};
 
 use super::Principal;
 use crate::{
     api_keys::{ApiKey, CreateApiKey, IssuedApiKey},
     authz,
     error::KeysError,
-    page::{Page, PageParams},
     service::KeyService,
 };
 

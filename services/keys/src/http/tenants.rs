@@ -5,13 +5,12 @@ use std::sync::Arc;
 use axum::{Json, extract::State, http::StatusCode};
 use keyway_auth::Role;
 
-use keyway_common::api::{ApiJson, Path, Query};
+use keyway_common::api::{ApiJson, Page, PageParams, Path, Query};
 
 use super::Principal;
 use crate::{
     authz,
     error::KeysError,
-    page::{Page, PageParams},
     service::KeyService,
     tenants::{CreateTenant, Tenant, UpdateTenant},
     users::{CreateUser, UpdateUser, User},
