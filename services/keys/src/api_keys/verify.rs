@@ -5,19 +5,20 @@ use keyway_auth::{AuthError, Caller, CallerLimits, Limits, Role, secrets_equal};
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use super::ApiKeys;
 use crate::{key_format, service::KeyService};
 
-impl KeyService {
+impl ApiKeys<'_> {
     /// Resolves a presented gateway API key (or the admin key) to a caller.
-    pub async fn verify_key(&self, presented: &str) -> Result<Caller, AuthError> {
+    pub async fn verify(&self, presented: &str) -> Result<Caller, AuthError> {
         if presented.is_empty() {
             return Err(AuthError::Missing);
         }
-        if self.admin.is_admin_key(presented) {
+        if self.service.admin.is_admin_key(presented) {
             return Ok(Caller::platform_admin());
         }
         let parsed = key_format::parse(presented).ok_or(AuthError::Invalid)?;
-        if parsed.env != self.settings.key_env {
+        if parsed.env != self.service.settings.key_env {
             return Err(AuthError::Invalid);
         }
         // Hashed before the lookup and compared even when the id is unknown,
@@ -31,7 +32,7 @@ impl KeyService {
              LEFT JOIN users u ON u.id = k.user_id WHERE k.id = $1",
         )
         .bind(parsed.id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.service.pool)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "api key lookup failed");
@@ -84,7 +85,7 @@ fn secret_matches(presented_hash: &[u8; 32], stored: Option<&[u8]>) -> bool {
 #[async_trait::async_trait]
 impl keyway_auth::Authenticator for KeyService {
     async fn authenticate(&self, presented: &str) -> Result<Caller, AuthError> {
-        self.verify_key(presented).await
+        self.api_keys().verify(presented).await
     }
 }
 

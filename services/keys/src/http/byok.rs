@@ -65,7 +65,7 @@ pub(crate) async fn list(
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<ByokKey>>, KeysError> {
     let tenant = tenant_of(&p, q.tenant_id.as_deref())?;
-    Ok(Json(s.list_byok_keys(&tenant, &p.caller, &page).await?))
+    Ok(Json(s.byok().list(&tenant, &p.caller, &page).await?))
 }
 
 /// Adds or replaces the key for a provider. Needs the `starter` plan or above.
@@ -82,9 +82,7 @@ pub(crate) async fn set(
 ) -> Result<Json<ByokKey>, KeysError> {
     let tenant = tenant_of(&p, q.tenant_id.as_deref())?;
     let owner = owner_for(&p.caller, req.scope.take().as_deref().or(q.scope.as_deref()))?;
-    Ok(Json(
-        s.set_byok_key(&p.meta, &tenant, owner, &provider, req).await?,
-    ))
+    Ok(Json(s.byok().set(&p.meta, &tenant, owner, &provider, req).await?))
 }
 
 /// Deletes the key; gateways stop using it within about a second.
@@ -98,7 +96,7 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, KeysError> {
     let tenant = tenant_of(&p, q.tenant_id.as_deref())?;
     let owner = owner_for(&p.caller, q.scope.as_deref())?;
-    s.delete_byok_key(&p.meta, &tenant, owner, &provider).await?;
+    s.byok().delete(&p.meta, &tenant, owner, &provider).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -113,7 +111,7 @@ pub(crate) async fn test(
 ) -> Result<Json<ByokTestResult>, KeysError> {
     let tenant = tenant_of(&p, q.tenant_id.as_deref())?;
     let owner = owner_for(&p.caller, q.scope.as_deref())?;
-    Ok(Json(s.test_byok_key(&tenant, owner, &provider).await?))
+    Ok(Json(s.byok().test(&tenant, owner, &provider).await?))
 }
 
 /// How many keys the tenant holds, by scope and provider.
@@ -126,5 +124,5 @@ pub(crate) async fn stats(
 ) -> Result<Json<ByokStats>, KeysError> {
     let tenant = tenant_of(&p, q.tenant_id.as_deref())?;
     authz::require(&p.caller, Role::Viewer, "read BYOK stats")?;
-    Ok(Json(s.byok_stats(&tenant).await?))
+    Ok(Json(s.byok().stats(&tenant).await?))
 }
