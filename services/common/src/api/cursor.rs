@@ -25,11 +25,11 @@ const MAX_LEN: usize = 1024;
 /// Why a cursor was refused. Messages never repeat the cursor itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CursorError {
-    #[error("is not a cursor this API handed out (it is malformed or was altered)")]
+    #[error("is malformed or was altered")]
     Malformed,
-    #[error("belongs to another list; pass the `next_cursor` of this list")]
+    #[error("belongs to another list")]
     OtherList,
-    #[error("was written by a newer or older version of Keyway that this server cannot read")]
+    #[error("is of a format version this server cannot read")]
     Version,
 }
 

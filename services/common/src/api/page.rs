@@ -41,7 +41,9 @@ const LOG: Sizes = Sizes {
 pub enum PageError {
     #[error("limit must be between 1 and {max}, got {got}")]
     Limit { max: i64, got: i64 },
-    #[error("cursor {0}; start again without one")]
+    #[error(
+        "cursor {0}: it is not one this list handed out; start again without one, or pass a `next_cursor` of this list"
+    )]
     Cursor(#[from] CursorError),
     /// `after` was the cursor parameter of the audit log and the usage export
     /// before there was one contract; ignoring it would restart a consumer

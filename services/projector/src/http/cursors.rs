@@ -120,7 +120,8 @@ pub(crate) async fn list(
 /// tenant (`tenant_id`) or, without one, all tenants.
 #[utoipa::path(put, path = "/api/v1/usage/cursors/{name}", tag = "usage", request_body = PutCursor,
     params(("name" = String, Path, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The consumer's name, 1-64 of [A-Za-z0-9._-], unique per tenant")),
-    responses((status = 200, body = ExportCursor), (status = 400, description = "KW-USAGE-001"),
+    responses((status = 200, body = ExportCursor),
+        (status = 400, description = "KW-USAGE-001; KW-REQ-002 for the retired `after`; KW-REQ-007 for a cursor the export did not hand out"),
         (status = 403), (status = 404, description = "KW-USAGE-002: another tenant's `tenant_id`")),
     security(("bearer" = [])))]
 pub(crate) async fn put(
