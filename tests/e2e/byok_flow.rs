@@ -110,7 +110,7 @@ async fn two_users_each_reach_the_upstream_with_their_own_key() {
     }
     // Bob is a tenant admin, yet his listing shows only his own user key.
     let (_, listed) = call(&stack, &bob_key, "GET", "/api/v1/byok/keys", None).await;
-    let owners: Vec<&str> = listed
+    let owners: Vec<&str> = listed["data"]
         .as_array()
         .unwrap()
         .iter()

@@ -360,11 +360,9 @@ pub(crate) fn repo_root() -> PathBuf {
 /// The stack's KMS: the local master key in its data directory.
 pub(crate) async fn local_kms(stack: &TestStack) -> std::sync::Arc<dyn keyway_keys::crypto::Kms> {
     keyway_keys::crypto::build_kms(&keyway_keys::crypto::KmsConfig {
-        provider: "local".into(),
+        provider: keyway_keys::crypto::KmsProvider::Local,
         data_dir: stack.isolation.data_dir.path().to_owned(),
         allow_generate: false,
-        aws_key_id: None,
-        aws_endpoint: None,
     })
     .await
     .unwrap()

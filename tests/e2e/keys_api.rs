@@ -122,6 +122,62 @@ async fn tenants_are_created_read_updated_and_validated() {
     )
     .await;
     assert_ne!(next["data"][0]["id"], list["data"][0]["id"]);
+    // Pages of one walk the whole list once; only the last has no successor.
+    let (_, whole) = admin(&stack, "GET", "/api/v1/tenants", None).await;
+    let (mut seen, mut page) = (Vec::new(), list.clone());
+    loop {
+        seen.extend(page["data"].as_array().unwrap().iter().map(|t| t["id"].clone()));
+        let Some(cursor) = page["next_cursor"].as_str() else {
+            break;
+        };
+        page = admin(
+            &stack,
+            "GET",
+            &format!("/api/v1/tenants?limit=1&cursor={cursor}"),
+            None,
+        )
+        .await
+        .1;
+    }
+    let all: Vec<_> = whole["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].clone())
+        .collect();
+    assert_eq!((seen, &whole["next_cursor"]), (all, &serde_json::Value::Null));
+    let cursor = list["next_cursor"].as_str().unwrap();
+    a_list_refuses_what_its_contract_does_not_allow(&stack, cursor).await;
+}
+
+/// One contract for every list: a bad `limit` or the retired `after` is
+/// KW-REQ-002; a cursor that is altered or of another list is KW-REQ-007.
+async fn a_list_refuses_what_its_contract_does_not_allow(stack: &TestStack, tenants_cursor: &str) {
+    let mut altered = tenants_cursor.as_bytes().to_vec();
+    altered[8] = if altered[8] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    let cases = [
+        ("/api/v1/tenants?limit=0".to_owned(), "KW-REQ-002"),
+        ("/api/v1/tenants?limit=201".to_owned(), "KW-REQ-002"),
+        ("/api/v1/audit/events?limit=1001".to_owned(), "KW-REQ-002"),
+        ("/api/v1/audit/events?after=1".to_owned(), "KW-REQ-002"),
+        (format!("/api/v1/tenants?cursor={altered}"), "KW-REQ-007"),
+        ("/api/v1/tenants?cursor=0197a3b0".to_owned(), "KW-REQ-007"),
+        (
+            format!("/api/v1/audit/events?cursor={tenants_cursor}"),
+            "KW-REQ-007",
+        ),
+        (format!("/api/v1/byok/keys?cursor={tenants_cursor}"), "KW-REQ-007"),
+    ];
+    for (path, code) in cases {
+        let (status, body) = admin(stack, "GET", &path, None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{path}: {body}"
+        );
+        assert!(body["error"]["message"].is_string(), "{body}");
+    }
 }
 
 #[tokio::test]

@@ -28,6 +28,8 @@ pub const REQ_NO_ROUTE: &str = "KW-REQ-004";
 pub const REQ_HEADERS_TOO_LARGE: &str = "KW-REQ-005";
 /// The body was not sent as JSON.
 pub const REQ_NOT_JSON: &str = "KW-REQ-006";
+/// A pagination cursor is malformed, altered, or from another list.
+pub const REQ_BAD_CURSOR: &str = "KW-REQ-007";
 
 /// The model is not in the catalog, or not available to the caller.
 pub const MODEL_NOT_FOUND: &str = "KW-MODEL-001";
@@ -89,6 +91,7 @@ pub const ALL: &[&str] = &[
     REQ_NO_ROUTE,
     REQ_HEADERS_TOO_LARGE,
     REQ_NOT_JSON,
+    REQ_BAD_CURSOR,
     MODEL_NOT_FOUND,
     MODEL_WRONG_ROUTE,
     KEY_REQUIRED,

@@ -5,6 +5,7 @@
 mod verify;
 
 use keyway_auth::{Caller, Limits, Role};
+use keyway_common::api::{Page, PageParams};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -16,7 +17,6 @@ use crate::{
     error::KeysError,
     events::{KeyEvent, streams},
     key_format,
-    page::{Page, PageParams},
     service::KeyService,
     store::Meta,
     tenants::{validate_limits, validate_name},
@@ -84,14 +84,28 @@ pub struct IssuedApiKey {
     pub key: String,
 }
 
+/// The name API keys cursors carry.
+const LIST: &str = "api-keys";
+
 const COLUMNS: &str = "id, tenant_id, user_id, name, role, scopes, expires_at, limits, created_by, created_at, rotated_at, revoked_at, version";
 
+/// The gateway API keys: a view over the key service's shared state.
+pub struct ApiKeys<'a> {
+    service: &'a KeyService,
+}
+
 impl KeyService {
+    pub fn api_keys(&self) -> ApiKeys<'_> {
+        ApiKeys { service: self }
+    }
+}
+
+impl ApiKeys<'_> {
     /// Fills in `last_used_at` from the `LastUsed` source, if one is wired.
     /// A failing source leaves it empty rather than failing the read: the
     /// value is advisory and lags anyway.
     async fn fill_last_used(&self, mut keys: Vec<ApiKey>) -> Vec<ApiKey> {
-        let Some(source) = &self.last_used else {
+        let Some(source) = &self.service.last_used else {
             return keys;
         };
         let ids: Vec<String> = keys.iter().map(|k| k.id.clone()).collect();
@@ -109,21 +123,21 @@ impl KeyService {
     }
 
     fn hash_secret(&self, secret: &str) -> [u8; 32] {
-        hmac_sha256(self.pepper.as_ref(), secret.as_bytes())
+        hmac_sha256(self.service.pepper.as_ref(), secret.as_bytes())
     }
 
-    pub async fn create_api_key(
+    pub async fn create(
         &self,
         meta: &Meta,
         caller: &Caller,
         tenant_id: &str,
         req: CreateApiKey,
     ) -> Result<IssuedApiKey, KeysError> {
-        self.get_tenant(tenant_id).await?;
+        self.service.tenants().get(tenant_id).await?;
         let role = authz::parse_tenant_role(req.role.as_deref().unwrap_or("member"))?;
         match &req.user_id {
             Some(user_id) => {
-                let user = self.get_user(tenant_id, user_id).await?;
+                let user = self.service.users().get(tenant_id, user_id).await?;
                 if caller.role != Role::PlatformAdmin && caller.user_id.as_deref() != Some(user_id) {
                     return Err(KeysError::Forbidden(
                         "a user-bound key can be created only by that user or a platform admin".into(),
@@ -147,7 +161,7 @@ impl KeyService {
                 limits: validate_limits(req.limits)?,
             },
         )?;
-        let minted = key_format::mint(&self.settings.key_env);
+        let minted = key_format::mint(&self.service.settings.key_env);
         let event = KeyEvent::ApiKeyCreated {
             key_id: minted.id.clone(),
             tenant_id: tenant_id.to_owned(),
@@ -160,21 +174,22 @@ impl KeyService {
             limits: granted.limits,
             parent_key_id: caller.api_key_id.clone(),
         };
-        self.append_one(meta, streams::api_key(&minted.id), 0, tenant_id, event)
+        self.service
+            .append_one(meta, streams::api_key(&minted.id), 0, tenant_id, event)
             .await?;
         Ok(IssuedApiKey {
-            api_key: self.get_api_key(tenant_id, &minted.id).await?,
+            api_key: self.get(tenant_id, &minted.id).await?,
             key: minted.full,
         })
     }
 
-    pub async fn get_api_key(&self, tenant_id: &str, id: &str) -> Result<ApiKey, KeysError> {
+    pub async fn get(&self, tenant_id: &str, id: &str) -> Result<ApiKey, KeysError> {
         let key: ApiKey = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM api_keys WHERE id = $1 AND tenant_id = $2"
         ))
         .bind(id)
         .bind(tenant_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.service.pool)
         .await?
         .ok_or(KeysError::NotFound("api key"))?;
         let mut keys = self.fill_last_used(vec![key]).await;
@@ -182,14 +197,14 @@ impl KeyService {
     }
 
     /// Tenant admins see every key of the tenant; others only their own.
-    pub async fn list_api_keys(
+    pub async fn list(
         &self,
         caller: &Caller,
         tenant_id: &str,
         page: &PageParams,
     ) -> Result<Page<ApiKey>, KeysError> {
-        let limit = page.limit()?;
-        self.get_tenant(tenant_id).await?;
+        let page = page.resolve(LIST)?;
+        self.service.tenants().get(tenant_id).await?;
         let only_user = (caller.role < Role::TenantAdmin).then(|| caller.user_id.clone().unwrap_or_default());
         let rows: Vec<ApiKey> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id > $2 AND ($3::text IS NULL OR user_id = $3)
@@ -198,10 +213,10 @@ impl KeyService {
         .bind(tenant_id)
         .bind(page.after())
         .bind(only_user)
-        .bind(limit + 1)
-        .fetch_all(&self.pool)
+        .bind(page.fetch())
+        .fetch_all(&self.service.pool)
         .await?;
-        let page = Page::from_rows(rows, limit, |k| k.id.clone());
+        let page = Page::from_rows(rows, &page, |k| k.id.clone());
         Ok(Page {
             data: self.fill_last_used(page.data).await,
             ..page
@@ -210,7 +225,7 @@ impl KeyService {
 
     /// The key, if the caller may manage it: its own user, or a tenant admin.
     async fn managed_key(&self, caller: &Caller, tenant_id: &str, id: &str) -> Result<ApiKey, KeysError> {
-        let key = self.get_api_key(tenant_id, id).await?;
+        let key = self.get(tenant_id, id).await?;
         let own = key.user_id.is_some() && key.user_id == caller.user_id;
         if !own && caller.role < Role::TenantAdmin {
             // Members cannot even see other users' keys.
@@ -219,7 +234,7 @@ impl KeyService {
         Ok(key)
     }
 
-    pub async fn revoke_api_key(
+    pub async fn revoke(
         &self,
         meta: &Meta,
         caller: &Caller,
@@ -230,11 +245,12 @@ impl KeyService {
         if key.revoked_at.is_some() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.service.pool.begin().await?;
         let event = KeyEvent::ApiKeyRevoked {
             key_id: id.to_owned(),
         };
-        self.append(&mut tx, meta, streams::api_key(id), key.version, tenant_id, event)
+        self.service
+            .append(&mut tx, meta, streams::api_key(id), key.version, tenant_id, event)
             .await?;
         // Keys this key created go with it, in the same transaction, so no
         // derived key survives its parent even if this process dies here.
@@ -253,7 +269,8 @@ impl KeyService {
                 let event = KeyEvent::ApiKeyRevoked {
                     key_id: child.clone(),
                 };
-                self.append(&mut tx, meta, streams::api_key(&child), version, tenant_id, event)
+                self.service
+                    .append(&mut tx, meta, streams::api_key(&child), version, tenant_id, event)
                     .await?;
                 parents.push(child);
             }
@@ -263,7 +280,7 @@ impl KeyService {
     }
 
     /// Replaces a key's limits as a whole (tenant admins; `{}` removes them).
-    pub async fn set_api_key_limits(
+    pub async fn set_limits(
         &self,
         meta: &Meta,
         caller: &Caller,
@@ -283,12 +300,13 @@ impl KeyService {
             key_id: id.to_owned(),
             limits,
         };
-        self.append_one(meta, streams::api_key(id), key.version, tenant_id, event)
+        self.service
+            .append_one(meta, streams::api_key(id), key.version, tenant_id, event)
             .await?;
-        self.get_api_key(tenant_id, id).await
+        self.get(tenant_id, id).await
     }
 
-    pub async fn rotate_api_key(
+    pub async fn rotate(
         &self,
         meta: &Meta,
         caller: &Caller,
@@ -305,15 +323,16 @@ impl KeyService {
         if key.revoked_at.is_some() {
             return Err(KeysError::Conflict("a revoked key cannot be rotated".into()));
         }
-        let minted = key_format::mint_for_id(&self.settings.key_env, key.id.clone());
+        let minted = key_format::mint_for_id(&self.service.settings.key_env, key.id.clone());
         let event = KeyEvent::ApiKeyRotated {
             key_id: key.id.clone(),
             secret_hash: hex(&self.hash_secret(&minted.secret)),
         };
-        self.append_one(meta, streams::api_key(id), key.version, tenant_id, event)
+        self.service
+            .append_one(meta, streams::api_key(id), key.version, tenant_id, event)
             .await?;
         Ok(IssuedApiKey {
-            api_key: self.get_api_key(tenant_id, id).await?,
+            api_key: self.get(tenant_id, id).await?,
             key: minted.full,
         })
     }

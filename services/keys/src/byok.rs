@@ -3,6 +3,7 @@
 //! or user-scoped (one user's own), sealed under the tenant's DEK.
 
 use keyway_auth::{AuthError, Caller, KeyScope, ProviderKey, Role};
+use keyway_common::api::{Page, PageParams};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -123,12 +124,26 @@ pub fn owner_for(caller: &Caller, scope: Option<&str>) -> Result<Owner, KeysErro
     }
 }
 
+/// The name BYOK keys cursors carry.
+const LIST: &str = "byok-keys";
+
 const COLUMNS: &str =
     "id, provider, scope, user_id, label, base_url, masked, created_at, updated_at, version";
 
+/// The BYOK provider keys: a view over the key service's shared state.
+pub struct ByokKeys<'a> {
+    service: &'a KeyService,
+}
+
 impl KeyService {
-    async fn require_byok_plan(&self, tenant_id: &str) -> Result<(), KeysError> {
-        let tenant = self.get_tenant(tenant_id).await?;
+    pub fn byok(&self) -> ByokKeys<'_> {
+        ByokKeys { service: self }
+    }
+}
+
+impl ByokKeys<'_> {
+    async fn require_plan(&self, tenant_id: &str) -> Result<(), KeysError> {
+        let tenant = self.service.tenants().get(tenant_id).await?;
         if plan_allows_byok(&tenant.plan) {
             Ok(())
         } else {
@@ -139,7 +154,7 @@ impl KeyService {
         }
     }
 
-    async fn find_byok(
+    async fn find(
         &self,
         tenant_id: &str,
         owner: &Owner,
@@ -152,11 +167,11 @@ impl KeyService {
         .bind(owner.scope_str())
         .bind(&owner.user_id)
         .bind(provider)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.service.pool)
         .await?)
     }
 
-    pub async fn set_byok_key(
+    pub async fn set(
         &self,
         meta: &Meta,
         tenant_id: &str,
@@ -165,7 +180,7 @@ impl KeyService {
         req: SetByokKey,
     ) -> Result<ByokKey, KeysError> {
         providers::validate_slug(provider)?;
-        self.require_byok_plan(tenant_id).await?;
+        self.require_plan(tenant_id).await?;
         let secret = req.key.trim();
         if secret.is_empty()
             || secret.len() > 1024
@@ -177,7 +192,7 @@ impl KeyService {
         }
         let base_url = match (req.base_url, providers::is_custom(provider)) {
             (Some(url), true) => {
-                Some(providers::validate_base_url(&url, self.settings.base_url_policy).await?)
+                Some(providers::validate_base_url(&url, self.service.settings.base_url_policy).await?)
             }
             (None, true) => return Err(KeysError::Invalid(format!("{provider} needs a base_url"))),
             (Some(_), false) => {
@@ -187,14 +202,14 @@ impl KeyService {
             }
             (None, false) => None,
         };
-        let mut tx = self.pool.begin().await?;
-        Self::lock_tenant_secrets(&mut tx, tenant_id).await?;
-        let existing = self.find_byok(tenant_id, &owner, provider).await?;
+        let mut tx = self.service.pool.begin().await?;
+        KeyService::lock_tenant_secrets(&mut tx, tenant_id).await?;
+        let existing = self.find(tenant_id, &owner, provider).await?;
         let (record_id, expected) = match &existing {
             Some(k) => (k.id.clone(), k.version),
             None => (uuid::Uuid::now_v7().to_string(), 0),
         };
-        let (dek_version, dek) = self.active_dek(tenant_id).await?;
+        let (dek_version, dek) = self.service.active_dek(tenant_id).await?;
         let aad = Aad {
             tenant_id,
             record_id: &record_id,
@@ -210,37 +225,48 @@ impl KeyService {
             label: req.label.map(|l| l.trim().chars().take(200).collect()),
             base_url,
             masked: mask(secret),
-            sealed: Self::seal_secret(&dek, &aad, secret)?,
+            sealed: KeyService::seal_secret(&dek, &aad, secret)?,
             dek_version,
         };
-        self.append(
-            &mut tx,
-            meta,
-            streams::byok(&record_id),
-            expected,
-            tenant_id,
-            event,
-        )
-        .await?;
+        self.service
+            .append(
+                &mut tx,
+                meta,
+                streams::byok(&record_id),
+                expected,
+                tenant_id,
+                event,
+            )
+            .await?;
         tx.commit().await?;
-        self.committed(tenant_id);
-        self.find_byok(tenant_id, &owner, provider)
+        self.service.committed(tenant_id);
+        self.find(tenant_id, &owner, provider)
             .await?
             .ok_or(KeysError::NotFound("BYOK key"))
     }
 
-    /// The tenant's keys, plus the caller's own user keys.
-    pub async fn list_byok_keys(&self, tenant_id: &str, caller: &Caller) -> Result<Vec<ByokKey>, KeysError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM byok_keys WHERE tenant_id = $1 AND (scope = 'tenant' OR user_id = $2) ORDER BY provider, scope"
+    /// The tenant's keys, plus the caller's own user keys, oldest first.
+    pub async fn list(
+        &self,
+        tenant_id: &str,
+        caller: &Caller,
+        page: &PageParams,
+    ) -> Result<Page<ByokKey>, KeysError> {
+        let page = page.resolve(LIST)?;
+        let rows = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM byok_keys WHERE tenant_id = $1 AND (scope = 'tenant' OR user_id = $2) AND id > $3
+             ORDER BY id LIMIT $4"
         ))
         .bind(tenant_id)
         .bind(&caller.user_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .bind(page.after())
+        .bind(page.fetch())
+        .fetch_all(&self.service.pool)
+        .await?;
+        Ok(Page::from_rows(rows, &page, |k: &ByokKey| k.id.clone()))
     }
 
-    pub async fn delete_byok_key(
+    pub async fn delete(
         &self,
         meta: &Meta,
         tenant_id: &str,
@@ -248,21 +274,22 @@ impl KeyService {
         provider: &str,
     ) -> Result<(), KeysError> {
         let key = self
-            .find_byok(tenant_id, &owner, provider)
+            .find(tenant_id, &owner, provider)
             .await?
             .ok_or(KeysError::NotFound("BYOK key"))?;
         let event = KeyEvent::ByokKeyDeleted {
             record_id: key.id.clone(),
         };
-        self.append_one(meta, streams::byok(&key.id), key.version, tenant_id, event)
+        self.service
+            .append_one(meta, streams::byok(&key.id), key.version, tenant_id, event)
             .await?;
         Ok(())
     }
 
-    pub async fn byok_stats(&self, tenant_id: &str) -> Result<ByokStats, KeysError> {
+    pub async fn stats(&self, tenant_id: &str) -> Result<ByokStats, KeysError> {
         let rows = sqlx::query("SELECT provider, scope, count(*) AS n FROM byok_keys WHERE tenant_id = $1 GROUP BY provider, scope")
             .bind(tenant_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.service.pool)
             .await?;
         let mut stats = ByokStats {
             tenant_keys: 0,
@@ -291,6 +318,7 @@ impl KeyService {
             ));
         }
         let dek = self
+            .service
             .dek_with(tenant_id, dek_version, row.get("dek_wrapped"))
             .await?;
         let aad = Aad {
@@ -300,12 +328,12 @@ impl KeyService {
             dek_version: dek_version as u32,
         };
         Ok(ProviderKey {
-            secret: Self::open_secret(&dek, &aad, &row.get::<Vec<u8>, _>("sealed"))?,
+            secret: KeyService::open_secret(&dek, &aad, &row.get::<Vec<u8>, _>("sealed"))?,
             base_url: row.get("base_url"),
         })
     }
 
-    pub async fn resolve_provider_key(
+    pub async fn resolve(
         &self,
         caller: &Caller,
         scope: KeyScope,
@@ -322,7 +350,7 @@ impl KeyService {
         if let Some(user) = &user_id {
             // The caller may come from a cache or a token: the user's own
             // key follows the user's identity status here too.
-            self.identity_gate(user).await?;
+            self.service.identity_gate(user).await?;
         }
         let owner = Owner { scope, user_id };
         let row = sqlx::query(
@@ -335,7 +363,7 @@ impl KeyService {
         .bind(owner.scope_str())
         .bind(&owner.user_id)
         .bind(provider)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.service.pool)
         .await?;
         match row {
             Some(row) if plan_allows_byok(row.get("plan")) => {
@@ -354,7 +382,8 @@ impl keyway_auth::ProviderKeys for KeyService {
         scope: KeyScope,
         provider: &str,
     ) -> Result<Option<ProviderKey>, AuthError> {
-        self.resolve_provider_key(caller, scope, provider)
+        self.byok()
+            .resolve(caller, scope, provider)
             .await
             .map_err(|e| match e {
                 KeysError::Identity(refusal) => refusal.into(),

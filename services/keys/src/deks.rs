@@ -120,7 +120,7 @@ impl KeyService {
     /// tenant's minimum DEK version and destroys the old DEKs. Traffic keeps
     /// flowing: each re-seal is a new event, and readers see old or new.
     pub async fn rotate_dek(&self, meta: &Meta, tenant_id: &str) -> Result<i32, KeysError> {
-        let tenant = self.get_tenant(tenant_id).await?;
+        let tenant = self.tenants().get(tenant_id).await?;
         let mut tx = self.pool.begin().await?;
         Self::lock_tenant_secrets(&mut tx, tenant_id).await?;
         let (old_version, _) = self.active_dek(tenant_id).await?;

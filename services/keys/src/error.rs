@@ -6,7 +6,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use keyway_common::api::ApiError;
+use keyway_common::api::{ApiError, PageError};
 use keyway_common::codes;
 
 use crate::store::StoreError;
@@ -38,6 +38,9 @@ pub enum KeysError {
     /// A user's credentials refused by the identity gate.
     #[error("{0}")]
     Identity(IdentityRefusal),
+    /// A list's `limit` or `cursor`, refused by the shared contract.
+    #[error(transparent)]
+    Page(#[from] PageError),
 }
 
 /// Why the identity gate (`identity_follow`) refuses a user's credentials.
@@ -86,7 +89,7 @@ impl KeysError {
             KeysError::Unauthenticated | KeysError::Identity(_) => StatusCode::UNAUTHORIZED,
             KeysError::Forbidden(_) | KeysError::PlanRequired(_) => StatusCode::FORBIDDEN,
             KeysError::NotFound(_) => StatusCode::NOT_FOUND,
-            KeysError::Invalid(_) => StatusCode::BAD_REQUEST,
+            KeysError::Invalid(_) | KeysError::Page(_) => StatusCode::BAD_REQUEST,
             KeysError::Conflict(_) => StatusCode::CONFLICT,
             KeysError::Kms(_) | KeysError::Db(_) | KeysError::Unavailable(_) | KeysError::AuthUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -108,6 +111,7 @@ impl KeysError {
             KeysError::AuthUnavailable => codes::AUTH_UNAVAILABLE,
             KeysError::Identity(IdentityRefusal::Inactive) => codes::AUTH_INVALID,
             KeysError::Identity(IdentityRefusal::Unconfirmed) => codes::AUTH_IDENTITY_UNCONFIRMED,
+            KeysError::Page(e) => e.code(),
         }
     }
 }

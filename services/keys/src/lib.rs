@@ -16,7 +16,6 @@ pub mod key_format;
 pub mod last_used;
 mod oidc_callers;
 pub mod outbox;
-pub mod page;
 mod projection;
 pub mod providers;
 mod schema_names;

@@ -129,7 +129,7 @@ impl KeyService {
             limits: Limits::default(),
             oidc_issuer: Some(who.issuer.clone()),
         };
-        let tenant = match self.create_tenant(&meta, request).await {
+        let tenant = match self.tenants().create(&meta, request).await {
             Ok(tenant) => tenant,
             // Another request provisioned it first.
             Err(KeysError::Conflict(_)) => self.tenant_by_external_id(org).await?,
@@ -147,7 +147,9 @@ impl KeyService {
             .bind(external_id)
             .fetch_optional(&self.pool)
             .await?;
-        self.get_tenant(&id.ok_or(KeysError::NotFound("tenant"))?).await
+        self.tenants()
+            .get(&id.ok_or(KeysError::NotFound("tenant"))?)
+            .await
     }
 
     /// The user with the token's subject, created on first sight (an event
@@ -168,7 +170,7 @@ impl KeyService {
                 role: Some(role.as_str().to_owned()),
                 external_subject: Some(who.subject.clone()),
             };
-            return match self.create_user(&meta, &system, tenant_id, request).await {
+            return match self.users().create(&meta, &system, tenant_id, request).await {
                 Ok(user) => Ok(user.id),
                 // A concurrent first request created them.
                 Err(KeysError::Conflict(_)) => Box::pin(self.user_of(tenant_id, who, role)).await,
@@ -184,7 +186,7 @@ impl KeyService {
                 role: Some(role.as_str().to_owned()),
                 ..UpdateUser::default()
             };
-            self.update_user(&meta, &system, tenant_id, &id, patch).await?;
+            self.users().update(&meta, &system, tenant_id, &id, patch).await?;
         }
         Ok(id)
     }

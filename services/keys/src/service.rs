@@ -1,6 +1,13 @@
 //! `KeyService`: the key service's state and the glue shared by its
 //! commands — a transaction that appends events, the pepper, and the
 //! tenant data keys.
+//!
+//! Each aggregate's commands and queries live on a small view borrowed from
+//! it — `service.tenants()`, `.users()`, `.api_keys()`, `.byok()`, defined
+//! in the aggregate's own module — so they share this one state without a
+//! second copy of it, and call each other the same way
+//! (`self.service.tenants().get(…)`). Data-key and KEK rotation act on the
+//! shared key material itself, so they stay here (`deks.rs`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -97,7 +104,7 @@ impl KeyService {
             oidc: None,
             identity_stale_after: None,
         };
-        service.ensure_platform_tenant().await?;
+        service.tenants().ensure_platform().await?;
         Ok(service)
     }
 

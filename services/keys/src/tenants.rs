@@ -2,6 +2,7 @@
 //! tenant's secrets by destroying its data keys.
 
 use keyway_auth::{Limits, PLATFORM_TENANT};
+use keyway_common::api::{Page, PageParams};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -9,7 +10,6 @@ use utoipa::ToSchema;
 use crate::{
     error::{KeysError, on_unique},
     events::{KeyEvent, streams},
-    page::{Page, PageParams},
     service::KeyService,
     store::Meta,
 };
@@ -76,6 +76,9 @@ mod double_option {
     }
 }
 
+/// The name tenants cursors carry.
+const LIST: &str = "tenants";
+
 const COLUMNS: &str = "id, name, plan, external_id, limits, oidc_issuer, created_at, updated_at, version";
 
 pub(crate) fn validate_name(name: &str, what: &str) -> Result<String, KeysError> {
@@ -111,9 +114,20 @@ pub(crate) fn plan_allows_byok(plan: &str) -> bool {
     plan != "free"
 }
 
+/// The tenants: a view over the key service's shared state.
+pub struct Tenants<'a> {
+    service: &'a KeyService,
+}
+
 impl KeyService {
-    pub(crate) async fn ensure_platform_tenant(&self) -> Result<(), KeysError> {
-        if self.find_tenant(PLATFORM_TENANT).await?.is_some() {
+    pub fn tenants(&self) -> Tenants<'_> {
+        Tenants { service: self }
+    }
+}
+
+impl Tenants<'_> {
+    pub(crate) async fn ensure_platform(&self) -> Result<(), KeysError> {
+        if self.find(PLATFORM_TENANT).await?.is_some() {
             return Ok(());
         }
         let event = KeyEvent::TenantCreated {
@@ -129,6 +143,7 @@ impl KeyService {
             request_id: None,
         };
         match self
+            .service
             .append_one(&meta, streams::tenant(PLATFORM_TENANT), 0, PLATFORM_TENANT, event)
             .await
         {
@@ -138,7 +153,7 @@ impl KeyService {
         }
     }
 
-    pub async fn create_tenant(&self, meta: &Meta, req: CreateTenant) -> Result<Tenant, KeysError> {
+    pub async fn create(&self, meta: &Meta, req: CreateTenant) -> Result<Tenant, KeysError> {
         let id = uuid::Uuid::now_v7().to_string();
         let event = KeyEvent::TenantCreated {
             tenant_id: id.clone(),
@@ -146,50 +161,46 @@ impl KeyService {
             plan: validate_plan(&req.plan)?,
             external_id: req.external_id.filter(|e| !e.is_empty()),
             limits: validate_limits(req.limits)?,
-            oidc_issuer: self.validate_issuer(req.oidc_issuer)?,
+            oidc_issuer: self.service.validate_issuer(req.oidc_issuer)?,
         };
-        let mut tx = self.pool.begin().await?;
-        self.append(&mut tx, meta, streams::tenant(&id), 0, &id, event)
+        let mut tx = self.service.pool.begin().await?;
+        self.service
+            .append(&mut tx, meta, streams::tenant(&id), 0, &id, event)
             .await
             .map_err(unique_external_id)?;
         tx.commit()
             .await
             .map_err(|e| on_unique(e, "external_id is already used by another tenant"))?;
-        self.get_tenant(&id).await
+        self.get(&id).await
     }
 
-    pub async fn find_tenant(&self, id: &str) -> Result<Option<Tenant>, KeysError> {
+    pub async fn find(&self, id: &str) -> Result<Option<Tenant>, KeysError> {
         Ok(
             sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.service.pool)
                 .await?,
         )
     }
 
-    pub async fn get_tenant(&self, id: &str) -> Result<Tenant, KeysError> {
-        self.find_tenant(id).await?.ok_or(KeysError::NotFound("tenant"))
+    pub async fn get(&self, id: &str) -> Result<Tenant, KeysError> {
+        self.find(id).await?.ok_or(KeysError::NotFound("tenant"))
     }
 
-    pub async fn list_tenants(&self, page: &PageParams) -> Result<Page<Tenant>, KeysError> {
-        let limit = page.limit()?;
+    pub async fn list(&self, page: &PageParams) -> Result<Page<Tenant>, KeysError> {
+        let page = page.resolve(LIST)?;
         let rows: Vec<Tenant> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM tenants WHERE id > $1 ORDER BY id LIMIT $2"
         ))
         .bind(page.after())
-        .bind(limit + 1)
-        .fetch_all(&self.pool)
+        .bind(page.fetch())
+        .fetch_all(&self.service.pool)
         .await?;
-        Ok(Page::from_rows(rows, limit, |t| t.id.clone()))
+        Ok(Page::from_rows(rows, &page, |t| t.id.clone()))
     }
 
-    pub async fn update_tenant(
-        &self,
-        meta: &Meta,
-        id: &str,
-        patch: UpdateTenant,
-    ) -> Result<Tenant, KeysError> {
-        let current = self.get_tenant(id).await?;
+    pub async fn update(&self, meta: &Meta, id: &str, patch: UpdateTenant) -> Result<Tenant, KeysError> {
+        let current = self.get(id).await?;
         let event = KeyEvent::TenantUpdated {
             tenant_id: id.to_owned(),
             name: match patch.name {
@@ -209,30 +220,31 @@ impl KeyService {
                 None => current.limits,
             },
             oidc_issuer: match patch.oidc_issuer {
-                Some(issuer) => self.validate_issuer(issuer)?,
+                Some(issuer) => self.service.validate_issuer(issuer)?,
                 None => current.oidc_issuer,
             },
         };
-        let mut tx = self.pool.begin().await?;
-        self.append(&mut tx, meta, streams::tenant(id), current.version, id, event)
+        let mut tx = self.service.pool.begin().await?;
+        self.service
+            .append(&mut tx, meta, streams::tenant(id), current.version, id, event)
             .await
             .map_err(unique_external_id)?;
         tx.commit().await?;
-        self.committed(id);
-        self.get_tenant(id).await
+        self.service.committed(id);
+        self.get(id).await
     }
 
     /// Deletes the tenant and destroys its data keys in the same
     /// transaction: its sealed secrets, still in the event store, can never
     /// be opened again.
-    pub async fn delete_tenant(&self, meta: &Meta, id: &str) -> Result<(), KeysError> {
+    pub async fn delete(&self, meta: &Meta, id: &str) -> Result<(), KeysError> {
         if id == PLATFORM_TENANT {
             return Err(KeysError::Forbidden(
                 "the platform tenant cannot be deleted".into(),
             ));
         }
-        let current = self.get_tenant(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let current = self.get(id).await?;
+        let mut tx = self.service.pool.begin().await?;
         sqlx::query("DELETE FROM tenant_deks WHERE tenant_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -240,11 +252,12 @@ impl KeyService {
         let event = KeyEvent::TenantDeleted {
             tenant_id: id.to_owned(),
         };
-        self.append(&mut tx, meta, streams::tenant(id), current.version, id, event)
+        self.service
+            .append(&mut tx, meta, streams::tenant(id), current.version, id, event)
             .await?;
         tx.commit().await?;
-        self.evict_tenant(id);
-        self.committed(id);
+        self.service.evict_tenant(id);
+        self.service.committed(id);
         Ok(())
     }
 }

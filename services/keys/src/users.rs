@@ -2,6 +2,7 @@
 //! delete. A disabled or deleted user's API keys and BYOK keys stop working.
 
 use keyway_auth::Role;
+use keyway_common::api::{Page, PageParams};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -10,7 +11,6 @@ use crate::{
     authz,
     error::{KeysError, on_unique},
     events::{KeyEvent, streams},
-    page::{Page, PageParams},
     service::KeyService,
     store::Meta,
     tenants::validate_name,
@@ -58,6 +58,9 @@ pub struct UpdateUser {
     pub status: Option<String>,
 }
 
+/// The name users cursors carry.
+const LIST: &str = "users";
+
 const COLUMNS: &str =
     "id, tenant_id, email, display_name, role, external_subject, status, created_at, updated_at, version";
 
@@ -70,15 +73,26 @@ fn validate_email(email: Option<String>) -> Result<Option<String>, KeysError> {
     }
 }
 
+/// The users of each tenant: a view over the key service's shared state.
+pub struct Users<'a> {
+    service: &'a KeyService,
+}
+
 impl KeyService {
-    pub async fn create_user(
+    pub fn users(&self) -> Users<'_> {
+        Users { service: self }
+    }
+}
+
+impl Users<'_> {
+    pub async fn create(
         &self,
         meta: &Meta,
         caller: &keyway_auth::Caller,
         tenant_id: &str,
         req: CreateUser,
     ) -> Result<User, KeysError> {
-        self.get_tenant(tenant_id).await?;
+        self.service.tenants().get(tenant_id).await?;
         let role = authz::parse_tenant_role(req.role.as_deref().unwrap_or("member"))?;
         authz::may_grant(caller, role)?;
         let id = uuid::Uuid::now_v7().to_string();
@@ -93,8 +107,9 @@ impl KeyService {
             role: role.as_str().to_owned(),
             external_subject: req.external_subject.filter(|s| !s.is_empty()),
         };
-        let mut tx = self.pool.begin().await?;
-        self.append(&mut tx, meta, streams::user(&id), 0, tenant_id, event)
+        let mut tx = self.service.pool.begin().await?;
+        self.service
+            .append(&mut tx, meta, streams::user(&id), 0, tenant_id, event)
             .await
             .map_err(|e| match e {
                 KeysError::Db(db) => on_unique(
@@ -104,37 +119,37 @@ impl KeyService {
                 other => other,
             })?;
         tx.commit().await?;
-        self.get_user(tenant_id, &id).await
+        self.get(tenant_id, &id).await
     }
 
     /// A user of `tenant_id`; a user of another tenant is "not found".
-    pub async fn get_user(&self, tenant_id: &str, user_id: &str) -> Result<User, KeysError> {
+    pub async fn get(&self, tenant_id: &str, user_id: &str) -> Result<User, KeysError> {
         sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM users WHERE id = $1 AND tenant_id = $2"
         ))
         .bind(user_id)
         .bind(tenant_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.service.pool)
         .await?
         .ok_or(KeysError::NotFound("user"))
     }
 
-    pub async fn list_users(&self, tenant_id: &str, page: &PageParams) -> Result<Page<User>, KeysError> {
-        let limit = page.limit()?;
+    pub async fn list(&self, tenant_id: &str, page: &PageParams) -> Result<Page<User>, KeysError> {
+        let page = page.resolve(LIST)?;
         // An empty list would suggest the tenant exists.
-        self.get_tenant(tenant_id).await?;
+        self.service.tenants().get(tenant_id).await?;
         let rows: Vec<User> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         ))
         .bind(tenant_id)
         .bind(page.after())
-        .bind(limit + 1)
-        .fetch_all(&self.pool)
+        .bind(page.fetch())
+        .fetch_all(&self.service.pool)
         .await?;
-        Ok(Page::from_rows(rows, limit, |u| u.id.clone()))
+        Ok(Page::from_rows(rows, &page, |u| u.id.clone()))
     }
 
-    pub async fn update_user(
+    pub async fn update(
         &self,
         meta: &Meta,
         caller: &keyway_auth::Caller,
@@ -142,7 +157,7 @@ impl KeyService {
         user_id: &str,
         patch: UpdateUser,
     ) -> Result<User, KeysError> {
-        let current = self.get_user(tenant_id, user_id).await?;
+        let current = self.get(tenant_id, user_id).await?;
         let role = match patch.role {
             Some(r) => {
                 let role = authz::parse_tenant_role(&r)?;
@@ -179,17 +194,19 @@ impl KeyService {
             role: role.as_str().to_owned(),
             status,
         };
-        self.append_one(meta, streams::user(user_id), current.version, tenant_id, event)
+        self.service
+            .append_one(meta, streams::user(user_id), current.version, tenant_id, event)
             .await?;
-        self.get_user(tenant_id, user_id).await
+        self.get(tenant_id, user_id).await
     }
 
-    pub async fn delete_user(&self, meta: &Meta, tenant_id: &str, user_id: &str) -> Result<(), KeysError> {
-        let current = self.get_user(tenant_id, user_id).await?;
+    pub async fn delete(&self, meta: &Meta, tenant_id: &str, user_id: &str) -> Result<(), KeysError> {
+        let current = self.get(tenant_id, user_id).await?;
         let event = KeyEvent::UserDeleted {
             user_id: user_id.to_owned(),
         };
-        self.append_one(meta, streams::user(user_id), current.version, tenant_id, event)
+        self.service
+            .append_one(meta, streams::user(user_id), current.version, tenant_id, event)
             .await?;
         Ok(())
     }

@@ -15,7 +15,7 @@ const API_ERRORS: &[(&str, &str, bool)] = &[
     (
         "400",
         "Invalid input: malformed JSON (KW-REQ-001), a wrong, unknown or missing field, query or path \
-         parameter (KW-REQ-002), or a value the service refuses (KW-ADM-002, KW-USAGE-001, KW-USAGE-004). \
+         parameter (KW-REQ-002), a list's `cursor` it did not hand out (KW-REQ-007), or a value the service refuses (KW-ADM-002, KW-USAGE-001, KW-USAGE-004). \
          The message names the field.",
         false,
     ),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use keyway_auth::oidc::{OidcSettings, OidcVerifier};
-use keyway_common::{Config, ConfigError, Environment, KmsProvider};
+use keyway_common::{Config, ConfigError, Environment};
 use keyway_keys::{
     KeyService, KeyServiceSettings,
     crypto::{Kms, KmsConfig},
@@ -24,18 +24,10 @@ use crate::error::StartError;
 /// The configured KMS (`KEYWAY_KMS`): a `local` master key in the data
 /// directory (generated only in dev), or AWS KMS.
 pub(crate) async fn build_kms(config: &Config) -> Result<Arc<dyn Kms>, StartError> {
-    let (aws_key_id, aws_endpoint) = match &config.kms {
-        KmsProvider::Local => (None, None),
-        KmsProvider::Aws { key_id, endpoint } => (key_id.clone(), endpoint.clone()),
-    };
-    // The crypto crate keeps its own string-keyed config (it does not
-    // depend on keyway-common); the typed choice is made here.
     Ok(keyway_keys::crypto::build_kms(&KmsConfig {
-        provider: config.kms.name().to_owned(),
+        provider: config.kms.clone(),
         data_dir: config.data_dir.clone(),
         allow_generate: config.env == Environment::Dev,
-        aws_key_id,
-        aws_endpoint,
     })
     .await?)
 }

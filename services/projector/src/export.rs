@@ -8,6 +8,10 @@
 //! cursor can pass it, so a billing consumer that follows `next_cursor`
 //! never skips an event — including one replayed late from a gateway spool.
 
+use keyway_common::api::{
+    PageError,
+    cursor::{self, CursorError},
+};
 use keyway_proto::{cloudevents, v1::UsageEvent};
 use prost::Message;
 use serde::Serialize;
@@ -20,6 +24,34 @@ use crate::scope::Scope;
 
 /// The `source` attribute of every exported usage event.
 pub(crate) const SOURCE: &str = "keyway/gateway";
+
+/// The name export cursors carry (`keyway_common::api::cursor`).
+pub(crate) const LIST: &str = "usage-events";
+
+/// The opaque export cursor just past ledger position `seq`: what
+/// `/api/v1/usage/events` hands out, and how registered cursors and
+/// webhooks show their position.
+pub(crate) fn cursor_at(seq: i64) -> String {
+    cursor::encode_seq(LIST, seq)
+}
+
+/// The ledger position behind an export cursor. A bare whole number is the
+/// cursor form of releases before cursors were opaque: billing consumers
+/// have persisted those, and they must resume exactly where they were.
+pub(crate) fn position_of(raw: &str) -> Result<i64, PageError> {
+    let raw = raw.trim();
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return raw
+            .parse::<i64>()
+            .map_err(|_| PageError::Cursor(CursorError::Malformed));
+    }
+    Ok(cursor::decode_seq(LIST, raw)?)
+}
+
+/// Serializes a ledger position as its export cursor.
+pub(crate) fn as_cursor<S: serde::Serializer>(seq: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&cursor_at(*seq))
+}
 
 /// The prices in force for the request, per million tokens, in micro-units.
 #[derive(Debug, Serialize, ToSchema)]
@@ -155,8 +187,8 @@ pub(crate) struct Page {
     pub(crate) has_more: bool,
 }
 
-/// Reads up to `limit` events of `scope` after the cursor `after`, in ledger
-/// order, holding back rows of transactions that may still be running.
+/// Reads up to `limit` events of `scope` after ledger position `after`, in
+/// ledger order, holding back rows of transactions that may still be running.
 pub(crate) async fn read_page(
     pool: &sqlx::PgPool,
     scope: &Scope,
@@ -192,4 +224,24 @@ pub(crate) async fn export_head(pool: &sqlx::PgPool) -> Result<i64, sqlx::Error>
     .fetch_optional(pool)
     .await?;
     Ok(head.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_cursor_is_opaque_and_a_bare_number_from_older_releases_still_reads() {
+        assert_eq!(position_of(&cursor_at(48213)), Ok(48213));
+        assert_eq!(position_of("48213"), Ok(48213));
+        assert_eq!(position_of(" 7 "), Ok(7));
+        for bad in ["-1", "abc", "1e3", "99999999999999999999"] {
+            assert!(position_of(bad).is_err(), "{bad}");
+        }
+        let tenants = cursor::encode("tenants", "1");
+        assert_eq!(
+            position_of(&tenants),
+            Err(PageError::Cursor(CursorError::OtherList))
+        );
+    }
 }

@@ -42,13 +42,32 @@ async fn the_export_pages_through_every_event_in_ledger_order_and_resumes_from_a
     assert_eq!(first["data"]["cost_micros"].as_i64(), Some(original.cost_micros));
     assert_eq!(first["data"]["latency_ms"].as_u64(), Some(original.latency_ms));
     assert_eq!(first["data"]["route"], "/v1/chat/completions");
-    // Resuming from the cursor after the first page gives exactly the rest.
+    // Resuming from the cursor after the first page gives exactly the rest,
+    // and so does the bare ledger position a consumer saved before cursors
+    // were opaque.
     let (_, page) = h.get(&h.stack.admin_key, "/api/v1/usage/events?limit=100").await;
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
-    assert_eq!(page["has_more"], true);
+    assert_eq!(page["resume_cursor"].as_str(), Some(cursor.as_str()));
     let (rest, _) = export(&h, &h.stack.admin_key, cursor, 150).await;
     assert_eq!(rest.len(), 150);
     assert_eq!(rest[0]["id"], all[100]["id"]);
+    let hundredth: i64 =
+        sqlx::query_scalar("SELECT ledger_seq FROM usage_ledger ORDER BY ledger_seq OFFSET 99 LIMIT 1")
+            .fetch_one(&h.pool)
+            .await
+            .unwrap();
+    let (legacy, _) = export(&h, &h.stack.admin_key, hundredth.to_string(), 150).await;
+    assert_eq!(legacy[0]["id"], all[100]["id"]);
+    assert_eq!(legacy.len(), 150);
+    // The last page has no successor, and says where to resume.
+    let (_, last) = h
+        .get(&h.stack.admin_key, &format!("/api/v1/usage/events?cursor={end}"))
+        .await;
+    assert_eq!(
+        (last["events"].as_array().unwrap().len(), &last["next_cursor"]),
+        (0, &serde_json::Value::Null)
+    );
+    assert_eq!(last["resume_cursor"].as_str(), Some(end.as_str()));
     // A tenant admin sees its own tenant only; another tenant is a 404.
     let of_a = published.iter().filter(|(e, _)| e.tenant_id == a).count();
     let (own, _) = export(&h, &admin_a, String::new(), of_a).await;
@@ -66,16 +85,28 @@ async fn the_export_pages_through_every_event_in_ledger_order_and_resumes_from_a
     late.occurred_at_unix_ms -= 10 * DAY_MS;
     h.publish(&[(late.clone(), late.event_id.clone())]).await;
     h.settle(251, 30).await;
-    let (tail, _) = export(&h, &h.stack.admin_key, end, 1).await;
+    let (tail, _) = export(&h, &h.stack.admin_key, end.clone(), 1).await;
     assert_eq!(tail.len(), 1);
     assert_eq!(tail[0]["id"].as_str(), Some(late.event_id.as_str()));
-    for bad in ["limit=0", "limit=1001", "after=abc"] {
+    let mut tampered = end.clone().into_bytes();
+    tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let tenants_cursor = keyway_common::api::cursor::encode("tenants", &a);
+    for (bad, code) in [
+        ("limit=0".to_owned(), "KW-REQ-002"),
+        ("limit=1001".to_owned(), "KW-REQ-002"),
+        ("after=3".to_owned(), "KW-REQ-002"),
+        ("cursor=abc".to_owned(), "KW-REQ-007"),
+        ("cursor=-1".to_owned(), "KW-REQ-007"),
+        (format!("cursor={tampered}"), "KW-REQ-007"),
+        (format!("cursor={tenants_cursor}"), "KW-REQ-007"),
+    ] {
         let (status, body) = h
             .get(&h.stack.admin_key, &format!("/api/v1/usage/events?{bad}"))
             .await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
-            (400, Some("KW-USAGE-001")),
+            (400, Some(code)),
             "{bad}: {body}"
         );
     }
@@ -190,7 +221,7 @@ async fn usage_summary_is_scoped_by_tenant_and_members_see_only_their_own() {
             &key_m1,
             "PUT",
             "/api/v1/usage/cursors/m1",
-            Some(json!({"after": "0"})),
+            Some(json!({"cursor": "0"})),
         )
         .await;
     assert_eq!(status, 403, "members cannot register export cursors");

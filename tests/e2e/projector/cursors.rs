@@ -37,7 +37,7 @@ async fn cursor_names_are_per_tenant_and_another_tenants_name_is_like_a_free_one
         key(&h, &b, "tenant-admin").await,
         key(&h, &b, "viewer").await,
     );
-    let at_start = json!({"after": "0"});
+    let at_start = json!({"cursor": "0"});
     let (status, body) = h
         .send(
             &admin_a,
@@ -55,7 +55,7 @@ async fn cursor_names_are_per_tenant_and_another_tenants_name_is_like_a_free_one
     // B's viewer and admin get the same answers for A's name as for a free one.
     for (who, key) in [("viewer", &viewer_b), ("admin", &admin_b)] {
         for (method, body) in [
-            ("PUT", Some(json!({"after": "0", "tenant_id": b}))),
+            ("PUT", Some(json!({"cursor": "0", "tenant_id": b}))),
             ("DELETE", None),
         ] {
             let taken = h
@@ -113,6 +113,15 @@ async fn cursor_names_are_per_tenant_and_another_tenants_name_is_like_a_free_one
     let all = listed(&h, &admin).await;
     assert!(all.contains(&("cur-A".to_owned(), Value::Null)), "{all:?}");
     assert!(all.contains(&("cur-A".to_owned(), json!(a))), "{all:?}");
+    // The list pages by (name, tenant): the two cur-A come one per page.
+    let (_, first) = h.get(&admin, "/api/v1/usage/cursors?limit=1").await;
+    let next = first["next_cursor"].as_str().unwrap();
+    let (_, second) = h
+        .get(&admin, &format!("/api/v1/usage/cursors?limit=1&cursor={next}"))
+        .await;
+    let pages: Vec<&Value> = [&first, &second].map(|p| &p["data"][0]["tenant_id"]).to_vec();
+    assert_eq!(pages, [&Value::Null, &json!(a)], "{first} {second}");
+    assert_eq!(second["next_cursor"], Value::Null);
     let path = format!("/api/v1/usage/cursors/cur-A?tenant_id={a}");
     assert_eq!(h.send(&admin, "DELETE", &path, None).await.0, 204);
     assert!(listed(&h, &admin_a).await.is_empty());

@@ -49,9 +49,9 @@ async fn a_nul_anywhere_in_a_usage_api_request_is_a_400_naming_where() {
         (
             &admin,
             "GET",
-            "/api/v1/usage/events?after=%00".into(),
+            "/api/v1/usage/events?cursor=%00".into(),
             None,
-            "after",
+            "cursor",
         ),
         (
             &admin,
@@ -64,14 +64,14 @@ async fn a_nul_anywhere_in_a_usage_api_request_is_a_400_naming_where() {
             &admin,
             "PUT",
             "/api/v1/usage/cursors/billing".into(),
-            Some(json!({"after": "0", "tenant_id": "t\u{0}"})),
+            Some(json!({"cursor": "0", "tenant_id": "t\u{0}"})),
             "tenant_id",
         ),
         (
             &admin_a,
             "PUT",
             "/api/v1/usage/cursors/bil%00ling".into(),
-            Some(json!({"after": "0"})),
+            Some(json!({"cursor": "0"})),
             "path",
         ),
         (

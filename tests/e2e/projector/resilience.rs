@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::support::{
-    Harness, WIDE, aged_events, event, events, expected, export, totals, view_sums, wait_for,
+    Harness, WIDE, aged_events, event, events, expected, export, export_cursor, totals, view_sums, wait_for,
 };
 use crate::keys_api::{new_api_key, new_tenant};
 
@@ -79,10 +79,12 @@ async fn retention_prunes_only_rows_every_registered_cursor_has_passed() {
         let (h, path) = (&h, format!("/api/v1/usage/cursors/{name}"));
         async move { h.send(&key, "PUT", &path, Some(body)).await }
     };
+    // A bare ledger position, as consumers saved them before cursors were
+    // opaque, still registers exactly that position.
     let (status, body) = put(
         admin_a.clone(),
         "a-billing",
-        json!({"after": old_a[4].to_string()}),
+        json!({"cursor": old_a[4].to_string()}),
     )
     .await;
     assert_eq!(
@@ -90,10 +92,10 @@ async fn retention_prunes_only_rows_every_registered_cursor_has_passed() {
         (200, Some(a.as_str())),
         "{body}"
     );
-    let (status, _) = put(admin.clone(), "b-slow", json!({"after": "0", "tenant_id": b})).await;
+    let (status, _) = put(admin.clone(), "b-slow", json!({"cursor": "0", "tenant_id": b})).await;
     assert_eq!(status, 200);
-    let last_old = old_a.iter().chain(&old_b).max().unwrap().to_string();
-    let (status, body) = put(admin.clone(), "warehouse", json!({"after": last_old})).await;
+    let last_old = export_cursor(*old_a.iter().chain(&old_b).max().unwrap());
+    let (status, body) = put(admin.clone(), "warehouse", json!({"cursor": last_old})).await;
     assert_eq!(
         (status, &body["tenant_id"]),
         (200, &serde_json::Value::Null),
@@ -102,21 +104,38 @@ async fn retention_prunes_only_rows_every_registered_cursor_has_passed() {
     // Scoping first, then the role; cursors never move back or past the export.
     // (Names are per tenant: see cursors::cursor_names_are_per_tenant….)
     assert_eq!(
-        put(admin_a.clone(), "x", json!({"after": "1", "tenant_id": b}))
+        put(admin_a.clone(), "x", json!({"cursor": "1", "tenant_id": b}))
             .await
             .0,
         404
     );
-    let (status, body) = put(admin_a.clone(), "a-billing", json!({"after": "1"})).await;
+    let (status, body) = put(admin_a.clone(), "a-billing", json!({"cursor": "1"})).await;
     assert_eq!(
-        (status, body["after"].as_str()),
-        (200, Some(old_a[4].to_string().as_str()))
+        (status, body["cursor"].as_str()),
+        (200, Some(export_cursor(old_a[4]).as_str()))
     );
-    let (status, body) = put(admin.clone(), "far", json!({"after": "999999999"})).await;
+    let (status, body) = put(admin.clone(), "far", json!({"cursor": "999999999"})).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("KW-USAGE-001"))
     );
+    // The retired body field is refused by name, not ignored; a cursor of
+    // another list is not an export position.
+    for (body, code) in [
+        (json!({"after": "1"}), "KW-REQ-002"),
+        (json!({"cursor": "not-a-cursor"}), "KW-REQ-007"),
+        (
+            json!({"cursor": keyway_common::api::cursor::encode_seq("audit-events", 1)}),
+            "KW-REQ-007",
+        ),
+    ] {
+        let (status, answer) = put(admin.clone(), "odd", body.clone()).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{body}: {answer}"
+        );
+    }
     let summaries = || async {
         let mut all = Vec::new();
         for t in [&a, &b] {
@@ -134,7 +153,7 @@ async fn retention_prunes_only_rows_every_registered_cursor_has_passed() {
     let (status, _) = put(
         admin.clone(),
         "b-slow",
-        json!({"after": old_b[2].to_string(), "tenant_id": b}),
+        json!({"cursor": export_cursor(old_b[2]), "tenant_id": b}),
     )
     .await;
     assert_eq!(status, 200);

@@ -357,23 +357,31 @@ pub(crate) fn totals(summary: &Value) -> [i64; 6] {
     .map(|f| t[f].as_i64().unwrap())
 }
 
-/// Pages through the export with `key` from `after` until `want` events
-/// came and the export has nothing more; returns them and the last cursor.
-/// Waits (up to 10 s) when the export holds rows back because some write
-/// transaction in the cluster is still running.
-pub(crate) async fn export(h: &Harness, key: &str, mut after: String, want: usize) -> (Vec<Value>, String) {
+/// The export cursor just past ledger position `seq`, as the usage API
+/// shows it (export pages, registered cursors, webhooks).
+pub(crate) fn export_cursor(seq: i64) -> String {
+    keyway_common::api::cursor::encode_seq("usage-events", seq)
+}
+
+/// Pages through the export with `key` from `cursor` (empty: the start)
+/// until `want` events came and the export has nothing more; returns them and
+/// the cursor to resume from. Waits (up to 10 s) when the export holds rows
+/// back because some write transaction in the cluster is still running.
+pub(crate) async fn export(h: &Harness, key: &str, mut cursor: String, want: usize) -> (Vec<Value>, String) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut all = Vec::new();
     loop {
-        let path = format!("/api/v1/usage/events?limit=100&after={after}");
+        let path = format!("/api/v1/usage/events?limit=100&cursor={cursor}");
         let (status, page) = h.get(key, &path).await;
         assert_eq!(status, 200, "{page}");
         let events = page["events"].as_array().unwrap();
         all.extend(events.iter().cloned());
-        after = page["next_cursor"].as_str().unwrap().to_owned();
-        if events.is_empty() {
+        // The contract: only a full page can announce a successor.
+        assert!(page["next_cursor"].is_null() || events.len() == 100, "{page}");
+        cursor = page["resume_cursor"].as_str().unwrap().to_owned();
+        if page["next_cursor"].is_null() {
             if all.len() >= want || tokio::time::Instant::now() > deadline {
-                return (all, after);
+                return (all, cursor);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

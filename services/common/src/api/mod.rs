@@ -10,10 +10,15 @@
 //! handlers: Postgres cannot store NUL in text, and without it the
 //! database's refusal would be reported as an outage (503) instead of the
 //! client's mistake (400).
+//!
+//! `page` (with `cursor`) is the one pagination contract of every list.
 
+pub mod cursor;
 mod nul;
+pub mod page;
 
 pub use nul::{MAX_BODY_BYTES, refuse_nul};
+pub use page::{LogPage, LogParams, LogRequest, Page, PageError, PageParams, PageRequest};
 
 use std::borrow::Cow;
 

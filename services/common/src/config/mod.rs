@@ -12,6 +12,9 @@ mod vars;
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
 pub use nats::NatsSettings;
+// The KMS choice is the crypto crate's type, so the configuration and the
+// code that builds the KMS share one definition.
+pub use keyway_crypto::KmsProvider;
 pub use show::{MASK, redact_url};
 pub use vars::Vars;
 
@@ -62,42 +65,19 @@ impl ConfigError {
     }
 }
 
-/// Which KMS wraps the data keys (`KEYWAY_KMS`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KmsProvider {
-    /// Versioned master keys in `<data dir>/kms/`.
-    Local,
-    /// AWS KMS through aws-sdk-kms, which reads its credentials from the
-    /// usual `AWS_*` variables itself.
-    Aws {
-        /// `KEYWAY_KMS_KEY_ID`: key id, ARN or `alias/…`; production
-        /// refuses to start without it.
-        key_id: Option<String>,
-        /// `AWS_ENDPOINT_URL`: an emulator or a VPC endpoint.
-        endpoint: Option<String>,
-    },
-}
-
-impl KmsProvider {
-    /// The `KEYWAY_KMS` value that selects this provider.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Local => "local",
-            Self::Aws { .. } => "aws",
+/// `KEYWAY_KMS` (and, for `aws`, `KEYWAY_KMS_KEY_ID` and `AWS_ENDPOINT_URL`);
+/// an unknown value names the variable and the allowed ones.
+fn kms_from_vars(vars: &Vars) -> Result<KmsProvider, ConfigError> {
+    let [local, aws] = KmsProvider::NAMES;
+    let is_aws = vars.choice(KmsProvider::VARIABLE, false, &[(local, false), (aws, true)])?;
+    Ok(if is_aws {
+        KmsProvider::Aws {
+            key_id: vars.get("KEYWAY_KMS_KEY_ID"),
+            endpoint: vars.get("AWS_ENDPOINT_URL"),
         }
-    }
-
-    fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
-        let aws = vars.choice("KEYWAY_KMS", false, &[("local", false), ("aws", true)])?;
-        Ok(if aws {
-            Self::Aws {
-                key_id: vars.get("KEYWAY_KMS_KEY_ID"),
-                endpoint: vars.get("AWS_ENDPOINT_URL"),
-            }
-        } else {
-            Self::Local
-        })
-    }
+    } else {
+        KmsProvider::Local
+    })
 }
 
 /// The whole process configuration. Secrets are held as `String` only as long
@@ -205,7 +185,7 @@ impl Config {
                 LogFormat::Json,
                 &[("json", LogFormat::Json), ("pretty", LogFormat::Pretty)],
             )?,
-            kms: KmsProvider::from_vars(&vars)?,
+            kms: kms_from_vars(&vars)?,
             credential_cache_ttl: vars.millis("KEYWAY_CREDENTIAL_CACHE_TTL_MS", 10_000, any.clone())?,
             allow_private_urls: vars.flag("KEYWAY_ALLOW_PRIVATE_URLS", dev)?,
             spool_max_bytes: vars.number("KEYWAY_SPOOL_MAX_BYTES", 1 << 30, any)?,
@@ -323,6 +303,24 @@ mod tests {
         assert!(err.contains("KEYWAY_ADMIN_KEY"), "{err}");
         assert!(err.contains("KEYWAY_MOCK"), "{err}");
         assert!(err.contains("KEYWAY_MODELS"), "{err}");
+    }
+
+    #[test]
+    fn the_kms_is_a_typed_choice_and_a_bad_one_names_the_variable_and_the_values() {
+        assert_eq!(config(&[]).unwrap().kms, KmsProvider::Local);
+        let aws = config(&[("KEYWAY_KMS", "AWS"), ("KEYWAY_KMS_KEY_ID", "alias/k")]).unwrap();
+        assert_eq!(
+            aws.kms,
+            KmsProvider::Aws {
+                key_id: Some("alias/k".into()),
+                endpoint: None
+            }
+        );
+        let err = config(&[("KEYWAY_KMS", "vault")]).unwrap_err().to_string();
+        assert!(
+            err.contains("KEYWAY_KMS") && err.contains("local, aws") && err.contains("vault"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -81,39 +81,65 @@ pub trait Kms: Send + Sync + 'static {
     async fn rotate_kek(&self) -> Result<String, KmsError>;
 }
 
-/// Which KMS to build; filled from `KEYWAY_KMS*` settings by the caller.
+/// Which KMS wraps the data keys (`KEYWAY_KMS`). The one definition: the
+/// configuration (`keyway_common::Config::kms`) parses into it and
+/// [`build_kms`] builds from it, so no provider name is matched twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KmsProvider {
+    /// Versioned master keys in `<data dir>/kms/`.
+    Local,
+    /// AWS KMS through aws-sdk-kms, which reads its credentials from the
+    /// usual `AWS_*` variables itself.
+    Aws {
+        /// `KEYWAY_KMS_KEY_ID`: key id, ARN or `alias/…`; production
+        /// refuses to start without it, and [`build_kms`] cannot build
+        /// without it.
+        key_id: Option<String>,
+        /// `AWS_ENDPOINT_URL`: an emulator or a VPC endpoint.
+        endpoint: Option<String>,
+    },
+}
+
+impl KmsProvider {
+    /// The variable that selects the provider.
+    pub const VARIABLE: &'static str = "KEYWAY_KMS";
+    /// Its allowed values, the default first.
+    pub const NAMES: [&'static str; 2] = ["local", "aws"];
+
+    /// The `KEYWAY_KMS` value that selects this provider.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Local => Self::NAMES[0],
+            Self::Aws { .. } => Self::NAMES[1],
+        }
+    }
+}
+
+/// Which KMS to build, and where the local one keeps its keys.
 #[derive(Debug, Clone)]
 pub struct KmsConfig {
-    /// `"local"` or `"aws"`.
-    pub provider: String,
+    pub provider: KmsProvider,
     /// The local provider keeps its master keys in `<data_dir>/kms/`.
     pub data_dir: PathBuf,
     /// Local only: generate a dev master key when none exists.
     pub allow_generate: bool,
-    /// AWS only: key id, ARN or `alias/…` (`KEYWAY_KMS_KEY_ID`).
-    pub aws_key_id: Option<String>,
-    /// AWS only: endpoint override (e.g. an emulator or a VPC endpoint).
-    pub aws_endpoint: Option<String>,
 }
 
 /// Builds the configured provider.
 pub async fn build_kms(cfg: &KmsConfig) -> Result<Arc<dyn Kms>, KmsError> {
-    match cfg.provider.as_str() {
-        "local" => Ok(Arc::new(LocalKms::open(
+    match &cfg.provider {
+        KmsProvider::Local => Ok(Arc::new(LocalKms::open(
             &cfg.data_dir.join("kms"),
             cfg.allow_generate,
         )?)),
-        "aws" => {
-            let key_id = cfg
-                .aws_key_id
-                .clone()
-                .filter(|k| !k.trim().is_empty())
-                .ok_or_else(|| KmsError::Config("KEYWAY_KMS=aws needs KEYWAY_KMS_KEY_ID".to_owned()))?;
-            Ok(Arc::new(AwsKms::new(key_id, cfg.aws_endpoint.clone()).await?))
+        KmsProvider::Aws { key_id, endpoint } => {
+            let key_id = key_id.clone().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
+                KmsError::Config(
+                    "KEYWAY_KMS=aws needs KEYWAY_KMS_KEY_ID (a key id, ARN or alias/…)".to_owned(),
+                )
+            })?;
+            Ok(Arc::new(AwsKms::new(key_id, endpoint.clone()).await?))
         }
-        other => Err(KmsError::Config(format!(
-            "unknown KEYWAY_KMS provider {other:?}; use \"local\" or \"aws\""
-        ))),
     }
 }
 
@@ -126,7 +152,7 @@ mod aws_tests;
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]
 mod tests {
-    use super::{DataKey, KmsConfig, KmsError, build_kms};
+    use super::{DataKey, KmsConfig, KmsError, KmsProvider, build_kms};
     use zeroize::Zeroizing;
 
     #[test]
@@ -139,38 +165,42 @@ mod tests {
         assert_eq!(shown, "DataKey { plaintext: \"<redacted>\", wrapped_len: 3 }");
     }
 
-    fn cfg(provider: &str, dir: &std::path::Path) -> KmsConfig {
+    fn cfg(provider: KmsProvider, dir: &std::path::Path) -> KmsConfig {
         KmsConfig {
-            provider: provider.to_owned(),
+            provider,
             data_dir: dir.to_owned(),
             allow_generate: true,
-            aws_key_id: None,
-            aws_endpoint: None,
         }
     }
 
     #[tokio::test]
     async fn aws_without_a_key_id_is_a_config_error_naming_the_variable() {
         let dir = tempfile::tempdir().unwrap();
-        let Err(KmsError::Config(msg)) = build_kms(&cfg("aws", dir.path())).await else {
-            panic!("expected a config error");
-        };
-        assert!(msg.contains("KEYWAY_KMS_KEY_ID"), "{msg}");
+        for key_id in [None, Some(" ".to_owned())] {
+            let aws = KmsProvider::Aws {
+                key_id,
+                endpoint: None,
+            };
+            let Err(KmsError::Config(msg)) = build_kms(&cfg(aws, dir.path())).await else {
+                panic!("expected a config error");
+            };
+            assert!(msg.contains("KEYWAY_KMS_KEY_ID"), "{msg}");
+        }
     }
 
-    #[tokio::test]
-    async fn unknown_provider_is_a_config_error() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            build_kms(&cfg("vault", dir.path())).await,
-            Err(KmsError::Config(_))
-        ));
+    #[test]
+    fn each_provider_is_named_by_its_keyway_kms_value() {
+        let aws = KmsProvider::Aws {
+            key_id: None,
+            endpoint: None,
+        };
+        assert_eq!([KmsProvider::Local.name(), aws.name()], KmsProvider::NAMES);
     }
 
     #[tokio::test]
     async fn local_provider_keeps_keys_under_data_dir_kms() {
         let dir = tempfile::tempdir().unwrap();
-        let kms = build_kms(&cfg("local", dir.path())).await.unwrap();
+        let kms = build_kms(&cfg(KmsProvider::Local, dir.path())).await.unwrap();
         assert_eq!(kms.key_ref(), "local:v1");
         assert!(dir.path().join("kms/master-v1.key").is_file());
     }

@@ -5,22 +5,23 @@ use keyway_auth::{AuthError, Caller, CallerLimits, Limits, Role, secrets_equal};
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use super::ApiKeys;
 use crate::{key_format, service::KeyService};
 
-impl KeyService {
+impl ApiKeys<'_> {
     /// Resolves a presented gateway API key (or the admin key) to a caller.
-    pub async fn verify_key(&self, presented: &str) -> Result<Caller, AuthError> {
+    pub async fn verify(&self, presented: &str) -> Result<Caller, AuthError> {
         if presented.is_empty() {
             return Err(AuthError::Missing);
         }
-        if self.admin.is_admin_key(presented) {
+        if self.service.admin.is_admin_key(presented) {
             return Ok(Caller::platform_admin());
         }
         if keyway_auth::oidc::looks_like_jwt(presented) {
-            return self.verify_token(presented).await;
+            return self.service.verify_token(presented).await;
         }
         let parsed = key_format::parse(presented).ok_or(AuthError::Invalid)?;
-        if parsed.env != self.settings.key_env {
+        if parsed.env != self.service.settings.key_env {
             return Err(AuthError::Invalid);
         }
         // Hashed before the lookup and compared even when the id is unknown,
@@ -34,7 +35,7 @@ impl KeyService {
              LEFT JOIN users u ON u.id = k.user_id WHERE k.id = $1",
         )
         .bind(parsed.id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.service.pool)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "api key lookup failed");
@@ -62,7 +63,7 @@ impl KeyService {
         }
         if let Some(user) = &user_id {
             // Disabled in Keycloak, or not confirmed by it recently enough.
-            self.identity_gate_auth(user).await?;
+            self.service.identity_gate_auth(user).await?;
         }
         Ok(Caller {
             tenant_id: row.get("tenant_id"),
@@ -91,7 +92,7 @@ fn secret_matches(presented_hash: &[u8; 32], stored: Option<&[u8]>) -> bool {
 #[async_trait::async_trait]
 impl keyway_auth::Authenticator for KeyService {
     async fn authenticate(&self, presented: &str) -> Result<Caller, AuthError> {
-        self.verify_key(presented).await
+        self.api_keys().verify(presented).await
     }
 }
 

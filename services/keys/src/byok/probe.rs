@@ -5,20 +5,20 @@
 
 use keyway_auth::{Caller, Role};
 
-use super::{ByokTestResult, Owner};
-use crate::{error::KeysError, providers, service::KeyService};
+use super::{ByokKeys, ByokTestResult, Owner};
+use crate::{error::KeysError, providers};
 
-impl KeyService {
+impl ByokKeys<'_> {
     /// Calls the provider's own validation endpoint (`GET <base>/models`)
     /// with the stored key, through the stored or default base URL.
-    pub async fn test_byok_key(
+    pub async fn test(
         &self,
         tenant_id: &str,
         owner: Owner,
         provider: &str,
     ) -> Result<ByokTestResult, KeysError> {
         let key = self
-            .find_byok(tenant_id, &owner, provider)
+            .find(tenant_id, &owner, provider)
             .await?
             .ok_or(KeysError::NotFound("BYOK key"))?;
         let caller = Caller {
@@ -26,20 +26,20 @@ impl KeyService {
             ..Caller::in_tenant(tenant_id, Role::Member)
         };
         let secret = self
-            .resolve_provider_key(&caller, owner.scope, provider)
+            .resolve(&caller, owner.scope, provider)
             .await?
             .ok_or(KeysError::NotFound("BYOK key"))?;
         if let Some(custom) = &key.base_url {
             // Stored under an older rule, or its name re-pointed since: the
             // guard applies to the URL as it is now, not as it was.
-            providers::validate_base_url(custom, self.settings.base_url_policy).await?;
+            providers::validate_base_url(custom, self.service.settings.base_url_policy).await?;
         }
         let base = key
             .base_url
             .as_deref()
             .or(providers::default_base_url(provider))
             .unwrap_or_default();
-        let mut request = self.http.get(format!("{base}/models"));
+        let mut request = self.service.http.get(format!("{base}/models"));
         request = if providers::is_anthropic(provider) {
             request
                 .header("x-api-key", secret.secret.as_str())

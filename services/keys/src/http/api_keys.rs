@@ -5,14 +5,13 @@ use std::sync::Arc;
 use axum::{Json, extract::State, http::StatusCode};
 use keyway_auth::{Limits, Role};
 
-use keyway_common::api::{ApiJson, Path, Query};
+use keyway_common::api::{ApiJson, Page, PageParams, Path, Query};
 
 use super::Principal;
 use crate::{
     api_keys::{ApiKey, CreateApiKey, IssuedApiKey},
     authz,
     error::KeysError,
-    page::{Page, PageParams},
     service::KeyService,
 };
 
@@ -29,7 +28,7 @@ pub(crate) async fn list(
 ) -> Result<Json<Page<ApiKey>>, KeysError> {
     authz::scope(&p.caller, &tenant_id, "tenant")?;
     authz::require(&p.caller, Role::Member, "list API keys")?;
-    Ok(Json(s.list_api_keys(&p.caller, &tenant_id, &page).await?))
+    Ok(Json(s.api_keys().list(&p.caller, &tenant_id, &page).await?))
 }
 
 /// Issues a key. The secret is in the answer once and never again.
@@ -47,7 +46,7 @@ pub(crate) async fn create(
     authz::require(&p.caller, Role::Member, "create API keys")?;
     Ok((
         StatusCode::CREATED,
-        Json(s.create_api_key(&p.meta, &p.caller, &tenant_id, req).await?),
+        Json(s.api_keys().create(&p.meta, &p.caller, &tenant_id, req).await?),
     ))
 }
 
@@ -60,7 +59,7 @@ pub(crate) async fn get(
     Path((tenant_id, key_id)): Path<(String, String)>,
 ) -> Result<Json<ApiKey>, KeysError> {
     authz::scope(&p.caller, &tenant_id, "api key")?;
-    let key = s.get_api_key(&tenant_id, &key_id).await?;
+    let key = s.api_keys().get(&tenant_id, &key_id).await?;
     if p.caller.role < Role::TenantAdmin && (key.user_id.is_none() || key.user_id != p.caller.user_id) {
         return Err(KeysError::NotFound("api key"));
     }
@@ -77,7 +76,9 @@ pub(crate) async fn revoke(
 ) -> Result<StatusCode, KeysError> {
     authz::scope(&p.caller, &tenant_id, "api key")?;
     authz::require(&p.caller, Role::Member, "revoke API keys")?;
-    s.revoke_api_key(&p.meta, &p.caller, &tenant_id, &key_id).await?;
+    s.api_keys()
+        .revoke(&p.meta, &p.caller, &tenant_id, &key_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -92,7 +93,9 @@ pub(crate) async fn rotate(
     authz::scope(&p.caller, &tenant_id, "api key")?;
     authz::require(&p.caller, Role::Member, "rotate API keys")?;
     Ok(Json(
-        s.rotate_api_key(&p.meta, &p.caller, &tenant_id, &key_id).await?,
+        s.api_keys()
+            .rotate(&p.meta, &p.caller, &tenant_id, &key_id)
+            .await?,
     ))
 }
 
@@ -111,7 +114,8 @@ pub(crate) async fn set_limits(
 ) -> Result<Json<ApiKey>, KeysError> {
     authz::scope(&p.caller, &tenant_id, "api key")?;
     Ok(Json(
-        s.set_api_key_limits(&p.meta, &p.caller, &tenant_id, &key_id, limits)
+        s.api_keys()
+            .set_limits(&p.meta, &p.caller, &tenant_id, &key_id, limits)
             .await?,
     ))
 }

@@ -11,18 +11,16 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use keyway_common::api::Query;
+use keyway_common::api::{LogPage, LogParams, Query};
 
 use super::Principal;
 use crate::{authz, error::KeysError, service::KeyService};
 
+/// The name audit cursors carry.
+const LIST: &str = "audit-events";
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub(crate) struct AuditQuery {
-    /// The `next_cursor` of the previous page.
-    after: Option<i64>,
-    /// 1–500, default 100.
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<i64>,
     /// Platform admins: one tenant (default all).
     tenant_id: Option<String>,
 }
@@ -42,31 +40,18 @@ pub(crate) struct AuditEvent {
     pub(crate) request_id: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct AuditPage {
-    pub(crate) events: Vec<AuditEvent>,
-    pub(crate) next_cursor: Option<i64>,
-}
-
 /// Lists key changes: platform admins any tenant, tenant admins their own,
 /// members only their own actions.
-#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = AuditPage), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(AuditQuery, LogParams),
+    responses((status = 200, body = LogPage<AuditEvent>), (status = 403)), security(("bearer" = [])))]
 pub(crate) async fn events(
     State(s): State<Arc<KeyService>>,
     p: Principal,
     Query(q): Query<AuditQuery>,
-) -> Result<Json<AuditPage>, KeysError> {
+    Query(page): Query<LogParams>,
+) -> Result<Json<LogPage<AuditEvent>>, KeysError> {
     authz::require(&p.caller, Role::Member, "read the audit log")?;
-    let limit = match q.limit {
-        None => 100,
-        Some(n @ 1..=500) => n,
-        Some(n) => {
-            return Err(KeysError::Invalid(format!(
-                "limit must be between 1 and 500, got {n}"
-            )));
-        }
-    };
+    let page = page.resolve(LIST)?;
     let tenant = match (p.caller.role, q.tenant_id) {
         (Role::PlatformAdmin, t) => t,
         (_, Some(t)) => {
@@ -81,13 +66,13 @@ pub(crate) async fn events(
          WHERE position > $1 AND ($2::text IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR actor = $3)
          ORDER BY position LIMIT $4",
     )
-    .bind(q.after.unwrap_or(0))
+    .bind(page.after)
     .bind(tenant)
     .bind(only_actor)
-    .bind(limit + 1)
+    .bind(page.fetch())
     .fetch_all(s.pool())
     .await?;
-    let mut events: Vec<AuditEvent> = rows
+    let events: Vec<AuditEvent> = rows
         .into_iter()
         .map(|r| AuditEvent {
             position: r.get("position"),
@@ -100,11 +85,5 @@ pub(crate) async fn events(
             request_id: r.get("request_id"),
         })
         .collect();
-    let next_cursor = if events.len() as i64 > limit {
-        events.truncate(limit as usize);
-        events.last().map(|e| e.position)
-    } else {
-        None
-    };
-    Ok(Json(AuditPage { events, next_cursor }))
+    Ok(Json(LogPage::from_rows(events, &page, |e| e.position)))
 }

@@ -8,7 +8,7 @@ use keyway_auth::Role;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use keyway_common::api::{ApiJson, Path, Query};
+use keyway_common::api::{ApiJson, Page, PageParams, Path, Query};
 
 use super::Principal;
 use crate::{
@@ -30,33 +30,42 @@ pub(crate) struct ByokQuery {
     tenant_id: Option<String>,
 }
 
-fn tenant_of(p: &Principal, q: &ByokQuery) -> Result<String, KeysError> {
-    match &q.tenant_id {
+/// The query of the list, which shows both scopes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub(crate) struct ListQuery {
+    /// Platform admins only: the tenant to list.
+    tenant_id: Option<String>,
+}
+
+fn tenant_of(p: &Principal, named: Option<&str>) -> Result<String, KeysError> {
+    match named {
         Some(t) => {
             authz::scope(&p.caller, t, "tenant")?;
-            Ok(t.clone())
+            Ok(t.to_owned())
         }
         None => Ok(p.caller.tenant_id.clone()),
     }
 }
 
-/// The supported providers, with key-format hints.
+/// The supported providers, with key-format hints: a fixed catalogue,
+/// returned whole rather than paged.
 #[utoipa::path(get, path = "/api/v1/byok/providers", tag = "byok",
     responses((status = 200, body = Vec<Provider>)), security(("bearer" = [])))]
 pub(crate) async fn providers(_p: Principal) -> Json<&'static [Provider]> {
     Json(PROVIDERS)
 }
 
-/// The tenant's keys and the caller's own user keys, masked.
-#[utoipa::path(get, path = "/api/v1/byok/keys", tag = "byok", params(ByokQuery),
-    responses((status = 200, body = Vec<ByokKey>)), security(("bearer" = [])))]
+/// The tenant's keys and the caller's own user keys, masked, oldest first.
+#[utoipa::path(get, path = "/api/v1/byok/keys", tag = "byok", params(ListQuery, PageParams),
+    responses((status = 200, body = Page<ByokKey>)), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(s): Svc,
     p: Principal,
-    Query(q): Query<ByokQuery>,
-) -> Result<Json<Vec<ByokKey>>, KeysError> {
-    let tenant = tenant_of(&p, &q)?;
-    Ok(Json(s.list_byok_keys(&tenant, &p.caller).await?))
+    Query(q): Query<ListQuery>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<ByokKey>>, KeysError> {
+    let tenant = tenant_of(&p, q.tenant_id.as_deref())?;
+    Ok(Json(s.byok().list(&tenant, &p.caller, &page).await?))
 }
 
 /// Adds or replaces the key for a provider. Needs the `starter` plan or above.
@@ -71,11 +80,9 @@ pub(crate) async fn set(
     Query(q): Query<ByokQuery>,
     ApiJson(mut req): ApiJson<SetByokKey>,
 ) -> Result<Json<ByokKey>, KeysError> {
-    let tenant = tenant_of(&p, &q)?;
+    let tenant = tenant_of(&p, q.tenant_id.as_deref())?;
     let owner = owner_for(&p.caller, req.scope.take().as_deref().or(q.scope.as_deref()))?;
-    Ok(Json(
-        s.set_byok_key(&p.meta, &tenant, owner, &provider, req).await?,
-    ))
+    Ok(Json(s.byok().set(&p.meta, &tenant, owner, &provider, req).await?))
 }
 
 /// Deletes the key; gateways stop using it within about a second.
@@ -87,9 +94,9 @@ pub(crate) async fn delete(
     Path(provider): Path<String>,
     Query(q): Query<ByokQuery>,
 ) -> Result<StatusCode, KeysError> {
-    let tenant = tenant_of(&p, &q)?;
+    let tenant = tenant_of(&p, q.tenant_id.as_deref())?;
     let owner = owner_for(&p.caller, q.scope.as_deref())?;
-    s.delete_byok_key(&p.meta, &tenant, owner, &provider).await?;
+    s.byok().delete(&p.meta, &tenant, owner, &provider).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -102,9 +109,9 @@ pub(crate) async fn test(
     Path(provider): Path<String>,
     Query(q): Query<ByokQuery>,
 ) -> Result<Json<ByokTestResult>, KeysError> {
-    let tenant = tenant_of(&p, &q)?;
+    let tenant = tenant_of(&p, q.tenant_id.as_deref())?;
     let owner = owner_for(&p.caller, q.scope.as_deref())?;
-    Ok(Json(s.test_byok_key(&tenant, owner, &provider).await?))
+    Ok(Json(s.byok().test(&tenant, owner, &provider).await?))
 }
 
 /// How many keys the tenant holds, by scope and provider.
@@ -115,7 +122,7 @@ pub(crate) async fn stats(
     p: Principal,
     Query(q): Query<ByokQuery>,
 ) -> Result<Json<ByokStats>, KeysError> {
-    let tenant = tenant_of(&p, &q)?;
+    let tenant = tenant_of(&p, q.tenant_id.as_deref())?;
     authz::require(&p.caller, Role::Viewer, "read BYOK stats")?;
-    Ok(Json(s.byok_stats(&tenant).await?))
+    Ok(Json(s.byok().stats(&tenant).await?))
 }

@@ -69,7 +69,7 @@ async fn authenticate(
     if !authorized(&headers, &s.token) {
         return refuse(StatusCode::UNAUTHORIZED, "internal token required");
     }
-    match s.service.verify_key(&req.key).await {
+    match s.service.api_keys().verify(&req.key).await {
         Ok(caller) => Json(caller).into_response(),
         Err(AuthError::Unavailable) => {
             refuse(StatusCode::SERVICE_UNAVAILABLE, "credential store unavailable")
@@ -92,11 +92,7 @@ async fn provider_key(
         SCOPE_TENANT => KeyScope::Tenant,
         _ => return refuse(StatusCode::BAD_REQUEST, "scope must be user or tenant"),
     };
-    match s
-        .service
-        .resolve_provider_key(&req.caller, scope, &req.provider)
-        .await
-    {
+    match s.service.byok().resolve(&req.caller, scope, &req.provider).await {
         Ok(Some(key)) => Json(ProviderKeyResponse {
             secret: key.secret.to_string(),
             base_url: key.base_url,

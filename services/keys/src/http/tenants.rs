@@ -5,13 +5,12 @@ use std::sync::Arc;
 use axum::{Json, extract::State, http::StatusCode};
 use keyway_auth::Role;
 
-use keyway_common::api::{ApiJson, Path, Query};
+use keyway_common::api::{ApiJson, Page, PageParams, Path, Query};
 
 use super::Principal;
 use crate::{
     authz,
     error::KeysError,
-    page::{Page, PageParams},
     service::KeyService,
     tenants::{CreateTenant, Tenant, UpdateTenant},
     users::{CreateUser, UpdateUser, User},
@@ -28,7 +27,7 @@ pub(crate) async fn list_tenants(
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<Tenant>>, KeysError> {
     authz::require(&p.caller, Role::PlatformAdmin, "list tenants")?;
-    Ok(Json(s.list_tenants(&page).await?))
+    Ok(Json(s.tenants().list(&page).await?))
 }
 
 /// Creates a tenant (platform admins).
@@ -40,7 +39,7 @@ pub(crate) async fn create_tenant(
     ApiJson(req): ApiJson<CreateTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), KeysError> {
     authz::require(&p.caller, Role::PlatformAdmin, "create tenants")?;
-    Ok((StatusCode::CREATED, Json(s.create_tenant(&p.meta, req).await?)))
+    Ok((StatusCode::CREATED, Json(s.tenants().create(&p.meta, req).await?)))
 }
 
 /// Reads a tenant: platform admins any, everyone else their own.
@@ -52,7 +51,7 @@ pub(crate) async fn get_tenant(
     Path(tenant_id): Path<String>,
 ) -> Result<Json<Tenant>, KeysError> {
     authz::scope(&p.caller, &tenant_id, "tenant")?;
-    Ok(Json(s.get_tenant(&tenant_id).await?))
+    Ok(Json(s.tenants().get(&tenant_id).await?))
 }
 
 /// Updates name, plan, external_id or limits (platform admins). `limits`
@@ -67,7 +66,7 @@ pub(crate) async fn update_tenant(
 ) -> Result<Json<Tenant>, KeysError> {
     authz::scope(&p.caller, &tenant_id, "tenant")?;
     authz::require(&p.caller, Role::PlatformAdmin, "change tenants")?;
-    Ok(Json(s.update_tenant(&p.meta, &tenant_id, patch).await?))
+    Ok(Json(s.tenants().update(&p.meta, &tenant_id, patch).await?))
 }
 
 /// Deletes a tenant and crypto-shreds its secrets (platform admins).
@@ -80,7 +79,7 @@ pub(crate) async fn delete_tenant(
 ) -> Result<StatusCode, KeysError> {
     authz::scope(&p.caller, &tenant_id, "tenant")?;
     authz::require(&p.caller, Role::PlatformAdmin, "delete tenants")?;
-    s.delete_tenant(&p.meta, &tenant_id).await?;
+    s.tenants().delete(&p.meta, &tenant_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -94,7 +93,7 @@ pub(crate) async fn list_users(
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<User>>, KeysError> {
     authz::scope(&p.caller, &tenant_id, "tenant")?;
-    Ok(Json(s.list_users(&tenant_id, &page).await?))
+    Ok(Json(s.users().list(&tenant_id, &page).await?))
 }
 
 /// Creates a user (tenant admins); the role defaults to `member`.
@@ -110,7 +109,7 @@ pub(crate) async fn create_user(
     authz::require(&p.caller, Role::TenantAdmin, "create users")?;
     Ok((
         StatusCode::CREATED,
-        Json(s.create_user(&p.meta, &p.caller, &tenant_id, req).await?),
+        Json(s.users().create(&p.meta, &p.caller, &tenant_id, req).await?),
     ))
 }
 
@@ -123,7 +122,7 @@ pub(crate) async fn get_user(
     Path((tenant_id, user_id)): Path<(String, String)>,
 ) -> Result<Json<User>, KeysError> {
     authz::scope(&p.caller, &tenant_id, "user")?;
-    Ok(Json(s.get_user(&tenant_id, &user_id).await?))
+    Ok(Json(s.users().get(&tenant_id, &user_id).await?))
 }
 
 /// Updates a user: profile, role (never above the caller's) or status.
@@ -139,7 +138,8 @@ pub(crate) async fn update_user(
     authz::scope(&p.caller, &tenant_id, "user")?;
     authz::require(&p.caller, Role::TenantAdmin, "change users")?;
     Ok(Json(
-        s.update_user(&p.meta, &p.caller, &tenant_id, &user_id, patch)
+        s.users()
+            .update(&p.meta, &p.caller, &tenant_id, &user_id, patch)
             .await?,
     ))
 }
@@ -154,6 +154,6 @@ pub(crate) async fn delete_user(
 ) -> Result<StatusCode, KeysError> {
     authz::scope(&p.caller, &tenant_id, "user")?;
     authz::require(&p.caller, Role::TenantAdmin, "delete users")?;
-    s.delete_user(&p.meta, &tenant_id, &user_id).await?;
+    s.users().delete(&p.meta, &tenant_id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use keyway_common::codes;
+use keyway_common::{api::PageError, codes};
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,9 @@ pub enum UsageError {
     Kms(#[from] crate::webhooks::SecretError),
     #[error("database error")]
     Db(sqlx::Error),
+    /// A list's `limit` or `cursor`, refused by the shared contract.
+    #[error(transparent)]
+    Page(#[from] PageError),
 }
 
 impl From<sqlx::Error> for UsageError {
@@ -77,7 +80,9 @@ impl UsageError {
             UsageError::Unauthenticated | UsageError::IdentityUnconfirmed => StatusCode::UNAUTHORIZED,
             UsageError::Forbidden(_) => StatusCode::FORBIDDEN,
             UsageError::NotFound(_) => StatusCode::NOT_FOUND,
-            UsageError::Invalid(_) | UsageError::UrlRefused(_) => StatusCode::BAD_REQUEST,
+            UsageError::Invalid(_) | UsageError::UrlRefused(_) | UsageError::Page(_) => {
+                StatusCode::BAD_REQUEST
+            }
             UsageError::Conflict(_) | UsageError::LimitReached(_) => StatusCode::CONFLICT,
             UsageError::AuthUnavailable | UsageError::Kms(_) | UsageError::Db(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -98,6 +103,7 @@ impl UsageError {
             UsageError::LimitReached(_) => codes::USAGE_LIMIT_REACHED,
             UsageError::Kms(_) => codes::KMS_FAILED,
             UsageError::Db(_) => codes::DB_UNAVAILABLE,
+            UsageError::Page(e) => e.code(),
         }
     }
 
@@ -147,6 +153,7 @@ mod tests {
                 keyway_crypto::SealError::Invalid,
             )),
             UsageError::Db(sqlx::Error::PoolTimedOut),
+            UsageError::Page(PageError::Renamed),
         ];
         let mut codes: Vec<_> = all.iter().map(UsageError::code).collect();
         codes.sort_unstable();

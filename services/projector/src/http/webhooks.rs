@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::{Json, body::Bytes, extract::State, http::StatusCode};
 use keyway_auth::{Caller, Role};
-use keyway_common::api::{Path, Query};
+use keyway_common::api::{Page, PageError, PageParams, Path, Query, cursor::CursorError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -28,12 +28,10 @@ pub(crate) struct TenantQuery {
 pub(crate) struct ListQuery {
     /// Platform admins: one tenant (default all). Others may only name their own.
     tenant_id: Option<String>,
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
 }
+
+/// The name webhook-list cursors carry.
+const LIST: &str = "webhooks";
 
 /// The body of `POST /api/v1/usage/webhooks`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -54,14 +52,6 @@ pub(crate) struct WebhookWithSecret {
     /// `whsec_…`: the HMAC-SHA256 key of `Keyway-Signature`. Store it now;
     /// it is never shown again (rotate to get a new one).
     signing_secret: String,
-}
-
-/// A page of webhooks, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct WebhookList {
-    data: Vec<Webhook>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    next_cursor: Option<String>,
 }
 
 /// 404 unless the caller may see webhooks of `tenant` (and, when it named
@@ -141,37 +131,26 @@ pub(crate) async fn create(
 }
 
 /// Lists webhooks with their delivery state (never their secrets).
-#[utoipa::path(get, path = "/api/v1/usage/webhooks", tag = "usage", params(ListQuery),
-    responses((status = 200, body = WebhookList), (status = 400, description = "KW-USAGE-001"),
+#[utoipa::path(get, path = "/api/v1/usage/webhooks", tag = "usage", params(ListQuery, PageParams),
+    responses((status = 200, body = Page<Webhook>), (status = 400, description = "KW-USAGE-001, KW-REQ-002, KW-REQ-007"),
         (status = 403, description = "KW-AUTH-003"), (status = 404, description = "KW-USAGE-002: another tenant")),
     security(("bearer" = [])))]
 pub(crate) async fn list(
     State(s): State<Arc<UsageState>>,
     Principal(caller): Principal,
     Query(q): Query<ListQuery>,
-) -> Result<Json<WebhookList>, UsageError> {
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<Webhook>>, UsageError> {
     let scope = Scope::of(&caller, q.tenant_id, true)?;
     require(&caller, Role::TenantAdmin, ACTION)?;
-    let limit = match q.limit {
-        None => 50,
-        Some(n @ 1..=200) => n,
-        Some(n) => return Err(UsageError::invalid("limit", format!("must be 1-200, got {n}"))),
+    let page = page.resolve(LIST)?;
+    // Cursors carry ids this list wrote; one that is not a UUID was altered.
+    let after = match page.after() {
+        "" => None,
+        id => Some(Uuid::parse_str(id).map_err(|_| PageError::Cursor(CursorError::Malformed))?),
     };
-    let after = match q.cursor.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => Some(
-            Uuid::parse_str(raw)
-                .map_err(|_| UsageError::invalid("cursor", "is not a cursor from this list"))?,
-        ),
-    };
-    let mut data = registry::list(&s.pool, scope.tenant.as_deref(), after, limit + 1).await?;
-    let next_cursor = if data.len() as i64 > limit {
-        data.truncate(usize::try_from(limit).unwrap_or(0));
-        data.last().map(|w| w.id.to_string())
-    } else {
-        None
-    };
-    Ok(Json(WebhookList { data, next_cursor }))
+    let rows = registry::list(&s.pool, scope.tenant.as_deref(), after, page.fetch()).await?;
+    Ok(Json(Page::from_rows(rows, &page, |w| w.id.to_string())))
 }
 
 /// Reads one webhook with its delivery state.

@@ -35,7 +35,7 @@ pub(crate) struct Webhook {
     /// hands out) just past the last event the receiver acknowledged.
     #[sqlx(rename = "ledger_seq")]
     #[schema(value_type = String)]
-    #[serde(serialize_with = "as_string")]
+    #[serde(serialize_with = "crate::export::as_cursor")]
     cursor: i64,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
@@ -56,10 +56,6 @@ pub(crate) struct Webhook {
     /// delivery (or retry) happens at or soon after this time.
     #[serde(with = "time::serde::rfc3339")]
     next_attempt_at: OffsetDateTime,
-}
-
-fn as_string<S: serde::Serializer>(n: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(n)
 }
 
 /// Registers a webhook for `tenant`; the caller has checked the URL.
@@ -111,7 +107,8 @@ pub(crate) async fn create(
     Ok((webhook, secret))
 }
 
-/// One page of webhooks in id (creation) order; `tenant` None is all.
+/// Up to `limit` webhooks after id `after`, in id (creation) order;
+/// `tenant` None is all.
 pub(crate) async fn list(
     pool: &PgPool,
     tenant: Option<&str>,
