@@ -1,12 +1,14 @@
 //! Shared infrastructure for every Keyway service: configuration from the
-//! environment, telemetry, shutdown, the Postgres and NATS clients, and the
-//! SSRF guard for URLs Keyway calls on a tenant's behalf.
+//! environment, telemetry, shutdown, the Postgres and NATS clients, shared
+//! NATS KV counters, and the SSRF guard for URLs Keyway calls on a tenant's
+//! behalf.
 //! Domain logic never lives here.
 
 pub mod api;
 pub mod codes;
 pub mod config;
 pub mod db;
+pub mod kv;
 pub mod nats;
 pub mod outbound;
 pub mod retry;

@@ -85,17 +85,7 @@ impl CounterKey {
             Scope::Tenant(id) => ("t", id),
             Scope::ApiKey(id) => ("k", id),
         };
-        // Encoded ids start with `x`, so a plain id never does.
-        let safe = !id.is_empty()
-            && !id.starts_with('x')
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        let id = if safe {
-            id.clone()
-        } else {
-            format!("x{}", id.bytes().map(|b| format!("{b:02x}")).collect::<String>())
-        };
+        let id = keyway_common::kv::key_segment(id);
         format!("{}.{tag}.{id}.{}", self.kind.tag(), self.window)
     }
 }
