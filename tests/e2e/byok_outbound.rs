@@ -73,8 +73,11 @@ async fn testing_a_custom_base_url_says_the_same_for_every_transport_failure() {
 /// The key service as `KEYWAY_ENV=prod` configures it, on the stack's
 /// database, mounted on a port of its own.
 async fn production_keys(stack: &TestStack) -> String {
+    // Production needs the local KMS's master key to exist: the stack's has one.
+    let data_dir = stack.isolation.data_dir.path().display().to_string();
     let vars: HashMap<String, String> = [
         ("KEYWAY_ENV", "prod"),
+        ("KEYWAY_DATA_DIR", data_dir.as_str()),
         ("KEYWAY_ADMIN_KEY", stack.admin_key.as_str()),
         ("KEYWAY_MOCK", "false"),
         ("KEYWAY_MODELS", "/nonexistent/models.yaml"),

@@ -134,3 +134,27 @@ pub(crate) fn projector(
     ));
     Ok(webhooks)
 }
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use keyway_common::config::has_local_master_key;
+    use keyway_keys::crypto::{KmsConfig, build_kms};
+
+    /// The production check looks for the local KMS's files by name; this
+    /// keeps it in step with the files `keyway-crypto` really writes.
+    #[tokio::test]
+    async fn the_production_check_finds_the_master_key_the_local_kms_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!has_local_master_key(dir.path()));
+        let config = KmsConfig {
+            provider: "local".into(),
+            data_dir: dir.path().to_owned(),
+            allow_generate: true,
+            aws_key_id: None,
+            aws_endpoint: None,
+        };
+        build_kms(&config).await.unwrap();
+        assert!(has_local_master_key(dir.path()));
+    }
+}

@@ -5,16 +5,20 @@
 //! developer's own), so everything that could collide — listen address,
 //! database, NATS names, data directory — is configurable here.
 
+mod cors;
 mod nats;
+mod production;
 mod show;
 mod vars;
 
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
+pub use cors::{CorsOrigins, CorsSettings};
 pub use nats::NatsSettings;
 // The KMS choice is the crypto crate's type, so the configuration and the
 // code that builds the KMS share one definition.
 pub use keyway_crypto::KmsProvider;
+pub use production::has_local_master_key;
 pub use show::{MASK, redact_url};
 pub use vars::Vars;
 
@@ -117,6 +121,11 @@ pub struct Config {
     pub keys_url: Option<String>,
     /// Shared secret of the internal gateway → key service routes.
     pub internal_token: Option<String>,
+    /// `KEYWAY_AUTH` (default on). Off, every request acts as the platform
+    /// admin; dev only, with a warning at start.
+    pub auth_enabled: bool,
+    /// `KEYWAY_CORS_*`: off unless origins are listed.
+    pub cors: CorsSettings,
     /// The variables this config was read from: each component reads its
     /// own section from them (the gateway's limits, the projector, the
     /// mock), and the catalog names its system keys' variables itself.
@@ -191,9 +200,11 @@ impl Config {
             spool_max_bytes: vars.number("KEYWAY_SPOOL_MAX_BYTES", 1 << 30, any)?,
             keys_url: vars.get("KEYWAY_KEYS_URL"),
             internal_token: vars.get("KEYWAY_INTERNAL_TOKEN"),
+            auth_enabled: vars.flag("KEYWAY_AUTH", true)?,
+            cors: CorsSettings::from_vars(&vars)?,
             vars,
         };
-        config.refuse_insecure_production()?;
+        config.refuse_insecure()?;
         Ok(config)
     }
 
@@ -207,37 +218,6 @@ impl Config {
     /// the config does not know in advance (a catalog's `api_key_env`).
     pub fn var(&self, name: &str) -> Option<String> {
         self.vars.get(name)
-    }
-
-    /// Production must be configured on purpose; each missing item is named.
-    fn refuse_insecure_production(&self) -> Result<(), ConfigError> {
-        if self.env != Environment::Prod {
-            return Ok(());
-        }
-        let mut problems = Vec::new();
-        if self.admin_key.as_ref().is_none_or(|k| k.len() < 32) {
-            problems.push("KEYWAY_ADMIN_KEY must be set to at least 32 characters");
-        }
-        if self.mock_enabled {
-            problems.push("KEYWAY_MOCK must be false (the mock upstream is for dev and tests)");
-        }
-        if self.allow_private_urls {
-            problems.push("KEYWAY_ALLOW_PRIVATE_URLS must be false (it opens an SSRF hole)");
-        }
-        if let KmsProvider::Aws { key_id: None, .. } = self.kms {
-            problems.push("KEYWAY_KMS_KEY_ID must name the KMS key when KEYWAY_KMS=aws");
-        }
-        if self.internal_token.as_ref().is_some_and(|t| t.len() < 32) {
-            problems.push("KEYWAY_INTERNAL_TOKEN must be at least 32 characters");
-        }
-        if self.models_path.is_none() {
-            problems.push("KEYWAY_MODELS must point at a model catalog (the built-in catalog is dev-only)");
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::InsecureInProduction(problems))
-        }
     }
 
     /// The JetStream stream holding `<prefix>.<kind>.v1.>` subjects.

@@ -83,6 +83,15 @@ impl Config {
                 optional(self.keys_url.as_deref().map(redact_url)),
             ),
             ("KEYWAY_INTERNAL_TOKEN", secret(self.internal_token.as_ref())),
+            (
+                "KEYWAY_AUTH",
+                if self.auth_enabled { "on" } else { "off" }.to_owned(),
+            ),
+            ("KEYWAY_CORS_ORIGINS", self.cors.describe_origins()),
+            (
+                "KEYWAY_CORS_ALLOW_CREDENTIALS",
+                self.cors.allow_credentials.to_string(),
+            ),
         ]);
         shown.extend(self.nats.effective());
         shown
@@ -103,6 +112,8 @@ impl std::fmt::Debug for Config {
             .field("models_path", &self.models_path)
             .field("mock_enabled", &self.mock_enabled)
             .field("kms", &self.kms.name())
+            .field("auth_enabled", &self.auth_enabled)
+            .field("cors", &self.cors)
             .finish_non_exhaustive()
     }
 }
