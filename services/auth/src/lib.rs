@@ -1,15 +1,21 @@
 //! Who is calling. Owns the caller identity the gateway acts on, the roles of
 //! docs/security.md §6, and the `Authenticator` contract: the gateway asks "who
 //! holds this key?" and the key service (or the bootstrap admin key) answers.
+//! Every HTTP edge authenticates through `authenticate_request`, which also
+//! applies the brute-force [`guard`].
 
 mod admin_key;
 mod caller;
+pub mod guard;
 mod limits;
 pub mod oidc;
 mod provider_keys;
 
+use std::sync::Arc;
+
 pub use admin_key::AdminKeyAuthenticator;
 pub use caller::{Caller, PLATFORM_TENANT, Role};
+pub use guard::{AuthGuard, ClientIp, GuardSettings, TrustedProxies};
 pub use limits::{CallerLimits, Limits};
 pub use provider_keys::{KeyScope, ProviderKey, ProviderKeys};
 
@@ -28,6 +34,17 @@ pub enum AuthError {
     /// the follower cannot reach Keycloak): refused until it is.
     #[error("the user's identity has not been confirmed recently enough")]
     IdentityUnconfirmed,
+}
+
+/// Why an HTTP request was not authenticated: its credential, or its client
+/// (see [`guard`]). Authenticators answer only the first; the guard adds the
+/// second around them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error(transparent)]
+    Credential(#[from] AuthError),
+    #[error("too many failed authentications from this address; retry in {retry_after_secs} s")]
+    TooManyFailures { retry_after_secs: u64 },
 }
 
 #[async_trait::async_trait]
@@ -60,8 +77,27 @@ pub fn presented_key_in(headers: &http::HeaderMap) -> Option<&str> {
 
 /// Who an HTTP request comes from: the key it presents, resolved by
 /// `authenticator`. No key at all is `AuthError::Missing`. Every HTTP edge
-/// calls this and only turns the error into its own wire shape.
+/// calls this and only turns the rejection into its own wire shape.
+///
+/// The [`AuthGuard`] the HTTP front puts in the request's extensions counts
+/// failures per client and refuses blocked clients (or, with
+/// `KEYWAY_AUTH=off`, admits everyone); a request without one (a router
+/// served on its own, as in tests) is authenticated plainly.
 pub async fn authenticate_request<A>(
+    parts: &http::request::Parts,
+    authenticator: &A,
+) -> Result<Caller, Rejection>
+where
+    A: Authenticator + ?Sized,
+{
+    match parts.extensions.get::<Arc<AuthGuard>>() {
+        Some(guard) => guard.authenticate(parts, authenticator).await,
+        None => Ok(authenticate_headers(&parts.headers, authenticator).await?),
+    }
+}
+
+/// The credential check alone, without the guard.
+pub(crate) async fn authenticate_headers<A>(
     headers: &http::HeaderMap,
     authenticator: &A,
 ) -> Result<Caller, AuthError>
@@ -103,24 +139,29 @@ mod tests {
         assert_eq!(presented_key_in(&headers), Some("abc"));
     }
 
+    fn parts(authorization: Option<&'static str>) -> http::request::Parts {
+        let mut request = http::Request::new(());
+        if let Some(value) = authorization {
+            request
+                .headers_mut()
+                .insert("authorization", http::HeaderValue::from_static(value));
+        }
+        request.into_parts().0
+    }
+
     #[tokio::test]
     async fn a_request_without_a_key_is_missing_and_a_wrong_key_invalid() {
         let admin = AdminKeyAuthenticator::new("kw_admin_secret");
-        let mut headers = http::HeaderMap::new();
         assert_eq!(
-            authenticate_request(&headers, &admin).await,
-            Err(AuthError::Missing)
+            authenticate_request(&parts(None), &admin).await,
+            Err(Rejection::Credential(AuthError::Missing))
         );
-        headers.insert("authorization", http::HeaderValue::from_static("Bearer wrong"));
         assert_eq!(
-            authenticate_request(&headers, &admin).await,
-            Err(AuthError::Invalid)
+            authenticate_request(&parts(Some("Bearer wrong")), &admin).await,
+            Err(Rejection::Credential(AuthError::Invalid))
         );
-        headers.insert(
-            "authorization",
-            http::HeaderValue::from_static("Bearer kw_admin_secret"),
-        );
-        let caller = authenticate_request(&headers, &admin as &dyn Authenticator).await;
+        let ok = parts(Some("Bearer kw_admin_secret"));
+        let caller = authenticate_request(&ok, &admin as &dyn Authenticator).await;
         assert_eq!(caller.map(|c| c.role), Ok(Role::PlatformAdmin));
     }
 }

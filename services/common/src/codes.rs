@@ -15,6 +15,9 @@ pub const AUTH_UNAVAILABLE: &str = "KW-AUTH-004";
 /// The credential's user was not confirmed by Keycloak recently enough
 /// (identity following fails closed when it goes stale).
 pub const AUTH_IDENTITY_UNCONFIRMED: &str = "KW-AUTH-005";
+/// Too many failed authentications from the client's address; retry after
+/// `Retry-After` seconds.
+pub const AUTH_BLOCKED: &str = "KW-AUTH-006";
 
 /// The body is not valid JSON.
 pub const REQ_BAD_JSON: &str = "KW-REQ-001";
@@ -85,6 +88,7 @@ pub const ALL: &[&str] = &[
     AUTH_FORBIDDEN,
     AUTH_UNAVAILABLE,
     AUTH_IDENTITY_UNCONFIRMED,
+    AUTH_BLOCKED,
     REQ_BAD_JSON,
     REQ_BAD_FIELD,
     REQ_TOO_LARGE,

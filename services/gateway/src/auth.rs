@@ -13,7 +13,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use keyway_auth::{AuthError, Caller};
+use keyway_auth::{AuthError, Caller, Rejection};
 
 use crate::{
     Gateway, drain,
@@ -74,14 +74,17 @@ async fn authenticate(parts: &Parts, gw: &Gateway) -> Result<Caller, Failure> {
             limit: MAX_HEADER_BYTES,
         }));
     }
-    let caller = keyway_auth::authenticate_request(&parts.headers, &gw.authenticator)
+    let caller = keyway_auth::authenticate_request(parts, &gw.authenticator)
         .await
         .map_err(|e| {
             fail(match e {
-                AuthError::Missing => GatewayError::MissingApiKey,
-                AuthError::Invalid => GatewayError::InvalidApiKey,
-                AuthError::Unavailable => GatewayError::AuthUnavailable,
-                AuthError::IdentityUnconfirmed => GatewayError::IdentityUnconfirmed,
+                Rejection::TooManyFailures { retry_after_secs } => {
+                    GatewayError::TooManyFailures { retry_after_secs }
+                }
+                Rejection::Credential(AuthError::Missing) => GatewayError::MissingApiKey,
+                Rejection::Credential(AuthError::Invalid) => GatewayError::InvalidApiKey,
+                Rejection::Credential(AuthError::Unavailable) => GatewayError::AuthUnavailable,
+                Rejection::Credential(AuthError::IdentityUnconfirmed) => GatewayError::IdentityUnconfirmed,
             })
         })?;
     if !caller.role.may_send_llm_traffic() {

@@ -49,6 +49,8 @@ pub enum GatewayError {
         "The identity behind this key has not been confirmed by the identity provider recently enough; it is refused until it is. Retry later or ask your administrator."
     )]
     IdentityUnconfirmed,
+    #[error("Too many failed authentications from this address; retry after {retry_after_secs} seconds.")]
+    TooManyFailures { retry_after_secs: u64 },
     #[error("The request body is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("{0}")]
@@ -103,7 +105,7 @@ impl GatewayError {
             MissingApiKey | InvalidApiKey | IdentityUnconfirmed => StatusCode::UNAUTHORIZED,
             Forbidden(_) => StatusCode::FORBIDDEN,
             AuthUnavailable | LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Limited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Limited(_) | TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             InvalidJson(_) | InvalidRequest(_) | WrongRoute { .. } | KeyRequired { .. } => {
                 StatusCode::BAD_REQUEST
             }
@@ -125,6 +127,7 @@ impl GatewayError {
             Forbidden(_) => codes::AUTH_FORBIDDEN,
             AuthUnavailable => codes::AUTH_UNAVAILABLE,
             IdentityUnconfirmed => codes::AUTH_IDENTITY_UNCONFIRMED,
+            TooManyFailures { .. } => codes::AUTH_BLOCKED,
             InvalidJson(_) => codes::REQ_BAD_JSON,
             InvalidRequest(_) => codes::REQ_BAD_FIELD,
             BodyTooLarge { .. } => codes::REQ_TOO_LARGE,
@@ -158,6 +161,7 @@ impl GatewayError {
             UpstreamFailed(_) => "upstream_error",
             UpstreamTimeout => "upstream_timeout",
             Forbidden(_) => "permission_denied",
+            TooManyFailures { .. } => "too_many_failed_authentications",
             AuthUnavailable | LimitsUnavailable => "service_unavailable",
             Limited(r) if r.is_budget() => "insufficient_quota",
             Limited(_) => "rate_limit_exceeded",
@@ -224,6 +228,7 @@ impl GatewayError {
             } => Some(v),
             GatewayError::Limited(r) => Some(HeaderValue::from(r.retry_after())),
             GatewayError::LimitsUnavailable => Some(HeaderValue::from_static("1")),
+            GatewayError::TooManyFailures { retry_after_secs } => Some(HeaderValue::from(retry_after_secs)),
             _ => None,
         };
         if let Some(v) = retry_after {
@@ -280,12 +285,22 @@ mod tests {
             GatewayError::Limited(crate::limits::Refusal::for_test(false)),
             GatewayError::Limited(crate::limits::Refusal::for_test(true)),
             GatewayError::LimitsUnavailable,
+            GatewayError::TooManyFailures { retry_after_secs: 9 },
         ];
         let mut codes = std::collections::HashSet::new();
         for e in all {
             assert_ne!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
             assert!(e.code().starts_with("KW-"));
             assert!(codes.insert(e.code()), "duplicate code {}", e.code());
+        }
+    }
+
+    #[test]
+    fn a_blocked_client_gets_429_with_retry_after_in_either_shape() {
+        for flavor in [Flavor::OpenAi, Flavor::Anthropic] {
+            let response = GatewayError::TooManyFailures { retry_after_secs: 42 }.into_response_as(flavor);
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()["retry-after"], "42");
         }
     }
 

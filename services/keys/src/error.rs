@@ -41,6 +41,9 @@ pub enum KeysError {
     /// A list's `limit` or `cursor`, refused by the shared contract.
     #[error(transparent)]
     Page(#[from] PageError),
+    /// The client's address failed to authenticate too often.
+    #[error("too many failed authentications from this address; retry after {retry_after_secs} seconds")]
+    TooManyFailures { retry_after_secs: u64 },
 }
 
 /// Why the identity gate (`identity_follow`) refuses a user's credentials.
@@ -91,6 +94,7 @@ impl KeysError {
             KeysError::NotFound(_) => StatusCode::NOT_FOUND,
             KeysError::Invalid(_) | KeysError::Page(_) => StatusCode::BAD_REQUEST,
             KeysError::Conflict(_) => StatusCode::CONFLICT,
+            KeysError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             KeysError::Kms(_) | KeysError::Db(_) | KeysError::Unavailable(_) | KeysError::AuthUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -112,6 +116,7 @@ impl KeysError {
             KeysError::Identity(IdentityRefusal::Inactive) => codes::AUTH_INVALID,
             KeysError::Identity(IdentityRefusal::Unconfirmed) => codes::AUTH_IDENTITY_UNCONFIRMED,
             KeysError::Page(e) => e.code(),
+            KeysError::TooManyFailures { .. } => codes::AUTH_BLOCKED,
         }
     }
 }
@@ -126,6 +131,9 @@ impl IntoResponse for KeysError {
             KeysError::Kms(e) => {
                 tracing::error!(error = %e, "KMS error");
                 "the key management service is unavailable; retry shortly".to_owned()
+            }
+            KeysError::TooManyFailures { retry_after_secs } => {
+                return keyway_common::api::too_many_failures(*retry_after_secs);
             }
             other => other.to_string(),
         };

@@ -28,7 +28,7 @@ use axum::{
         FromRequest, FromRequestParts, Request,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
-    http::{StatusCode, request::Parts},
+    http::{HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -197,6 +197,19 @@ pub async fn method_not_allowed() -> ApiError {
 /// The answer for an unknown `/api/v1` route.
 pub async fn not_found() -> ApiError {
     ApiError::no_route()
+}
+
+/// The answer to a client refused for too many failed authentications
+/// (`keyway_auth::guard`): 429 in the envelope, with `Retry-After`.
+pub fn too_many_failures(retry_after_secs: u64) -> Response {
+    let message =
+        format!("too many failed authentications from this address; retry after {retry_after_secs} seconds");
+    let mut response =
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::AUTH_BLOCKED, message).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    response
 }
 
 /// JSON Schema counts `162.0` as an integer, and so do many JSON encoders;

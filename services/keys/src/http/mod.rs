@@ -13,7 +13,7 @@ mod tenants;
 use std::sync::Arc;
 
 use axum::{Router, extract::FromRequestParts, http::request::Parts, routing::get};
-use keyway_auth::{AuthError, Caller};
+use keyway_auth::{AuthError, Caller, Rejection};
 
 use crate::{error::KeysError, service::KeyService, store::Meta};
 
@@ -103,12 +103,15 @@ impl FromRequestParts<Arc<KeyService>> for Principal {
         parts: &mut Parts,
         service: &Arc<KeyService>,
     ) -> Result<Self, Self::Rejection> {
-        let caller = keyway_auth::authenticate_request(&parts.headers, service.as_ref())
+        let caller = keyway_auth::authenticate_request(parts, service.as_ref())
             .await
             .map_err(|e| match e {
-                AuthError::Unavailable => KeysError::AuthUnavailable,
-                AuthError::Missing | AuthError::Invalid => KeysError::Unauthenticated,
-                AuthError::IdentityUnconfirmed => {
+                Rejection::TooManyFailures { retry_after_secs } => {
+                    KeysError::TooManyFailures { retry_after_secs }
+                }
+                Rejection::Credential(AuthError::Unavailable) => KeysError::AuthUnavailable,
+                Rejection::Credential(AuthError::Missing | AuthError::Invalid) => KeysError::Unauthenticated,
+                Rejection::Credential(AuthError::IdentityUnconfirmed) => {
                     KeysError::Identity(crate::error::IdentityRefusal::Unconfirmed)
                 }
             })?;

@@ -18,6 +18,9 @@ pub enum UsageError {
     AuthUnavailable,
     #[error("the user's identity has not been confirmed by the identity provider recently enough")]
     IdentityUnconfirmed,
+    /// The client's address failed to authenticate too often.
+    #[error("too many failed authentications from this address; retry after {retry_after_secs} seconds")]
+    TooManyFailures { retry_after_secs: u64 },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} not found")]
@@ -84,6 +87,7 @@ impl UsageError {
                 StatusCode::BAD_REQUEST
             }
             UsageError::Conflict(_) | UsageError::LimitReached(_) => StatusCode::CONFLICT,
+            UsageError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             UsageError::AuthUnavailable | UsageError::Kms(_) | UsageError::Db(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -96,6 +100,7 @@ impl UsageError {
             UsageError::Forbidden(_) => codes::AUTH_FORBIDDEN,
             UsageError::AuthUnavailable => codes::AUTH_UNAVAILABLE,
             UsageError::IdentityUnconfirmed => codes::AUTH_IDENTITY_UNCONFIRMED,
+            UsageError::TooManyFailures { .. } => codes::AUTH_BLOCKED,
             UsageError::Invalid(_) => codes::USAGE_INVALID,
             UsageError::NotFound(_) => codes::USAGE_NOT_FOUND,
             UsageError::Conflict(_) => codes::USAGE_CONFLICT,
@@ -123,6 +128,9 @@ impl IntoResponse for UsageError {
                 tracing::error!(error = %e, "cannot seal or open a webhook signing secret");
                 self.to_string()
             }
+            UsageError::TooManyFailures { retry_after_secs } => {
+                return keyway_common::api::too_many_failures(*retry_after_secs);
+            }
             other => other.to_string(),
         };
         (
@@ -143,6 +151,7 @@ mod tests {
             UsageError::Unauthenticated,
             UsageError::AuthUnavailable,
             UsageError::IdentityUnconfirmed,
+            UsageError::TooManyFailures { retry_after_secs: 1 },
             UsageError::Forbidden(String::new()),
             UsageError::NotFound("x"),
             UsageError::Invalid(String::new()),

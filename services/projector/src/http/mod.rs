@@ -19,7 +19,7 @@ use axum::{
     http::request::Parts,
     routing::{get, post, put},
 };
-use keyway_auth::{AuthError, Authenticator, Caller, PLATFORM_TENANT, Role};
+use keyway_auth::{AuthError, Authenticator, Caller, PLATFORM_TENANT, Rejection, Role};
 use sqlx::PgPool;
 
 pub use error::UsageError;
@@ -73,12 +73,15 @@ impl FromRequestParts<Arc<UsageState>> for Principal {
     type Rejection = UsageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<UsageState>) -> Result<Self, Self::Rejection> {
-        let caller = keyway_auth::authenticate_request(&parts.headers, state.authenticator.as_ref())
+        let caller = keyway_auth::authenticate_request(parts, state.authenticator.as_ref())
             .await
             .map_err(|e| match e {
-                AuthError::Unavailable => UsageError::AuthUnavailable,
-                AuthError::Missing | AuthError::Invalid => UsageError::Unauthenticated,
-                AuthError::IdentityUnconfirmed => UsageError::IdentityUnconfirmed,
+                Rejection::TooManyFailures { retry_after_secs } => {
+                    UsageError::TooManyFailures { retry_after_secs }
+                }
+                Rejection::Credential(AuthError::Unavailable) => UsageError::AuthUnavailable,
+                Rejection::Credential(AuthError::Missing | AuthError::Invalid) => UsageError::Unauthenticated,
+                Rejection::Credential(AuthError::IdentityUnconfirmed) => UsageError::IdentityUnconfirmed,
             })?;
         Ok(Principal(caller))
     }
