@@ -1,5 +1,6 @@
 //! The HTTP front: merges the routers of the services this process runs and
-//! wraps them in the layers every request gets (request id, tracing).
+//! wraps them in the layers every request gets (request id, tracing, CORS,
+//! and the client address and brute-force guard of `front`).
 //!
 //! Tracing records method, path, status and latency — never headers — so
 //! keys presented in `Authorization` or `x-api-key` cannot reach a log.
@@ -7,6 +8,8 @@
 use std::sync::Arc;
 
 use axum::{Router, http::Request};
+use keyway_auth::AuthGuard;
+use keyway_common::config::CorsSettings;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::{DefaultOnResponse, TraceLayer},
@@ -14,14 +17,26 @@ use tower_http::{
 use tracing::Level;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::health::{self, Readiness};
+use crate::{
+    front,
+    health::{self, Readiness},
+};
 
-pub(crate) fn build(services: Vec<Router>, readiness: Arc<Readiness>) -> Router {
+pub(crate) fn build(
+    services: Vec<Router>,
+    readiness: Arc<Readiness>,
+    guard: Arc<AuthGuard>,
+    cors: &CorsSettings,
+) -> Router {
     let mut app = Router::new()
         .merge(health::router(readiness))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", crate::openapi::spec()));
     for service in services {
         app = app.merge(service);
+    }
+    app = app.layer(axum::middleware::from_fn_with_state(guard, front::identify));
+    if let Some(cors) = front::cors(cors) {
+        app = app.layer(cors);
     }
     app.layer(
         TraceLayer::new_for_http()

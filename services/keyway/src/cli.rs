@@ -152,6 +152,7 @@ pub(crate) fn main() -> ExitCode {
 async fn serve(config: Config, services: Services) -> Result<(), String> {
     let shutdown = shutdown::on_signal();
     let data_dir = config.data_dir.clone();
+    let auth_off = !config.auth_enabled;
     let stack = Stack::build(config, services, shutdown)
         .await
         .map_err(|e| e.to_string())?;
@@ -177,6 +178,11 @@ async fn serve(config: Config, services: Services) -> Result<(), String> {
         AdminKeyOrigin::Configured => banner.push_str("  admin key: from KEYWAY_ADMIN_KEY\n"),
     }
     banner.push_str(&format!("  data dir: {}\n", data_dir.display()));
+    if auth_off {
+        banner.push_str(
+            "  WARNING: authentication is OFF (KEYWAY_AUTH=off): every request acts as the platform admin\n",
+        );
+    }
     let _ = write_out(&mut io::stderr(), &banner);
     tracing::info!(addr = %stack.addr, services = ?stack.services.names(), "keyway started");
     stack.run_until_stopped().await.map_err(|e| e.to_string())

@@ -3,7 +3,7 @@
 //! Each component's section is read exactly as the stack reads it, so an
 //! invalid value fails here with the same message as at start.
 
-use keyway_auth::oidc::OidcSettings;
+use keyway_auth::{GuardSettings, oidc::OidcSettings};
 use keyway_common::{Config, ConfigError, Environment};
 use keyway_gateway::limits::LimitSettings;
 use keyway_keys::identity_follow::FollowSettings;
@@ -31,6 +31,7 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
     let webhooks = WebhookSettings::from_config(config)?;
     let mock = MockConfig::from_vars("KEYWAY_MOCK_", config.vars())?;
     let follow = FollowSettings::from_config(config.vars(), config.env == Environment::Prod)?;
+    let guard = GuardSettings::from_config(config.vars())?;
     let shown = [
         ("KEYWAY_LIMITS_KV_TIMEOUT_MS", ms(limits.kv_timeout)),
         ("KEYWAY_LIMITS_LEASE_MS", ms(limits.lease)),
@@ -73,8 +74,10 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
             "(unset: OIDC tokens are refused)".to_owned(),
         )],
     };
-    Ok(shown
+    Ok(guard
+        .effective()
         .into_iter()
+        .chain(shown)
         .chain(oidc)
         .chain(FollowSettings::effective(follow.as_ref()))
         .map(|(name, value)| (name.to_owned(), value))
@@ -144,6 +147,9 @@ mod tests {
             "KEYWAY_KEYCLOAK_REALM=acme",
             "KEYWAY_KEYCLOAK_CLIENT_SECRET=********",
             "KEYWAY_KEYCLOAK_WEBHOOK_SECRET=********",
+            "KEYWAY_AUTH=on",
+            "KEYWAY_AUTH_FAILURE_LIMIT=5",
+            "KEYWAY_CORS_ORIGINS=(off: no CORS headers)",
         ] {
             assert!(shown.contains(expected), "{expected} missing:\n{shown}");
         }

@@ -6,6 +6,7 @@ mod admin_key;
 mod app;
 pub mod effective_config;
 mod error;
+mod front;
 mod gateway_setup;
 mod health;
 pub mod maintenance;

@@ -48,6 +48,12 @@ const API_ERRORS: &[(&str, &str, bool)] = &[
         true,
     ),
     (
+        "429",
+        "Too many failed authentications from the client's address (KW-AUTH-006): every request from it is \
+         refused until `Retry-After` seconds have passed.",
+        false,
+    ),
+    (
         "503",
         "A dependency is unavailable: the database (KW-DB-001), the KMS (KW-KMS-001) or the credential \
          store (KW-AUTH-004, KW-ADM-004). Retry.",
@@ -67,9 +73,13 @@ impl Modify for ApiErrors {
             .schemas
             .insert(ErrorDetail::name().into_owned(), ErrorDetail::schema());
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/v1/") {
+            let document: fn(&mut Operation) = if path.starts_with("/api/v1/") {
+                document_errors
+            } else if path.starts_with("/v1/") {
+                document_llm_refusals
+            } else {
                 continue;
-            }
+            };
             let operations = [
                 &mut item.get,
                 &mut item.put,
@@ -78,7 +88,7 @@ impl Modify for ApiErrors {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
-                document_errors(operation);
+                document(operation);
             }
         }
     }
@@ -107,6 +117,22 @@ fn document_errors(operation: &mut Operation) {
                 .or_insert_with(|| Content::new(Some(Ref::from_schema_name(ErrorBody::name()))));
         }
     }
+}
+
+/// `/v1` errors are in the OpenAI or Anthropic shape each handler
+/// documents; what every authenticated `/v1` route can add is the 429 of a
+/// client refused for failed authentications, or of a limit.
+fn document_llm_refusals(operation: &mut Operation) {
+    operation
+        .responses
+        .responses
+        .entry("429".to_owned())
+        .or_insert_with(|| {
+            RefOr::T(Response::new(
+                "Too many failed authentications from the client's address (KW-AUTH-006), or a rate limit or \
+                 budget reached (KW-LIMIT-001, KW-LIMIT-002); `Retry-After` says when to retry.",
+            ))
+        });
 }
 
 fn description_of(status: &str) -> &'static str {

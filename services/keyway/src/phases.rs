@@ -7,6 +7,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::Router;
+use keyway_auth::{AuthGuard, GuardSettings};
 use keyway_common::Config;
 use keyway_gateway::{
     limits::{LimitSettings, Limiter},
@@ -206,6 +207,23 @@ pub(crate) fn key_routes(
     }
     routes.push(keyway_keys::http::router(service));
     routes
+}
+
+/// The brute-force guard every edge authenticates through: failures are
+/// counted in the `<PREFIX>_AUTH_FAILURES` KV bucket shared by every
+/// process on the NATS prefix. With `KEYWAY_AUTH=off` (dev only; production
+/// refuses it at config time) it lets everyone in as the platform admin.
+pub(crate) fn auth_guard(config: &Config, nats: &async_nats::Client) -> Result<Arc<AuthGuard>, StartError> {
+    if !config.auth_enabled {
+        tracing::warn!(
+            "AUTHENTICATION IS OFF (KEYWAY_AUTH=off): every request acts as the platform admin; dev only"
+        );
+        return Ok(Arc::new(AuthGuard::auth_off()));
+    }
+    let settings = GuardSettings::from_config(config.vars())?;
+    let bucket = AuthGuard::bucket(nats.clone(), &config.stream_name("auth"), &settings)
+        .with_replicas(config.nats.replicas);
+    Ok(Arc::new(AuthGuard::new(settings, Some(bucket))))
 }
 
 pub(crate) async fn bind(config: &Config) -> Result<(TcpListener, SocketAddr), StartError> {

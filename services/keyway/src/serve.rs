@@ -5,10 +5,14 @@
 //! buffer is raised here above the gateway's own header limit
 //! (`keyway_gateway::MAX_HEADER_BYTES`), so `/v1` refuses large headers with
 //! its JSON 431; only heads over `HYPER_MAX_BUF_BYTES` still get hyper's.
+//!
+//! Each request carries its connection's peer address as axum's
+//! `ConnectInfo<SocketAddr>`, which the front reads to tell clients apart
+//! (`crate::front`).
 
-use std::{io, time::Duration};
+use std::{io, net::SocketAddr, time::Duration};
 
-use axum::Router;
+use axum::{Router, extract::ConnectInfo, http::Request};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
     server::conn::auto::Builder,
@@ -16,6 +20,7 @@ use hyper_util::{
 };
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tower::ServiceExt;
 
 /// hyper's per-connection read buffer: a request head must fit in it.
 /// 1 MiB + 64 KiB, up from hyper's ~400 KB, so that a 1 MiB header still
@@ -32,10 +37,10 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
     builder.http2().enable_connect_protocol();
     let connections = TaskTracker::new();
     loop {
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     accept_failed(e).await;
                     continue;
@@ -47,7 +52,7 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
         let _ = tcp.set_nodelay(true);
         let (builder, service, shutdown) = (
             builder.clone(),
-            TowerToHyperService::new(router.clone()),
+            TowerToHyperService::new(router.clone().map_request(insert_peer(peer))),
             shutdown.clone(),
         );
         connections.spawn(async move {
@@ -63,6 +68,14 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
     drop(listener);
     connections.close();
     connections.wait().await;
+}
+
+/// Puts the connection's peer address into each of its requests.
+fn insert_peer<B>(peer: SocketAddr) -> impl FnMut(Request<B>) -> Request<B> + Clone {
+    move |mut request| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    }
 }
 
 /// A client that hung up mid-handshake is nothing; anything else (say, out

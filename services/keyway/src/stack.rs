@@ -76,7 +76,8 @@ impl Stack {
         };
         phases::spawn_stream_setup(&wiring, &readiness);
         let (routers, mock_addr) = start_services(&wiring, services, &readiness).await?;
-        let router = app::build(routers, readiness);
+        let guard = phases::auth_guard(&config, &nats)?;
+        let router = app::build(routers, readiness, guard, &config.cors);
         let (listener, addr) = phases::bind(&config).await?;
         if config.env == Environment::Dev && admin_key_origin != AdminKeyOrigin::Configured {
             tracing::warn!("dev mode: using a generated admin key; set KEYWAY_ADMIN_KEY in production");

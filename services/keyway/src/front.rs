@@ -1,0 +1,105 @@
+//! What the HTTP front adds around every service's routes for security:
+//! who the client is (`ClientIp`, from the socket peer and, behind trusted
+//! proxies, `X-Forwarded-For`) and the brute-force guard, both as request
+//! extensions that `keyway_auth::authenticate_request` reads on every edge;
+//! and CORS, off unless `KEYWAY_CORS_ORIGINS` lists origins.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderName, HeaderValue, Method, header},
+    middleware::Next,
+    response::Response,
+};
+use keyway_auth::{AuthGuard, ClientIp};
+use keyway_common::config::{CorsOrigins, CorsSettings};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+/// Identifies the client and hands the guard to the edges.
+pub(crate) async fn identify(
+    State(guard): State<Arc<AuthGuard>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        let client = guard.client_ip(peer.ip(), request.headers());
+        request.extensions_mut().insert(ClientIp(client));
+    }
+    request.extensions_mut().insert(guard);
+    next.run(request).await
+}
+
+/// The CORS layer, or `None` when CORS is off (no CORS header is ever
+/// sent). Preflights are answered by the layer itself; request headers are
+/// mirrored because SDKs send headers of their own (`x-stainless-*`,
+/// `anthropic-version`), which is safe since the origin is what is checked.
+pub(crate) fn cors(settings: &CorsSettings) -> Option<CorsLayer> {
+    let origin = match &settings.origins {
+        CorsOrigins::Off => return None,
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(origins) => {
+            AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+        }
+    };
+    // The config refuses `*` with credentials; never build it regardless.
+    let credentials = settings.allow_credentials && settings.origins != CorsOrigins::Any;
+    Some(
+        CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers(AllowHeaders::mirror_request())
+            .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
+            .allow_credentials(credentials)
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use axum::{Router, body::Body, http::HeaderMap, routing::get};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn preflight(settings: &CorsSettings, origin: &str) -> HeaderMap {
+        let app = Router::new()
+            .route("/v1/models", get(|| async { "ok" }))
+            .layer(cors(settings).unwrap());
+        let request = axum::http::Request::builder()
+            .method("OPTIONS")
+            .uri("/v1/models")
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .body(Body::empty())
+            .unwrap();
+        app.oneshot(request).await.unwrap().headers().clone()
+    }
+
+    #[tokio::test]
+    async fn credentials_are_allowed_only_with_listed_origins() {
+        assert!(cors(&CorsSettings::default()).is_none());
+        let listed = CorsSettings {
+            origins: CorsOrigins::List(vec!["https://app.example.com".into()]),
+            allow_credentials: true,
+        };
+        let headers = preflight(&listed, "https://app.example.com").await;
+        assert_eq!(headers["access-control-allow-origin"], "https://app.example.com");
+        assert_eq!(headers["access-control-allow-credentials"], "true");
+        // Were the config check bypassed, `*` still never goes with credentials.
+        let any = CorsSettings {
+            origins: CorsOrigins::Any,
+            allow_credentials: true,
+        };
+        let headers = preflight(&any, "https://elsewhere.example").await;
+        assert_eq!(headers["access-control-allow-origin"], "*");
+        assert!(headers.get("access-control-allow-credentials").is_none());
+    }
+}
