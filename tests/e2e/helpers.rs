@@ -104,6 +104,10 @@ impl Isolation {
             ),
             ("KEYWAY_ADMIN_KEY".into(), self.admin_key.clone()),
             ("KEYWAY_MOCK_REQUIRE_AUTH".into(), "true".into()),
+            // Tests present wrong keys on purpose, many per stack and all
+            // from 127.0.0.1, which the brute-force guard (5 per 15 min by
+            // default) would answer with 429; its own tests set a limit.
+            ("KEYWAY_AUTH_FAILURE_LIMIT".into(), "1000".into()),
         ])
     }
 }
@@ -127,7 +131,8 @@ impl Drop for Isolation {
                     let js = async_nats::jetstream::new(client);
                     let prefix = prefix.to_uppercase();
                     let streams = ["USAGE", "KEYS"].map(|kind| format!("{prefix}_{kind}"));
-                    let buckets = ["RATE", "SPEND"].map(|kind| format!("KV_{prefix}_LIMITS_{kind}"));
+                    let buckets = ["LIMITS_RATE", "LIMITS_SPEND", "AUTH_FAILURES"]
+                        .map(|bucket| format!("KV_{prefix}_{bucket}"));
                     for stream in streams.iter().chain(&buckets) {
                         let _ = js.delete_stream(stream).await;
                     }

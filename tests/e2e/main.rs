@@ -14,6 +14,7 @@ mod byok_outbound;
 mod connections;
 mod deletion;
 mod errors;
+mod hardening;
 mod health_and_docs;
 mod identity_follow;
 mod keys_api;
