@@ -148,11 +148,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(!has_local_master_key(dir.path()));
         let config = KmsConfig {
-            provider: "local".into(),
+            provider: keyway_common::KmsProvider::Local,
             data_dir: dir.path().to_owned(),
             allow_generate: true,
-            aws_key_id: None,
-            aws_endpoint: None,
         };
         build_kms(&config).await.unwrap();
         assert!(has_local_master_key(dir.path()));

@@ -175,17 +175,11 @@ impl std::fmt::Display for RoleMap {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vars {
-        Vars::new(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<HashMap<_, _>>(),
-        )
+        Vars::from_pairs(pairs)
     }
 
     #[test]

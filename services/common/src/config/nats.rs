@@ -102,17 +102,11 @@ impl NatsSettings {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<NatsSettings, ConfigError> {
-        NatsSettings::from_vars(&Vars::new(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<HashMap<_, _>>(),
-        ))
+        NatsSettings::from_vars(&Vars::from_pairs(pairs))
     }
 
     #[test]

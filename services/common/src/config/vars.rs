@@ -26,6 +26,17 @@ impl Vars {
         Self(Arc::new(vars))
     }
 
+    /// From literal pairs, as tests inject variables without touching the
+    /// process environment.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self::new(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
     pub fn from_process() -> Self {
         Self::new(std::env::vars().collect())
     }
@@ -144,12 +155,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vars {
-        Vars::new(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        )
+        Vars::from_pairs(pairs)
     }
 
     #[test]

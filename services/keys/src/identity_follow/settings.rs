@@ -192,12 +192,7 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Option<FollowSettings>, ConfigError> {
-        let vars = Vars::new(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        );
+        let vars = Vars::from_pairs(pairs);
         FollowSettings::from_config(&vars, false)
     }
 

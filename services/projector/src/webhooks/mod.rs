@@ -107,13 +107,7 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        Config::from_vars(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        )
-        .unwrap()
+        Config::from_source(keyway_common::Vars::from_pairs(pairs)).unwrap()
     }
 
     #[test]
