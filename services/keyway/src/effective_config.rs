@@ -118,6 +118,7 @@ mod tests {
                 ("AWS_SESSION_TOKEN", "aws-session-value"),
                 ("KEYWAY_MOCK_KEYS", "sk-upstream-key=alice"),
                 ("KEYWAY_OIDC_ISSUER", "https://sso.example.com/realms/acme"),
+                ("KEYWAY_OIDC_AUDIENCE", "keyway"),
                 ("KEYWAY_KEYCLOAK_CLIENT_ID", "keyway-follower"),
                 ("KEYWAY_KEYCLOAK_CLIENT_SECRET", "keycloak-client-secret"),
                 (
