@@ -58,13 +58,9 @@ pub(crate) async fn start_key_service(
     if let Some(hook) = on_change {
         service = service.with_change_hook(hook);
     }
+    // Production's http-issuer refusal lives with the other production
+    // checks (`keyway_common::config`), made before anything starts.
     if let Some(oidc) = OidcSettings::from_vars(config.vars())? {
-        if config.env == Environment::Prod && !oidc.insecure_issuers().is_empty() {
-            return Err(ConfigError::InsecureInProduction(vec![
-                "KEYWAY_OIDC_ISSUER must use https for hosts other than loopback",
-            ])
-            .into());
-        }
         let verifier = OidcVerifier::start(oidc).map_err(StartError::OidcClient)?;
         service = service.with_oidc(Arc::new(verifier));
     }
@@ -133,26 +129,4 @@ pub(crate) fn projector(
         shutdown.clone(),
     ));
     Ok(webhooks)
-}
-
-#[cfg(test)]
-#[expect(clippy::unwrap_used)]
-mod tests {
-    use keyway_common::config::has_local_master_key;
-    use keyway_keys::crypto::{KmsConfig, build_kms};
-
-    /// The production check looks for the local KMS's files by name; this
-    /// keeps it in step with the files `keyway-crypto` really writes.
-    #[tokio::test]
-    async fn the_production_check_finds_the_master_key_the_local_kms_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(!has_local_master_key(dir.path()));
-        let config = KmsConfig {
-            provider: keyway_common::KmsProvider::Local,
-            data_dir: dir.path().to_owned(),
-            allow_generate: true,
-        };
-        build_kms(&config).await.unwrap();
-        assert!(has_local_master_key(dir.path()));
-    }
 }

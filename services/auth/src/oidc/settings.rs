@@ -93,24 +93,6 @@ impl OidcSettings {
         ]
     }
 
-    /// The issuers served over plain http to a host other than loopback:
-    /// production refuses them, since their keys could be swapped in transit.
-    pub fn insecure_issuers(&self) -> Vec<&str> {
-        self.issuers
-            .iter()
-            .filter(|issuer| url::Url::parse(issuer).is_ok_and(|u| u.scheme() == "http" && !is_loopback(&u)))
-            .map(String::as_str)
-            .collect()
-    }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 fn parse_issuers(raw: &str) -> Result<Vec<String>, ConfigError> {
@@ -207,7 +189,6 @@ mod tests {
         assert_eq!(settings.role_map.role_of("admin"), Some(Role::TenantAdmin));
         assert_eq!(settings.role_map.role_of("viewer"), Some(Role::Viewer));
         assert_eq!(settings.role_map.role_of("offline_access"), None);
-        assert!(settings.insecure_issuers().is_empty());
         Ok(())
     }
 
@@ -232,25 +213,5 @@ mod tests {
                 "{name}: {err:?}"
             );
         }
-    }
-
-    #[test]
-    fn plain_http_is_insecure_only_off_loopback() -> Result<(), ConfigError> {
-        let settings = OidcSettings::from_vars(&vars(&[
-            (
-                "KEYWAY_OIDC_ISSUER",
-                "http://sso.example.com/realms/a,http://localhost:8080/realms/b",
-            ),
-            ("KEYWAY_OIDC_AUDIENCE", "keyway"),
-        ]))?
-        .ok_or(ConfigError::Requires {
-            var: "test",
-            needs: "settings",
-        })?;
-        assert_eq!(
-            settings.insecure_issuers(),
-            vec!["http://sso.example.com/realms/a"]
-        );
-        Ok(())
     }
 }

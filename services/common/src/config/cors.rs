@@ -85,12 +85,7 @@ mod tests {
     use super::*;
 
     fn cors(pairs: &[(&str, &str)]) -> Result<CorsSettings, ConfigError> {
-        CorsSettings::from_vars(&Vars::new(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        ))
+        CorsSettings::from_vars(&Vars::from_pairs(pairs))
     }
 
     #[test]

@@ -18,7 +18,6 @@ pub use nats::NatsSettings;
 // The KMS choice is the crypto crate's type, so the configuration and the
 // code that builds the KMS share one definition.
 pub use keyway_crypto::KmsProvider;
-pub use production::has_local_master_key;
 pub use show::{MASK, redact_url};
 pub use vars::Vars;
 

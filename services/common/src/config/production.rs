@@ -3,8 +3,6 @@
 //! pass rather than one restart each; and one combination (CORS `*` with
 //! credentials) is refused in every environment.
 
-use std::path::Path;
-
 use super::{Config, ConfigError, Environment, KmsProvider};
 
 impl Config {
@@ -49,7 +47,7 @@ impl Config {
                 problems.push("KEYWAY_KMS_KEY_ID must name the KMS key when KEYWAY_KMS=aws");
             }
             // A gateway run alone (`KEYWAY_KEYS_URL`) unwraps nothing.
-            KmsProvider::Local if self.keys_url.is_none() && !has_local_master_key(&self.data_dir) => {
+            KmsProvider::Local if self.keys_url.is_none() && !keyway_crypto::LocalKms::has_master_key(&self.data_dir.join("kms")) => {
                 problems.push(
                     "KEYWAY_KMS=local needs an existing master key in <KEYWAY_DATA_DIR>/kms/ (production never \
                      generates one, which would be lost with the data dir: provision master-v1.key and back it \
@@ -80,24 +78,9 @@ impl Config {
     }
 }
 
-/// Whether the local KMS's directory holds a master key (`master-v<N>.key`,
-/// the layout of `keyway-crypto`'s local provider; a test in the keyway
-/// crate checks that the two agree).
-pub fn has_local_master_key(data_dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(data_dir.join("kms")) else {
-        return false;
-    };
-    entries.flatten().any(|entry| {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        name.starts_with("master-v") && name.ends_with(".key") && entry.path().is_file()
-    })
-}
-
 /// Any of the comma-separated issuers over plain http to a host other than
-/// loopback: its signing keys could be swapped in transit. The same rule as
-/// `keyway_auth::oidc::OidcSettings::insecure_issuers`, read from the raw
-/// value so it is reported with the other problems.
+/// loopback: its signing keys could be swapped in transit. Read from the raw
+/// value so it is reported with the other problems, before OIDC is set up.
 fn has_insecure_issuer(raw: &str) -> bool {
     raw.split(',').map(str::trim).any(|issuer| {
         url::Url::parse(issuer).is_ok_and(|u| {

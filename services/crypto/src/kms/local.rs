@@ -108,6 +108,13 @@ fn parse(wrapped: &[u8]) -> Result<Parsed<'_>, KmsError> {
 }
 
 impl LocalKms {
+    /// Whether the key directory `dir` (normally `<data_dir>/kms`) holds at
+    /// least one master key, without creating or reading anything: the
+    /// production check refuses to start a store that would generate one.
+    pub fn has_master_key(dir: &Path) -> bool {
+        files::has_any(dir)
+    }
+
     /// Opens the key directory `dir` (normally `<data_dir>/kms`), loading every
     /// master version. With none present, generates v1 if `allow_generate`,
     /// else fails with [`KmsError::Config`].

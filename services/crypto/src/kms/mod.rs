@@ -200,8 +200,11 @@ mod tests {
     #[tokio::test]
     async fn local_provider_keeps_keys_under_data_dir_kms() {
         let dir = tempfile::tempdir().unwrap();
+        assert!(!LocalKms::has_master_key(&dir.path().join("kms")));
         let kms = build_kms(&cfg(KmsProvider::Local, dir.path())).await.unwrap();
         assert_eq!(kms.key_ref(), "local:v1");
         assert!(dir.path().join("kms/master-v1.key").is_file());
+        // What the production check asks before it lets a store start.
+        assert!(LocalKms::has_master_key(&dir.path().join("kms")));
     }
 }
