@@ -143,6 +143,32 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xfff0) == 0x3ff0 // documentation 3fff::/20
 }
 
+/// The system resolver minus every internal address: the connect-time half
+/// of the guard. A host that passed [`check_url`] when it was registered can
+/// be re-pointed inside the network later (DNS rebinding); a client built
+/// with this resolver still cannot reach it there.
+pub struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let public: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| !is_internal(addr.ip()))
+                .collect();
+            if public.is_empty() {
+                return Err(std::io::Error::other(format!(
+                    "{host} resolves only to private, loopback or link-local addresses"
+                ))
+                .into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]
 mod tests {
@@ -290,5 +316,15 @@ mod tests {
             check_url("/relative", DEV).await,
             Err(OutboundUrlError::Parse { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn the_connect_time_resolver_refuses_names_that_resolve_inside() {
+        use reqwest::dns::Resolve;
+        let refused = PublicOnlyResolver.resolve("localhost".parse().unwrap()).await;
+        let Err(e) = refused else {
+            panic!("localhost must be refused");
+        };
+        assert!(e.to_string().contains("private, loopback"), "{e}");
     }
 }

@@ -2,32 +2,35 @@
 //! leaves the process. Entries expire after a TTL and are evicted per tenant
 //! the moment a key-change event for that tenant arrives.
 //!
+//! The store is `moka`: lookups take no global lock, and a full cache evicts
+//! single entries (TinyLFU), never everything at once.
+//!
 //! An eviction epoch closes the race where a lookup that started before an
 //! eviction would put the stale answer back afterwards: such an answer is
 //! simply not cached. Evictions are rare, so discarding is cheap.
 
 use std::{
-    collections::HashMap,
     hash::Hash,
-    sync::Mutex,
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
+
+use moka::sync::Cache;
 
 use crate::clock::Clock;
 
 pub(crate) struct TenantCache<K, V> {
     ttl: Duration,
     clock: Clock,
-    inner: Mutex<Inner<K, V>>,
+    entries: Cache<K, Entry<V>>,
+    epoch: AtomicU64,
 }
 
-struct Inner<K, V> {
-    entries: HashMap<K, Entry<V>>,
-    epoch: u64,
-}
-
+#[derive(Clone)]
 struct Entry<V> {
-    tenant: String,
+    tenant: std::sync::Arc<str>,
+    /// Checked on read against `clock`, so tests can move time; moka's own
+    /// time-to-live only frees the memory.
     expires: Instant,
     value: V,
 }
@@ -36,76 +39,77 @@ struct Entry<V> {
 /// evicted meanwhile.
 pub(crate) struct Ticket(u64);
 
-const MAX_ENTRIES: usize = 100_000;
+const MAX_ENTRIES: u64 = 100_000;
 
-impl<K: Eq + Hash, V: Clone> TenantCache<K, V> {
+impl<K, V> TenantCache<K, V>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     pub(crate) fn new(ttl: Duration) -> Self {
         Self::with_clock(ttl, Clock::system())
     }
 
     pub(crate) fn with_clock(ttl: Duration, clock: Clock) -> Self {
+        Self::build(ttl, clock, MAX_ENTRIES)
+    }
+
+    fn build(ttl: Duration, clock: Clock, capacity: u64) -> Self {
+        let entries = Cache::builder()
+            .max_capacity(capacity)
+            .time_to_live(ttl.max(Duration::from_millis(1)))
+            .support_invalidation_closures()
+            .build();
         Self {
             ttl,
             clock,
-            inner: Mutex::new(Inner {
-                entries: HashMap::new(),
-                epoch: 0,
-            }),
+            entries,
+            epoch: AtomicU64::new(0),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K, V>> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<V> {
         let now = self.clock.now();
-        let inner = self.lock();
-        inner
-            .entries
+        self.entries
             .get(key)
             .filter(|e| e.expires > now)
-            .map(|e| e.value.clone())
+            .map(|e| e.value)
     }
 
     pub(crate) fn ticket(&self) -> Ticket {
-        Ticket(self.lock().epoch)
+        Ticket(self.epoch.load(Ordering::Acquire))
     }
 
     pub(crate) fn insert(&self, ticket: Ticket, key: K, tenant: &str, value: V) {
-        if self.ttl.is_zero() {
+        if self.ttl.is_zero() || self.epoch.load(Ordering::Acquire) != ticket.0 {
             return;
-        }
-        let now = self.clock.now();
-        let mut inner = self.lock();
-        if inner.epoch != ticket.0 {
-            return;
-        }
-        if inner.entries.len() >= MAX_ENTRIES {
-            inner.entries.retain(|_, e| e.expires > now);
-            if inner.entries.len() >= MAX_ENTRIES {
-                inner.entries.clear();
-            }
         }
         let entry = Entry {
-            tenant: tenant.to_owned(),
-            expires: now + self.ttl,
+            tenant: tenant.into(),
+            expires: self.clock.now() + self.ttl,
             value,
         };
-        inner.entries.insert(key, entry);
+        // An eviction that began after the check above but before this
+        // insert registered its predicate too early to see the entry: look
+        // again and take the entry back out. One that begins later sees it.
+        self.entries.insert(key.clone(), entry);
+        if self.epoch.load(Ordering::Acquire) != ticket.0 {
+            self.entries.invalidate(&key);
+        }
     }
 
     /// `"*"` evicts every tenant (after missed key-change events).
     pub(crate) fn evict_tenant(&self, tenant: &str) {
-        let mut inner = self.lock();
-        inner.epoch += 1;
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         if tenant == "*" {
-            inner.entries.clear();
-        } else {
-            inner.entries.retain(|_, e| e.tenant != tenant);
+            self.entries.invalidate_all();
+            return;
         }
+        let tenant: std::sync::Arc<str> = tenant.into();
+        // Cannot fail: the builder enables invalidation closures.
+        let _ = self
+            .entries
+            .invalidate_entries_if(move |_, e: &Entry<V>| e.tenant == tenant);
     }
 }
 
@@ -141,5 +145,16 @@ mod tests {
         cache.evict_tenant("b");
         cache.insert(ticket, "k", "a", "stale");
         assert_eq!(cache.get(&"k"), None);
+    }
+
+    #[test]
+    fn a_full_cache_evicts_single_entries_not_everything() {
+        let cache = TenantCache::build(Duration::from_secs(60), Clock::system(), 10);
+        for i in 0..100 {
+            cache.insert(cache.ticket(), i, "a", i);
+        }
+        cache.entries.run_pending_tasks();
+        let kept = (0..100).filter(|i| cache.get(i).is_some()).count();
+        assert!((1..=10).contains(&kept), "kept {kept}");
     }
 }

@@ -41,7 +41,11 @@ pub use remote::RemoteKeys;
 /// Everything a request needs, shared by all handlers.
 pub struct Gateway {
     catalog: Catalog,
+    /// For the operator's catalog upstreams.
     client: reqwest::Client,
+    /// For a BYOK key's own base URL: a tenant chose that host, so in
+    /// production it is refused at connect time if it resolves inside.
+    custom_client: reqwest::Client,
     authenticator: authn::CachedAuthenticator,
     credentials: Credentials,
     upstream_timeout: Duration,
@@ -57,6 +61,9 @@ pub struct GatewaySettings {
     pub upstream_connect_timeout: Duration,
     pub upstream_timeout: Duration,
     pub max_body_bytes: usize,
+    /// `KEYWAY_ALLOW_PRIVATE_URLS`: a BYOK base URL may reach private
+    /// addresses (dev and tests only).
+    pub allow_private_urls: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +81,8 @@ impl Gateway {
     ) -> Result<Self, ClientBuildError> {
         let ttl = settings.credential_cache_ttl;
         Ok(Self {
-            client: proxy::build_client(settings.upstream_connect_timeout, settings.upstream_timeout)?,
+            client: proxy::build_client(&settings, false)?,
+            custom_client: proxy::build_client(&settings, !settings.allow_private_urls)?,
             catalog,
             authenticator: authn::CachedAuthenticator {
                 inner: authenticator,

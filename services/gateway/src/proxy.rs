@@ -11,6 +11,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::{
+    GatewaySettings,
     catalog::{Model, Wire},
     error::GatewayError,
 };
@@ -19,21 +20,26 @@ use crate::{
 const MAX_ERROR_BODY: usize = 64 * 1024;
 const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 
-pub(crate) fn build_client(
-    connect_timeout: Duration,
-    read_timeout: Duration,
-) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+/// `public_only` adds the connect-time SSRF guard (for tenants' own base
+/// URLs; the operator's catalog upstreams may be anywhere).
+pub(crate) fn build_client(settings: &GatewaySettings, public_only: bool) -> Result<reqwest::Client, reqwest::Error> {
+    let builder = reqwest::Client::builder()
         // A redirect could lead a custom base URL past the SSRF guard.
         .redirect(reqwest::redirect::Policy::none())
         // Upstreams are reached directly; proxy detection costs every request.
         .no_proxy()
-        .connect_timeout(connect_timeout)
-        .read_timeout(read_timeout)
+        .connect_timeout(settings.upstream_connect_timeout)
+        .read_timeout(settings.upstream_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(256)
-        .tcp_nodelay(true)
-        .build()
+        .tcp_nodelay(true);
+    if public_only {
+        builder
+            .dns_resolver(std::sync::Arc::new(keyway_common::outbound::PublicOnlyResolver))
+            .build()
+    } else {
+        builder.build()
+    }
 }
 
 pub(crate) struct UpstreamCall<'a> {

@@ -83,11 +83,17 @@ impl KeyService {
         settings: KeyServiceSettings,
     ) -> Result<Self, KeysError> {
         let pepper = load_or_create_pepper(&pool, kms.as_ref()).await?;
-        let http = reqwest::Client::builder()
-            // A redirect could lead a custom base URL past the SSRF guard.
+        // It tests custom BYOK base URLs: a redirect could lead past the
+        // SSRF guard, and a host re-pointed inside after its check (DNS
+        // rebinding) is refused again at connect time.
+        let mut http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(15));
+        if !settings.base_url_policy.allow_private {
+            http = http.dns_resolver(Arc::new(keyway_common::outbound::PublicOnlyResolver));
+        }
+        let http = http
             .build()
             .map_err(|e| KeysError::Unavailable(format!("http client: {e}")))?;
         let service = Self {

@@ -82,6 +82,7 @@ pub(crate) fn build_gateway(
             upstream_connect_timeout: config.upstream_connect_timeout,
             upstream_timeout: config.upstream_timeout,
             max_body_bytes: config.max_body_bytes,
+            allow_private_urls: config.allow_private_urls,
         },
     )?
     .with_limiter(limiter);

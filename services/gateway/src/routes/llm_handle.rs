@@ -101,8 +101,12 @@ async fn forward(
         (Ok(_), _) => {}
     }
     tracing::debug!(model = %model.name, stream = request.stream, key_source = ?credential.source, "forwarding upstream");
+    let client = match credential.key.base_url {
+        Some(_) => &gw.custom_client,
+        None => &gw.client,
+    };
     let upstream = proxy::forward(
-        &gw.client,
+        client,
         gw.upstream_timeout,
         UpstreamCall {
             model,

@@ -5,10 +5,9 @@
 //! at registration cannot be re-pointed inside the network later (DNS
 //! rebinding).
 
-use std::{io, net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
-use keyway_common::outbound::is_internal;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use keyway_common::outbound::PublicOnlyResolver;
 
 use super::WebhookSettings;
 
@@ -22,44 +21,6 @@ pub(super) fn build(settings: &WebhookSettings) -> Result<reqwest::Client, reqwe
     if settings.policy.allow_private {
         builder.build()
     } else {
-        builder.dns_resolver(Arc::new(PublicOnly)).build()
-    }
-}
-
-/// The system resolver, minus every internal address.
-struct PublicOnly;
-
-impl Resolve for PublicOnly {
-    fn resolve(&self, name: Name) -> Resolving {
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let public: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| !is_internal(addr.ip()))
-                .collect();
-            if public.is_empty() {
-                return Err(io::Error::other(format!(
-                    "{host} resolves only to private, loopback or link-local addresses"
-                ))
-                .into());
-            }
-            let addrs: Addrs = Box::new(public.into_iter());
-            Ok(addrs)
-        })
-    }
-}
-
-#[cfg(test)]
-#[expect(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_production_resolver_refuses_names_that_resolve_inside() {
-        let refused = PublicOnly.resolve("localhost".parse().unwrap()).await;
-        let Err(e) = refused else {
-            panic!("localhost must be refused");
-        };
-        assert!(e.to_string().contains("private, loopback"), "{e}");
+        builder.dns_resolver(Arc::new(PublicOnlyResolver)).build()
     }
 }
