@@ -1,7 +1,8 @@
 //! A 3-node JetStream cluster on loopback (private ports, Debian's
 //! `nats-server`): Keyway given all three servers and R3 streams keeps
-//! serving and billing exactly while the usage stream's leader is killed
-//! with SIGKILL and restarted.
+//! serving and billing exactly, under load, while first the usage stream's
+//! leader and then the node Keyway is connected to are killed with SIGKILL
+//! and restarted.
 
 use std::{
     net::TcpListener,
@@ -11,12 +12,15 @@ use std::{
 };
 
 use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{TestStack, chat, eventually_within};
 
 struct Node {
     name: String,
     client_port: u16,
+    monitor_port: u16,
     config: PathBuf,
     child: Option<Child>,
 }
@@ -45,20 +49,21 @@ fn nats_server() -> &'static str {
 impl Cluster {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let ports: Vec<(u16, u16, u16)> = (0..3).map(|_| (free_port(), free_port(), free_port())).collect();
         let routes: Vec<String> = ports
             .iter()
-            .map(|(_, c)| format!("nats-route://127.0.0.1:{c}"))
+            .map(|(_, c, _)| format!("nats-route://127.0.0.1:{c}"))
             .collect();
         let nodes = ports
             .iter()
             .enumerate()
-            .map(|(i, (client, cluster))| {
+            .map(|(i, (client, cluster, monitor))| {
                 let name = format!("n{i}");
                 let store = dir.path().join(&name);
                 let config = dir.path().join(format!("{name}.conf"));
                 let text = format!(
-                    "server_name: {name}\nlisten: 127.0.0.1:{client}\njetstream {{ store_dir: \"{}\" }}\n\
+                    "server_name: {name}\nlisten: 127.0.0.1:{client}\nhttp: 127.0.0.1:{monitor}\n\
+                     jetstream {{ store_dir: \"{}\" }}\n\
                      cluster {{ name: keyway-test, listen: 127.0.0.1:{cluster}, routes: [{}] }}\n",
                     store.display(),
                     routes.join(", ")
@@ -67,6 +72,7 @@ impl Cluster {
                 let mut node = Node {
                     name,
                     client_port: *client,
+                    monitor_port: *monitor,
                     config,
                     child: None,
                 };
@@ -121,22 +127,93 @@ async fn platform_requests(stack: &TestStack) -> i64 {
     summary["totals"]["requests"].as_i64().unwrap_or(-1)
 }
 
-async fn send_chats(stack: &TestStack, n: usize) {
-    for i in 0..n {
-        let response = stack
-            .http
-            .post(stack.url("/v1/chat/completions"))
-            .bearer_auth(&stack.admin_key)
-            .json(&chat("mock-gpt", &format!("cluster {i}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "request {i} is served");
+/// Sends chats from `workers` concurrent clients until `stop`; each must be
+/// served. Returns how many were.
+fn start_load(stack: &TestStack, workers: usize, stop: CancellationToken) -> JoinHandle<usize> {
+    let (http, url, key) = (
+        stack.http.clone(),
+        stack.url("/v1/chat/completions"),
+        stack.admin_key.clone(),
+    );
+    tokio::spawn(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in 0..workers {
+            let (http, url, key, stop) = (http.clone(), url.clone(), key.clone(), stop.clone());
+            tasks.spawn(async move {
+                let mut served = 0;
+                while !stop.is_cancelled() {
+                    let body = chat("mock-gpt", &format!("cluster {w}/{served}"));
+                    let response = http.post(&url).bearer_auth(&key).json(&body).send().await.unwrap();
+                    assert_eq!(response.status(), 200, "worker {w} request {served} is served");
+                    served += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                served
+            });
+        }
+        tasks.join_all().await.into_iter().sum()
+    })
+}
+
+/// The node the `keyway` client is connected to, from the monitoring port's
+/// `/connz` (the test's own client connects under no name).
+async fn connected_node(cluster: &Cluster, http: &reqwest::Client) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        for node in cluster.nodes.iter().filter(|n| n.child.is_some()) {
+            let url = format!("http://127.0.0.1:{}/connz", node.monitor_port);
+            let Ok(response) = http.get(url).send().await else {
+                continue;
+            };
+            let connz: Value = response.json().await.unwrap_or_default();
+            let ours = connz["connections"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["name"] == "keyway"));
+            if ours {
+                return node.name.clone();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "keyway is connected to no node"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+impl Cluster {
+    /// SIGKILLs `name` for a few seconds under load, then restarts it and
+    /// waits until the stream has a leader and two current followers again.
+    async fn kill_and_restart(&mut self, name: &str, js: &async_nats::jetstream::Context, stream: &str) {
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.name == name)
+            .expect("one of ours");
+        node.kill();
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        node.start();
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Ok(mut s) = js.get_stream(stream).await
+                && let Ok(info) = s.info().await
+                && info.cluster.as_ref().is_some_and(|c| {
+                    c.leader.is_some() && c.replicas.iter().filter(|r| r.current && !r.offline).count() == 2
+                })
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} did not rejoin the stream"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 }
 
 #[tokio::test]
-async fn r3_streams_on_a_cluster_survive_the_leaders_death_and_bill_exactly() {
+async fn r3_streams_survive_the_leaders_and_the_connected_nodes_deaths_under_load_and_bill_exactly() {
     let mut cluster = Cluster::start();
     let urls = cluster.urls();
     let stack =
@@ -146,21 +223,27 @@ async fn r3_streams_on_a_cluster_survive_the_leaders_death_and_bill_exactly() {
     let js = async_nats::jetstream::new(async_nats::connect(servers.as_slice()).await.unwrap());
     let leader = usage_stream_leader(&js, &stream).await;
 
-    send_chats(&stack, 20).await;
-    let node = cluster
-        .nodes
-        .iter_mut()
-        .find(|n| n.name == leader)
-        .expect("the leader is one of ours");
-    node.kill();
-    send_chats(&stack, 20).await;
-    node.start();
-    send_chats(&stack, 10).await;
+    let stop = CancellationToken::new();
+    let load = start_load(&stack, 4, stop.clone());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.kill_and_restart(&leader, &js, &stream).await;
+    let connected = connected_node(&cluster, &stack.http).await;
+    cluster.kill_and_restart(&connected, &js, &stream).await;
+    // Keyway followed the cluster to a live node (any; it may be back).
+    connected_node(&cluster, &stack.http).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.cancel();
+    let served = i64::try_from(load.await.unwrap()).unwrap();
+    assert!(served > 0);
 
-    eventually_within(Duration::from_secs(90), "billed == served (50)", || async {
-        platform_requests(&stack).await == 50
-    })
+    eventually_within(
+        Duration::from_secs(120),
+        &format!("billed == served ({served})"),
+        || async { platform_requests(&stack).await == served },
+    )
     .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(platform_requests(&stack).await, served, "and not more");
 }
 
 /// Waits for the stream to exist with 3 replicas and a leader; its name.
