@@ -11,7 +11,7 @@ use tokio::{io::AsyncWriteExt, net::TcpListener};
 
 use crate::{
     helpers::{TestStack, local_kms, pg_url},
-    keys_api::{call, new_tenant},
+    keys_api::{call, chat_status, new_api_key, new_tenant, new_user},
 };
 
 /// A loopback port nothing listens on: connecting is refused.
@@ -73,6 +73,10 @@ async fn testing_a_custom_base_url_says_the_same_for_every_transport_failure() {
 /// The key service as `KEYWAY_ENV=prod` configures it, on the stack's
 /// database, mounted on a port of its own.
 async fn production_keys(stack: &TestStack) -> String {
+    keys_beside(stack, production_policy(stack)).await
+}
+
+fn production_policy(stack: &TestStack) -> OutboundPolicy {
     // Production needs the local KMS's master key to exist: the stack's has one.
     let data_dir = stack.isolation.data_dir.path().display().to_string();
     let vars: HashMap<String, String> = [
@@ -94,6 +98,12 @@ async fn production_keys(stack: &TestStack) -> String {
             require_https: true
         }
     );
+    policy
+}
+
+/// A key service with `policy` on the stack's database and KMS, mounted on
+/// a port of its own; its base URL.
+async fn keys_beside(stack: &TestStack, policy: OutboundPolicy) -> String {
     let pool = sqlx::PgPool::connect(&pg_url(&stack.isolation.db_name))
         .await
         .unwrap();
@@ -146,4 +156,39 @@ async fn in_production_a_custom_base_url_must_be_https_and_public() {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(why), "{url}: {body}");
     }
+}
+
+/// DNS rebinding: a base URL that was public when it was checked may later
+/// resolve inside the network. Simulated with a key stored through a key
+/// service that allowed private addresses (as if `localhost` had been public
+/// then) while the serving stack does not: the gateway refuses to connect
+/// there, and the operator's own catalog upstream on loopback still works.
+#[tokio::test]
+async fn a_byok_base_url_that_now_resolves_inside_is_refused_when_connecting() {
+    let stack = TestStack::spawn_with(&[("KEYWAY_ALLOW_PRIVATE_URLS", "false")]).await;
+    let tenant = new_tenant(&stack, "starter").await;
+    let user = new_user(&stack, &tenant, "member").await;
+    let (_, key) = new_api_key(&stack, &tenant, json!({"name": "alice", "user_id": user})).await;
+    let lenient = OutboundPolicy {
+        allow_private: true,
+        require_https: false,
+    };
+    let lenient_keys = keys_beside(&stack, lenient).await;
+    let mock = stack.mock_url.clone().expect("the dev stack runs the mock");
+    let response = stack
+        .http
+        .put(format!("{lenient_keys}/api/v1/byok/keys/openai"))
+        .bearer_auth(&key)
+        .json(&json!({"key": "sk-rebound-0123456789", "base_url": format!("http://localhost:{}/v1", mock.rsplit(':').next().unwrap())}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+
+    let (status, body) = chat_status(&stack, &key, "mock-gpt-byok").await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["type"], "upstream_error", "{body}");
+    assert!(!body.to_string().contains("sk-rebound"), "{body}");
+    let (status, body) = chat_status(&stack, &key, "mock-gpt").await;
+    assert_eq!(status, 200, "catalog upstreams may be private: {body}");
 }
