@@ -21,6 +21,7 @@ mod keys_api;
 mod keys_store;
 mod limits;
 mod llm_proxy;
+mod metrics;
 mod nats_cluster;
 mod oidc;
 mod process;

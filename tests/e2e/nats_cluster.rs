@@ -143,7 +143,13 @@ fn start_load(stack: &TestStack, workers: usize, stop: CancellationToken) -> Joi
                 let mut served = 0;
                 while !stop.is_cancelled() {
                     let body = chat("mock-gpt", &format!("cluster {w}/{served}"));
-                    let response = http.post(&url).bearer_auth(&key).json(&body).send().await.unwrap();
+                    let response = http
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .json(&body)
+                        .send()
+                        .await
+                        .unwrap();
                     assert_eq!(response.status(), 200, "worker {w} request {served} is served");
                     served += 1;
                     tokio::time::sleep(Duration::from_millis(20)).await;

@@ -9,6 +9,7 @@ pub mod codes;
 pub mod config;
 pub mod db;
 pub mod kv;
+pub mod metrics;
 pub mod nats;
 pub mod outbound;
 pub mod retry;

@@ -132,6 +132,7 @@ impl DekCache {
             if let Some(entry) = inner.tenants.get_mut(tenant).and_then(|vs| vs.get_mut(&version)) {
                 if self.is_fresh(entry, now) {
                     entry.uses += 1;
+                    metrics::counter!(crate::DEK_CACHE, "result" => "hit").increment(1);
                     return Ok(Arc::clone(&entry.dek));
                 }
                 inner.remove(tenant, version);
@@ -139,6 +140,7 @@ impl DekCache {
             inner.epoch
         };
 
+        metrics::counter!(crate::DEK_CACHE, "result" => "miss").increment(1);
         let dek = Arc::new(load().await?);
 
         let mut inner = self.lock();

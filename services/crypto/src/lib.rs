@@ -19,7 +19,8 @@ pub mod test_support;
 pub use clock::Clock;
 pub use dek_cache::DekCache;
 pub use kms::{
-    AwsKms, DataKey, EncryptionContext, Kms, KmsConfig, KmsError, KmsProvider, LocalKms, build_kms,
+    AwsKms, DEK_CACHE, DataKey, EncryptionContext, KMS_CALLS, Kms, KmsConfig, KmsError, KmsProvider,
+    LocalKms, build_kms,
 };
 pub use mac::{Hmac256, hmac_sha256, verify_hmac_sha256};
 pub use seal::{Aad, SealError, open, seal};

@@ -70,10 +70,7 @@ where
 
     pub(crate) fn get(&self, key: &K) -> Option<V> {
         let now = self.clock.now();
-        self.entries
-            .get(key)
-            .filter(|e| e.expires > now)
-            .map(|e| e.value)
+        self.entries.get(key).filter(|e| e.expires > now).map(|e| e.value)
     }
 
     pub(crate) fn ticket(&self) -> Ticket {

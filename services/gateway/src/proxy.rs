@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use bytes::Bytes;
+use keyway_common::metrics as metric;
 use serde_json::Value;
 
 use crate::{
@@ -22,7 +23,10 @@ const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// `public_only` adds the connect-time SSRF guard (for tenants' own base
 /// URLs; the operator's catalog upstreams may be anywhere).
-pub(crate) fn build_client(settings: &GatewaySettings, public_only: bool) -> Result<reqwest::Client, reqwest::Error> {
+pub(crate) fn build_client(
+    settings: &GatewaySettings,
+    public_only: bool,
+) -> Result<reqwest::Client, reqwest::Error> {
     let builder = reqwest::Client::builder()
         // A redirect could lead a custom base URL past the SSRF guard.
         .redirect(reqwest::redirect::Policy::none())
@@ -82,7 +86,17 @@ pub(crate) async fn forward(
         request = request.header("x-request-id", id.clone());
     }
 
-    let upstream = match tokio::time::timeout(timeout, request.send()).await {
+    let model: std::sync::Arc<str> = call.model.name.as_str().into();
+    let sent = std::time::Instant::now();
+    let outcome = tokio::time::timeout(timeout, request.send()).await;
+    let waited = sent.elapsed();
+    metrics::histogram!(metric::UPSTREAM_LATENCY, "model" => model.clone()).record(waited.as_secs_f64());
+    metric::note(|t| {
+        t.model = Some(model);
+        t.upstream_wait += waited;
+        t.upstream_sent = Some(sent);
+    });
+    let upstream = match outcome {
         Err(_) => return Err(GatewayError::UpstreamTimeout),
         Ok(Err(e)) => return Err(transport_error(&e)),
         Ok(Ok(r)) => r,

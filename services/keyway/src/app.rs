@@ -20,6 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     front,
     health::{self, Readiness},
+    observability,
 };
 
 pub(crate) fn build(
@@ -38,6 +39,7 @@ pub(crate) fn build(
     if let Some(cors) = front::cors(cors) {
         app = app.layer(cors);
     }
+    app = app.layer(axum::middleware::from_fn(observability::observe));
     app.layer(
         TraceLayer::new_for_http()
             .make_span_with(|request: &Request<_>| {

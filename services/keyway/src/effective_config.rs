@@ -32,6 +32,7 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
     let mock = MockConfig::from_vars("KEYWAY_MOCK_", config.vars())?;
     let follow = FollowSettings::from_config(config.vars(), config.env == Environment::Prod)?;
     let guard = GuardSettings::from_config(config.vars())?;
+    let metrics = crate::observability::MetricsSettings::from_config(config.vars())?;
     let shown = [
         ("KEYWAY_LIMITS_KV_TIMEOUT_MS", ms(limits.kv_timeout)),
         ("KEYWAY_LIMITS_LEASE_MS", ms(limits.lease)),
@@ -66,6 +67,14 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
                 .map_or_else(|| "(one word per delta)".to_owned(), |n| n.to_string()),
         ),
         ("KEYWAY_MOCK_CHUNK_DELAY_MS", ms(mock.chunk_delay)),
+        (
+            "KEYWAY_METRICS_TOKEN",
+            metrics
+                .token
+                .as_ref()
+                .map_or_else(|| "(the admin key)".to_owned(), |_| "********".to_owned()),
+        ),
+        ("KEYWAY_METRICS_MAX_TENANTS", metrics.max_tenants.to_string()),
     ];
     let oidc = match OidcSettings::from_vars(config.vars())? {
         Some(oidc) => oidc.effective(),

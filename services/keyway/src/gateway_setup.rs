@@ -11,7 +11,11 @@ use keyway_gateway::{
 };
 use keyway_keys::{KeyService, service::ChangeHook};
 
-use crate::{error::StartError, mock};
+use crate::{
+    error::StartError,
+    mock,
+    observability::{self, CountingSink, MetricsSettings},
+};
 
 type CredentialSources = (Arc<dyn Authenticator>, Option<Arc<dyn ProviderKeys>>);
 
@@ -76,7 +80,10 @@ pub(crate) fn build_gateway(
         authenticator,
         byok,
         system_keys,
-        Some(usage),
+        Some(Arc::new(CountingSink {
+            inner: usage,
+            tenants: observability::tenant_labels(MetricsSettings::from_config(config.vars())?.max_tenants),
+        })),
         GatewaySettings {
             credential_cache_ttl: config.credential_cache_ttl,
             upstream_connect_timeout: config.upstream_connect_timeout,

@@ -11,6 +11,7 @@ mod gateway_setup;
 mod health;
 pub mod maintenance;
 mod mock;
+mod observability;
 pub mod openapi;
 mod openapi_errors;
 mod phases;

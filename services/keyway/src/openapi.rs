@@ -16,7 +16,7 @@ use utoipa::{
                        `keyway_code` (see docs/errors.md).",
         license(name = "Apache-2.0")
     ),
-    paths(crate::health::healthz, crate::health::readyz),
+    paths(crate::health::healthz, crate::health::readyz, crate::observability::scrape::metrics),
     modifiers(&SecuritySchemes),
     tags(
         (name = "llm", description = "OpenAI- and Anthropic-compatible LLM traffic"),

@@ -23,6 +23,7 @@ use crate::{
     error::StartError,
     gateway_setup::LocalEviction,
     health::Readiness,
+    observability,
     phases::{self, Wiring},
     serve,
     services::Services,
@@ -77,6 +78,13 @@ impl Stack {
         phases::spawn_stream_setup(&wiring, &readiness);
         let (routers, mock_addr) = start_services(&wiring, services, &readiness).await?;
         let guard = phases::auth_guard(&config, &nats)?;
+        let mut routers = routers;
+        routers.push(observability::router(observability::scrape(
+            &config,
+            services,
+            &admin_key,
+            readiness.clone(),
+        )?));
         let router = app::build(routers, readiness, guard, &config.cors);
         let (listener, addr) = phases::bind(&config).await?;
         if config.env == Environment::Dev && admin_key_origin != AdminKeyOrigin::Configured {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use keyway_auth::oidc::{OidcSettings, OidcVerifier};
-use keyway_common::{Config, ConfigError, Environment};
+use keyway_common::{Config, Environment};
 use keyway_keys::{
     KeyService, KeyServiceSettings,
     crypto::{Kms, KmsConfig},

@@ -92,7 +92,6 @@ impl OidcSettings {
             ),
         ]
     }
-
 }
 
 fn parse_issuers(raw: &str) -> Result<Vec<String>, ConfigError> {

@@ -47,7 +47,10 @@ impl Config {
                 problems.push("KEYWAY_KMS_KEY_ID must name the KMS key when KEYWAY_KMS=aws");
             }
             // A gateway run alone (`KEYWAY_KEYS_URL`) unwraps nothing.
-            KmsProvider::Local if self.keys_url.is_none() && !keyway_crypto::LocalKms::has_master_key(&self.data_dir.join("kms")) => {
+            KmsProvider::Local
+                if self.keys_url.is_none()
+                    && !keyway_crypto::LocalKms::has_master_key(&self.data_dir.join("kms")) =>
+            {
                 problems.push(
                     "KEYWAY_KMS=local needs an existing master key in <KEYWAY_DATA_DIR>/kms/ (production never \
                      generates one, which would be lost with the data dir: provision master-v1.key and back it \

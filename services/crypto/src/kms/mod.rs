@@ -4,6 +4,7 @@
 //! between them is configuration only (`KEYWAY_KMS`).
 
 mod aws;
+mod counting;
 mod local;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,8 @@ use async_trait::async_trait;
 use zeroize::Zeroizing;
 
 pub use aws::AwsKms;
+use counting::CountingKms;
+pub use counting::{DEK_CACHE, KMS_CALLS};
 pub use local::LocalKms;
 
 /// Non-secret key/value pairs bound to a wrapped DEK; decrypting needs the
@@ -128,17 +131,19 @@ pub struct KmsConfig {
 /// Builds the configured provider.
 pub async fn build_kms(cfg: &KmsConfig) -> Result<Arc<dyn Kms>, KmsError> {
     match &cfg.provider {
-        KmsProvider::Local => Ok(Arc::new(LocalKms::open(
+        KmsProvider::Local => Ok(Arc::new(CountingKms(LocalKms::open(
             &cfg.data_dir.join("kms"),
             cfg.allow_generate,
-        )?)),
+        )?))),
         KmsProvider::Aws { key_id, endpoint } => {
             let key_id = key_id.clone().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
                 KmsError::Config(
                     "KEYWAY_KMS=aws needs KEYWAY_KMS_KEY_ID (a key id, ARN or alias/…)".to_owned(),
                 )
             })?;
-            Ok(Arc::new(AwsKms::new(key_id, endpoint.clone()).await?))
+            Ok(Arc::new(CountingKms(
+                AwsKms::new(key_id, endpoint.clone()).await?,
+            )))
         }
     }
 }
@@ -152,7 +157,7 @@ mod aws_tests;
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]
 mod tests {
-    use super::{DataKey, KmsConfig, KmsError, KmsProvider, build_kms};
+    use super::{DataKey, KmsConfig, KmsError, KmsProvider, LocalKms, build_kms};
     use zeroize::Zeroizing;
 
     #[test]

@@ -167,7 +167,10 @@ impl Limiter {
                         requested: None,
                     });
                 }
-                Err(e) if self.settings.fail_open => self.warn_unreachable(&e),
+                Err(e) if self.settings.fail_open => {
+                    metrics::counter!(keyway_common::metrics::LIMIT_FAIL_OPEN).increment(1);
+                    self.warn_unreachable(&e);
+                }
                 Err(e) => {
                     self.warn_unreachable(&e);
                     unavailable = true;
@@ -176,6 +179,10 @@ impl Limiter {
         }
         if refused.is_none() && !unavailable {
             return Ok(reservation);
+        }
+        if let Some(refusal) = &refused {
+            metrics::counter!(keyway_common::metrics::LIMIT_REFUSALS, "kind" => refusal.kind.tag())
+                .increment(1);
         }
         // Give back what the other counters granted this request.
         for (key, amount) in std::mem::take(&mut reservation.held) {

@@ -12,7 +12,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn tag(self) -> &'static str {
+    pub(crate) fn tag(self) -> &'static str {
         match self {
             Kind::RequestsPerMinute => "rpm",
             Kind::TokensPerMinute => "tpm",

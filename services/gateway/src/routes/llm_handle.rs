@@ -20,6 +20,7 @@ use crate::{
     coalesce::Coalesce,
     cost,
     error::GatewayError,
+    first_byte::FirstByte,
     limits::{Demand, Limiter, Reservation, demand},
     proxy::{self, UpstreamCall},
     request,
@@ -201,17 +202,17 @@ fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>) ->
             response = response.header(name, v.clone());
         }
     }
+    let streamed = upstream
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let stream = FirstByte::new(Box::pin(upstream.bytes_stream()), streamed);
     let body = match meter {
         Some(meter) => {
-            let metered = MeteredBody::new(
-                Box::pin(upstream.bytes_stream()),
-                Tap::new(format),
-                meter,
-                status.as_u16(),
-            );
+            let metered = MeteredBody::new(Box::pin(stream), Tap::new(format), meter, status.as_u16());
             Body::from_stream(Coalesce::new(metered))
         }
-        None => Body::from_stream(Coalesce::new(Box::pin(upstream.bytes_stream()))),
+        None => Body::from_stream(Coalesce::new(stream)),
     };
     response
         .body(body)

@@ -211,6 +211,7 @@ async fn record(pool: &PgPool, webhooks: &Webhooks, job: &Job, outcome: &Outcome
                 webhook_id = %job.id, error = %kind, failures, retry_in_ms = delay.as_millis() as u64,
                 "webhook delivery failed; will retry"
             );
+            metrics::counter!(keyway_common::metrics::WEBHOOK_FAILURES, "reason" => kind.to_string()).increment(1);
             sqlx::query(
                 "UPDATE usage_webhooks SET last_attempt_at = now(), last_error = $3,
                      consecutive_failures = consecutive_failures + 1,

@@ -91,9 +91,9 @@ fn read_key(path: &Path) -> Result<Zeroizing<[u8; 32]>, KmsError> {
 /// Whether `dir` holds a file named like a master key.
 pub(super) fn has_any(dir: &Path) -> bool {
     fs::read_dir(dir).is_ok_and(|entries| {
-        entries.flatten().any(|entry| {
-            entry.file_name().to_str().and_then(parse_name).is_some() && entry.path().is_file()
-        })
+        entries
+            .flatten()
+            .any(|entry| entry.file_name().to_str().and_then(parse_name).is_some() && entry.path().is_file())
     })
 }
 

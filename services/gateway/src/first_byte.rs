@@ -1,0 +1,44 @@
+//! Times a streamed answer's first bytes from the upstream: the time to
+//! first token a client of this gateway sees, minus what Keyway adds.
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use futures::Stream;
+use keyway_common::metrics as metric;
+
+pub(crate) struct FirstByte<S> {
+    inner: S,
+    /// Taken when the first item arrives.
+    pending: Option<(Instant, Arc<str>)>,
+}
+
+impl<S> FirstByte<S> {
+    /// Times `inner` when this request sent an upstream call (the handler's
+    /// timings say when) and `streamed`; otherwise passes it through.
+    pub(crate) fn new(inner: S, streamed: bool) -> Self {
+        let pending = streamed
+            .then(metric::current)
+            .flatten()
+            .and_then(|t| Some((t.upstream_sent?, t.model?)));
+        Self { inner, pending }
+    }
+}
+
+impl<S: Stream + Unpin> Stream for FirstByte<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let item = Pin::new(&mut self.inner).poll_next(cx);
+        if item.is_ready()
+            && let Some((sent, model)) = self.pending.take()
+        {
+            metrics::histogram!(metric::UPSTREAM_TTFT, "model" => model).record(sent.elapsed().as_secs_f64());
+        }
+        item
+    }
+}
