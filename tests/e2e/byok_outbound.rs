@@ -73,7 +73,7 @@ async fn testing_a_custom_base_url_says_the_same_for_every_transport_failure() {
 /// The key service as `KEYWAY_ENV=prod` configures it, on the stack's
 /// database, mounted on a port of its own.
 async fn production_keys(stack: &TestStack) -> String {
-    keys_beside(stack, production_policy(stack)).await
+    keys_beside(stack, production_policy(stack), "live").await
 }
 
 fn production_policy(stack: &TestStack) -> OutboundPolicy {
@@ -103,13 +103,13 @@ fn production_policy(stack: &TestStack) -> OutboundPolicy {
 
 /// A key service with `policy` on the stack's database and KMS, mounted on
 /// a port of its own; its base URL.
-async fn keys_beside(stack: &TestStack, policy: OutboundPolicy) -> String {
+async fn keys_beside(stack: &TestStack, policy: OutboundPolicy, key_env: &str) -> String {
     let pool = sqlx::PgPool::connect(&pg_url(&stack.isolation.db_name))
         .await
         .unwrap();
     let kms = local_kms(stack).await;
     let settings = KeyServiceSettings {
-        key_env: "live".into(),
+        key_env: key_env.into(),
         nats_prefix: stack.isolation.nats_prefix.clone(),
         base_url_policy: policy,
     };
@@ -165,7 +165,20 @@ async fn in_production_a_custom_base_url_must_be_https_and_public() {
 /// there, and the operator's own catalog upstream on loopback still works.
 #[tokio::test]
 async fn a_byok_base_url_that_now_resolves_inside_is_refused_when_connecting() {
-    let stack = TestStack::spawn_with(&[("KEYWAY_ALLOW_PRIVATE_URLS", "false")]).await;
+    let catalog = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        catalog.path(),
+        "models:\n  mock-gpt:\n    provider: openai\n    upstream_model: mock-model\n    base_url: ${KEYWAY_MOCK_URL}/v1\n    \
+         key_source: [system]\n    api_key_env: KEYWAY_MOCK_SYSTEM_KEY\n  own-endpoint:\n    provider: custom-mock\n    \
+         upstream_model: mock-model\n    base_url: ${KEYWAY_MOCK_URL}/v1\n    key_source: [user]\n",
+    )
+    .unwrap();
+    let models = catalog.path().display().to_string();
+    let stack = TestStack::spawn_with(&[
+        ("KEYWAY_MODELS", models.as_str()),
+        ("KEYWAY_ALLOW_PRIVATE_URLS", "false"),
+    ])
+    .await;
     let tenant = new_tenant(&stack, "starter").await;
     let user = new_user(&stack, &tenant, "member").await;
     let (_, key) = new_api_key(&stack, &tenant, json!({"name": "alice", "user_id": user})).await;
@@ -173,21 +186,33 @@ async fn a_byok_base_url_that_now_resolves_inside_is_refused_when_connecting() {
         allow_private: true,
         require_https: false,
     };
-    let lenient_keys = keys_beside(&stack, lenient).await;
+    // Keys issued by the dev stack carry its `dev` environment.
+    let lenient_keys = keys_beside(&stack, lenient, "dev").await;
     let mock = stack.mock_url.clone().expect("the dev stack runs the mock");
+    let port = mock.rsplit(':').next().unwrap();
     let response = stack
         .http
-        .put(format!("{lenient_keys}/api/v1/byok/keys/openai"))
+        .put(format!("{lenient_keys}/api/v1/byok/keys/custom-mock"))
         .bearer_auth(&key)
-        .json(&json!({"key": "sk-rebound-0123456789", "base_url": format!("http://localhost:{}/v1", mock.rsplit(':').next().unwrap())}))
+        .json(&json!({"key": "sk-rebound-0123456789", "base_url": format!("http://localhost:{port}/v1")}))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
 
-    let (status, body) = chat_status(&stack, &key, "mock-gpt-byok").await;
+    let (status, body) = chat_status(&stack, &key, "own-endpoint").await;
     assert_eq!(status, 502, "{body}");
-    assert_eq!(body["error"]["type"], "upstream_error", "{body}");
+    assert_eq!(
+        (
+            body["error"]["keyway_code"].as_str(),
+            body["error"]["message"].as_str()
+        ),
+        (
+            Some("KW-UP-002"),
+            Some("The upstream provider failed: could not connect to the upstream provider")
+        ),
+        "{body}"
+    );
     assert!(!body.to_string().contains("sk-rebound"), "{body}");
     let (status, body) = chat_status(&stack, &key, "mock-gpt").await;
     assert_eq!(status, 200, "catalog upstreams may be private: {body}");

@@ -18,7 +18,7 @@ use crate::{
 type Svc = State<Arc<KeyService>>;
 
 /// Lists API keys: tenant admins see all, members their own.
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/api-keys", tag = "api-keys", params(PageParams),
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/api-keys", operation_id = "list_api_keys", tag = "api-keys", params(PageParams),
     responses((status = 200, body = Page<ApiKey>), (status = 404)), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(s): Svc,
@@ -34,7 +34,7 @@ pub(crate) async fn list(
 /// Issues a key. The secret is in the answer once and never again.
 /// Service keys (no `user_id`) need tenant-admin; a user-bound key can be
 /// created only by that user or a platform admin.
-#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/api-keys", tag = "api-keys", request_body = CreateApiKey,
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant_id}/api-keys", operation_id = "create_api_key", tag = "api-keys", request_body = CreateApiKey,
     responses((status = 201, body = IssuedApiKey), (status = 400), (status = 403), (status = 404)), security(("bearer" = [])))]
 pub(crate) async fn create(
     State(s): Svc,
@@ -51,7 +51,7 @@ pub(crate) async fn create(
 }
 
 /// Reads one key (never its secret).
-#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/api-keys/{key_id}", tag = "api-keys",
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant_id}/api-keys/{key_id}", operation_id = "get_api_key", tag = "api-keys",
     responses((status = 200, body = ApiKey), (status = 404)), security(("bearer" = [])))]
 pub(crate) async fn get(
     State(s): Svc,

@@ -42,7 +42,7 @@ pub(crate) struct AuditEvent {
 
 /// Lists key changes: platform admins any tenant, tenant admins their own,
 /// members only their own actions.
-#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(AuditQuery, LogParams),
+#[utoipa::path(get, path = "/api/v1/audit/events", operation_id = "list_audit_events", tag = "audit", params(AuditQuery, LogParams),
     responses((status = 200, body = LogPage<AuditEvent>), (status = 403)), security(("bearer" = [])))]
 pub(crate) async fn events(
     State(s): State<Arc<KeyService>>,

@@ -56,7 +56,7 @@ pub(crate) async fn providers(_p: Principal) -> Json<&'static [Provider]> {
 }
 
 /// The tenant's keys and the caller's own user keys, masked, oldest first.
-#[utoipa::path(get, path = "/api/v1/byok/keys", tag = "byok", params(ListQuery, PageParams),
+#[utoipa::path(get, path = "/api/v1/byok/keys", operation_id = "list_byok_keys", tag = "byok", params(ListQuery, PageParams),
     responses((status = 200, body = Page<ByokKey>)), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(s): Svc,
@@ -86,7 +86,7 @@ pub(crate) async fn set(
 }
 
 /// Deletes the key; gateways stop using it within about a second.
-#[utoipa::path(delete, path = "/api/v1/byok/keys/{provider}", tag = "byok", params(ByokQuery),
+#[utoipa::path(delete, path = "/api/v1/byok/keys/{provider}", operation_id = "delete_byok_key", tag = "byok", params(ByokQuery),
     responses((status = 204), (status = 404)), security(("bearer" = [])))]
 pub(crate) async fn delete(
     State(s): Svc,

@@ -90,7 +90,7 @@ fn namespace(caller: &Caller, named: Option<String>) -> Result<Option<String>, U
 }
 
 /// Lists the export cursors the caller may see, by name.
-#[utoipa::path(get, path = "/api/v1/usage/cursors", tag = "usage", params(PageParams),
+#[utoipa::path(get, path = "/api/v1/usage/cursors", operation_id = "list_cursors", tag = "usage", params(PageParams),
     responses((status = 200, body = Page<ExportCursor>)), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(s): State<Arc<UsageState>>,
@@ -187,7 +187,7 @@ pub(crate) struct DeleteQuery {
 }
 
 /// Unregisters a billing consumer, releasing what it held back from retention.
-#[utoipa::path(delete, path = "/api/v1/usage/cursors/{name}", tag = "usage",
+#[utoipa::path(delete, path = "/api/v1/usage/cursors/{name}", operation_id = "delete_cursor", tag = "usage",
     params(DeleteQuery, ("name" = String, Path, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The consumer's name")),
     responses((status = 204), (status = 403), (status = 404, description = "KW-USAGE-002: no such cursor in the tenant")),
     security(("bearer" = [])))]

@@ -27,7 +27,7 @@ pub(crate) struct EventsQuery {
 /// At the end (`next_cursor` null), poll with `resume_cursor` for events
 /// that arrive later. A bare-number cursor from an older release is still
 /// read as the ledger position it names.
-#[utoipa::path(get, path = "/api/v1/usage/events", tag = "usage", params(EventsQuery, LogParams),
+#[utoipa::path(get, path = "/api/v1/usage/events", operation_id = "export_usage_events", tag = "usage", params(EventsQuery, LogParams),
     responses((status = 200, body = LogPage<CloudEvent>),
         (status = 400, description = "KW-REQ-002: `limit` out of range; KW-REQ-007: a cursor this list did not hand out"),
         (status = 404, description = "KW-USAGE-002: another tenant")),

@@ -75,7 +75,7 @@ async fn find(s: &UsageState, caller: &Caller, id: &str, named: Option<&str>) ->
 
 /// Registers a webhook. The answer carries the signing secret, once.
 /// Delivery starts from the oldest event the ledger still holds.
-#[utoipa::path(post, path = "/api/v1/usage/webhooks", tag = "usage", params(TenantQuery),
+#[utoipa::path(post, path = "/api/v1/usage/webhooks", operation_id = "create_webhook", tag = "usage", params(TenantQuery),
     request_body = CreateWebhook,
     responses((status = 201, body = WebhookWithSecret),
         (status = 400, description = "KW-USAGE-001: a body field is invalid; KW-USAGE-004: the URL is refused"),
@@ -131,7 +131,7 @@ pub(crate) async fn create(
 }
 
 /// Lists webhooks with their delivery state (never their secrets).
-#[utoipa::path(get, path = "/api/v1/usage/webhooks", tag = "usage", params(ListQuery, PageParams),
+#[utoipa::path(get, path = "/api/v1/usage/webhooks", operation_id = "list_webhooks", tag = "usage", params(ListQuery, PageParams),
     responses((status = 200, body = Page<Webhook>), (status = 400, description = "KW-USAGE-001, KW-REQ-002, KW-REQ-007"),
         (status = 403, description = "KW-AUTH-003"), (status = 404, description = "KW-USAGE-002: another tenant")),
     security(("bearer" = [])))]
@@ -154,7 +154,7 @@ pub(crate) async fn list(
 }
 
 /// Reads one webhook with its delivery state.
-#[utoipa::path(get, path = "/api/v1/usage/webhooks/{id}", tag = "usage", params(TenantQuery,
+#[utoipa::path(get, path = "/api/v1/usage/webhooks/{id}", operation_id = "get_webhook", tag = "usage", params(TenantQuery,
         ("id" = String, Path, description = "The webhook id")),
     responses((status = 200, body = Webhook), (status = 403, description = "KW-AUTH-003"),
         (status = 404, description = "KW-USAGE-002: no such webhook, or another tenant's")),
@@ -171,7 +171,7 @@ pub(crate) async fn get(
 /// Deletes a webhook. Its sealed secret and wrapped data key go with the
 /// row, so the secret can never be recovered (crypto-shred), and its cursor
 /// stops holding retention back.
-#[utoipa::path(delete, path = "/api/v1/usage/webhooks/{id}", tag = "usage", params(TenantQuery,
+#[utoipa::path(delete, path = "/api/v1/usage/webhooks/{id}", operation_id = "delete_webhook", tag = "usage", params(TenantQuery,
         ("id" = String, Path, description = "The webhook id")),
     responses((status = 204), (status = 403, description = "KW-AUTH-003"),
         (status = 404, description = "KW-USAGE-002")),
