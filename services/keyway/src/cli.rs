@@ -39,7 +39,7 @@ enum Command {
     },
     /// Manage a running Keyway through its REST API (KEYWAY_URL, KEYWAY_ADMIN_KEY);
     /// see docs/admin-cli.md.
-    Admin(keyway::admin::AdminArgs),
+    Admin(Box<keyway::admin::AdminArgs>),
     /// Key service maintenance.
     Keys {
         #[command(subcommand)]
@@ -86,7 +86,7 @@ pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     // A client of a running Keyway: it reads none of the server's settings.
     let cli = match cli.command {
-        Command::Admin(args) => return keyway::admin::run(args),
+        Command::Admin(args) => return keyway::admin::run(*args),
         command => Cli { command },
     };
     if let Command::Openapi = cli.command {

@@ -105,7 +105,7 @@ pub(crate) async fn run(client: &Client, args: &ExportArgs) -> Result<(), AdminE
 
 enum Sink {
     Jsonl(BufWriter<Box<dyn Write>>),
-    Csv(csv::Writer<BufWriter<Box<dyn Write>>>),
+    Csv(Box<csv::Writer<BufWriter<Box<dyn Write>>>>),
 }
 
 impl Sink {
@@ -117,7 +117,7 @@ impl Sink {
                 writer
                     .write_record(CSV_COLUMNS.iter().map(|(header, _)| *header))
                     .map_err(csv_error)?;
-                Self::Csv(writer)
+                Self::Csv(Box::new(writer))
             }
         })
     }
