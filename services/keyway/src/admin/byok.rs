@@ -79,6 +79,7 @@ pub(crate) enum ByokCommand {
         /// Read the key from this environment variable instead of stdin.
         #[arg(long)]
         key_env: Option<String>,
+        /// A name for the key, shown in lists.
         #[arg(long)]
         label: Option<String>,
         /// Base URL, for `custom-<name>` providers only.

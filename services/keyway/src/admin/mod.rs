@@ -132,7 +132,8 @@ fn show_config(
         Ok(origin) => origin.to_string(),
         Err(e) => format!("none found ({e})"),
     };
-    out.record(&serde_json::json!({"url": url, "key_from": key}))
+    let tenant = std::env::var("KEYWAY_TENANT").ok();
+    out.record(&serde_json::json!({"url": url, "key_from": key, "tenant": tenant}))
 }
 
 /// A JSON object of the fields that were given (`None` is left out, so a
