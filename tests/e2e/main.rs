@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod admin_cli;
 mod api_fuzz;
 mod billing_exact;
 mod byok_flow;

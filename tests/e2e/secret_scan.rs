@@ -110,7 +110,7 @@ fn content_of(v: &Value) -> &str {
 }
 
 /// The mock's base URL from the banner line `mock upstream (in-process): URL`.
-fn mock_url(logs: &str) -> String {
+pub(crate) fn mock_url(logs: &str) -> String {
     logs.split("mock upstream (in-process): ")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())

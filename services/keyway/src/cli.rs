@@ -37,6 +37,9 @@ enum Command {
         #[command(subcommand)]
         command: ProjectorCommand,
     },
+    /// Manage a running Keyway through its REST API (KEYWAY_URL, KEYWAY_ADMIN_KEY);
+    /// see docs/admin-cli.md.
+    Admin(Box<keyway::admin::AdminArgs>),
     /// Key service maintenance.
     Keys {
         #[command(subcommand)]
@@ -81,6 +84,11 @@ enum ServiceName {
 
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A client of a running Keyway: it reads none of the server's settings.
+    let cli = match cli.command {
+        Command::Admin(args) => return keyway::admin::run(*args),
+        command => Cli { command },
+    };
     if let Command::Openapi = cli.command {
         return match openapi::document() {
             Ok(doc) => write_out(&mut io::stdout(), &doc),
@@ -140,7 +148,7 @@ pub(crate) fn main() -> ExitCode {
                 })
                 .map_err(|e| e.to_string())
             }
-            Command::Openapi | Command::Config => Ok(()),
+            Command::Openapi | Command::Config | Command::Admin(_) => Ok(()),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
