@@ -57,6 +57,9 @@ impl Stack {
         services: Services,
         shutdown: CancellationToken,
     ) -> Result<Self, StartError> {
+        // The recorder first, so what the services do while starting (the
+        // key service's KMS calls) is counted too.
+        let metrics = observability::handle();
         let (tasks, background) = (TaskTracker::new(), CancellationToken::new());
         let (admin_key, admin_key_origin) = phases::prepare_data_dir(&config)?;
         let db = phases::connect_db(&config, services).await?;
@@ -84,6 +87,7 @@ impl Stack {
             services,
             &admin_key,
             readiness.clone(),
+            metrics,
         )?));
         let router = app::build(routers, readiness, guard, &config.cors);
         let (listener, addr) = phases::bind(&config).await?;

@@ -51,6 +51,7 @@ pub(crate) fn scrape(
     services: crate::services::Services,
     admin_key: &str,
     readiness: Arc<crate::health::Readiness>,
+    handle: PrometheusHandle,
 ) -> Result<Arc<Scrape>, ConfigError> {
     let settings = MetricsSettings::from_config(config.vars())?;
     let projector = if services.projector {
@@ -60,7 +61,7 @@ pub(crate) fn scrape(
         None
     };
     Ok(Arc::new(Scrape {
-        handle: handle(),
+        handle,
         token: keyway_auth::AdminKeyAuthenticator::new(settings.token.as_deref().unwrap_or(admin_key)),
         readiness,
         projector,
