@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::errors::{Api, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, invalid};
 use crate::state::{AppState, unix_now};
-use crate::usage::{OpenAiUsage, Usage};
+use crate::usage::{Extra, OpenAiUsage, Usage};
 use crate::{sse, text};
 
 const ROUTE: &str = "/v1/chat/completions";
@@ -121,7 +121,8 @@ pub(crate) async fn chat_completions(
         text::messages_words(messages),
         controls.cached_tokens,
         text::count_words(&reply),
-    );
+    )
+    .with(Extra::from_controls(controls));
     let usage = (!controls.omit_usage).then(|| usage.openai());
     let id = format!("chatcmpl-mock-{}", state.next_id());
     let created = unix_now();
