@@ -7,6 +7,7 @@ use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
 use keyway_common::{Config, ConfigError};
 use keyway_gateway::{
     Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys, catalog::DEV_CATALOG, limits::Limiter,
+    responses::ResponseOwners,
     usage::publisher::UsagePublisher,
 };
 use keyway_keys::{KeyService, service::ChangeHook};
@@ -49,7 +50,7 @@ pub(crate) fn build_gateway(
     keys: Option<Arc<KeyService>>,
     mock: Option<&mock::InProcessMock>,
     usage: Arc<UsagePublisher>,
-    limiter: Arc<Limiter>,
+    (limiter, response_owners): (Arc<Limiter>, Arc<ResponseOwners>),
 ) -> Result<Arc<Gateway>, StartError> {
     let mock_url = mock.map(mock::InProcessMock::url);
     let vars = |name: &str| match (name, &mock_url) {
@@ -84,7 +85,8 @@ pub(crate) fn build_gateway(
             max_body_bytes: config.max_body_bytes,
         },
     )?
-    .with_limiter(limiter);
+    .with_limiter(limiter)
+    .with_response_owners(response_owners);
     Ok(Arc::new(gateway))
 }
 
