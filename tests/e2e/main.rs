@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod agents;
 mod api_fuzz;
 mod billing_exact;
 mod byok_flow;
