@@ -190,12 +190,15 @@ def test_input_items_delete_and_input_tokens(client):
 
 
 def test_a_stream_cut_short_is_estimated_and_flagged(client):
-    with pytest.raises(Exception):
-        with client.responses.stream(
-            model="mock-gpt", input=PROMPT, extra_body={"mock": {"error_after_chunks": 2}}
-        ) as stream:
-            for _ in stream:
-                pass
+    """The client hangs up after the first delta: the upstream's usage
+    never arrives, so the gateway estimates it and flags the event."""
+    stream = client.responses.create(
+        model="mock-gpt", input=PROMPT, stream=True, extra_body={"mock": {"chunk_delay_ms": 300}}
+    )
+    for event in stream:
+        if event.type == "response.output_text.delta":
+            break
+    stream.close()
     REPORTED["mock-gpt"]["requests"] += 1
     REPORTED["mock-gpt"]["estimated"] += 1
 
@@ -251,6 +254,7 @@ def test_the_usage_summary_holds_exactly_what_the_mock_reported(base_url, api_ke
         row = rows[model]
         estimated = sums.pop("estimated", 0)
         assert row["estimated_requests"] == estimated, (model, row)
+        assert row["disconnects"] == estimated, (model, row)
         if estimated:
             # The cut stream's tokens are estimates: compare the rest only.
             for field in ("input_tokens", "output_tokens", "cost_micros"):
