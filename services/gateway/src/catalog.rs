@@ -190,7 +190,9 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
     }
     let wire = wire_of(&m.provider).map_err(fail)?;
     if wire == Wire::Anthropic && m.mode != Mode::Chat {
-        return Err(fail("anthropic serves only chat models (no embeddings or completions API)".into()));
+        return Err(fail(
+            "anthropic serves only chat models (no embeddings or completions API)".into(),
+        ));
     }
     check_key_sources(&m.key_source, m.api_key_env.is_some()).map_err(fail)?;
     if let Some(price) = &m.price {

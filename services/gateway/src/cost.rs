@@ -79,13 +79,28 @@ mod tests {
     #[test]
     fn cache_writes_cost_their_own_price_defaulting_to_1_25_and_2_times_input() {
         let p = price(3.0, 15.0, 0.30);
-        assert_eq!((p.cache_write_micros_per_mtok, p.cache_write_1h_micros_per_mtok), (3_750_000, 6_000_000));
+        assert_eq!(
+            (p.cache_write_micros_per_mtok, p.cache_write_1h_micros_per_mtok),
+            (3_750_000, 6_000_000)
+        );
         // 10 input tokens: 2 cached, 5 written (3 of them for 1 h), 3 plain; 4 output.
-        let t = Tokens { input: 10, cached: 2, cache_write: 5, cache_write_1h: 3, output: 4 };
+        let t = Tokens {
+            input: 10,
+            cached: 2,
+            cache_write: 5,
+            cache_write_1h: 3,
+            output: 4,
+        };
         // 3×3 + 2×0.3 + 2×3.75 + 3×6 + 4×15 = 9 + 0.6 + 7.5 + 18 + 60 = 95.1 µ
         assert_eq!(cost_of(&p, &t), Some(95));
         // Parts larger than the input are clamped, never negative.
-        let absurd = Tokens { input: 3, cached: 2, cache_write: 9, cache_write_1h: 9, output: 0 };
+        let absurd = Tokens {
+            input: 3,
+            cached: 2,
+            cache_write: 9,
+            cache_write_1h: 9,
+            output: 0,
+        };
         assert_eq!(cost_of(&p, &absurd), Some(7)); // 2×0.3 + 1×6 = 6.6
     }
 

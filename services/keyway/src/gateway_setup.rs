@@ -7,8 +7,7 @@ use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
 use keyway_common::{Config, ConfigError};
 use keyway_gateway::{
     Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys, catalog::DEV_CATALOG, limits::Limiter,
-    responses::ResponseOwners,
-    usage::publisher::UsagePublisher,
+    responses::ResponseOwners, usage::publisher::UsagePublisher,
 };
 use keyway_keys::{KeyService, service::ChangeHook};
 

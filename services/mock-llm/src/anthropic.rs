@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::errors::{Api, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, invalid};
 use crate::state::AppState;
-use crate::usage::{AnthropicUsage, Extra, Usage};
+use crate::usage::{self, AnthropicUsage, Usage};
 use crate::{sse, text};
 
 const ROUTE: &str = "/v1/messages";
@@ -123,13 +123,11 @@ pub(crate) async fn messages(State(state): State<AppState>, headers: HeaderMap, 
     let reply = text::build_reply(&text::last_user_text(messages), request.identity.as_deref());
     let controls = &request.controls;
     let system_words = body.get("system").map_or(0, text::content_words);
-    let usage = Usage::new(
+    let usage = usage::reported(
         text::messages_words(messages) + system_words,
-        controls.cached_tokens,
         text::count_words(&reply),
-    )
-    .with(Extra::from_controls(controls));
-    let usage = (!controls.omit_usage).then_some(usage);
+        controls,
+    );
     let id = format!("msg_mock_{}", state.next_id());
     let streaming = body.get("stream").and_then(Value::as_bool) == Some(true);
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::errors::{Api, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, invalid};
 use crate::state::{AppState, unix_now};
-use crate::usage::{Extra, Usage};
+use crate::usage;
 use crate::{sse, text};
 
 const ROUTE: &str = "/v1/completions";
@@ -19,7 +19,13 @@ const ROUTE: &str = "/v1/completions";
 fn prompt_text(prompt: &Value) -> Option<String> {
     match prompt {
         Value::String(s) => Some(s.clone()),
-        Value::Array(parts) => Some(parts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")),
+        Value::Array(parts) => Some(
+            parts
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         _ => None,
     }
 }
@@ -38,13 +44,8 @@ pub(crate) async fn create(State(state): State<AppState>, headers: HeaderMap, bo
     };
     let reply = text::build_reply(&prompt, request.identity.as_deref());
     let controls = &request.controls;
-    let usage = Usage::new(
-        text::count_words(&prompt),
-        controls.cached_tokens,
-        text::count_words(&reply),
-    )
-    .with(Extra::from_controls(controls));
-    let usage = (!controls.omit_usage).then(|| json!(usage.openai()));
+    let usage = usage::reported(text::count_words(&prompt), text::count_words(&reply), controls)
+        .map(|usage| json!(usage.openai()));
     let id = format!("cmpl-mock-{}", state.next_id());
     let created = unix_now();
     let chunk = move |text: &str, finish: Option<&str>| {
@@ -58,7 +59,10 @@ pub(crate) async fn create(State(state): State<AppState>, headers: HeaderMap, bo
         }
         return json_response(StatusCode::OK, &completion);
     }
-    let include_usage = body.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
+    let include_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        == Some(true);
     let mut last = chunk("", Some("stop"));
     let mut tail = vec![];
     match sse::frame(None, &last) {
@@ -99,10 +103,11 @@ pub(crate) async fn count_message_tokens(
     body: Bytes,
 ) -> Response {
     let api = Api::Anthropic;
-    let request = match pipeline::prepare(&state, &headers, Some(&body), api, "/v1/messages/count_tokens").await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+    let request =
+        match pipeline::prepare(&state, &headers, Some(&body), api, "/v1/messages/count_tokens").await {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
     let Some(messages) = request.body.get("messages").and_then(Value::as_array) else {
         return invalid(api, "messages: Field required (an array)");
     };
@@ -125,7 +130,10 @@ mod tests {
         let reply = send(MockConfig::default(), post("/v1/completions", &body, &[])).await;
         let json = reply.json();
         assert_eq!(json["object"], "text_completion");
-        assert_eq!(json["choices"][0]["text"], "Hello from mock-llm! You said: say this");
+        assert_eq!(
+            json["choices"][0]["text"],
+            "Hello from mock-llm! You said: say this"
+        );
         assert_eq!(json["usage"]["prompt_tokens"], 2);
         assert_eq!(json["usage"]["completion_tokens"], 7);
 
@@ -133,7 +141,10 @@ mod tests {
                           "stream_options": {"include_usage": true}});
         let reply = send(MockConfig::default(), post("/v1/completions", &body, &[])).await;
         let events = reply.events();
-        let text: String = events.iter().filter_map(|(_, d)| d.pointer("/choices/0/text")?.as_str()).collect();
+        let text: String = events
+            .iter()
+            .filter_map(|(_, d)| d.pointer("/choices/0/text")?.as_str())
+            .collect();
         assert_eq!(text, "Hello from mock-llm! You said: say this");
         let usage = &events[events.len() - 2].1;
         assert_eq!(usage["choices"], json!([]));
@@ -145,10 +156,18 @@ mod tests {
     #[tokio::test]
     async fn count_tokens_counts_system_and_messages() {
         let body = json!({"model": "m", "system": "be terse", "messages": [{"role": "user", "content": "one two three"}]});
-        let reply = send(MockConfig::default(), post("/v1/messages/count_tokens", &body, &[])).await;
+        let reply = send(
+            MockConfig::default(),
+            post("/v1/messages/count_tokens", &body, &[]),
+        )
+        .await;
         assert_eq!(reply.status, 200);
         assert_eq!(reply.json(), json!({"input_tokens": 5}));
-        let reply = send(MockConfig::default(), post("/v1/messages/count_tokens", &json!({"model": "m"}), &[])).await;
+        let reply = send(
+            MockConfig::default(),
+            post("/v1/messages/count_tokens", &json!({"model": "m"}), &[]),
+        )
+        .await;
         assert_eq!(reply.json()["type"], "error");
     }
 }

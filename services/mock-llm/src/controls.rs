@@ -224,10 +224,18 @@ mod tests {
         headers.insert("x-mock-reasoning-tokens", HeaderValue::from_static("4"));
         let mock = json!({"cache_write_tokens": 5, "cache_write_1h_tokens": "6", "web_search_requests": 2});
         let c = Controls::resolve(&config(), &headers, Some(&mock)).unwrap();
-        let got = (c.reasoning_tokens, c.cache_write_tokens, c.cache_write_1h_tokens, c.web_search_requests);
+        let got = (
+            c.reasoning_tokens,
+            c.cache_write_tokens,
+            c.cache_write_1h_tokens,
+            c.web_search_requests,
+        );
         assert_eq!(got, (4, 5, 6, 2));
         let c = Controls::resolve(&config(), &HeaderMap::new(), None).unwrap();
-        assert_eq!(c.reasoning_tokens + c.cache_write_tokens + c.web_search_requests, 0);
+        assert_eq!(
+            c.reasoning_tokens + c.cache_write_tokens + c.web_search_requests,
+            0
+        );
     }
 
     #[test]

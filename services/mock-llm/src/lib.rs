@@ -17,6 +17,7 @@ mod errors;
 mod models;
 mod openai;
 mod pipeline;
+mod response_store;
 mod responses;
 mod sse;
 mod state;

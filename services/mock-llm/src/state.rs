@@ -20,7 +20,7 @@ struct Inner {
     /// holding graceful shutdown hostage.
     shutdown: CancellationToken,
     next_id: AtomicU64,
-    responses: crate::responses::store::Store,
+    responses: crate::response_store::Store,
 }
 
 impl AppState {
@@ -47,7 +47,7 @@ impl AppState {
     }
 
     /// Responses kept for `GET /v1/responses/{id}` and its siblings.
-    pub(crate) fn responses(&self) -> &crate::responses::store::Store {
+    pub(crate) fn responses(&self) -> &crate::response_store::Store {
         &self.0.responses
     }
 

@@ -46,6 +46,14 @@ impl Extra {
     }
 }
 
+/// The usage to report for a request: the prompt's and answer's words, the
+/// details the controls ask for; `None` when `omit_usage` asks for none.
+pub(crate) fn reported(prompt_words: u64, output_words: u64, controls: &Controls) -> Option<Usage> {
+    let usage =
+        Usage::new(prompt_words, controls.cached_tokens, output_words).with(Extra::from_controls(controls));
+    (!controls.omit_usage).then_some(usage)
+}
+
 impl Usage {
     /// A requested cache hit larger than the prompt grows the prompt rather
     /// than being clamped, so callers always see the cached count they asked

@@ -195,7 +195,11 @@ mod tests {
         };
         let row = decode(&detailed.encode_to_vec()).unwrap();
         assert_eq!(
-            (row.details.reasoning_tokens, row.details.cache_write_tokens, row.details.cache_write_1h_tokens),
+            (
+                row.details.reasoning_tokens,
+                row.details.cache_write_tokens,
+                row.details.cache_write_1h_tokens
+            ),
             (3, 5, 2)
         );
         assert_eq!(row.details.web_search_requests, 1);

@@ -67,7 +67,9 @@ fn view_upsert(view: &str, period: &str, source: &str) -> String {
              estimated_requests = v.estimated_requests + EXCLUDED.estimated_requests,
              {detail_adds}",
         detail_sums = DETAIL_COLUMNS.map(|c| format!("sum({c})::bigint")).join(", "),
-        detail_adds = DETAIL_COLUMNS.map(|c| format!("{c} = v.{c} + EXCLUDED.{c}")).join(",\n             "),
+        detail_adds = DETAIL_COLUMNS
+            .map(|c| format!("{c} = v.{c} + EXCLUDED.{c}"))
+            .join(",\n             "),
     )
 }
 

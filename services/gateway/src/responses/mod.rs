@@ -10,6 +10,6 @@
 mod owners;
 mod peek;
 
-pub use owners::{DEFAULT_TTL_DAYS, ResponseOwners, TTL_VAR};
 pub(crate) use owners::Owner;
+pub use owners::{DEFAULT_TTL_DAYS, ResponseOwners, TTL_VAR};
 pub(crate) use peek::remember;

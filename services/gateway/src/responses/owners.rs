@@ -35,7 +35,13 @@ pub struct ResponseOwners {
 }
 
 impl ResponseOwners {
-    pub fn new(client: async_nats::Client, bucket: String, ttl: Duration, timeout: Duration, replicas: usize) -> Self {
+    pub fn new(
+        client: async_nats::Client,
+        bucket: String,
+        ttl: Duration,
+        timeout: Duration,
+        replicas: usize,
+    ) -> Self {
         Self {
             bucket: KvBucket::new(client, bucket, ttl, timeout).with_replicas(replicas),
         }

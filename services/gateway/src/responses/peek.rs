@@ -92,6 +92,9 @@ mod tests {
         assert_eq!(find_id(&created[..30], true), None, "read on");
         assert_eq!(find_id(b"data: {}\n\n", true), Some(None));
         assert_eq!(find_id(br#"{"id":"resp_2"}"#, false), None);
-        assert_eq!(find_id_at_end(br#"{"id":"resp_2","object":"response"}"#), Some("resp_2".to_owned()));
+        assert_eq!(
+            find_id_at_end(br#"{"id":"resp_2","object":"response"}"#),
+            Some("resp_2".to_owned())
+        );
     }
 }

@@ -27,7 +27,11 @@ pub(crate) fn upstream_lacks_route(e: &GatewayError) -> bool {
 }
 
 /// The count made here, in the shape of the API asked.
-pub(crate) fn local(endpoint: Endpoint, body: Option<&[u8]>, meter: Option<Meter>) -> Result<Response, GatewayError> {
+pub(crate) fn local(
+    endpoint: Endpoint,
+    body: Option<&[u8]>,
+    meter: Option<Meter>,
+) -> Result<Response, GatewayError> {
     let request: Value = body
         .and_then(|b| serde_json::from_slice(b).ok())
         .unwrap_or(Value::Null);

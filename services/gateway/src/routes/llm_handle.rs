@@ -124,7 +124,11 @@ async fn forward(
         gw.upstream_timeout,
         UpstreamCall {
             model,
-            url: upstream_url(model, credential.key.base_url.as_deref(), endpoint.upstream_path())?,
+            url: upstream_url(
+                model,
+                credential.key.base_url.as_deref(),
+                endpoint.upstream_path(),
+            )?,
             body: Bytes::from(body),
             key: credential.key.secret.as_str(),
             inbound: headers,
@@ -160,7 +164,11 @@ impl Served {
 /// The model's own pre-parsed URL when `path` is its route's, else `path`
 /// under the model's base URL or a custom BYOK key's (checked when the key
 /// was stored).
-pub(crate) fn upstream_url(model: &Model, custom_base: Option<&str>, path: &str) -> Result<Url, GatewayError> {
+pub(crate) fn upstream_url(
+    model: &Model,
+    custom_base: Option<&str>,
+    path: &str,
+) -> Result<Url, GatewayError> {
     let own = Endpoint::serving(model.wire, model.mode).upstream_path();
     match custom_base {
         None if path == own => Ok(model.upstream_url.clone()),

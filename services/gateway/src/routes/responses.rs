@@ -75,8 +75,16 @@ pub(crate) async fn retrieve(
     RawQuery(query): RawQuery,
     Authed(caller): Authed,
 ) -> Result<Response, Failure> {
-    let on = stored::On { id: &id, method: Method::GET, suffix: None, query: query.as_deref(), route: "/v1/responses/{id}" };
-    stored::reach(&gw, &caller, &headers, on).await.map_err(|e| Failure(Flavor::OpenAi, e))
+    let on = stored::On {
+        id: &id,
+        method: Method::GET,
+        suffix: None,
+        query: query.as_deref(),
+        route: "/v1/responses/{id}",
+    };
+    stored::reach(&gw, &caller, &headers, on)
+        .await
+        .map_err(|e| Failure(Flavor::OpenAi, e))
 }
 
 /// Deletes a stored response at the upstream that created it.
@@ -94,8 +102,16 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     Authed(caller): Authed,
 ) -> Result<Response, Failure> {
-    let on = stored::On { id: &id, method: Method::DELETE, suffix: None, query: None, route: "/v1/responses/{id}" };
-    stored::reach(&gw, &caller, &headers, on).await.map_err(|e| Failure(Flavor::OpenAi, e))
+    let on = stored::On {
+        id: &id,
+        method: Method::DELETE,
+        suffix: None,
+        query: None,
+        route: "/v1/responses/{id}",
+    };
+    stored::reach(&gw, &caller, &headers, on)
+        .await
+        .map_err(|e| Failure(Flavor::OpenAi, e))
 }
 
 /// Lists the input items of a stored response (`after`, `limit`, `order`
@@ -122,7 +138,9 @@ pub(crate) async fn input_items(
         query: query.as_deref(),
         route: "/v1/responses/{id}/input_items",
     };
-    stored::reach(&gw, &caller, &headers, on).await.map_err(|e| Failure(Flavor::OpenAi, e))
+    stored::reach(&gw, &caller, &headers, on)
+        .await
+        .map_err(|e| Failure(Flavor::OpenAi, e))
 }
 
 /// Cancels a background response at the upstream that created it.
@@ -148,7 +166,9 @@ pub(crate) async fn cancel(
         query: None,
         route: "/v1/responses/{id}/cancel",
     };
-    stored::reach(&gw, &caller, &headers, on).await.map_err(|e| Failure(Flavor::OpenAi, e))
+    stored::reach(&gw, &caller, &headers, on)
+        .await
+        .map_err(|e| Failure(Flavor::OpenAi, e))
 }
 
 /// Counts a Responses API request's input tokens. Passed through where the

@@ -33,7 +33,12 @@ pub(crate) struct On<'a> {
     pub(crate) route: &'static str,
 }
 
-pub(crate) async fn reach(gw: &Gateway, caller: &Caller, headers: &HeaderMap, on: On<'_>) -> Result<Response, GatewayError> {
+pub(crate) async fn reach(
+    gw: &Gateway,
+    caller: &Caller,
+    headers: &HeaderMap,
+    on: On<'_>,
+) -> Result<Response, GatewayError> {
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
     let mut meter = gw
         .usage

@@ -25,7 +25,12 @@ pub(crate) fn count(text: &str) -> u64 {
 /// items, a legacy `prompt`, or embeddings `input`.
 pub(crate) fn request_text(body: &Value) -> String {
     let mut texts: Vec<&str> = Vec::new();
-    for v in [&body["system"], &body["instructions"], &body["prompt"], &body["input"]] {
+    for v in [
+        &body["system"],
+        &body["instructions"],
+        &body["prompt"],
+        &body["input"],
+    ] {
         collect(v, &mut texts);
     }
     for message in body["messages"].as_array().into_iter().flatten() {
@@ -41,7 +46,12 @@ fn collect<'a>(v: &'a Value, texts: &mut Vec<&'a str>) {
         Value::String(s) => texts.push(s),
         Value::Array(parts) => {
             for p in parts {
-                match (p.as_str(), p["text"].as_str(), &p["content"], p["output"].as_str()) {
+                match (
+                    p.as_str(),
+                    p["text"].as_str(),
+                    &p["content"],
+                    p["output"].as_str(),
+                ) {
                     (Some(s), ..) | (_, Some(s), ..) | (.., Some(s)) => texts.push(s),
                     (_, _, content, _) => collect_parts(content, texts),
                 }

@@ -40,7 +40,10 @@ impl Reported {
         set(&mut self.input, &usage["prompt_tokens"]);
         set(&mut self.output, &usage["completion_tokens"]);
         set(&mut self.cached, &usage["prompt_tokens_details"]["cached_tokens"]);
-        set(&mut self.reasoning, &usage["completion_tokens_details"]["reasoning_tokens"]);
+        set(
+            &mut self.reasoning,
+            &usage["completion_tokens_details"]["reasoning_tokens"],
+        );
     }
 
     /// The Responses API: the same totals under other names.
@@ -48,7 +51,10 @@ impl Reported {
         set(&mut self.input, &usage["input_tokens"]);
         set(&mut self.output, &usage["output_tokens"]);
         set(&mut self.cached, &usage["input_tokens_details"]["cached_tokens"]);
-        set(&mut self.reasoning, &usage["output_tokens_details"]["reasoning_tokens"]);
+        set(
+            &mut self.reasoning,
+            &usage["output_tokens_details"]["reasoning_tokens"],
+        );
     }
 
     /// Anthropic's `input_tokens` excludes cache reads and writes; Keyway's
@@ -58,11 +64,23 @@ impl Reported {
     pub(crate) fn read_anthropic(&mut self, usage: &Value, final_output: bool) {
         set(&mut self.cached, &usage["cache_read_input_tokens"]);
         set(&mut self.cache_write, &usage["cache_creation_input_tokens"]);
-        set(&mut self.cache_write_1h, &usage["cache_creation"]["ephemeral_1h_input_tokens"]);
-        set(&mut self.web_search_requests, &usage["server_tool_use"]["web_search_requests"]);
-        set(&mut self.web_fetch_requests, &usage["server_tool_use"]["web_fetch_requests"]);
+        set(
+            &mut self.cache_write_1h,
+            &usage["cache_creation"]["ephemeral_1h_input_tokens"],
+        );
+        set(
+            &mut self.web_search_requests,
+            &usage["server_tool_use"]["web_search_requests"],
+        );
+        set(
+            &mut self.web_fetch_requests,
+            &usage["server_tool_use"]["web_fetch_requests"],
+        );
         if let Some(input) = usage["input_tokens"].as_u64() {
-            let cache = self.cached.unwrap_or(0).saturating_add(self.cache_write.unwrap_or(0));
+            let cache = self
+                .cached
+                .unwrap_or(0)
+                .saturating_add(self.cache_write.unwrap_or(0));
             self.input = Some(input.saturating_add(cache));
         }
         if final_output {
@@ -82,11 +100,17 @@ mod tests {
         let mut r = Reported::default();
         r.read_openai(&json!({"prompt_tokens": 9, "completion_tokens": 7,
             "prompt_tokens_details": {"cached_tokens": 2}, "completion_tokens_details": {"reasoning_tokens": 5}}));
-        assert_eq!((r.input, r.output, r.cached, r.reasoning), (Some(9), Some(7), Some(2), Some(5)));
+        assert_eq!(
+            (r.input, r.output, r.cached, r.reasoning),
+            (Some(9), Some(7), Some(2), Some(5))
+        );
         let mut r = Reported::default();
         r.read_responses(&json!({"input_tokens": 4, "output_tokens": 3,
             "input_tokens_details": {"cached_tokens": 1}, "output_tokens_details": {"reasoning_tokens": 2}}));
-        assert_eq!((r.input, r.output, r.cached, r.reasoning), (Some(4), Some(3), Some(1), Some(2)));
+        assert_eq!(
+            (r.input, r.output, r.cached, r.reasoning),
+            (Some(4), Some(3), Some(1), Some(2))
+        );
     }
 
     #[test]
@@ -98,8 +122,17 @@ mod tests {
                 "ephemeral_1h_input_tokens": 4}}),
             false,
         );
-        assert_eq!((r.input, r.output, r.cache_write, r.cache_write_1h), (Some(15), None, Some(6), Some(4)));
-        r.read_anthropic(&json!({"output_tokens": 9, "server_tool_use": {"web_search_requests": 2}}), true);
-        assert_eq!((r.input, r.output, r.web_search_requests), (Some(15), Some(9), Some(2)));
+        assert_eq!(
+            (r.input, r.output, r.cache_write, r.cache_write_1h),
+            (Some(15), None, Some(6), Some(4))
+        );
+        r.read_anthropic(
+            &json!({"output_tokens": 9, "server_tool_use": {"web_search_requests": 2}}),
+            true,
+        );
+        assert_eq!(
+            (r.input, r.output, r.web_search_requests),
+            (Some(15), Some(9), Some(2))
+        );
     }
 }

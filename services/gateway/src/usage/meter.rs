@@ -77,7 +77,8 @@ impl Meter {
 
     /// Records a request that generates nothing, with its final status.
     pub(crate) fn finish_without_tokens(self, status: u16, code: &str) {
-        self.without_tokens().emit(status, code, &Reported::default(), "", false);
+        self.without_tokens()
+            .emit(status, code, &Reported::default(), "", false);
     }
 
     /// The requested model name, known once the body is read.

@@ -15,7 +15,9 @@ pub(crate) use super::fields::Reported;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
     OpenAiJson,
-    OpenAiSse { strip_usage_chunk: bool },
+    OpenAiSse {
+        strip_usage_chunk: bool,
+    },
     AnthropicJson,
     AnthropicSse,
     /// The Responses API: usage in `response.usage`, on a stream in the
@@ -317,7 +319,10 @@ mod tests {
         let out = feed_all(&mut tap, &stream);
         assert_eq!(out, stream.concat(), "forwarded unchanged");
         let r = &tap.reported;
-        assert_eq!((r.input, r.output, r.cached, r.reasoning), (Some(6), Some(5), Some(2), Some(3)));
+        assert_eq!(
+            (r.input, r.output, r.cached, r.reasoning),
+            (Some(6), Some(5), Some(2), Some(3))
+        );
         let mut cut = Tap::new(Format::ResponsesSse);
         feed_all(&mut cut, &stream[..2]);
         assert_eq!((cut.reported.output, cut.text()), (None, "Hi there"));

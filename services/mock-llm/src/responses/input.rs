@@ -37,12 +37,20 @@ fn content_texts(content: &Value) -> Vec<&str> {
 /// Prompt words: the instructions, every message's text and every tool
 /// output (one word = one token, as everywhere in the mock).
 pub(crate) fn prompt_words(body: &Value, items: &[Value]) -> u64 {
-    let instructions = body.get("instructions").and_then(Value::as_str).map_or(0, text::count_words);
+    let instructions = body
+        .get("instructions")
+        .and_then(Value::as_str)
+        .map_or(0, text::count_words);
     let items: u64 = items
         .iter()
         .map(|item| {
-            let output = item.get("output").and_then(Value::as_str).map_or(0, text::count_words);
-            let content = item.get("content").map_or(0, |c| content_texts(c).into_iter().map(text::count_words).sum());
+            let output = item
+                .get("output")
+                .and_then(Value::as_str)
+                .map_or(0, text::count_words);
+            let content = item
+                .get("content")
+                .map_or(0, |c| content_texts(c).into_iter().map(text::count_words).sum());
             output + content
         })
         .sum();
@@ -133,7 +141,10 @@ mod tests {
         let body = json!({"input": "hi", "tools": tools});
         let (name, arguments) = tool_to_call(&body, &items(&body)).unwrap_or_default();
         assert_eq!(name, "get_weather");
-        assert_eq!(serde_json::from_str::<Value>(&arguments).ok(), Some(json!({"city": "mock", "days": 1})));
+        assert_eq!(
+            serde_json::from_str::<Value>(&arguments).ok(),
+            Some(json!({"city": "mock", "days": 1}))
+        );
         let answered = json!({"tools": tools, "input": [{"type": "function_call_output", "call_id": "c", "output": "sunny"}]});
         assert_eq!(tool_to_call(&answered, &items(&answered)), None);
     }

@@ -9,7 +9,6 @@
 
 mod input;
 mod object;
-pub(crate) mod store;
 mod stream;
 
 use axum::extract::{Path, State};
@@ -19,11 +18,11 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use self::object::{Answer, Ids, Shape};
-use self::store::Stored;
 use crate::errors::{Api, ErrorKind, error_response, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, Prepared, invalid};
+use crate::response_store::Stored;
 use crate::state::{AppState, unix_now};
-use crate::usage::{Extra, Usage};
+use crate::usage;
 use crate::{sse, text};
 
 const ROUTE: &str = "/v1/responses";
@@ -44,13 +43,7 @@ pub(crate) async fn create(State(state): State<AppState>, headers: HeaderMap, bo
     let ids = Ids::new(n);
     let items = input::items(body);
     let (answer, output_words) = answer(&request, &items);
-    let usage = Usage::new(
-        input::prompt_words(body, &items),
-        request.controls.cached_tokens,
-        output_words,
-    )
-    .with(Extra::from_controls(&request.controls));
-    let usage = (!request.controls.omit_usage).then_some(usage);
+    let usage = usage::reported(input::prompt_words(body, &items), output_words, &request.controls);
     let shape = Shape {
         request: body,
         model,
@@ -129,7 +122,9 @@ fn stream_answer(
 
 /// The shared steps for the routes on a stored response (auth, controls).
 async fn prepared(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    pipeline::prepare(state, headers, None, Api::OpenAi, ROUTE).await.map(|_| ())
+    pipeline::prepare(state, headers, None, Api::OpenAi, ROUTE)
+        .await
+        .map(|_| ())
 }
 
 fn no_such_response(id: &str) -> Response {
@@ -140,7 +135,11 @@ fn no_such_response(id: &str) -> Response {
     )
 }
 
-pub(crate) async fn retrieve(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub(crate) async fn retrieve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(response) = prepared(&state, &headers).await {
         return response;
     }
@@ -150,14 +149,21 @@ pub(crate) async fn retrieve(State(state): State<AppState>, headers: HeaderMap, 
     }
 }
 
-pub(crate) async fn delete(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(response) = prepared(&state, &headers).await {
         return response;
     }
     if !state.responses().remove(&id) {
         return no_such_response(&id);
     }
-    json_response(StatusCode::OK, &json!({"id": id, "object": "response", "deleted": true}))
+    json_response(
+        StatusCode::OK,
+        &json!({"id": id, "object": "response", "deleted": true}),
+    )
 }
 
 pub(crate) async fn input_items(
@@ -177,7 +183,11 @@ pub(crate) async fn input_items(
     json_response(StatusCode::OK, &list)
 }
 
-pub(crate) async fn cancel(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(response) = prepared(&state, &headers).await {
         return response;
     }
@@ -190,7 +200,10 @@ pub(crate) async fn cancel(State(state): State<AppState>, headers: HeaderMap, Pa
     });
     match outcome {
         None => no_such_response(&id),
-        Some(None) => invalid(Api::OpenAi, "Only responses created with background=true can be cancelled."),
+        Some(None) => invalid(
+            Api::OpenAi,
+            "Only responses created with background=true can be cancelled.",
+        ),
         Some(Some(response)) => json_response(StatusCode::OK, &response),
     }
 }

@@ -23,7 +23,10 @@ impl Sequence {
     pub(crate) fn event(&self, kind: &str, mut data: Value) -> std::io::Result<Bytes> {
         if let Some(object) = data.as_object_mut() {
             object.insert("type".into(), json!(kind));
-            object.insert("sequence_number".into(), json!(self.0.fetch_add(1, Ordering::Relaxed)));
+            object.insert(
+                "sequence_number".into(),
+                json!(self.0.fetch_add(1, Ordering::Relaxed)),
+            );
         }
         sse::frame(Some(kind), &data)
     }
@@ -31,7 +34,12 @@ impl Sequence {
 
 /// The frames before the deltas: created, in progress, the item added
 /// (and, for text, its content part added).
-pub(crate) fn head(seq: &Sequence, started: &Value, answer: &Answer, ids: &Ids) -> std::io::Result<Vec<Bytes>> {
+pub(crate) fn head(
+    seq: &Sequence,
+    started: &Value,
+    answer: &Answer,
+    ids: &Ids,
+) -> std::io::Result<Vec<Bytes>> {
     let mut frames = vec![
         seq.event("response.created", json!({"response": started}))?,
         seq.event("response.in_progress", json!({"response": started}))?,

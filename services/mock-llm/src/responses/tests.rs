@@ -34,7 +34,11 @@ async fn send_all(requests: Vec<Request<Body>>) -> Vec<Reply> {
         let response = app.clone().oneshot(request).await.unwrap();
         let (status, headers) = (response.status(), response.headers().clone());
         let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-        replies.push(Reply { status, headers, body });
+        replies.push(Reply {
+            status,
+            headers,
+            body,
+        });
     }
     replies
 }
@@ -46,9 +50,15 @@ async fn a_json_response_carries_the_text_and_the_usage_details() {
     assert_eq!(reply.status, 200);
     let r = reply.json();
     assert!(r["id"].as_str().unwrap().starts_with("resp_mock_"));
-    assert_eq!((r["object"].as_str(), r["status"].as_str()), (Some("response"), Some("completed")));
+    assert_eq!(
+        (r["object"].as_str(), r["status"].as_str()),
+        (Some("response"), Some("completed"))
+    );
     let item = &r["output"][0];
-    assert_eq!((item["type"].as_str(), item["role"].as_str()), (Some("message"), Some("assistant")));
+    assert_eq!(
+        (item["type"].as_str(), item["role"].as_str()),
+        (Some("message"), Some("assistant"))
+    );
     assert_eq!(item["content"][0]["type"], "output_text");
     assert_eq!(item["content"][0]["text"], REPLY);
     // 2 instruction words + 4 input words; 9 reply words + 4 reasoning.
@@ -72,11 +82,18 @@ async fn offered_tools_get_a_function_call_until_the_output_comes_back() {
         {"role": "user", "content": "weather?"}, item.clone(),
         {"type": "function_call_output", "call_id": call_id, "output": "sunny"}]}));
     let reply = send(MockConfig::default(), post("/v1/responses", &body, &[])).await;
-    assert_eq!(reply.json()["output"][0]["content"][0]["text"], "Hello from mock-llm! You said: weather?");
+    assert_eq!(
+        reply.json()["output"][0]["content"][0]["text"],
+        "Hello from mock-llm! You said: weather?"
+    );
 }
 
 fn names(reply: &Reply) -> Vec<String> {
-    reply.events().into_iter().map(|(name, _)| name.unwrap_or_default()).collect()
+    reply
+        .events()
+        .into_iter()
+        .map(|(name, _)| name.unwrap_or_default())
+        .collect()
 }
 
 #[tokio::test]
@@ -84,18 +101,29 @@ async fn the_text_stream_sends_the_real_event_sequence() {
     let body = request(json!({"stream": true}));
     let reply = send(MockConfig::default(), post("/v1/responses", &body, &[])).await;
     assert_eq!(reply.headers["content-type"], "text/event-stream");
-    let mut expected = vec!["response.created", "response.in_progress", "response.output_item.added",
-        "response.content_part.added"];
+    let mut expected = vec![
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ];
     expected.extend(["response.output_text.delta"; 9]);
-    expected.extend(["response.output_text.done", "response.content_part.done",
-        "response.output_item.done", "response.completed"]);
+    expected.extend([
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]);
     assert_eq!(names(&reply), expected);
     let events = reply.events();
     for (i, (name, data)) in events.iter().enumerate() {
         assert_eq!(data["type"].as_str(), name.as_deref());
         assert_eq!(data["sequence_number"], i);
     }
-    let text: String = events.iter().filter_map(|(_, d)| d.get("delta")?.as_str()).collect();
+    let text: String = events
+        .iter()
+        .filter_map(|(_, d)| d.get("delta")?.as_str())
+        .collect();
     assert_eq!(text, REPLY);
     assert_eq!(events[0].1["response"]["status"], "in_progress");
     let completed = &events.last().unwrap().1["response"];
@@ -108,12 +136,23 @@ async fn the_text_stream_sends_the_real_event_sequence() {
 async fn the_function_call_stream_sends_argument_deltas() {
     let body = request(json!({"stream": true, "tools": weather_tool(), "mock": {"chunks": 3}}));
     let reply = send(MockConfig::default(), post("/v1/responses", &body, &[])).await;
-    let mut expected = vec!["response.created", "response.in_progress", "response.output_item.added"];
+    let mut expected = vec![
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+    ];
     expected.extend(["response.function_call_arguments.delta"; 3]);
-    expected.extend(["response.function_call_arguments.done", "response.output_item.done", "response.completed"]);
+    expected.extend([
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
+    ]);
     assert_eq!(names(&reply), expected);
     let events = reply.events();
-    let args: String = events.iter().filter_map(|(_, d)| d.get("delta")?.as_str()).collect();
+    let args: String = events
+        .iter()
+        .filter_map(|(_, d)| d.get("delta")?.as_str())
+        .collect();
     assert_eq!(args, r#"{"city":"mock"}"#);
     assert_eq!(events[6].1["arguments"], args);
     assert_eq!(events[7].1["item"]["arguments"], args);
@@ -124,7 +163,9 @@ async fn a_stored_response_is_retrieved_listed_deleted_and_then_gone() {
     let create = post("/v1/responses", &request(json!({})), &[]);
     let id = "resp_mock_1";
     let get = |uri: String| Request::get(uri).body(Body::empty()).unwrap();
-    let delete = Request::delete(format!("/v1/responses/{id}")).body(Body::empty()).unwrap();
+    let delete = Request::delete(format!("/v1/responses/{id}"))
+        .body(Body::empty())
+        .unwrap();
     let replies = send_all(vec![
         create,
         get(format!("/v1/responses/{id}")),
@@ -138,11 +179,23 @@ async fn a_stored_response_is_retrieved_listed_deleted_and_then_gone() {
     assert_eq!(replies[1].json(), replies[0].json());
     let items = replies[2].json();
     assert_eq!(items["object"], "list");
-    assert_eq!(items["data"][0]["content"], json!([{"type": "input_text", "text": "tell me a joke"}]));
-    assert_eq!(replies[3].status, 400, "only background responses can be cancelled");
-    assert_eq!(replies[4].json(), json!({"id": id, "object": "response", "deleted": true}));
+    assert_eq!(
+        items["data"][0]["content"],
+        json!([{"type": "input_text", "text": "tell me a joke"}])
+    );
+    assert_eq!(
+        replies[3].status, 400,
+        "only background responses can be cancelled"
+    );
+    assert_eq!(
+        replies[4].json(),
+        json!({"id": id, "object": "response", "deleted": true})
+    );
     assert_eq!(replies[5].status, 404);
-    assert_eq!(replies[5].json()["error"]["message"], format!("No response found with id '{id}'."));
+    assert_eq!(
+        replies[5].json()["error"]["message"],
+        format!("No response found with id '{id}'.")
+    );
 }
 
 #[tokio::test]
@@ -158,6 +211,13 @@ async fn a_background_response_can_be_cancelled() {
 
 #[tokio::test]
 async fn input_tokens_counts_the_prompt() {
-    let reply = send(MockConfig::default(), post("/v1/responses/input_tokens", &request(json!({})), &[])).await;
-    assert_eq!(reply.json(), json!({"object": "response.input_tokens", "input_tokens": 6}));
+    let reply = send(
+        MockConfig::default(),
+        post("/v1/responses/input_tokens", &request(json!({})), &[]),
+    )
+    .await;
+    assert_eq!(
+        reply.json(),
+        json!({"object": "response.input_tokens", "input_tokens": 6})
+    );
 }
