@@ -442,6 +442,25 @@ mod tests {
     }
 
     #[test]
+    fn completion_models_and_the_responses_family_are_routed() {
+        let c = Catalog::parse(DEV_CATALOG, mock_vars).unwrap();
+        let instruct = c.get("mock-instruct").unwrap();
+        assert_eq!(instruct.mode, Mode::Completion);
+        assert_eq!(
+            instruct.upstream_url.as_str(),
+            "http://127.0.0.1:9999/v1/completions"
+        );
+        assert_eq!(c.get("mock-gpt").unwrap().base_url, "http://127.0.0.1:9999/v1");
+        assert_eq!(Endpoint::Responses.family(), Endpoint::ChatCompletions);
+        assert_eq!(Endpoint::CountTokens.family(), Endpoint::Messages);
+        let yaml = "models:\n  m:\n    provider: anthropic\n    mode: completion\n    upstream_model: x\n    base_url: http://h/v1\n    key_source: [user]\n";
+        assert!(Catalog::parse(yaml, |_| None).is_err());
+        let price: Price =
+            serde_yaml::from_str("{input_per_mtok: 2, output_per_mtok: 1, currency: USD}").unwrap();
+        assert_eq!((price.cache_write(), price.cache_write_1h()), (2.5, 4.0));
+    }
+
+    #[test]
     fn custom_providers_speak_the_openai_wire() {
         let yaml = "models:\n  m:\n    provider: custom-acme\n    upstream_model: x\n    base_url: https://llm.acme.test/v1/\n    key_source: [user, tenant]\n";
         let c = Catalog::parse(yaml, |_| None).unwrap();
