@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the test peers: the Python ones (official openai/anthropic SDKs,
-# pytest, moto, schemathesis) into a venv, and the Node ones (oidc-provider,
-# the OpenID provider of the identity tests) from tests/oidc/package-lock.json.
+# pytest, moto, schemathesis) into a venv, and the Node ones from their lock
+# files: tests/oidc (oidc-provider, the OpenID provider of the identity
+# tests) and tests/agents (the openai Node SDK, Codex CLI and Claude Code).
 # Idempotent: stamps holding the sha256 of each lock file make re-runs with
 # unchanged requirements a no-op.
 #
@@ -24,13 +25,14 @@ want="$(sha256sum "$requirements" | cut -d' ' -f1)"
 # The Node peers live outside the checkout, so a fresh clone reuses them; the
 # checkout gets a symlink, since Node resolves packages next to the script.
 install_node_peers() {
-    local dir="$repo_root/tests/oidc"
-    local cache="${KEYWAY_PEERS_NODE:-$HOME/.cache/keyway/peers-node}/oidc"
+    local name="$1"
+    local dir="$repo_root/tests/$name"
+    local cache="${KEYWAY_PEERS_NODE:-$HOME/.cache/keyway/peers-node}/$name"
     local node_want node_stamp="$cache/.keyway-peers.sha256"
     node_want="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d' ' -f1)"
     if [[ ! -f "$node_stamp" || "$(cat "$node_stamp")" != "$node_want" ]]; then
-        command -v npm >/dev/null || { log "npm is required for the OIDC peer"; exit 1; }
-        log "installing oidc-provider into $cache"
+        command -v npm >/dev/null || { log "npm is required for the Node peers ($name)"; exit 1; }
+        log "installing tests/$name's Node peers into $cache"
         mkdir -p "$cache"
         cp "$dir/package.json" "$dir/package-lock.json" "$cache/"
         (cd "$cache" && npm ci --no-audit --no-fund --loglevel=error >&2)
@@ -38,7 +40,8 @@ install_node_peers() {
     fi
     ln -sfn "$cache/node_modules" "$dir/node_modules"
 }
-install_node_peers
+install_node_peers oidc
+install_node_peers agents
 
 if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     log "up to date ($venv)"

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod admin_cli;
+mod agents;
 mod api_fuzz;
 mod billing_exact;
 mod byok_flow;

@@ -40,6 +40,8 @@ pub const MODEL_NOT_FOUND: &str = "KW-MODEL-001";
 pub const MODEL_WRONG_ROUTE: &str = "KW-MODEL-002";
 /// No key source has a key for this caller.
 pub const KEY_REQUIRED: &str = "KW-KEY-001";
+/// No response with this id was created by the caller's tenant (or it expired).
+pub const RESPONSE_NOT_FOUND: &str = "KW-RESP-001";
 
 /// The upstream refused (4xx).
 pub const UP_REFUSED: &str = "KW-UP-001";
@@ -99,6 +101,7 @@ pub const ALL: &[&str] = &[
     MODEL_NOT_FOUND,
     MODEL_WRONG_ROUTE,
     KEY_REQUIRED,
+    RESPONSE_NOT_FOUND,
     UP_REFUSED,
     UP_FAILED,
     UP_TIMEOUT,

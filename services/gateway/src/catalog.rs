@@ -53,6 +53,8 @@ pub enum Mode {
     #[default]
     Chat,
     Embedding,
+    /// Legacy text completions (`POST /v1/completions`).
+    Completion,
 }
 
 /// Prices per million tokens, as written in the catalog.
@@ -63,7 +65,32 @@ pub struct Price {
     pub output_per_mtok: f64,
     #[serde(default)]
     pub cached_input_per_mtok: f64,
+    /// Prompt-cache writes (Anthropic's `cache_creation_input_tokens`, 5-minute
+    /// TTL); default [`CACHE_WRITE_FACTOR`] × input.
+    #[serde(default)]
+    pub cache_write_per_mtok: Option<f64>,
+    /// Prompt-cache writes with the 1-hour TTL; default
+    /// [`CACHE_WRITE_1H_FACTOR`] × input.
+    #[serde(default)]
+    pub cache_write_1h_per_mtok: Option<f64>,
     pub currency: String,
+}
+
+/// Anthropic's price of a 5-minute cache write, relative to input.
+pub const CACHE_WRITE_FACTOR: f64 = 1.25;
+/// Anthropic's price of a 1-hour cache write, relative to input.
+pub const CACHE_WRITE_1H_FACTOR: f64 = 2.0;
+
+impl Price {
+    pub fn cache_write(&self) -> f64 {
+        self.cache_write_per_mtok
+            .unwrap_or(self.input_per_mtok * CACHE_WRITE_FACTOR)
+    }
+
+    pub fn cache_write_1h(&self) -> f64 {
+        self.cache_write_1h_per_mtok
+            .unwrap_or(self.input_per_mtok * CACHE_WRITE_1H_FACTOR)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +120,9 @@ pub struct Model {
     pub wire: Wire,
     pub mode: Mode,
     pub upstream_model: String,
+    /// The catalog's `base_url`, trailing slash dropped: other routes of the
+    /// same upstream (the Responses API's) hang under it.
+    pub base_url: String,
     /// The catalog's `base_url` (trailing slash dropped) plus the path of
     /// the one route the model is served on, parsed once here rather than on
     /// every request.
@@ -159,8 +189,10 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
         return Err(fail("the name must be 1-128 characters without spaces".into()));
     }
     let wire = wire_of(&m.provider).map_err(fail)?;
-    if wire == Wire::Anthropic && m.mode == Mode::Embedding {
-        return Err(fail("anthropic has no embeddings API".into()));
+    if wire == Wire::Anthropic && m.mode != Mode::Chat {
+        return Err(fail(
+            "anthropic serves only chat models (no embeddings or completions API)".into(),
+        ));
     }
     check_key_sources(&m.key_source, m.api_key_env.is_some()).map_err(fail)?;
     if let Some(price) = &m.price {
@@ -190,6 +222,7 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
         wire,
         mode: m.mode,
         upstream_model: m.upstream_model,
+        base_url,
         upstream_url,
         key_source: m.key_source,
         api_key_env: m.api_key_env,
@@ -235,6 +268,8 @@ fn check_price(price: &Price) -> Result<(), String> {
         price.input_per_mtok,
         price.output_per_mtok,
         price.cached_input_per_mtok,
+        price.cache_write(),
+        price.cache_write_1h(),
     ];
     if all
         .iter()
@@ -278,6 +313,14 @@ pub(crate) enum Endpoint {
     ChatCompletions,
     Embeddings,
     Messages,
+    /// The OpenAI Responses API, served for chat models.
+    Responses,
+    /// `POST /v1/responses/input_tokens`, served for chat models.
+    ResponsesInputTokens,
+    /// `POST /v1/messages/count_tokens`, served for Anthropic models.
+    CountTokens,
+    /// Legacy `POST /v1/completions`, for `mode: completion` models.
+    Completions,
 }
 
 impl Endpoint {
@@ -287,6 +330,17 @@ impl Endpoint {
             (Wire::Anthropic, _) => Endpoint::Messages,
             (Wire::OpenAi, Mode::Embedding) => Endpoint::Embeddings,
             (Wire::OpenAi, Mode::Chat) => Endpoint::ChatCompletions,
+            (Wire::OpenAi, Mode::Completion) => Endpoint::Completions,
+        }
+    }
+
+    /// The endpoint whose models this one also serves: the Responses API
+    /// and its token count serve chat models, count_tokens Anthropic ones.
+    pub(crate) fn family(self) -> Self {
+        match self {
+            Endpoint::Responses | Endpoint::ResponsesInputTokens => Endpoint::ChatCompletions,
+            Endpoint::CountTokens => Endpoint::Messages,
+            other => other,
         }
     }
 
@@ -295,6 +349,10 @@ impl Endpoint {
             Endpoint::ChatCompletions => "/v1/chat/completions",
             Endpoint::Embeddings => "/v1/embeddings",
             Endpoint::Messages => "/v1/messages",
+            Endpoint::Responses => "/v1/responses",
+            Endpoint::ResponsesInputTokens => "/v1/responses/input_tokens",
+            Endpoint::CountTokens => "/v1/messages/count_tokens",
+            Endpoint::Completions => "/v1/completions",
         }
     }
 
@@ -304,6 +362,10 @@ impl Endpoint {
             Endpoint::ChatCompletions => "/chat/completions",
             Endpoint::Embeddings => "/embeddings",
             Endpoint::Messages => "/messages",
+            Endpoint::Responses => "/responses",
+            Endpoint::ResponsesInputTokens => "/responses/input_tokens",
+            Endpoint::CountTokens => "/messages/count_tokens",
+            Endpoint::Completions => "/completions",
         }
     }
 }
@@ -377,6 +439,25 @@ mod tests {
         let pricey = "    price: {input_per_mtok: 1e300, output_per_mtok: 1, currency: USD}\n";
         let err = Catalog::parse(&entry(pricey), |_| None).unwrap_err().to_string();
         assert!(err.contains("prices must be"), "{err}");
+    }
+
+    #[test]
+    fn completion_models_and_the_responses_family_are_routed() {
+        let c = Catalog::parse(DEV_CATALOG, mock_vars).unwrap();
+        let instruct = c.get("mock-instruct").unwrap();
+        assert_eq!(instruct.mode, Mode::Completion);
+        assert_eq!(
+            instruct.upstream_url.as_str(),
+            "http://127.0.0.1:9999/v1/completions"
+        );
+        assert_eq!(c.get("mock-gpt").unwrap().base_url, "http://127.0.0.1:9999/v1");
+        assert_eq!(Endpoint::Responses.family(), Endpoint::ChatCompletions);
+        assert_eq!(Endpoint::CountTokens.family(), Endpoint::Messages);
+        let yaml = "models:\n  m:\n    provider: anthropic\n    mode: completion\n    upstream_model: x\n    base_url: http://h/v1\n    key_source: [user]\n";
+        assert!(Catalog::parse(yaml, |_| None).is_err());
+        let price: Price =
+            serde_yaml::from_str("{input_per_mtok: 2, output_per_mtok: 1, currency: USD}").unwrap();
+        assert_eq!((price.cache_write(), price.cache_write_1h()), (2.5, 4.0));
     }
 
     #[test]

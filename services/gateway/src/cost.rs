@@ -14,21 +14,51 @@ pub(crate) fn snapshot(price: &Price) -> PriceSnapshot {
         output_micros_per_mtok: micros(price.output_per_mtok),
         cached_input_micros_per_mtok: micros(price.cached_input_per_mtok),
         currency: price.currency.clone(),
+        cache_write_micros_per_mtok: micros(price.cache_write()),
+        cache_write_1h_micros_per_mtok: micros(price.cache_write_1h()),
     }
+}
+
+/// The token counts a cost is computed from. `input` includes `cached` and
+/// `cache_write`; `cache_write` includes `cache_write_1h`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Tokens {
+    pub(crate) input: u64,
+    pub(crate) cached: u64,
+    pub(crate) cache_write: u64,
+    pub(crate) cache_write_1h: u64,
+    pub(crate) output: u64,
+}
+
+/// Each kind of token at its own price: plain input, cache reads, 5-minute
+/// and 1-hour cache writes, output (reasoning included). The parts are
+/// clamped so they never add up to more than `input`. `None` as below.
+pub(crate) fn cost_of(price: &PriceSnapshot, t: &Tokens) -> Option<i64> {
+    let cached = t.cached.min(t.input);
+    let write = t.cache_write.min(t.input - cached);
+    let write_1h = t.cache_write_1h.min(write);
+    let term =
+        |tokens: u64, micros_per_mtok: i64| i128::from(tokens).checked_mul(i128::from(micros_per_mtok));
+    let scaled = term(t.input - cached - write, price.input_micros_per_mtok)?
+        .checked_add(term(cached, price.cached_input_micros_per_mtok)?)?
+        .checked_add(term(write - write_1h, price.cache_write_micros_per_mtok)?)?
+        .checked_add(term(write_1h, price.cache_write_1h_micros_per_mtok)?)?
+        .checked_add(term(t.output, price.output_micros_per_mtok)?)?;
+    // Round half up, once: micro-units per million tokens → micro-units.
+    i64::try_from(scaled.checked_add(500_000)? / 1_000_000).ok()
 }
 
 /// `input` includes `cached`; cached input tokens have their own price.
 /// `None` when the cost does not fit in an `i64` (absurd token counts or
 /// prices): never a wrapped, truncated or negative number.
 pub(crate) fn cost_micros(price: &PriceSnapshot, input: u64, cached: u64, output: u64) -> Option<i64> {
-    let cached = cached.min(input);
-    let term =
-        |tokens: u64, micros_per_mtok: i64| i128::from(tokens).checked_mul(i128::from(micros_per_mtok));
-    let scaled = term(input - cached, price.input_micros_per_mtok)?
-        .checked_add(term(cached, price.cached_input_micros_per_mtok)?)?
-        .checked_add(term(output, price.output_micros_per_mtok)?)?;
-    // Round half up, once: micro-units per million tokens → micro-units.
-    i64::try_from(scaled.checked_add(500_000)? / 1_000_000).ok()
+    let tokens = Tokens {
+        input,
+        cached,
+        output,
+        ..Tokens::default()
+    };
+    cost_of(price, &tokens)
 }
 
 #[cfg(test)]
@@ -40,8 +70,38 @@ mod tests {
             input_per_mtok: input,
             output_per_mtok: output,
             cached_input_per_mtok: cached,
+            cache_write_per_mtok: None,
+            cache_write_1h_per_mtok: None,
             currency: "USD".into(),
         })
+    }
+
+    #[test]
+    fn cache_writes_cost_their_own_price_defaulting_to_1_25_and_2_times_input() {
+        let p = price(3.0, 15.0, 0.30);
+        assert_eq!(
+            (p.cache_write_micros_per_mtok, p.cache_write_1h_micros_per_mtok),
+            (3_750_000, 6_000_000)
+        );
+        // 10 input tokens: 2 cached, 5 written (3 of them for 1 h), 3 plain; 4 output.
+        let t = Tokens {
+            input: 10,
+            cached: 2,
+            cache_write: 5,
+            cache_write_1h: 3,
+            output: 4,
+        };
+        // 3×3 + 2×0.3 + 2×3.75 + 3×6 + 4×15 = 9 + 0.6 + 7.5 + 18 + 60 = 95.1 µ
+        assert_eq!(cost_of(&p, &t), Some(95));
+        // Parts larger than the input are clamped, never negative.
+        let absurd = Tokens {
+            input: 3,
+            cached: 2,
+            cache_write: 9,
+            cache_write_1h: 9,
+            output: 0,
+        };
+        assert_eq!(cost_of(&p, &absurd), Some(7)); // 2×0.3 + 1×6 = 6.6
     }
 
     #[test]
@@ -90,6 +150,7 @@ mod tests {
             output_micros_per_mtok: i64::MAX,
             cached_input_micros_per_mtok: i64::MAX,
             currency: "USD".into(),
+            ..PriceSnapshot::default()
         };
         assert_eq!(cost_micros(&max, u64::MAX, u64::MAX, u64::MAX), None);
     }

@@ -70,12 +70,7 @@ impl Credentials {
         model: &Model,
     ) -> Result<UpstreamCredential, GatewayError> {
         for source in &model.key_source {
-            let found = match source {
-                KeySource::System => model.api_key_env.as_deref().and_then(|env| self.system.get(env)),
-                KeySource::User => self.byok_key(caller, KeyScope::User, &model.provider).await?,
-                KeySource::Tenant => self.byok_key(caller, KeyScope::Tenant, &model.provider).await?,
-            };
-            if let Some(key) = found {
+            if let Some(key) = self.key_from(caller, model, *source).await? {
                 return Ok(UpstreamCredential { key, source: *source });
             }
         }
@@ -88,6 +83,21 @@ impl Credentials {
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
+        })
+    }
+
+    /// The key of one source only: a stored response is reached with the
+    /// credential that created it. `None` when that source has no key now.
+    pub(crate) async fn key_from(
+        &self,
+        caller: &Caller,
+        model: &Model,
+        source: KeySource,
+    ) -> Result<Option<Arc<ProviderKey>>, GatewayError> {
+        Ok(match source {
+            KeySource::System => model.api_key_env.as_deref().and_then(|env| self.system.get(env)),
+            KeySource::User => self.byok_key(caller, KeyScope::User, &model.provider).await?,
+            KeySource::Tenant => self.byok_key(caller, KeyScope::Tenant, &model.provider).await?,
         })
     }
 

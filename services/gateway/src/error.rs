@@ -24,6 +24,7 @@ impl Flavor {
     /// client asks (it always sends `anthropic-version`).
     pub fn of(path: &str, headers: &HeaderMap) -> Self {
         if path.ends_with("/messages")
+            || path.ends_with("/messages/count_tokens")
             || (path.ends_with("/models") && headers.contains_key("anthropic-version"))
         {
             Flavor::Anthropic
@@ -63,6 +64,8 @@ pub enum GatewayError {
     RouteNotFound(String),
     #[error("The model `{0}` does not exist or you do not have access to it.")]
     ModelNotFound(String),
+    #[error("No response found with id '{0}'.")]
+    ResponseNotFound(String),
     #[error("The model `{model}` is served on {route}, not on this route.")]
     WrongRoute { model: String, route: &'static str },
     #[error(
@@ -111,7 +114,7 @@ impl GatewayError {
             }
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            RouteNotFound(_) | ModelNotFound(_) => StatusCode::NOT_FOUND,
+            RouteNotFound(_) | ModelNotFound(_) | ResponseNotFound(_) => StatusCode::NOT_FOUND,
             UpstreamRefused { status, .. } => *status,
             UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -135,6 +138,7 @@ impl GatewayError {
             HeadersTooLarge { .. } => codes::REQ_HEADERS_TOO_LARGE,
             ModelNotFound(_) => codes::MODEL_NOT_FOUND,
             WrongRoute { .. } => codes::MODEL_WRONG_ROUTE,
+            ResponseNotFound(_) => codes::RESPONSE_NOT_FOUND,
             KeyRequired { .. } => codes::KEY_REQUIRED,
             UpstreamRefused { .. } => codes::UP_REFUSED,
             UpstreamFailed(_) => codes::UP_FAILED,

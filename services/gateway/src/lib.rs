@@ -17,6 +17,7 @@ pub mod limits;
 mod proxy;
 mod remote;
 mod request;
+pub mod responses;
 mod routes;
 pub mod usage;
 
@@ -53,6 +54,9 @@ pub struct Gateway {
     max_body_bytes: usize,
     usage: Option<Arc<dyn usage::UsageSink>>,
     limiter: Option<Arc<limits::Limiter>>,
+    /// Who created each Responses API id; without it (no NATS) stored
+    /// responses cannot be reached through Keyway.
+    response_owners: Option<Arc<responses::ResponseOwners>>,
 }
 
 pub struct GatewaySettings {
@@ -98,6 +102,7 @@ impl Gateway {
             max_body_bytes: settings.max_body_bytes,
             usage,
             limiter: None,
+            response_owners: None,
         })
     }
 
@@ -105,6 +110,12 @@ impl Gateway {
     /// limiter (no NATS) limits are not enforced.
     pub fn with_limiter(mut self, limiter: Arc<limits::Limiter>) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// Records who created each Responses API id (see `responses`).
+    pub fn with_response_owners(mut self, owners: Arc<responses::ResponseOwners>) -> Self {
+        self.response_owners = Some(owners);
         self
     }
 }
@@ -125,6 +136,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/chat/completions", post(routes::llm::chat_completions))
         .route("/v1/embeddings", post(routes::llm::embeddings))
         .route("/v1/messages", post(routes::llm::messages))
+        .merge(routes::responses::router())
         .route("/v1/models", get(routes::models::list_models))
         .layer(DefaultBodyLimit::max(limit))
         .fallback(not_found)
@@ -185,6 +197,14 @@ async fn refuse(
     routes::llm::chat_completions,
     routes::llm::embeddings,
     routes::llm::messages,
+    routes::responses::create,
+    routes::responses::retrieve,
+    routes::responses::delete,
+    routes::responses::input_items,
+    routes::responses::cancel,
+    routes::responses::input_tokens,
+    routes::responses::count_tokens,
+    routes::responses::completions,
     routes::models::list_models,
 ))]
 pub struct GatewayApi;

@@ -61,10 +61,23 @@ pub(crate) async fn forward(
     timeout: Duration,
     call: UpstreamCall<'_>,
 ) -> Result<reqwest::Response, GatewayError> {
-    let mut request = client
-        .post(call.url)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(call.body);
+    forward_with(client, timeout, reqwest::Method::POST, call).await
+}
+
+/// As [`forward`], with any method; an empty body is not sent (a `GET` or
+/// `DELETE` on a stored response).
+pub(crate) async fn forward_with(
+    client: &reqwest::Client,
+    timeout: Duration,
+    method: reqwest::Method,
+    call: UpstreamCall<'_>,
+) -> Result<reqwest::Response, GatewayError> {
+    let mut request = client.request(method, call.url);
+    if !call.body.is_empty() {
+        request = request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(call.body);
+    }
     request = match call.model.wire {
         Wire::OpenAi => request.bearer_auth(call.key),
         Wire::Anthropic => {

@@ -50,20 +50,11 @@ pub(crate) fn parse(
     match endpoint {
         Endpoint::ChatCompletions => {
             require_array(&body, "messages")?;
-            // A length that is not a whole number in range (a float, a
-            // negative, 2^64 or more) would be reserved as the default one
-            // while the upstream may read it otherwise: refuse it.
-            for field in OUTPUT_FIELDS {
-                if !body.get(field).is_none_or(|v| v.is_null() || v.is_u64()) {
-                    return Err(GatewayError::InvalidRequest(format!(
-                        "`{field}` must be a non-negative integer."
-                    )));
-                }
-            }
+            require_whole_output_fields(&body)?;
         }
-        Endpoint::Messages => {
+        Endpoint::Messages | Endpoint::CountTokens => {
             require_array(&body, "messages")?;
-            if !body.get("max_tokens").is_some_and(Value::is_u64) {
+            if endpoint == Endpoint::Messages && !body.get("max_tokens").is_some_and(Value::is_u64) {
                 return Err(missing("max_tokens", "a positive integer"));
             }
         }
@@ -78,8 +69,38 @@ pub(crate) fn parse(
                 ));
             }
         }
+        // `input` may be absent (a stored prompt, or a previous response
+        // continued), but when present it is a string or a list of items.
+        Endpoint::Responses | Endpoint::ResponsesInputTokens => {
+            if !matches!(body.get("input"), None | Some(Value::String(_) | Value::Array(_))) {
+                return Err(GatewayError::InvalidRequest(
+                    "`input` must be a string or an array of input items.".into(),
+                ));
+            }
+            require_whole_output_fields(&body)?;
+        }
+        Endpoint::Completions => {
+            if !matches!(body.get("prompt"), Some(Value::String(_) | Value::Array(_))) {
+                return Err(missing("prompt", "a string or an array"));
+            }
+            require_whole_output_fields(&body)?;
+        }
     }
     Ok(LlmRequest { body, model, stream })
+}
+
+/// A length that is not a whole number in range (a float, a negative, 2^64
+/// or more) would be reserved as the default one while the upstream may read
+/// it otherwise: refuse it.
+fn require_whole_output_fields(body: &Map<String, Value>) -> Result<(), GatewayError> {
+    for field in OUTPUT_FIELDS {
+        if !body.get(field).is_none_or(|v| v.is_null() || v.is_u64()) {
+            return Err(GatewayError::InvalidRequest(format!(
+                "`{field}` must be a non-negative integer."
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn missing(field: &str, what: &str) -> GatewayError {

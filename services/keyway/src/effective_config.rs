@@ -5,7 +5,7 @@
 
 use keyway_auth::{GuardSettings, oidc::OidcSettings};
 use keyway_common::{Config, ConfigError, Environment};
-use keyway_gateway::limits::LimitSettings;
+use keyway_gateway::{limits::LimitSettings, responses::ResponseOwners};
 use keyway_keys::identity_follow::FollowSettings;
 use keyway_mock_llm::MockConfig;
 use keyway_projector::{ProjectorSettings, webhooks::WebhookSettings};
@@ -43,6 +43,10 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
         (
             "KEYWAY_LIMITS_ON_NATS_DOWN",
             if limits.fail_open { "open" } else { "closed" }.to_owned(),
+        ),
+        (
+            keyway_gateway::responses::TTL_VAR,
+            (ResponseOwners::ttl_from_config(config.vars())?.as_secs() / 86_400).to_string(),
         ),
         ("KEYWAY_PROJECTOR_BATCH_SIZE", projector.batch_size.to_string()),
         (

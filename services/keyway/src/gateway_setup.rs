@@ -7,7 +7,7 @@ use keyway_auth::{AdminKeyAuthenticator, Authenticator, ProviderKeys};
 use keyway_common::{Config, ConfigError};
 use keyway_gateway::{
     Catalog, Gateway, GatewaySettings, RemoteKeys, SystemKeys, catalog::DEV_CATALOG, limits::Limiter,
-    usage::publisher::UsagePublisher,
+    responses::ResponseOwners, usage::publisher::UsagePublisher,
 };
 use keyway_keys::{KeyService, service::ChangeHook};
 
@@ -53,7 +53,7 @@ pub(crate) fn build_gateway(
     keys: Option<Arc<KeyService>>,
     mock: Option<&mock::InProcessMock>,
     usage: Arc<UsagePublisher>,
-    limiter: Arc<Limiter>,
+    (limiter, response_owners): (Arc<Limiter>, Arc<ResponseOwners>),
 ) -> Result<Arc<Gateway>, StartError> {
     let mock_url = mock.map(mock::InProcessMock::url);
     let vars = |name: &str| match (name, &mock_url) {
@@ -92,7 +92,8 @@ pub(crate) fn build_gateway(
             allow_private_urls: config.allow_private_urls,
         },
     )?
-    .with_limiter(limiter);
+    .with_limiter(limiter)
+    .with_response_owners(response_owners);
     Ok(Arc::new(gateway))
 }
 

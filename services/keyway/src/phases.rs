@@ -11,6 +11,7 @@ use keyway_auth::{AuthGuard, GuardSettings};
 use keyway_common::Config;
 use keyway_gateway::{
     limits::{LimitSettings, Limiter},
+    responses::ResponseOwners,
     usage::publisher::UsagePublisher,
 };
 use keyway_keys::{KeyService, crypto::Kms, identity_follow::Follower};
@@ -150,18 +151,26 @@ pub(crate) async fn start_gateway(
         kv_replicas: config.nats.replicas,
         ..LimitSettings::from_config(config.vars())?
     };
+    let kv_timeout = limits.kv_timeout;
     let limiter = Limiter::new(wiring.nats.clone(), &config.stream_name("limits"), limits);
     // Once stopped, the sweeper gives its unused leases back.
     wiring
         .tasks
         .spawn(limiter.clone().run_sweeper(wiring.background.clone()));
+    let owners = ResponseOwners::new(
+        wiring.nats.clone(),
+        config.stream_name("responses"),
+        ResponseOwners::ttl_from_config(config.vars())?,
+        kv_timeout,
+        config.nats.replicas,
+    );
     let gateway = build_gateway(
         config,
         wiring.admin_key,
         key_service,
         in_process_mock.as_ref(),
         publisher,
-        limiter,
+        (limiter, Arc::new(owners)),
     )?;
     eviction.serve(gateway.clone());
     let evicting = gateway.clone();

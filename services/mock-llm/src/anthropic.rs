@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::errors::{Api, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, invalid};
 use crate::state::AppState;
-use crate::usage::{AnthropicUsage, Usage};
+use crate::usage::{self, AnthropicUsage, Usage};
 use crate::{sse, text};
 
 const ROUTE: &str = "/v1/messages";
@@ -98,6 +98,9 @@ struct StopDelta {
 #[derive(Serialize)]
 struct OutputUsage {
     output_tokens: u64,
+    /// The real API reports server tool use in the final delta.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_tool_use: Option<crate::usage::ServerToolUse>,
 }
 
 pub(crate) async fn messages(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -120,12 +123,11 @@ pub(crate) async fn messages(State(state): State<AppState>, headers: HeaderMap, 
     let reply = text::build_reply(&text::last_user_text(messages), request.identity.as_deref());
     let controls = &request.controls;
     let system_words = body.get("system").map_or(0, text::content_words);
-    let usage = Usage::new(
+    let usage = usage::reported(
         text::messages_words(messages) + system_words,
-        controls.cached_tokens,
         text::count_words(&reply),
+        controls,
     );
-    let usage = (!controls.omit_usage).then_some(usage);
     let id = format!("msg_mock_{}", state.next_id());
     let streaming = body.get("stream").and_then(Value::as_bool) == Some(true);
 
@@ -205,6 +207,7 @@ fn stream_frames(id: &str, model: &str, usage: Option<Usage>) -> std::io::Result
         },
         usage: usage.map(|u| OutputUsage {
             output_tokens: u.output,
+            server_tool_use: u.anthropic().server_tool_use,
         }),
     };
     let tail = vec![

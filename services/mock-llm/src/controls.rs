@@ -30,6 +30,14 @@ pub(crate) struct Controls {
     pub(crate) chunk_delay: Duration,
     pub(crate) error: Option<InjectedError>,
     pub(crate) cached_tokens: u64,
+    /// Reported as reasoning tokens (OpenAI), on top of the reply's words.
+    pub(crate) reasoning_tokens: u64,
+    /// Reported as Anthropic prompt-cache writes, 5-minute TTL.
+    pub(crate) cache_write_tokens: u64,
+    /// Reported as Anthropic prompt-cache writes, 1-hour TTL.
+    pub(crate) cache_write_1h_tokens: u64,
+    /// Reported as Anthropic `server_tool_use.web_search_requests`.
+    pub(crate) web_search_requests: u64,
     pub(crate) omit_usage: bool,
     /// Stream only: break the connection after this many deltas.
     pub(crate) error_after_chunks: Option<usize>,
@@ -58,6 +66,14 @@ impl Controls {
             "one of 400, 401, 429, 500, 503, timeout",
         )?;
         let cached = src.get("x-mock-cached-tokens", "cached_tokens", parse_u64, "an integer")?;
+        let count = |header: &str, field: &str| {
+            src.get(header, field, parse_u64, "an integer")
+                .map(Option::unwrap_or_default)
+        };
+        let reasoning_tokens = count("x-mock-reasoning-tokens", "reasoning_tokens")?;
+        let cache_write_tokens = count("x-mock-cache-write-tokens", "cache_write_tokens")?;
+        let cache_write_1h_tokens = count("x-mock-cache-write-1h-tokens", "cache_write_1h_tokens")?;
+        let web_search_requests = count("x-mock-web-search-requests", "web_search_requests")?;
         let omit_usage = src.get("x-mock-omit-usage", "omit_usage", parse_bool, "true or false")?;
         let error_after = src.get(
             "x-mock-error-after-chunks",
@@ -71,6 +87,10 @@ impl Controls {
             chunk_delay: chunk_delay.map_or(config.chunk_delay, Duration::from_millis),
             error,
             cached_tokens: cached.unwrap_or(0),
+            reasoning_tokens,
+            cache_write_tokens,
+            cache_write_1h_tokens,
+            web_search_requests,
             omit_usage: omit_usage.unwrap_or(false),
             error_after_chunks: error_after,
         })
@@ -196,6 +216,26 @@ mod tests {
         assert_eq!(controls.cached_tokens, 3);
         assert!(controls.omit_usage);
         assert_eq!(controls.error_after_chunks, Some(1));
+    }
+
+    #[test]
+    fn usage_detail_controls_default_to_zero_and_are_read_from_both_places() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-mock-reasoning-tokens", HeaderValue::from_static("4"));
+        let mock = json!({"cache_write_tokens": 5, "cache_write_1h_tokens": "6", "web_search_requests": 2});
+        let c = Controls::resolve(&config(), &headers, Some(&mock)).unwrap();
+        let got = (
+            c.reasoning_tokens,
+            c.cache_write_tokens,
+            c.cache_write_1h_tokens,
+            c.web_search_requests,
+        );
+        assert_eq!(got, (4, 5, 6, 2));
+        let c = Controls::resolve(&config(), &HeaderMap::new(), None).unwrap();
+        assert_eq!(
+            c.reasoning_tokens + c.cache_write_tokens + c.web_search_requests,
+            0
+        );
     }
 
     #[test]

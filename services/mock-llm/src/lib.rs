@@ -9,6 +9,7 @@
 mod anthropic;
 mod app;
 mod auth;
+mod completions;
 mod config;
 mod controls;
 mod embeddings;
@@ -16,6 +17,8 @@ mod errors;
 mod models;
 mod openai;
 mod pipeline;
+mod response_store;
+mod responses;
 mod sse;
 mod state;
 mod text;

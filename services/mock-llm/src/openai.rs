@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::errors::{Api, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, invalid};
 use crate::state::{AppState, unix_now};
-use crate::usage::{OpenAiUsage, Usage};
+use crate::usage::{self, OpenAiUsage};
 use crate::{sse, text};
 
 const ROUTE: &str = "/v1/chat/completions";
@@ -117,12 +117,12 @@ pub(crate) async fn chat_completions(
 
     let reply = text::build_reply(&text::last_user_text(messages), request.identity.as_deref());
     let controls = &request.controls;
-    let usage = Usage::new(
+    let usage = usage::reported(
         text::messages_words(messages),
-        controls.cached_tokens,
         text::count_words(&reply),
-    );
-    let usage = (!controls.omit_usage).then(|| usage.openai());
+        controls,
+    )
+    .map(|usage| usage.openai());
     let id = format!("chatcmpl-mock-{}", state.next_id());
     let created = unix_now();
 

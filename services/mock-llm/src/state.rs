@@ -20,6 +20,7 @@ struct Inner {
     /// holding graceful shutdown hostage.
     shutdown: CancellationToken,
     next_id: AtomicU64,
+    responses: crate::response_store::Store,
 }
 
 impl AppState {
@@ -28,6 +29,7 @@ impl AppState {
             config,
             shutdown,
             next_id: AtomicU64::new(0),
+            responses: Default::default(),
         }))
     }
 
@@ -42,6 +44,11 @@ impl AppState {
     /// Sequence number for response ids (`chatcmpl-mock-<n>`, `msg_mock_<n>`).
     pub(crate) fn next_id(&self) -> u64 {
         self.0.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Responses kept for `GET /v1/responses/{id}` and its siblings.
+    pub(crate) fn responses(&self) -> &crate::response_store::Store {
+        &self.0.responses
     }
 
     /// Sleeps unless shutdown comes first; returns `false` on shutdown.

@@ -28,9 +28,33 @@ pub(crate) struct LedgerRow {
     pub(crate) estimated: bool,
     pub(crate) client_disconnected: bool,
     pub(crate) occurred_at: OffsetDateTime,
+    /// Reasoning, cache-write and server-tool counts (migration 2005).
+    pub(crate) details: Details,
     /// The message exactly as published, so the export can return every
     /// field, including ones added to the schema later.
     pub(crate) event: Vec<u8>,
+}
+
+/// The usage details recorded apart from the totals (see `docs/billing.md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Details {
+    pub(crate) reasoning_tokens: i64,
+    pub(crate) cache_write_tokens: i64,
+    pub(crate) cache_write_1h_tokens: i64,
+    pub(crate) web_search_requests: i64,
+    pub(crate) web_fetch_requests: i64,
+}
+
+impl Details {
+    fn of(e: &UsageEvent) -> Result<Self, String> {
+        Ok(Self {
+            reasoning_tokens: tokens("reasoning_tokens", e.reasoning_tokens)?,
+            cache_write_tokens: tokens("cache_write_tokens", e.cache_write_tokens)?,
+            cache_write_1h_tokens: tokens("cache_write_1h_tokens", e.cache_write_1h_tokens)?,
+            web_search_requests: tokens("web_search_requests", e.web_search_requests)?,
+            web_fetch_requests: tokens("web_fetch_requests", e.web_fetch_requests)?,
+        })
+    }
 }
 
 pub(crate) fn key_source_name(value: i32) -> &'static str {
@@ -105,8 +129,10 @@ pub(crate) fn decode(payload: &[u8]) -> Result<LedgerRow, String> {
         ));
     }
     let status = i32::try_from(e.status).map_err(|_| format!("status {} is out of range", e.status))?;
+    let details = Details::of(&e)?;
     Ok(LedgerRow {
         event_id,
+        details,
         input_tokens: tokens("input_tokens", e.input_tokens)?,
         output_tokens: tokens("output_tokens", e.output_tokens)?,
         cached_tokens: tokens("cached_tokens", e.cached_tokens)?,
@@ -159,6 +185,24 @@ mod tests {
         assert_eq!(row.key_source, "system");
         assert_eq!(row.occurred_at.unix_timestamp_nanos(), 1_735_689_600_123_000_000);
         assert_eq!(row.event, bytes);
+        assert_eq!(row.details, Details::default());
+        let detailed = UsageEvent {
+            reasoning_tokens: 3,
+            cache_write_tokens: 5,
+            cache_write_1h_tokens: 2,
+            web_search_requests: 1,
+            ..event()
+        };
+        let row = decode(&detailed.encode_to_vec()).unwrap();
+        assert_eq!(
+            (
+                row.details.reasoning_tokens,
+                row.details.cache_write_tokens,
+                row.details.cache_write_1h_tokens
+            ),
+            (3, 5, 2)
+        );
+        assert_eq!(row.details.web_search_requests, 1);
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub(crate) struct PriceData {
     input_micros_per_mtok: i64,
     output_micros_per_mtok: i64,
     cached_input_micros_per_mtok: i64,
+    cache_write_micros_per_mtok: i64,
+    cache_write_1h_micros_per_mtok: i64,
     currency: String,
 }
 
@@ -78,6 +80,14 @@ pub(crate) struct UsageData {
     input_tokens: i64,
     output_tokens: i64,
     cached_tokens: i64,
+    /// Part of `output_tokens`.
+    reasoning_tokens: u64,
+    /// Prompt-cache writes, part of `input_tokens`.
+    cache_write_tokens: u64,
+    /// The 1-hour-TTL part of `cache_write_tokens`.
+    cache_write_1h_tokens: u64,
+    web_search_requests: u64,
+    web_fetch_requests: u64,
     cost_micros: i64,
     currency: String,
     price: Option<PriceData>,
@@ -159,12 +169,19 @@ impl LedgerEntry {
                 input_tokens: self.input_tokens,
                 output_tokens: self.output_tokens,
                 cached_tokens: self.cached_tokens,
+                reasoning_tokens: extra.reasoning_tokens,
+                cache_write_tokens: extra.cache_write_tokens,
+                cache_write_1h_tokens: extra.cache_write_1h_tokens,
+                web_search_requests: extra.web_search_requests,
+                web_fetch_requests: extra.web_fetch_requests,
                 cost_micros: self.cost_micros,
                 currency: self.currency,
                 price: extra.price.map(|p| PriceData {
                     input_micros_per_mtok: p.input_micros_per_mtok,
                     output_micros_per_mtok: p.output_micros_per_mtok,
                     cached_input_micros_per_mtok: p.cached_input_micros_per_mtok,
+                    cache_write_micros_per_mtok: p.cache_write_micros_per_mtok,
+                    cache_write_1h_micros_per_mtok: p.cache_write_1h_micros_per_mtok,
                     currency: p.currency,
                 }),
                 status: self.status,

@@ -48,11 +48,13 @@ pub(crate) struct Batch {
 fn view_upsert(view: &str, period: &str, source: &str) -> String {
     format!(
         "INSERT INTO {view} AS v (tenant_id, period, model, api_key_id, user_id, currency, requests, errors,
-             disconnects, input_tokens, output_tokens, cached_tokens, cost_micros, estimated_requests)
+             disconnects, input_tokens, output_tokens, cached_tokens, cost_micros, estimated_requests,
+             {DETAILS})
          SELECT tenant_id, {period}, model, COALESCE(api_key_id, ''), COALESCE(user_id, ''), currency,
              count(*), count(*) FILTER (WHERE status >= 400), count(*) FILTER (WHERE client_disconnected),
              sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(cached_tokens)::bigint,
-             sum(cost_micros)::bigint, count(*) FILTER (WHERE estimated)
+             sum(cost_micros)::bigint, count(*) FILTER (WHERE estimated),
+             {detail_sums}
          FROM {source} GROUP BY 1, 2, 3, 4, 5, 6
          ON CONFLICT (tenant_id, period, model, api_key_id, user_id, currency) DO UPDATE SET
              requests = v.requests + EXCLUDED.requests,
@@ -62,9 +64,26 @@ fn view_upsert(view: &str, period: &str, source: &str) -> String {
              output_tokens = v.output_tokens + EXCLUDED.output_tokens,
              cached_tokens = v.cached_tokens + EXCLUDED.cached_tokens,
              cost_micros = v.cost_micros + EXCLUDED.cost_micros,
-             estimated_requests = v.estimated_requests + EXCLUDED.estimated_requests"
+             estimated_requests = v.estimated_requests + EXCLUDED.estimated_requests,
+             {detail_adds}",
+        detail_sums = DETAIL_COLUMNS.map(|c| format!("sum({c})::bigint")).join(", "),
+        detail_adds = DETAIL_COLUMNS
+            .map(|c| format!("{c} = v.{c} + EXCLUDED.{c}"))
+            .join(",\n             "),
     )
 }
+
+/// The usage details (migration 2005), in ledger and view alike; bound as
+/// `$21..$25` in this order.
+const DETAIL_COLUMNS: [&str; 5] = [
+    "reasoning_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "web_search_requests",
+    "web_fetch_requests",
+];
+const DETAILS: &str =
+    "reasoning_tokens, cache_write_tokens, cache_write_1h_tokens, web_search_requests, web_fetch_requests";
 
 /// The fold of `source` into every derived table, as CTEs of one statement.
 fn fold_ctes(source: &str) -> String {
@@ -95,16 +114,18 @@ static INCREMENTAL: LazyLock<String> = LazyLock::new(|| {
         "WITH input AS (
              SELECT * FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                  $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[],
-                 $15::int[], $16::bool[], $17::bool[], $18::bool[], $19::timestamptz[], $20::bytea[])
+                 $15::int[], $16::bool[], $17::bool[], $18::bool[], $19::timestamptz[], $20::bytea[],
+                 $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[])
          ),
          ins AS (
              INSERT INTO usage_ledger (event_id, tenant_id, user_id, api_key_id, model, provider, key_source,
                  input_tokens, output_tokens, cached_tokens, cost_micros, currency, status, streamed,
-                 estimated, client_disconnected, occurred_at, event)
+                 estimated, client_disconnected, occurred_at, event, {DETAILS})
              SELECT * FROM input
              ON CONFLICT (event_id) DO NOTHING
              RETURNING tenant_id, user_id, api_key_id, model, currency, status, estimated,
-                 client_disconnected, input_tokens, output_tokens, cached_tokens, cost_micros, occurred_at
+                 client_disconnected, input_tokens, output_tokens, cached_tokens, cost_micros, occurred_at,
+                 {DETAILS}
          ),
          checkpoint AS ({CHECKPOINT}),
          {folds}
@@ -245,6 +266,11 @@ async fn insert_and_fold(
                 .collect::<Vec<OffsetDateTime>>(),
         )
         .bind(rows.iter().map(|r| r.event.as_slice()).collect::<Vec<&[u8]>>())
+        .bind(int(|r| r.details.reasoning_tokens))
+        .bind(int(|r| r.details.cache_write_tokens))
+        .bind(int(|r| r.details.cache_write_1h_tokens))
+        .bind(int(|r| r.details.web_search_requests))
+        .bind(int(|r| r.details.web_fetch_requests))
         .fetch_one(&mut **tx)
         .await?;
     Ok(u64::try_from(inserted).unwrap_or(0))

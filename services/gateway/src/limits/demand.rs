@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 use super::Demand;
 use crate::cost;
 
-/// The fields that bound an answer's length: OpenAI's two and Anthropic's.
-pub(crate) const OUTPUT_FIELDS: [&str; 2] = ["max_tokens", "max_completion_tokens"];
+/// The fields that bound an answer's length: OpenAI chat's two (the first
+/// also Anthropic's and legacy completions') and the Responses API's.
+pub(crate) const OUTPUT_FIELDS: [&str; 3] = ["max_tokens", "max_completion_tokens", "max_output_tokens"];
 
 /// Lowers each output field above `cap` to `cap`, in the body that goes
 /// upstream, so the upstream cannot produce more than was reserved. Returns
@@ -80,6 +81,7 @@ mod tests {
             output_micros_per_mtok: 15_000_000,
             cached_input_micros_per_mtok: 0,
             currency: "USD".into(),
+            ..PriceSnapshot::default()
         };
         assert_eq!(
             demand(30, 64, Some(&price)),

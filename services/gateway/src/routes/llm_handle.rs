@@ -14,9 +14,10 @@ use keyway_auth::Caller;
 use reqwest::Url;
 use serde_json::{Value, json};
 
+use super::counted;
 use crate::{
     Gateway,
-    catalog::{Endpoint, Model},
+    catalog::{Endpoint, KeySource, Model},
     coalesce::Coalesce,
     cost,
     error::GatewayError,
@@ -24,6 +25,7 @@ use crate::{
     limits::{Demand, Limiter, Reservation, demand},
     proxy::{self, UpstreamCall},
     request,
+    responses::{self, Owner},
     usage::{
         estimate,
         meter::{Meter, MeteredBody},
@@ -39,12 +41,26 @@ pub(crate) async fn handle(
     endpoint: Endpoint,
 ) -> Result<Response, GatewayError> {
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
-    let mut meter = gw
-        .usage
-        .clone()
-        .map(|sink| Meter::start(sink, caller, endpoint.route(), request_id));
+    let counting = counted::is_count(endpoint);
+    let mut meter = gw.usage.clone().map(|sink| {
+        let meter = Meter::start(sink, caller, endpoint.route(), request_id);
+        if counting { meter.without_tokens() } else { meter }
+    });
+    let local_copy = counting.then(|| body.as_ref().ok().cloned()).flatten();
     match forward(gw, caller, headers, body, endpoint, &mut meter).await {
-        Ok((upstream, format)) => Ok(respond(upstream, format, meter)),
+        Ok((upstream, format, served)) => {
+            let upstream = match (endpoint, &gw.response_owners) {
+                (Endpoint::Responses, Some(owners)) => {
+                    let owner = served.owner(caller);
+                    responses::remember(owners, &owner, upstream, format == Format::ResponsesSse).await
+                }
+                _ => upstream,
+            };
+            Ok(respond(upstream, format, meter))
+        }
+        Err(e) if counting && counted::upstream_lacks_route(&e) => {
+            counted::local(endpoint, local_copy.as_deref(), meter)
+        }
         Err(e) => {
             if let Some(meter) = meter {
                 meter.fail(e.status().as_u16(), e.code());
@@ -61,14 +77,14 @@ async fn forward(
     body: Result<Bytes, BytesRejection>,
     endpoint: Endpoint,
     meter: &mut Option<Meter>,
-) -> Result<(reqwest::Response, Format), GatewayError> {
+) -> Result<(reqwest::Response, Format, Served), GatewayError> {
     let mut request = request::parse(body, endpoint, gw.max_body_bytes)?;
     let model = gw
         .catalog
         .get(&request.model)
         .filter(|m| caller.may_use_model(&m.name))
         .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
-    if let Some(route) = served_on(model, endpoint) {
+    if let Some(route) = served_on(model, endpoint.family()) {
         return Err(GatewayError::WrongRoute {
             model: model.name.clone(),
             route,
@@ -79,6 +95,8 @@ async fn forward(
     let format = match (endpoint, request.stream) {
         (Endpoint::Messages, true) => Format::AnthropicSse,
         (Endpoint::Messages, false) => Format::AnthropicJson,
+        (Endpoint::Responses, true) => Format::ResponsesSse,
+        (Endpoint::Responses, false) => Format::ResponsesJson,
         (_, true) => Format::OpenAiSse {
             strip_usage_chunk: ask_for_stream_usage(&mut request.body),
         },
@@ -111,22 +129,55 @@ async fn forward(
         gw.upstream_timeout,
         UpstreamCall {
             model,
-            url: upstream_url(model, credential.key.base_url.as_deref(), endpoint)?,
+            url: upstream_url(
+                model,
+                credential.key.base_url.as_deref(),
+                endpoint.upstream_path(),
+            )?,
             body: Bytes::from(body),
             key: credential.key.secret.as_str(),
             inbound: headers,
         },
     )
     .await?;
-    Ok((upstream, format))
+    let served = Served {
+        model: model.name.clone(),
+        source: credential.source,
+    };
+    Ok((upstream, format, served))
 }
 
-/// The model's own pre-parsed URL, or the same path under a custom BYOK
-/// key's base URL (checked when the key was stored).
-fn upstream_url(model: &Model, custom_base: Option<&str>, endpoint: Endpoint) -> Result<Url, GatewayError> {
+/// Which model and key source served a request.
+pub(crate) struct Served {
+    model: String,
+    source: KeySource,
+}
+
+impl Served {
+    fn owner(self, caller: &Caller) -> Owner {
+        Owner {
+            tenant_id: caller.tenant_id.clone(),
+            user_id: (self.source == KeySource::User)
+                .then(|| caller.user_id.clone())
+                .flatten(),
+            model: self.model,
+            key_source: self.source,
+        }
+    }
+}
+
+/// The model's own pre-parsed URL when `path` is its route's, else `path`
+/// under the model's base URL or a custom BYOK key's (checked when the key
+/// was stored).
+pub(crate) fn upstream_url(
+    model: &Model,
+    custom_base: Option<&str>,
+    path: &str,
+) -> Result<Url, GatewayError> {
+    let own = Endpoint::serving(model.wire, model.mode).upstream_path();
     match custom_base {
-        None => Ok(model.upstream_url.clone()),
-        Some(base) => Url::parse(&format!("{base}{}", endpoint.upstream_path())).map_err(|_| {
+        None if path == own => Ok(model.upstream_url.clone()),
+        base => Url::parse(&format!("{}{path}", base.unwrap_or(&model.base_url))).map_err(|_| {
             GatewayError::UpstreamFailed("the provider key's base URL is not a valid URL".into())
         }),
     }
@@ -154,7 +205,7 @@ async fn reserve(
     }
     let demand = if Limiter::needs_estimate(caller) {
         let output = match endpoint {
-            Endpoint::Embeddings => 0,
+            Endpoint::Embeddings | Endpoint::CountTokens | Endpoint::ResponsesInputTokens => 0,
             _ => output
                 .unwrap_or(limiter.settings().default_output_reserve)
                 .min(model.max_output_tokens),
@@ -194,7 +245,7 @@ fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
     !asked
 }
 
-fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>) -> Response {
+pub(crate) fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>) -> Response {
     let status = upstream.status();
     let mut response = Response::builder().status(status);
     for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {

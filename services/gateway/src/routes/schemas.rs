@@ -46,3 +46,33 @@ pub(crate) struct MessagesRequest {
     max_tokens: u64,
     stream: Option<bool>,
 }
+
+/// An OpenAI Responses API request.
+#[derive(ToSchema)]
+pub(crate) struct ResponsesRequest {
+    #[schema(min_length = 1)]
+    model: String,
+    /// A string, or a list of input items (messages, tool calls and outputs).
+    input: Option<Value>,
+    instructions: Option<String>,
+    /// Answer as `text/event-stream` of `response.*` events.
+    stream: Option<bool>,
+    /// Lowered to the model's `max_output_tokens` when larger.
+    #[schema(minimum = 1)]
+    max_output_tokens: Option<u64>,
+    /// `false`: the upstream keeps nothing, and Keyway records no owner.
+    store: Option<bool>,
+}
+
+/// An OpenAI legacy completions request.
+#[derive(ToSchema)]
+pub(crate) struct CompletionRequest {
+    #[schema(min_length = 1)]
+    model: String,
+    /// A string or a list of strings.
+    prompt: Value,
+    stream: Option<bool>,
+    /// Lowered to the model's `max_output_tokens` when larger.
+    #[schema(minimum = 1)]
+    max_tokens: Option<u64>,
+}

@@ -21,28 +21,52 @@ pub(crate) fn count(text: &str) -> u64 {
 }
 
 /// The text of a request: chat/Anthropic messages (string or text parts),
-/// an Anthropic `system`, or embeddings `input`.
+/// an Anthropic `system`, the Responses API's `instructions` and `input`
+/// items, a legacy `prompt`, or embeddings `input`.
 pub(crate) fn request_text(body: &Value) -> String {
-    let contents = [&body["system"], &body["input"]].into_iter().chain(
-        body["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|m| &m["content"]),
-    );
     let mut texts: Vec<&str> = Vec::new();
-    for v in contents {
-        match v {
-            Value::String(s) => texts.push(s),
-            Value::Array(parts) => texts.extend(
-                parts
-                    .iter()
-                    .filter_map(|p| p.as_str().or_else(|| p["text"].as_str())),
-            ),
-            _ => {}
-        }
+    for v in [
+        &body["system"],
+        &body["instructions"],
+        &body["prompt"],
+        &body["input"],
+    ] {
+        collect(v, &mut texts);
+    }
+    for message in body["messages"].as_array().into_iter().flatten() {
+        collect(&message["content"], &mut texts);
     }
     texts.join("\n")
+}
+
+/// A string, text parts, or Responses input items (whose `content` or tool
+/// `output` holds the text), one level deep.
+fn collect<'a>(v: &'a Value, texts: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => texts.push(s),
+        Value::Array(parts) => {
+            for p in parts {
+                match (
+                    p.as_str(),
+                    p["text"].as_str(),
+                    &p["content"],
+                    p["output"].as_str(),
+                ) {
+                    (Some(s), ..) | (_, Some(s), ..) | (.., Some(s)) => texts.push(s),
+                    (_, _, content, _) => collect_parts(content, texts),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn collect_parts<'a>(content: &'a Value, texts: &mut Vec<&'a str>) {
+    match content {
+        Value::String(s) => texts.push(s),
+        Value::Array(parts) => texts.extend(parts.iter().filter_map(|p| p["text"].as_str())),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -63,5 +87,11 @@ mod tests {
         });
         assert_eq!(request_text(&body), "be brief\nhi\nthere");
         assert_eq!(request_text(&serde_json::json!({"input": ["a", "b"]})), "a\nb");
+        let responses = serde_json::json!({"instructions": "be brief", "input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+            {"role": "user", "content": "there"},
+            {"type": "function_call_output", "call_id": "c", "output": "sunny"}]});
+        assert_eq!(request_text(&responses), "be brief\nhi\nthere\nsunny");
+        assert_eq!(request_text(&serde_json::json!({"prompt": "once"})), "once");
     }
 }

@@ -33,6 +33,9 @@ pub(crate) struct Meter {
     request: Option<Arc<serde_json::Value>>,
     /// Settled against the real usage when the event is emitted.
     reservation: Option<Reservation>,
+    /// A request that generates nothing (a token count, a stored
+    /// response's lookup): recorded with no tokens, never estimated.
+    no_tokens: bool,
 }
 
 impl Meter {
@@ -62,7 +65,20 @@ impl Meter {
             started: Instant::now(),
             request: None,
             reservation: None,
+            no_tokens: false,
         }
+    }
+
+    /// Marks the request as one that generates nothing (see `no_tokens`).
+    pub(crate) fn without_tokens(mut self) -> Self {
+        self.no_tokens = true;
+        self
+    }
+
+    /// Records a request that generates nothing, with its final status.
+    pub(crate) fn finish_without_tokens(self, status: u16, code: &str) {
+        self.without_tokens()
+            .emit(status, code, &Reported::default(), "", false);
     }
 
     /// The requested model name, known once the body is read.
@@ -93,7 +109,7 @@ impl Meter {
     }
 
     fn emit(mut self, status: u16, code: &str, reported: &Reported, reply: &str, disconnected: bool) {
-        let succeeded = status < 400;
+        let succeeded = status < 400 && !self.no_tokens;
         let mut estimated = false;
         let input = match reported.input {
             Some(n) => n,
@@ -113,13 +129,17 @@ impl Meter {
             }
             None => 0,
         };
-        let cached = reported.cached.unwrap_or(0).min(input);
+        let tokens = details(input, output, reported);
         let e = &mut self.event;
-        (e.input_tokens, e.output_tokens, e.cached_tokens) = (input, output, cached);
+        (e.input_tokens, e.output_tokens, e.cached_tokens) = (input, output, tokens.cached);
+        (e.cache_write_tokens, e.cache_write_1h_tokens) = (tokens.cache_write, tokens.cache_write_1h);
+        e.reasoning_tokens = reported.reasoning.unwrap_or(0).min(output);
+        e.web_search_requests = reported.web_search_requests.unwrap_or(0);
+        e.web_fetch_requests = reported.web_fetch_requests.unwrap_or(0);
         if let Some(price) = self.price.take() {
             // Only absurd reported usage overflows; charge the most, never a
             // wrapped (small or negative) cost.
-            e.cost_micros = cost::cost_micros(&price, input, cached, output).unwrap_or_else(|| {
+            e.cost_micros = cost::cost_of(&price, &tokens).unwrap_or_else(|| {
                 tracing::warn!(input, output, "reported usage costs more than can be counted");
                 i64::MAX
             });
@@ -138,6 +158,19 @@ impl Meter {
             });
         }
         self.sink.record(std::mem::take(&mut self.event));
+    }
+}
+
+/// The parts of `input` as reported, clamped so they never exceed it.
+fn details(input: u64, output: u64, reported: &Reported) -> cost::Tokens {
+    let cached = reported.cached.unwrap_or(0).min(input);
+    let cache_write = reported.cache_write.unwrap_or(0).min(input - cached);
+    cost::Tokens {
+        input,
+        cached,
+        cache_write,
+        cache_write_1h: reported.cache_write_1h.unwrap_or(0).min(cache_write),
+        output,
     }
 }
 

@@ -3,6 +3,7 @@
 //! delivery to JetStream through a spool that loses nothing when NATS is down.
 
 pub(crate) mod estimate;
+mod fields;
 pub(crate) mod meter;
 pub mod publisher;
 mod spool;

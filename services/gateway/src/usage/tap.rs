@@ -10,21 +10,20 @@ use serde_json::Value;
 /// The largest JSON body or reply text kept for usage and estimation.
 const MAX_KEPT: usize = 8 * 1024 * 1024;
 
+pub(crate) use super::fields::Reported;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
     OpenAiJson,
-    OpenAiSse { strip_usage_chunk: bool },
+    OpenAiSse {
+        strip_usage_chunk: bool,
+    },
     AnthropicJson,
     AnthropicSse,
-}
-
-/// Token counts as the upstream reported them; `None` where it did not.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Reported {
-    /// Includes cached input tokens.
-    pub(crate) input: Option<u64>,
-    pub(crate) output: Option<u64>,
-    pub(crate) cached: Option<u64>,
+    /// The Responses API: usage in `response.usage`, on a stream in the
+    /// `response.completed` (or `.incomplete`/`.failed`) event.
+    ResponsesJson,
+    ResponsesSse,
 }
 
 pub(crate) struct Tap {
@@ -53,13 +52,14 @@ impl Tap {
     /// Observes a chunk and returns what to forward to the client.
     pub(crate) fn feed(&mut self, chunk: Bytes) -> Bytes {
         match self.format {
-            Format::OpenAiJson | Format::AnthropicJson => {
+            Format::OpenAiJson | Format::AnthropicJson | Format::ResponsesJson => {
                 if self.pending.len() + chunk.len() <= MAX_KEPT {
                     self.pending.extend_from_slice(&chunk);
                 }
                 chunk
             }
             Format::AnthropicSse
+            | Format::ResponsesSse
             | Format::OpenAiSse {
                 strip_usage_chunk: false,
             } => {
@@ -88,7 +88,7 @@ impl Tap {
     /// Whatever is still held back when the stream ends.
     pub(crate) fn finish(&mut self) -> Bytes {
         match self.format {
-            Format::OpenAiJson | Format::AnthropicJson => {
+            Format::OpenAiJson | Format::AnthropicJson | Format::ResponsesJson => {
                 if let Ok(body) = serde_json::from_slice::<Value>(&self.pending) {
                     self.observe_json(&body);
                 }
@@ -133,9 +133,21 @@ impl Tap {
                     // message_start's output count is a placeholder; only
                     // message_delta's is final (a stream cut before it is
                     // estimated instead).
-                    Some("message_start") => self.observe_anthropic_usage(&json["message"]["usage"], false),
-                    Some("message_delta") => self.observe_anthropic_usage(&json["usage"], true),
+                    Some("message_start") => self.reported.read_anthropic(&json["message"]["usage"], false),
+                    Some("message_delta") => self.reported.read_anthropic(&json["usage"], true),
                     Some("content_block_delta") => self.keep_text(json["delta"]["text"].as_str()),
+                    _ => {}
+                }
+                false
+            }
+            Format::ResponsesSse => {
+                match json["type"].as_str() {
+                    Some("response.completed" | "response.incomplete" | "response.failed") => {
+                        self.reported.read_responses(&json["response"]["usage"]);
+                    }
+                    Some("response.output_text.delta" | "response.function_call_arguments.delta") => {
+                        self.keep_text(json["delta"].as_str());
+                    }
                     _ => {}
                 }
                 false
@@ -143,12 +155,13 @@ impl Tap {
             _ => {
                 if let Some(choices) = json["choices"].as_array() {
                     for choice in choices {
-                        self.keep_text(choice["delta"]["content"].as_str());
+                        // Chat deltas, or legacy completions' text.
+                        self.keep_text(choice["delta"]["content"].as_str().or(choice["text"].as_str()));
                     }
                 }
                 let usage = &json["usage"];
                 if usage.is_object() {
-                    self.observe_openai_usage(usage);
+                    self.reported.read_openai(usage);
                 }
                 let usage_only = usage.is_object() && json["choices"].as_array().is_some_and(Vec::is_empty);
                 usage_only
@@ -165,44 +178,26 @@ impl Tap {
     fn observe_json(&mut self, body: &Value) {
         match self.format {
             Format::AnthropicJson => {
-                self.observe_anthropic_usage(&body["usage"], true);
+                self.reported.read_anthropic(&body["usage"], true);
                 for block in body["content"].as_array().into_iter().flatten() {
                     self.keep_text(block["text"].as_str());
                 }
             }
-            _ => {
-                self.observe_openai_usage(&body["usage"]);
-                for choice in body["choices"].as_array().into_iter().flatten() {
-                    self.keep_text(choice["message"]["content"].as_str());
+            Format::ResponsesJson => {
+                self.reported.read_responses(&body["usage"]);
+                for item in body["output"].as_array().into_iter().flatten() {
+                    for part in item["content"].as_array().into_iter().flatten() {
+                        self.keep_text(part["text"].as_str());
+                    }
+                    self.keep_text(item["arguments"].as_str());
                 }
             }
-        }
-    }
-
-    fn observe_openai_usage(&mut self, usage: &Value) {
-        if let Some(n) = usage["prompt_tokens"].as_u64() {
-            self.reported.input = Some(n);
-        }
-        if let Some(n) = usage["completion_tokens"].as_u64() {
-            self.reported.output = Some(n);
-        }
-        if let Some(n) = usage["prompt_tokens_details"]["cached_tokens"].as_u64() {
-            self.reported.cached = Some(n);
-        }
-    }
-
-    /// Anthropic's `input_tokens` excludes cache reads; Keyway's input
-    /// includes them. `message_delta` carries cumulative output tokens.
-    fn observe_anthropic_usage(&mut self, usage: &Value, final_output: bool) {
-        let cached = usage["cache_read_input_tokens"].as_u64();
-        if let Some(input) = usage["input_tokens"].as_u64() {
-            self.reported.input = Some(input.saturating_add(cached.unwrap_or(0)));
-        }
-        if cached.is_some() {
-            self.reported.cached = cached;
-        }
-        if let Some(n) = usage["output_tokens"].as_u64().filter(|_| final_output) {
-            self.reported.output = Some(n);
+            _ => {
+                self.reported.read_openai(&body["usage"]);
+                for choice in body["choices"].as_array().into_iter().flatten() {
+                    self.keep_text(choice["message"]["content"].as_str().or(choice["text"].as_str()));
+                }
+            }
         }
     }
 
@@ -271,7 +266,8 @@ mod tests {
             Reported {
                 input: Some(7),
                 output: Some(2),
-                cached: Some(3)
+                cached: Some(3),
+                ..Reported::default()
             }
         );
         assert_eq!(tap.text(), "Hello");
@@ -305,10 +301,31 @@ mod tests {
             Reported {
                 input: Some(9),
                 output: Some(9),
-                cached: Some(4)
+                cached: Some(4),
+                ..Reported::default()
             }
         );
         assert_eq!(tap.text(), "Hi");
+    }
+
+    #[test]
+    fn a_responses_stream_is_read_from_response_completed() {
+        let mut tap = Tap::new(Format::ResponsesSse);
+        let stream = [
+            "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"usage\":null}}\n\n",
+            "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi there\"}\n\n",
+            "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":6,\"output_tokens\":5,\"input_tokens_details\":{\"cached_tokens\":2},\"output_tokens_details\":{\"reasoning_tokens\":3}}}}\n\n",
+        ];
+        let out = feed_all(&mut tap, &stream);
+        assert_eq!(out, stream.concat(), "forwarded unchanged");
+        let r = &tap.reported;
+        assert_eq!(
+            (r.input, r.output, r.cached, r.reasoning),
+            (Some(6), Some(5), Some(2), Some(3))
+        );
+        let mut cut = Tap::new(Format::ResponsesSse);
+        feed_all(&mut cut, &stream[..2]);
+        assert_eq!((cut.reported.output, cut.text()), (None, "Hi there"));
     }
 
     #[test]

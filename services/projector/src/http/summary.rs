@@ -58,6 +58,16 @@ pub(crate) struct Sums {
     pub(crate) input_tokens: i64,
     pub(crate) output_tokens: i64,
     pub(crate) cached_tokens: i64,
+    /// Part of `output_tokens` (billed as output), recorded apart.
+    pub(crate) reasoning_tokens: i64,
+    /// Prompt-cache writes, every TTL: part of `input_tokens`, billed at
+    /// the cache-write price.
+    pub(crate) cache_write_tokens: i64,
+    /// The 1-hour-TTL part of `cache_write_tokens`.
+    pub(crate) cache_write_1h_tokens: i64,
+    /// Anthropic server tool requests: recorded, not billed.
+    pub(crate) web_search_requests: i64,
+    pub(crate) web_fetch_requests: i64,
     /// Integer micro-units of `currency`, as computed by the gateway.
     pub(crate) cost_micros: i64,
 }
@@ -71,6 +81,11 @@ impl Sums {
         self.input_tokens += o.input_tokens;
         self.output_tokens += o.output_tokens;
         self.cached_tokens += o.cached_tokens;
+        self.reasoning_tokens += o.reasoning_tokens;
+        self.cache_write_tokens += o.cache_write_tokens;
+        self.cache_write_1h_tokens += o.cache_write_1h_tokens;
+        self.web_search_requests += o.web_search_requests;
+        self.web_fetch_requests += o.web_fetch_requests;
         self.cost_micros += o.cost_micros;
     }
 }
@@ -105,6 +120,11 @@ pub(crate) struct Totals {
     input_tokens: i64,
     output_tokens: i64,
     cached_tokens: i64,
+    reasoning_tokens: i64,
+    cache_write_tokens: i64,
+    cache_write_1h_tokens: i64,
+    web_search_requests: i64,
+    web_fetch_requests: i64,
     cost_micros: Option<i64>,
     currency: Option<String>,
 }
@@ -155,7 +175,12 @@ pub(crate) async fn summary(
         "SELECT {key} AS key, currency, sum(requests)::bigint AS requests, sum(errors)::bigint AS errors,
              sum(disconnects)::bigint AS disconnects, sum(estimated_requests)::bigint AS estimated_requests,
              sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens,
-             sum(cached_tokens)::bigint AS cached_tokens, sum(cost_micros)::bigint AS cost_micros
+             sum(cached_tokens)::bigint AS cached_tokens, sum(cost_micros)::bigint AS cost_micros,
+             sum(reasoning_tokens)::bigint AS reasoning_tokens,
+             sum(cache_write_tokens)::bigint AS cache_write_tokens,
+             sum(cache_write_1h_tokens)::bigint AS cache_write_1h_tokens,
+             sum(web_search_requests)::bigint AS web_search_requests,
+             sum(web_fetch_requests)::bigint AS web_fetch_requests
          FROM {} WHERE true",
         if monthly { "usage_monthly" } else { "usage_daily" }
     ));
@@ -199,6 +224,11 @@ fn totals(rows: &[SummaryRow]) -> (Totals, Vec<CurrencyTotals>) {
         input_tokens: all.input_tokens,
         output_tokens: all.output_tokens,
         cached_tokens: all.cached_tokens,
+        reasoning_tokens: all.reasoning_tokens,
+        cache_write_tokens: all.cache_write_tokens,
+        cache_write_1h_tokens: all.cache_write_1h_tokens,
+        web_search_requests: all.web_search_requests,
+        web_fetch_requests: all.web_fetch_requests,
         cost_micros,
         currency,
     };
