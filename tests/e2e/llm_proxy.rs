@@ -157,7 +157,10 @@ async fn models_are_listed_in_the_shape_the_client_speaks() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["mock-claude", "mock-embed", "mock-gpt", "mock-gpt-byok"]);
+    assert_eq!(
+        ids,
+        ["mock-claude", "mock-claude-lenient", "mock-embed", "mock-gpt", "mock-gpt-byok"]
+    );
     let byok = openai["data"]
         .as_array()
         .unwrap()

@@ -66,6 +66,10 @@ pub enum GatewayError {
     #[error("The model `{model}` is served on {route}, not on this route.")]
     WrongRoute { model: String, route: &'static str },
     #[error(
+        "The parameter `{param}` cannot be translated for this model ({reason}). Remove it, or ask the operator to set `drop_unsupported: true` on the model."
+    )]
+    Untranslatable { param: String, reason: &'static str },
+    #[error(
         "The model `{model}` requires a provider key and none is configured (tried: {tried}). Add one with PUT /api/v1/byok/keys/{provider}."
     )]
     KeyRequired {
@@ -106,7 +110,7 @@ impl GatewayError {
             Forbidden(_) => StatusCode::FORBIDDEN,
             AuthUnavailable | LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Limited(_) | TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
-            InvalidJson(_) | InvalidRequest(_) | WrongRoute { .. } | KeyRequired { .. } => {
+            InvalidJson(_) | InvalidRequest(_) | WrongRoute { .. } | KeyRequired { .. } | Untranslatable { .. } => {
                 StatusCode::BAD_REQUEST
             }
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -135,6 +139,7 @@ impl GatewayError {
             HeadersTooLarge { .. } => codes::REQ_HEADERS_TOO_LARGE,
             ModelNotFound(_) => codes::MODEL_NOT_FOUND,
             WrongRoute { .. } => codes::MODEL_WRONG_ROUTE,
+            Untranslatable { .. } => codes::TRANSLATE_UNSUPPORTED,
             KeyRequired { .. } => codes::KEY_REQUIRED,
             UpstreamRefused { .. } => codes::UP_REFUSED,
             UpstreamFailed(_) => codes::UP_FAILED,
@@ -153,6 +158,7 @@ impl GatewayError {
             IdentityUnconfirmed => "identity_unconfirmed",
             ModelNotFound(_) => "model_not_found",
             KeyRequired { .. } => "key_required",
+            Untranslatable { .. } => "unsupported_parameter",
             BodyTooLarge { .. } | HeadersTooLarge { .. } => "request_too_large",
             UpstreamRefused { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
                 "rate_limit_exceeded"
@@ -204,7 +210,10 @@ impl GatewayError {
             Flavor::OpenAi => json!({"error": {
                 "message": message,
                 "type": self.openai_type(),
-                "param": null,
+                "param": match &self {
+                    GatewayError::Untranslatable { param, .. } => Some(param.as_str()),
+                    _ => None,
+                },
                 "code": self.openai_code(),
                 "keyway_code": self.code(),
             }}),
@@ -282,6 +291,10 @@ mod tests {
             },
             GatewayError::UpstreamFailed("x".into()),
             GatewayError::UpstreamTimeout,
+            GatewayError::Untranslatable {
+                param: "n".into(),
+                reason: "x",
+            },
             GatewayError::Limited(crate::limits::Refusal::for_test(false)),
             GatewayError::Limited(crate::limits::Refusal::for_test(true)),
             GatewayError::LimitsUnavailable,

@@ -17,6 +17,7 @@ mod proxy;
 mod remote;
 mod request;
 mod routes;
+mod translate;
 pub mod usage;
 
 use std::{sync::Arc, time::Duration};

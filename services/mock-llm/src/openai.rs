@@ -11,7 +11,7 @@ use crate::errors::{Api, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, invalid};
 use crate::state::{AppState, unix_now};
 use crate::usage::{OpenAiUsage, Usage};
-use crate::{sse, text};
+use crate::{sse, text, tools};
 
 const ROUTE: &str = "/v1/chat/completions";
 
@@ -115,15 +115,21 @@ pub(crate) async fn chat_completions(
         return invalid(Api::OpenAi, "messages: an array is required");
     };
 
-    let reply = text::build_reply(&text::last_user_text(messages), request.identity.as_deref());
     let controls = &request.controls;
+    let seed = state.next_id();
+    let calls = tools::calls(body, Api::OpenAi, seed);
+    if !calls.is_empty() {
+        return tools::openai::respond(body, model, controls, &calls, seed);
+    }
+    let said = tools::result_text(messages, Api::OpenAi).unwrap_or_else(|| text::last_user_text(messages));
+    let reply = text::build_reply(&said, request.identity.as_deref());
     let usage = Usage::new(
         text::messages_words(messages),
         controls.cached_tokens,
         text::count_words(&reply),
     );
     let usage = (!controls.omit_usage).then(|| usage.openai());
-    let id = format!("chatcmpl-mock-{}", state.next_id());
+    let id = format!("chatcmpl-mock-{seed}");
     let created = unix_now();
 
     if body.get("stream").and_then(Value::as_bool) != Some(true) {

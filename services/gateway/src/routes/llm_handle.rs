@@ -10,6 +10,7 @@ use axum::{
     response::Response,
 };
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use keyway_auth::Caller;
 use reqwest::Url;
 use serde_json::{Value, json};
@@ -23,6 +24,7 @@ use crate::{
     limits::{Demand, Limiter, Reservation, demand},
     proxy::{self, UpstreamCall},
     request,
+    translate::{self, TranslatedBody},
     usage::{
         estimate,
         meter::{Meter, MeteredBody},
@@ -43,7 +45,7 @@ pub(crate) async fn handle(
         .clone()
         .map(|sink| Meter::start(sink, caller, endpoint.route(), request_id));
     match forward(gw, caller, headers, body, endpoint, &mut meter).await {
-        Ok((upstream, format)) => Ok(respond(upstream, format, meter)),
+        Ok((upstream, format, reply)) => Ok(respond(upstream, format, meter, reply)),
         Err(e) => {
             if let Some(meter) = meter {
                 meter.fail(e.status().as_u16(), e.code());
@@ -60,26 +62,36 @@ async fn forward(
     body: Result<Bytes, BytesRejection>,
     endpoint: Endpoint,
     meter: &mut Option<Meter>,
-) -> Result<(reqwest::Response, Format), GatewayError> {
+) -> Result<(reqwest::Response, Format, Option<translate::Reply>), GatewayError> {
     let mut request = request::parse(body, endpoint, gw.max_body_bytes)?;
     let model = gw
         .catalog
         .get(&request.model)
         .filter(|m| caller.may_use_model(&m.name))
         .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
-    if let Some(route) = served_on(model, endpoint) {
-        return Err(GatewayError::WrongRoute {
-            model: model.name.clone(),
-            route,
-        });
-    }
+    let bridge = translate::bridge(model, endpoint).map_err(|route| GatewayError::WrongRoute {
+        model: model.name.clone(),
+        route,
+    })?;
+    let reply = match bridge {
+        Some(bridge) => Some(translate::prepare(
+            bridge,
+            &mut request.body,
+            request.stream,
+            translate::Target::of(model),
+        )?),
+        None => None,
+    };
     let credential = gw.credentials.resolve(caller, model).await?;
     let output = demand::clamp_output(&mut request.body, model.max_output_tokens);
-    let format = match (endpoint, request.stream) {
+    // The upstream's wire decides what the usage tap reads.
+    let upstream_endpoint = Endpoint::serving(model.wire, model.mode);
+    let format = match (upstream_endpoint, request.stream) {
         (Endpoint::Messages, true) => Format::AnthropicSse,
         (Endpoint::Messages, false) => Format::AnthropicJson,
         (_, true) => Format::OpenAiSse {
-            strip_usage_chunk: ask_for_stream_usage(&mut request.body),
+            // A translated stream's usage chunk feeds the translator.
+            strip_usage_chunk: ask_for_stream_usage(&mut request.body) && reply.is_none(),
         },
         (_, false) => Format::OpenAiJson,
     };
@@ -92,6 +104,7 @@ async fn forward(
     if let Some(meter) = meter.as_mut() {
         meter.requested(&model.name, request.stream, request_json.clone());
         meter.resolved(model, credential.source);
+        meter.wires(endpoint.client_wire(), model.wire);
     }
     let reservation = reserve(gw, caller, model, endpoint, &request_json, output).await;
     match (reservation, meter.as_mut()) {
@@ -106,14 +119,14 @@ async fn forward(
         gw.upstream_timeout,
         UpstreamCall {
             model,
-            url: upstream_url(model, credential.key.base_url.as_deref(), endpoint)?,
+            url: upstream_url(model, credential.key.base_url.as_deref(), upstream_endpoint)?,
             body: Bytes::from(body),
             key: credential.key.secret.as_str(),
             inbound: headers,
         },
     )
     .await?;
-    Ok((upstream, format))
+    Ok((upstream, format, reply))
 }
 
 /// The model's own pre-parsed URL, or the same path under a custom BYOK
@@ -189,33 +202,45 @@ fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
     !asked
 }
 
-fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>) -> Response {
+fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>, reply: Option<translate::Reply>) -> Response {
     let status = upstream.status();
     let mut response = Response::builder().status(status);
     for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {
+        // A translated answer gets its client's content type below.
+        if reply.is_some() && name == header::CONTENT_TYPE {
+            continue;
+        }
         if let Some(v) = upstream.headers().get(&name) {
             response = response.header(name, v.clone());
         }
     }
-    let body = match meter {
+    let (metered, raw) = match meter {
         Some(meter) => {
-            let metered = MeteredBody::new(
-                Box::pin(upstream.bytes_stream()),
-                Tap::new(format),
-                meter,
-                status.as_u16(),
-            );
-            Body::from_stream(Coalesce::new(metered))
+            let stream = Box::pin(upstream.bytes_stream());
+            (Some(MeteredBody::new(stream, Tap::new(format), meter, status.as_u16())), None)
         }
-        None => Body::from_stream(Coalesce::new(Box::pin(upstream.bytes_stream()))),
+        None => (None, Some(upstream.bytes_stream())),
+    };
+    let body = match (metered, raw, reply) {
+        (Some(metered), _, None) => Body::from_stream(Coalesce::new(metered)),
+        (None, Some(raw), None) => Body::from_stream(Coalesce::new(Box::pin(raw))),
+        (metered, raw, Some(reply)) => {
+            response = response.header(header::CONTENT_TYPE, reply.content_type());
+            if !reply.dropped.is_empty() {
+                response = response.header(translate::DROPPED_HEADER, reply.dropped.join(", "));
+            }
+            let inner: Upstream = match (metered, raw) {
+                (Some(metered), _) => Box::pin(metered),
+                (None, raw) => Box::pin(futures::stream::iter(raw).flatten().map_err(|e| std::io::Error::other(e.without_url()))),
+            };
+            let translated = TranslatedBody::new(inner, reply.bridge, reply.stream, reply.include_usage);
+            Body::from_stream(Coalesce::new(translated))
+        }
+        (None, None, None) => Body::empty(),
     };
     response
         .body(body)
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
-/// `None` when the model is served on `endpoint`, else the route that serves it.
-fn served_on(model: &Model, endpoint: Endpoint) -> Option<&'static str> {
-    let right = Endpoint::serving(model.wire, model.mode);
-    (right != endpoint).then(|| right.route())
-}
+type Upstream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
