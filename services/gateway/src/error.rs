@@ -206,14 +206,16 @@ impl GatewayError {
     pub fn into_response_as(self, flavor: Flavor) -> Response {
         let status = self.status();
         let message = self.to_string();
+        // OpenAI names the offending parameter where there is one.
+        let param = match &self {
+            GatewayError::Untranslatable { param, .. } => Some(param.as_str()),
+            _ => None,
+        };
         let body = match flavor {
             Flavor::OpenAi => json!({"error": {
                 "message": message,
                 "type": self.openai_type(),
-                "param": match &self {
-                    GatewayError::Untranslatable { param, .. } => Some(param.as_str()),
-                    _ => None,
-                },
+                "param": param,
                 "code": self.openai_code(),
                 "keyway_code": self.code(),
             }}),

@@ -104,7 +104,7 @@ async fn forward(
     if let Some(meter) = meter.as_mut() {
         meter.requested(&model.name, request.stream, request_json.clone());
         meter.resolved(model, credential.source);
-        meter.wires(endpoint.client_wire(), model.wire);
+        meter.wires(translate::client_wire(endpoint), model.wire);
     }
     let reservation = reserve(gw, caller, model, endpoint, &request_json, output).await;
     match (reservation, meter.as_mut()) {

@@ -34,7 +34,7 @@ use crate::catalog::{Endpoint, Mode, Model, Wire};
 
 /// The `max_tokens` sent to an Anthropic model when an OpenAI client names
 /// none (Anthropic requires one), lowered to the model's `max_output_tokens`.
-pub const DEFAULT_ANTHROPIC_MAX_TOKENS: u64 = 4096;
+pub(crate) const DEFAULT_ANTHROPIC_MAX_TOKENS: u64 = 4096;
 
 /// The header that lists the parameters dropped under `drop_unsupported`.
 pub(crate) const DROPPED_HEADER: &str = "x-keyway-dropped-params";
@@ -55,11 +55,10 @@ pub(crate) fn bridge(model: &Model, endpoint: Endpoint) -> Result<Option<Bridge>
     if own == endpoint {
         return Ok(None);
     }
-    let client = match endpoint {
-        Endpoint::ChatCompletions => Wire::OpenAi,
-        Endpoint::Messages => Wire::Anthropic,
-        Endpoint::Embeddings => return Err(own.route()),
-    };
+    if endpoint == Endpoint::Embeddings {
+        return Err(own.route());
+    }
+    let client = client_wire(endpoint);
     if model.mode != Mode::Chat || !model.client_wires.contains(&client) {
         return Err(own.route());
     }
@@ -67,6 +66,14 @@ pub(crate) fn bridge(model: &Model, endpoint: Endpoint) -> Result<Option<Bridge>
         client,
         upstream: model.wire,
     }))
+}
+
+/// The wire a client of this route speaks.
+pub(crate) fn client_wire(endpoint: Endpoint) -> Wire {
+    match endpoint {
+        Endpoint::Messages => Wire::Anthropic,
+        Endpoint::ChatCompletions | Endpoint::Embeddings => Wire::OpenAi,
+    }
 }
 
 /// What the response side of a translated request needs.
