@@ -177,6 +177,23 @@ def test_the_openai_stream_helper_parses_a_translated_answer_to_tool_results(led
     ledger.openai_usage(final.usage)
 
 
+def test_the_openai_stream_helper_parses_strict_tool_calls_on_a_model_that_drops_strict(ledger):
+    # The helper only accepts strict tools; Anthropic tools have no strict
+    # mode, so a model with drop_unsupported drops it (and says so).
+    strict = [{**t, "function": {**t["function"], "strict": True}} for t in OAI_TOOLS]
+    with ledger.oai.chat.completions.stream(
+        model="mock-claude-lenient",
+        messages=[{"role": "user", "content": CITY}],
+        tools=strict,
+        stream_options={"include_usage": True},
+    ) as stream:
+        final = stream.get_final_completion()
+    choice = final.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert [c.function.parsed_arguments for c in choice.message.tool_calls] == [{"city": CITY}, {"zone": CITY}]
+    ledger.openai_usage(final.usage)
+
+
 # --- anthropic-python → mock-gpt ---------------------------------------------
 
 
@@ -249,12 +266,17 @@ def test_a_parameter_that_does_not_map_is_a_400_in_the_openai_shape(oai):
 
 def test_a_parameter_that_does_not_map_is_a_400_in_the_anthropic_shape(claude):
     with pytest.raises(anthropic.BadRequestError) as info:
-        claude.messages.create(model="mock-gpt", max_tokens=16, messages=[{"role": "user", "content": "x"}], top_k=5)
+        claude.messages.create(
+            model="mock-gpt",
+            max_tokens=2048,
+            messages=[{"role": "user", "content": "x"}],
+            thinking={"type": "enabled", "budget_tokens": 1024},
+        )
     body = info.value.response.json()
     assert body["type"] == "error"
     assert body["error"]["type"] == "invalid_request_error"
     assert body["error"]["keyway_code"] == "KW-TRANSLATE-001"
-    assert "`top_k`" in body["error"]["message"]
+    assert "`thinking`" in body["error"]["message"]
 
 
 def test_a_model_that_drops_unsupported_parameters_lists_them_in_a_header(oai):
@@ -280,7 +302,7 @@ def test_a_model_narrowed_to_its_own_wire_points_to_its_route(claude):
 
 
 def test_every_translated_request_is_billed_as_the_mock_reported_with_both_wires(ledger):
-    assert ledger.requests >= 7
+    assert ledger.requests >= 8
     path = f"/usage/summary?tenant_id={ledger.tenant}&group_by=model"
     deadline = time.monotonic() + 60
     summary = admin_call(ledger.base_url, ledger.admin_key, "GET", path)
@@ -290,9 +312,13 @@ def test_every_translated_request_is_billed_as_the_mock_reported_with_both_wires
     totals = summary["totals"]
     assert totals["requests"] == ledger.requests
     assert (totals["input_tokens"], totals["output_tokens"]) == (ledger.input, ledger.output)
-    assert {row["key"] for row in summary["rows"]} == {"mock-claude", "mock-gpt"}
+    assert {row["key"] for row in summary["rows"]} == {"mock-claude", "mock-claude-lenient", "mock-gpt"}
 
     events = admin_call(ledger.base_url, ledger.admin_key, "GET", f"/usage/events?tenant_id={ledger.tenant}&limit=1000")
     wires = {(e["data"]["model"], e["data"]["client_wire"], e["data"]["upstream_wire"]) for e in events["events"]}
-    assert wires == {("mock-claude", "openai", "anthropic"), ("mock-gpt", "anthropic", "openai")}
+    assert wires == {
+        ("mock-claude", "openai", "anthropic"),
+        ("mock-claude-lenient", "openai", "anthropic"),
+        ("mock-gpt", "anthropic", "openai"),
+    }
     assert all(e["data"]["estimated"] is False for e in events["events"])

@@ -3,7 +3,7 @@
 //! names it); a model with `drop_unsupported: true` drops it instead, and
 //! the answer lists it in `x-keyway-dropped-params`.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::GatewayError;
 
@@ -51,19 +51,6 @@ impl Policy {
         Ok(())
     }
 
-    /// Removes `key` from `body` and refuses or drops it, when present.
-    pub(crate) fn take_refused(
-        &mut self,
-        body: &mut Map<String, Value>,
-        key: &str,
-        reason: &'static str,
-    ) -> Result<(), Unsupported> {
-        match body.remove(key) {
-            Some(_) => self.refuse(key, reason),
-            None => Ok(()),
-        }
-    }
-
     pub(crate) fn into_dropped(self) -> Vec<String> {
         self.dropped
     }
@@ -96,10 +83,7 @@ mod tests {
         let mut lenient = Policy::new(true);
         assert!(lenient.refuse("n", "x").is_ok());
         assert!(lenient.refuse("n", "x").is_ok());
-        let mut body: Map<String, Value> = [("seed".to_owned(), Value::from(1))].into_iter().collect();
-        assert!(lenient.take_refused(&mut body, "seed", "x").is_ok());
-        assert!(lenient.take_refused(&mut body, "absent", "x").is_ok());
-        assert!(body.is_empty());
+        assert!(lenient.refuse("seed", "x").is_ok());
         assert_eq!(lenient.into_dropped(), vec!["n".to_owned(), "seed".to_owned()]);
     }
 
