@@ -159,7 +159,13 @@ async fn models_are_listed_in_the_shape_the_client_speaks() {
         .collect();
     assert_eq!(
         ids,
-        ["mock-claude", "mock-claude-lenient", "mock-embed", "mock-gpt", "mock-gpt-byok"]
+        [
+            "mock-claude",
+            "mock-claude-lenient",
+            "mock-embed",
+            "mock-gpt",
+            "mock-gpt-byok"
+        ]
     );
     let byok = openai["data"]
         .as_array()

@@ -190,7 +190,9 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
             "max_output_tokens must be from 1 to {MAX_OUTPUT_TOKENS_CAP}"
         )));
     }
-    let client_wires = m.client_wires.unwrap_or_else(|| vec![Wire::OpenAi, Wire::Anthropic]);
+    let client_wires = m
+        .client_wires
+        .unwrap_or_else(|| vec![Wire::OpenAi, Wire::Anthropic]);
     if client_wires.is_empty() {
         return Err(fail("client_wires must list openai, anthropic or both".into()));
     }

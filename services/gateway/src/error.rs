@@ -110,9 +110,11 @@ impl GatewayError {
             Forbidden(_) => StatusCode::FORBIDDEN,
             AuthUnavailable | LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Limited(_) | TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
-            InvalidJson(_) | InvalidRequest(_) | WrongRoute { .. } | KeyRequired { .. } | Untranslatable { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            InvalidJson(_)
+            | InvalidRequest(_)
+            | WrongRoute { .. }
+            | KeyRequired { .. }
+            | Untranslatable { .. } => StatusCode::BAD_REQUEST,
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             RouteNotFound(_) | ModelNotFound(_) => StatusCode::NOT_FOUND,

@@ -133,23 +133,7 @@ pub(crate) async fn chat_completions(
     let created = unix_now();
 
     if body.get("stream").and_then(Value::as_bool) != Some(true) {
-        let completion = Completion {
-            id: &id,
-            object: "chat.completion",
-            created,
-            model,
-            choices: [Choice {
-                index: 0,
-                message: Message {
-                    role: "assistant",
-                    content: &reply,
-                },
-                finish_reason: "stop",
-                logprobs: None,
-            }],
-            usage,
-        };
-        return json_response(StatusCode::OK, &completion);
+        return completion(&id, created, model, &reply, usage);
     }
 
     let include_usage = body
@@ -183,6 +167,27 @@ pub(crate) async fn chat_completions(
             )
         },
     })
+}
+
+/// The whole (non-stream) completion.
+fn completion(id: &str, created: u64, model: &str, reply: &str, usage: Option<OpenAiUsage>) -> Response {
+    let completion = Completion {
+        id,
+        object: "chat.completion",
+        created,
+        model,
+        choices: [Choice {
+            index: 0,
+            message: Message {
+                role: "assistant",
+                content: reply,
+            },
+            finish_reason: "stop",
+            logprobs: None,
+        }],
+        usage,
+    };
+    json_response(StatusCode::OK, &completion)
 }
 
 /// The frames around the content deltas of a streamed completion: the

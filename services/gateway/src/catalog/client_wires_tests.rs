@@ -15,7 +15,11 @@ fn client_wires_default_to_both_and_may_be_narrowed() {
     let m = c.get("m").unwrap();
     assert_eq!(m.client_wires, vec![Wire::OpenAi, Wire::Anthropic]);
     assert!(!m.drop_unsupported);
-    let c = Catalog::parse(&entry("    client_wires: [anthropic]\n    drop_unsupported: true\n"), |_| None).unwrap();
+    let c = Catalog::parse(
+        &entry("    client_wires: [anthropic]\n    drop_unsupported: true\n"),
+        |_| None,
+    )
+    .unwrap();
     let m = c.get("m").unwrap();
     assert_eq!(m.client_wires, vec![Wire::Anthropic]);
     assert!(m.drop_unsupported);

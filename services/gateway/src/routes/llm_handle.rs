@@ -202,7 +202,12 @@ fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
     !asked
 }
 
-fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>, reply: Option<translate::Reply>) -> Response {
+fn respond(
+    upstream: reqwest::Response,
+    format: Format,
+    meter: Option<Meter>,
+    reply: Option<translate::Reply>,
+) -> Response {
     let status = upstream.status();
     let mut response = Response::builder().status(status);
     for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {
@@ -217,7 +222,10 @@ fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>, re
     let (metered, raw) = match meter {
         Some(meter) => {
             let stream = Box::pin(upstream.bytes_stream());
-            (Some(MeteredBody::new(stream, Tap::new(format), meter, status.as_u16())), None)
+            (
+                Some(MeteredBody::new(stream, Tap::new(format), meter, status.as_u16())),
+                None,
+            )
         }
         None => (None, Some(upstream.bytes_stream())),
     };
@@ -231,7 +239,11 @@ fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>, re
             }
             let inner: Upstream = match (metered, raw) {
                 (Some(metered), _) => Box::pin(metered),
-                (None, raw) => Box::pin(futures::stream::iter(raw).flatten().map_err(|e| std::io::Error::other(e.without_url()))),
+                (None, raw) => Box::pin(
+                    futures::stream::iter(raw)
+                        .flatten()
+                        .map_err(|e| std::io::Error::other(e.without_url())),
+                ),
             };
             let translated = TranslatedBody::new(inner, reply.bridge, reply.stream, reply.include_usage);
             Body::from_stream(Coalesce::new(translated))

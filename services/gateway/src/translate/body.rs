@@ -11,19 +11,18 @@ use std::{
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 
-use super::{Bridge, stream_to_anthropic::ToAnthropic, stream_to_openai::ToOpenAi};
+use super::{Bridge, Transducer, stream_to_anthropic::ToAnthropic, stream_to_openai::ToOpenAi};
 use crate::{catalog::Wire, usage::tap};
 
-/// Turns one upstream SSE event (its joined `data`) into client frames.
-pub(crate) trait Transducer: Send {
-    fn event(&mut self, data: &str, out: &mut Vec<u8>);
-    /// The upstream body ended (after every event).
-    fn end(&mut self, out: &mut Vec<u8>);
-}
-
 enum Mode {
-    Json { bridge: Bridge, kept: BytesMut },
-    Stream { pending: BytesMut, transducer: Box<dyn Transducer> },
+    Json {
+        bridge: Bridge,
+        kept: BytesMut,
+    },
+    Stream {
+        pending: BytesMut,
+        transducer: Box<dyn Transducer>,
+    },
 }
 
 type Inner = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;

@@ -7,7 +7,11 @@ use super::unsupported::{Policy, Unsupported};
 
 /// OpenAI content (a string or parts) as Anthropic content blocks; a plain
 /// string stays a string. `at` names the field for a refusal.
-pub(crate) fn openai_to_anthropic(content: &Value, at: &str, policy: &mut Policy) -> Result<Value, Unsupported> {
+pub(crate) fn openai_to_anthropic(
+    content: &Value,
+    at: &str,
+    policy: &mut Policy,
+) -> Result<Value, Unsupported> {
     let Value::Array(parts) = content else {
         return Ok(match content {
             Value::Null => Value::String(String::new()),

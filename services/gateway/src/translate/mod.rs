@@ -89,7 +89,11 @@ pub(crate) struct Reply {
 impl Reply {
     /// The `content-type` of the client's wire.
     pub(crate) fn content_type(&self) -> &'static str {
-        if self.stream { "text/event-stream" } else { "application/json" }
+        if self.stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }
     }
 }
 
@@ -128,7 +132,8 @@ pub(crate) fn prepare(
     stream: bool,
     target: Target<'_>,
 ) -> Result<Reply, Unsupported> {
-    let include_usage = body.get("stream_options").and_then(|o| o.get("include_usage")) == Some(&Value::Bool(true));
+    let include_usage =
+        body.get("stream_options").and_then(|o| o.get("include_usage")) == Some(&Value::Bool(true));
     let translated = request(bridge, std::mem::take(body), target)?;
     *body = translated.body;
     Ok(Reply {
@@ -167,6 +172,13 @@ pub(crate) fn response(bridge: Bridge, upstream: &[u8]) -> Vec<u8> {
         Wire::Anthropic => resp_to_anthropic::translate(&answer),
     };
     serde_json::to_vec(&out).unwrap_or_else(|_| upstream.to_vec())
+}
+
+/// Turns one upstream SSE event (its joined `data`) into client frames.
+pub(crate) trait Transducer: Send {
+    fn event(&mut self, data: &str, out: &mut Vec<u8>);
+    /// The upstream body ended (after every event).
+    fn end(&mut self, out: &mut Vec<u8>);
 }
 
 /// Seconds since the epoch, for OpenAI's `created`.

@@ -29,7 +29,11 @@ pub(crate) fn translate(
     target: &Target<'_>,
     policy: &mut Policy,
 ) -> Result<Map<String, Value>, Unsupported> {
-    let unmapped: Vec<String> = body.keys().filter(|k| !MAPPED.contains(&k.as_str())).cloned().collect();
+    let unmapped: Vec<String> = body
+        .keys()
+        .filter(|k| !MAPPED.contains(&k.as_str()))
+        .cloned()
+        .collect();
     for key in unmapped {
         let value = body.remove(&key).unwrap_or(Value::Null);
         if !is_openai_default(&key, &value) {
@@ -106,7 +110,10 @@ fn messages(list: Vec<Value>, policy: &mut Policy) -> Result<(Option<Value>, Vec
             }
             "assistant" => turns.push(assistant(&m, &at, policy)?),
             "tool" => push_tool_result(&mut turns, &m, &at, policy)?,
-            other => policy.refuse(format!("{at}.role={other}"), "only system, developer, user, assistant and tool roles map")?,
+            other => policy.refuse(
+                format!("{at}.role={other}"),
+                "only system, developer, user, assistant and tool roles map",
+            )?,
         }
     }
     Ok((system_prompt(system), turns))
@@ -170,7 +177,12 @@ fn assistant(m: &Value, at: &str, policy: &mut Policy) -> Result<Value, Unsuppor
 
 /// A `tool` message is a `tool_result` block in a user turn; the results of
 /// parallel calls share one turn, as Anthropic requires.
-fn push_tool_result(turns: &mut Vec<Value>, m: &Value, at: &str, policy: &mut Policy) -> Result<(), Unsupported> {
+fn push_tool_result(
+    turns: &mut Vec<Value>,
+    m: &Value,
+    at: &str,
+    policy: &mut Policy,
+) -> Result<(), Unsupported> {
     let result_content = match &m["content"] {
         Value::Array(_) => content::openai_to_anthropic(&m["content"], &format!("{at}.content"), policy)?,
         other => Value::String(content::openai_text(other)),
@@ -181,7 +193,10 @@ fn push_tool_result(turns: &mut Vec<Value>, m: &Value, at: &str, policy: &mut Po
         "content": result_content,
     });
     let last_holds_results = turns.last().is_some_and(|t| {
-        t["role"] == "user" && t["content"].as_array().is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"))
+        t["role"] == "user"
+            && t["content"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"))
     });
     match turns.last_mut().and_then(|t| t["content"].as_array_mut()) {
         Some(blocks) if last_holds_results => blocks.push(block),
@@ -190,7 +205,11 @@ fn push_tool_result(turns: &mut Vec<Value>, m: &Value, at: &str, policy: &mut Po
     Ok(())
 }
 
-fn tools(body: &mut Map<String, Value>, out: &mut Map<String, Value>, policy: &mut Policy) -> Result<(), Unsupported> {
+fn tools(
+    body: &mut Map<String, Value>,
+    out: &mut Map<String, Value>,
+    policy: &mut Policy,
+) -> Result<(), Unsupported> {
     if let Some(Value::Array(list)) = body.remove("tools") {
         let mut tools = Vec::with_capacity(list.len());
         for tool in list {
@@ -208,7 +227,10 @@ fn tools(body: &mut Map<String, Value>, out: &mut Map<String, Value>, policy: &m
                 t.insert("description".into(), d.clone());
             }
             let schema = f.get("parameters").filter(|p| !p.is_null()).cloned();
-            t.insert("input_schema".into(), schema.unwrap_or_else(|| json!({"type": "object", "properties": {}})));
+            t.insert(
+                "input_schema".into(),
+                schema.unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+            );
             tools.push(Value::Object(t));
         }
         out.insert("tools".into(), Value::Array(tools));

@@ -27,7 +27,11 @@ pub(crate) fn translate(
     target: &Target<'_>,
     policy: &mut Policy,
 ) -> Result<Map<String, Value>, Unsupported> {
-    let unmapped: Vec<String> = body.keys().filter(|k| !MAPPED.contains(&k.as_str())).cloned().collect();
+    let unmapped: Vec<String> = body
+        .keys()
+        .filter(|k| !MAPPED.contains(&k.as_str()))
+        .cloned()
+        .collect();
     for key in unmapped {
         if body.remove(&key).is_some_and(|v| !v.is_null()) {
             policy.refuse(key.as_str(), reason(&key))?;
@@ -50,7 +54,11 @@ pub(crate) fn translate(
     if let Some(max) = body.remove("max_tokens") {
         // OpenAI's own models want the newer name; other OpenAI-wire
         // providers mostly know only the older one.
-        let key = if target.provider == "openai" { "max_completion_tokens" } else { "max_tokens" };
+        let key = if target.provider == "openai" {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
         out.insert(key.into(), max);
     }
     for key in ["temperature", "top_p", "stream"] {
@@ -81,7 +89,9 @@ fn reason(key: &str) -> &'static str {
     match key {
         "thinking" => "the model has no extended thinking",
         "top_k" => "OpenAI has no top_k sampling",
-        "container" | "mcp_servers" | "context_management" => "OpenAI chat completions run no Anthropic tools",
+        "container" | "mcp_servers" | "context_management" => {
+            "OpenAI chat completions run no Anthropic tools"
+        }
         _ => "the OpenAI chat completions API has no such parameter",
     }
 }
@@ -90,12 +100,22 @@ fn reason(key: &str) -> &'static str {
 /// is dropped: OpenAI caches prompts by itself).
 fn system_content(system: &Value) -> Value {
     match system {
-        Value::Array(blocks) => Value::Array(blocks.iter().filter_map(content::anthropic_block_to_part).collect()),
+        Value::Array(blocks) => Value::Array(
+            blocks
+                .iter()
+                .filter_map(content::anthropic_block_to_part)
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
 
-fn push_turn(messages: &mut Vec<Value>, turn: &Value, at: &str, policy: &mut Policy) -> Result<(), Unsupported> {
+fn push_turn(
+    messages: &mut Vec<Value>,
+    turn: &Value,
+    at: &str,
+    policy: &mut Policy,
+) -> Result<(), Unsupported> {
     let role = turn["role"].as_str().unwrap_or("");
     let blocks = match &turn["content"] {
         Value::Array(blocks) => blocks,
@@ -112,7 +132,12 @@ fn push_turn(messages: &mut Vec<Value>, turn: &Value, at: &str, policy: &mut Pol
 }
 
 /// Tool results become `tool` messages, ahead of the turn's other content.
-fn user(messages: &mut Vec<Value>, blocks: &[Value], at: &str, policy: &mut Policy) -> Result<(), Unsupported> {
+fn user(
+    messages: &mut Vec<Value>,
+    blocks: &[Value],
+    at: &str,
+    policy: &mut Policy,
+) -> Result<(), Unsupported> {
     let mut parts = Vec::new();
     for block in blocks {
         if block["type"] == "tool_result" {
@@ -121,7 +146,10 @@ fn user(messages: &mut Vec<Value>, blocks: &[Value], at: &str, policy: &mut Poli
             parts.push(part);
         } else {
             let kind = block["type"].as_str().unwrap_or("?");
-            policy.refuse(format!("{at}.content[].type={kind}"), "OpenAI has no such content part")?;
+            policy.refuse(
+                format!("{at}.content[].type={kind}"),
+                "OpenAI has no such content part",
+            )?;
         }
     }
     if !parts.is_empty() {
@@ -132,7 +160,10 @@ fn user(messages: &mut Vec<Value>, blocks: &[Value], at: &str, policy: &mut Poli
 
 fn tool_message(block: &Value, at: &str, policy: &mut Policy) -> Result<Value, Unsupported> {
     if block["is_error"] == true {
-        policy.refuse(format!("{at}.content[].is_error"), "OpenAI tool results carry no error flag")?;
+        policy.refuse(
+            format!("{at}.content[].is_error"),
+            "OpenAI tool results carry no error flag",
+        )?;
     }
     let content = match &block["content"] {
         Value::Array(inner) => {
@@ -140,7 +171,10 @@ fn tool_message(block: &Value, at: &str, policy: &mut Policy) -> Result<Value, U
             for b in inner {
                 match b["type"].as_str() {
                     Some("text") => parts.push(json!({"type": "text", "text": b["text"]})),
-                    _ => policy.refuse(format!("{at}.content[].content[].type"), "OpenAI tool results are text only")?,
+                    _ => policy.refuse(
+                        format!("{at}.content[].content[].type"),
+                        "OpenAI tool results are text only",
+                    )?,
                 }
             }
             Value::Array(parts)
@@ -164,7 +198,10 @@ fn assistant(blocks: &[Value], at: &str, policy: &mut Policy) -> Result<Value, U
             })),
             other => {
                 let kind = other.unwrap_or("?");
-                policy.refuse(format!("{at}.content[].type={kind}"), "OpenAI has no such assistant content")?;
+                policy.refuse(
+                    format!("{at}.content[].type={kind}"),
+                    "OpenAI has no such assistant content",
+                )?;
             }
         }
     }
@@ -172,16 +209,27 @@ fn assistant(blocks: &[Value], at: &str, policy: &mut Policy) -> Result<Value, U
         return Ok(json!({"role": "assistant", "content": parts}));
     }
     let text = content::openai_text(&Value::Array(parts));
-    let text = if text.is_empty() { Value::Null } else { Value::String(text) };
+    let text = if text.is_empty() {
+        Value::Null
+    } else {
+        Value::String(text)
+    };
     Ok(json!({"role": "assistant", "content": text, "tool_calls": calls}))
 }
 
-fn tools(body: &mut Map<String, Value>, out: &mut Map<String, Value>, policy: &mut Policy) -> Result<(), Unsupported> {
+fn tools(
+    body: &mut Map<String, Value>,
+    out: &mut Map<String, Value>,
+    policy: &mut Policy,
+) -> Result<(), Unsupported> {
     if let Some(Value::Array(list)) = body.remove("tools") {
         let mut tools = Vec::with_capacity(list.len());
         for tool in list {
             if let Some(kind) = tool["type"].as_str().filter(|t| *t != "custom") {
-                policy.refuse(format!("tools[].type={kind}"), "Anthropic server tools do not run on OpenAI models")?;
+                policy.refuse(
+                    format!("tools[].type={kind}"),
+                    "Anthropic server tools do not run on OpenAI models",
+                )?;
                 continue;
             }
             let mut f = Map::new();

@@ -11,7 +11,10 @@ pub(crate) fn translate(completion: &Value) -> Value {
     let choice = &completion["choices"][0];
     let message = &choice["message"];
     let mut content = Vec::new();
-    let text = message["content"].as_str().or_else(|| message["refusal"].as_str()).unwrap_or("");
+    let text = message["content"]
+        .as_str()
+        .or_else(|| message["refusal"].as_str())
+        .unwrap_or("");
     if !text.is_empty() {
         content.push(json!({"type": "text", "text": text}));
     }
@@ -19,7 +22,11 @@ pub(crate) fn translate(completion: &Value) -> Value {
         content.push(tool_use(call));
     }
     let finish = choice["finish_reason"].as_str().unwrap_or("stop");
-    let stop_reason = if message["refusal"].is_string() { "refusal" } else { stop::stop_reason(finish) };
+    let stop_reason = if message["refusal"].is_string() {
+        "refusal"
+    } else {
+        stop::stop_reason(finish)
+    };
     json!({
         "id": completion["id"],
         "type": "message",

@@ -41,7 +41,10 @@ pub(crate) fn openai_usage(usage: &Value) -> Value {
 /// OpenAI usage as Anthropic usage: cached tokens move out of the input.
 pub(crate) fn anthropic_usage(usage: &Value) -> Value {
     let prompt = usage["prompt_tokens"].as_u64().unwrap_or(0);
-    let cached = usage["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap_or(0).min(prompt);
+    let cached = usage["prompt_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .unwrap_or(0)
+        .min(prompt);
     json!({
         "input_tokens": prompt - cached,
         "output_tokens": usage["completion_tokens"].as_u64().unwrap_or(0),

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::{body::Transducer, resp_to_anthropic, stop};
+use super::{Transducer, resp_to_anthropic, stop};
 
 /// The content block being streamed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,13 +56,21 @@ impl ToAnthropic {
             // OpenAI reports usage only at the end: message_delta has it.
             "usage": {"input_tokens": 0, "output_tokens": 0},
         });
-        event("message_start", &json!({"type": "message_start", "message": message}), out);
+        event(
+            "message_start",
+            &json!({"type": "message_start", "message": message}),
+            out,
+        );
     }
 
     fn close_block(&mut self, out: &mut Vec<u8>) {
         if self.open != Open::None {
             let index = self.next_block;
-            event("content_block_stop", &json!({"type": "content_block_stop", "index": index}), out);
+            event(
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": index}),
+                out,
+            );
             self.next_block += 1;
             self.open = Open::None;
         }
@@ -90,7 +98,8 @@ impl ToAnthropic {
     fn tool_call(&mut self, call: &Value, out: &mut Vec<u8>) {
         let index = call["index"].as_u64().unwrap_or(0);
         if self.open != Open::Tool(index) || call["id"].is_string() {
-            let block = json!({"type": "tool_use", "id": call["id"], "name": call["function"]["name"], "input": {}});
+            let block =
+                json!({"type": "tool_use", "id": call["id"], "name": call["function"]["name"], "input": {}});
             self.open_block(Open::Tool(index), block, out);
         }
         if let Some(partial) = call["function"]["arguments"].as_str().filter(|a| !a.is_empty()) {
@@ -108,7 +117,9 @@ impl ToAnthropic {
         if chunk["usage"].is_object() {
             self.usage = chunk["usage"].clone();
         }
-        let Some(choice) = chunk["choices"].get(0) else { return };
+        let Some(choice) = chunk["choices"].get(0) else {
+            return;
+        };
         let delta = &choice["delta"];
         if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
             self.text(text, out);

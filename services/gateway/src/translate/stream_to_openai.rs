@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::{body::Transducer, resp_to_openai, stop, unix_now};
+use super::{Transducer, resp_to_openai, stop, unix_now};
 
 pub(crate) struct ToOpenAi {
     include_usage: bool,
@@ -62,7 +62,8 @@ impl ToOpenAi {
         match block["type"].as_str() {
             Some("tool_use") => {
                 let index = self.tool_index.len();
-                self.tool_index.insert(event["index"].as_u64().unwrap_or(0), index);
+                self.tool_index
+                    .insert(event["index"].as_u64().unwrap_or(0), index);
                 let call = json!({
                     "index": index,
                     "id": block["id"],
@@ -129,7 +130,8 @@ impl Transducer for ToOpenAi {
             Some("content_block_delta") => self.block_delta(&event, out),
             Some("message_delta") => {
                 self.merge_usage(&event["usage"]);
-                let reason = stop::finish_reason(event["delta"]["stop_reason"].as_str().unwrap_or("end_turn"));
+                let reason =
+                    stop::finish_reason(event["delta"]["stop_reason"].as_str().unwrap_or("end_turn"));
                 self.chunk(json!({}), Some(reason), out);
             }
             Some("message_stop") => self.finish(out),

@@ -40,7 +40,11 @@ impl Policy {
     }
 
     /// `param` does not map: Ok (and remembered) when dropping, else refused.
-    pub(crate) fn refuse(&mut self, param: impl Into<String>, reason: &'static str) -> Result<(), Unsupported> {
+    pub(crate) fn refuse(
+        &mut self,
+        param: impl Into<String>,
+        reason: &'static str,
+    ) -> Result<(), Unsupported> {
         let param = param.into();
         if !self.drop {
             return Err(Unsupported { param, reason });
@@ -61,7 +65,9 @@ impl Policy {
 pub(crate) fn is_openai_default(key: &str, value: &Value) -> bool {
     match key {
         "n" => value.as_u64() == Some(1),
-        "logprobs" | "store" | "parallel_tool_calls" => matches!(value, Value::Bool(false)) || value.is_null(),
+        "logprobs" | "store" | "parallel_tool_calls" => {
+            matches!(value, Value::Bool(false)) || value.is_null()
+        }
         "presence_penalty" | "frequency_penalty" => value.as_f64() == Some(0.0),
         "response_format" => value["type"] == "text",
         "modalities" => value.as_array().is_some_and(|m| m.iter().all(|v| v == "text")),
@@ -77,7 +83,10 @@ mod tests {
     fn refusing_names_the_parameter_and_dropping_remembers_it_once() {
         let mut strict = Policy::new(false);
         let err = strict.refuse("logprobs", "no log probabilities").err();
-        let err = err.unwrap_or_else(|| Unsupported { param: String::new(), reason: "" });
+        let err = err.unwrap_or_else(|| Unsupported {
+            param: String::new(),
+            reason: "",
+        });
         assert_eq!(err.param, "logprobs");
         assert!(GatewayError::from(err).to_string().contains("`logprobs`"));
         let mut lenient = Policy::new(true);
@@ -95,7 +104,10 @@ mod tests {
         assert!(is_openai_default("logprobs", &json!(false)));
         assert!(!is_openai_default("logprobs", &json!(true)));
         assert!(is_openai_default("response_format", &json!({"type": "text"})));
-        assert!(!is_openai_default("response_format", &json!({"type": "json_object"})));
+        assert!(!is_openai_default(
+            "response_format",
+            &json!({"type": "json_object"})
+        ));
         assert!(is_openai_default("seed", &Value::Null));
         assert!(!is_openai_default("seed", &json!(7)));
     }

@@ -20,7 +20,13 @@ struct Answer<'a> {
 }
 
 /// The answer to a request the mock makes tool calls for.
-pub(crate) fn respond(body: &Value, model: &str, controls: &Controls, calls: &[ToolCall], seed: u64) -> Response {
+pub(crate) fn respond(
+    body: &Value,
+    model: &str,
+    controls: &Controls,
+    calls: &[ToolCall],
+    seed: u64,
+) -> Response {
     let messages = body["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
     let system_words = body.get("system").map_or(0, text::content_words);
     let prompt = text::messages_words(messages) + system_words;
@@ -31,7 +37,11 @@ pub(crate) fn respond(body: &Value, model: &str, controls: &Controls, calls: &[T
         model,
         usage: (!controls.omit_usage).then_some(usage),
     };
-    if body["stream"] == true { stream(answer, calls) } else { json(answer, calls) }
+    if body["stream"] == true {
+        stream(answer, calls)
+    } else {
+        json(answer, calls)
+    }
 }
 
 fn tool_use(call: &ToolCall) -> Value {
@@ -64,17 +74,30 @@ fn stream(answer: Answer<'_>, calls: &[ToolCall]) -> Response {
         u["output_tokens"] = json!(1);
         start["usage"] = u;
     }
-    let mut frames = vec![event("message_start", json!({"type": "message_start", "message": start}))];
+    let mut frames = vec![event(
+        "message_start",
+        json!({"type": "message_start", "message": start}),
+    )];
     for (index, call) in calls.iter().enumerate() {
         let block = json!({"type": "tool_use", "id": call.id, "name": call.name, "input": {}});
-        frames.push(event("content_block_start", json!({"type": "content_block_start", "index": index, "content_block": block})));
+        frames.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": index, "content_block": block}),
+        ));
         for piece in argument_pieces(&call.arguments) {
             let delta = json!({"type": "input_json_delta", "partial_json": piece});
-            frames.push(event("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": delta})));
+            frames.push(event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": index, "delta": delta}),
+            ));
         }
-        frames.push(event("content_block_stop", json!({"type": "content_block_stop", "index": index})));
+        frames.push(event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": index}),
+        ));
     }
-    let mut delta = json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}});
+    let mut delta =
+        json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}});
     if let Some(usage) = answer.usage {
         delta["usage"] = json!({"output_tokens": usage.output});
     }

@@ -39,7 +39,8 @@ pub(crate) fn calls(body: &Value, api: Api, seed: u64) -> Vec<ToolCall> {
     let tools = body.get("tools").and_then(Value::as_array).into_iter().flatten();
     tools
         .filter_map(|tool| match api {
-            Api::OpenAi => (tool["type"] == "function").then(|| (&tool["function"]["name"], &tool["function"]["parameters"])),
+            Api::OpenAi => (tool["type"] == "function")
+                .then(|| (&tool["function"]["name"], &tool["function"]["parameters"])),
             Api::Anthropic => tool.get("input_schema").map(|schema| (&tool["name"], schema)),
         })
         .filter_map(|(name, schema)| Some((name.as_str()?, schema)))

@@ -22,9 +22,19 @@ struct Answer<'a> {
 }
 
 /// The answer to a request the mock makes tool calls for.
-pub(crate) fn respond(body: &Value, model: &str, controls: &Controls, calls: &[ToolCall], seed: u64) -> Response {
+pub(crate) fn respond(
+    body: &Value,
+    model: &str,
+    controls: &Controls,
+    calls: &[ToolCall],
+    seed: u64,
+) -> Response {
     let messages = body["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let usage = Usage::new(text::messages_words(messages), controls.cached_tokens, output_words(calls));
+    let usage = Usage::new(
+        text::messages_words(messages),
+        controls.cached_tokens,
+        output_words(calls),
+    );
     let id = format!("chatcmpl-mock-{seed}");
     let mut answer = Answer {
         id: &id,
@@ -84,7 +94,10 @@ fn stream(answer: Answer<'_>, calls: &[ToolCall]) -> Response {
         let head = json!({"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}});
         frames.push(chunk(json!({"tool_calls": [head]}), None));
         for piece in argument_pieces(&call.arguments) {
-            frames.push(chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}), None));
+            frames.push(chunk(
+                json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
+                None,
+            ));
         }
     }
     frames.push(chunk(json!({}), Some("tool_calls")));

@@ -15,7 +15,9 @@ fn weather_tools_openai() -> Value {
 #[tokio::test]
 async fn chat_offered_tools_gets_parallel_calls_then_an_answer_to_their_results() {
     let body = json!({"model": "m", "messages": [{"role": "user", "content": "Paris"}], "tools": weather_tools_openai()});
-    let reply = send(MockConfig::default(), post("/v1/chat/completions", &body, &[])).await.json();
+    let reply = send(MockConfig::default(), post("/v1/chat/completions", &body, &[]))
+        .await
+        .json();
     let choice = &reply["choices"][0];
     assert_eq!(choice["finish_reason"], "tool_calls");
     let calls = choice["message"]["tool_calls"].as_array().unwrap();
@@ -31,8 +33,13 @@ async fn chat_offered_tools_gets_parallel_calls_then_an_answer_to_their_results(
         {"role": "tool", "tool_call_id": calls[0]["id"], "content": "sunny"},
         {"role": "tool", "tool_call_id": calls[1]["id"], "content": "noon"},
     ]});
-    let reply = send(MockConfig::default(), post("/v1/chat/completions", &results, &[])).await.json();
-    assert_eq!(reply["choices"][0]["message"]["content"], "Hello from mock-llm! You said: sunny noon");
+    let reply = send(MockConfig::default(), post("/v1/chat/completions", &results, &[]))
+        .await
+        .json();
+    assert_eq!(
+        reply["choices"][0]["message"]["content"],
+        "Hello from mock-llm! You said: sunny noon"
+    );
     assert_eq!(reply["choices"][0]["finish_reason"], "stop");
 }
 
@@ -55,7 +62,11 @@ async fn a_streamed_chat_tool_call_sends_its_arguments_in_pieces() {
         .take(3)
         .collect();
     assert_eq!(args, "{\"city\":\"Rome\"}");
-    assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "tool_calls"));
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"] == "tool_calls")
+    );
     assert_eq!(chunks.last().unwrap()["usage"]["completion_tokens"], 4);
 }
 
@@ -63,18 +74,30 @@ async fn a_streamed_chat_tool_call_sends_its_arguments_in_pieces() {
 async fn messages_offered_tools_get_tool_use_blocks_streamed_as_input_json_deltas() {
     let tools = json!([{"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
     let body = json!({"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "Oslo"}], "tools": tools});
-    let reply = send(MockConfig::default(), post("/v1/messages", &body, &[])).await.json();
+    let reply = send(MockConfig::default(), post("/v1/messages", &body, &[]))
+        .await
+        .json();
     assert_eq!(reply["stop_reason"], "tool_use");
     assert_eq!(reply["content"][0]["input"], json!({"city": "Oslo"}));
     assert_eq!(reply["usage"]["output_tokens"], 2);
 
     let mut streamed = body.clone();
     streamed["stream"] = json!(true);
-    let events = send(MockConfig::default(), post("/v1/messages", &streamed, &[])).await.events();
+    let events = send(MockConfig::default(), post("/v1/messages", &streamed, &[]))
+        .await
+        .events();
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_deref().unwrap()).collect();
     assert_eq!(
         names,
-        ["message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
     );
     assert_eq!(events[1].1["content_block"]["type"], "tool_use");
     assert_eq!(events[2].1["delta"]["type"], "input_json_delta");
@@ -86,6 +109,8 @@ async fn messages_offered_tools_get_tool_use_blocks_streamed_as_input_json_delta
         {"role": "assistant", "content": reply["content"]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": id, "content": "snow"}]},
     ]});
-    let reply = send(MockConfig::default(), post("/v1/messages", &answered, &[])).await.json();
+    let reply = send(MockConfig::default(), post("/v1/messages", &answered, &[]))
+        .await
+        .json();
     assert_eq!(reply["content"][0]["text"], "Hello from mock-llm! You said: snow");
 }

@@ -18,7 +18,9 @@ fn user_content() -> impl Strategy<Value = Value> {
         ("(png|jpeg|gif)", "[A-Za-z0-9+/]{4,20}").prop_map(|(kind, data)| {
             json!({"type": "image_url", "image_url": {"url": format!("data:image/{kind};base64,{data}")}})
         }),
-        "[a-z]{3,10}".prop_map(|host| json!({"type": "image_url", "image_url": {"url": format!("https://{host}.test/i.png")}})),
+        "[a-z]{3,10}".prop_map(
+            |host| json!({"type": "image_url", "image_url": {"url": format!("https://{host}.test/i.png")}})
+        ),
     ];
     prop_oneof![
         text().prop_map(Value::String),
@@ -28,22 +30,32 @@ fn user_content() -> impl Strategy<Value = Value> {
 
 /// An assistant turn with parallel tool calls, then one result per call.
 fn tool_round(round: usize) -> impl Strategy<Value = Vec<Value>> {
-    let call = ("[a-z_]{1,10}", proptest::collection::btree_map("[a-z]{1,6}", text(), 0..3), text());
-    (proptest::option::of(text()), proptest::collection::vec(call, 1..4)).prop_map(move |(said, calls)| {
-        let mut turn = json!({"role": "assistant", "content": said});
-        let mut results = Vec::new();
-        let mut tool_calls = Vec::new();
-        for (i, (name, args, result)) in calls.into_iter().enumerate() {
-            let id = format!("call_{round}_{i}");
-            let arguments = serde_json::to_string(&args).unwrap();
-            tool_calls.push(json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}));
-            results.push(json!({"role": "tool", "tool_call_id": id, "content": result}));
-        }
-        turn["tool_calls"] = Value::Array(tool_calls);
-        let mut all = vec![turn];
-        all.extend(results);
-        all
-    })
+    let call = (
+        "[a-z_]{1,10}",
+        proptest::collection::btree_map("[a-z]{1,6}", text(), 0..3),
+        text(),
+    );
+    (
+        proptest::option::of(text()),
+        proptest::collection::vec(call, 1..4),
+    )
+        .prop_map(move |(said, calls)| {
+            let mut turn = json!({"role": "assistant", "content": said});
+            let mut results = Vec::new();
+            let mut tool_calls = Vec::new();
+            for (i, (name, args, result)) in calls.into_iter().enumerate() {
+                let id = format!("call_{round}_{i}");
+                let arguments = serde_json::to_string(&args).unwrap();
+                tool_calls.push(
+                    json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}),
+                );
+                results.push(json!({"role": "tool", "tool_call_id": id, "content": result}));
+            }
+            turn["tool_calls"] = Value::Array(tool_calls);
+            let mut all = vec![turn];
+            all.extend(results);
+            all
+        })
 }
 
 fn conversation() -> impl Strategy<Value = Vec<Value>> {
@@ -57,7 +69,8 @@ fn conversation() -> impl Strategy<Value = Vec<Value>> {
 
 fn tools() -> impl Strategy<Value = Value> {
     let tool = ("[a-z_]{1,10}", proptest::option::of(text())).prop_map(|(name, description)| {
-        let mut f = json!({"name": name, "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}});
+        let mut f =
+            json!({"name": name, "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}});
         if let Some(d) = description {
             f["description"] = Value::String(d);
         }

@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::translate::{body::Transducer, stream_to_anthropic::ToAnthropic, stream_to_openai::ToOpenAi};
+use crate::translate::{Transducer, stream_to_anthropic::ToAnthropic, stream_to_openai::ToOpenAi};
 
 /// Feeds `data` payloads and returns the `(event name, data)` pairs written.
 fn run(t: &mut dyn Transducer, data: &[Value]) -> Vec<(Option<String>, String)> {
@@ -14,8 +14,15 @@ fn run(t: &mut dyn Transducer, data: &[Value]) -> Vec<(Option<String>, String)> 
     text.split("\n\n")
         .filter(|e| !e.is_empty())
         .map(|e| {
-            let name = e.lines().find_map(|l| l.strip_prefix("event: ")).map(str::to_owned);
-            let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("").to_owned();
+            let name = e
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .map(str::to_owned);
+            let data = e
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap_or("")
+                .to_owned();
             (name, data)
         })
         .collect()
@@ -42,9 +49,19 @@ fn an_anthropic_stream_becomes_openai_chunks_with_tool_call_deltas_usage_and_don
     let events = run(&mut ToOpenAi::new(true), &anthropic_stream());
     let (last, chunks) = events.split_last().unwrap();
     assert_eq!(last.1, "[DONE]");
-    let chunks: Vec<Value> = chunks.iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
-    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk" && c["id"] == "msg_1"));
-    assert_eq!(chunks[0]["choices"][0]["delta"], json!({"role": "assistant", "content": ""}));
+    let chunks: Vec<Value> = chunks
+        .iter()
+        .map(|(_, d)| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk" && c["id"] == "msg_1")
+    );
+    assert_eq!(
+        chunks[0]["choices"][0]["delta"],
+        json!({"role": "assistant", "content": ""})
+    );
     assert_eq!(chunks[1]["choices"][0]["delta"], json!({"content": "On it."}));
     assert_eq!(
         chunks[2]["choices"][0]["delta"]["tool_calls"],
@@ -52,7 +69,11 @@ fn an_anthropic_stream_becomes_openai_chunks_with_tool_call_deltas_usage_and_don
     );
     let args: String = chunks[3..5]
         .iter()
-        .map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap())
+        .map(|c| {
+            c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .unwrap()
+        })
         .collect();
     assert_eq!(args, "{\"city\":\"Paris\"}");
     assert_eq!(chunks[5]["choices"][0]["finish_reason"], "tool_calls");
@@ -68,9 +89,18 @@ fn openai_stream() -> Vec<Value> {
     vec![
         chunk(json!({"role": "assistant", "content": ""}), Value::Null),
         chunk(json!({"content": "Checking"}), Value::Null),
-        chunk(json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "w", "arguments": ""}}]}), Value::Null),
-        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":\"Rome\"}"}}]}), Value::Null),
-        chunk(json!({"tool_calls": [{"index": 1, "id": "call_2", "type": "function", "function": {"name": "w", "arguments": "{}"}}]}), Value::Null),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "w", "arguments": ""}}]}),
+            Value::Null,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":\"Rome\"}"}}]}),
+            Value::Null,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 1, "id": "call_2", "type": "function", "function": {"name": "w", "arguments": "{}"}}]}),
+            Value::Null,
+        ),
         chunk(json!({}), json!("tool_calls")),
         json!({"id": "chatcmpl-1", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 4, "prompt_tokens_details": {"cached_tokens": 3}}}),
     ]
@@ -89,8 +119,13 @@ fn an_openai_stream_becomes_the_anthropic_event_sequence() {
         .split("\n\n")
         .filter(|e| !e.is_empty())
         .map(|e| {
-            let name = e.lines().find_map(|l| l.strip_prefix("event: ")).unwrap().to_owned();
-            let data = serde_json::from_str(e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
+            let name = e
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap()
+                .to_owned();
+            let data =
+                serde_json::from_str(e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
             (name, data)
         })
         .collect();
@@ -98,18 +133,38 @@ fn an_openai_stream_becomes_the_anthropic_event_sequence() {
     assert_eq!(
         names,
         [
-            "message_start", "content_block_start", "content_block_delta", "content_block_stop",
-            "content_block_start", "content_block_delta", "content_block_stop",
-            "content_block_start", "content_block_delta", "content_block_stop",
-            "message_delta", "message_stop",
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop",
         ]
     );
     assert!(events.iter().all(|(n, d)| d["type"] == n.as_str()));
     assert_eq!(events[0].1["message"]["id"], "chatcmpl-1");
-    assert_eq!(events[2].1["delta"], json!({"type": "text_delta", "text": "Checking"}));
-    assert_eq!(events[4].1["content_block"], json!({"type": "tool_use", "id": "call_1", "name": "w", "input": {}}));
-    assert_eq!(events[5].1["delta"], json!({"type": "input_json_delta", "partial_json": "{\"city\":\"Rome\"}"}));
-    assert_eq!((events[7].1["index"].clone(), events[8].1["index"].clone()), (json!(2), json!(2)));
+    assert_eq!(
+        events[2].1["delta"],
+        json!({"type": "text_delta", "text": "Checking"})
+    );
+    assert_eq!(
+        events[4].1["content_block"],
+        json!({"type": "tool_use", "id": "call_1", "name": "w", "input": {}})
+    );
+    assert_eq!(
+        events[5].1["delta"],
+        json!({"type": "input_json_delta", "partial_json": "{\"city\":\"Rome\"}"})
+    );
+    assert_eq!(
+        (events[7].1["index"].clone(), events[8].1["index"].clone()),
+        (json!(2), json!(2))
+    );
     assert_eq!(events[10].1["delta"]["stop_reason"], "tool_use");
     assert_eq!(events[10].1["usage"]["input_tokens"], 6);
     assert_eq!(events[10].1["usage"]["cache_read_input_tokens"], 3);
@@ -130,9 +185,15 @@ fn a_stream_cut_before_its_end_is_not_closed_as_if_whole() {
 
 #[test]
 fn errors_mid_stream_take_the_client_shape() {
-    let events = run(&mut ToOpenAi::new(false), &[json!({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})]);
+    let events = run(
+        &mut ToOpenAi::new(false),
+        &[json!({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})],
+    );
     let error: Value = serde_json::from_str(&events[0].1).unwrap();
     assert_eq!(error["error"]["message"], "busy");
-    let events = run(&mut ToAnthropic::new(), &[json!({"error": {"message": "boom", "type": "server_error"}})]);
+    let events = run(
+        &mut ToAnthropic::new(),
+        &[json!({"error": {"message": "boom", "type": "server_error"}})],
+    );
     assert_eq!(events[0].0.as_deref(), Some("error"));
 }
