@@ -109,14 +109,16 @@ async fn unknown_models_wrong_routes_and_missing_provider_keys_are_explained() {
         (404, Some("model_not_found"))
     );
 
-    let (status, body) = error_of(stack.post("/v1/chat/completions", chat("mock-claude", "x")).await).await;
+    // Chat models are served on both chat routes (translated); an
+    // embedding model is served on its own route only.
+    let (status, body) = error_of(stack.post("/v1/chat/completions", chat("mock-embed", "x")).await).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["keyway_code"], "KW-MODEL-002");
     assert!(
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("/v1/messages")
+            .contains("/v1/embeddings")
     );
 
     let (status, body) = error_of(

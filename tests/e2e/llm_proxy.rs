@@ -161,6 +161,7 @@ async fn models_are_listed_in_the_shape_the_client_speaks() {
         ids,
         [
             "mock-claude",
+            "mock-claude-lenient",
             "mock-embed",
             "mock-gpt",
             "mock-gpt-byok",

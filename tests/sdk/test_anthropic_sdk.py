@@ -180,9 +180,9 @@ def test_an_unknown_model_on_a_stream_is_not_found(claude):
     assert error_body(info.value)["keyway_code"] == "KW-MODEL-001"
 
 
-def test_an_openai_model_on_messages_points_to_chat_completions(claude):
+def test_an_openai_model_served_only_to_openai_clients_points_to_chat_completions(claude):
     with pytest.raises(anthropic.BadRequestError) as info:
-        create(claude, model="mock-gpt")
+        create(claude, model="mock-gpt-byok")
 
     assert info.value.status_code == 400
     error = error_body(info.value)

@@ -287,14 +287,14 @@ def test_a_byok_model_without_a_key_asks_for_one(oai):
     assert "mock-gpt-byok" in error["message"]
 
 
-def test_an_anthropic_model_on_chat_completions_points_to_v1_messages(oai):
+def test_an_embedding_model_on_chat_completions_points_to_v1_embeddings(oai):
     with pytest.raises(openai.BadRequestError) as info:
-        oai.chat.completions.create(model="mock-claude", messages=MESSAGES)
+        oai.chat.completions.create(model="mock-embed", messages=MESSAGES)
 
     assert info.value.status_code == 400
     error = error_body(info.value)
     assert error["keyway_code"] == "KW-MODEL-002"
-    assert "/v1/messages" in error["message"]
+    assert "/v1/embeddings" in error["message"]
 
 
 def test_a_chat_model_on_embeddings_points_to_chat_completions(oai):

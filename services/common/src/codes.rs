@@ -38,6 +38,9 @@ pub const REQ_BAD_CURSOR: &str = "KW-REQ-007";
 pub const MODEL_NOT_FOUND: &str = "KW-MODEL-001";
 /// The model is served on another route.
 pub const MODEL_WRONG_ROUTE: &str = "KW-MODEL-002";
+/// A parameter the model's wire cannot express (a translated request);
+/// the message names it.
+pub const TRANSLATE_UNSUPPORTED: &str = "KW-TRANSLATE-001";
 /// No key source has a key for this caller.
 pub const KEY_REQUIRED: &str = "KW-KEY-001";
 /// No response with this id was created by the caller's tenant (or it expired).
@@ -100,6 +103,7 @@ pub const ALL: &[&str] = &[
     REQ_BAD_CURSOR,
     MODEL_NOT_FOUND,
     MODEL_WRONG_ROUTE,
+    TRANSLATE_UNSUPPORTED,
     KEY_REQUIRED,
     RESPONSE_NOT_FOUND,
     UP_REFUSED,

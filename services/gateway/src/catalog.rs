@@ -23,10 +23,20 @@ pub enum CatalogError {
 
 /// Which wire protocol the upstream speaks. Every provider but Anthropic
 /// speaks the OpenAI API (Groq, Together, Mistral, custom endpoints, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Wire {
     OpenAi,
     Anthropic,
+}
+
+impl Wire {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wire::OpenAi => "openai",
+            Wire::Anthropic => "anthropic",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -105,6 +115,10 @@ struct RawModel {
     max_output_tokens: Option<u64>,
     #[serde(default)]
     mode: Mode,
+    /// Default both; the other wire's route goes through `translate`.
+    client_wires: Option<Vec<Wire>>,
+    #[serde(default)]
+    drop_unsupported: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,6 +148,10 @@ pub struct Model {
     /// `max_tokens` is lowered to it, both in what is reserved against the
     /// caller's limits and in what is sent upstream.
     pub max_output_tokens: u64,
+    /// The client wires a chat model is served on (translated when not its own).
+    pub client_wires: Vec<Wire>,
+    /// Drop request parameters that do not translate instead of refusing them.
+    pub drop_unsupported: bool,
 }
 
 /// `max_output_tokens` of a model whose catalog entry names none: at least
@@ -204,6 +222,12 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
             "max_output_tokens must be from 1 to {MAX_OUTPUT_TOKENS_CAP}"
         )));
     }
+    let client_wires = m
+        .client_wires
+        .unwrap_or_else(|| vec![Wire::OpenAi, Wire::Anthropic]);
+    if client_wires.is_empty() {
+        return Err(fail("client_wires must list openai, anthropic or both".into()));
+    }
     let base_url = expand(&m.base_url, vars).map_err(|var| CatalogError::UnsetVariable {
         model: name.to_owned(),
         var,
@@ -228,6 +252,8 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
         api_key_env: m.api_key_env,
         price: m.price,
         max_output_tokens,
+        client_wires,
+        drop_unsupported: m.drop_unsupported,
     })
 }
 
@@ -369,6 +395,9 @@ impl Endpoint {
         }
     }
 }
+
+#[cfg(test)]
+mod client_wires_tests;
 
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]

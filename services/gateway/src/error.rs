@@ -69,6 +69,10 @@ pub enum GatewayError {
     #[error("The model `{model}` is served on {route}, not on this route.")]
     WrongRoute { model: String, route: &'static str },
     #[error(
+        "The parameter `{param}` cannot be translated for this model ({reason}). Remove it, or ask the operator to set `drop_unsupported: true` on the model."
+    )]
+    Untranslatable { param: String, reason: &'static str },
+    #[error(
         "The model `{model}` requires a provider key and none is configured (tried: {tried}). Add one with PUT /api/v1/byok/keys/{provider}."
     )]
     KeyRequired {
@@ -109,9 +113,11 @@ impl GatewayError {
             Forbidden(_) => StatusCode::FORBIDDEN,
             AuthUnavailable | LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Limited(_) | TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
-            InvalidJson(_) | InvalidRequest(_) | WrongRoute { .. } | KeyRequired { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            InvalidJson(_)
+            | InvalidRequest(_)
+            | WrongRoute { .. }
+            | KeyRequired { .. }
+            | Untranslatable { .. } => StatusCode::BAD_REQUEST,
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             RouteNotFound(_) | ModelNotFound(_) | ResponseNotFound(_) => StatusCode::NOT_FOUND,
@@ -139,6 +145,7 @@ impl GatewayError {
             ModelNotFound(_) => codes::MODEL_NOT_FOUND,
             WrongRoute { .. } => codes::MODEL_WRONG_ROUTE,
             ResponseNotFound(_) => codes::RESPONSE_NOT_FOUND,
+            Untranslatable { .. } => codes::TRANSLATE_UNSUPPORTED,
             KeyRequired { .. } => codes::KEY_REQUIRED,
             UpstreamRefused { .. } => codes::UP_REFUSED,
             UpstreamFailed(_) => codes::UP_FAILED,
@@ -157,6 +164,7 @@ impl GatewayError {
             IdentityUnconfirmed => "identity_unconfirmed",
             ModelNotFound(_) => "model_not_found",
             KeyRequired { .. } => "key_required",
+            Untranslatable { .. } => "unsupported_parameter",
             BodyTooLarge { .. } | HeadersTooLarge { .. } => "request_too_large",
             UpstreamRefused { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
                 "rate_limit_exceeded"
@@ -204,11 +212,16 @@ impl GatewayError {
     pub fn into_response_as(self, flavor: Flavor) -> Response {
         let status = self.status();
         let message = self.to_string();
+        // OpenAI names the offending parameter where there is one.
+        let param = match &self {
+            GatewayError::Untranslatable { param, .. } => Some(param.as_str()),
+            _ => None,
+        };
         let body = match flavor {
             Flavor::OpenAi => json!({"error": {
                 "message": message,
                 "type": self.openai_type(),
-                "param": null,
+                "param": param,
                 "code": self.openai_code(),
                 "keyway_code": self.code(),
             }}),
@@ -286,6 +299,10 @@ mod tests {
             },
             GatewayError::UpstreamFailed("x".into()),
             GatewayError::UpstreamTimeout,
+            GatewayError::Untranslatable {
+                param: "n".into(),
+                reason: "x",
+            },
             GatewayError::Limited(crate::limits::Refusal::for_test(false)),
             GatewayError::Limited(crate::limits::Refusal::for_test(true)),
             GatewayError::LimitsUnavailable,

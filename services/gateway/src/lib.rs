@@ -19,6 +19,7 @@ mod remote;
 mod request;
 pub mod responses;
 mod routes;
+mod translate;
 pub mod usage;
 
 use std::{sync::Arc, time::Duration};

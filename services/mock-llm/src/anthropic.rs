@@ -12,7 +12,7 @@ use crate::errors::{Api, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, invalid};
 use crate::state::AppState;
 use crate::usage::{self, AnthropicUsage, Usage};
-use crate::{sse, text};
+use crate::{sse, text, tools};
 
 const ROUTE: &str = "/v1/messages";
 
@@ -120,15 +120,21 @@ pub(crate) async fn messages(State(state): State<AppState>, headers: HeaderMap, 
         return invalid(api, "max_tokens: Field required (a non-negative integer)");
     }
 
-    let reply = text::build_reply(&text::last_user_text(messages), request.identity.as_deref());
     let controls = &request.controls;
+    let seed = state.next_id();
+    let calls = tools::calls(body, api, seed);
+    if !calls.is_empty() {
+        return tools::anthropic::respond(body, model, controls, &calls, seed);
+    }
+    let said = tools::result_text(messages, api).unwrap_or_else(|| text::last_user_text(messages));
+    let reply = text::build_reply(&said, request.identity.as_deref());
     let system_words = body.get("system").map_or(0, text::content_words);
     let usage = usage::reported(
         text::messages_words(messages) + system_words,
         text::count_words(&reply),
         controls,
     );
-    let id = format!("msg_mock_{}", state.next_id());
+    let id = format!("msg_mock_{seed}");
     let streaming = body.get("stream").and_then(Value::as_bool) == Some(true);
 
     if !streaming {

@@ -22,6 +22,7 @@ mod responses;
 mod sse;
 mod state;
 mod text;
+mod tools;
 mod usage;
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::errors::{Api, json_response};
 use crate::pipeline::{self, MODEL_REQUIRED, invalid};
 use crate::state::{AppState, unix_now};
 use crate::usage::{self, OpenAiUsage};
-use crate::{sse, text};
+use crate::{sse, text, tools};
 
 const ROUTE: &str = "/v1/chat/completions";
 
@@ -115,35 +115,25 @@ pub(crate) async fn chat_completions(
         return invalid(Api::OpenAi, "messages: an array is required");
     };
 
-    let reply = text::build_reply(&text::last_user_text(messages), request.identity.as_deref());
     let controls = &request.controls;
+    let seed = state.next_id();
+    let calls = tools::calls(body, Api::OpenAi, seed);
+    if !calls.is_empty() {
+        return tools::openai::respond(body, model, controls, &calls, seed);
+    }
+    let said = tools::result_text(messages, Api::OpenAi).unwrap_or_else(|| text::last_user_text(messages));
+    let reply = text::build_reply(&said, request.identity.as_deref());
     let usage = usage::reported(
         text::messages_words(messages),
         text::count_words(&reply),
         controls,
     )
     .map(|usage| usage.openai());
-    let id = format!("chatcmpl-mock-{}", state.next_id());
+    let id = format!("chatcmpl-mock-{seed}");
     let created = unix_now();
 
     if body.get("stream").and_then(Value::as_bool) != Some(true) {
-        let completion = Completion {
-            id: &id,
-            object: "chat.completion",
-            created,
-            model,
-            choices: [Choice {
-                index: 0,
-                message: Message {
-                    role: "assistant",
-                    content: &reply,
-                },
-                finish_reason: "stop",
-                logprobs: None,
-            }],
-            usage,
-        };
-        return json_response(StatusCode::OK, &completion);
+        return completion(&id, created, model, &reply, usage);
     }
 
     let include_usage = body
@@ -177,6 +167,27 @@ pub(crate) async fn chat_completions(
             )
         },
     })
+}
+
+/// The whole (non-stream) completion.
+fn completion(id: &str, created: u64, model: &str, reply: &str, usage: Option<OpenAiUsage>) -> Response {
+    let completion = Completion {
+        id,
+        object: "chat.completion",
+        created,
+        model,
+        choices: [Choice {
+            index: 0,
+            message: Message {
+                role: "assistant",
+                content: reply,
+            },
+            finish_reason: "stop",
+            logprobs: None,
+        }],
+        usage,
+    };
+    json_response(StatusCode::OK, &completion)
 }
 
 /// The frames around the content deltas of a streamed completion: the

@@ -122,3 +122,19 @@ where
     }
     c.tail.next().map(|frame| (Ok(frame), c))
 }
+
+/// A short stream sent whole, with nothing to pace (tool calls).
+pub(crate) fn whole(frames: Vec<Bytes>) -> Response {
+    let stream = futures::stream::iter(frames.into_iter().map(Ok::<_, io::Error>));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}

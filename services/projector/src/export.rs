@@ -98,6 +98,10 @@ pub(crate) struct UsageData {
     estimated: bool,
     client_disconnected: bool,
     request_id: Option<String>,
+    /// The wire the client spoke: `openai` or `anthropic`.
+    client_wire: Option<String>,
+    /// The upstream's wire; not `client_wire` when Keyway translated.
+    upstream_wire: Option<String>,
 }
 
 /// A CloudEvents 1.0 event in the structured JSON format.
@@ -191,6 +195,8 @@ impl LedgerEntry {
                 estimated: self.estimated,
                 client_disconnected: self.client_disconnected,
                 request_id: non_empty(extra.request_id),
+                client_wire: non_empty(extra.client_wire),
+                upstream_wire: non_empty(extra.upstream_wire),
             },
         }
     }

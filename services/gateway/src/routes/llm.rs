@@ -13,12 +13,16 @@ use crate::{
     error::{Failure, Flavor},
 };
 
-/// Creates a chat completion (OpenAI wire format, JSON or SSE).
+/// Creates a chat completion (OpenAI wire format, JSON or SSE) with any chat
+/// model of the catalog: OpenAI-wire models pass through; Anthropic-wire
+/// models are translated both ways (`docs/translation.md`), with the
+/// dropped parameters, if the model drops them, in `x-keyway-dropped-params`.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "llm",
     request_body(content = super::schemas::ChatCompletionRequest, description = "An OpenAI chat completion request"),
     responses(
-        (status = 200, description = "The completion, as JSON or as `text/event-stream` when `stream` is true"),
-        (status = 400, description = "Invalid request, or the model needs a provider key (`KW-KEY-001`)"),
+        (status = 200, description = "The completion, as JSON or as `text/event-stream` when `stream` is true (OpenAI's chunks and `data: [DONE]`, also for translated models)",
+            headers(("x-keyway-dropped-params" = String, description = "Parameters dropped because the model's wire cannot express them (models with `drop_unsupported: true`)"))),
+        (status = 400, description = "Invalid request, a parameter that does not translate to the model's wire (`KW-TRANSLATE-001`), a model not served to OpenAI clients (`KW-MODEL-002`), or the model needs a provider key (`KW-KEY-001`)"),
         (status = 401, description = "Missing or invalid API key"),
         (status = 404, description = "Unknown model"),
         (status = 413, description = "Body over the limit"),
@@ -51,10 +55,16 @@ pub(crate) async fn embeddings(
         .map_err(|e| Failure(Flavor::OpenAi, e))
 }
 
-/// Creates a message (Anthropic wire format, JSON or SSE). Errors are Anthropic-shaped.
+/// Creates a message (Anthropic wire format, JSON or SSE) with any chat model
+/// of the catalog: Anthropic-wire models pass through; OpenAI-wire models are
+/// translated both ways (`docs/translation.md`). Errors are Anthropic-shaped.
 #[utoipa::path(post, path = "/v1/messages", tag = "llm",
     request_body(content = super::schemas::MessagesRequest, description = "An Anthropic messages request"),
-    responses((status = 200, description = "The message, as JSON or as `text/event-stream`"), (status = 400), (status = 401), (status = 404)),
+    responses(
+        (status = 200, description = "The message, as JSON or as `text/event-stream` (Anthropic's `message_start` … `message_stop`, also for translated models)",
+            headers(("x-keyway-dropped-params" = String, description = "Parameters dropped because the model's wire cannot express them (models with `drop_unsupported: true`)"))),
+        (status = 400, description = "Invalid request, a parameter that does not translate to the model's wire (`KW-TRANSLATE-001`), or a model not served to Anthropic clients (`KW-MODEL-002`)"),
+        (status = 401), (status = 404)),
     security(("x_api_key" = [])))]
 pub(crate) async fn messages(
     State(gw): State<Arc<Gateway>>,

@@ -10,6 +10,7 @@ use axum::{
     response::Response,
 };
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use keyway_auth::Caller;
 use reqwest::Url;
 use serde_json::{Value, json};
@@ -26,6 +27,7 @@ use crate::{
     proxy::{self, UpstreamCall},
     request,
     responses::{self, Owner},
+    translate::{self, TranslatedBody},
     usage::{
         estimate,
         meter::{Meter, MeteredBody},
@@ -48,7 +50,7 @@ pub(crate) async fn handle(
     });
     let local_copy = counting.then(|| body.as_ref().ok().cloned()).flatten();
     match forward(gw, caller, headers, body, endpoint, &mut meter).await {
-        Ok((upstream, format, served)) => {
+        Ok((upstream, format, served, reply)) => {
             let upstream = match (endpoint, &gw.response_owners) {
                 (Endpoint::Responses, Some(owners)) => {
                     let owner = served.owner(caller);
@@ -56,7 +58,7 @@ pub(crate) async fn handle(
                 }
                 _ => upstream,
             };
-            Ok(respond(upstream, format, meter))
+            Ok(respond(upstream, format, meter, reply))
         }
         Err(e) if counting && counted::upstream_lacks_route(&e) => {
             counted::local(endpoint, local_copy.as_deref(), meter)
@@ -77,28 +79,42 @@ async fn forward(
     body: Result<Bytes, BytesRejection>,
     endpoint: Endpoint,
     meter: &mut Option<Meter>,
-) -> Result<(reqwest::Response, Format, Served), GatewayError> {
+) -> Result<(reqwest::Response, Format, Served, Option<translate::Reply>), GatewayError> {
     let mut request = request::parse(body, endpoint, gw.max_body_bytes)?;
     let model = gw
         .catalog
         .get(&request.model)
         .filter(|m| caller.may_use_model(&m.name))
         .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
-    if let Some(route) = served_on(model, endpoint.family()) {
-        return Err(GatewayError::WrongRoute {
-            model: model.name.clone(),
-            route,
-        });
-    }
+    let bridge = route_for(model, endpoint).map_err(|route| GatewayError::WrongRoute {
+        model: model.name.clone(),
+        route,
+    })?;
+    let reply = match bridge {
+        Some(bridge) => Some(translate::prepare(
+            bridge,
+            &mut request.body,
+            request.stream,
+            translate::Target::of(model),
+        )?),
+        None => None,
+    };
     let credential = gw.credentials.resolve(caller, model).await?;
     let output = demand::clamp_output(&mut request.body, model.max_output_tokens);
-    let format = match (endpoint, request.stream) {
+    // The upstream's wire decides what the usage tap reads: the model's own
+    // route when translating, else the route called.
+    let upstream_endpoint = match reply {
+        Some(_) => Endpoint::serving(model.wire, model.mode),
+        None => endpoint,
+    };
+    let format = match (upstream_endpoint, request.stream) {
         (Endpoint::Messages, true) => Format::AnthropicSse,
         (Endpoint::Messages, false) => Format::AnthropicJson,
         (Endpoint::Responses, true) => Format::ResponsesSse,
         (Endpoint::Responses, false) => Format::ResponsesJson,
         (_, true) => Format::OpenAiSse {
-            strip_usage_chunk: ask_for_stream_usage(&mut request.body),
+            // A translated stream's usage chunk feeds the translator.
+            strip_usage_chunk: ask_for_stream_usage(&mut request.body) && reply.is_none(),
         },
         (_, false) => Format::OpenAiJson,
     };
@@ -111,6 +127,7 @@ async fn forward(
     if let Some(meter) = meter.as_mut() {
         meter.requested(&model.name, request.stream, request_json.clone());
         meter.resolved(model, credential.source);
+        meter.wires(translate::client_wire(endpoint), model.wire);
     }
     let reservation = reserve(gw, caller, model, endpoint, &request_json, output).await;
     match (reservation, meter.as_mut()) {
@@ -132,7 +149,7 @@ async fn forward(
             url: upstream_url(
                 model,
                 credential.key.base_url.as_deref(),
-                endpoint.upstream_path(),
+                upstream_endpoint.upstream_path(),
             )?,
             body: Bytes::from(body),
             key: credential.key.secret.as_str(),
@@ -144,7 +161,27 @@ async fn forward(
         model: model.name.clone(),
         source: credential.source,
     };
-    Ok((upstream, format, served))
+    Ok((upstream, format, served, reply))
+}
+
+/// Where `endpoint` serves `model`: `Ok(None)` as it is, `Ok(Some(_))`
+/// translated between the two chat routes, else `Err` with the route that
+/// serves it. The Responses API and the token counts serve their family's
+/// models as they are.
+fn route_for(model: &Model, endpoint: Endpoint) -> Result<Option<translate::Bridge>, &'static str> {
+    match endpoint {
+        Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Embeddings => {
+            translate::bridge(model, endpoint)
+        }
+        other => {
+            let own = Endpoint::serving(model.wire, model.mode);
+            if own == other.family() {
+                Ok(None)
+            } else {
+                Err(own.route())
+            }
+        }
+    }
 }
 
 /// Which model and key source served a request.
@@ -245,10 +282,19 @@ fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
     !asked
 }
 
-pub(crate) fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>) -> Response {
+pub(crate) fn respond(
+    upstream: reqwest::Response,
+    format: Format,
+    meter: Option<Meter>,
+    reply: Option<translate::Reply>,
+) -> Response {
     let status = upstream.status();
     let mut response = Response::builder().status(status);
     for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {
+        // A translated answer gets its client's content type below.
+        if reply.is_some() && name == header::CONTENT_TYPE {
+            continue;
+        }
         if let Some(v) = upstream.headers().get(&name) {
             response = response.header(name, v.clone());
         }
@@ -258,20 +304,42 @@ pub(crate) fn respond(upstream: reqwest::Response, format: Format, meter: Option
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     let stream = FirstByte::new(Box::pin(upstream.bytes_stream()), streamed);
-    let body = match meter {
-        Some(meter) => {
-            let metered = MeteredBody::new(Box::pin(stream), Tap::new(format), meter, status.as_u16());
-            Body::from_stream(Coalesce::new(metered))
+    let (metered, raw) = match meter {
+        Some(meter) => (
+            Some(MeteredBody::new(
+                Box::pin(stream),
+                Tap::new(format),
+                meter,
+                status.as_u16(),
+            )),
+            None,
+        ),
+        None => (None, Some(stream)),
+    };
+    let body = match (metered, raw, reply) {
+        (Some(metered), _, None) => Body::from_stream(Coalesce::new(metered)),
+        (None, Some(raw), None) => Body::from_stream(Coalesce::new(raw)),
+        (metered, raw, Some(reply)) => {
+            response = response.header(header::CONTENT_TYPE, reply.content_type());
+            if !reply.dropped.is_empty() {
+                response = response.header(translate::DROPPED_HEADER, reply.dropped.join(", "));
+            }
+            let inner: Upstream = match (metered, raw) {
+                (Some(metered), _) => Box::pin(metered),
+                (None, raw) => Box::pin(
+                    futures::stream::iter(raw)
+                        .flatten()
+                        .map_err(|e| std::io::Error::other(e.without_url())),
+                ),
+            };
+            let translated = TranslatedBody::new(inner, reply.bridge, reply.stream, reply.include_usage);
+            Body::from_stream(Coalesce::new(translated))
         }
-        None => Body::from_stream(Coalesce::new(stream)),
+        (None, None, None) => Body::empty(),
     };
     response
         .body(body)
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
-/// `None` when the model is served on `endpoint`, else the route that serves it.
-fn served_on(model: &Model, endpoint: Endpoint) -> Option<&'static str> {
-    let right = Endpoint::serving(model.wire, model.mode);
-    (right != endpoint).then(|| right.route())
-}
+type Upstream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Bytes, std::io::Error>> + Send>>;

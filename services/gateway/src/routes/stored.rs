@@ -49,7 +49,7 @@ pub(crate) async fn reach(
             if let Some(meter) = meter {
                 meter.finish_without_tokens(upstream.status().as_u16(), "");
             }
-            Ok(respond(upstream, Format::OpenAiJson, None))
+            Ok(respond(upstream, Format::OpenAiJson, None, None))
         }
         Err(e) => {
             if let Some(meter) = meter {

@@ -20,7 +20,7 @@ use super::{
     tap::{Reported, Tap},
 };
 use crate::{
-    catalog::{KeySource, Model},
+    catalog::{KeySource, Model, Wire},
     cost,
     limits::{Demand, Reservation},
 };
@@ -97,6 +97,12 @@ impl Meter {
             KeySource::System => ProtoKeySource::System,
         } as i32;
         self.price = model.price.as_ref().map(cost::snapshot);
+    }
+
+    /// The client's wire and the upstream's: they differ when translated.
+    pub(crate) fn wires(&mut self, client: Wire, upstream: Wire) {
+        self.event.client_wire = client.as_str().to_owned();
+        self.event.upstream_wire = upstream.as_str().to_owned();
     }
 
     pub(crate) fn reserved(&mut self, reservation: Reservation) {

@@ -215,7 +215,7 @@ fn may_carry_usage(event: &[u8]) -> bool {
 }
 
 /// Splits the next complete SSE event (with its blank-line terminator).
-fn next_event(pending: &mut BytesMut) -> Option<BytesMut> {
+pub(crate) fn next_event(pending: &mut BytesMut) -> Option<BytesMut> {
     let end = pending
         .windows(2)
         .position(|w| w == b"\n\n")
@@ -225,7 +225,7 @@ fn next_event(pending: &mut BytesMut) -> Option<BytesMut> {
 }
 
 /// The joined `data:` lines of one event.
-fn sse_data(event: &[u8]) -> Option<String> {
+pub(crate) fn sse_data(event: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(event).ok()?;
     let data: Vec<&str> = text
         .lines()
