@@ -86,38 +86,10 @@ async fn forward(
         .get(&request.model)
         .filter(|m| caller.may_use_model(&m.name))
         .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
-    let bridge = route_for(model, endpoint).map_err(|route| GatewayError::WrongRoute {
-        model: model.name.clone(),
-        route,
-    })?;
-    let reply = match bridge {
-        Some(bridge) => Some(translate::prepare(
-            bridge,
-            &mut request.body,
-            request.stream,
-            translate::Target::of(model),
-        )?),
-        None => None,
-    };
+    let reply = prepare_translation(model, endpoint, &mut request)?;
     let credential = gw.credentials.resolve(caller, model).await?;
     let output = demand::clamp_output(&mut request.body, model.max_output_tokens);
-    // The upstream's wire decides what the usage tap reads: the model's own
-    // route when translating, else the route called.
-    let upstream_endpoint = match reply {
-        Some(_) => Endpoint::serving(model.wire, model.mode),
-        None => endpoint,
-    };
-    let format = match (upstream_endpoint, request.stream) {
-        (Endpoint::Messages, true) => Format::AnthropicSse,
-        (Endpoint::Messages, false) => Format::AnthropicJson,
-        (Endpoint::Responses, true) => Format::ResponsesSse,
-        (Endpoint::Responses, false) => Format::ResponsesJson,
-        (_, true) => Format::OpenAiSse {
-            // A translated stream's usage chunk feeds the translator.
-            strip_usage_chunk: ask_for_stream_usage(&mut request.body) && reply.is_none(),
-        },
-        (_, false) => Format::OpenAiJson,
-    };
+    let (upstream_endpoint, format) = tap_format(model, endpoint, &mut request, reply.is_some());
     request
         .body
         .insert("model".into(), Value::String(model.upstream_model.clone()));
@@ -162,6 +134,57 @@ async fn forward(
         source: credential.source,
     };
     Ok((upstream, format, served, reply))
+}
+
+/// Checks `endpoint` serves `model`; when it does by translation, rewrites
+/// the request for the upstream's wire and says how to answer.
+fn prepare_translation(
+    model: &Model,
+    endpoint: Endpoint,
+    request: &mut request::LlmRequest,
+) -> Result<Option<translate::Reply>, GatewayError> {
+    let bridge = route_for(model, endpoint).map_err(|route| GatewayError::WrongRoute {
+        model: model.name.clone(),
+        route,
+    })?;
+    bridge
+        .map(|bridge| {
+            translate::prepare(
+                bridge,
+                &mut request.body,
+                request.stream,
+                translate::Target::of(model),
+            )
+            .map_err(GatewayError::from)
+        })
+        .transpose()
+}
+
+/// The route called upstream and what the usage tap reads there: the
+/// model's own route when translating, else the route called.
+fn tap_format(
+    model: &Model,
+    endpoint: Endpoint,
+    request: &mut request::LlmRequest,
+    translated: bool,
+) -> (Endpoint, Format) {
+    let upstream = if translated {
+        Endpoint::serving(model.wire, model.mode)
+    } else {
+        endpoint
+    };
+    let format = match (upstream, request.stream) {
+        (Endpoint::Messages, true) => Format::AnthropicSse,
+        (Endpoint::Messages, false) => Format::AnthropicJson,
+        (Endpoint::Responses, true) => Format::ResponsesSse,
+        (Endpoint::Responses, false) => Format::ResponsesJson,
+        (_, true) => Format::OpenAiSse {
+            // A translated stream's usage chunk feeds the translator.
+            strip_usage_chunk: ask_for_stream_usage(&mut request.body) && !translated,
+        },
+        (_, false) => Format::OpenAiJson,
+    };
+    (upstream, format)
 }
 
 /// Where `endpoint` serves `model`: `Ok(None)` as it is, `Ok(Some(_))`
