@@ -9,6 +9,7 @@ mod helpers;
 
 mod api_fuzz;
 mod billing_exact;
+mod bounded;
 mod byok_flow;
 mod byok_outbound;
 mod connections;

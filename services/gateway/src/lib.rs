@@ -46,6 +46,7 @@ pub struct Gateway {
     credentials: Credentials,
     upstream_timeout: Duration,
     max_body_bytes: usize,
+    sse_max_event_bytes: usize,
     usage: Option<Arc<dyn usage::UsageSink>>,
     limiter: Option<Arc<limits::Limiter>>,
 }
@@ -57,6 +58,9 @@ pub struct GatewaySettings {
     pub upstream_connect_timeout: Duration,
     pub upstream_timeout: Duration,
     pub max_body_bytes: usize,
+    /// `KEYWAY_SSE_MAX_EVENT_BYTES`: the usage tap's cap on an unfinished
+    /// SSE event.
+    pub sse_max_event_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +91,7 @@ impl Gateway {
             },
             upstream_timeout: settings.upstream_timeout,
             max_body_bytes: settings.max_body_bytes,
+            sse_max_event_bytes: settings.sse_max_event_bytes,
             usage,
             limiter: None,
         })

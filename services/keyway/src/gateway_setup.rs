@@ -82,6 +82,7 @@ pub(crate) fn build_gateway(
             upstream_connect_timeout: config.upstream_connect_timeout,
             upstream_timeout: config.upstream_timeout,
             max_body_bytes: config.max_body_bytes,
+            sse_max_event_bytes: config.sse_max_event_bytes,
         },
     )?
     .with_limiter(limiter);

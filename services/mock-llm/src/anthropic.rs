@@ -157,6 +157,7 @@ pub(crate) async fn messages(State(state): State<AppState>, headers: HeaderMap, 
         tail,
         delay: controls.chunk_delay,
         break_after: controls.error_after_chunks,
+        unframed: controls.unframed_bytes,
         shutdown: state.shutdown().clone(),
         delta: |text: &str| {
             let delta = TextDelta {

@@ -166,6 +166,7 @@ pub(crate) async fn chat_completions(
         tail,
         delay: controls.chunk_delay,
         break_after: controls.error_after_chunks,
+        unframed: controls.unframed_bytes,
         shutdown: state.shutdown().clone(),
         delta: move |content: &str| {
             header.delta(

@@ -40,6 +40,9 @@ pub(crate) struct Plan<F> {
     pub(crate) delay: Duration,
     /// Break the connection after this many deltas, never sending `tail`.
     pub(crate) break_after: Option<usize>,
+    /// Instead of the deltas and `tail`, this many bytes with no event
+    /// boundary (see `Controls::unframed_bytes`).
+    pub(crate) unframed: Option<u64>,
     pub(crate) shutdown: CancellationToken,
     /// Formats one delta's text as a frame.
     pub(crate) delta: F,
@@ -53,6 +56,7 @@ struct Cursor<F> {
     tail: std::vec::IntoIter<Bytes>,
     delay: Duration,
     break_at: Option<usize>,
+    unframed: Option<u64>,
     shutdown: CancellationToken,
     delta: F,
     finished: bool,
@@ -73,6 +77,7 @@ where
         tail: plan.tail.into_iter(),
         delay: plan.delay,
         break_at,
+        unframed: plan.unframed,
         shutdown: plan.shutdown,
         delta: plan.delta,
         finished: false,
@@ -101,6 +106,9 @@ where
     if let Some(frame) = c.head.next() {
         return Some((Ok(frame), c));
     }
+    if let Some(left) = c.unframed {
+        return unframed(c, left);
+    }
     if c.break_at == Some(c.next_piece) {
         // An error item makes hyper abort the response mid-body, which is what
         // a crashing upstream looks like to a client.
@@ -121,4 +129,17 @@ where
         return Some((frame, c));
     }
     c.tail.next().map(|frame| (Ok(frame), c))
+}
+
+/// Filler that never ends an SSE event: no line feed at all.
+static FILLER: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+
+/// The next piece of an unframed stream; the stream ends after the last.
+fn unframed<F>(mut c: Cursor<F>, left: u64) -> Option<(io::Result<Bytes>, Cursor<F>)> {
+    if left == 0 {
+        return None;
+    }
+    let n = left.min(FILLER.len() as u64);
+    c.unframed = Some(left - n);
+    Some((Ok(Bytes::from_static(&FILLER[..n as usize])), c))
 }

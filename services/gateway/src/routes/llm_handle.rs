@@ -43,7 +43,7 @@ pub(crate) async fn handle(
         .clone()
         .map(|sink| Meter::start(sink, caller, endpoint.route(), request_id));
     match forward(gw, caller, headers, body, endpoint, &mut meter).await {
-        Ok((upstream, format)) => Ok(respond(upstream, format, meter)),
+        Ok((upstream, format)) => Ok(respond(upstream, Tap::new(format, gw.sse_max_event_bytes), meter)),
         Err(e) => {
             if let Some(meter) = meter {
                 meter.fail(e.status().as_u16(), e.code());
@@ -189,7 +189,7 @@ fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
     !asked
 }
 
-fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>) -> Response {
+fn respond(upstream: reqwest::Response, tap: Tap, meter: Option<Meter>) -> Response {
     let status = upstream.status();
     let mut response = Response::builder().status(status);
     for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {
@@ -199,12 +199,7 @@ fn respond(upstream: reqwest::Response, format: Format, meter: Option<Meter>) ->
     }
     let body = match meter {
         Some(meter) => {
-            let metered = MeteredBody::new(
-                Box::pin(upstream.bytes_stream()),
-                Tap::new(format),
-                meter,
-                status.as_u16(),
-            );
+            let metered = MeteredBody::new(Box::pin(upstream.bytes_stream()), tap, meter, status.as_u16());
             Body::from_stream(Coalesce::new(metered))
         }
         None => Body::from_stream(Coalesce::new(Box::pin(upstream.bytes_stream()))),

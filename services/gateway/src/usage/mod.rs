@@ -6,7 +6,10 @@ pub(crate) mod estimate;
 pub(crate) mod meter;
 pub mod publisher;
 mod spool;
+mod sse;
 pub(crate) mod tap;
+
+pub use spool::{Quarantined, quarantined};
 
 use keyway_proto::v1::UsageEvent;
 
