@@ -70,6 +70,12 @@ fn record_starts(bytes: &[u8]) -> Vec<usize> {
         .collect()
 }
 
+/// The requests the billing views count for the admin's tenant.
+async fn billed(process: &KeywayProcess) -> i64 {
+    let summary = get(process, "/api/v1/usage/summary?tenant_id=platform").await;
+    summary["totals"]["requests"].as_i64().unwrap_or(-1)
+}
+
 fn stop(process: &mut KeywayProcess) {
     let status = process.terminate(Duration::from_secs(30));
     assert!(status.is_some(), "keyway did not stop; logs:\n{}", process.logs());
@@ -102,10 +108,6 @@ async fn a_torn_and_a_corrupt_segment_lose_only_the_damaged_records_and_are_repo
     nats.up();
     process.respawn();
     let intact = (2 * PER_RUN - 2) as i64;
-    let billed = |p: &KeywayProcess| {
-        let fut = get(p, "/api/v1/usage/summary?tenant_id=platform");
-        async move { fut.await["totals"]["requests"].as_i64().unwrap_or(-1) }
-    };
     eventually_within(
         Duration::from_secs(90),
         "every intact event is billed",
