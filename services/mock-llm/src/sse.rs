@@ -27,6 +27,24 @@ pub(crate) fn frame(event: Option<&str>, data: &impl Serialize) -> io::Result<By
     Ok(Bytes::from(buf))
 }
 
+/// Deliberate breakage of a stream.
+pub(crate) struct Faults {
+    /// Break the connection after this many deltas, never sending `tail`.
+    pub(crate) break_after: Option<usize>,
+    /// Instead of the deltas and `tail`, this many bytes with no event
+    /// boundary (see `Controls::unframed_bytes`).
+    pub(crate) unframed: Option<u64>,
+}
+
+impl Faults {
+    pub(crate) fn of(controls: &crate::controls::Controls) -> Self {
+        Self {
+            break_after: controls.error_after_chunks,
+            unframed: controls.unframed_bytes,
+        }
+    }
+}
+
 /// Everything needed to play one streamed reply.
 pub(crate) struct Plan<F> {
     /// Frames sent before the first delta.
@@ -38,11 +56,7 @@ pub(crate) struct Plan<F> {
     pub(crate) tail: Vec<Bytes>,
     /// Pause between consecutive deltas.
     pub(crate) delay: Duration,
-    /// Break the connection after this many deltas, never sending `tail`.
-    pub(crate) break_after: Option<usize>,
-    /// Instead of the deltas and `tail`, this many bytes with no event
-    /// boundary (see `Controls::unframed_bytes`).
-    pub(crate) unframed: Option<u64>,
+    pub(crate) faults: Faults,
     pub(crate) shutdown: CancellationToken,
     /// Formats one delta's text as a frame.
     pub(crate) delta: F,
@@ -68,7 +82,7 @@ pub(crate) fn response<F>(plan: Plan<F>) -> Response
 where
     F: Fn(&str) -> io::Result<Bytes> + Send + 'static,
 {
-    let break_at = plan.break_after.map(|n| n.min(plan.pieces.len()));
+    let break_at = plan.faults.break_after.map(|n| n.min(plan.pieces.len()));
     let cursor = Cursor {
         head: plan.head.into_iter(),
         reply: plan.reply,
@@ -77,7 +91,7 @@ where
         tail: plan.tail.into_iter(),
         delay: plan.delay,
         break_at,
-        unframed: plan.unframed,
+        unframed: plan.faults.unframed,
         shutdown: plan.shutdown,
         delta: plan.delta,
         finished: false,

@@ -69,6 +69,7 @@ async fn stream(process: &KeywayProcess, route: &str, mut body: Value) -> String
 }
 
 #[tokio::test]
+#[expect(clippy::print_stdout, reason = "the RSS figures are the test's report")]
 async fn an_upstream_that_never_frames_an_event_is_cut_with_a_clean_error_in_bounded_memory() {
     let process = KeywayProcess::start(&[]);
     let pid = process.child.id();
