@@ -26,7 +26,9 @@ DELAY_MS=${BENCH_DELAY_MS:-500}
 KEEP=${BENCH_KEEP:-0}
 TARGET_MIB=64
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/keyway/target}
+PREBUILT_BIN=${KEYWAY_BIN:-}
 
+# Nothing from the caller's shell may leak into the servers.
 while read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(KEYWAY_|MOCK_LLM_)' || true)
 unset RUST_LOG
 DB_NAME="keyway_rss_$$"
@@ -60,8 +62,8 @@ trap 'exit 130' INT TERM
 # Each stream is a client connection and an upstream connection.
 ulimit -n $(( STREAMS * 4 + 1024 )) 2>/dev/null || die "cannot raise the open-file limit to $(( STREAMS * 4 + 1024 ))"
 
-if [[ -n "${KEYWAY_BIN:-}" ]]; then
-    BIN=$KEYWAY_BIN
+if [[ -n "$PREBUILT_BIN" ]]; then
+    BIN=$PREBUILT_BIN
 else
     log "building keyway (release) in $CARGO_TARGET_DIR"
     (cd "$ROOT" && cargo build --release -p keyway --quiet) || die "cargo build failed"
