@@ -11,6 +11,7 @@ mod admin_cli;
 mod agents;
 mod api_fuzz;
 mod billing_exact;
+mod bounded;
 mod byok_flow;
 mod byok_outbound;
 mod connections;

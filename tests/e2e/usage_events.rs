@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::helpers::{TestStack, chat, eventually};
 
 /// Every usage event in the stack's stream, in stream order.
-async fn usage_events(nats_url: &str, prefix: &str) -> Vec<(UsageEvent, Option<String>)> {
+pub(crate) async fn usage_events(nats_url: &str, prefix: &str) -> Vec<(UsageEvent, Option<String>)> {
     let js = async_nats::jetstream::new(async_nats::connect(nats_url).await.unwrap());
     let Ok(mut stream) = js.get_stream(format!("{}_USAGE", prefix.to_uppercase())).await else {
         return vec![];
@@ -191,14 +191,14 @@ async fn a_client_that_hangs_up_mid_stream_is_still_billed_and_missing_usage_is_
 }
 
 /// A private NATS server: this test stops it, never the shared one.
-struct PrivateNats {
+pub(crate) struct PrivateNats {
     child: Option<Child>,
     port: u16,
     store: tempfile::TempDir,
 }
 
 impl PrivateNats {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -213,11 +213,11 @@ impl PrivateNats {
         nats
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    fn up(&mut self) {
+    pub(crate) fn up(&mut self) {
         // Debian installs it in /usr/sbin, which is not on every PATH.
         let bin = if std::path::Path::new("/usr/sbin/nats-server").exists() {
             "/usr/sbin/nats-server"
@@ -242,7 +242,7 @@ impl PrivateNats {
         }
     }
 
-    fn down(&mut self) {
+    pub(crate) fn down(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

@@ -52,6 +52,9 @@ pub const UP_REFUSED: &str = "KW-UP-001";
 pub const UP_FAILED: &str = "KW-UP-002";
 /// The upstream did not answer in time.
 pub const UP_TIMEOUT: &str = "KW-UP-003";
+/// The upstream streamed an event larger than `KEYWAY_SSE_MAX_EVENT_BYTES`
+/// (it never framed one); the stream was ended with an error event.
+pub const UP_EVENT_TOO_LARGE: &str = "KW-UP-004";
 
 /// A requests- or tokens-per-minute limit is reached.
 pub const LIMIT_RATE: &str = "KW-LIMIT-001";
@@ -109,6 +112,7 @@ pub const ALL: &[&str] = &[
     UP_REFUSED,
     UP_FAILED,
     UP_TIMEOUT,
+    UP_EVENT_TOO_LARGE,
     LIMIT_RATE,
     LIMIT_BUDGET,
     LIMIT_UNAVAILABLE,

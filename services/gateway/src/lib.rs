@@ -53,6 +53,7 @@ pub struct Gateway {
     credentials: Credentials,
     upstream_timeout: Duration,
     max_body_bytes: usize,
+    sse_max_event_bytes: usize,
     usage: Option<Arc<dyn usage::UsageSink>>,
     limiter: Option<Arc<limits::Limiter>>,
     /// Who created each Responses API id; without it (no NATS) stored
@@ -70,6 +71,9 @@ pub struct GatewaySettings {
     /// `KEYWAY_ALLOW_PRIVATE_URLS`: a BYOK base URL may reach private
     /// addresses (dev and tests only).
     pub allow_private_urls: bool,
+    /// `KEYWAY_SSE_MAX_EVENT_BYTES`: the usage tap's cap on an unfinished
+    /// SSE event.
+    pub sse_max_event_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +105,7 @@ impl Gateway {
             },
             upstream_timeout: settings.upstream_timeout,
             max_body_bytes: settings.max_body_bytes,
+            sse_max_event_bytes: settings.sse_max_event_bytes,
             usage,
             limiter: None,
             response_owners: None,

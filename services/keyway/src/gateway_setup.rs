@@ -90,6 +90,7 @@ pub(crate) fn build_gateway(
             upstream_timeout: config.upstream_timeout,
             max_body_bytes: config.max_body_bytes,
             allow_private_urls: config.allow_private_urls,
+            sse_max_event_bytes: config.sse_max_event_bytes,
         },
     )?
     .with_limiter(limiter)

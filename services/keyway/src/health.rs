@@ -23,6 +23,8 @@ pub(crate) struct Readiness {
     pub(crate) streams_ready: AtomicBool,
     /// The gateway's usage publisher, once it runs.
     pub(crate) usage: std::sync::OnceLock<Arc<UsageStats>>,
+    /// The gateway's spool directory, for its quarantined spans.
+    pub(crate) spool_dir: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -44,6 +46,20 @@ pub(crate) struct SpoolReport {
     /// Events refused because the spool was full (`KEYWAY_SPOOL_MAX_BYTES`).
     dropped: u64,
     published: u64,
+    /// Events written to the spool since the process started.
+    spooled: u64,
+    /// Torn or corrupt spans of spool segments, moved aside to
+    /// `<data dir>/spool/quarantine/` (the valid records around them were
+    /// replayed). Listed until an operator removes the files; they do not
+    /// affect readiness.
+    quarantined: Vec<QuarantinedSpan>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QuarantinedSpan {
+    /// `<segment>.<start>-<end>.<torn|corrupt>` (byte offsets in the segment).
+    file: String,
+    bytes: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -88,10 +104,13 @@ pub(crate) async fn readyz(State(r): State<Arc<Readiness>>) -> (StatusCode, Json
     };
     // Keys and projector need Postgres to do anything at all; the gateway
     // (alone or in the whole stack) keeps serving without it or NATS.
+    let quarantined = quarantined_spans(&r).await;
     let usage_spool = r.usage.get().map(|s| SpoolReport {
         pending_bytes: s.spool_bytes.load(Ordering::Relaxed),
         dropped: s.dropped.load(Ordering::Relaxed),
         published: s.published.load(Ordering::Relaxed),
+        spooled: s.spooled.load(Ordering::Relaxed),
+        quarantined,
     });
     let spooling = usage_spool.as_ref().is_some_and(|s| s.pending_bytes > 0);
     let needs_postgres = !r.services.gateway && (r.services.keys || r.services.projector);
@@ -113,4 +132,26 @@ pub(crate) async fn readyz(State(r): State<Arc<Readiness>>) -> (StatusCode, Json
         usage_spool,
     };
     (code, Json(report))
+}
+
+/// The spool's quarantine directory, listed off the runtime's workers.
+async fn quarantined_spans(r: &Readiness) -> Vec<QuarantinedSpan> {
+    let Some(dir) = r.spool_dir.get().cloned() else {
+        return Vec::new();
+    };
+    let listed = tokio::task::spawn_blocking(move || keyway_gateway::usage::quarantined(&dir)).await;
+    match listed {
+        Ok(Ok(spans)) => spans
+            .into_iter()
+            .map(|q| QuarantinedSpan {
+                file: q.file,
+                bytes: q.bytes,
+            })
+            .collect(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot list the usage spool's quarantine");
+            Vec::new()
+        }
+        Err(_) => Vec::new(),
+    }
 }

@@ -147,6 +147,7 @@ pub(crate) async fn start_gateway(
     .map_err(StartError::data_dir(&spool))?;
     wiring.tasks.spawn(publishing);
     let _ = readiness.usage.set(publisher.stats.clone());
+    let _ = readiness.spool_dir.set(spool);
     let limits = LimitSettings {
         kv_replicas: config.nats.replicas,
         ..LimitSettings::from_config(config.vars())?

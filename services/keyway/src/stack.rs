@@ -70,6 +70,7 @@ impl Stack {
             nats: Some(nats.clone()),
             streams_ready: Default::default(),
             usage: Default::default(),
+            spool_dir: Default::default(),
         });
         let wiring = Wiring {
             config: &config,

@@ -164,7 +164,7 @@ pub(crate) async fn messages(State(state): State<AppState>, headers: HeaderMap, 
         reply,
         tail,
         delay: controls.chunk_delay,
-        break_after: controls.error_after_chunks,
+        faults: sse::Faults::of(controls),
         shutdown: state.shutdown().clone(),
         delta: |text: &str| {
             let delta = TextDelta {

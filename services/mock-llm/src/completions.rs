@@ -84,7 +84,7 @@ pub(crate) async fn create(State(state): State<AppState>, headers: HeaderMap, bo
         reply,
         tail,
         delay: controls.chunk_delay,
-        break_after: controls.error_after_chunks,
+        faults: sse::Faults::of(controls),
         shutdown: state.shutdown().clone(),
         delta: move |piece: &str| {
             let mut frame = last.clone();

@@ -41,6 +41,10 @@ pub(crate) struct Controls {
     pub(crate) omit_usage: bool,
     /// Stream only: break the connection after this many deltas.
     pub(crate) error_after_chunks: Option<usize>,
+    /// Stream only: after the first frame, send this many bytes that never
+    /// end an event (no blank line), then end the stream — an upstream that
+    /// does not frame its events.
+    pub(crate) unframed_bytes: Option<u64>,
 }
 
 impl Controls {
@@ -81,6 +85,7 @@ impl Controls {
             parse_usize,
             "an integer",
         )?;
+        let unframed = src.get("x-mock-unframed-bytes", "unframed_bytes", parse_u64, "an integer")?;
         Ok(Self {
             latency: latency.map_or(config.latency, Duration::from_millis),
             chunks: chunks.or(config.chunks),
@@ -93,6 +98,7 @@ impl Controls {
             web_search_requests,
             omit_usage: omit_usage.unwrap_or(false),
             error_after_chunks: error_after,
+            unframed_bytes: unframed,
         })
     }
 }
@@ -196,6 +202,7 @@ mod tests {
         assert_eq!(controls.cached_tokens, 0);
         assert!(!controls.omit_usage);
         assert_eq!(controls.error_after_chunks, None);
+        assert_eq!(controls.unframed_bytes, None);
     }
 
     #[test]
@@ -205,6 +212,7 @@ mod tests {
         headers.insert("x-mock-chunks", HeaderValue::from_static("4"));
         headers.insert("x-mock-error", HeaderValue::from_static("500"));
         headers.insert("x-mock-omit-usage", HeaderValue::from_static("true"));
+        headers.insert("x-mock-unframed-bytes", HeaderValue::from_static("50000000"));
         let mock = json!({"error": 429, "cached_tokens": "3", "error_after_chunks": 1});
         let controls = Controls::resolve(&config(), &headers, Some(&mock)).unwrap();
         assert_eq!(controls.latency, Duration::from_millis(40));
@@ -216,6 +224,7 @@ mod tests {
         assert_eq!(controls.cached_tokens, 3);
         assert!(controls.omit_usage);
         assert_eq!(controls.error_after_chunks, Some(1));
+        assert_eq!(controls.unframed_bytes, Some(50_000_000));
     }
 
     #[test]

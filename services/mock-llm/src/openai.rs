@@ -155,7 +155,7 @@ pub(crate) async fn chat_completions(
         reply,
         tail,
         delay: controls.chunk_delay,
-        break_after: controls.error_after_chunks,
+        faults: sse::Faults::of(controls),
         shutdown: state.shutdown().clone(),
         delta: move |content: &str| {
             header.delta(

@@ -27,6 +27,24 @@ pub(crate) fn frame(event: Option<&str>, data: &impl Serialize) -> io::Result<By
     Ok(Bytes::from(buf))
 }
 
+/// Deliberate breakage of a stream.
+pub(crate) struct Faults {
+    /// Break the connection after this many deltas, never sending `tail`.
+    pub(crate) break_after: Option<usize>,
+    /// Instead of the deltas and `tail`, this many bytes with no event
+    /// boundary (see `Controls::unframed_bytes`).
+    pub(crate) unframed: Option<u64>,
+}
+
+impl Faults {
+    pub(crate) fn of(controls: &crate::controls::Controls) -> Self {
+        Self {
+            break_after: controls.error_after_chunks,
+            unframed: controls.unframed_bytes,
+        }
+    }
+}
+
 /// Everything needed to play one streamed reply.
 pub(crate) struct Plan<F> {
     /// Frames sent before the first delta.
@@ -38,8 +56,7 @@ pub(crate) struct Plan<F> {
     pub(crate) tail: Vec<Bytes>,
     /// Pause between consecutive deltas.
     pub(crate) delay: Duration,
-    /// Break the connection after this many deltas, never sending `tail`.
-    pub(crate) break_after: Option<usize>,
+    pub(crate) faults: Faults,
     pub(crate) shutdown: CancellationToken,
     /// Formats one delta's text as a frame.
     pub(crate) delta: F,
@@ -53,6 +70,7 @@ struct Cursor<F> {
     tail: std::vec::IntoIter<Bytes>,
     delay: Duration,
     break_at: Option<usize>,
+    unframed: Option<u64>,
     shutdown: CancellationToken,
     delta: F,
     finished: bool,
@@ -64,7 +82,7 @@ pub(crate) fn response<F>(plan: Plan<F>) -> Response
 where
     F: Fn(&str) -> io::Result<Bytes> + Send + 'static,
 {
-    let break_at = plan.break_after.map(|n| n.min(plan.pieces.len()));
+    let break_at = plan.faults.break_after.map(|n| n.min(plan.pieces.len()));
     let cursor = Cursor {
         head: plan.head.into_iter(),
         reply: plan.reply,
@@ -73,6 +91,7 @@ where
         tail: plan.tail.into_iter(),
         delay: plan.delay,
         break_at,
+        unframed: plan.faults.unframed,
         shutdown: plan.shutdown,
         delta: plan.delta,
         finished: false,
@@ -100,6 +119,9 @@ where
     }
     if let Some(frame) = c.head.next() {
         return Some((Ok(frame), c));
+    }
+    if let Some(left) = c.unframed {
+        return unframed(c, left);
     }
     if c.break_at == Some(c.next_piece) {
         // An error item makes hyper abort the response mid-body, which is what
@@ -137,4 +159,17 @@ pub(crate) fn whole(frames: Vec<Bytes>) -> Response {
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// Filler that never ends an SSE event: no line feed at all.
+static FILLER: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+
+/// The next piece of an unframed stream; the stream ends after the last.
+fn unframed<F>(mut c: Cursor<F>, left: u64) -> Option<(io::Result<Bytes>, Cursor<F>)> {
+    if left == 0 {
+        return None;
+    }
+    let n = left.min(FILLER.len() as u64);
+    c.unframed = Some(left - n);
+    Some((Ok(Bytes::from_static(&FILLER[..n as usize])), c))
 }

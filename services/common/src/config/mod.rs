@@ -116,6 +116,9 @@ pub struct Config {
     pub allow_private_urls: bool,
     /// The usage spool's bound; past it, events are dropped with an error.
     pub spool_max_bytes: u64,
+    /// The largest unfinished SSE event the usage tap holds; an upstream
+    /// that goes past it without framing an event gets its stream ended.
+    pub sse_max_event_bytes: usize,
     /// Where a gateway running alone reaches the key service.
     pub keys_url: Option<String>,
     /// Shared secret of the internal gateway → key service routes.
@@ -197,6 +200,7 @@ impl Config {
             credential_cache_ttl: vars.millis("KEYWAY_CREDENTIAL_CACHE_TTL_MS", 10_000, any.clone())?,
             allow_private_urls: vars.flag("KEYWAY_ALLOW_PRIVATE_URLS", dev)?,
             spool_max_bytes: vars.number("KEYWAY_SPOOL_MAX_BYTES", 1 << 30, any)?,
+            sse_max_event_bytes: vars.number("KEYWAY_SSE_MAX_EVENT_BYTES", 1 << 20, 1024..=1 << 30)? as usize,
             keys_url: vars.get("KEYWAY_KEYS_URL"),
             internal_token: vars.get("KEYWAY_INTERNAL_TOKEN"),
             auth_enabled: vars.flag("KEYWAY_AUTH", true)?,

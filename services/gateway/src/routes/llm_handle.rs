@@ -58,7 +58,12 @@ pub(crate) async fn handle(
                 }
                 _ => upstream,
             };
-            Ok(respond(upstream, format, meter, reply))
+            Ok(respond(
+                upstream,
+                Tap::new(format, gw.sse_max_event_bytes),
+                meter,
+                reply,
+            ))
         }
         Err(e) if counting && counted::upstream_lacks_route(&e) => {
             counted::local(endpoint, local_copy.as_deref(), meter)
@@ -307,7 +312,7 @@ fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
 
 pub(crate) fn respond(
     upstream: reqwest::Response,
-    format: Format,
+    tap: Tap,
     meter: Option<Meter>,
     reply: Option<translate::Reply>,
 ) -> Response {
@@ -329,12 +334,7 @@ pub(crate) fn respond(
     let stream = FirstByte::new(Box::pin(upstream.bytes_stream()), streamed);
     let (metered, raw) = match meter {
         Some(meter) => (
-            Some(MeteredBody::new(
-                Box::pin(stream),
-                Tap::new(format),
-                meter,
-                status.as_u16(),
-            )),
+            Some(MeteredBody::new(Box::pin(stream), tap, meter, status.as_u16())),
             None,
         ),
         None => (None, Some(stream)),

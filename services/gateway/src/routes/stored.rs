@@ -19,7 +19,10 @@ use crate::{
     error::GatewayError,
     proxy::{self, UpstreamCall},
     responses::Owner,
-    usage::{meter::Meter, tap::Format},
+    usage::{
+        meter::Meter,
+        tap::{Format, Tap},
+    },
 };
 
 /// One call on a stored response.
@@ -49,7 +52,12 @@ pub(crate) async fn reach(
             if let Some(meter) = meter {
                 meter.finish_without_tokens(upstream.status().as_u16(), "");
             }
-            Ok(respond(upstream, Format::OpenAiJson, None, None))
+            Ok(respond(
+                upstream,
+                Tap::new(Format::OpenAiJson, gw.sse_max_event_bytes),
+                None,
+                None,
+            ))
         }
         Err(e) => {
             if let Some(meter) = meter {

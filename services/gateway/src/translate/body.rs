@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use futures::Stream;
 
 use super::{Bridge, Transducer, stream_to_anthropic::ToAnthropic, stream_to_openai::ToOpenAi};
-use crate::{catalog::Wire, usage::tap};
+use crate::{catalog::Wire, usage::sse};
 
 enum Mode {
     Json {
@@ -67,8 +67,8 @@ impl TranslatedBody {
             Mode::Stream { pending, transducer } => {
                 pending.extend_from_slice(chunk);
                 let mut out = Vec::new();
-                while let Some(event) = tap::next_event(pending) {
-                    if let Some(data) = tap::sse_data(&event) {
+                for event in sse::split_events(pending) {
+                    if let Some(data) = sse::data(&event) {
                         transducer.event(&data, &mut out);
                     }
                 }
@@ -83,7 +83,7 @@ impl TranslatedBody {
             Mode::Stream { pending, transducer } => {
                 let mut out = Vec::new();
                 // A last event without its blank line still counts.
-                if let Some(data) = tap::sse_data(pending) {
+                if let Some(data) = sse::data(pending) {
                     transducer.event(&data, &mut out);
                 }
                 pending.clear();

@@ -17,7 +17,7 @@ use keyway_proto::v1::{KeySource as ProtoKeySource, PriceSnapshot, UsageEvent};
 
 use super::{
     UsageSink, estimate,
-    tap::{Reported, Tap},
+    tap::{EventTooLarge, Reported, Tap},
 };
 use crate::{
     catalog::{KeySource, Model, Wire},
@@ -215,6 +215,24 @@ impl MeteredBody {
     }
 }
 
+impl MeteredBody {
+    /// Ends a stream whose upstream never framed an event within the cap:
+    /// the upstream connection is dropped at once, the request is billed
+    /// with what was seen (estimated, flagged by the error code), and the
+    /// client's last chunk is the error event.
+    fn cut(&mut self, too_large: EventTooLarge) -> Bytes {
+        tracing::warn!(
+            code = keyway_common::codes::UP_EVENT_TOO_LARGE,
+            "upstream stream event over KEYWAY_SSE_MAX_EVENT_BYTES; stream ended"
+        );
+        self.ended = true;
+        self.inner = Box::pin(futures::stream::empty());
+        let status = self.status;
+        self.finish(status, keyway_common::codes::UP_EVENT_TOO_LARGE, false);
+        too_large.error_frame
+    }
+}
+
 impl Stream for MeteredBody {
     type Item = Result<Bytes, std::io::Error>;
 
@@ -225,12 +243,11 @@ impl Stream for MeteredBody {
             }
             match self.inner.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(chunk))) => {
-                    let out = self.tap.feed(chunk);
-                    if !out.is_empty() {
-                        return Poll::Ready(Some(Ok(out)));
-                    }
-                }
+                Poll::Ready(Some(Ok(chunk))) => match self.tap.feed(chunk) {
+                    Ok(out) if out.is_empty() => {}
+                    Ok(out) => return Poll::Ready(Some(Ok(out))),
+                    Err(too_large) => return Poll::Ready(Some(Ok(self.cut(too_large)))),
+                },
                 Poll::Ready(Some(Err(e))) => {
                     self.ended = true;
                     self.finish(502, keyway_common::codes::UP_FAILED, false);

@@ -7,7 +7,10 @@ mod fields;
 pub(crate) mod meter;
 pub mod publisher;
 mod spool;
+pub(crate) mod sse;
 pub(crate) mod tap;
+
+pub use spool::{Quarantined, quarantined};
 
 use keyway_proto::v1::UsageEvent;
 

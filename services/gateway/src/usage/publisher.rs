@@ -21,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 use super::{UsageSink, spool::Spool};
 
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Spooled records published per round of acks during replay.
+const REPLAY_BATCH: usize = 1024;
 
 /// Counters for `/readyz` and the logs.
 #[derive(Default)]
@@ -105,7 +107,7 @@ impl Worker {
                         rest.push(e);
                     }
                     // Shutting down: keep order simple and durable.
-                    self.spool_records(rest.iter().map(Message::encode_to_vec).collect());
+                    self.spool_records(rest.iter().map(Message::encode_to_vec).collect()).await;
                     return;
                 }
             }
@@ -121,13 +123,14 @@ impl Worker {
     /// replay keeps their order.
     async fn deliver(&mut self, batch: Vec<UsageEvent>) {
         if !self.spool.is_empty() || !self.connected() {
-            self.spool_records(batch.iter().map(Message::encode_to_vec).collect());
+            self.spool_records(batch.iter().map(Message::encode_to_vec).collect())
+                .await;
             return;
         }
         let failed = self
             .publish_all(batch.iter().map(Message::encode_to_vec).collect())
             .await;
-        self.spool_records(failed);
+        self.spool_records(failed).await;
     }
 
     /// Returns the records that were not acknowledged.
@@ -159,12 +162,12 @@ impl Worker {
         failed
     }
 
-    fn spool_records(&mut self, records: Vec<Vec<u8>>) {
+    async fn spool_records(&mut self, records: Vec<Vec<u8>>) {
         if records.is_empty() {
             return;
         }
         let n = records.len();
-        match self.spool.append(&records) {
+        match self.spool.append(&records).await {
             Ok(refused) => {
                 self.stats
                     .spooled
@@ -188,7 +191,7 @@ impl Worker {
     /// Replays the oldest spool segment when NATS is reachable.
     async fn replay(&mut self) {
         while !self.spool.is_empty() && self.connected() {
-            let (path, records) = match self.spool.oldest() {
+            let (path, mut records) = match self.spool.oldest().await {
                 Ok(Some(segment)) => segment,
                 Ok(None) => return,
                 Err(e) => {
@@ -196,17 +199,29 @@ impl Worker {
                     return;
                 }
             };
-            let total = records.len();
-            let failed = self.publish_all(records).await;
-            if !failed.is_empty() {
-                // Keep the segment; everything in it is replayed again later
-                // (the acknowledged ones are deduped by their event id).
-                tracing::warn!(
-                    failed = failed.len(),
-                    total,
-                    "usage replay interrupted; will retry"
-                );
-                return;
+            // A segment is read a batch at a time, never whole.
+            let mut total = 0;
+            loop {
+                let batch = match records.next_batch(REPLAY_BATCH).await {
+                    Ok(batch) if batch.is_empty() => break,
+                    Ok(batch) => batch,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the usage spool");
+                        return;
+                    }
+                };
+                total += batch.len();
+                let failed = self.publish_all(batch).await;
+                if !failed.is_empty() {
+                    // Keep the segment; everything in it is replayed again later
+                    // (the acknowledged ones are deduped by their event id).
+                    tracing::warn!(
+                        failed = failed.len(),
+                        total,
+                        "usage replay interrupted; will retry"
+                    );
+                    return;
+                }
             }
             if let Err(e) = self.spool.remove(&path) {
                 tracing::error!(error = %e, "cannot remove a replayed spool segment");

@@ -3,12 +3,30 @@
 //! SSE events are parsed one by one. For OpenAI streams where Keyway itself
 //! asked for `include_usage`, the extra usage-only chunk is removed so the
 //! client sees exactly the stream it asked for.
+//!
+//! Every buffer is bounded: a JSON body and the reply text by [`MAX_KEPT`],
+//! raw content frames by [`MAX_RAW_FRAMES`] (then folded into the text), and
+//! an unfinished SSE event by `KEYWAY_SSE_MAX_EVENT_BYTES`; an upstream that
+//! goes past that without framing an event ends the stream with an error.
 
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
+use super::sse::{self, EventBuffer};
+
 /// The largest JSON body or reply text kept for usage and estimation.
 const MAX_KEPT: usize = 8 * 1024 * 1024;
+
+/// Raw content frames kept before they are parsed into the reply text:
+/// most replies are never parsed, and a long one costs this much at most.
+const MAX_RAW_FRAMES: usize = 64 * 1024;
+
+/// The upstream sent an unfinished event over the cap; the stream ends with
+/// `error_frame`, in the client's wire shape.
+#[derive(Debug)]
+pub(crate) struct EventTooLarge {
+    pub(crate) error_frame: Bytes,
+}
 
 pub(crate) use super::fields::Reported;
 
@@ -26,9 +44,21 @@ pub(crate) enum Format {
     ResponsesSse,
 }
 
+impl Format {
+    fn is_json(self) -> bool {
+        matches!(
+            self,
+            Format::OpenAiJson | Format::AnthropicJson | Format::ResponsesJson
+        )
+    }
+}
+
 pub(crate) struct Tap {
     format: Format,
-    pending: BytesMut,
+    /// A JSON body, kept (bounded) to be parsed at the end.
+    body: BytesMut,
+    events: EventBuffer,
+    max_event_bytes: usize,
     pub(crate) reported: Reported,
     /// The reply text, for estimating output tokens when none are reported.
     text: String,
@@ -39,83 +69,88 @@ pub(crate) struct Tap {
 }
 
 impl Tap {
-    pub(crate) fn new(format: Format) -> Self {
+    pub(crate) fn new(format: Format, max_event_bytes: usize) -> Self {
         Self {
             format,
-            pending: BytesMut::new(),
+            body: BytesMut::new(),
+            events: EventBuffer::new(max_event_bytes),
+            max_event_bytes,
             reported: Reported::default(),
             text: String::new(),
             content_frames: BytesMut::new(),
         }
     }
 
-    /// Observes a chunk and returns what to forward to the client.
-    pub(crate) fn feed(&mut self, chunk: Bytes) -> Bytes {
-        match self.format {
-            Format::OpenAiJson | Format::AnthropicJson | Format::ResponsesJson => {
-                if self.pending.len() + chunk.len() <= MAX_KEPT {
-                    self.pending.extend_from_slice(&chunk);
-                }
-                chunk
+    /// Observes a chunk and returns what to forward to the client. SSE is
+    /// forwarded whole events at a time, so one can be left out (the
+    /// injected usage chunk) and a stream cut for an oversized event never
+    /// leaves the client half an event.
+    pub(crate) fn feed(&mut self, chunk: Bytes) -> Result<Bytes, EventTooLarge> {
+        if self.format.is_json() {
+            if self.body.len() + chunk.len() <= MAX_KEPT {
+                self.body.extend_from_slice(&chunk);
             }
-            Format::AnthropicSse
-            | Format::ResponsesSse
-            | Format::OpenAiSse {
-                strip_usage_chunk: false,
-            } => {
-                self.pending.extend_from_slice(&chunk);
-                while let Some(event) = next_event(&mut self.pending) {
-                    self.observe_event(&event);
+            return Ok(chunk);
+        }
+        self.events.push(&chunk);
+        let mut out = BytesMut::new();
+        while let Some(event) = self.events.next_event() {
+            if !self.observe_event(&event) {
+                if out.is_empty() {
+                    out = event;
+                } else {
+                    out.extend_from_slice(&event);
                 }
-                chunk
-            }
-            Format::OpenAiSse {
-                strip_usage_chunk: true,
-            } => {
-                // Forward whole events only, so one can be left out.
-                self.pending.extend_from_slice(&chunk);
-                let mut out = BytesMut::new();
-                while let Some(event) = next_event(&mut self.pending) {
-                    if !self.observe_event(&event) {
-                        out.extend_from_slice(&event);
-                    }
-                }
-                out.freeze()
             }
         }
+        if self.events.over_limit() {
+            self.events.discard();
+            let anthropic = self.format == Format::AnthropicSse;
+            let mut last = out;
+            last.extend_from_slice(&sse::too_large_error(anthropic, self.max_event_bytes));
+            return Err(EventTooLarge {
+                error_frame: last.freeze(),
+            });
+        }
+        Ok(out.freeze())
     }
 
     /// Whatever is still held back when the stream ends.
     pub(crate) fn finish(&mut self) -> Bytes {
-        match self.format {
-            Format::OpenAiJson | Format::AnthropicJson | Format::ResponsesJson => {
-                if let Ok(body) = serde_json::from_slice::<Value>(&self.pending) {
-                    self.observe_json(&body);
-                }
-                self.pending.clear();
-                Bytes::new()
+        if self.format.is_json() {
+            if let Ok(body) = serde_json::from_slice::<Value>(&self.body) {
+                self.observe_json(&body);
             }
-            _ => self.pending.split().freeze(),
+            self.body = BytesMut::new();
+            return Bytes::new();
         }
+        self.events.take_rest()
     }
 
     /// The reply's text (for estimates), parsed from kept frames on demand.
     pub(crate) fn text(&mut self) -> &str {
-        if !self.content_frames.is_empty() {
-            let frames = self.content_frames.split();
-            let mut rest = frames;
-            while let Some(event) = next_event(&mut rest) {
-                self.parse_event(&event);
-            }
-        }
+        self.fold_frames();
         &self.text
+    }
+
+    /// Parses the kept content frames into the reply text.
+    fn fold_frames(&mut self) {
+        let mut frames = std::mem::take(&mut self.content_frames);
+        for event in sse::split_events(&mut frames) {
+            self.parse_event(&event);
+        }
     }
 
     /// Returns true when the event is the injected usage-only chunk.
     fn observe_event(&mut self, event: &[u8]) -> bool {
         if !may_carry_usage(event) {
-            if self.content_frames.len() + event.len() <= MAX_KEPT {
+            if self.content_frames.len() + event.len() > MAX_RAW_FRAMES {
+                self.fold_frames();
+            }
+            if event.len() <= MAX_RAW_FRAMES {
                 self.content_frames.extend_from_slice(event);
+            } else {
+                self.parse_event(event);
             }
             return false;
         }
@@ -123,7 +158,9 @@ impl Tap {
     }
 
     fn parse_event(&mut self, event: &[u8]) -> bool {
-        let Some(data) = sse_data(event) else { return false };
+        let Some(data) = sse::data(event) else {
+            return false;
+        };
         let Ok(json) = serde_json::from_str::<Value>(&data) else {
             return false;
         };
@@ -214,35 +251,17 @@ fn may_carry_usage(event: &[u8]) -> bool {
     event.windows(7).any(|w| w == b"\"usage\"")
 }
 
-/// Splits the next complete SSE event (with its blank-line terminator).
-pub(crate) fn next_event(pending: &mut BytesMut) -> Option<BytesMut> {
-    let end = pending
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .map(|i| i + 2)
-        .or_else(|| pending.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4))?;
-    Some(pending.split_to(end))
-}
-
-/// The joined `data:` lines of one event.
-pub(crate) fn sse_data(event: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(event).ok()?;
-    let data: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .map(|d| d.strip_prefix(' ').unwrap_or(d))
-        .collect();
-    (!data.is_empty()).then(|| data.join("\n"))
-}
-
 #[cfg(test)]
+#[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    const CAP: usize = 1 << 20;
 
     fn feed_all(tap: &mut Tap, parts: &[&str]) -> String {
         let mut out = Vec::new();
         for p in parts {
-            out.extend_from_slice(&tap.feed(Bytes::copy_from_slice(p.as_bytes())));
+            out.extend_from_slice(&tap.feed(Bytes::copy_from_slice(p.as_bytes())).unwrap());
         }
         out.extend_from_slice(&tap.finish());
         String::from_utf8(out).unwrap_or_default()
@@ -257,9 +276,12 @@ mod tests {
 
     #[test]
     fn an_injected_usage_chunk_is_read_and_removed() {
-        let mut tap = Tap::new(Format::OpenAiSse {
-            strip_usage_chunk: true,
-        });
+        let mut tap = Tap::new(
+            Format::OpenAiSse {
+                strip_usage_chunk: true,
+            },
+            CAP,
+        );
         let out = feed_all(&mut tap, OPENAI_STREAM);
         assert_eq!(
             tap.reported,
@@ -277,9 +299,12 @@ mod tests {
 
     #[test]
     fn a_usage_chunk_the_client_asked_for_is_kept() {
-        let mut tap = Tap::new(Format::OpenAiSse {
-            strip_usage_chunk: false,
-        });
+        let mut tap = Tap::new(
+            Format::OpenAiSse {
+                strip_usage_chunk: false,
+            },
+            CAP,
+        );
         let out = feed_all(&mut tap, OPENAI_STREAM);
         assert_eq!(out, OPENAI_STREAM.concat());
         assert_eq!(tap.reported.output, Some(2));
@@ -287,7 +312,7 @@ mod tests {
 
     #[test]
     fn anthropic_usage_is_merged_from_message_start_and_message_delta() {
-        let mut tap = Tap::new(Format::AnthropicSse);
+        let mut tap = Tap::new(Format::AnthropicSse, CAP);
         feed_all(
             &mut tap,
             &[
@@ -309,8 +334,58 @@ mod tests {
     }
 
     #[test]
+    fn json_bodies_are_read_at_the_end() {
+        let mut tap = Tap::new(Format::OpenAiJson, CAP);
+        let body =
+            r#"{"choices":[{"message":{"content":"ok"}}],"usage":{"prompt_tokens":4,"completion_tokens":1}}"#;
+        let out = feed_all(&mut tap, &[&body[..10], &body[10..]]);
+        assert_eq!(out, body);
+        assert_eq!(
+            (tap.reported.input, tap.reported.output, tap.text.as_str()),
+            (Some(4), Some(1), "ok")
+        );
+        let mut none = Tap::new(Format::AnthropicJson, CAP);
+        feed_all(&mut none, &[r#"{"content":[{"type":"text","text":"x y"}]}"#]);
+        assert_eq!(none.reported, Reported::default());
+    }
+
+    #[test]
+    fn an_upstream_that_never_frames_an_event_is_cut_with_an_error_and_its_text_is_kept() {
+        let mut tap = Tap::new(Format::AnthropicSse, 1024);
+        let start = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"Hi there\"}}\n\n";
+        assert_eq!(tap.feed(Bytes::from_static(start.as_bytes())).unwrap(), start);
+        let filler = Bytes::from(vec![b'x'; 600]);
+        assert!(tap.feed(filler.clone()).unwrap().is_empty());
+        let cut = tap.feed(filler).unwrap_err().error_frame;
+        let cut = String::from_utf8(cut.to_vec()).unwrap();
+        assert!(
+            cut.starts_with("\n\nevent: error\n") && !cut.contains("xxx"),
+            "{cut}"
+        );
+        assert_eq!(tap.text(), "Hi there");
+        assert!(tap.finish().is_empty(), "nothing of the oversized event is kept");
+    }
+
+    #[test]
+    fn long_replies_keep_raw_frames_bounded_and_the_whole_text() {
+        let mut tap = Tap::new(
+            Format::OpenAiSse {
+                strip_usage_chunk: false,
+            },
+            CAP,
+        );
+        for _ in 0..10_000 {
+            let _ = tap.feed(Bytes::from_static(
+                b"data: {\"choices\":[{\"delta\":{\"content\":\"ab\"}}]}\n\n",
+            ));
+            assert!(tap.content_frames.len() <= MAX_RAW_FRAMES);
+        }
+        assert_eq!(tap.text().len(), 20_000);
+    }
+
+    #[test]
     fn a_responses_stream_is_read_from_response_completed() {
-        let mut tap = Tap::new(Format::ResponsesSse);
+        let mut tap = Tap::new(Format::ResponsesSse, CAP);
         let stream = [
             "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"usage\":null}}\n\n",
             "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi there\"}\n\n",
@@ -323,24 +398,8 @@ mod tests {
             (r.input, r.output, r.cached, r.reasoning),
             (Some(6), Some(5), Some(2), Some(3))
         );
-        let mut cut = Tap::new(Format::ResponsesSse);
+        let mut cut = Tap::new(Format::ResponsesSse, CAP);
         feed_all(&mut cut, &stream[..2]);
         assert_eq!((cut.reported.output, cut.text()), (None, "Hi there"));
-    }
-
-    #[test]
-    fn json_bodies_are_read_at_the_end() {
-        let mut tap = Tap::new(Format::OpenAiJson);
-        let body =
-            r#"{"choices":[{"message":{"content":"ok"}}],"usage":{"prompt_tokens":4,"completion_tokens":1}}"#;
-        let out = feed_all(&mut tap, &[&body[..10], &body[10..]]);
-        assert_eq!(out, body);
-        assert_eq!(
-            (tap.reported.input, tap.reported.output, tap.text.as_str()),
-            (Some(4), Some(1), "ok")
-        );
-        let mut none = Tap::new(Format::AnthropicJson);
-        feed_all(&mut none, &[r#"{"content":[{"type":"text","text":"x y"}]}"#]);
-        assert_eq!(none.reported, Reported::default());
     }
 }

@@ -114,7 +114,7 @@ fn stream_answer(
         reply: streamed,
         tail,
         delay: request.controls.chunk_delay,
-        break_after: request.controls.error_after_chunks,
+        faults: sse::Faults::of(&request.controls),
         shutdown: state.shutdown().clone(),
         delta: move |piece: &str| stream::delta(&seq, &answer, &item_id, piece),
     })

@@ -1,0 +1,164 @@
+//! Server-sent-event framing for the usage tap: a pending buffer that is
+//! scanned incrementally (each byte is looked at about once, however the
+//! upstream splits its events) and capped, and the error event that ends a
+//! client's stream, in the client's own wire shape, when an upstream never
+//! frames an event within the cap.
+
+use bytes::{Bytes, BytesMut};
+
+/// Bytes of one stream that have not yet formed a whole event.
+pub(crate) struct EventBuffer {
+    pending: BytesMut,
+    /// No event terminator starts before this offset of `pending`.
+    scanned: usize,
+    max: usize,
+}
+
+impl EventBuffer {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            pending: BytesMut::new(),
+            scanned: 0,
+            max,
+        }
+    }
+
+    pub(crate) fn push(&mut self, chunk: &[u8]) {
+        self.pending.extend_from_slice(chunk);
+    }
+
+    /// The next complete event, with its blank-line terminator.
+    pub(crate) fn next_event(&mut self) -> Option<BytesMut> {
+        match find_end(&self.pending, self.scanned) {
+            Some(end) => {
+                self.scanned = 0;
+                Some(self.pending.split_to(end))
+            }
+            None => {
+                // A terminator is at most 3 bytes long ("\n\r\n"): only the
+                // last two bytes may still start one once more arrives.
+                self.scanned = self.pending.len().saturating_sub(2);
+                None
+            }
+        }
+    }
+
+    /// An unfinished event is over the cap: the upstream is not framing.
+    pub(crate) fn over_limit(&self) -> bool {
+        self.pending.len() > self.max
+    }
+
+    /// Whatever is left (the stream ended mid-event), emptying the buffer.
+    pub(crate) fn take_rest(&mut self) -> Bytes {
+        self.scanned = 0;
+        self.pending.split().freeze()
+    }
+
+    /// Drops the pending bytes and their allocation.
+    pub(crate) fn discard(&mut self) {
+        self.scanned = 0;
+        self.pending = BytesMut::new();
+    }
+}
+
+/// The end (exclusive) of the first blank line at or after `from`: a line
+/// feed followed by `\n` or `\r\n` (covers `\n\n`, `\r\n\r\n`, `\n\r\n`).
+fn find_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(offset) = buf.get(at..)?.iter().position(|&b| b == b'\n') {
+        let lf = at + offset;
+        match (buf.get(lf + 1), buf.get(lf + 2)) {
+            (Some(b'\n'), _) => return Some(lf + 2),
+            (Some(b'\r'), Some(b'\n')) => return Some(lf + 3),
+            _ => at = lf + 1,
+        }
+    }
+    None
+}
+
+/// Splits every complete event off `buf`, for re-reading kept frames.
+pub(crate) fn split_events(buf: &mut BytesMut) -> impl Iterator<Item = BytesMut> + '_ {
+    std::iter::from_fn(move || find_end(buf, 0).map(|end| buf.split_to(end)))
+}
+
+/// The joined `data:` lines of one event.
+pub(crate) fn data(event: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(event).ok()?;
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| d.strip_prefix(' ').unwrap_or(d))
+        .collect();
+    (!data.is_empty()).then(|| data.join("\n"))
+}
+
+/// The event that ends a stream whose upstream sent an event over the cap:
+/// OpenAI's SDKs raise on a `data` chunk holding an `error` object, and
+/// Anthropic's on `event: error`. The leading blank line closes whatever
+/// partial line the client may hold.
+pub(crate) fn too_large_error(anthropic: bool, max: usize) -> Bytes {
+    let code = keyway_common::codes::UP_EVENT_TOO_LARGE;
+    let message = format!(
+        "The upstream sent a stream event larger than {max} bytes (KEYWAY_SSE_MAX_EVENT_BYTES); the stream was ended."
+    );
+    let frame = if anthropic {
+        let body = serde_json::json!({"type": "error", "error": {
+            "type": "api_error", "message": message, "keyway_code": code}});
+        format!("\n\nevent: error\ndata: {body}\n\n")
+    } else {
+        let body = serde_json::json!({"error": {
+            "message": message, "type": "server_error", "param": null,
+            "code": "upstream_error", "keyway_code": code}});
+        format!("\n\ndata: {body}\n\n")
+    };
+    Bytes::from(frame)
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn events(parts: &[&str], max: usize) -> (Vec<String>, bool) {
+        let mut buf = EventBuffer::new(max);
+        let mut out = Vec::new();
+        for p in parts {
+            buf.push(p.as_bytes());
+            while let Some(e) = buf.next_event() {
+                out.push(String::from_utf8(e.to_vec()).unwrap());
+            }
+        }
+        (out, buf.over_limit())
+    }
+
+    #[test]
+    fn terminators_split_across_chunks_are_found() {
+        let (out, _) = events(&["data: a\n", "\ndata: b\r", "\n\r", "\ndata: c\n\r\nrest"], 64);
+        assert_eq!(out, ["data: a\n\n", "data: b\r\n\r\n", "data: c\n\r\n"]);
+    }
+
+    #[test]
+    fn an_unframed_upstream_goes_over_the_cap_and_a_framed_one_never_does() {
+        let unframed: Vec<String> = (0..10).map(|_| "x".repeat(10)).collect();
+        let parts: Vec<&str> = unframed.iter().map(String::as_str).collect();
+        assert!(events(&parts, 64).1);
+        let framed: Vec<String> = (0..10).map(|i| format!("data: {i}\n\n")).collect();
+        let parts: Vec<&str> = framed.iter().map(String::as_str).collect();
+        assert_eq!(events(&parts, 16), (framed.clone(), false));
+    }
+
+    #[test]
+    fn the_error_event_has_each_wire_shape() {
+        let openai = String::from_utf8(too_large_error(false, 9).to_vec()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&data(openai.trim().as_bytes()).unwrap()).unwrap();
+        assert_eq!(json["error"]["keyway_code"], "KW-UP-004");
+        let anthropic = String::from_utf8(too_large_error(true, 9).to_vec()).unwrap();
+        assert!(anthropic.contains("\nevent: error\ndata: {"), "{anthropic}");
+        let json: serde_json::Value =
+            serde_json::from_str(&data(anthropic.trim().as_bytes()).unwrap()).unwrap();
+        assert_eq!(
+            (json["type"].as_str(), json["error"]["type"].as_str()),
+            (Some("error"), Some("api_error"))
+        );
+    }
+}
