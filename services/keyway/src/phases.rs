@@ -11,7 +11,7 @@ use keyway_auth::{AuthGuard, GuardSettings};
 use keyway_common::Config;
 use keyway_gateway::{
     limits::{LimitSettings, Limiter},
-    usage::publisher::UsagePublisher,
+    usage::{publisher::UsagePublisher, settings::PublisherSettings},
 };
 use keyway_keys::{KeyService, crypto::Kms, identity_follow::Follower};
 use tokio::net::TcpListener;
@@ -141,6 +141,7 @@ pub(crate) async fn start_gateway(
         config.nats_prefix.clone(),
         &spool,
         config.spool_max_bytes,
+        PublisherSettings::from_config(config.vars())?,
         wiring.background.clone(),
     )
     .map_err(StartError::data_dir(&spool))?;

@@ -5,8 +5,11 @@
 pub(crate) mod estimate;
 pub(crate) mod meter;
 pub mod publisher;
+pub mod settings;
 mod spool;
+mod spooler;
 pub(crate) mod tap;
+mod wire;
 
 use keyway_proto::v1::UsageEvent;
 
