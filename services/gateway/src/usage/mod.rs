@@ -8,6 +8,7 @@ pub mod publisher;
 pub mod settings;
 mod spool;
 mod spooler;
+mod stats;
 pub(crate) mod tap;
 mod wire;
 

@@ -8,10 +8,7 @@
 
 use std::{
     path::Path,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::Duration,
 };
 
@@ -24,6 +21,7 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
+pub use super::stats::UsageStats;
 use super::{
     UsageSink,
     settings::PublisherSettings,
@@ -34,21 +32,6 @@ use super::{
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most events one round of the publishing task takes from the queue.
 const ROUND_MAX: usize = 4_096;
-
-/// Counters for `/readyz` and the logs.
-#[derive(Default)]
-pub struct UsageStats {
-    /// Events JetStream acknowledged.
-    pub published: AtomicU64,
-    pub spooled: AtomicU64,
-    pub spool_bytes: AtomicU64,
-    /// Events `record` sent to the spool because the queue was full.
-    pub overflowed: AtomicU64,
-    /// JetStream messages acknowledged (fewer than events when batching).
-    pub messages: AtomicU64,
-    /// Events refused because the spool was full: the one way data is lost.
-    pub dropped: AtomicU64,
-}
 
 pub struct UsagePublisher {
     queue: mpsc::Sender<UsageEvent>,

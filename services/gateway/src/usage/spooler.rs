@@ -11,7 +11,7 @@ use std::{
     },
 };
 
-use super::{publisher::UsageStats, spool::Spool};
+use super::{spool::Spool, stats::UsageStats};
 
 #[derive(Clone)]
 pub(super) struct Spooler {

@@ -276,60 +276,6 @@ async fn clean_up(
     Ok(())
 }
 
-/// The projectors under test: one in-process, or real processes.
-enum Projector {
-    InProcess(tokio::task::JoinHandle<()>),
-    Processes(processes::Projectors),
-}
-
-/// `BENCH_PROJECTORS` processes of `KEYWAY_BIN` when set, else one in-process.
-fn start_projectors(
-    pool: &sqlx::PgPool,
-    nats: &async_nats::Client,
-    settings: &ProjectorSettings,
-    (db_url, nats_url): (&str, &str),
-    (stop, data_dir): (&CancellationToken, &std::path::Path),
-) -> Result<Projector, Box<dyn Error>> {
-    let Some(n) = std::env::var("BENCH_PROJECTORS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-    else {
-        return Ok(Projector::InProcess(tokio::spawn(keyway_projector::run(
-            pool.clone(),
-            nats.clone(),
-            settings.clone(),
-            stop.clone(),
-        ))));
-    };
-    let bin = std::env::var("KEYWAY_BIN").map_err(|_| "BENCH_PROJECTORS needs KEYWAY_BIN")?;
-    let env = [
-        ("KEYWAY_DATABASE_URL", db_url.to_owned()),
-        ("KEYWAY_NATS_URL", nats_url.to_owned()),
-        ("KEYWAY_NATS_PREFIX", settings.nats_prefix.clone()),
-        ("KEYWAY_PROJECTOR_BATCH_SIZE", settings.batch_size.to_string()),
-        (
-            "KEYWAY_ADMIN_KEY",
-            format!("kwbench-admin-{}", uuid::Uuid::now_v7().simple()),
-        ),
-        ("KEYWAY_LOG_FORMAT", "json".to_owned()),
-    ];
-    let projectors = processes::Projectors::start(bin.as_ref(), n, &env, data_dir)?;
-    Ok(Projector::Processes(projectors))
-}
-
-/// The events counted and the time they took: in backlog mode from the
-/// first commit (the drain alone, without the processes' start), otherwise
-/// from the first publish.
-fn drain(samples: &[(Instant, i64)], total: usize, from: Instant, backlog: bool) -> (usize, Duration) {
-    let first = samples.iter().find(|(t, n)| *n > 0 && *t >= from);
-    let last = samples.iter().find(|(_, n)| *n as usize >= total);
-    match (first, last) {
-        (Some((t0, n0)), Some((t1, _))) if backlog => (total - *n0 as usize, t1.duration_since(*t0)),
-        (_, Some((t1, _))) => (total, t1.duration_since(from)),
-        _ => (total, from.elapsed()),
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let total: usize = env_or("BENCH_EVENTS", 200_000);
@@ -354,7 +300,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
     let backlog = std::env::var("BENCH_MODE").is_ok_and(|m| m == "backlog");
     let start_projector = || {
-        start_projectors(
+        processes::start(
             &pool,
             &nats,
             &settings,
@@ -387,12 +333,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     stop.cancel();
     let samples = sampler.await?;
     match projector {
-        Some(Projector::InProcess(task)) => drop(task.await),
-        Some(Projector::Processes(processes)) => drop(processes),
+        Some(processes::Projector::InProcess(task)) => drop(task.await),
+        Some(processes::Projector::Processes(processes)) => drop(processes),
         None => {}
     }
 
-    let (drained, all_in) = drain(&samples, total, projecting_from, backlog);
+    let (drained, all_in) = processes::drain(&samples, total, projecting_from, backlog);
     println!("views hold {in_views} requests (expected {total})");
     report_rates((total, drained), published, all_in, done);
     report_lags(backlog, &lags(&published_at, &samples));

@@ -9,6 +9,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use keyway_projector::ProjectorSettings;
+use tokio_util::sync::CancellationToken;
+
 pub(crate) struct Projectors(Vec<Child>);
 
 impl Projectors {
@@ -65,5 +68,64 @@ impl Drop for Projectors {
         for child in &mut self.0 {
             let _ = child.wait();
         }
+    }
+}
+
+/// The projectors under test: one in-process, or real processes.
+pub(crate) enum Projector {
+    InProcess(tokio::task::JoinHandle<()>),
+    Processes(Projectors),
+}
+
+/// `BENCH_PROJECTORS` processes of `KEYWAY_BIN` when set, else one in-process.
+pub(crate) fn start(
+    pool: &sqlx::PgPool,
+    nats: &async_nats::Client,
+    settings: &ProjectorSettings,
+    (db_url, nats_url): (&str, &str),
+    (stop, data_dir): (&CancellationToken, &std::path::Path),
+) -> Result<Projector, Box<dyn Error>> {
+    let Some(n) = std::env::var("BENCH_PROJECTORS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    else {
+        return Ok(Projector::InProcess(tokio::spawn(keyway_projector::run(
+            pool.clone(),
+            nats.clone(),
+            settings.clone(),
+            stop.clone(),
+        ))));
+    };
+    let bin = std::env::var("KEYWAY_BIN").map_err(|_| "BENCH_PROJECTORS needs KEYWAY_BIN")?;
+    let env = [
+        ("KEYWAY_DATABASE_URL", db_url.to_owned()),
+        ("KEYWAY_NATS_URL", nats_url.to_owned()),
+        ("KEYWAY_NATS_PREFIX", settings.nats_prefix.clone()),
+        ("KEYWAY_PROJECTOR_BATCH_SIZE", settings.batch_size.to_string()),
+        (
+            "KEYWAY_ADMIN_KEY",
+            format!("kwbench-admin-{}", uuid::Uuid::now_v7().simple()),
+        ),
+        ("KEYWAY_LOG_FORMAT", "json".to_owned()),
+    ];
+    let projectors = Projectors::start(bin.as_ref(), n, &env, data_dir)?;
+    Ok(Projector::Processes(projectors))
+}
+
+/// The events counted and the time they took: in backlog mode from the
+/// first commit (the drain alone, without the processes' start), otherwise
+/// from the first publish.
+pub(crate) fn drain(
+    samples: &[(Instant, i64)],
+    total: usize,
+    from: Instant,
+    backlog: bool,
+) -> (usize, Duration) {
+    let first = samples.iter().find(|(t, n)| *n > 0 && *t >= from);
+    let last = samples.iter().find(|(_, n)| *n as usize >= total);
+    match (first, last) {
+        (Some((t0, n0)), Some((t1, _))) if backlog => (total - *n0 as usize, t1.duration_since(*t0)),
+        (_, Some((t1, _))) => (total, t1.duration_since(from)),
+        _ => (total, from.elapsed()),
     }
 }
