@@ -25,6 +25,12 @@
 #                            (2 workers, no database) in the same run. Installs
 #                            litellm[proxy] from PyPI into BENCH_LITELLM_VENV
 #                            (default ~/.cache/keyway/litellm-venv) if missing.
+#         BENCH_USAGE_BATCH  "compare" (default): a second keyway with usage
+#                            batching off (KEYWAY_USAGE_BATCH_MAX=1) runs in
+#                            the same run as row "unbatched", so the billing
+#                            path's cost ("other" CPU per request: Postgres,
+#                            NATS) is compared with batching on and off.
+#                            "default" runs one keyway with its defaults.
 #         KEYWAY_BIN         use this binary instead of building one
 #         CARGO_TARGET_DIR   default $HOME/.cache/keyway/target
 # Needs:  Postgres on 127.0.0.1:5432 (user postgres, trust) and NATS on
@@ -45,6 +51,8 @@ VERBOSE=${BENCH_VERBOSE:-0}
 KEEP=${BENCH_KEEP:-0}
 REFERENCE=${BENCH_REFERENCE:-nginx}
 COMPARE=${BENCH_COMPARE:-}
+USAGE_BATCH=${BENCH_USAGE_BATCH:-compare}
+[[ "$USAGE_BATCH" == compare || "$USAGE_BATCH" == default ]] || { echo "BENCH_USAGE_BATCH must be compare or default" >&2; exit 2; }
 LITELLM_VENV=${BENCH_LITELLM_VENV:-$HOME/.cache/keyway/litellm-venv}
 [[ -z "$COMPARE" || "$COMPARE" == litellm ]] || { echo "BENCH_COMPARE must be litellm or empty" >&2; exit 2; }
 [[ "$REFERENCE" == nginx || "$REFERENCE" == none ]] || { echo "BENCH_REFERENCE must be nginx or none" >&2; exit 2; }
@@ -78,12 +86,15 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
-    psql -h 127.0.0.1 -U postgres -qtAc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 \
-        || log "warning: could not drop database $DB_NAME"
-    # Every run publishes hundreds of thousands of usage events: leave none
-    # of them behind in the shared NATS.
-    python3 "$HERE/keys_bench.py" delete-streams "${NATS_PREFIX^^}_USAGE" "${NATS_PREFIX^^}_KEYS" >/dev/null 2>&1 \
-        || log "warning: could not delete the JetStream streams of prefix $NATS_PREFIX"
+    for suffix in "" _unbatched; do
+        psql -h 127.0.0.1 -U postgres -qtAc "DROP DATABASE IF EXISTS $DB_NAME$suffix WITH (FORCE)" >/dev/null 2>&1 \
+            || log "warning: could not drop database $DB_NAME$suffix"
+        # Every run publishes hundreds of thousands of usage events: leave
+        # none of them behind in the shared NATS.
+        local prefix="${NATS_PREFIX^^}${suffix^^}"
+        python3 "$HERE/keys_bench.py" delete-streams "${prefix}_USAGE" "${prefix}_KEYS" >/dev/null 2>&1 \
+            || log "warning: could not delete the JetStream streams of prefix $prefix"
+    done
     if [[ -n "$WORK" && -d "$WORK" ]]; then
         if [[ "$KEEP" == 1 || $rc -ne 0 ]]; then
             log "logs kept in $WORK"
@@ -109,10 +120,10 @@ ensure_pkg() { # ensure_pkg <command> <debian package>
     command -v "$1" >/dev/null || die "$1 still not on PATH after installing $2"
 }
 
-free_ports() { # prints four distinct free TCP ports on 127.0.0.1
+free_ports() { # prints five distinct free TCP ports on 127.0.0.1
     python3 - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
@@ -131,12 +142,12 @@ wait_until() { # wait_until <deadline-s> <pid> <what> <command...>
     done
 }
 
-keyway_ready() { # /readyz answers 200 with status "ready" (not "degraded")
-    curl -fsS --max-time 2 "$GW/readyz" 2>/dev/null | grep -q '"status":"ready"'
+keyway_ready() { # keyway_ready <base>: /readyz answers 200 with status "ready" (not "degraded")
+    curl -fsS --max-time 2 "$1/readyz" 2>/dev/null | grep -q '"status":"ready"'
 }
 
 dump_logs() {
-    for f in "$WORK"/mock.err "$WORK"/keyway.err "$WORK"/nginx.err "$WORK"/litellm.err; do
+    for f in "$WORK"/mock.err "$WORK"/keyway.err "$WORK"/keyway-unbatched.err "$WORK"/nginx.err "$WORK"/litellm.err; do
         [[ -s "$f" ]] && { log "--- tail of $f"; tail -n 20 "$f" >&2; }
     done
     return 0
@@ -180,9 +191,10 @@ fi
 
 WORK=$(mktemp -d -t keyway-bench.XXXXXX)
 mkdir -p "$WORK/data"
-read -r MOCK_PORT GW_PORT NGINX_PORT LITELLM_PORT < <(free_ports)
+read -r MOCK_PORT GW_PORT NGINX_PORT LITELLM_PORT GW1_PORT < <(free_ports)
 MOCK="http://127.0.0.1:$MOCK_PORT"
 GW="http://127.0.0.1:$GW_PORT"
+GW1="http://127.0.0.1:$GW1_PORT"
 NGINX="http://127.0.0.1:$NGINX_PORT"
 LITELLM="http://127.0.0.1:$LITELLM_PORT"
 LITELLM_KEY="sk-litellm-bench-master-key"
@@ -204,19 +216,33 @@ env MOCK_LLM_REQUIRE_AUTH=true MOCK_LLM_KEYS="$SYSTEM_KEY=bench" MOCK_LLM_CHUNKS
 MOCK_PID=$!
 PIDS+=("$MOCK_PID")
 
-log "starting keyway up on $GW (database $DB_NAME, NATS prefix $NATS_PREFIX)"
-env KEYWAY_LISTEN="127.0.0.1:$GW_PORT" \
-    KEYWAY_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB_NAME" \
-    KEYWAY_NATS_PREFIX="$NATS_PREFIX" \
-    KEYWAY_DATA_DIR="$WORK/data" \
-    KEYWAY_ADMIN_KEY="$ADMIN_KEY" \
-    KEYWAY_LOG_FORMAT=json \
-    KEYWAY_MODELS="$WORK/models.yaml" \
-    KEYWAY_MOCK=false \
-    BENCH_SYSTEM_KEY="$SYSTEM_KEY" \
-    "$BIN" up >/dev/null 2>"$WORK/keyway.err" &
+start_keyway() { # start_keyway <port> <db> <prefix> <log name> [VAR=value...]
+    local port=$1 db=$2 prefix=$3 name=$4
+    shift 4
+    mkdir -p "$WORK/data-$name"
+    env KEYWAY_LISTEN="127.0.0.1:$port" \
+        KEYWAY_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" \
+        KEYWAY_NATS_PREFIX="$prefix" \
+        KEYWAY_DATA_DIR="$WORK/data-$name" \
+        KEYWAY_ADMIN_KEY="$ADMIN_KEY" \
+        KEYWAY_LOG_FORMAT=json \
+        KEYWAY_MODELS="$WORK/models.yaml" \
+        KEYWAY_MOCK=false \
+        BENCH_SYSTEM_KEY="$SYSTEM_KEY" \
+        "$@" "$BIN" up >/dev/null 2>"$WORK/$name.err" &
+}
+
+log "starting keyway up on $GW (database $DB_NAME, NATS prefix $NATS_PREFIX, usage batching: defaults)"
+start_keyway "$GW_PORT" "$DB_NAME" "$NATS_PREFIX" keyway
 GW_PID=$!
 PIDS+=("$GW_PID")
+GW1_PID=""
+if [[ "$USAGE_BATCH" == compare ]]; then
+    log "starting keyway up on $GW1 (usage batching off: KEYWAY_USAGE_BATCH_MAX=1)"
+    start_keyway "$GW1_PORT" "${DB_NAME}_unbatched" "${NATS_PREFIX}_unbatched" keyway-unbatched KEYWAY_USAGE_BATCH_MAX=1
+    GW1_PID=$!
+    PIDS+=("$GW1_PID")
+fi
 
 NGINX_PID=""
 if [[ "$REFERENCE" == nginx ]]; then
@@ -281,7 +307,8 @@ fi
 
 wait_until 30 "$MOCK_PID" "mock-llm" curl -fsS --max-time 2 -o /dev/null "$MOCK/healthz"
 [[ -n "$NGINX_PID" ]] && wait_until 30 "$NGINX_PID" "nginx" curl -fsS --max-time 2 -o /dev/null "$NGINX/healthz"
-wait_until 120 "$GW_PID" "keyway" keyway_ready
+wait_until 120 "$GW_PID" "keyway" keyway_ready "$GW"
+[[ -n "$GW1_PID" ]] && wait_until 120 "$GW1_PID" "keyway (unbatched)" keyway_ready "$GW1"
 [[ -n "$LITELLM_PID" ]] && wait_until 180 "$LITELLM_PID" "litellm" curl -fsS --max-time 5 -o /dev/null "$LITELLM/health/liveliness"
 log "servers ready"
 
@@ -298,6 +325,7 @@ sanity() { # sanity <url> <key> <model>
 }
 sanity "$MOCK" "$SYSTEM_KEY" mock-model
 sanity "$GW" "$ADMIN_KEY" bench-gpt
+[[ -n "$GW1_PID" ]] && sanity "$GW1" "$ADMIN_KEY" bench-gpt
 [[ -n "$NGINX_PID" ]] && sanity "$NGINX" "$SYSTEM_KEY" mock-model
 [[ -n "$LITELLM_PID" ]] && sanity "$LITELLM" "$LITELLM_KEY" bench-gpt
 log "sanity requests OK (every path reaches the mock with the system key)"
@@ -319,7 +347,8 @@ Keyway proxy benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')
   before  : ${IDLE_BUSY} of $NCPU cores already busy (load average $(cut -d' ' -f1-3 /proc/loadavg))
   load    : $(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}'), -t$THREADS -c$CONNS -d$DURATION (after a ${WARMUP} warm-up), POST /v1/chat/completions
   direct  : $MOCK  (mock-llm, auth mode, model mock-model, stream deltas: ${MOCK_CHUNKS:-one per word})
-  proxied : $GW  (keyway up -> same mock, model bench-gpt, system key)
+  proxied : $GW  (keyway up -> same mock, model bench-gpt, system key; usage batching on, the defaults)
+  unbatched: $([[ -n "$GW1_PID" ]] && echo "$GW1  (a second keyway up, usage batching off: KEYWAY_USAGE_BATCH_MAX=1)" || echo "skipped (BENCH_USAGE_BATCH=default)")
   litellm : $([[ -n "$LITELLM_PID" ]] && echo "$LITELLM  (LiteLLM $("$LITELLM_VENV/bin/pip" show litellm 2>/dev/null | sed -n 's/^Version: //p'), 2 workers, no database -> same mock)" || echo "skipped (BENCH_COMPARE=litellm adds it)")
   nginx   : $([[ -n "$NGINX_PID" ]] && echo "$NGINX  (nginx pass-through -> same mock; reference: a proxy doing nothing but proxying)" || echo "skipped (BENCH_REFERENCE=none)")
 
@@ -334,6 +363,8 @@ declare -A R  # R[<label>.<field>]
 ERRORS=0
 
 proxy_cpu() { if [[ -n "$1" ]]; then proc_cpu "$1"; else echo 0; fi; }
+# CPU (cores) spent per second, divided by requests per second: µs per request.
+per_request() { awk -v c="$1" -v r="$2" 'BEGIN{ if (r > 0) printf "%.1f", c / r * 1e6; else print "-" }'; }
 
 field() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"; }
 
@@ -388,12 +419,14 @@ run() { # run <label> <base-url> <key> <model> <stream:true|false> [proxy pid]
 
 echo "runs (each: ${WARMUP} warm-up, then ${DURATION} measured):"
 PATHS=(direct proxied)
+[[ -n "$GW1_PID" ]] && PATHS+=(unbatched)
 [[ -n "$NGINX_PID" ]] && PATHS+=(nginx)
 [[ -n "$LITELLM_PID" ]] && PATHS+=(litellm)
 for mode in nonstream stream; do
     stream=$([[ $mode == stream ]] && echo true || echo false)
     run "direct-$mode"  "$MOCK" "$SYSTEM_KEY" mock-model "$stream"
     run "proxied-$mode" "$GW"   "$ADMIN_KEY"  bench-gpt  "$stream" "$GW_PID"
+    [[ -n "$GW1_PID" ]] && run "unbatched-$mode" "$GW1" "$ADMIN_KEY" bench-gpt "$stream" "$GW1_PID"
     [[ -n "$NGINX_PID" ]] && run "nginx-$mode" "$NGINX" "$SYSTEM_KEY" mock-model "$stream" "$NGINX_PID"
     [[ -n "$LITELLM_PID" ]] && run "litellm-$mode" "$LITELLM" "$LITELLM_KEY" bench-gpt "$stream" "$LITELLM_PID"
 done
@@ -402,22 +435,32 @@ done
 echo
 echo "results ($NCPU cores shared by wrk, mock-llm and keyway; cpu columns = cores used during the run,"
 echo "'other' = Postgres, NATS, kernel threads and anything else running on the box):"
-printf '| %-8s | %-10s | %10s | %8s | %8s | %7s | %8s | %7s | %8s | %6s | %9s |\n' \
-    path mode RPS "p50 ms" "p99 ms" non-2xx sock-err "cpu wrk" "cpu mock" "cpu proxy" "cpu other"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' \
-    ---------- ------------ ------------ ---------- ---------- --------- ---------- --------- ---------- -------- -----------
+printf '| %-9s | %-10s | %10s | %8s | %8s | %7s | %8s | %7s | %8s | %6s | %9s | %13s |\n' \
+    path mode RPS "p50 ms" "p99 ms" non-2xx sock-err "cpu wrk" "cpu mock" "cpu proxy" "cpu other" "other µs/req"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' \
+    ----------- ------------ ------------ ---------- ---------- --------- ---------- --------- ---------- -------- ----------- ---------------
 for mode in nonstream stream; do
     for path in "${PATHS[@]}"; do
         l="$path-$mode"
-        printf '| %-8s | %-10s | %10.1f | %8s | %8s | %7s | %8s | %7s | %8s | %6s | %9s |\n' \
+        printf '| %-9s | %-10s | %10.1f | %8s | %8s | %7s | %8s | %7s | %8s | %6s | %9s | %13s |\n' \
             "$path" "$([[ $mode == nonstream ]] && echo non-stream || echo stream)" \
             "${R[$l.rps]}" "${R[$l.p50]}" "${R[$l.p99]}" "${R[$l.non2xx]}" "${R[$l.sock]}" \
-            "${R[$l.cpu_wrk]}" "${R[$l.cpu_mock]}" "$([[ $path == direct ]] && echo - || echo "${R[$l.cpu_gw]}")" "${R[$l.cpu_rest]}"
+            "${R[$l.cpu_wrk]}" "${R[$l.cpu_mock]}" "$([[ $path == direct ]] && echo - || echo "${R[$l.cpu_gw]}")" "${R[$l.cpu_rest]}" \
+            "$(per_request "${R[$l.cpu_rest]}" "${R[$l.rps]}")"
     done
 done
 echo
 for mode in nonstream stream; do
     name=$([[ $mode == nonstream ]] && echo non-stream || echo stream)
+    # The billing path's cost, batching on and off in this same run.
+    for path in proxied unbatched; do
+        [[ -n "${R[$path-$mode.rps]:-}" ]] || continue
+        awk -v p="${R[$path-$mode.rps]}" -v x="${R[nginx-$mode.rps]:-0}" -v n="$name" -v l="$path" \
+            -v o="$(per_request "${R[$path-$mode.cpu_rest]}" "${R[$path-$mode.rps]}")" 'BEGIN{
+            printf "billing (%s, %s): cpu other %s µs/request   keyway/nginx %s\n", n,
+                (l == "proxied" ? "usage batching on" : "usage batching off"), o,
+                (x > 0) ? sprintf("%.2f", p/x) : "n/a" }'
+    done
     awk -v p="${R[proxied-$mode.rps]}" -v d="${R[direct-$mode.rps]}" -v t="$TARGET" -v n="$name" \
         -v pp="${R[proxied-$mode.p50]}" -v dp="${R[direct-$mode.p50]}" 'BEGIN{
             r = (d > 0) ? p/d : 0

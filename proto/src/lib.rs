@@ -52,8 +52,11 @@ pub mod cloudevents {
     pub const DATACONTENTTYPE: &str = "ce-datacontenttype";
     pub const PROTOBUF: &str = "application/protobuf";
     pub const USAGE_TYPE: &str = "dev.keyway.usage.v1";
+    /// A `UsageBatch`: several usage events of one tenant in one message.
+    pub const USAGE_BATCH_TYPE: &str = "dev.keyway.usage.batch.v1";
     pub const KEY_CHANGED_TYPE: &str = "dev.keyway.keys.v1";
-    /// JetStream dedupes on this; it always equals the event id.
+    /// JetStream dedupes on this: the event id, or for a `UsageBatch` a
+    /// digest of the event ids it carries.
     pub const NATS_MSG_ID: &str = "Nats-Msg-Id";
 
     /// The attributes of one event, as its producer knows them.

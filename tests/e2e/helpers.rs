@@ -300,6 +300,29 @@ impl KeywayProcess {
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
         format!("{}\n{}", read(&self.stdout), read(&self.stderr))
     }
+
+    /// One more process running the same command on the same database,
+    /// NATS prefix and data dir (e.g. a second `run projector` sharing the
+    /// durable consumer), with logs of its own. Killed when dropped.
+    pub(crate) fn sibling(&self, n: usize) -> Sibling {
+        let dir = self.isolation.data_dir.path();
+        let (stdout, stderr) = (
+            dir.join(format!("stdout-{n}.log")),
+            dir.join(format!("stderr-{n}.log")),
+        );
+        let (child, _) = spawn(&self.args, &self.isolation, &self.extra, &stdout, &stderr);
+        Sibling(child)
+    }
+}
+
+/// A process started by [`KeywayProcess::sibling`].
+pub(crate) struct Sibling(pub(crate) Child);
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 impl Drop for KeywayProcess {

@@ -6,10 +6,12 @@
 //! stays correct when the stack runs one of its own too.
 
 mod api;
+mod batches;
 mod cursors;
 mod folding;
 mod nul;
 mod resilience;
+mod scale_out;
 mod sigkill;
 mod support;
 mod webhooks;

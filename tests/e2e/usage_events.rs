@@ -8,14 +8,19 @@ use std::{
 };
 
 use futures::StreamExt;
-use keyway_proto::v1::UsageEvent;
+use keyway_proto::{
+    cloudevents as ce,
+    v1::{UsageBatch, UsageEvent},
+};
 use prost::Message;
 use serde_json::json;
 
 use crate::helpers::{TestStack, chat, eventually};
 
-/// Every usage event in the stack's stream, in stream order.
-pub(crate) async fn usage_events(nats_url: &str, prefix: &str) -> Vec<(UsageEvent, Option<String>)> {
+/// Every usage event in the stack's stream, in stream order, with the
+/// `Nats-Msg-Id` of its message and whether that message was a `UsageBatch`
+/// (the gateway batches by default; `KEYWAY_USAGE_BATCH_MAX=1` turns it off).
+pub(crate) async fn usage_events(nats_url: &str, prefix: &str) -> Vec<(UsageEvent, Option<String>, bool)> {
     let js = async_nats::jetstream::new(async_nats::connect(nats_url).await.unwrap());
     let Ok(mut stream) = js.get_stream(format!("{}_USAGE", prefix.to_uppercase())).await else {
         return vec![];
@@ -28,7 +33,16 @@ pub(crate) async fn usage_events(nats_url: &str, prefix: &str) -> Vec<(UsageEven
                 .headers
                 .get(async_nats::header::NATS_MESSAGE_ID)
                 .map(|v| v.to_string());
-            events.push((UsageEvent::decode(m.payload.as_ref()).unwrap(), id));
+            let batched = m
+                .headers
+                .get(ce::TYPE)
+                .is_some_and(|t| t.as_str() == ce::USAGE_BATCH_TYPE);
+            if batched {
+                let batch = UsageBatch::decode(m.payload.as_ref()).unwrap();
+                events.extend(batch.events.into_iter().map(|e| (e, id.clone(), true)));
+            } else {
+                events.push((UsageEvent::decode(m.payload.as_ref()).unwrap(), id, false));
+            }
         }
     }
     events
@@ -40,14 +54,15 @@ async fn wait_for_events(nats_url: &str, prefix: &str, n: usize) -> Vec<UsageEve
         let events = usage_events(nats_url, prefix).await;
         if events.len() >= n || std::time::Instant::now() > deadline {
             assert_eq!(events.len(), n, "usage events in the stream");
-            for (e, id) in &events {
-                assert_eq!(
-                    id.as_deref(),
-                    Some(e.event_id.as_str()),
-                    "Nats-Msg-Id is the event id"
-                );
+            for (e, id, batched) in &events {
+                let id = id.as_deref().unwrap_or_default();
+                if *batched {
+                    assert!(id.starts_with("kwb-"), "a batch's Nats-Msg-Id: {id}");
+                } else {
+                    assert_eq!(id, e.event_id, "a single event's Nats-Msg-Id is the event id");
+                }
             }
-            return events.into_iter().map(|(e, _)| e).collect();
+            return events.into_iter().map(|(e, _, _)| e).collect();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -5,7 +5,7 @@
 
 use keyway_auth::{GuardSettings, oidc::OidcSettings};
 use keyway_common::{Config, ConfigError, Environment};
-use keyway_gateway::{limits::LimitSettings, responses::ResponseOwners};
+use keyway_gateway::{limits::LimitSettings, responses::ResponseOwners, usage::settings::PublisherSettings};
 use keyway_keys::identity_follow::FollowSettings;
 use keyway_mock_llm::MockConfig;
 use keyway_projector::{ProjectorSettings, webhooks::WebhookSettings};
@@ -33,6 +33,7 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
     let follow = FollowSettings::from_config(config.vars(), config.env == Environment::Prod)?;
     let guard = GuardSettings::from_config(config.vars())?;
     let metrics = crate::observability::MetricsSettings::from_config(config.vars())?;
+    let publisher = PublisherSettings::from_config(config.vars())?;
     let shown = [
         ("KEYWAY_LIMITS_KV_TIMEOUT_MS", ms(limits.kv_timeout)),
         ("KEYWAY_LIMITS_LEASE_MS", ms(limits.lease)),
@@ -91,6 +92,7 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
         .effective()
         .into_iter()
         .chain(shown)
+        .chain(publisher.effective())
         .chain(oidc)
         .chain(FollowSettings::effective(follow.as_ref()))
         .map(|(name, value)| (name.to_owned(), value))
@@ -159,6 +161,8 @@ mod tests {
             "KEYWAY_AUTH=on",
             "KEYWAY_AUTH_FAILURE_LIMIT=5",
             "KEYWAY_CORS_ORIGINS=(off: no CORS headers)",
+            "KEYWAY_USAGE_BATCH_MAX=256",
+            "KEYWAY_USAGE_QUEUE_CAPACITY=65536",
         ] {
             assert!(shown.contains(expected), "{expected} missing:\n{shown}");
         }

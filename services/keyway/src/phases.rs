@@ -12,7 +12,7 @@ use keyway_common::Config;
 use keyway_gateway::{
     limits::{LimitSettings, Limiter},
     responses::ResponseOwners,
-    usage::publisher::UsagePublisher,
+    usage::{publisher::UsagePublisher, settings::PublisherSettings},
 };
 use keyway_keys::{KeyService, crypto::Kms, identity_follow::Follower};
 use tokio::net::TcpListener;
@@ -142,6 +142,7 @@ pub(crate) async fn start_gateway(
         config.nats_prefix.clone(),
         &spool,
         config.spool_max_bytes,
+        PublisherSettings::from_config(config.vars())?,
         wiring.background.clone(),
     )
     .map_err(StartError::data_dir(&spool))?;

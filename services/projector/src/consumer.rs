@@ -3,7 +3,7 @@
 //! leads to redelivery, never loss; the ledger's primary key turns every
 //! redelivery (or a second instance on the same consumer) into a no-op.
 
-use std::{collections::HashSet, time::Duration};
+use std::time::Duration;
 
 use async_nats::jetstream::{
     self,
@@ -18,11 +18,7 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    ProjectorSettings, decode,
-    ledger::{self, Batch, DeadLetter, Origin},
-    retention,
-};
+use crate::{ProjectorSettings, held::Held, ledger, retention};
 
 /// How long JetStream waits for an ack before redelivering. Long enough for
 /// a slow commit, short enough that a crashed instance's events move on soon.
@@ -30,6 +26,9 @@ const ACK_WAIT: Duration = Duration::from_secs(30);
 /// How many delivered-but-unacked events the consumer allows in total, across
 /// instances: a few batches each in flight, bounded memory.
 const MAX_ACK_PENDING: i64 = 20_000;
+/// The most bytes one pull asks for: a `UsageBatch` message may carry
+/// hundreds of events, so a pull is bounded by bytes as well as messages.
+const PULL_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// After the first event of a batch, how long to wait for more before
 /// handing a partial batch to an idle writer; it bounds the latency added
 /// under light load. Under load, batches fill while the writer is busy.
@@ -108,7 +107,7 @@ async fn consume(
     settings: &ProjectorSettings,
     shutdown: &CancellationToken,
 ) {
-    let (ask, asks) = mpsc::channel::<oneshot::Sender<Vec<jetstream::Message>>>(1);
+    let (ask, asks) = mpsc::channel::<oneshot::Sender<Held>>(1);
     let consumer_name = settings.consumer_name();
     let writer = async {
         loop {
@@ -130,10 +129,10 @@ async fn collect(
     nats: async_nats::Client,
     settings: &ProjectorSettings,
     shutdown: &CancellationToken,
-    mut asks: mpsc::Receiver<oneshot::Sender<Vec<jetstream::Message>>>,
+    mut asks: mpsc::Receiver<oneshot::Sender<Held>>,
 ) {
     let batch_size = settings.batch_size.max(1);
-    let mut idle_writer: Option<oneshot::Sender<Vec<jetstream::Message>>> = None;
+    let mut idle_writer: Option<oneshot::Sender<Held>> = None;
     'bind: loop {
         let Some(consumer) = bind(&nats, settings, shutdown).await else {
             return;
@@ -141,6 +140,7 @@ async fn collect(
         let messages = consumer
             .stream()
             .max_messages_per_batch(batch_size.saturating_mul(2).min(MAX_ACK_PENDING as usize))
+            .max_bytes_per_batch(PULL_MAX_BYTES)
             .heartbeat(Duration::from_secs(5))
             .expires(Duration::from_secs(30))
             .messages()
@@ -156,7 +156,7 @@ async fn collect(
             }
         };
         tracing::info!(consumer = %settings.consumer_name(), "projector consuming usage events");
-        let mut held = Vec::with_capacity(batch_size);
+        let mut held = Held::default();
         let mut deadline = Instant::now();
         let mut broken = false;
         loop {
@@ -165,7 +165,7 @@ async fn collect(
                 && !held.is_empty()
                 && let Some(writer) = idle_writer.take()
             {
-                let batch = std::mem::replace(&mut held, Vec::with_capacity(batch_size));
+                let batch = std::mem::take(&mut held);
                 if writer.send(batch).is_err() {
                     return;
                 }
@@ -203,16 +203,10 @@ async fn collect(
     }
 }
 
-/// Decodes, writes and acks one batch. Returns `false` when shutdown came
-/// before the write succeeded: the batch stays unacked and is redelivered.
-async fn project(
-    pool: &PgPool,
-    consumer: &str,
-    held: &[jetstream::Message],
-    shutdown: &CancellationToken,
-) -> bool {
-    let batch = to_batch(held);
-    let batch = &batch;
+/// Writes and acks one batch. Returns `false` when shutdown came before the
+/// write succeeded: the batch stays unacked and is redelivered.
+async fn project(pool: &PgPool, consumer: &str, held: &Held, shutdown: &CancellationToken) -> bool {
+    let batch = &held.batch;
     let write = || async move {
         match ledger::write_batch(pool, consumer, batch).await {
             Err(e) if ledger::is_data_error(&e) => {
@@ -233,60 +227,17 @@ async fn project(
         return false;
     };
     tracing::debug!(
-        received = held.len(),
+        messages = held.messages.len(),
+        events = held.len(),
         inserted,
         dead = batch.dead.len(),
         "usage batch committed"
     );
-    for message in held {
+    for message in &held.messages {
         // A lost ack only means a redelivery, which the ledger absorbs.
         if let Err(e) = message.ack().await {
             tracing::warn!(error = %e, "cannot ack a usage event; it will be redelivered");
         }
     }
     true
-}
-
-fn to_batch(held: &[jetstream::Message]) -> Batch {
-    let mut batch = Batch::default();
-    let mut seen = HashSet::with_capacity(held.len());
-    for message in held {
-        let (stream, sequence) = match message.info() {
-            Ok(info) => (info.stream.to_owned(), info.stream_sequence),
-            Err(_) => (String::new(), 0),
-        };
-        let sequence = i64::try_from(sequence).unwrap_or(i64::MAX);
-        batch.max_stream_sequence = batch.max_stream_sequence.max(sequence);
-        let origin = || Origin {
-            stream: stream.clone(),
-            stream_sequence: sequence,
-            subject: message.subject.to_string(),
-            msg_id: message
-                .headers
-                .as_ref()
-                // The standard constant: a `&str` name never matches the
-                // parsed standard header in async-nats.
-                .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
-                .map(|v| v.as_str().to_owned()),
-        };
-        match decode::decode(&message.payload) {
-            // The same event under another Nats-Msg-Id (a retry beyond the
-            // dedupe window) may sit in the same batch: keep the first.
-            Ok(row) => {
-                if seen.insert(row.event_id) {
-                    batch.rows.push(row);
-                    batch.origins.push(origin());
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, subject = %message.subject, stream_sequence = sequence, "dead-lettering an undecodable usage event");
-                batch.dead.push(DeadLetter {
-                    origin: origin(),
-                    payload: message.payload.to_vec(),
-                    error,
-                });
-            }
-        }
-    }
-    batch
 }

@@ -3,7 +3,10 @@
 //! do not fit the ledger) is refused with a reason, and the caller stores it
 //! as a dead letter instead of blocking the stream on it.
 
-use keyway_proto::v1::{KeySource, UsageEvent};
+use keyway_proto::{
+    cloudevents as ce,
+    v1::{KeySource, UsageEvent},
+};
 use prost::Message;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -99,9 +102,50 @@ fn tokens(name: &str, value: u64) -> Result<i64, String> {
     i64::try_from(value).map_err(|_| format!("{name} {value} does not fit a signed 64-bit integer"))
 }
 
+/// One event of a message: a row, or why it cannot be one.
+pub(crate) type Decoded = Result<LedgerRow, String>;
+
+/// What one JetStream message holds: one event (`ce-type`
+/// `dev.keyway.usage.v1`, or no type at all: older publishers and spool
+/// replays), or a `UsageBatch` (`dev.keyway.usage.batch.v1`). `Err` when the
+/// message as a whole is unreadable; otherwise one result per event.
+pub(crate) fn decode_message(ce_type: Option<&str>, payload: &[u8]) -> Result<Vec<Decoded>, String> {
+    if ce_type != Some(ce::USAGE_BATCH_TYPE) {
+        return Ok(vec![decode(payload)]);
+    }
+    let batch =
+        RawBatch::decode(payload).map_err(|err| format!("not a keyway.events.v1.UsageBatch: {err}"))?;
+    if batch.events.is_empty() {
+        return Err("a UsageBatch with no events".to_owned());
+    }
+    Ok(batch.events.into_iter().map(decode_owned).collect())
+}
+
+/// `UsageBatch` read with each event left as its bytes (the same wire
+/// format: an embedded message is length-delimited bytes), so the ledger
+/// keeps every event exactly as published, fields this build does not know
+/// included — re-encoding a decoded event would drop them.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawBatch {
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    events: Vec<Vec<u8>>,
+}
+
+fn decode_owned(payload: Vec<u8>) -> Result<LedgerRow, String> {
+    let e = UsageEvent::decode(payload.as_slice())
+        .map_err(|err| format!("not a keyway.events.v1.UsageEvent: {err}"))?;
+    decode_event(payload, e)
+}
+
 /// Decodes and validates one payload.
 pub(crate) fn decode(payload: &[u8]) -> Result<LedgerRow, String> {
     let e = UsageEvent::decode(payload).map_err(|err| format!("not a keyway.events.v1.UsageEvent: {err}"))?;
+    decode_event(payload.to_vec(), e)
+}
+
+/// Validates one event; `encoded` is kept in the ledger as the event itself
+/// (the export returns it), whichever message carried it.
+fn decode_event(encoded: Vec<u8>, e: UsageEvent) -> Result<LedgerRow, String> {
     let event_id = Uuid::parse_str(&e.event_id)
         .map_err(|err| format!("event_id {:?} is not a UUID: {err}", e.event_id))?;
     if e.tenant_id.is_empty() {
@@ -149,7 +193,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<LedgerRow, String> {
         estimated: e.estimated,
         client_disconnected: e.client_disconnected,
         occurred_at,
-        event: payload.to_vec(),
+        event: encoded,
     })
 }
 
@@ -157,6 +201,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<LedgerRow, String> {
 #[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use keyway_proto::v1::UsageBatch;
 
     fn event() -> UsageEvent {
         UsageEvent {
@@ -203,6 +248,31 @@ mod tests {
             (3, 5, 2)
         );
         assert_eq!(row.details.web_search_requests, 1);
+    }
+
+    #[test]
+    fn a_batch_yields_one_result_per_event_and_a_single_event_still_reads() {
+        let (a, b) = (event(), event());
+        let bad = UsageEvent {
+            tenant_id: String::new(),
+            ..event()
+        };
+        let batch = UsageBatch {
+            events: vec![a.clone(), bad, b.clone()],
+        }
+        .encode_to_vec();
+        let rows = decode_message(Some(ce::USAGE_BATCH_TYPE), &batch).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].as_ref().unwrap().event, a.encode_to_vec());
+        assert!(rows[1].as_ref().unwrap_err().contains("tenant_id"));
+        assert_eq!(rows[2].as_ref().unwrap().event_id.to_string(), b.event_id);
+        for ce_type in [None, Some(ce::USAGE_TYPE)] {
+            let single = decode_message(ce_type, &a.encode_to_vec()).unwrap();
+            assert_eq!(single[0].as_ref().unwrap().event, a.encode_to_vec());
+        }
+        let empty = UsageBatch::default().encode_to_vec();
+        assert!(decode_message(Some(ce::USAGE_BATCH_TYPE), &empty).is_err());
+        assert!(decode_message(Some(ce::USAGE_BATCH_TYPE), b"\xff\xff").is_err());
     }
 
     #[test]

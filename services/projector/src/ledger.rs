@@ -7,10 +7,8 @@
 use std::sync::LazyLock;
 
 use sqlx::{PgPool, Postgres, Transaction};
-use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::{ProjectorError, decode::LedgerRow};
+use crate::{ProjectorError, decode::LedgerRow, ledger_columns as columns};
 
 /// Serializes the projector's ledger transactions (and rebuilds). Without it,
 /// two instances could interleave identity values and commit out of
@@ -25,14 +23,37 @@ pub(crate) struct Origin {
     pub(crate) stream_sequence: i64,
     pub(crate) subject: String,
     pub(crate) msg_id: Option<String>,
+    /// The message as received (shared, not copied, by its events' rows).
+    pub(crate) payload: bytes::Bytes,
 }
 
-/// A message that could not be projected, kept rather than blocking the stream.
+/// A message with events that could not be projected, kept rather than
+/// blocking the stream: the whole message, and why each refused event was.
+/// Its valid events are in the ledger, so republishing it is safe.
 #[derive(Debug, Clone)]
 pub(crate) struct DeadLetter {
     pub(crate) origin: Origin,
-    pub(crate) payload: Vec<u8>,
     pub(crate) error: String,
+}
+
+/// One dead letter per message (the table's key): the errors of several
+/// refused events of one batch message are joined.
+fn merge_dead(dead: Vec<DeadLetter>) -> Vec<DeadLetter> {
+    let mut merged: Vec<DeadLetter> = Vec::with_capacity(dead.len());
+    for letter in dead {
+        let same = |m: &&mut DeadLetter| {
+            m.origin.stream == letter.origin.stream
+                && m.origin.stream_sequence == letter.origin.stream_sequence
+        };
+        match merged.iter_mut().find(same) {
+            Some(m) => {
+                m.error.push_str("; ");
+                m.error.push_str(&letter.error);
+            }
+            None => merged.push(letter),
+        }
+    }
+    merged
 }
 
 /// Everything one transaction writes. `origins[i]` is where `rows[i]` came from.
@@ -109,19 +130,13 @@ const CHECKPOINT: &str = "INSERT INTO projector_checkpoints AS c (consumer, stre
      ON CONFLICT (consumer) DO UPDATE SET
          stream_sequence = GREATEST(c.stream_sequence, EXCLUDED.stream_sequence), updated_at = now()";
 
+/// The ledger insert, the checkpoint and the folds of exactly the rows
+/// inserted, in one statement: one round trip per batch.
 static INCREMENTAL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH input AS (
-             SELECT * FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                 $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[],
-                 $15::int[], $16::bool[], $17::bool[], $18::bool[], $19::timestamptz[], $20::bytea[],
-                 $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[])
-         ),
-         ins AS (
-             INSERT INTO usage_ledger (event_id, tenant_id, user_id, api_key_id, model, provider, key_source,
-                 input_tokens, output_tokens, cached_tokens, cost_micros, currency, status, streamed,
-                 estimated, client_disconnected, occurred_at, event, {DETAILS})
-             SELECT * FROM input
+        "WITH ins AS (
+             INSERT INTO usage_ledger {columns}
+             SELECT * FROM {unnest}
              ON CONFLICT (event_id) DO NOTHING
              RETURNING tenant_id, user_id, api_key_id, model, currency, status, estimated,
                  client_disconnected, input_tokens, output_tokens, cached_tokens, cost_micros, occurred_at,
@@ -130,6 +145,8 @@ static INCREMENTAL: LazyLock<String> = LazyLock::new(|| {
          checkpoint AS ({CHECKPOINT}),
          {folds}
          SELECT count(*) FROM ins",
+        columns = columns::names(),
+        unnest = columns::unnest(3),
         folds = fold_ctes("ins"),
     )
 });
@@ -141,18 +158,16 @@ static REBUILD: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-async fn lock_ledger(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(LEDGER_LOCK)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// Begins a transaction that holds the ledger lock: both in one round trip
+/// (a simple-query `BEGIN; SELECT pg_advisory_xact_lock(…)`).
+async fn begin_locked(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin_with(format!("BEGIN; SELECT pg_advisory_xact_lock({LEDGER_LOCK})"))
+        .await
 }
 
 /// Writes one batch in one transaction; returns how many events were new.
 pub(crate) async fn write_batch(pool: &PgPool, consumer: &str, batch: &Batch) -> Result<u64, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    lock_ledger(&mut tx).await?;
+    let mut tx = begin_locked(pool).await?;
     let inserted = if batch.rows.is_empty() {
         sqlx::query(CHECKPOINT)
             .bind(consumer)
@@ -174,7 +189,11 @@ pub(crate) async fn write_batch(pool: &PgPool, consumer: &str, batch: &Batch) ->
         .bind(d.iter().map(|l| l.origin.stream_sequence).collect::<Vec<_>>())
         .bind(d.iter().map(|l| l.origin.subject.clone()).collect::<Vec<_>>())
         .bind(d.iter().map(|l| l.origin.msg_id.clone()).collect::<Vec<_>>())
-        .bind(d.iter().map(|l| l.payload.clone()).collect::<Vec<_>>())
+        .bind(
+            d.iter()
+                .map(|l| l.origin.payload.as_ref())
+                .collect::<Vec<&[u8]>>(),
+        )
         .bind(d.iter().map(|l| l.error.clone()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
@@ -214,15 +233,14 @@ pub(crate) async fn write_isolated(pool: &PgPool, consumer: &str, batch: &Batch)
                 tracing::warn!(error = %e, stream_sequence = origin.stream_sequence, "dead-lettering a usage event the database refuses");
                 dead.push(DeadLetter {
                     origin: origin.clone(),
-                    payload: row.event.clone(),
-                    error: format!("refused by the database: {e}"),
+                    error: format!("event {} refused by the database: {e}", row.event_id),
                 });
             }
             Err(e) => return Err(e),
         }
     }
     let rest = Batch {
-        dead,
+        dead: merge_dead(dead),
         max_stream_sequence: batch.max_stream_sequence,
         ..Batch::default()
     };
@@ -235,42 +253,10 @@ async fn insert_and_fold(
     consumer: &str,
     batch: &Batch,
 ) -> Result<u64, sqlx::Error> {
-    let rows = &batch.rows;
-    // Columns borrow from the rows: a batch is bound without copying a string.
-    let text = |f: fn(&LedgerRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
-    let opt = |f: fn(&LedgerRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<Option<&str>>>();
-    let int = |f: fn(&LedgerRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
-    let flag = |f: fn(&LedgerRow) -> bool| rows.iter().map(f).collect::<Vec<bool>>();
-    let inserted: i64 = sqlx::query_scalar(&INCREMENTAL)
+    let query = sqlx::query_scalar(&INCREMENTAL)
         .bind(consumer)
-        .bind(batch.max_stream_sequence)
-        .bind(rows.iter().map(|r| r.event_id).collect::<Vec<Uuid>>())
-        .bind(text(|r| &r.tenant_id))
-        .bind(opt(|r| r.user_id.as_deref()))
-        .bind(opt(|r| r.api_key_id.as_deref()))
-        .bind(text(|r| &r.model))
-        .bind(text(|r| &r.provider))
-        .bind(text(|r| r.key_source))
-        .bind(int(|r| r.input_tokens))
-        .bind(int(|r| r.output_tokens))
-        .bind(int(|r| r.cached_tokens))
-        .bind(int(|r| r.cost_micros))
-        .bind(text(|r| &r.currency))
-        .bind(rows.iter().map(|r| r.status).collect::<Vec<i32>>())
-        .bind(flag(|r| r.streamed))
-        .bind(flag(|r| r.estimated))
-        .bind(flag(|r| r.client_disconnected))
-        .bind(
-            rows.iter()
-                .map(|r| r.occurred_at)
-                .collect::<Vec<OffsetDateTime>>(),
-        )
-        .bind(rows.iter().map(|r| r.event.as_slice()).collect::<Vec<&[u8]>>())
-        .bind(int(|r| r.details.reasoning_tokens))
-        .bind(int(|r| r.details.cache_write_tokens))
-        .bind(int(|r| r.details.cache_write_1h_tokens))
-        .bind(int(|r| r.details.web_search_requests))
-        .bind(int(|r| r.details.web_fetch_requests))
+        .bind(batch.max_stream_sequence);
+    let inserted: i64 = columns::bind_rows(query, &batch.rows)
         .fetch_one(&mut **tx)
         .await?;
     Ok(u64::try_from(inserted).unwrap_or(0))
@@ -285,8 +271,7 @@ async fn insert_and_fold(
 /// same caveat makes the views themselves lose pruned history on a rebuild:
 /// rebuild before pruning, or keep retention off if rebuilds are routine.
 pub async fn rebuild(pool: &PgPool) -> Result<u64, ProjectorError> {
-    let mut tx = pool.begin().await?;
-    lock_ledger(&mut tx).await?;
+    let mut tx = begin_locked(pool).await?;
     sqlx::query("TRUNCATE usage_daily, usage_monthly")
         .execute(&mut *tx)
         .await?;

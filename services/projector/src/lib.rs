@@ -14,9 +14,11 @@
 mod consumer;
 mod decode;
 mod export;
+mod held;
 pub mod http;
 mod last_used;
 mod ledger;
+mod ledger_columns;
 mod retention;
 mod scope;
 mod tenant_deletions;

@@ -139,7 +139,7 @@ async fn a_torn_and_a_corrupt_segment_lose_only_the_damaged_records_and_are_repo
     );
 
     let events = usage_events(&url, &process.isolation.nats_prefix).await;
-    let ids: std::collections::HashSet<_> = events.iter().map(|(e, _)| e.event_id.clone()).collect();
+    let ids: std::collections::HashSet<_> = events.iter().map(|(e, _, _)| e.event_id.clone()).collect();
     assert_eq!(
         (events.len(), ids.len()),
         (intact as usize, intact as usize),

@@ -128,7 +128,7 @@ async fn an_upstream_that_never_frames_an_event_is_cut_with_a_clean_error_in_bou
     assert_eq!(events.len(), 3, "one event per request");
     let cut: Vec<_> = events
         .iter()
-        .map(|(e, _)| e)
+        .map(|(e, _, _)| e)
         .filter(|e| e.error_code == "KW-UP-004")
         .collect();
     assert_eq!(cut.len(), 2, "{events:?}");

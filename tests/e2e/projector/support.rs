@@ -11,7 +11,10 @@ use keyway_projector::{
     ProjectorSettings,
     webhooks::{WebhookSettings, Webhooks},
 };
-use keyway_proto::{cloudevents as ce, v1::UsageEvent};
+use keyway_proto::{
+    cloudevents as ce,
+    v1::{UsageBatch, UsageEvent},
+};
 use prost::Message;
 use rand::Rng;
 use serde_json::Value;
@@ -143,13 +146,40 @@ impl Harness {
         payload: Vec<u8>,
         msg_id: &str,
     ) -> jetstream::context::PublishAckFuture {
+        self.publish_typed(ce::USAGE_TYPE, tenant, payload, msg_id).await
+    }
+
+    /// Publishes `events` (all of one tenant) as one `UsageBatch` message,
+    /// as the gateway does with batching on, and waits for the ack.
+    pub(crate) async fn publish_batch(&self, events: &[&UsageEvent], msg_id: &str) {
+        let batch = UsageBatch {
+            events: events.iter().map(|e| (*e).clone()).collect(),
+        };
+        self.publish_typed(
+            ce::USAGE_BATCH_TYPE,
+            &events[0].tenant_id,
+            batch.encode_to_vec(),
+            msg_id,
+        )
+        .await
+        .await
+        .unwrap();
+    }
+
+    async fn publish_typed(
+        &self,
+        ce_type: &str,
+        tenant: &str,
+        payload: Vec<u8>,
+        msg_id: &str,
+    ) -> jetstream::context::PublishAckFuture {
         let mut headers = HeaderMap::new();
         headers.insert(ce::NATS_MSG_ID, msg_id);
         for (name, value) in [
             (ce::SPECVERSION, "1.0"),
             (ce::ID, msg_id),
             (ce::SOURCE, "keyway/gateway"),
-            (ce::TYPE, ce::USAGE_TYPE),
+            (ce::TYPE, ce_type),
             (ce::SUBJECT, tenant),
             (ce::DATACONTENTTYPE, ce::PROTOBUF),
         ] {

@@ -6,9 +6,13 @@ pub(crate) mod estimate;
 mod fields;
 pub(crate) mod meter;
 pub mod publisher;
+pub mod settings;
 mod spool;
+mod spooler;
 pub(crate) mod sse;
+mod stats;
 pub(crate) mod tap;
+mod wire;
 
 pub use spool::{Quarantined, quarantined};
 

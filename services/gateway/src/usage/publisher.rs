@@ -1,49 +1,57 @@
 //! Publishes usage events to JetStream without ever blocking a response:
-//! `record` only queues. One task publishes with `Nats-Msg-Id` = event id;
-//! when NATS is down or slow, events go to the fsync'd spool and are
-//! replayed in order when it returns — also after a restart.
+//! `record` only queues, into a bounded queue (`KEYWAY_USAGE_QUEUE_CAPACITY`);
+//! when it is full, the event goes to the spool instead, written off the
+//! request path. One task gathers queued events into JetStream messages
+//! (batched per tenant, see `wire`) and publishes them; when NATS is down or
+//! slow, events go to the fsync'd spool and are replayed when it returns —
+//! also after a restart.
 
 use std::{
     path::Path,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::Duration,
 };
 
-use async_nats::{HeaderMap, jetstream};
-use keyway_proto::{cloudevents as ce, subjects, v1::UsageEvent};
+use async_nats::jetstream;
+use keyway_proto::v1::UsageEvent;
 use prost::Message;
-use tokio::sync::mpsc;
+use tokio::{
+    sync::mpsc::{self, error::TrySendError},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
-use super::{UsageSink, spool::Spool};
+pub use super::stats::UsageStats;
+use super::{
+    UsageSink,
+    settings::PublisherSettings,
+    spooler::Spooler,
+    wire::{self, Record},
+};
 
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
-/// Spooled records published per round of acks during replay.
+/// The most events one round of the publishing task takes from the queue.
+const ROUND_MAX: usize = 4_096;
+/// Spooled records read (and published) at a time during replay.
 const REPLAY_BATCH: usize = 1024;
 
-/// Counters for `/readyz` and the logs.
-#[derive(Default)]
-pub struct UsageStats {
-    pub published: AtomicU64,
-    pub spooled: AtomicU64,
-    pub spool_bytes: AtomicU64,
-    /// Events refused because the spool was full: the one way data is lost.
-    pub dropped: AtomicU64,
-}
-
 pub struct UsagePublisher {
-    queue: mpsc::UnboundedSender<UsageEvent>,
+    queue: mpsc::Sender<UsageEvent>,
+    spooler: Spooler,
     pub stats: Arc<UsageStats>,
 }
 
 impl UsageSink for UsagePublisher {
     fn record(&self, event: UsageEvent) {
-        if self.queue.send(event).is_err() {
-            tracing::error!("usage publisher stopped; an event was not recorded");
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        match self.queue.try_send(event) {
+            Ok(()) => {}
+            Err(TrySendError::Full(event)) => self.spooler.overflow(event.encode_to_vec()),
+            Err(TrySendError::Closed(event)) => {
+                // After shutdown (a late stream ending): the spool keeps it
+                // for the next start.
+                tracing::warn!("usage publisher stopped; spooling the event");
+                self.spooler.overflow(event.encode_to_vec());
+            }
         }
     }
 }
@@ -57,20 +65,26 @@ impl UsagePublisher {
         prefix: String,
         spool_dir: &Path,
         max_spool_bytes: u64,
+        settings: PublisherSettings,
         shutdown: CancellationToken,
     ) -> std::io::Result<(Arc<Self>, impl std::future::Future<Output = ()> + Send + 'static)> {
-        let spool = Spool::open(spool_dir, max_spool_bytes)?;
         let stats = Arc::new(UsageStats::default());
-        stats.spool_bytes.store(spool.bytes, Ordering::Relaxed);
-        let (queue, rx) = mpsc::unbounded_channel();
+        let spooler = Spooler::open(spool_dir, max_spool_bytes, stats.clone())?;
+        let (queue, rx) = mpsc::channel(settings.queue_capacity.max(1));
         let worker = Worker {
             js: jetstream::new(nats.clone()),
             nats,
             prefix,
-            spool,
+            spooler: spooler.clone(),
             stats: stats.clone(),
+            settings,
         };
-        Ok((Arc::new(Self { queue, stats }), worker.run(rx, shutdown)))
+        let publisher = Self {
+            queue,
+            spooler,
+            stats,
+        };
+        Ok((Arc::new(publisher), worker.run(rx, shutdown)))
     }
 }
 
@@ -78,38 +92,56 @@ struct Worker {
     nats: async_nats::Client,
     js: jetstream::Context,
     prefix: String,
-    spool: Spool,
+    spooler: Spooler,
     stats: Arc<UsageStats>,
+    settings: PublisherSettings,
 }
 
 impl Worker {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<UsageEvent>, shutdown: CancellationToken) {
+    async fn run(self, mut rx: mpsc::Receiver<UsageEvent>, shutdown: CancellationToken) {
         let mut replay = tokio::time::interval(Duration::from_millis(500));
         loop {
             tokio::select! {
                 biased;
                 received = rx.recv() => {
                     let Some(first) = received else { return };
-                    let mut batch = vec![first];
-                    while batch.len() < 1024 {
-                        match rx.try_recv() {
-                            Ok(e) => batch.push(e),
-                            Err(_) => break,
-                        }
-                    }
-                    self.deliver(batch).await;
+                    let round = self.gather(first, &mut rx).await;
+                    self.deliver(round).await;
                 }
                 _ = replay.tick() => self.replay().await,
                 _ = shutdown.cancelled() => {
                     rx.close();
                     let mut rest = Vec::new();
                     while let Ok(e) = rx.try_recv() {
-                        rest.push(e);
+                        rest.push(e.encode_to_vec());
                     }
                     // Shutting down: keep order simple and durable.
-                    self.spool_records(rest.iter().map(Message::encode_to_vec).collect()).await;
+                    self.spooler.append(rest).await;
                     return;
                 }
+            }
+        }
+    }
+
+    /// One round: what is queued, up to `ROUND_MAX`; while fewer than a
+    /// batch are queued, waiting up to the linger after the first for more.
+    async fn gather(&self, first: UsageEvent, rx: &mut mpsc::Receiver<UsageEvent>) -> Vec<Record> {
+        let deadline = Instant::now() + self.settings.batch_linger;
+        let batching = self.settings.batch_max > 1;
+        let mut round = vec![Record::of(&first)];
+        loop {
+            while round.len() < ROUND_MAX {
+                match rx.try_recv() {
+                    Ok(e) => round.push(Record::of(&e)),
+                    Err(_) => break,
+                }
+            }
+            if !batching || round.len() >= self.settings.batch_max || Instant::now() >= deadline {
+                return round;
+            }
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(e)) => round.push(Record::of(&e)),
+                _ => return round,
             }
         }
     }
@@ -118,80 +150,56 @@ impl Worker {
         self.nats.connection_state() == async_nats::connection::State::Connected
     }
 
-    /// Publishes a batch (pipelined acks); whatever NATS does not take goes
+    /// Publishes a round (pipelined acks); whatever NATS does not take goes
     /// to the spool. While the spool holds a backlog, new events join it, so
     /// replay keeps their order.
-    async fn deliver(&mut self, batch: Vec<UsageEvent>) {
-        if !self.spool.is_empty() || !self.connected() {
-            self.spool_records(batch.iter().map(Message::encode_to_vec).collect())
+    async fn deliver(&self, round: Vec<Record>) {
+        if !self.spooler.is_empty() || !self.connected() {
+            self.spooler
+                .append(round.into_iter().map(|r| r.bytes).collect())
                 .await;
             return;
         }
-        let failed = self
-            .publish_all(batch.iter().map(Message::encode_to_vec).collect())
+        let failed = self.publish_all(round).await;
+        self.spooler
+            .append(failed.into_iter().map(|r| r.bytes).collect())
             .await;
-        self.spool_records(failed).await;
     }
 
-    /// Returns the records that were not acknowledged.
-    async fn publish_all(&self, records: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        let mut pending = Vec::with_capacity(records.len());
+    /// Returns the records whose message was not acknowledged.
+    async fn publish_all(&self, records: Vec<Record>) -> Vec<Record> {
+        let outgoing = wire::messages(&self.prefix, records, self.settings.batch_max);
+        let mut pending = Vec::with_capacity(outgoing.len());
         let mut failed = Vec::new();
-        for record in records {
-            let Ok(event) = UsageEvent::decode(record.as_slice()) else {
-                continue;
-            };
-            let subject = subjects::usage(&self.prefix, &event.tenant_id);
+        for message in outgoing {
             match self
                 .js
-                .publish_with_headers(subject, headers(&event), record.clone().into())
+                .publish_with_headers(message.subject, message.headers, message.payload.into())
                 .await
             {
-                Ok(ack) => pending.push((record, ack)),
-                Err(_) => failed.push(record),
+                Ok(ack) => pending.push((message.records, ack)),
+                Err(_) => failed.extend(message.records),
             }
         }
-        for (record, ack) in pending {
+        for (records, ack) in pending {
             match tokio::time::timeout(ACK_TIMEOUT, ack).await {
                 Ok(Ok(_)) => {
-                    self.stats.published.fetch_add(1, Ordering::Relaxed);
+                    self.stats.messages.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .published
+                        .fetch_add(records.len() as u64, Ordering::Relaxed);
                 }
-                _ => failed.push(record),
+                _ => failed.extend(records),
             }
         }
         failed
     }
 
-    async fn spool_records(&mut self, records: Vec<Vec<u8>>) {
-        if records.is_empty() {
-            return;
-        }
-        let n = records.len();
-        match self.spool.append(&records).await {
-            Ok(refused) => {
-                self.stats
-                    .spooled
-                    .fetch_add((n - refused) as u64, Ordering::Relaxed);
-                if refused > 0 {
-                    self.stats.dropped.fetch_add(refused as u64, Ordering::Relaxed);
-                    tracing::error!(
-                        refused,
-                        "usage spool is full (KEYWAY_SPOOL_MAX_BYTES); events were dropped"
-                    );
-                }
-            }
-            Err(e) => {
-                self.stats.dropped.fetch_add(n as u64, Ordering::Relaxed);
-                tracing::error!(error = %e, events = n, "cannot write the usage spool; events were dropped");
-            }
-        }
-        self.stats.spool_bytes.store(self.spool.bytes, Ordering::Relaxed);
-    }
-
-    /// Replays the oldest spool segment when NATS is reachable.
-    async fn replay(&mut self) {
-        while !self.spool.is_empty() && self.connected() {
-            let (path, mut records) = match self.spool.oldest().await {
+    /// Replays the oldest spool segment when NATS is reachable, batched like
+    /// live events (each event keeps its id, so the ledger dedupes).
+    async fn replay(&self) {
+        while !self.spooler.is_empty() && self.connected() {
+            let (path, mut records) = match self.spooler.oldest().await {
                 Ok(Some(segment)) => segment,
                 Ok(None) => return,
                 Err(e) => {
@@ -211,10 +219,18 @@ impl Worker {
                     }
                 };
                 total += batch.len();
+                let read = batch.len();
+                let batch: Vec<Record> = batch.into_iter().filter_map(Record::decode).collect();
+                if batch.len() < read {
+                    tracing::error!(
+                        skipped = read - batch.len(),
+                        "spool records that are not usage events were skipped"
+                    );
+                }
                 let failed = self.publish_all(batch).await;
                 if !failed.is_empty() {
-                    // Keep the segment; everything in it is replayed again later
-                    // (the acknowledged ones are deduped by their event id).
+                    // Keep the segment; everything in it is replayed again
+                    // later (the acknowledged ones are deduped by event id).
                     tracing::warn!(
                         failed = failed.len(),
                         total,
@@ -223,31 +239,11 @@ impl Worker {
                     return;
                 }
             }
-            if let Err(e) = self.spool.remove(&path) {
+            if let Err(e) = self.spooler.remove(path).await {
                 tracing::error!(error = %e, "cannot remove a replayed spool segment");
                 return;
             }
-            self.stats.spool_bytes.store(self.spool.bytes, Ordering::Relaxed);
             tracing::info!(events = total, "replayed spooled usage events");
         }
     }
-}
-
-/// CloudEvents NATS binding headers, plus JetStream's dedupe id.
-fn headers(event: &UsageEvent) -> HeaderMap {
-    ce::Event {
-        id: &event.event_id,
-        source: "keyway/gateway",
-        kind: ce::USAGE_TYPE,
-        subject: &event.tenant_id,
-        time: &rfc3339_millis(event.occurred_at_unix_ms),
-    }
-    .headers()
-}
-
-fn rfc3339_millis(unix_ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

@@ -65,6 +65,7 @@ impl Spool {
         })
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes == 0
     }

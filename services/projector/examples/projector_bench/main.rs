@@ -1,15 +1,20 @@
 //! Projector throughput and lag benchmark (driven by `bench/projector.sh`).
 //!
 //! Creates a throwaway database and NATS prefix, runs one projector
-//! in-process, publishes `BENCH_EVENTS` real `UsageEvent`s to JetStream —
-//! as fast as possible, or paced at `BENCH_RATE` events/s — and samples how
-//! many events the views hold every few milliseconds. It reports:
+//! in-process (or `BENCH_PROJECTORS` real `keyway run projector` processes
+//! from `KEYWAY_BIN`), publishes `BENCH_EVENTS` real `UsageEvent`s to
+//! JetStream — one per message, or `BENCH_WIRE_BATCH` per `UsageBatch`
+//! message as the gateway batches them — as fast as possible, or paced at
+//! `BENCH_RATE` events/s, and samples how many events the views hold every
+//! few milliseconds. It reports:
 //! - sustained events/s into the views (first publish → last event visible);
 //! - projection lag p50/p99/max: from an event's publish to the first sample
 //!   in which the views (committed) include it. Events commit in publish
 //!   order with one projector, so the n-th event is in once the views count
 //!   n; the sampling period bounds the error.
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+
+mod processes;
 
 use std::{
     collections::VecDeque,
@@ -19,7 +24,10 @@ use std::{
 
 use async_nats::{HeaderMap, jetstream};
 use keyway_projector::ProjectorSettings;
-use keyway_proto::{cloudevents as ce, v1::UsageEvent};
+use keyway_proto::{
+    cloudevents as ce,
+    v1::{UsageBatch, UsageEvent},
+};
 use prost::Message;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
@@ -85,14 +93,14 @@ async fn sample(pool: sqlx::PgPool, stop: CancellationToken) -> Vec<(Instant, i6
 }
 
 /// The CloudEvents headers the gateway's publisher sends.
-fn headers(e: &UsageEvent, tenant: &str) -> HeaderMap {
+fn headers(id: &str, ce_type: &str, tenant: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in [
-        (ce::NATS_MSG_ID, e.event_id.as_str()),
-        (ce::ID, e.event_id.as_str()),
+        (ce::NATS_MSG_ID, id),
+        (ce::ID, id),
         (ce::SPECVERSION, "1.0"),
         (ce::SOURCE, "keyway/gateway"),
-        (ce::TYPE, ce::USAGE_TYPE),
+        (ce::TYPE, ce_type),
         (ce::SUBJECT, tenant),
         (ce::DATACONTENTTYPE, ce::PROTOBUF),
     ] {
@@ -101,38 +109,53 @@ fn headers(e: &UsageEvent, tenant: &str) -> HeaderMap {
     headers
 }
 
-/// Publishes `total` events (paced at `rate`/s when positive) with up to
-/// `IN_FLIGHT` unacknowledged; returns when each was published.
+/// One message: a single `UsageEvent` when `n` is 1, else a `UsageBatch`
+/// of `n` events of one tenant, as the gateway's publisher sends them.
+fn message(rng: &mut impl Rng, tenant: &str, n: usize) -> (HeaderMap, Vec<u8>) {
+    if n == 1 {
+        let e = event(rng, tenant);
+        return (headers(&e.event_id, ce::USAGE_TYPE, tenant), e.encode_to_vec());
+    }
+    let batch = UsageBatch {
+        events: (0..n).map(|_| event(rng, tenant)).collect(),
+    };
+    let id = format!("kwb-{}", batch.events[0].event_id);
+    (headers(&id, ce::USAGE_BATCH_TYPE, tenant), batch.encode_to_vec())
+}
+
+/// Publishes `total` events, `per_message` to a message (paced at `rate`
+/// events/s when positive), with up to `IN_FLIGHT` events unacknowledged;
+/// returns when each event was published.
 async fn publish(
     js: &jetstream::Context,
     prefix: &str,
-    total: usize,
+    (total, per_message): (usize, usize),
     rate: f64,
     start: Instant,
 ) -> Result<Vec<Instant>, Box<dyn Error>> {
     let mut rng = rand::rng();
     let mut published_at = Vec::with_capacity(total);
     let mut acks = VecDeque::with_capacity(IN_FLIGHT);
-    for i in 0..total {
+    let mut i = 0;
+    while i < total {
         if rate > 0.0 {
             let due = start + Duration::from_secs_f64(i as f64 / rate);
             if due > Instant::now() {
                 tokio::time::sleep_until(due.into()).await;
             }
         }
-        let tenant = format!("tenant-{}", i % TENANTS);
-        let e = event(&mut rng, &tenant);
+        let n = per_message.min(total - i);
+        let tenant = format!("tenant-{}", (i / per_message) % TENANTS);
+        let (headers, payload) = message(&mut rng, &tenant, n);
         let subject = keyway_proto::subjects::usage(prefix, &tenant);
-        published_at.push(Instant::now());
-        acks.push_back(
-            js.publish_with_headers(subject, headers(&e, &tenant), e.encode_to_vec().into())
-                .await?,
-        );
-        if acks.len() >= IN_FLIGHT
+        published_at.extend(std::iter::repeat_n(Instant::now(), n));
+        acks.push_back(js.publish_with_headers(subject, headers, payload.into()).await?);
+        if acks.len() * per_message >= IN_FLIGHT
             && let Some(ack) = acks.pop_front()
         {
             ack.await?;
         }
+        i += n;
     }
     for ack in acks {
         ack.await?;
@@ -206,7 +229,9 @@ fn announce(total: usize, rate: f64, batch_size: usize, backlog: bool) {
     println!("publishing {total} usage events ({pace}), batch size {batch_size}, {when}");
 }
 
-fn report_rates(total: usize, published: Duration, all_in: Duration, done: bool) {
+/// `drained`: the events counted from the first commit (all of them when
+/// the projector ran while publishing).
+fn report_rates((total, drained): (usize, usize), published: Duration, all_in: Duration, done: bool) {
     println!(
         "published in {:.2}s ({:.0} events/s)",
         published.as_secs_f64(),
@@ -214,9 +239,9 @@ fn report_rates(total: usize, published: Duration, all_in: Duration, done: bool)
     );
     println!(
         "projected {} events in {:.2}s: {:.0} events/s into the views{}",
-        total,
+        drained,
         all_in.as_secs_f64(),
-        total as f64 / all_in.as_secs_f64(),
+        drained as f64 / all_in.as_secs_f64(),
         if done { "" } else { " (TIMED OUT)" }
     );
 }
@@ -256,6 +281,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let total: usize = env_or("BENCH_EVENTS", 200_000);
     let rate: f64 = env_or("BENCH_RATE", 0.0);
     let batch_size: usize = env_or("BENCH_BATCH", ProjectorSettings::DEFAULT_BATCH_SIZE);
+    let per_message: usize = env_or("BENCH_WIRE_BATCH", 1).max(1);
     let pg_base =
         std::env::var("BENCH_PG_BASE").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let nats_url = std::env::var("KEYWAY_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
@@ -265,6 +291,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     let (pool, config, nats) = set_up(&db_url, &prefix, &nats_url).await?;
     let js = jetstream::new(nats.clone());
+    let data_dir = tempfile::tempdir()?;
 
     let stop = CancellationToken::new();
     let settings = ProjectorSettings {
@@ -273,24 +300,27 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
     let backlog = std::env::var("BENCH_MODE").is_ok_and(|m| m == "backlog");
     let start_projector = || {
-        tokio::spawn(keyway_projector::run(
-            pool.clone(),
-            nats.clone(),
-            settings.clone(),
-            stop.clone(),
-        ))
+        processes::start(
+            &pool,
+            &nats,
+            &settings,
+            (&db_url, &nats_url),
+            (&stop, data_dir.path()),
+        )
     };
-    let mut projector = (!backlog).then(start_projector);
+    let mut projector = if backlog { None } else { Some(start_projector()?) };
     let sampler = tokio::spawn(sample(pool.clone(), stop.clone()));
 
     announce(total, rate, batch_size, backlog);
+    println!("events per JetStream message: {per_message}");
     let start = Instant::now();
-    let published_at = publish(&js, &prefix, total, rate, start).await?;
+    let published_at = publish(&js, &prefix, (total, per_message), rate, start).await?;
     let published = start.elapsed();
     // Backlog mode measures the projector alone, draining what is queued.
     let projecting_from = if backlog {
-        projector = Some(start_projector());
-        Instant::now()
+        let from = Instant::now();
+        projector = Some(start_projector()?);
+        from
     } else {
         start
     };
@@ -302,18 +332,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .await?;
     stop.cancel();
     let samples = sampler.await?;
-    if let Some(projector) = projector {
-        let _ = projector.await;
+    match projector {
+        Some(processes::Projector::InProcess(task)) => drop(task.await),
+        Some(processes::Projector::Processes(processes)) => drop(processes),
+        None => {}
     }
 
-    let all_in = samples
-        .iter()
-        .find(|(_, n)| *n as usize >= total)
-        .map_or(projecting_from.elapsed(), |(t, _)| {
-            t.duration_since(projecting_from)
-        });
+    let (drained, all_in) = processes::drain(&samples, total, projecting_from, backlog);
     println!("views hold {in_views} requests (expected {total})");
-    report_rates(total, published, all_in, done);
+    report_rates((total, drained), published, all_in, done);
     report_lags(backlog, &lags(&published_at, &samples));
 
     pool.close().await;
