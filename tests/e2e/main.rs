@@ -30,4 +30,5 @@ mod projector;
 mod sdk_clients;
 mod secret_scan;
 mod security_probe;
+mod traces;
 mod usage_events;

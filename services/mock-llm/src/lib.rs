@@ -19,6 +19,7 @@ mod pipeline;
 mod sse;
 mod state;
 mod text;
+mod trace_echo;
 mod usage;
 
 #[cfg(test)]
