@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the test peers: the Python ones (official openai/anthropic SDKs,
 # pytest, moto, schemathesis) into a venv, and the Node ones (oidc-provider,
-# the OpenID provider of the identity tests) from tests/oidc/package-lock.json.
+# the OpenID provider of the identity tests) from tests/oidc/package-lock.json,
+# and Debian's chromium + chromium-driver for the browser check (apt-get).
 # Idempotent: stamps holding the sha256 of each lock file make re-runs with
 # unchanged requirements a no-op.
 #
@@ -39,6 +40,17 @@ install_node_peers() {
     ln -sfn "$cache/node_modules" "$dir/node_modules"
 }
 install_node_peers
+
+# The browser check (tests/browser) drives Debian's Chromium and its driver;
+# nothing downloads a browser of its own.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    command -v apt-get >/dev/null || { log "chromium and chromium-driver are required (apt-get not found)"; exit 1; }
+    log "installing chromium and chromium-driver"
+    sudo_cmd=""
+    [[ "$(id -u)" == 0 ]] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >&2
+fi
 
 if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     log "up to date ($venv)"

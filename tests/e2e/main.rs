@@ -10,6 +10,7 @@ mod helpers;
 mod admin_cli;
 mod api_fuzz;
 mod billing_exact;
+mod browser_docs;
 mod byok_flow;
 mod byok_outbound;
 mod connections;
