@@ -190,3 +190,85 @@ async fn a_chat_is_one_trace_from_the_caller_through_keyway_to_the_upstream() {
     }
     assert!(spans.iter().all(|s| s.trace_id == trace_bytes));
 }
+
+/// Issues a tenant and an API key on the key service with its admin key.
+async fn issue_api_key(keys: &KeywayProcess) -> String {
+    let http = reqwest::Client::new();
+    let admin = &keys.isolation.admin_key;
+    let tenant: serde_json::Value = http
+        .post(format!("{}/api/v1/tenants", keys.base))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({"name": "Traced", "plan": "starter"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tenant = tenant["id"].as_str().expect("tenant created");
+    let key: serde_json::Value = http
+        .post(format!("{}/api/v1/tenants/{tenant}/api-keys", keys.base))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({"name": "traced"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    key["key"].as_str().expect("API key issued").to_owned()
+}
+
+#[tokio::test]
+async fn a_gateway_running_apart_carries_the_trace_into_the_key_service() {
+    let (endpoint, receiver) = Receiver::start().await;
+    let token = crate::helpers::random_secret("internal-token-");
+    let tracing_env = [
+        ("KEYWAY_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("KEYWAY_INTERNAL_TOKEN", token.as_str()),
+    ];
+    let keys = KeywayProcess::start_args(&["run", "keys"], &tracing_env);
+    let prefix = keys.isolation.nats_prefix.clone();
+    let mut gateway_env = tracing_env.to_vec();
+    gateway_env.extend([
+        ("KEYWAY_KEYS_URL", keys.base.as_str()),
+        ("KEYWAY_NATS_PREFIX", prefix.as_str()),
+    ]);
+    let gateway = KeywayProcess::start_args(&["run", "gateway"], &gateway_env);
+    let key = issue_api_key(&keys).await;
+
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", gateway.base))
+        .bearer_auth(&key)
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(&chat("mock-gpt", "across processes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+
+    let trace_bytes: Vec<u8> = (0..32)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&trace_id[i..i + 2], 16).unwrap())
+        .collect();
+    // The key service's request span is the child of the gateway's client
+    // span for the same internal call: one trace across both processes.
+    eventually("the key service's span joins the gateway's trace", || {
+        let spans = receiver.spans_of(&trace_bytes);
+        async move {
+            spans
+                .iter()
+                .filter(|s| s.name == "POST /internal/v1/authenticate" && s.kind == SpanKind::Client as i32)
+                .any(|client| {
+                    spans.iter().any(|s| {
+                        s.name == "request"
+                            && s.parent_span_id == client.span_id
+                            && text(s, "path").as_deref() == Some("/internal/v1/authenticate")
+                    })
+                })
+        }
+    })
+    .await;
+}
