@@ -263,6 +263,46 @@ mod tests {
     }
 
     #[test]
+    fn w3c_trace_context_round_trips_through_http_headers() {
+        use opentelemetry::{
+            propagation::TextMapPropagator,
+            trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
+        };
+        let propagator = TraceContextPropagator::new();
+        let mut incoming = HeaderMap::new();
+        let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        incoming.insert("traceparent", HeaderValue::from_static(parent));
+        let context = propagator.extract(&HeaderExtractor(&incoming));
+        let span = context.span().span_context().clone();
+        assert_eq!(
+            span.trace_id(),
+            TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap()
+        );
+        assert_eq!(span.span_id(), SpanId::from_hex("b7ad6b7169203331").unwrap());
+
+        let child = SpanContext::new(
+            span.trace_id(),
+            SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        );
+        let mut outgoing = HeaderMap::new();
+        let context = opentelemetry::Context::new().with_remote_span_context(child);
+        propagator.inject_context(&context, &mut HeaderInjector(&mut outgoing));
+        assert_eq!(
+            outgoing["traceparent"],
+            "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
+        );
+    }
+
+    #[test]
+    fn without_an_exporter_no_trace_context_is_written() {
+        assert!(!tracing_enabled());
+        assert!(trace_headers(&tracing::Span::none()).is_none());
+    }
+
+    #[test]
     fn an_event_outside_a_span_has_no_span_and_control_characters_are_escaped() {
         let lines = capture(|| tracing::warn!(detail = "a\u{1}b\tc\\d", "plain"));
         assert_eq!(lines[0]["fields"]["detail"], "a\u{1}b\tc\\d");
