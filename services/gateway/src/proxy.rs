@@ -79,9 +79,11 @@ pub(crate) async fn forward(
 }
 
 /// The GenAI client span (OpenTelemetry semantic conventions for generative
-/// AI): named "{operation} {model}". Integers are recorded as `i64`:
-/// tracing-opentelemetry exports other integer types as text. The token counts arrive with the body,
-/// after this span ends; they are on the request's span (see the usage hand-off).
+/// AI): named "{operation} {model}". The token counts arrive with the body,
+/// after this span ends; they are on the request's span (see the usage
+/// hand-off). Integers are recorded as `i64`: tracing-opentelemetry exports
+/// other integer types as text. Without an exporter the span is disabled and
+/// none of its fields is evaluated.
 fn upstream_span(call: &UpstreamCall<'_>) -> Span {
     let operation = match call.model.mode {
         Mode::Chat => "chat",
