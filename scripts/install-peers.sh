@@ -2,7 +2,8 @@
 # Installs the test peers: the Python ones (official openai/anthropic SDKs,
 # pytest, moto, schemathesis) into a venv, and the Node ones from their lock
 # files: tests/oidc (oidc-provider, the OpenID provider of the identity
-# tests) and tests/agents (the openai Node SDK, Codex CLI and Claude Code).
+# tests) and tests/agents (the openai Node SDK, Codex CLI and Claude Code),
+# and Debian's chromium + chromium-driver for the browser check (apt-get).
 # Idempotent: stamps holding the sha256 of each lock file make re-runs with
 # unchanged requirements a no-op.
 #
@@ -42,6 +43,17 @@ install_node_peers() {
 }
 install_node_peers oidc
 install_node_peers agents
+
+# The browser check (tests/browser) drives Debian's Chromium and its driver;
+# nothing downloads a browser of its own.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    command -v apt-get >/dev/null || { log "chromium and chromium-driver are required (apt-get not found)"; exit 1; }
+    log "installing chromium and chromium-driver"
+    sudo_cmd=""
+    [[ "$(id -u)" == 0 ]] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >&2
+fi
 
 if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     log "up to date ($venv)"

@@ -83,6 +83,9 @@ pub fn presented_key_in(headers: &http::HeaderMap) -> Option<&str> {
 /// failures per client and refuses blocked clients (or, with
 /// `KEYWAY_AUTH=off`, admits everyone); a request without one (a router
 /// served on its own, as in tests) is authenticated plainly.
+// The target is `keyway_common::telemetry::TRACE_TARGET`: a span for
+// traces only, off unless traces are exported.
+#[tracing::instrument(target = "keyway_trace", name = "authenticate", skip_all)]
 pub async fn authenticate_request<A>(
     parts: &http::request::Parts,
     authenticator: &A,

@@ -3,13 +3,31 @@
 //!
 //! What is never logged is decided at the call sites: request headers are not
 //! recorded anywhere, and secrets are masked before they reach a field.
+//!
+//! Spans that exist only for traces (authentication, credential resolution,
+//! the upstream call, usage hand-off) use the target [`TRACE_TARGET`]. They
+//! are switched off entirely without an OTLP endpoint — a disabled callsite
+//! is one cached check — and kept out of the log lines when tracing is on,
+//! so a log line's `span` stays the request's.
+//!
+//! W3C trace context (`traceparent`, `tracestate`) is read from incoming
+//! requests and written into outgoing ones ([`extract_parent`],
+//! [`trace_headers`]) only when traces are exported.
 
-use opentelemetry::trace::TracerProvider as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::{
+    propagation::{Extractor, Injector},
+    trace::TracerProvider as _,
+};
 use opentelemetry_otlp::WithExportConfig;
-use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
+use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tracing::Subscriber;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{
-    EnvFilter, Layer, fmt::MakeWriter, layer::SubscriberExt, registry::LookupSpan, util::SubscriberInitExt,
+    EnvFilter, Layer, filter::filter_fn, fmt::MakeWriter, layer::SubscriberExt, registry::LookupSpan,
+    util::SubscriberInitExt,
 };
 
 use crate::config::{Config, LogFormat};
@@ -32,22 +50,74 @@ impl Drop for TelemetryGuard {
 pub enum TelemetryError {
     #[error("could not build the OTLP exporter: {0}")]
     Exporter(String),
+    #[error("invalid log filter directive: {0}")]
+    Filter(String),
     #[error("a global tracing subscriber is already installed")]
     AlreadyInstalled,
 }
 
+/// The target of the spans that exist for traces only (see the module doc).
+pub const TRACE_TARGET: &str = "keyway_trace";
+
+/// Set once traces are exported; read before any trace-context work.
+static TRACING: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans are exported over OTLP in this process.
+pub fn tracing_enabled() -> bool {
+    TRACING.load(Ordering::Relaxed)
+}
+
 /// Installs the global subscriber. `RUST_LOG` overrides the default filter.
 pub fn init(config: &Config, service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("info,sqlx=warn,async_nats=warn,hyper=warn,h2=warn,tower=warn,tower_http=info")
-    });
+    let provider = build_provider(config, service)?;
+    // The trace-only spans follow the exporter, whatever `RUST_LOG` says.
+    let trace_spans = if provider.is_some() { "info" } else { "off" };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| {
+            EnvFilter::new("info,sqlx=warn,async_nats=warn,hyper=warn,h2=warn,tower=warn,tower_http=info")
+        })
+        .add_directive(
+            format!("{TRACE_TARGET}={trace_spans}")
+                .parse()
+                .map_err(|e| TelemetryError::Filter(format!("{e}")))?,
+        );
 
     let fmt_layer = match config.log_format {
         LogFormat::Json => json_layer(std::io::stdout).boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().boxed(),
     };
+    let fmt_layer = match provider {
+        Some(_) => fmt_layer
+            .with_filter(filter_fn(|meta| meta.target() != TRACE_TARGET))
+            .boxed(),
+        None => fmt_layer,
+    };
 
-    let provider = match &config.otlp_endpoint {
+    let otel_layer = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service)));
+
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt_layer)
+        .with(otel_layer)
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInstalled)?;
+    if provider.is_some() {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        TRACING.store(true, Ordering::Relaxed);
+    }
+    Ok(TelemetryGuard { provider })
+}
+
+/// The OTLP/gRPC pipeline, when an endpoint is configured. The batch
+/// processor reads the standard `OTEL_BSP_*` variables (e.g.
+/// `OTEL_BSP_SCHEDULE_DELAY`, 5000 ms by default).
+fn build_provider(
+    config: &Config,
+    service: &'static str,
+) -> Result<Option<SdkTracerProvider>, TelemetryError> {
+    Ok(match &config.otlp_endpoint {
         Some(endpoint) => {
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
@@ -62,18 +132,56 @@ pub fn init(config: &Config, service: &'static str) -> Result<TelemetryGuard, Te
             )
         }
         None => None,
-    };
-    let otel_layer = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service)));
+    })
+}
 
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt_layer)
-        .with(otel_layer)
-        .try_init()
-        .map_err(|_| TelemetryError::AlreadyInstalled)?;
-    Ok(TelemetryGuard { provider })
+/// `traceparent` (and `tracestate`) for an outgoing request made inside
+/// `span`, or `None` when traces are not exported — then nothing is
+/// computed at all.
+pub fn trace_headers(span: &tracing::Span) -> Option<HeaderMap> {
+    if !tracing_enabled() {
+        return None;
+    }
+    let context = span.context();
+    let mut headers = HeaderMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(&mut headers));
+    });
+    Some(headers)
+}
+
+/// Makes `span` (a server span) a child of the caller's trace when the
+/// request carries W3C trace context; a no-op when traces are not exported.
+pub fn extract_parent(span: &tracing::Span, headers: &HeaderMap) {
+    if !tracing_enabled() || !headers.contains_key("traceparent") {
+        return;
+    }
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(headers))
+    });
+    span.set_parent(parent);
+}
+
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(key), HeaderValue::try_from(value)) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
 }
 
 /// One JSON object a line: `timestamp`, `level`, `fields`, `target` and the
@@ -152,6 +260,46 @@ mod tests {
         assert!(line.get("spans").is_none());
         let ts = line["timestamp"].as_str().unwrap();
         assert!(ts.ends_with('Z') && ts.len() == 27, "{ts}");
+    }
+
+    #[test]
+    fn w3c_trace_context_round_trips_through_http_headers() {
+        use opentelemetry::{
+            propagation::TextMapPropagator,
+            trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState},
+        };
+        let propagator = TraceContextPropagator::new();
+        let mut incoming = HeaderMap::new();
+        let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        incoming.insert("traceparent", HeaderValue::from_static(parent));
+        let context = propagator.extract(&HeaderExtractor(&incoming));
+        let span = context.span().span_context().clone();
+        assert_eq!(
+            span.trace_id(),
+            TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap()
+        );
+        assert_eq!(span.span_id(), SpanId::from_hex("b7ad6b7169203331").unwrap());
+
+        let child = SpanContext::new(
+            span.trace_id(),
+            SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        );
+        let mut outgoing = HeaderMap::new();
+        let context = opentelemetry::Context::new().with_remote_span_context(child);
+        propagator.inject_context(&context, &mut HeaderInjector(&mut outgoing));
+        assert_eq!(
+            outgoing["traceparent"],
+            "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
+        );
+    }
+
+    #[test]
+    fn without_an_exporter_no_trace_context_is_written() {
+        assert!(!tracing_enabled());
+        assert!(trace_headers(&tracing::Span::none()).is_none());
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub(crate) struct Credentials {
 }
 
 impl Credentials {
+    /// A span for traces only (`keyway_common::telemetry::TRACE_TARGET`).
+    #[tracing::instrument(target = "keyway_trace", name = "resolve credential", skip_all,
+        fields(gen_ai.provider.name = %model.provider))]
     pub(crate) async fn resolve(
         &self,
         caller: &Caller,

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use bytes::Bytes;
-use keyway_common::metrics as metric;
+use keyway_common::{metrics as metric, telemetry};
 use serde_json::Value;
+use tracing::{Instrument, Span, field::Empty};
 
 use crate::{
     GatewaySettings,
-    catalog::{Model, Wire},
+    catalog::{Mode, Model, Wire},
     error::GatewayError,
 };
 
@@ -56,6 +57,8 @@ pub(crate) struct UpstreamCall<'a> {
 }
 
 /// Sends the call; a 2xx answer comes back with its body still unread.
+/// With traces exported, the call is a client span carrying the OpenTelemetry
+/// GenAI attributes, and the upstream receives its `traceparent`.
 pub(crate) async fn forward(
     client: &reqwest::Client,
     timeout: Duration,
@@ -71,6 +74,60 @@ pub(crate) async fn forward_with(
     timeout: Duration,
     method: reqwest::Method,
     call: UpstreamCall<'_>,
+) -> Result<reqwest::Response, GatewayError> {
+    let span = upstream_span(&call);
+    let outcome = send(client, timeout, method, call, &span)
+        .instrument(span.clone())
+        .await;
+    if !span.is_disabled() {
+        match &outcome {
+            Ok(r) => span.record("http.response.status_code", i64::from(r.status().as_u16())),
+            Err(e) => span
+                .record("http.response.status_code", i64::from(e.status().as_u16()))
+                .record("otel.status_code", "ERROR")
+                .record("error.type", e.code()),
+        };
+    }
+    outcome
+}
+
+/// The GenAI client span (OpenTelemetry semantic conventions for generative
+/// AI): named "{operation} {model}". The token counts arrive with the body,
+/// after this span ends; they are on the request's span (see the usage
+/// hand-off). Integers are recorded as `i64`: tracing-opentelemetry exports
+/// other integer types as text. Without an exporter the span is disabled and
+/// none of its fields is evaluated.
+fn upstream_span(call: &UpstreamCall<'_>) -> Span {
+    let operation = match call.model.mode {
+        Mode::Chat => "chat",
+        Mode::Embedding => "embeddings",
+        Mode::Completion => "text_completion",
+    };
+    let model = call.model.upstream_model.as_str();
+    tracing::info_span!(
+        target: telemetry::TRACE_TARGET,
+        "upstream",
+        otel.name = format_args!("{operation} {model}"),
+        otel.kind = "client",
+        otel.status_code = Empty,
+        gen_ai.operation.name = operation,
+        gen_ai.request.model = model,
+        gen_ai.provider.name = call.model.provider.as_str(),
+        gen_ai.system = call.model.provider.as_str(),
+        keyway.model = call.model.name.as_str(),
+        server.address = call.url.host_str().unwrap_or_default(),
+        server.port = i64::from(call.url.port_or_known_default().unwrap_or_default()),
+        http.response.status_code = Empty,
+        error.type = Empty,
+    )
+}
+
+async fn send(
+    client: &reqwest::Client,
+    timeout: Duration,
+    method: reqwest::Method,
+    call: UpstreamCall<'_>,
+    span: &Span,
 ) -> Result<reqwest::Response, GatewayError> {
     let mut request = client.request(method, call.url);
     if !call.body.is_empty() {
@@ -97,6 +154,9 @@ pub(crate) async fn forward_with(
     };
     if let Some(id) = call.inbound.get("x-request-id") {
         request = request.header("x-request-id", id.clone());
+    }
+    if let Some(trace) = telemetry::trace_headers(span) {
+        request = request.headers(trace);
     }
 
     let model: std::sync::Arc<str> = call.model.name.as_str().into();

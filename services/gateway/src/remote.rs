@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use keyway_auth::{AuthError, Authenticator, Caller, KeyScope, ProviderKey, ProviderKeys};
+use keyway_common::telemetry;
 use keyway_proto::internal::{
     AUTHENTICATE_PATH, AuthenticateRequest, PROVIDER_KEY_PATH, ProviderKeyRequest, ProviderKeyResponse,
     SCOPE_TENANT, SCOPE_USER, TOKEN_HEADER,
 };
 use serde::Serialize;
+use tracing::Instrument;
 
 pub struct RemoteKeys {
     http: reqwest::Client,
@@ -30,17 +32,31 @@ impl RemoteKeys {
         })
     }
 
+    /// One internal call, as a client span whose `traceparent` goes along,
+    /// so the key service's work joins the request's trace.
     async fn post(&self, path: &str, body: &impl Serialize) -> Result<reqwest::Response, AuthError> {
-        self.http
+        let span = tracing::info_span!(
+            target: telemetry::TRACE_TARGET,
+            "key service call",
+            otel.name = format_args!("POST {path}"),
+            otel.kind = "client",
+            url.path = path,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let mut request = self
+            .http
             .post(format!("{}{path}", self.base_url))
             .header(TOKEN_HEADER, &self.token)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e.without_url(), "key service unreachable");
-                AuthError::Unavailable
-            })
+            .json(body);
+        if let Some(trace) = telemetry::trace_headers(&span) {
+            request = request.headers(trace);
+        }
+        let response = request.send().instrument(span.clone()).await.map_err(|e| {
+            tracing::warn!(error = %e.without_url(), "key service unreachable");
+            AuthError::Unavailable
+        })?;
+        span.record("http.response.status_code", i64::from(response.status().as_u16()));
+        Ok(response)
     }
 }
 

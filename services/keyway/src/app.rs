@@ -3,13 +3,15 @@
 //! and the client address and brute-force guard of `front`).
 //!
 //! Tracing records method, path, status and latency — never headers — so
-//! keys presented in `Authorization` or `x-api-key` cannot reach a log.
+//! keys presented in `Authorization` or `x-api-key` cannot reach a log. The
+//! one header read is `traceparent`: with traces exported, the request's
+//! span continues the caller's trace.
 
 use std::sync::Arc;
 
 use axum::{Router, http::Request};
 use keyway_auth::AuthGuard;
-use keyway_common::config::CorsSettings;
+use keyway_common::{config::CorsSettings, telemetry};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::{DefaultOnResponse, TraceLayer},
@@ -48,7 +50,18 @@ pub(crate) fn build(
                     .get::<RequestId>()
                     .and_then(|id| id.header_value().to_str().ok())
                     .unwrap_or_default();
-                tracing::info_span!("request", request_id, method = %request.method(), path = %request.uri().path())
+                let span = tracing::info_span!(
+                    "request",
+                    request_id,
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    otel.kind = "server",
+                    // Known when the usage event leaves (see `observability::tokens`).
+                    gen_ai.usage.input_tokens = tracing::field::Empty,
+                    gen_ai.usage.output_tokens = tracing::field::Empty,
+                );
+                telemetry::extract_parent(&span, request.headers());
+                span
             })
             .on_request(())
             .on_response(DefaultOnResponse::new().level(Level::INFO)),

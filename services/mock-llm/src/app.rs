@@ -6,12 +6,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::MockConfig;
 use crate::state::AppState;
-use crate::{anthropic, completions, embeddings, errors, models, openai, responses};
+use crate::{anthropic, completions, embeddings, errors, models, openai, responses, trace_echo};
 
 /// Builds the router with `shutdown` wired into every sleep and stream.
 pub(crate) fn build_router(config: MockConfig, shutdown: CancellationToken) -> Router {
     let state = AppState::new(config, shutdown);
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/models", get(models::list))
         .route("/v1/chat/completions", post(openai::chat_completions))
@@ -32,5 +32,6 @@ pub(crate) fn build_router(config: MockConfig, shutdown: CancellationToken) -> R
         .route("/v1/responses/{id}/cancel", post(responses::cancel))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    trace_echo::attach(routes)
 }

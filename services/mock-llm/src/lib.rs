@@ -23,6 +23,7 @@ mod sse;
 mod state;
 mod text;
 mod tools;
+mod trace_echo;
 mod usage;
 
 #[cfg(test)]

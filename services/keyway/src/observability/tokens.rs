@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use keyway_common::metrics::{self as metric, TenantLabels};
+use keyway_common::{
+    metrics::{self as metric, TenantLabels},
+    telemetry,
+};
 use keyway_gateway::usage::UsageSink;
 use keyway_proto::v1::UsageEvent;
 
@@ -14,6 +17,24 @@ pub(crate) struct CountingSink {
 
 impl UsageSink for CountingSink {
     fn record(&self, event: UsageEvent) {
+        // Runs inside the request's span when the response body ends: the
+        // token counts join the trace there (they arrive after the upstream
+        // call's span has closed), and the hand-off is a span of its own.
+        if telemetry::tracing_enabled() {
+            let current = tracing::Span::current();
+            // As i64: tracing-opentelemetry exports a u64 as text.
+            let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            current.record("gen_ai.usage.input_tokens", count(event.input_tokens));
+            current.record("gen_ai.usage.output_tokens", count(event.output_tokens));
+        }
+        let _publish = tracing::info_span!(
+            target: telemetry::TRACE_TARGET,
+            "publish usage event",
+            otel.kind = "producer",
+            messaging.system = "nats",
+            keyway.event_id = event.event_id.as_str(),
+        )
+        .entered();
         let tenant = self.tenants.label(&event.tenant_id);
         let model: Arc<str> = event.model.as_str().into();
         for (kind, n) in [
