@@ -51,9 +51,9 @@ fn the_openai_node_sdk_speaks_the_responses_api_through_keyway_up() {
     assert!(text.contains("checks passed"), "{text}");
 }
 
-fn write_codex_config(codex_home: &Path, base: &str) {
+fn write_codex_config(codex_home: &Path, base: &str, model: &str) {
     let config = format!(
-        r#"model = "mock-gpt"
+        r#"model = "{model}"
 model_provider = "keyway"
 check_for_update_on_startup = false
 approval_policy = "never"
@@ -75,55 +75,65 @@ stream_max_retries = 0
     std::fs::write(codex_home.join("config.toml"), config).expect("codex config");
 }
 
+/// Codex speaks only the Responses API: `mock-gpt` passes it through,
+/// `mock-claude-lenient` (Anthropic's wire) is reached through the bridge.
+/// Codex offers hosted tools (web search, a sub-agent namespace) that only
+/// OpenAI runs, so the Anthropic model must drop what does not translate.
 #[test]
-fn codex_exec_completes_a_prompt_through_keyway_up() {
+fn codex_exec_completes_a_prompt_through_keyway_up_on_both_wires() {
     let codex = agents_bin("codex");
     let process = KeywayProcess::start(&[]);
-    let home = home();
-    let codex_home = home.path().join(".codex");
-    write_codex_config(&codex_home, &process.base);
-    let output = Command::new(codex)
-        .args(["exec", "--skip-git-repo-check", "say hello to keyway"])
-        .current_dir(home.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("CODEX_HOME", &codex_home)
-        .env("KEYWAY_CODEX_KEY", &process.isolation.admin_key)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("codex runs");
-    let text = report(&output, &process);
-    assert!(output.status.success(), "{text}");
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("Hello from mock-llm!"),
-        "{text}"
-    );
+    for model in ["mock-gpt", "mock-claude-lenient"] {
+        let home = home();
+        let codex_home = home.path().join(".codex");
+        write_codex_config(&codex_home, &process.base, model);
+        let output = Command::new(&codex)
+            .args(["exec", "--skip-git-repo-check", "say hello to keyway"])
+            .current_dir(home.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("CODEX_HOME", &codex_home)
+            .env("KEYWAY_CODEX_KEY", &process.isolation.admin_key)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("codex runs");
+        let text = report(&output, &process);
+        assert!(output.status.success(), "{model}: {text}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Hello from mock-llm!"),
+            "{model}: {text}"
+        );
+    }
 }
 
+/// Claude Code speaks only the Anthropic messages API: `mock-claude`
+/// passes it through, `mock-gpt` (OpenAI's wire) is translated.
 #[test]
-fn claude_code_completes_a_prompt_through_keyway_up() {
+fn claude_code_completes_a_prompt_through_keyway_up_on_both_wires() {
     let claude = agents_bin("claude");
     let process = KeywayProcess::start(&[]);
-    let home = home();
-    let output = Command::new(claude)
-        .args(["-p", "say hello to keyway", "--model", "mock-claude"])
-        .current_dir(home.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("ANTHROPIC_BASE_URL", &process.base)
-        .env("ANTHROPIC_API_KEY", &process.isolation.admin_key)
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("DISABLE_ERROR_REPORTING", "1")
-        .output()
-        .expect("claude runs");
-    let text = report(&output, &process);
-    assert!(output.status.success(), "{text}");
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("Hello from mock-llm!"),
-        "{text}"
-    );
+    for model in ["mock-claude", "mock-gpt"] {
+        let home = home();
+        let output = Command::new(&claude)
+            .args(["-p", "say hello to keyway", "--model", model])
+            .current_dir(home.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("ANTHROPIC_BASE_URL", &process.base)
+            .env("ANTHROPIC_API_KEY", &process.isolation.admin_key)
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            .env("DISABLE_TELEMETRY", "1")
+            .env("DISABLE_AUTOUPDATER", "1")
+            .env("DISABLE_ERROR_REPORTING", "1")
+            .output()
+            .expect("claude runs");
+        let text = report(&output, &process);
+        assert!(output.status.success(), "{model}: {text}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Hello from mock-llm!"),
+            "{model}: {text}"
+        );
+    }
 }

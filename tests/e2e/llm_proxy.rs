@@ -162,6 +162,7 @@ async fn models_are_listed_in_the_shape_the_client_speaks() {
         [
             "mock-claude",
             "mock-claude-lenient",
+            "mock-compat",
             "mock-embed",
             "mock-gpt",
             "mock-gpt-byok",

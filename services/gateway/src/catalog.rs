@@ -67,6 +67,26 @@ pub enum Mode {
     Completion,
 }
 
+/// How an OpenAI-wire chat model serves `/v1/responses`: passed through to
+/// the upstream's own Responses API, or bridged onto its chat completions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponsesApi {
+    Native,
+    Bridge,
+}
+
+impl ResponsesApi {
+    /// OpenAI has the Responses API; most OpenAI-compatible servers have
+    /// only chat completions, and the bridge serves them all.
+    fn default_for(provider: &str) -> Self {
+        match provider {
+            "openai" | "azure" => ResponsesApi::Native,
+            _ => ResponsesApi::Bridge,
+        }
+    }
+}
+
 /// Prices per million tokens, as written in the catalog.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +139,8 @@ struct RawModel {
     client_wires: Option<Vec<Wire>>,
     #[serde(default)]
     drop_unsupported: bool,
+    /// Default by provider: see [`ResponsesApi::default_for`].
+    responses_api: Option<ResponsesApi>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +174,8 @@ pub struct Model {
     pub client_wires: Vec<Wire>,
     /// Drop request parameters that do not translate instead of refusing them.
     pub drop_unsupported: bool,
+    /// An OpenAI-wire model's Responses API: its own, or the bridge.
+    pub responses_api: ResponsesApi,
 }
 
 /// `max_output_tokens` of a model whose catalog entry names none: at least
@@ -242,7 +266,7 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
         .map_err(|e| fail(format!("base_url {base_url:?}: {e}")))?;
     Ok(Model {
         name: name.to_owned(),
-        provider: m.provider,
+        provider: m.provider.clone(),
         wire,
         mode: m.mode,
         upstream_model: m.upstream_model,
@@ -254,6 +278,9 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
         max_output_tokens,
         client_wires,
         drop_unsupported: m.drop_unsupported,
+        responses_api: m
+            .responses_api
+            .unwrap_or_else(|| ResponsesApi::default_for(&m.provider)),
     })
 }
 

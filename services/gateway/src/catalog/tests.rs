@@ -77,6 +77,9 @@ fn completion_models_and_the_responses_family_are_routed() {
         "http://127.0.0.1:9999/v1/completions"
     );
     assert_eq!(c.get("mock-gpt").unwrap().base_url, "http://127.0.0.1:9999/v1");
+    // OpenAI has a Responses API; other OpenAI-compatible servers get the bridge.
+    assert_eq!(c.get("mock-gpt").unwrap().responses_api, ResponsesApi::Native);
+    assert_eq!(c.get("mock-compat").unwrap().responses_api, ResponsesApi::Bridge);
     assert_eq!(Endpoint::Responses.family(), Endpoint::ChatCompletions);
     assert_eq!(Endpoint::CountTokens.family(), Endpoint::Messages);
     let yaml = "models:\n  m:\n    provider: anthropic\n    mode: completion\n    upstream_model: x\n    base_url: http://h/v1\n    key_source: [user]\n";

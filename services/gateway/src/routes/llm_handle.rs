@@ -52,7 +52,8 @@ pub(crate) async fn handle(
     match forward(gw, caller, headers, body, endpoint, &mut meter).await {
         Ok((upstream, format, served, reply)) => {
             let upstream = match (endpoint, &gw.response_owners) {
-                (Endpoint::Responses, Some(owners)) => {
+                // A bridged response is not stored upstream: nothing to find later.
+                (Endpoint::Responses, Some(owners)) if reply.is_none() => {
                     let owner = served.owner(caller);
                     responses::remember(owners, &owner, upstream, format == Format::ResponsesSse).await
                 }
@@ -105,6 +106,13 @@ async fn forward(
         meter.requested(&model.name, request.stream, request_json.clone());
         meter.resolved(model, credential.source);
         meter.wires(translate::client_wire(endpoint), model.wire);
+    }
+    if counted_here(model, endpoint) {
+        return Err(GatewayError::UpstreamRefused {
+            status: axum::http::StatusCode::NOT_FOUND,
+            message: "the upstream has no Responses API".into(),
+            retry_after: None,
+        });
     }
     let reservation = reserve(gw, caller, model, endpoint, &request_json, output).await;
     match (reservation, meter.as_mut()) {
@@ -201,6 +209,9 @@ fn route_for(model: &Model, endpoint: Endpoint) -> Result<Option<translate::Brid
         Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Embeddings => {
             translate::bridge(model, endpoint)
         }
+        Endpoint::Responses => translate::responses_bridge(model),
+        // Counted, never translated: see `counted_here`.
+        Endpoint::ResponsesInputTokens => translate::responses_bridge(model).map(|_| None),
         other => {
             let own = Endpoint::serving(model.wire, model.mode);
             if own == other.family() {
@@ -210,6 +221,13 @@ fn route_for(model: &Model, endpoint: Endpoint) -> Result<Option<translate::Brid
             }
         }
     }
+}
+
+/// A Responses token count for a model served through the bridge: its
+/// upstream has no such route, so the count is made here, as when an
+/// upstream answers 404 (`counted::local`).
+fn counted_here(model: &Model, endpoint: Endpoint) -> bool {
+    endpoint == Endpoint::ResponsesInputTokens && matches!(translate::responses_bridge(model), Ok(Some(_)))
 }
 
 /// Which model and key source served a request.
@@ -355,7 +373,7 @@ pub(crate) fn respond(
                         .map_err(|e| std::io::Error::other(e.without_url())),
                 ),
             };
-            let translated = TranslatedBody::new(inner, reply.bridge, reply.stream, reply.include_usage);
+            let translated = TranslatedBody::new(inner, reply);
             Body::from_stream(Coalesce::new(translated))
         }
         (None, None, None) => Body::empty(),

@@ -11,12 +11,15 @@ use std::{
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 
-use super::{Bridge, Transducer, stream_to_anthropic::ToAnthropic, stream_to_openai::ToOpenAi};
-use crate::{catalog::Wire, usage::sse};
+use serde_json::Value;
+
+use super::{Bridge, Reply, Transducer};
+use crate::usage::sse;
 
 enum Mode {
     Json {
         bridge: Bridge,
+        echo: Value,
         kept: BytesMut,
     },
     Stream {
@@ -34,20 +37,16 @@ pub(crate) struct TranslatedBody {
 }
 
 impl TranslatedBody {
-    /// `include_usage`: an OpenAI client asked for the usage chunk.
-    pub(crate) fn new(inner: Inner, bridge: Bridge, stream: bool, include_usage: bool) -> Self {
-        let mode = if stream {
-            let transducer: Box<dyn Transducer> = match bridge.client {
-                Wire::OpenAi => Box::new(ToOpenAi::new(include_usage)),
-                Wire::Anthropic => Box::new(ToAnthropic::new()),
-            };
+    pub(crate) fn new(inner: Inner, reply: Reply) -> Self {
+        let mode = if reply.stream {
             Mode::Stream {
                 pending: BytesMut::new(),
-                transducer,
+                transducer: super::transducer(&reply),
             }
         } else {
             Mode::Json {
-                bridge,
+                bridge: reply.bridge,
+                echo: reply.echo,
                 kept: BytesMut::new(),
             }
         };
@@ -79,7 +78,7 @@ impl TranslatedBody {
 
     fn end(&mut self) -> Bytes {
         match &mut self.mode {
-            Mode::Json { bridge, kept } => Bytes::from(super::response(*bridge, kept)),
+            Mode::Json { bridge, echo, kept } => Bytes::from(super::response(*bridge, kept, echo)),
             Mode::Stream { pending, transducer } => {
                 let mut out = Vec::new();
                 // A last event without its blank line still counts.

@@ -17,6 +17,7 @@ mod req_to_anthropic;
 mod req_to_openai;
 mod resp_to_anthropic;
 mod resp_to_openai;
+mod responses;
 mod stop;
 mod stream_to_anthropic;
 mod stream_to_openai;
@@ -30,7 +31,7 @@ use serde_json::{Map, Value};
 pub(crate) use body::TranslatedBody;
 pub(crate) use unsupported::Unsupported;
 
-use crate::catalog::{Endpoint, Mode, Model, Wire};
+use crate::catalog::{Endpoint, Mode, Model, ResponsesApi, Wire};
 
 /// The `max_tokens` sent to an Anthropic model when an OpenAI client names
 /// none (Anthropic requires one), lowered to the model's `max_output_tokens`.
@@ -45,6 +46,9 @@ pub(crate) const DROPPED_HEADER: &str = "x-keyway-dropped-params";
 pub(crate) struct Bridge {
     pub(crate) client: Wire,
     pub(crate) upstream: Wire,
+    /// The client speaks the Responses API, bridged onto chat completions
+    /// (then onto messages when the upstream is Anthropic's).
+    pub(crate) responses: bool,
 }
 
 /// How `endpoint` serves `model`: `Ok(None)` on the model's own route (pass
@@ -65,6 +69,25 @@ pub(crate) fn bridge(model: &Model, endpoint: Endpoint) -> Result<Option<Bridge>
     Ok(Some(Bridge {
         client,
         upstream: model.wire,
+        responses: false,
+    }))
+}
+
+/// The Responses API bridge for `model`, when it has no Responses API of
+/// its own: `Ok(None)` to pass through, else `Err` with the route that
+/// serves it.
+pub(crate) fn responses_bridge(model: &Model) -> Result<Option<Bridge>, &'static str> {
+    let own = Endpoint::serving(model.wire, model.mode);
+    if model.mode != Mode::Chat || !model.client_wires.contains(&Wire::OpenAi) {
+        return Err(own.route());
+    }
+    if model.wire == Wire::OpenAi && model.responses_api == ResponsesApi::Native {
+        return Ok(None);
+    }
+    Ok(Some(Bridge {
+        client: Wire::OpenAi,
+        upstream: model.wire,
+        responses: true,
     }))
 }
 
@@ -88,6 +111,8 @@ pub(crate) struct Reply {
     /// An OpenAI client asked for the stream's usage chunk.
     pub(crate) include_usage: bool,
     pub(crate) dropped: Vec<String>,
+    /// A Responses client's request fields, echoed in its response object.
+    pub(crate) echo: Value,
 }
 
 impl Reply {
@@ -138,6 +163,11 @@ pub(crate) fn prepare(
 ) -> Result<Reply, Unsupported> {
     let include_usage =
         body.get("stream_options").and_then(|o| o.get("include_usage")) == Some(&Value::Bool(true));
+    let echo = if bridge.responses {
+        responses::echo(body)
+    } else {
+        Value::Null
+    };
     let translated = request(bridge, std::mem::take(body), target)?;
     *body = translated.body;
     Ok(Reply {
@@ -145,6 +175,7 @@ pub(crate) fn prepare(
         stream,
         include_usage,
         dropped: translated.dropped,
+        echo,
     })
 }
 
@@ -155,9 +186,15 @@ pub(crate) fn request(
     target: Target<'_>,
 ) -> Result<TranslatedRequest, Unsupported> {
     let mut policy = unsupported::Policy::new(target.drop_unsupported);
-    let body = match bridge.upstream {
-        Wire::Anthropic => req_to_anthropic::translate(body, &target, &mut policy)?,
-        Wire::OpenAi => req_to_openai::translate(body, &target, &mut policy)?,
+    let body = if bridge.responses {
+        responses::to_chat(body, &mut policy)?
+    } else {
+        body
+    };
+    let body = match (bridge.client, bridge.upstream) {
+        (Wire::OpenAi, Wire::OpenAi) | (Wire::Anthropic, Wire::Anthropic) => body,
+        (_, Wire::Anthropic) => req_to_anthropic::translate(body, &target, &mut policy)?,
+        (_, Wire::OpenAi) => req_to_openai::translate(body, &target, &mut policy)?,
     };
     Ok(TranslatedRequest {
         body,
@@ -166,16 +203,43 @@ pub(crate) fn request(
 }
 
 /// Rewrites a whole (non-stream) upstream answer into the client's wire.
-/// An answer that is not the JSON expected is returned unchanged.
-pub(crate) fn response(bridge: Bridge, upstream: &[u8]) -> Vec<u8> {
+/// An answer that is not the JSON expected is returned unchanged. `echo`:
+/// see [`Reply::echo`].
+pub(crate) fn response(bridge: Bridge, upstream: &[u8], echo: &Value) -> Vec<u8> {
     let Ok(answer) = serde_json::from_slice::<Value>(upstream) else {
         return upstream.to_vec();
     };
-    let out = match bridge.client {
-        Wire::OpenAi => resp_to_openai::translate(&answer),
-        Wire::Anthropic => resp_to_anthropic::translate(&answer),
+    let chat = match (bridge.client, bridge.upstream) {
+        (Wire::OpenAi, Wire::OpenAi) | (Wire::Anthropic, Wire::Anthropic) => answer,
+        (Wire::OpenAi, Wire::Anthropic) => resp_to_openai::translate(&answer),
+        (Wire::Anthropic, Wire::OpenAi) => resp_to_anthropic::translate(&answer),
+    };
+    let out = if bridge.responses {
+        responses::from_chat(&chat, echo)
+    } else {
+        chat
     };
     serde_json::to_vec(&out).unwrap_or_else(|_| upstream.to_vec())
+}
+
+/// The stream rewriter for a bridge. `include_usage`: an OpenAI chat
+/// client asked for the usage chunk.
+pub(crate) fn transducer(reply: &Reply) -> Box<dyn Transducer> {
+    let bridge = reply.bridge;
+    let to_client: Box<dyn Transducer> = match bridge.client {
+        Wire::OpenAi => Box::new(stream_to_openai::ToOpenAi::new(
+            reply.include_usage || bridge.responses,
+        )),
+        Wire::Anthropic => Box::new(stream_to_anthropic::ToAnthropic::new()),
+    };
+    match (bridge.responses, bridge.upstream) {
+        (false, _) => to_client,
+        (true, Wire::OpenAi) => Box::new(responses::ToResponses::new(reply.echo.clone())),
+        (true, Wire::Anthropic) => Box::new(responses::Chain::new(
+            to_client,
+            Box::new(responses::ToResponses::new(reply.echo.clone())),
+        )),
+    }
 }
 
 /// Turns one upstream SSE event (its joined `data`) into client frames.

@@ -22,6 +22,23 @@ const MAPPED: &[&str] = &[
     "tool_choice",
 ];
 
+/// Anthropic parameters that tune how hard or how the provider works, not
+/// what the answer is, so an OpenAI model can do without them (Claude Code
+/// sends all three): `context_management` clears old tool results or
+/// thinking server-side near the context limit (without it the whole
+/// context is sent, as below that limit); adaptive (or disabled) `thinking`
+/// leaves thinking to the model, as OpenAI models do anyway; an
+/// `output_config` with only an `effort` level. Extended thinking with a
+/// budget, or an output format, asks for something and is refused.
+fn is_hint(key: &str, value: &Value) -> bool {
+    match key {
+        "context_management" => true,
+        "thinking" => matches!(value["type"].as_str(), Some("adaptive" | "disabled")),
+        "output_config" => value.as_object().is_some_and(|o| o.keys().all(|k| k == "effort")),
+        _ => false,
+    }
+}
+
 pub(crate) fn translate(
     mut body: Map<String, Value>,
     target: &Target<'_>,
@@ -33,8 +50,10 @@ pub(crate) fn translate(
         .cloned()
         .collect();
     for key in unmapped {
-        if body.remove(&key).is_some_and(|v| !v.is_null()) {
-            policy.refuse(key.as_str(), reason(&key))?;
+        match body.remove(&key) {
+            None | Some(Value::Null) => {}
+            Some(value) if is_hint(&key, &value) => policy.drop_hint(key),
+            Some(_) => policy.refuse(key.as_str(), reason(&key))?,
         }
     }
     let mut out = Map::new();
@@ -158,14 +177,10 @@ fn user(
     Ok(())
 }
 
+/// OpenAI tool results carry no error flag: a failed tool's result says so
+/// in its text instead (`Error: …`), which is what the flag tells the model.
 fn tool_message(block: &Value, at: &str, policy: &mut Policy) -> Result<Value, Unsupported> {
-    if block["is_error"] == true {
-        policy.refuse(
-            format!("{at}.content[].is_error"),
-            "OpenAI tool results carry no error flag",
-        )?;
-    }
-    let content = match &block["content"] {
+    let mut content = match &block["content"] {
         Value::Array(inner) => {
             let mut parts = Vec::new();
             for b in inner {
@@ -182,6 +197,12 @@ fn tool_message(block: &Value, at: &str, policy: &mut Policy) -> Result<Value, U
         Value::Null => Value::String(String::new()),
         text => text.clone(),
     };
+    if block["is_error"] == true {
+        match &mut content {
+            Value::Array(parts) => parts.insert(0, json!({"type": "text", "text": "Error: "})),
+            other => *other = Value::String(format!("Error: {}", other.as_str().unwrap_or_default())),
+        }
+    }
     Ok(json!({"role": "tool", "tool_call_id": block["tool_use_id"], "content": content}))
 }
 

@@ -55,6 +55,16 @@ impl Policy {
         Ok(())
     }
 
+    /// `param` only tunes how the provider manages the request (it asks for
+    /// nothing in the answer), so it is dropped under either policy, and
+    /// still listed.
+    pub(crate) fn drop_hint(&mut self, param: impl Into<String>) {
+        let param = param.into();
+        if !self.dropped.contains(&param) {
+            self.dropped.push(param);
+        }
+    }
+
     pub(crate) fn into_dropped(self) -> Vec<String> {
         self.dropped
     }

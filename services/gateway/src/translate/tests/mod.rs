@@ -4,6 +4,7 @@
 
 mod requests;
 mod responses;
+mod responses_api;
 mod roundtrip;
 mod streams;
 
@@ -15,10 +16,12 @@ use crate::catalog::Wire;
 const TO_ANTHROPIC: Bridge = Bridge {
     client: Wire::OpenAi,
     upstream: Wire::Anthropic,
+    responses: false,
 };
 const TO_OPENAI: Bridge = Bridge {
     client: Wire::Anthropic,
     upstream: Wire::OpenAi,
+    responses: false,
 };
 
 fn target(drop_unsupported: bool) -> Target<'static> {

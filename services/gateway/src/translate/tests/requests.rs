@@ -241,3 +241,28 @@ fn malformed_tool_call_arguments_are_refused_even_when_dropping() {
     let err = super::super::request(TO_ANTHROPIC, object(body), target(true)).unwrap_err();
     assert_eq!(err.param, "messages[0].tool_calls[0].function.arguments");
 }
+
+#[test]
+fn claude_codes_tuning_parameters_are_dropped_and_listed_and_a_tool_error_is_said_in_text() {
+    let body = json!({"model": "m", "max_tokens": 10,
+    "thinking": {"type": "adaptive", "display": "omitted"},
+    "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+    "output_config": {"effort": "high"},
+    "messages": [
+        {"role": "user", "content": "run it"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "is_error": true, "content": "exit 1"}]},
+    ]});
+    let out = translate(TO_OPENAI, body).unwrap();
+    assert_eq!(
+        out.dropped,
+        ["context_management", "output_config", "thinking"].map(String::from)
+    );
+    assert_eq!(out.body["messages"][2]["content"], "Error: exit 1");
+    assert!(out.body.get("thinking").is_none());
+
+    let budget = json!({"model": "m", "max_tokens": 10, "messages": [], "thinking": {"type": "enabled", "budget_tokens": 2000}});
+    assert_eq!(translate(TO_OPENAI, budget).unwrap_err().param, "thinking");
+    let format = json!({"model": "m", "max_tokens": 10, "messages": [], "output_config": {"format": {"type": "json_schema"}}});
+    assert_eq!(translate(TO_OPENAI, format).unwrap_err().param, "output_config");
+}

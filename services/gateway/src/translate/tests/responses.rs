@@ -4,7 +4,12 @@ use super::*;
 use crate::translate::stop;
 
 fn answer(bridge: Bridge, body: Value) -> Value {
-    serde_json::from_slice(&super::super::response(bridge, body.to_string().as_bytes())).unwrap()
+    serde_json::from_slice(&super::super::response(
+        bridge,
+        body.to_string().as_bytes(),
+        &serde_json::Value::Null,
+    ))
+    .unwrap()
 }
 
 #[test]
@@ -94,5 +99,8 @@ fn errors_inside_an_answer_take_the_client_shape_and_garbage_passes_unchanged() 
         e,
         json!({"type": "error", "error": {"type": "server_error", "message": "boom"}})
     );
-    assert_eq!(super::super::response(TO_OPENAI, b"not json"), b"not json");
+    assert_eq!(
+        super::super::response(TO_OPENAI, b"not json", &serde_json::Value::Null),
+        b"not json"
+    );
 }

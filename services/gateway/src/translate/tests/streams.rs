@@ -4,7 +4,7 @@ use super::*;
 use crate::translate::{Transducer, stream_to_anthropic::ToAnthropic, stream_to_openai::ToOpenAi};
 
 /// Feeds `data` payloads and returns the `(event name, data)` pairs written.
-fn run(t: &mut dyn Transducer, data: &[Value]) -> Vec<(Option<String>, String)> {
+pub(super) fn run(t: &mut dyn Transducer, data: &[Value]) -> Vec<(Option<String>, String)> {
     let mut out = Vec::new();
     for d in data {
         t.event(&d.to_string(), &mut out);
@@ -28,7 +28,7 @@ fn run(t: &mut dyn Transducer, data: &[Value]) -> Vec<(Option<String>, String)> 
         .collect()
 }
 
-fn anthropic_stream() -> Vec<Value> {
+pub(super) fn anthropic_stream() -> Vec<Value> {
     vec![
         json!({"type": "message_start", "message": {"id": "msg_1", "model": "claude", "usage": {"input_tokens": 8, "output_tokens": 1, "cache_read_input_tokens": 2}}}),
         json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
