@@ -209,15 +209,15 @@ impl GatewayError {
         }
     }
 
-    pub fn into_response_as(self, flavor: Flavor) -> Response {
-        let status = self.status();
+    /// The JSON body of this error in `flavor`'s shape.
+    pub fn body(&self, flavor: Flavor) -> serde_json::Value {
         let message = self.to_string();
         // OpenAI names the offending parameter where there is one.
-        let param = match &self {
+        let param = match self {
             GatewayError::Untranslatable { param, .. } => Some(param.as_str()),
             _ => None,
         };
-        let body = match flavor {
+        match flavor {
             Flavor::OpenAi => json!({"error": {
                 "message": message,
                 "type": self.openai_type(),
@@ -230,7 +230,12 @@ impl GatewayError {
                 "message": message,
                 "keyway_code": self.code(),
             }}),
-        };
+        }
+    }
+
+    pub fn into_response_as(self, flavor: Flavor) -> Response {
+        let status = self.status();
+        let body = self.body(flavor);
         let mut response = (status, Json(body)).into_response();
         // What is left of an oversized request is never read, and hyper
         // closes such a connection after the answer: say so up front.
@@ -303,8 +308,8 @@ mod tests {
                 param: "n".into(),
                 reason: "x",
             },
-            GatewayError::Limited(crate::limits::Refusal::for_test(false)),
-            GatewayError::Limited(crate::limits::Refusal::for_test(true)),
+            GatewayError::Limited(crate::limits::Refusal::sample(false)),
+            GatewayError::Limited(crate::limits::Refusal::sample(true)),
             GatewayError::LimitsUnavailable,
             GatewayError::TooManyFailures { retry_after_secs: 9 },
         ];

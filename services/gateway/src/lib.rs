@@ -12,6 +12,7 @@ mod cost;
 mod credentials;
 mod drain;
 pub mod error;
+pub mod error_samples;
 mod first_byte;
 pub mod limits;
 mod proxy;

@@ -15,6 +15,7 @@ mod mock;
 mod observability;
 pub mod openapi;
 mod openapi_errors;
+mod openapi_examples;
 mod phases;
 mod serve;
 mod services;

@@ -72,8 +72,9 @@ impl Modify for ApiErrors {
         components
             .schemas
             .insert(ErrorDetail::name().into_owned(), ErrorDetail::schema());
+        crate::openapi_examples::register_schemas(openapi);
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let document: fn(&mut Operation) = if path.starts_with("/api/v1/") {
+            let document: fn(&str, &mut Operation) = if path.starts_with("/api/v1/") {
                 document_errors
             } else if path.starts_with("/v1/") {
                 document_llm_refusals
@@ -88,13 +89,13 @@ impl Modify for ApiErrors {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
-                document(operation);
+                document(path, operation);
             }
         }
     }
 }
 
-fn document_errors(operation: &mut Operation) {
+fn document_errors(_path: &str, operation: &mut Operation) {
     let has_body = operation.request_body.is_some();
     let responses = &mut operation.responses.responses;
     for (status, description, body_only) in API_ERRORS {
@@ -117,22 +118,64 @@ fn document_errors(operation: &mut Operation) {
                 .or_insert_with(|| Content::new(Some(Ref::from_schema_name(ErrorBody::name()))));
         }
     }
+    crate::openapi_examples::document_api(operation, &ErrorBody::name());
 }
+
+/// What a `/v1` status means when its handler says nothing more specific.
+const LLM_ERRORS: &[(&str, &str)] = &[
+    (
+        "400",
+        "Invalid request: the body is not valid JSON (KW-REQ-001) or a field is missing or mistyped \
+         (KW-REQ-002); the model is served on another route (KW-MODEL-002); or no key source has a key \
+         for the caller (KW-KEY-001).",
+    ),
+    (
+        "401",
+        "No API key (KW-AUTH-001); an invalid, revoked or expired one (KW-AUTH-002); or its user has not \
+         been confirmed by Keycloak recently enough (KW-AUTH-005).",
+    ),
+    (
+        "404",
+        "The model does not exist or the caller may not use it (KW-MODEL-001).",
+    ),
+    ("413", "The body is over `KEYWAY_MAX_BODY_BYTES` (KW-REQ-003)."),
+    (
+        "502",
+        "The upstream provider failed, could not be reached, or broke the connection (KW-UP-002).",
+    ),
+    ("504", "The upstream provider did not answer in time (KW-UP-003)."),
+    (
+        "503",
+        "The credential store (KW-AUTH-004) or the shared rate-limit counters (KW-LIMIT-003) cannot be \
+         reached; retry.",
+    ),
+];
 
 /// `/v1` errors are in the OpenAI or Anthropic shape each handler
 /// documents; what every authenticated `/v1` route can add is the 429 of a
 /// client refused for failed authentications, or of a limit.
-fn document_llm_refusals(operation: &mut Operation) {
-    operation
-        .responses
-        .responses
-        .entry("429".to_owned())
-        .or_insert_with(|| {
-            RefOr::T(Response::new(
-                "Too many failed authentications from the client's address (KW-AUTH-006), or a rate limit or \
+fn document_llm_refusals(path: &str, operation: &mut Operation) {
+    let responses = &mut operation.responses.responses;
+    for (status, description) in LLM_ERRORS {
+        // Every authenticated route can meet an unreachable credential store.
+        let always = *status == "503";
+        match responses.get_mut(*status) {
+            Some(RefOr::T(response)) if response.description.is_empty() => {
+                response.description = (*description).to_owned();
+            }
+            None if always => {
+                responses.insert((*status).to_owned(), RefOr::T(Response::new(*description)));
+            }
+            _ => {}
+        }
+    }
+    responses.entry("429".to_owned()).or_insert_with(|| {
+        RefOr::T(Response::new(
+            "Too many failed authentications from the client's address (KW-AUTH-006), or a rate limit or \
                  budget reached (KW-LIMIT-001, KW-LIMIT-002); `Retry-After` says when to retry.",
-            ))
-        });
+        ))
+    });
+    crate::openapi_examples::document_llm(path, operation);
 }
 
 fn description_of(status: &str) -> &'static str {
@@ -153,21 +196,8 @@ fn description_of(status: &str) -> &'static str {
 mod tests {
     use std::{collections::BTreeSet, fs, path::Path};
 
-    /// Every `KW-…` code in `text`.
     fn codes_in(text: &str) -> BTreeSet<String> {
-        let mut codes = BTreeSet::new();
-        let mut rest = text;
-        while let Some(at) = rest.find("KW-") {
-            let code: String = rest[at..]
-                .chars()
-                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '-')
-                .collect();
-            if code.split('-').count() == 3 && code.ends_with(|c: char| c.is_ascii_digit()) {
-                codes.insert(code.clone());
-            }
-            rest = &rest[at + code.len().max(3)..];
-        }
-        codes
+        crate::openapi_examples::codes_in(text).into_iter().collect()
     }
 
     fn codes_under(dir: &Path, codes: &mut BTreeSet<String>) {

@@ -50,8 +50,9 @@ impl Refusal {
         self.retry_after
     }
 
-    #[cfg(test)]
-    pub(crate) fn for_test(budget: bool) -> Self {
+    /// A refusal of the tenant's requests per minute (or its monthly
+    /// budget), for tests and the OpenAPI examples.
+    pub(crate) fn sample(budget: bool) -> Self {
         Self {
             kind: if budget {
                 Kind::MonthlySpend
@@ -59,7 +60,7 @@ impl Refusal {
                 Kind::RequestsPerMinute
             },
             scope: "tenant",
-            limit: 1,
+            limit: if budget { 5_000_000 } else { 60 },
             retry_after: 7,
             held_in_flight: false,
             requested: None,

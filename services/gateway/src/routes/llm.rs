@@ -23,11 +23,11 @@ use crate::{
         (status = 200, description = "The completion, as JSON or as `text/event-stream` when `stream` is true (OpenAI's chunks and `data: [DONE]`, also for translated models)",
             headers(("x-keyway-dropped-params" = String, description = "Parameters dropped because the model's wire cannot express them (models with `drop_unsupported: true`)"))),
         (status = 400, description = "Invalid request, a parameter that does not translate to the model's wire (`KW-TRANSLATE-001`), a model not served to OpenAI clients (`KW-MODEL-002`), or the model needs a provider key (`KW-KEY-001`)"),
-        (status = 401, description = "Missing or invalid API key"),
-        (status = 404, description = "Unknown model"),
-        (status = 413, description = "Body over the limit"),
-        (status = 502, description = "The upstream provider failed"),
-        (status = 504, description = "The upstream provider timed out"),
+        (status = 401),
+        (status = 404),
+        (status = 413),
+        (status = 502),
+        (status = 504),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn chat_completions(

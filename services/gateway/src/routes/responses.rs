@@ -42,10 +42,10 @@ pub(crate) fn router() -> Router<Arc<Gateway>> {
     request_body(content = super::schemas::ResponsesRequest, description = "An OpenAI Responses API request"),
     responses(
         (status = 200, description = "The response object, or `text/event-stream` of `response.*` events when `stream` is true"),
-        (status = 400, description = "Invalid request, the model is served on another route, or it needs a provider key"),
-        (status = 401, description = "Missing or invalid API key"),
-        (status = 404, description = "Unknown model"),
-        (status = 502, description = "The upstream provider failed"),
+        (status = 400, description = "Invalid request (KW-REQ-001, KW-REQ-002), a parameter the Responses API bridge cannot translate (KW-TRANSLATE-001), the model is served on another route (KW-MODEL-002), or it needs a provider key (KW-KEY-001)"),
+        (status = 401),
+        (status = 404),
+        (status = 502),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn create(
@@ -64,7 +64,7 @@ pub(crate) async fn create(
     params(("id" = String, Path, description = "The response id, e.g. `resp_…`")),
     responses(
         (status = 200, description = "The response object (or its events replayed, with `stream=true`)"),
-        (status = 401, description = "Missing or invalid API key"),
+        (status = 401),
         (status = 404, description = "No response with this id was created by the caller's tenant (`KW-RESP-001`)"),
     ),
     security(("bearer" = [])))]
@@ -92,7 +92,7 @@ pub(crate) async fn retrieve(
     params(("id" = String, Path, description = "The response id")),
     responses(
         (status = 200, description = "`{id, object: \"response\", deleted: true}`"),
-        (status = 401, description = "Missing or invalid API key"),
+        (status = 401),
         (status = 404, description = "No response with this id was created by the caller's tenant (`KW-RESP-001`)"),
     ),
     security(("bearer" = [])))]
@@ -120,7 +120,7 @@ pub(crate) async fn delete(
     params(("id" = String, Path, description = "The response id")),
     responses(
         (status = 200, description = "A list of input items"),
-        (status = 401, description = "Missing or invalid API key"),
+        (status = 401),
         (status = 404, description = "No response with this id was created by the caller's tenant (`KW-RESP-001`)"),
     ),
     security(("bearer" = [])))]
@@ -148,8 +148,8 @@ pub(crate) async fn input_items(
     params(("id" = String, Path, description = "The response id")),
     responses(
         (status = 200, description = "The cancelled response"),
-        (status = 400, description = "The upstream refused (e.g. the response was not created with `background: true`)"),
-        (status = 401, description = "Missing or invalid API key"),
+        (status = 400, description = "The upstream refused (KW-UP-001), e.g. the response was not created with `background: true`"),
+        (status = 401),
         (status = 404, description = "No response with this id was created by the caller's tenant (`KW-RESP-001`)"),
     ),
     security(("bearer" = [])))]
@@ -178,7 +178,7 @@ pub(crate) async fn cancel(
     request_body(content = super::schemas::ResponsesRequest, description = "The request whose input is counted"),
     responses(
         (status = 200, description = "`{object: \"response.input_tokens\", input_tokens}`"),
-        (status = 400), (status = 401), (status = 404, description = "Unknown model"),
+        (status = 400), (status = 401), (status = 404),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn input_tokens(
@@ -215,8 +215,8 @@ pub(crate) async fn count_tokens(
     request_body(content = super::schemas::CompletionRequest, description = "An OpenAI legacy completions request"),
     responses(
         (status = 200, description = "The completion, as JSON or `text/event-stream`"),
-        (status = 400, description = "Invalid request, or the model is not a completion model"),
-        (status = 401), (status = 404, description = "Unknown model"),
+        (status = 400, description = "Invalid request (KW-REQ-001, KW-REQ-002), or the model is not a completion model (KW-MODEL-002)"),
+        (status = 401), (status = 404),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn completions(
