@@ -54,7 +54,10 @@ pub(crate) fn csrf_of(html: &str) -> Option<String> {
 impl ConsoleClient {
     pub(crate) fn new(stack: &TestStack) -> Self {
         Self {
-            http: reqwest::Client::builder().redirect(Policy::none()).build().unwrap(),
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
             base: stack.base.clone(),
             session: None,
             csrf: std::sync::Mutex::new(None),
@@ -146,7 +149,11 @@ impl ConsoleClient {
             .await
             .unwrap();
         let page = Self::read(response).await;
-        if let Some(cookie) = page.set_cookies().iter().find(|c| c.starts_with("keyway_console=")) {
+        if let Some(cookie) = page
+            .set_cookies()
+            .iter()
+            .find(|c| c.starts_with("keyway_console="))
+        {
             let value = cookie.split(';').next().unwrap()["keyway_console=".len()..].to_owned();
             self.session = Some(value);
         }
@@ -156,7 +163,12 @@ impl ConsoleClient {
     pub(crate) async fn sign_in(stack: &TestStack, key: &str) -> Self {
         let mut client = Self::new(stack);
         let page = client.try_sign_in(key).await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "sign-in refused: {}", page.body);
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "sign-in refused: {}",
+            page.body
+        );
         assert_eq!(page.location(), "/console/models");
         let models = client.get("/console/models").await;
         assert_eq!(models.status, 200, "{}", models.body);
@@ -168,7 +180,12 @@ impl ConsoleClient {
 pub(crate) async fn tenant_with_admin(stack: &TestStack) -> (String, String) {
     let tenant = new_tenant(stack, "starter").await;
     let user = new_user(stack, &tenant, "tenant-admin").await;
-    let (_, key) = new_api_key(stack, &tenant, json!({"name": "admin", "user_id": user, "role": "tenant-admin"})).await;
+    let (_, key) = new_api_key(
+        stack,
+        &tenant,
+        json!({"name": "admin", "user_id": user, "role": "tenant-admin"}),
+    )
+    .await;
     (tenant, key)
 }
 
@@ -197,20 +214,37 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_every_page_carries_the_cs
 
     let models = client.get("/console/models").await;
     let csp = models.headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(models.headers["cache-control"], "no-store");
-    assert!(!models.body.contains(&key), "the page never shows the key signed in with");
+    assert!(
+        !models.body.contains(&key),
+        "the page never shows the key signed in with"
+    );
     // No inline script: every <script> loads a file served by Keyway.
     for tag in models.body.split("<script").skip(1) {
-        assert!(tag.trim_start().starts_with("src=\"/console/static/"), "inline script: {tag}");
+        assert!(
+            tag.trim_start().starts_with("src=\"/console/static/"),
+            "inline script: {tag}"
+        );
     }
     let script = client.get("/console/static/console.js").await;
     assert_eq!(script.status, 200);
-    assert!(script.headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        script.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
 
     // Behind a TLS-terminating proxy the cookie is Secure.
-    let http = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
     let form = http
         .get(stack.url("/console/sign-in"))
         .header("x-forwarded-proto", "https")
@@ -226,7 +260,10 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_every_page_carries_the_cs
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     client.session = old;
     let after = client.get("/console/models").await;
-    assert_eq!((after.status, after.location()), (StatusCode::SEE_OTHER, "/console/sign-in"));
+    assert_eq!(
+        (after.status, after.location()),
+        (StatusCode::SEE_OTHER, "/console/sign-in")
+    );
 }
 
 #[tokio::test]
@@ -239,11 +276,15 @@ async fn a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing() {
     let form = [("email", "mallory@acme.test"), ("role", "member")];
     let missing = client.post_with("/console/users", &form, None).await;
     assert_eq!(missing.status, StatusCode::FORBIDDEN);
-    let wrong = client.post_with("/console/users", &form, Some("forged-token")).await;
+    let wrong = client
+        .post_with("/console/users", &form, Some("forged-token"))
+        .await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
     // Another session's token is wrong for this one too.
     let other = ConsoleClient::sign_in(&stack, &key).await;
-    let borrowed = client.post_with("/console/users", &form, other.csrf().as_deref()).await;
+    let borrowed = client
+        .post_with("/console/users", &form, other.csrf().as_deref())
+        .await;
     assert_eq!(borrowed.status, StatusCode::FORBIDDEN);
     let (_, users) = admin(&stack, "GET", &format!("/api/v1/tenants/{tenant}/users"), None).await;
     assert!(!users.to_string().contains("mallory"), "{users}");
@@ -270,7 +311,8 @@ async fn tenant_b_gets_404_for_tenant_a_ids_and_members_do_not_see_admin_pages()
     let (tenant_a, key_a) = tenant_with_admin(&stack).await;
     let (_, key_b) = tenant_with_admin(&stack).await;
     let user_a = new_user(&stack, &tenant_a, "member").await;
-    let (key_id_a, member_key_a) = new_api_key(&stack, &tenant_a, json!({"name": "m", "user_id": user_a})).await;
+    let (key_id_a, member_key_a) =
+        new_api_key(&stack, &tenant_a, json!({"name": "m", "user_id": user_a})).await;
 
     let a = ConsoleClient::sign_in(&stack, &key_a).await;
     assert_eq!(a.get(&format!("/console/users/{user_a}")).await.status, 200);
@@ -289,7 +331,10 @@ async fn tenant_b_gets_404_for_tenant_a_ids_and_members_do_not_see_admin_pages()
     // Members and tenant admins alike never see the platform's pages.
     let member = ConsoleClient::sign_in(&stack, &member_key_a).await;
     assert_eq!(member.get("/console/users").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(member.get("/console/webhooks").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        member.get("/console/webhooks").await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(a.get("/console/tenants").await.status, StatusCode::NOT_FOUND);
     let platform = ConsoleClient::sign_in(&stack, &stack.admin_key).await;
     let tenants = platform.get("/console/tenants").await;

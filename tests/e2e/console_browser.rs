@@ -43,10 +43,20 @@ async fn headless_chromium_walks_seed_000_through_the_console() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "browser flow failed:\n{report}");
-    for step in ["orange key shown", "green key after adding it", "[Authenticated as ada@acme.test]", "orange again"] {
+    for step in [
+        "orange key shown",
+        "green key after adding it",
+        "[Authenticated as ada@acme.test]",
+        "orange again",
+    ] {
         assert!(report.contains(step), "missing step {step:?}:\n{report}");
     }
-    for name in ["models-key-missing", "models-key-stored", "playground", "models-key-removed"] {
+    for name in [
+        "models-key-missing",
+        "models-key-stored",
+        "playground",
+        "models-key-removed",
+    ] {
         let png = std::fs::read(shots.join(format!("console-{name}.png"))).expect("the screenshot was saved");
         assert!(png.starts_with(b"\x89PNG"), "console-{name}.png is not a PNG");
     }

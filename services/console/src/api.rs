@@ -65,10 +65,10 @@ impl Api {
 impl Caller {
     /// Sends one request; the answer comes back as it is (for streams).
     pub(crate) async fn raw(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Response {
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.credential.as_str()));
+        let mut builder = Request::builder().method(method).uri(path).header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", self.credential.as_str()),
+        );
         if body.is_some() {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
         }
@@ -91,7 +91,12 @@ impl Caller {
 
     /// Sends a JSON request and reads the JSON answer; a status of 400 or
     /// more becomes `ApiError`. An empty answer (204) is `Value::Null`.
-    pub(crate) async fn json(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ApiError> {
+    pub(crate) async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
         let body = body.map(|b| b.to_string().into_bytes());
         let response = self.raw(method, path, body).await;
         let status = response.status();

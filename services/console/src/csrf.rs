@@ -31,7 +31,11 @@ pub(crate) async fn verify(State(console): State<Arc<Console>>, request: Request
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = http_body_util::Limited::new(body, MAX_BODY_BYTES).collect().await.map(|c| c.to_bytes()) else {
+    let Ok(bytes) = http_body_util::Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+    else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "request too large").into_response();
     };
     let presented = parts
@@ -48,7 +52,9 @@ pub(crate) async fn verify(State(console): State<Arc<Console>>, request: Request
             .map(|s| s.csrf.clone())
     };
     match (presented, expected) {
-        (Some(presented), Some(expected)) if keyway_auth::secrets_equal(presented.as_bytes(), expected.as_bytes()) => {
+        (Some(presented), Some(expected))
+            if keyway_auth::secrets_equal(presented.as_bytes(), expected.as_bytes()) =>
+        {
             next.run(Request::from_parts(parts, Body::from(bytes))).await
         }
         _ => refused(),

@@ -25,7 +25,12 @@ impl From<ApiError> for PageError {
 impl PageError {
     pub(crate) fn render(self, console: &Console, session: Option<&Session>) -> Response {
         let (status, title, message, code) = match self {
-            PageError::NotFound => (StatusCode::NOT_FOUND, "Not found", "There is no such page.".to_owned(), String::new()),
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no such page.".to_owned(),
+                String::new(),
+            ),
             PageError::Api(e) => (e.status, "Refused", e.message, e.code),
         };
         console.templates.page_with_status(

@@ -55,8 +55,14 @@ pub fn router(deps: ConsoleDeps) -> Router {
         settings: deps.settings,
     });
     pages::routes()
-        .layer(axum::middleware::from_fn_with_state(console.clone(), csrf::verify))
+        .layer(axum::middleware::from_fn_with_state(
+            console.clone(),
+            csrf::verify,
+        ))
         .merge(assets::routes())
-        .layer(axum::middleware::from_fn_with_state(console.clone(), security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            console.clone(),
+            security::headers,
+        ))
         .with_state(console)
 }

@@ -69,7 +69,11 @@ impl Templates {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => {
                 tracing::error!(template = name, error = %e, "console template failed to render");
-                (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the page could not be rendered",
+                )
+                    .into_response()
             }
         }
     }
@@ -86,4 +90,28 @@ fn me(session: &Session) -> Value {
         "is_tenant_admin": session.is(Role::TenantAdmin),
         "is_platform_admin": session.is(Role::PlatformAdmin),
     })
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_parses_and_escapes_what_it_shows() {
+        let templates = Templates::new();
+        for (name, _) in TEMPLATES {
+            assert!(templates.env.get_template(name).is_ok(), "{name} does not parse");
+        }
+        let page = templates.page(
+            "error.html",
+            None,
+            json!({"title": "Refused", "message": "<script>alert(1)</script>", "code": ""}),
+        );
+        assert_eq!(page.status(), StatusCode::OK);
+        let body = futures::executor::block_on(http_body_util::BodyExt::collect(page.into_body())).unwrap();
+        let html = String::from_utf8(body.to_bytes().to_vec()).unwrap();
+        assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
+        assert!(!html.contains("<script>alert"));
+    }
 }

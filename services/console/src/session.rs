@@ -55,7 +55,10 @@ impl Session {
     }
 
     pub(crate) fn flash(&self, ok: bool, text: impl Into<String>) {
-        lock(&self.flash).push(Flash { ok, text: text.into() });
+        lock(&self.flash).push(Flash {
+            ok,
+            text: text.into(),
+        });
     }
 
     pub(crate) fn take_flash(&self) -> Vec<Flash> {

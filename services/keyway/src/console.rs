@@ -25,7 +25,11 @@ pub(crate) fn mount(
         return Ok(None);
     }
     let settings = ConsoleSettings {
-        session_idle: Duration::from_secs(vars.number("KEYWAY_CONSOLE_SESSION_IDLE_SECS", 1800, 60..=86_400)?),
+        session_idle: Duration::from_secs(vars.number(
+            "KEYWAY_CONSOLE_SESSION_IDLE_SECS",
+            1800,
+            60..=86_400,
+        )?),
         max_sessions: vars.number("KEYWAY_CONSOLE_MAX_SESSIONS", 10_000, 1..=1_000_000)? as usize,
         secure_cookie: vars.choice(
             "KEYWAY_CONSOLE_SECURE_COOKIE",

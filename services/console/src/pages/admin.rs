@@ -24,10 +24,16 @@ pub(crate) async fn byok_page(signed: Signed) -> Response {
         Err(e) => return signed.fail(e),
     };
     let keys: Vec<Value> = match signed.api.get("/api/v1/byok/keys?limit=200").await {
-        Ok(page) => items(&page).into_iter().filter(|k| k["scope"] == "tenant").collect(),
+        Ok(page) => items(&page)
+            .into_iter()
+            .filter(|k| k["scope"] == "tenant")
+            .collect(),
         Err(e) => return signed.fail(e),
     };
-    signed.page("byok.html", json!({"providers": providers, "keys": keys, "page": "tenant-keys"}))
+    signed.page(
+        "byok.html",
+        json!({"providers": providers, "keys": keys, "page": "tenant-keys"}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -47,13 +53,19 @@ pub(crate) async fn byok_action(signed: Signed, Form(form): Form<ByokAction>) ->
         "save" => {
             let body = json!({"key": filled(&form.key).unwrap_or_default(), "label": filled(&form.label),
                               "base_url": filled(&form.base_url), "scope": "tenant"});
-            signed
-                .api
-                .json(Method::PUT, &path, Some(&body))
-                .await
-                .map(|k| format!("Tenant key {} stored for {}.", k["masked"].as_str().unwrap_or(""), form.provider))
+            signed.api.json(Method::PUT, &path, Some(&body)).await.map(|k| {
+                format!(
+                    "Tenant key {} stored for {}.",
+                    k["masked"].as_str().unwrap_or(""),
+                    form.provider
+                )
+            })
         }
-        "test" => match signed.api.post(&format!("{path}/test?scope=tenant"), &json!({})).await {
+        "test" => match signed
+            .api
+            .post(&format!("{path}/test?scope=tenant"), &json!({}))
+            .await
+        {
             Ok(r) => {
                 let ok = r["ok"] == true;
                 let message = r["message"].as_str().unwrap_or("");
@@ -80,7 +92,11 @@ pub(crate) async fn limits_page(signed: Signed) -> Response {
         Ok(t) => t,
         Err(e) => return signed.fail(e),
     };
-    match signed.api.get(&format!("{}/api-keys?limit=200", signed.tenant_path())).await {
+    match signed
+        .api
+        .get(&format!("{}/api-keys?limit=200", signed.tenant_path()))
+        .await
+    {
         Ok(page) => signed.page(
             "limits.html",
             json!({"tenant": tenant, "keys": items(&page), "page": "limits"}),
@@ -112,7 +128,11 @@ impl LimitsForm {
     }
 }
 
-pub(crate) async fn key_limits(signed: Signed, Path(key_id): Path<String>, Form(form): Form<LimitsForm>) -> Response {
+pub(crate) async fn key_limits(
+    signed: Signed,
+    Path(key_id): Path<String>,
+    Form(form): Form<LimitsForm>,
+) -> Response {
     let path = format!("{}/api-keys/{}/limits", signed.tenant_path(), segment(&key_id));
     let result = signed
         .api
@@ -155,7 +175,11 @@ pub(crate) async fn webhook_create(signed: Signed, Form(form): Form<NewWebhook>)
 
 pub(crate) async fn webhook_delete(signed: Signed, Path(id): Path<String>) -> Response {
     let path = format!("/api/v1/usage/webhooks/{}", segment(&id));
-    let result = signed.api.json(Method::DELETE, &path, None).await.map(|_| "Webhook deleted.".to_owned());
+    let result = signed
+        .api
+        .json(Method::DELETE, &path, None)
+        .await
+        .map(|_| "Webhook deleted.".to_owned());
     signed.after(result, "/console/webhooks")
 }
 

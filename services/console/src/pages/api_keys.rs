@@ -11,7 +11,12 @@ use super::{Signed, filled, items};
 use crate::api::{ApiError, segment};
 
 async fn keys(signed: &Signed) -> Result<Vec<Value>, ApiError> {
-    Ok(items(&signed.api.get(&format!("{}/api-keys?limit=200", signed.tenant_path())).await?))
+    Ok(items(
+        &signed
+            .api
+            .get(&format!("{}/api-keys?limit=200", signed.tenant_path()))
+            .await?,
+    ))
 }
 
 async fn render(signed: &Signed, issued: Option<Value>) -> Response {
@@ -58,7 +63,11 @@ pub(crate) async fn create(signed: Signed, Form(form): Form<NewKey>) -> Response
             .flatten()
     });
     let body = json!({"name": form.name.trim(), "role": filled(&form.role), "user_id": user_id});
-    match signed.api.post(&format!("{}/api-keys", signed.tenant_path()), &body).await {
+    match signed
+        .api
+        .post(&format!("{}/api-keys", signed.tenant_path()), &body)
+        .await
+    {
         Ok(issued) => render(&signed, Some(issued)).await,
         Err(e) => signed.after(Err(e), "/console/api-keys"),
     }

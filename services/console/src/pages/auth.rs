@@ -22,7 +22,11 @@ use crate::{
 
 pub(crate) async fn home(State(console): State<Arc<Console>>, headers: HeaderMap) -> Redirect {
     let signed_in = session::cookie(&headers, COOKIE).is_some_and(|id| console.sessions.get(id).is_some());
-    Redirect::to(if signed_in { "/console/models" } else { "/console/sign-in" })
+    Redirect::to(if signed_in {
+        "/console/models"
+    } else {
+        "/console/sign-in"
+    })
 }
 
 pub(crate) async fn sign_in_page(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
@@ -55,12 +59,22 @@ pub(crate) async fn sign_in(State(console): State<Arc<Console>>, request: Reques
     let headers = parts.headers.clone();
     let request = Request::from_parts(parts.clone(), body);
     let Ok(Form(SignIn { key })) = Form::<SignIn>::from_request(request, &()).await else {
-        return form(&console, &headers, StatusCode::BAD_REQUEST, Some("Enter an API key."));
+        return form(
+            &console,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            Some("Enter an API key."),
+        );
     };
     let key = key.trim().to_owned();
     // The guard and authenticator read the key where the API does.
     let Ok(bearer) = format!("Bearer {key}").parse() else {
-        return form(&console, &headers, StatusCode::UNAUTHORIZED, Some("That key is not valid."));
+        return form(
+            &console,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            Some("That key is not valid."),
+        );
     };
     parts.headers.remove(header::COOKIE);
     parts.headers.insert(header::AUTHORIZATION, bearer);
@@ -78,7 +92,10 @@ pub(crate) async fn sign_in(State(console): State<Arc<Console>>, request: Reques
     let id = console.sessions.insert(Session::new(key, &caller, label));
     let secure = console.settings.cookie_secure(&headers);
     let mut response = Redirect::to("/console/models").into_response();
-    for cookie in [set_cookie(COOKIE, Some(&id), secure), set_cookie(SIGN_IN_COOKIE, None, secure)] {
+    for cookie in [
+        set_cookie(COOKIE, Some(&id), secure),
+        set_cookie(SIGN_IN_COOKIE, None, secure),
+    ] {
         if let Ok(value) = cookie.parse() {
             response.headers_mut().append(header::SET_COOKIE, value);
         }

@@ -37,7 +37,10 @@ pub(crate) fn routes() -> Router<Arc<Console>> {
         .route("/console/sign-out", post(auth::sign_out))
         .route("/console/models", get(models::page))
         .route("/console/models/key", post(models::key_action))
-        .route("/console/playground", get(playground::page).post(playground::send))
+        .route(
+            "/console/playground",
+            get(playground::page).post(playground::send),
+        )
         .route("/console/playground/stream", post(playground::stream))
         .route("/console/users", get(users::list).post(users::create))
         .route("/console/users/{user_id}", get(users::detail).post(users::update))
@@ -45,15 +48,24 @@ pub(crate) fn routes() -> Router<Arc<Console>> {
         .route("/console/api-keys/{key_id}/revoke", post(api_keys::revoke))
         .route("/console/api-keys/{key_id}/rotate", post(api_keys::rotate))
         .route("/console/api-keys/{key_id}/limits", post(admin::key_limits))
-        .route("/console/tenant-keys", get(admin::byok_page).post(admin::byok_action))
+        .route(
+            "/console/tenant-keys",
+            get(admin::byok_page).post(admin::byok_action),
+        )
         .route("/console/limits", get(admin::limits_page))
-        .route("/console/webhooks", get(admin::webhooks_page).post(admin::webhook_create))
+        .route(
+            "/console/webhooks",
+            get(admin::webhooks_page).post(admin::webhook_create),
+        )
         .route("/console/webhooks/{id}/delete", post(admin::webhook_delete))
         .route("/console/webhooks/{id}/rotate", post(admin::webhook_rotate))
         .route("/console/usage", get(usage::page))
         .route("/console/usage/export.csv", get(usage::export_csv))
         .route("/console/tenants", get(tenants::list).post(tenants::create))
-        .route("/console/tenants/{tenant_id}", get(tenants::detail).post(tenants::update))
+        .route(
+            "/console/tenants/{tenant_id}",
+            get(tenants::detail).post(tenants::update),
+        )
 }
 
 /// A signed-in request: the session and the API as its credential.
@@ -70,7 +82,9 @@ impl FromRequestParts<Arc<Console>> for Signed {
         let session = session::cookie(&parts.headers, COOKIE)
             .and_then(|id| console.sessions.get(id))
             .ok_or_else(|| Redirect::to("/console/sign-in").into_response())?;
-        let api = console.api.as_caller(session.credential.clone(), &parts.extensions);
+        let api = console
+            .api
+            .as_caller(session.credential.clone(), &parts.extensions);
         Ok(Self {
             console: console.clone(),
             session,
@@ -113,7 +127,11 @@ impl Signed {
             }
             Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => self.fail(e),
             Err(e) => {
-                let code = if e.code.is_empty() { String::new() } else { format!(" ({})", e.code) };
+                let code = if e.code.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", e.code)
+                };
                 self.session.flash(false, format!("{}{code}", e.message));
                 Redirect::to(to).into_response()
             }

@@ -50,7 +50,11 @@ pub(crate) async fn models(signed: &Signed) -> Result<Vec<Value>, crate::api::Ap
 /// Which BYOK scope this session's own keys use: a person's own key when
 /// signed in as a user, else (service keys, admins) the tenant's.
 fn own_scope(signed: &Signed) -> &'static str {
-    if signed.session.user_id.is_some() { "user" } else { "tenant" }
+    if signed.session.user_id.is_some() {
+        "user"
+    } else {
+        "tenant"
+    }
 }
 
 #[derive(Deserialize)]
@@ -115,14 +119,26 @@ pub(crate) async fn key_action(signed: Signed, Form(form): Form<KeyAction>) -> R
                 .api
                 .json(axum::http::Method::PUT, &path, Some(&body))
                 .await
-                .map(|stored| format!("Key {} stored for {}.", stored["masked"].as_str().unwrap_or(""), form.provider))
+                .map(|stored| {
+                    format!(
+                        "Key {} stored for {}.",
+                        stored["masked"].as_str().unwrap_or(""),
+                        form.provider
+                    )
+                })
         }
-        "test" => match signed.api.post(&format!("{path}/test?scope={scope}"), &json!({})).await {
+        "test" => match signed
+            .api
+            .post(&format!("{path}/test?scope={scope}"), &json!({}))
+            .await
+        {
             Ok(r) => {
                 let ok = r["ok"] == true;
                 let verdict = if ok { "works" } else { "was refused" };
                 let message = r["message"].as_str().unwrap_or("");
-                signed.session.flash(ok, format!("The {} key {verdict}: {message}", form.provider));
+                signed
+                    .session
+                    .flash(ok, format!("The {} key {verdict}: {message}", form.provider));
                 return Redirect::to(&back).into_response();
             }
             Err(e) => Err(e),

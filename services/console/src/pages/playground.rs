@@ -86,7 +86,11 @@ pub(crate) async fn stream(signed: Signed, Json(req): Json<StreamRequest>) -> Re
     let body = json!({"model": req.model, "messages": messages, "stream": true});
     let upstream = signed
         .api
-        .raw(Method::POST, "/v1/chat/completions", Some(body.to_string().into_bytes()))
+        .raw(
+            Method::POST,
+            "/v1/chat/completions",
+            Some(body.to_string().into_bytes()),
+        )
         .await;
     // Forward status, type and body only: the gateway's other headers
     // (limits, request id) are the API's business, not the page's.

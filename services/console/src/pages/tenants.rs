@@ -41,11 +41,13 @@ pub(crate) struct NewTenant {
 
 pub(crate) async fn create(signed: Signed, Form(form): Form<NewTenant>) -> Response {
     let body = json!({"name": form.name.trim(), "plan": form.plan, "external_id": filled(&form.external_id)});
-    let result = signed
-        .api
-        .post("/api/v1/tenants", &body)
-        .await
-        .map(|t| format!("Tenant {} created ({}).", t["name"].as_str().unwrap_or(""), t["id"].as_str().unwrap_or("")));
+    let result = signed.api.post("/api/v1/tenants", &body).await.map(|t| {
+        format!(
+            "Tenant {} created ({}).",
+            t["name"].as_str().unwrap_or(""),
+            t["id"].as_str().unwrap_or("")
+        )
+    });
     signed.after(result, "/console/tenants")
 }
 
@@ -58,8 +60,16 @@ pub(crate) async fn detail(signed: Signed, Path(tenant_id): Path<String>) -> Res
         Ok(t) => t,
         Err(e) => return signed.fail(e),
     };
-    let users = signed.api.get(&format!("{path}/users?limit=200")).await.map(|p| items(&p));
-    let keys = signed.api.get(&format!("{path}/api-keys?limit=200")).await.map(|p| items(&p));
+    let users = signed
+        .api
+        .get(&format!("{path}/users?limit=200"))
+        .await
+        .map(|p| items(&p));
+    let keys = signed
+        .api
+        .get(&format!("{path}/api-keys?limit=200"))
+        .await
+        .map(|p| items(&p));
     match (users, keys) {
         (Ok(users), Ok(keys)) => signed.page(
             "tenants.html",
@@ -78,13 +88,21 @@ pub(crate) struct TenantUpdate {
     action: String,
 }
 
-pub(crate) async fn update(signed: Signed, Path(tenant_id): Path<String>, Form(form): Form<TenantUpdate>) -> Response {
+pub(crate) async fn update(
+    signed: Signed,
+    Path(tenant_id): Path<String>,
+    Form(form): Form<TenantUpdate>,
+) -> Response {
     let path = format!("/api/v1/tenants/{}", segment(&tenant_id));
     let body = match form.action.as_str() {
         "plan" => json!({"plan": filled(&form.plan)}),
         "limits" => json!({"limits": form.limits.to_json()}),
         _ => return signed.fail(crate::error::PageError::NotFound),
     };
-    let result = signed.api.json(Method::PATCH, &path, Some(&body)).await.map(|_| "Tenant updated.".to_owned());
+    let result = signed
+        .api
+        .json(Method::PATCH, &path, Some(&body))
+        .await
+        .map(|_| "Tenant updated.".to_owned());
     signed.after(result, &format!("/console/tenants/{}", segment(&tenant_id)))
 }

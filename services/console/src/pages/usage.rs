@@ -25,7 +25,11 @@ pub(crate) struct Window {
 impl Window {
     fn query(&self) -> String {
         let mut query = String::new();
-        for (name, value) in [("from", &self.from), ("to", &self.to), ("tenant_id", &self.tenant)] {
+        for (name, value) in [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("tenant_id", &self.tenant),
+        ] {
             if let Some(value) = super::filled(value) {
                 query.push_str(&format!("&{name}={}", segment(value)));
             }
@@ -39,14 +43,25 @@ fn series(summary: &Value, field: &str) -> Vec<(String, u64)> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|r| (r["key"].as_str().unwrap_or("").to_owned(), r[field].as_u64().unwrap_or(0)))
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap_or("").to_owned(),
+                r[field].as_u64().unwrap_or(0),
+            )
+        })
         .collect()
 }
 
 pub(crate) async fn page(signed: Signed, Query(window): Query<Window>) -> Response {
     let query = window.query();
-    let by_day = signed.api.get(&format!("/api/v1/usage/summary?group_by=day{query}")).await;
-    let by_model = signed.api.get(&format!("/api/v1/usage/summary?group_by=model{query}")).await;
+    let by_day = signed
+        .api
+        .get(&format!("/api/v1/usage/summary?group_by=day{query}"))
+        .await;
+    let by_model = signed
+        .api
+        .get(&format!("/api/v1/usage/summary?group_by=model{query}"))
+        .await;
     let (by_day, by_model) = match (by_day, by_model) {
         (Ok(d), Ok(m)) => (d, m),
         (Err(e), _) | (_, Err(e)) => return signed.fail(e),
@@ -74,8 +89,23 @@ pub(crate) async fn page(signed: Signed, Query(window): Query<Window>) -> Respon
 
 /// Columns of the CSV, each a field of the export's `data` (or the event).
 const COLUMNS: &[&str] = &[
-    "id", "time", "tenant_id", "user_id", "api_key_id", "model", "provider", "key_source", "status",
-    "input_tokens", "output_tokens", "cached_tokens", "cost_micros", "currency", "latency_ms", "streamed", "estimated",
+    "id",
+    "time",
+    "tenant_id",
+    "user_id",
+    "api_key_id",
+    "model",
+    "provider",
+    "key_source",
+    "status",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_micros",
+    "currency",
+    "latency_ms",
+    "streamed",
+    "estimated",
 ];
 /// The download stops after this many pages of 1000 events; the export API
 /// (or `keyway admin usage export`) pages further.
@@ -84,11 +114,20 @@ const MAX_PAGES: usize = 100;
 pub(crate) async fn export_csv(signed: Signed, Query(window): Query<Window>) -> Response {
     let mut out = csv::Writer::from_writer(Vec::new());
     let _ = out.write_record(COLUMNS);
-    let tenant = super::filled(&window.tenant).map(|t| format!("&tenant_id={}", segment(t))).unwrap_or_default();
+    let tenant = super::filled(&window.tenant)
+        .map(|t| format!("&tenant_id={}", segment(t)))
+        .unwrap_or_default();
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let after = cursor.as_deref().map(|c| format!("&cursor={}", segment(c))).unwrap_or_default();
-        let page = match signed.api.get(&format!("/api/v1/usage/events?limit=1000{tenant}{after}")).await {
+        let after = cursor
+            .as_deref()
+            .map(|c| format!("&cursor={}", segment(c)))
+            .unwrap_or_default();
+        let page = match signed
+            .api
+            .get(&format!("/api/v1/usage/events?limit=1000{tenant}{after}"))
+            .await
+        {
             Ok(page) => page,
             Err(e) => return signed.fail(e),
         };
@@ -105,7 +144,10 @@ pub(crate) async fn export_csv(signed: Signed, Query(window): Query<Window>) -> 
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"keyway-usage.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"keyway-usage.csv\"",
+            ),
         ],
         body,
     )

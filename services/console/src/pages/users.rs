@@ -14,7 +14,11 @@ pub(crate) async fn list(signed: Signed) -> Response {
     if let Err(refused) = signed.require(Role::TenantAdmin) {
         return refused;
     }
-    match signed.api.get(&format!("{}/users?limit=200", signed.tenant_path())).await {
+    match signed
+        .api
+        .get(&format!("{}/users?limit=200", signed.tenant_path()))
+        .await
+    {
         Ok(page) => signed.page("users.html", json!({"users": items(&page), "page": "users"})),
         Err(e) => signed.fail(e),
     }
@@ -37,7 +41,14 @@ pub(crate) async fn create(signed: Signed, Form(form): Form<NewUser>) -> Respons
         .api
         .post(&format!("{}/users", signed.tenant_path()), &body)
         .await
-        .map(|u| format!("User {} created.", u["email"].as_str().unwrap_or_else(|| u["id"].as_str().unwrap_or(""))));
+        .map(|u| {
+            format!(
+                "User {} created.",
+                u["email"]
+                    .as_str()
+                    .unwrap_or_else(|| u["id"].as_str().unwrap_or(""))
+            )
+        });
     signed.after(result, "/console/users")
 }
 
@@ -50,7 +61,11 @@ pub(crate) async fn detail(signed: Signed, Path(user_id): Path<String>) -> Respo
         Ok(user) => user,
         Err(e) => return signed.fail(e),
     };
-    let keys: Vec<_> = match signed.api.get(&format!("{}/api-keys?limit=200", signed.tenant_path())).await {
+    let keys: Vec<_> = match signed
+        .api
+        .get(&format!("{}/api-keys?limit=200", signed.tenant_path()))
+        .await
+    {
         Ok(page) => items(&page)
             .into_iter()
             .filter(|k| k["user_id"] == user["id"])
@@ -67,17 +82,41 @@ pub(crate) struct UserAction {
     role: Option<String>,
 }
 
-pub(crate) async fn update(signed: Signed, Path(user_id): Path<String>, Form(form): Form<UserAction>) -> Response {
+pub(crate) async fn update(
+    signed: Signed,
+    Path(user_id): Path<String>,
+    Form(form): Form<UserAction>,
+) -> Response {
     let path = format!("{}/users/{}", signed.tenant_path(), segment(&user_id));
     let back = format!("/console/users/{}", segment(&user_id));
     let (method, body, notice) = match form.action.as_str() {
-        "role" => (Method::PATCH, Some(json!({"role": filled(&form.role)})), "Role changed."),
-        "disable" => (Method::PATCH, Some(json!({"status": "disabled"})), "User disabled; their keys stop working."),
+        "role" => (
+            Method::PATCH,
+            Some(json!({"role": filled(&form.role)})),
+            "Role changed.",
+        ),
+        "disable" => (
+            Method::PATCH,
+            Some(json!({"status": "disabled"})),
+            "User disabled; their keys stop working.",
+        ),
         "enable" => (Method::PATCH, Some(json!({"status": "active"})), "User enabled."),
-        "delete" => (Method::DELETE, None, "User deleted, with their API keys and BYOK keys."),
+        "delete" => (
+            Method::DELETE,
+            None,
+            "User deleted, with their API keys and BYOK keys.",
+        ),
         _ => return signed.fail(crate::error::PageError::NotFound),
     };
-    let result = signed.api.json(method, &path, body.as_ref()).await.map(|_| notice.to_owned());
-    let to = if form.action == "delete" { "/console/users" } else { back.as_str() };
+    let result = signed
+        .api
+        .json(method, &path, body.as_ref())
+        .await
+        .map(|_| notice.to_owned());
+    let to = if form.action == "delete" {
+        "/console/users"
+    } else {
+        back.as_str()
+    };
     signed.after(result, to)
 }
