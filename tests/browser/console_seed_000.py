@@ -103,6 +103,14 @@ def main(base, api_key, secret, identity, shots):
         driver.get(base + "/console/models")
         shot("models-key-removed")
         print("orange again and unselectable after removing the key")
+
+        # The usage page charts the chat (once the projector has folded it).
+        def charted(d):
+            d.get(base + "/console/usage")
+            return d.find_elements(By.CSS_SELECTOR, "figure.chart rect")
+        wait.until(charted)
+        shot("usage")
+        print("usage charted")
     finally:
         driver.quit()
 

@@ -3,7 +3,8 @@
 //! the console of a real stack, sees the orange key, adds a key and sees it
 //! green, chats in the playground (the answer streams in and names the
 //! key's identity, from mock-llm's auth mode), removes the key and sees it
-//! orange and unselectable again. Screenshots go to the stack's data dir,
+//! orange and unselectable again, and finds the chat on the usage page
+//! charts. Screenshots go to the stack's data dir,
 //! or with `KEYWAY_UPDATE_SCREENSHOTS=1` to `docs/screenshots/console-*.png`
 //! (the committed copies).
 
@@ -48,6 +49,7 @@ async fn headless_chromium_walks_seed_000_through_the_console() {
         "green key after adding it",
         "[Authenticated as ada@acme.test]",
         "orange again",
+        "usage charted",
     ] {
         assert!(report.contains(step), "missing step {step:?}:\n{report}");
     }
@@ -56,6 +58,7 @@ async fn headless_chromium_walks_seed_000_through_the_console() {
         "models-key-stored",
         "playground",
         "models-key-removed",
+        "usage",
     ] {
         let png = std::fs::read(shots.join(format!("console-{name}.png"))).expect("the screenshot was saved");
         assert!(png.starts_with(b"\x89PNG"), "console-{name}.png is not a PNG");

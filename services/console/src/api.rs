@@ -57,7 +57,7 @@ impl Api {
             api: self.clone(),
             credential,
             guard: extensions.get::<Arc<AuthGuard>>().cloned(),
-            client: extensions.get::<ClientIp>().cloned(),
+            client: extensions.get::<ClientIp>().copied(),
         }
     }
 }
@@ -81,7 +81,7 @@ impl Caller {
             request.extensions_mut().insert(guard.clone());
         }
         if let Some(client) = &self.client {
-            request.extensions_mut().insert(client.clone());
+            request.extensions_mut().insert(*client);
         }
         match self.api.router.clone().oneshot(request).await {
             Ok(response) => response,

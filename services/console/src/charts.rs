@@ -40,7 +40,8 @@ pub(crate) fn bars(points: &[(String, u64)]) -> Chart {
     let max = points.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
     let n = points.len().max(1) as u32;
     let slot = (plot_w / n).max(1);
-    let w = (slot * 7 / 10).max(1);
+    // Thin enough to read as bars even when there are only a few.
+    let w = (slot * 7 / 10).clamp(1, 48);
     let bars = points
         .iter()
         .enumerate()

@@ -16,7 +16,7 @@ use super::{Signed, filled, items};
 use crate::api::segment;
 
 pub(crate) async fn byok_page(signed: Signed) -> Response {
-    if let Err(refused) = signed.require(Role::TenantAdmin) {
+    if let Some(refused) = signed.refuse_below(Role::TenantAdmin) {
         return refused;
     }
     let providers = match signed.api.get("/api/v1/byok/providers").await {
@@ -85,7 +85,7 @@ pub(crate) async fn byok_action(signed: Signed, Form(form): Form<ByokAction>) ->
 }
 
 pub(crate) async fn limits_page(signed: Signed) -> Response {
-    if let Err(refused) = signed.require(Role::TenantAdmin) {
+    if let Some(refused) = signed.refuse_below(Role::TenantAdmin) {
         return refused;
     }
     let tenant = match signed.api.get(&signed.tenant_path()).await {
@@ -153,7 +153,7 @@ async fn webhooks(signed: &Signed, created: Option<Value>) -> Response {
 }
 
 pub(crate) async fn webhooks_page(signed: Signed) -> Response {
-    if let Err(refused) = signed.require(Role::TenantAdmin) {
+    if let Some(refused) = signed.refuse_below(Role::TenantAdmin) {
         return refused;
     }
     webhooks(&signed, None).await

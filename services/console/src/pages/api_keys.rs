@@ -42,7 +42,7 @@ async fn render(signed: &Signed, issued: Option<Value>) -> Response {
 }
 
 pub(crate) async fn list(signed: Signed) -> Response {
-    if let Err(refused) = signed.require(Role::Member) {
+    if let Some(refused) = signed.refuse_below(Role::Member) {
         return refused;
     }
     render(&signed, None).await

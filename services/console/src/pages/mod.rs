@@ -102,14 +102,10 @@ impl Signed {
         error.into().render(&self.console, Some(&self.session))
     }
 
-    /// A page only `role` and above may see: others get a 404, as the API
-    /// hides what a caller may not reach.
-    pub(crate) fn require(&self, role: Role) -> Result<(), Response> {
-        if self.session.is(role) {
-            Ok(())
-        } else {
-            Err(self.fail(PageError::NotFound))
-        }
+    /// A page only `role` and above may see: others get a 404 (returned
+    /// here), as the API hides what a caller may not reach.
+    pub(crate) fn refuse_below(&self, role: Role) -> Option<Response> {
+        (!self.session.is(role)).then(|| self.fail(PageError::NotFound))
     }
 
     /// The signed-in tenant's API prefix, `/api/v1/tenants/<id>`.

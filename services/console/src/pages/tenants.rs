@@ -20,7 +20,7 @@ fn plans() -> Value {
 }
 
 pub(crate) async fn list(signed: Signed) -> Response {
-    if let Err(refused) = signed.require(Role::PlatformAdmin) {
+    if let Some(refused) = signed.refuse_below(Role::PlatformAdmin) {
         return refused;
     }
     match signed.api.get("/api/v1/tenants?limit=200").await {
@@ -52,7 +52,7 @@ pub(crate) async fn create(signed: Signed, Form(form): Form<NewTenant>) -> Respo
 }
 
 pub(crate) async fn detail(signed: Signed, Path(tenant_id): Path<String>) -> Response {
-    if let Err(refused) = signed.require(Role::PlatformAdmin) {
+    if let Some(refused) = signed.refuse_below(Role::PlatformAdmin) {
         return refused;
     }
     let path = format!("/api/v1/tenants/{}", segment(&tenant_id));

@@ -11,7 +11,7 @@ use super::{Signed, filled, items};
 use crate::api::segment;
 
 pub(crate) async fn list(signed: Signed) -> Response {
-    if let Err(refused) = signed.require(Role::TenantAdmin) {
+    if let Some(refused) = signed.refuse_below(Role::TenantAdmin) {
         return refused;
     }
     match signed
@@ -53,7 +53,7 @@ pub(crate) async fn create(signed: Signed, Form(form): Form<NewUser>) -> Respons
 }
 
 pub(crate) async fn detail(signed: Signed, Path(user_id): Path<String>) -> Response {
-    if let Err(refused) = signed.require(Role::TenantAdmin) {
+    if let Some(refused) = signed.refuse_below(Role::TenantAdmin) {
         return refused;
     }
     let path = format!("{}/users/{}", signed.tenant_path(), segment(&user_id));
