@@ -38,18 +38,48 @@ impl Window {
     }
 }
 
+/// `field` summed by row key, in the rows' order (a key has one row per
+/// currency).
 fn series(summary: &Value, field: &str) -> Vec<(String, u64)> {
-    summary["rows"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| {
-            (
-                r["key"].as_str().unwrap_or("").to_owned(),
-                r[field].as_u64().unwrap_or(0),
-            )
-        })
-        .collect()
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for row in summary["rows"].as_array().into_iter().flatten() {
+        let (key, value) = (
+            row["key"].as_str().unwrap_or(""),
+            row[field].as_u64().unwrap_or(0),
+        );
+        match out.iter_mut().find(|(k, _)| k == key) {
+            Some((_, sum)) => *sum += value,
+            None => out.push((key.to_owned(), value)),
+        }
+    }
+    out
+}
+
+/// Every day of the summary's window, with 0 for days without usage, so
+/// the chart's time axis has no gaps.
+fn every_day(summary: &Value, by_day: Vec<(String, u64)>) -> Vec<(String, u64)> {
+    use time::{
+        Duration, OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description,
+    };
+    let bound = |name: &str| {
+        summary[name]
+            .as_str()
+            .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+    };
+    let (Some(from), Some(to)) = (bound("from"), bound("to")) else {
+        return by_day;
+    };
+    let day_format = format_description!("[year]-[month]-[day]");
+    let mut days = Vec::new();
+    let mut day = from;
+    // A window is at most a few years; the bound keeps a bad answer cheap.
+    while day < to && days.len() < 1000 {
+        let key = day.format(&day_format).unwrap_or_default();
+        let value = by_day.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v);
+        days.push((key, value));
+        day += Duration::days(1);
+    }
+    days
 }
 
 pub(crate) async fn page(signed: Signed, Query(window): Query<Window>) -> Response {
@@ -78,7 +108,7 @@ pub(crate) async fn page(signed: Signed, Query(window): Query<Window>) -> Respon
         json!({
             "by_day": by_day,
             "by_model": by_model,
-            "requests_chart": charts::bars(&series(&by_day, "requests")),
+            "requests_chart": charts::bars(&every_day(&by_day, series(&by_day, "requests"))),
             "tokens_chart": charts::bars(&tokens(&by_model)),
             "from": window.from, "to": window.to, "tenant": window.tenant,
             "query": query.trim_start_matches('&'),
@@ -163,5 +193,23 @@ fn cell(event: &Value, column: &str) -> String {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_day_of_the_window_is_charted_and_currencies_are_summed() {
+        let summary = json!({
+            "from": "2026-11-01T00:00:00Z", "to": "2026-11-04T00:00:00Z",
+            "rows": [{"key": "2026-11-02", "requests": 2, "currency": "USD"},
+                     {"key": "2026-11-02", "requests": 3, "currency": "EUR"}],
+        });
+        let days = every_day(&summary, series(&summary, "requests"));
+        let expected =
+            [("2026-11-01", 0), ("2026-11-02", 5), ("2026-11-03", 0)].map(|(k, v)| (k.to_owned(), v));
+        assert_eq!(days, expected);
     }
 }
