@@ -5,6 +5,7 @@
 pub mod admin;
 mod admin_key;
 mod app;
+mod console;
 pub mod effective_config;
 mod error;
 mod front;

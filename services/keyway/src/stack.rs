@@ -188,7 +188,8 @@ async fn start_services(
         routers.push(phases::start_projector(wiring, pool, kms, key_service.clone())?);
     }
     if let Some(service) = key_service {
-        routers.extend(phases::key_routes(wiring.config, service, follower));
+        routers.extend(phases::key_routes(wiring.config, service.clone(), follower));
+        routers.extend(crate::console::mount(wiring.config, services, service, &routers)?);
     }
     Ok((routers, mock_addr))
 }
