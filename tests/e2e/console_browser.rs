@@ -5,7 +5,7 @@
 //! key's identity, from mock-llm's auth mode), removes the key and sees it
 //! orange and unselectable again, and finds the chat on the usage page
 //! charts. Screenshots go to the stack's data dir,
-//! or with `KEYWAY_UPDATE_SCREENSHOTS=1` to `docs/screenshots/console-*.png`
+//! or with `KEYWAY_UPDATE_SCREENSHOTS=1` to `docs/console/console-*.png`
 //! (the committed copies).
 
 use serde_json::json;
@@ -26,7 +26,7 @@ async fn headless_chromium_walks_seed_000_through_the_console() {
     let ada = new_user(&stack, &tenant, "member").await;
     let (_, key) = new_api_key(&stack, &tenant, json!({"name": "ada", "user_id": ada})).await;
     let shots = if std::env::var_os("KEYWAY_UPDATE_SCREENSHOTS").is_some() {
-        repo_root().join("docs/screenshots")
+        repo_root().join("docs/console")
     } else {
         stack.isolation.data_dir.path().to_owned()
     };
