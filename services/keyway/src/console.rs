@@ -6,25 +6,20 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::Router;
-use keyway_common::{Config, Environment};
+use keyway_common::{Config, ConfigError, Environment};
 use keyway_console::{ConsoleDeps, ConsoleSettings, SecureCookie};
 use keyway_keys::service::KeyService;
 
 use crate::{Services, error::StartError};
 
-/// The console's router, or `None` when it is off or this process runs
-/// only some services. `api` are the routes it calls in-process.
-pub(crate) fn mount(
-    config: &Config,
-    services: Services,
-    keys: Arc<KeyService>,
-    api: &[Router],
-) -> Result<Option<Router>, StartError> {
+/// The console's settings, or `None` when `KEYWAY_CONSOLE=off`; read the
+/// same way by `keyway config`.
+pub(crate) fn settings(config: &Config) -> Result<Option<ConsoleSettings>, ConfigError> {
     let vars = config.vars();
-    if services != Services::ALL || !vars.flag("KEYWAY_CONSOLE", true)? {
+    if !vars.flag("KEYWAY_CONSOLE", true)? {
         return Ok(None);
     }
-    let settings = ConsoleSettings {
+    Ok(Some(ConsoleSettings {
         session_idle: Duration::from_secs(vars.number(
             "KEYWAY_CONSOLE_SESSION_IDLE_SECS",
             1800,
@@ -41,6 +36,22 @@ pub(crate) fn mount(
             ],
         )?,
         production: config.env == Environment::Prod,
+    }))
+}
+
+/// The console's router, or `None` when it is off or this process runs
+/// only some services. `api` are the routes it calls in-process.
+pub(crate) fn mount(
+    config: &Config,
+    services: Services,
+    keys: Arc<KeyService>,
+    api: &[Router],
+) -> Result<Option<Router>, StartError> {
+    if services != Services::ALL {
+        return Ok(None);
+    }
+    let Some(settings) = settings(config)? else {
+        return Ok(None);
     };
     let api = api.iter().cloned().fold(Router::new(), Router::merge);
     Ok(Some(keyway_console::router(ConsoleDeps {
