@@ -121,8 +121,20 @@ fn document_errors(operation: &mut Operation) {
 
 /// `/v1` errors are in the OpenAI or Anthropic shape each handler
 /// documents; what every authenticated `/v1` route can add is the 429 of a
-/// client refused for failed authentications, or of a limit.
+/// client refused for failed authentications, or of a limit, and every one
+/// with a body the 415 of a body declared as something other than JSON.
 fn document_llm_refusals(operation: &mut Operation) {
+    if operation.request_body.is_some() {
+        operation
+            .responses
+            .responses
+            .entry("415".to_owned())
+            .or_insert_with(|| {
+                RefOr::T(Response::new(
+                    "The body is declared as something other than JSON, e.g. `text/plain` or a form (KW-REQ-006).",
+                ))
+            });
+    }
     operation
         .responses
         .responses
