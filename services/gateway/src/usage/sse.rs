@@ -115,6 +115,9 @@ pub(crate) fn too_large_error(anthropic: bool, max: usize) -> Bytes {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 #[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
