@@ -19,6 +19,7 @@ mod byok_outbound;
 mod connections;
 mod deletion;
 mod errors;
+mod faults;
 mod hardening;
 mod health_and_docs;
 mod identity_follow;

@@ -3,7 +3,6 @@
 //! whole stream, loses and invents no byte, reads back each event's data,
 //! and calls a stream over the cap only when an unframed event is.
 
-#![expect(clippy::unwrap_used)]
 
 use proptest::prelude::*;
 
@@ -103,6 +102,23 @@ proptest! {
         let (events, _, over) = incremental(&[text.clone()], max);
         prop_assert!(events.is_empty());
         prop_assert_eq!(over, text.len() > max);
+    }
+
+    #[test]
+    fn json_data_is_well_formed_and_garbage_is_not(
+        sent in framed_events(),
+        garbage in "[a-z\\[{\":, ]{1,20}",
+    ) {
+        for (lines, end) in &sent {
+            let json_event = format!("data: {}{end}", serde_json::json!({"text": lines.join(" ")}));
+            prop_assert!(well_formed(json_event.as_bytes()));
+        }
+        let event = format!("data: {garbage}\n\n");
+        let is_json = garbage.trim() == "[DONE]" || serde_json::from_str::<serde_json::Value>(&garbage).is_ok();
+        prop_assert_eq!(well_formed(event.as_bytes()), is_json);
+        prop_assert!(well_formed(b": keep-alive\n\n"));
+        let not_utf8: &[u8] = b"data: \xff{}\n\n";
+        prop_assert!(!well_formed(not_utf8));
     }
 
     #[test]
