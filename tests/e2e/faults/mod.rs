@@ -8,6 +8,8 @@
 //! and the spool's disk faults `bounded::spool_faults`; the projector's
 //! SIGKILLs are `projector::sigkill`.
 
+mod keys_down;
+mod postgres;
 mod upstream;
 
 use std::collections::HashMap;
