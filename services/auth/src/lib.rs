@@ -175,11 +175,26 @@ mod tests {
             map
         };
         assert!(!credentials_conflict(&headers(&[("authorization", "Bearer a")])));
-        assert!(!credentials_conflict(&headers(&[("authorization", "Bearer a"), ("x-api-key", "a")])));
-        assert!(credentials_conflict(&headers(&[("authorization", "Bearer a"), ("x-api-key", "b")])));
-        assert!(credentials_conflict(&headers(&[("authorization", "Bearer a"), ("authorization", "Bearer b")])));
-        assert!(credentials_conflict(&headers(&[("x-api-key", "a"), ("x-api-key", "b")])));
-        assert!(credentials_conflict(&headers(&[("authorization", "Basic a"), ("x-api-key", "a")])));
+        assert!(!credentials_conflict(&headers(&[
+            ("authorization", "Bearer a"),
+            ("x-api-key", "a")
+        ])));
+        assert!(credentials_conflict(&headers(&[
+            ("authorization", "Bearer a"),
+            ("x-api-key", "b")
+        ])));
+        assert!(credentials_conflict(&headers(&[
+            ("authorization", "Bearer a"),
+            ("authorization", "Bearer b")
+        ])));
+        assert!(credentials_conflict(&headers(&[
+            ("x-api-key", "a"),
+            ("x-api-key", "b")
+        ])));
+        assert!(credentials_conflict(&headers(&[
+            ("authorization", "Basic a"),
+            ("x-api-key", "a")
+        ])));
     }
 
     fn parts(authorization: Option<&'static str>) -> http::request::Parts {

@@ -56,7 +56,10 @@ impl FromRequest<Arc<Gateway>> for AuthedBody {
         match authenticate(&parts, gw).await {
             Ok(_) if !json_or_unsaid(&parts.headers) => {
                 let drained = drain::discard(&parts.headers, body, gw.max_body_bytes).await;
-                let failure = Failure(Flavor::of(parts.uri.path(), &parts.headers), GatewayError::NotJson);
+                let failure = Failure(
+                    Flavor::of(parts.uri.path(), &parts.headers),
+                    GatewayError::NotJson,
+                );
                 Err(drain::closing_unless(drained, failure.into_response()))
             }
             Ok(caller) => {
@@ -145,10 +148,19 @@ mod tests {
     fn json_bodies_and_unsaid_types_are_taken_and_others_refused() {
         assert!(json_or_unsaid(&headers(&[])));
         assert!(json_or_unsaid(&headers(&[("content-type", "application/json")])));
-        assert!(json_or_unsaid(&headers(&[("content-type", "Application/JSON; charset=utf-8")])));
-        assert!(json_or_unsaid(&headers(&[("content-type", "application/vnd.api+json")])));
+        assert!(json_or_unsaid(&headers(&[(
+            "content-type",
+            "Application/JSON; charset=utf-8"
+        )])));
+        assert!(json_or_unsaid(&headers(&[(
+            "content-type",
+            "application/vnd.api+json"
+        )])));
         assert!(!json_or_unsaid(&headers(&[("content-type", "text/plain")])));
-        assert!(!json_or_unsaid(&headers(&[("content-type", "application/x-www-form-urlencoded")])));
+        assert!(!json_or_unsaid(&headers(&[(
+            "content-type",
+            "application/x-www-form-urlencoded"
+        )])));
     }
 
     #[test]

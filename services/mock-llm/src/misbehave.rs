@@ -65,9 +65,10 @@ pub(crate) fn respond(
     if streamed && flag("garbage_sse", "x-mock-garbage-sse")? {
         let frames = GARBAGE.iter().map(|f| Ok::<_, io::Error>(Bytes::from_static(f)));
         let mut response = Body::from_stream(futures::stream::iter(frames)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
         return Ok(Some(response));
     }
     if let Some(bytes) = read("error_body_bytes", "x-mock-error-body-bytes") {

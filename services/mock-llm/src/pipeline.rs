@@ -59,8 +59,8 @@ pub(crate) async fn prepare(
     if !state.sleep(controls.latency).await {
         return Err(shutting_down(api));
     }
-    if let Some(misbehaving) =
-        crate::misbehave::respond(api, headers, &body, controls.error).map_err(|message| invalid(api, &message))?
+    if let Some(misbehaving) = crate::misbehave::respond(api, headers, &body, controls.error)
+        .map_err(|message| invalid(api, &message))?
     {
         return Err(misbehaving);
     }

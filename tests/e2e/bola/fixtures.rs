@@ -38,10 +38,7 @@ async fn created(stack: &TestStack, path: &str, body: Value) -> Value {
         "POST"
     };
     let (status, answer) = admin(stack, method, path, Some(body)).await;
-    assert!(
-        (200..300).contains(&status),
-        "{method} {path}: {status} {answer}"
-    );
+    assert!((200..300).contains(&status), "{method} {path}: {status} {answer}");
     answer
 }
 
@@ -58,12 +55,7 @@ pub(super) async fn victim(stack: &TestStack) -> Victim {
         .as_str()
         .unwrap()
         .to_owned();
-    let (key_id, key) = new_api_key(
-        stack,
-        &tenant,
-        json!({"name": "victim-key", "user_id": user}),
-    )
-    .await;
+    let (key_id, key) = new_api_key(stack, &tenant, json!({"name": "victim-key", "user_id": user})).await;
     let byok_secret = random_secret("sk-victim-byok-");
     created(
         stack,
@@ -101,9 +93,15 @@ pub(super) async fn victim(stack: &TestStack) -> Victim {
     // Usage of the victim's own, so lists of events and summaries have
     // something to leak.
     assert_eq!(
-        call(stack, &key, "POST", "/v1/chat/completions", Some(chat("mock-gpt", "hi")))
-            .await
-            .0,
+        call(
+            stack,
+            &key,
+            "POST",
+            "/v1/chat/completions",
+            Some(chat("mock-gpt", "hi"))
+        )
+        .await
+        .0,
         200
     );
     let events = format!("/api/v1/usage/events?tenant_id={tenant}");
@@ -153,12 +151,7 @@ pub(super) async fn attackers(stack: &TestStack, peer: &OidcPeer, realm: &str) -
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, tenant_admin) = new_api_key(
-        stack,
-        &tenant,
-        json!({"name": "ops", "role": "tenant-admin"}),
-    )
-    .await;
+    let (_, tenant_admin) = new_api_key(stack, &tenant, json!({"name": "ops", "role": "tenant-admin"})).await;
     let (_, member) = new_api_key(stack, &tenant, json!({"name": "m", "user_id": user})).await;
     let jwt_admin = peer
         .token(
@@ -200,10 +193,19 @@ pub(super) async fn assert_intact(stack: &TestStack, v: &Victim) {
         let (status, body) = admin(stack, "GET", &path, None).await;
         assert_eq!(status, 200, "{path}: {body}");
     }
-    let (_, key) = admin(stack, "GET", &format!("/api/v1/tenants/{t}/api-keys/{}", v.key_id), None).await;
+    let (_, key) = admin(
+        stack,
+        "GET",
+        &format!("/api/v1/tenants/{t}/api-keys/{}", v.key_id),
+        None,
+    )
+    .await;
     assert!(key["revoked_at"].is_null(), "the victim's key: {key}");
     let (_, byok) = admin(stack, "GET", &format!("/api/v1/byok/keys?tenant_id={t}"), None).await;
-    assert!(byok.to_string().contains("victim-label"), "the victim's BYOK key: {byok}");
+    assert!(
+        byok.to_string().contains("victim-label"),
+        "the victim's BYOK key: {byok}"
+    );
     let (_, cursors) = admin(stack, "GET", "/api/v1/usage/cursors", None).await;
     let cursor = cursors["data"]
         .as_array()
@@ -217,9 +219,15 @@ pub(super) async fn assert_intact(stack: &TestStack, v: &Victim) {
     let response = format!("/v1/responses/{}", v.response);
     assert_eq!(call(stack, &v.key, "GET", &response, None).await.0, 200);
     assert_eq!(
-        call(stack, &v.key, "POST", "/v1/chat/completions", Some(chat("mock-gpt", "still mine")))
-            .await
-            .0,
+        call(
+            stack,
+            &v.key,
+            "POST",
+            "/v1/chat/completions",
+            Some(chat("mock-gpt", "still mine"))
+        )
+        .await
+        .0,
         200
     );
 }

@@ -157,12 +157,22 @@ fn request(op: &Operation, v: &Victim, tenant: &str) -> Result<(String, Option<V
 }
 
 /// Sends one probe; returns a description of what went wrong, if anything.
-async fn probe(stack: &TestStack, caller: &Caller, v: &Victim, op: &Operation, path: &str, body: Option<Value>) -> Option<String> {
+async fn probe(
+    stack: &TestStack,
+    caller: &Caller,
+    v: &Victim,
+    op: &Operation,
+    path: &str,
+    body: Option<Value>,
+) -> Option<String> {
     let mut request = stack
         .http
         .request(op.method.parse().unwrap(), stack.url(path))
         .bearer_auth(&caller.credential);
-    let sent = format!("{path} {}", body.as_ref().map(Value::to_string).unwrap_or_default());
+    let sent = format!(
+        "{path} {}",
+        body.as_ref().map(Value::to_string).unwrap_or_default()
+    );
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -227,7 +237,11 @@ async fn no_caller_of_another_tenant_reaches_any_tenant_scoped_operation() {
                     continue;
                 }
                 // The platform admin's own tenant is `platform`.
-                let tenant = if caller.platform { own_tenant.as_str() } else { tenant };
+                let tenant = if caller.platform {
+                    own_tenant.as_str()
+                } else {
+                    tenant
+                };
                 let (path, body) = request(op, &victim, tenant)
                     .unwrap_or_else(|why| panic!("{}: {why}; add a fixture to tests/e2e/bola", op.name()));
                 probes += 1;
@@ -262,7 +276,12 @@ async fn no_caller_of_another_tenant_reaches_any_tenant_scoped_operation() {
         failures.len()
     );
     assert!(scoped >= 25, "only {scoped} tenant-scoped operations were found");
-    assert!(failures.is_empty(), "{} leaks:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} leaks:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     fixtures::assert_intact(&stack, &victim).await;
 }
 
@@ -288,11 +307,23 @@ fn an_operation_without_a_fixture_is_refused_not_skipped() {
         body: body.map(Into::into),
         body_names_tenant: false,
     };
-    let new_route = op("/api/v1/tenants/{tenant_id}/widgets/{widget_id}", vec![("tenant_id", "path", true), ("widget_id", "path", true)], None);
+    let new_route = op(
+        "/api/v1/tenants/{tenant_id}/widgets/{widget_id}",
+        vec![("tenant_id", "path", true), ("widget_id", "path", true)],
+        None,
+    );
     assert!(new_route.tenant_scoped());
     assert!(request(&new_route, &v, "t").unwrap_err().contains("widget_id"));
-    let new_body = op("/api/v1/tenants/{tenant_id}/widgets", vec![("tenant_id", "path", true)], Some("CreateWidget"));
+    let new_body = op(
+        "/api/v1/tenants/{tenant_id}/widgets",
+        vec![("tenant_id", "path", true)],
+        Some("CreateWidget"),
+    );
     assert!(request(&new_body, &v, "t").unwrap_err().contains("CreateWidget"));
-    let known = op("/api/v1/tenants/{tenant_id}/users/{user_id}", vec![("tenant_id", "path", true), ("user_id", "path", true)], Some("UpdateUser"));
+    let known = op(
+        "/api/v1/tenants/{tenant_id}/users/{user_id}",
+        vec![("tenant_id", "path", true), ("user_id", "path", true)],
+        Some("UpdateUser"),
+    );
     assert_eq!(request(&known, &v, "t").unwrap().0, "/api/v1/tenants/t/users/u");
 }

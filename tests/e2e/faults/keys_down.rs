@@ -39,7 +39,11 @@ async fn chat_via(gateway: &KeywayProcess, key: &str) -> (u16, Option<String>, S
         .unwrap_or_default()
         .to_owned();
     let body: Value = response.json().await.unwrap_or_default();
-    (status, body["error"]["keyway_code"].as_str().map(str::to_owned), id)
+    (
+        status,
+        body["error"]["keyway_code"].as_str().map(str::to_owned),
+        id,
+    )
 }
 
 async fn admin(keys: &KeywayProcess, path: &str, body: Value) -> Value {
@@ -61,7 +65,10 @@ async fn with_the_key_service_down_cached_keys_serve_until_their_ttl_and_new_one
     let listen = format!("127.0.0.1:{}", free_port());
     let mut keys = KeywayProcess::start_args(
         &["run", "keys"],
-        &[("KEYWAY_INTERNAL_TOKEN", token.as_str()), ("KEYWAY_LISTEN", listen.as_str())],
+        &[
+            ("KEYWAY_INTERNAL_TOKEN", token.as_str()),
+            ("KEYWAY_LISTEN", listen.as_str()),
+        ],
     );
     let prefix = keys.isolation.nats_prefix.clone();
     let ttl_ms = TTL.as_millis().to_string();
@@ -76,8 +83,14 @@ async fn with_the_key_service_down_cached_keys_serve_until_their_ttl_and_new_one
     );
     let tenant = admin(&keys, "/api/v1/tenants", json!({"name": "Down", "plan": "pro"})).await;
     let keys_path = format!("/api/v1/tenants/{}/api-keys", tenant["id"].as_str().unwrap());
-    let cached = admin(&keys, &keys_path, json!({"name": "cached"})).await["key"].as_str().unwrap().to_owned();
-    let unseen = admin(&keys, &keys_path, json!({"name": "unseen"})).await["key"].as_str().unwrap().to_owned();
+    let cached = admin(&keys, &keys_path, json!({"name": "cached"})).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unseen = admin(&keys, &keys_path, json!({"name": "unseen"})).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let mut tally = Tally::default();
     let mut to_bill = Vec::new();
@@ -97,8 +110,16 @@ async fn with_the_key_service_down_cached_keys_serve_until_their_ttl_and_new_one
     let _ = keys.child.wait();
     // Within the TTL (less the time the first call took to be cached).
     while cached_at.elapsed() < TTL / 2 {
-        record(chat_via(&gateway, &cached).await, 200, "a cached key with the key service down");
-        record(chat_via(&gateway, &unseen).await, 503, "an unseen key with the key service down");
+        record(
+            chat_via(&gateway, &cached).await,
+            200,
+            "a cached key with the key service down",
+        );
+        record(
+            chat_via(&gateway, &unseen).await,
+            503,
+            "an unseen key with the key service down",
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let deadline = Instant::now() + TTL * 4;
@@ -109,7 +130,10 @@ async fn with_the_key_service_down_cached_keys_serve_until_their_ttl_and_new_one
             break;
         }
         record(answer, 200, "a cached key until its TTL runs out");
-        assert!(Instant::now() < deadline, "the cached key outlived its TTL by far");
+        assert!(
+            Instant::now() < deadline,
+            "the cached key outlived its TTL by far"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
@@ -118,16 +142,35 @@ async fn with_the_key_service_down_cached_keys_serve_until_their_ttl_and_new_one
         chat_via(&gateway, &cached).await.0 == 200 && chat_via(&gateway, &unseen).await.0 == 200
     })
     .await;
-    record(chat_via(&gateway, &cached).await, 200, "the cached key, the key service back");
-    record(chat_via(&gateway, &unseen).await, 200, "the unseen key, the key service back");
+    record(
+        chat_via(&gateway, &cached).await,
+        200,
+        "the cached key, the key service back",
+    );
+    record(
+        chat_via(&gateway, &unseen).await,
+        200,
+        "the unseen key, the key service back",
+    );
 
-    eventually_within(Duration::from_secs(60), "every request served is billed", || async {
-        let events = events_by_request(nats_url(), &prefix).await;
-        to_bill.iter().all(|id| events.contains_key(id))
-    })
+    eventually_within(
+        Duration::from_secs(60),
+        "every request served is billed",
+        || async {
+            let events = events_by_request(nats_url(), &prefix).await;
+            to_bill.iter().all(|id| events.contains_key(id))
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    reconcile(&mut tally, &to_bill, &events_by_request(nats_url(), &prefix).await);
+    reconcile(
+        &mut tally,
+        &to_bill,
+        &events_by_request(nats_url(), &prefix).await,
+    );
     tally.print("keys_down");
-    assert_eq!((tally.billed, tally.lost, tally.duplicated), (to_bill.len(), 0, 0));
+    assert_eq!(
+        (tally.billed, tally.lost, tally.duplicated),
+        (to_bill.len(), 0, 0)
+    );
 }

@@ -36,7 +36,9 @@ impl Tally {
             lost,
             duplicated,
         } = self;
-        println!("faults::{scenario}: sent {sent}, served {served}, billed {billed}, lost {lost}, duplicated {duplicated}");
+        println!(
+            "faults::{scenario}: sent {sent}, served {served}, billed {billed}, lost {lost}, duplicated {duplicated}"
+        );
     }
 }
 

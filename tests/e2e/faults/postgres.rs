@@ -5,11 +5,7 @@
 //! everything recovers without help, and the billing views count exactly
 //! the requests served: nothing lost, nothing counted twice.
 
-use std::{
-    path::PathBuf,
-    process::Command,
-    time::Duration,
-};
+use std::{path::PathBuf, process::Command, time::Duration};
 
 use serde_json::{Value, json};
 
@@ -37,7 +33,10 @@ fn pg_bin() -> PathBuf {
 /// Runs `program args` as `postgres` when this process is root (initdb
 /// refuses root).
 fn as_postgres(program: PathBuf, args: &[&str]) {
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
     let mut command = if root {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(program);
@@ -46,17 +45,35 @@ fn as_postgres(program: PathBuf, args: &[&str]) {
         Command::new(program)
     };
     let output = command.args(args).output().expect("runs");
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 impl PrivatePostgres {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let _ = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let pg = Self { bin: pg_bin(), dir, port };
+        let _ = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(dir.path())
+            .status();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pg = Self {
+            bin: pg_bin(),
+            dir,
+            port,
+        };
         let data = pg.data();
-        as_postgres(pg.bin.join("initdb"), &["-D", &data, "-U", "postgres", "-A", "trust"]);
+        as_postgres(
+            pg.bin.join("initdb"),
+            &["-D", &data, "-U", "postgres", "-A", "trust"],
+        );
         pg.up();
         pg
     }
@@ -70,13 +87,23 @@ impl PrivatePostgres {
     }
 
     fn up(&self) {
-        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.path().display());
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
         let log = self.dir.path().join("pg.log").display().to_string();
-        as_postgres(self.bin.join("pg_ctl"), &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"]);
+        as_postgres(
+            self.bin.join("pg_ctl"),
+            &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"],
+        );
     }
 
     fn down(&self) {
-        as_postgres(self.bin.join("pg_ctl"), &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+        as_postgres(
+            self.bin.join("pg_ctl"),
+            &["-D", &self.data(), "-m", "fast", "-w", "stop"],
+        );
     }
 }
 
@@ -96,7 +123,12 @@ async fn call(base: &str, key: &str, method: &str, path: &str, body: Option<Valu
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    let id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     (status, response.json().await.unwrap_or_default(), id)
 }
 
@@ -109,7 +141,14 @@ async fn postgres_restarted_under_load_loses_nothing_and_everything_recovers() {
         ("KEYWAY_CREDENTIAL_CACHE_TTL_MS", "600000"),
     ]);
     let (base, admin_key) = (process.base.clone(), process.isolation.admin_key.clone());
-    let (status, tenant, _) = call(&base, &admin_key, "POST", "/api/v1/tenants", Some(json!({"name": "Restart", "plan": "pro"}))).await;
+    let (status, tenant, _) = call(
+        &base,
+        &admin_key,
+        "POST",
+        "/api/v1/tenants",
+        Some(json!({"name": "Restart", "plan": "pro"})),
+    )
+    .await;
     assert_eq!(status, 201, "{tenant}");
     let tenant = tenant["id"].as_str().unwrap().to_owned();
     let keys_path = format!("/api/v1/tenants/{tenant}/api-keys");
@@ -129,7 +168,14 @@ async fn postgres_restarted_under_load_loses_nothing_and_everything_recovers() {
         async move {
             let (mut sent, mut ids, mut failures) = (0usize, Vec::new(), Vec::new());
             while !stop.is_cancelled() {
-                let (status, body, id) = call(&base, &cached, "POST", "/v1/chat/completions", Some(chat("mock-gpt", "load"))).await;
+                let (status, body, id) = call(
+                    &base,
+                    &cached,
+                    "POST",
+                    "/v1/chat/completions",
+                    Some(chat("mock-gpt", "load")),
+                )
+                .await;
                 sent += 1;
                 if status == 200 {
                     ids.push(id);
@@ -144,15 +190,49 @@ async fn postgres_restarted_under_load_loses_nothing_and_everything_recovers() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     pg.down();
-    let (admin_status, admin_body, _) = call(&base, &admin_key, "GET", &format!("/api/v1/tenants/{tenant}"), None).await;
-    let (unseen_status, unseen_body, _) = call(&base, &unseen, "POST", "/v1/chat/completions", Some(chat("mock-gpt", "x"))).await;
+    let (admin_status, admin_body, _) = call(
+        &base,
+        &admin_key,
+        "GET",
+        &format!("/api/v1/tenants/{tenant}"),
+        None,
+    )
+    .await;
+    let (unseen_status, unseen_body, _) = call(
+        &base,
+        &unseen,
+        "POST",
+        "/v1/chat/completions",
+        Some(chat("mock-gpt", "x")),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(8)).await;
     pg.up();
 
-    eventually_within(Duration::from_secs(90), "the admin API and the unseen key work again", || async {
-        call(&base, &admin_key, "GET", &format!("/api/v1/tenants/{tenant}"), None).await.0 == 200
-            && call(&base, &unseen, "POST", "/v1/chat/completions", Some(chat("mock-gpt", "back"))).await.0 == 200
-    })
+    eventually_within(
+        Duration::from_secs(90),
+        "the admin API and the unseen key work again",
+        || async {
+            call(
+                &base,
+                &admin_key,
+                "GET",
+                &format!("/api/v1/tenants/{tenant}"),
+                None,
+            )
+            .await
+            .0 == 200
+                && call(
+                    &base,
+                    &unseen,
+                    "POST",
+                    "/v1/chat/completions",
+                    Some(chat("mock-gpt", "back")),
+                )
+                .await
+                .0 == 200
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.cancel();
@@ -176,16 +256,38 @@ async fn postgres_restarted_under_load_loses_nothing_and_everything_recovers() {
     })
     .await;
     let events = events_by_request(nats_url(), &process.isolation.nats_prefix).await;
-    let mut tally = Tally { sent, served: ids.len(), ..Tally::default() };
+    let mut tally = Tally {
+        sent,
+        served: ids.len(),
+        ..Tally::default()
+    };
     reconcile(&mut tally, &ids, &events);
     tally.print("postgres");
     println!(
         "faults::postgres: while down, the admin API answered {admin_status} {} and an unseen key {unseen_status} {}; the views count {requests} requests for {} events",
-        admin_body["error"]["code"], unseen_body["error"]["keyway_code"], events.values().sum::<usize>()
+        admin_body["error"]["code"],
+        unseen_body["error"]["keyway_code"],
+        events.values().sum::<usize>()
     );
-    assert!(failures.is_empty(), "the cached key failed during the restart: {failures:?}");
-    assert_eq!((admin_status, admin_body["error"]["code"].as_str()), (503, Some("KW-DB-001")));
-    assert_eq!((unseen_status, unseen_body["error"]["keyway_code"].as_str()), (503, Some("KW-AUTH-004")));
-    assert_eq!((tally.served, tally.billed, tally.lost, tally.duplicated), (tally.sent, tally.sent, 0, 0));
-    assert_eq!(requests, events.values().sum::<usize>() as i64, "the views count every event once");
+    assert!(
+        failures.is_empty(),
+        "the cached key failed during the restart: {failures:?}"
+    );
+    assert_eq!(
+        (admin_status, admin_body["error"]["code"].as_str()),
+        (503, Some("KW-DB-001"))
+    );
+    assert_eq!(
+        (unseen_status, unseen_body["error"]["keyway_code"].as_str()),
+        (503, Some("KW-AUTH-004"))
+    );
+    assert_eq!(
+        (tally.served, tally.billed, tally.lost, tally.duplicated),
+        (tally.sent, tally.sent, 0, 0)
+    );
+    assert_eq!(
+        requests,
+        events.values().sum::<usize>() as i64,
+        "the views count every event once"
+    );
 }

@@ -23,23 +23,38 @@ const WIRES: [(&str, &str, bool); 3] = [
 
 fn scenarios() -> Vec<(&'static str, bool, Value)> {
     vec![
-        ("stalls mid-stream", true, json!({"chunks": 4, "chunk_delay_ms": 60_000})),
+        (
+            "stalls mid-stream",
+            true,
+            json!({"chunks": 4, "chunk_delay_ms": 60_000}),
+        ),
         ("stalls before answering", false, json!({"latency_ms": 60_000})),
-        ("resets mid-stream", true, json!({"chunks": 4, "error_after_chunks": 2})),
+        (
+            "resets mid-stream",
+            true,
+            json!({"chunks": 4, "error_after_chunks": 2}),
+        ),
         ("resets before any byte", false, json!({"reset": true})),
         ("resets a stream before any byte", true, json!({"reset": true})),
         ("sends garbage SSE", true, json!({"garbage_sse": true})),
-        ("sends a 10 MB 500", false, json!({"error": 500, "error_body_bytes": 10_000_000})),
-        ("sends a 10 MB 400", false, json!({"error": 400, "error_body_bytes": 10_000_000})),
+        (
+            "sends a 10 MB 500",
+            false,
+            json!({"error": 500, "error_body_bytes": 10_000_000}),
+        ),
+        (
+            "sends a 10 MB 400",
+            false,
+            json!({"error": 400, "error_body_bytes": 10_000_000}),
+        ),
     ]
 }
 
 /// The stable code of an error body in the client's shape, if it is one.
 fn error_code(anthropic: bool, body: &Value) -> Option<String> {
     let error = &body["error"];
-    let shaped = error["message"].is_string()
-        && error["type"].is_string()
-        && (!anthropic || body["type"] == "error");
+    let shaped =
+        error["message"].is_string() && error["type"].is_string() && (!anthropic || body["type"] == "error");
     shaped
         .then(|| error["keyway_code"].as_str().map(str::to_owned))
         .flatten()
@@ -48,14 +63,24 @@ fn error_code(anthropic: bool, body: &Value) -> Option<String> {
 /// The last event of a stream, as the client's SDK would read it.
 fn last_event(text: &str) -> Option<(Option<String>, Value)> {
     let event = text.trim_end().rsplit("\n\n").next()?;
-    let name = event.lines().find_map(|l| l.strip_prefix("event: ")).map(str::to_owned);
+    let name = event
+        .lines()
+        .find_map(|l| l.strip_prefix("event: "))
+        .map(str::to_owned);
     let data = event.lines().find_map(|l| l.strip_prefix("data: "))?;
     Some((name, serde_json::from_str(data).ok()?))
 }
 
 /// Sends one misbehaving request; returns its request id and what was
 /// wrong with the answer, if anything.
-async fn one(stack: &TestStack, path: &str, model: &str, anthropic: bool, stream: bool, mock: Value) -> (String, Option<String>) {
+async fn one(
+    stack: &TestStack,
+    path: &str,
+    model: &str,
+    anthropic: bool,
+    stream: bool,
+    mock: Value,
+) -> (String, Option<String>) {
     let mut body = json!({"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}], "mock": mock});
     if stream {
         body["stream"] = json!(true);
@@ -78,12 +103,22 @@ async fn one(stack: &TestStack, path: &str, model: &str, anthropic: bool, stream
         .to_owned();
     let text = match response.text().await {
         Ok(text) => text,
-        Err(e) => return (request_id, Some(format!("{status}, then the body broke off: {e}"))),
+        Err(e) => {
+            return (
+                request_id,
+                Some(format!("{status}, then the body broke off: {e}")),
+            );
+        }
     };
     let short: String = text.chars().take(300).collect();
     let problem = if status == 200 {
         match last_event(&text) {
-            Some((name, data)) if error_code(anthropic, &data).is_some() && (!anthropic || name.as_deref() == Some("error")) => None,
+            Some((name, data))
+                if error_code(anthropic, &data).is_some()
+                    && (!anthropic || name.as_deref() == Some("error")) =>
+            {
+                None
+            }
             _ => Some(format!("200 whose last event is not an error: {short}")),
         }
     } else if !(400..600).contains(&status) || status == 500 {
@@ -91,7 +126,10 @@ async fn one(stack: &TestStack, path: &str, model: &str, anthropic: bool, stream
     } else if text.len() > 64 * 1024 {
         Some(format!("{status} with a {} byte body", text.len()))
     } else {
-        match serde_json::from_str(&text).ok().and_then(|b| error_code(anthropic, &b)) {
+        match serde_json::from_str(&text)
+            .ok()
+            .and_then(|b| error_code(anthropic, &b))
+        {
             Some(_) => None,
             None => Some(format!("{status} not in the wire's shape: {short}")),
         }
@@ -134,5 +172,8 @@ async fn a_misbehaving_upstream_gives_clean_errors_billed_once() {
     reconcile(&mut tally, &ids, &events_by_request(nats_url(), &prefix).await);
     tally.print("upstream");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    assert_eq!((tally.served, tally.billed, tally.lost, tally.duplicated), (tally.sent, tally.sent, 0, 0));
+    assert_eq!(
+        (tally.served, tally.billed, tally.lost, tally.duplicated),
+        (tally.sent, tally.sent, 0, 0)
+    );
 }

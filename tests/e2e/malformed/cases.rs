@@ -65,10 +65,18 @@ fn cases(route: &Route, admin_key: &str) -> Vec<Case> {
     let keyway = route.wire == Wire::Keyway;
     let mut cases = Vec::new();
     let pad = "x".repeat(11 << 20);
-    cases.push(Case::body("a body over the limit (sized)", with_raw(&valid, "pad", &format!("\"{pad}\"")), Expect::Status(413)));
+    cases.push(Case::body(
+        "a body over the limit (sized)",
+        with_raw(&valid, "pad", &format!("\"{pad}\"")),
+        Expect::Status(413),
+    ));
     cases.push(Case {
         chunked: true,
-        ..Case::body("a body over the limit (chunked)", with_raw(&valid, "pad", &format!("\"{pad}\"")), Expect::Status(413))
+        ..Case::body(
+            "a body over the limit (chunked)",
+            with_raw(&valid, "pad", &format!("\"{pad}\"")),
+            Expect::Status(413),
+        )
     });
     let mut utf8 = with_raw(&valid, "note", "\"caf\u{e9}\"");
     let at = utf8.len() - 4;
@@ -78,19 +86,53 @@ fn cases(route: &Route, admin_key: &str) -> Vec<Case> {
     // 64 KiB body limit.
     let deep = 8_000;
     let arrays = format!("{}{}", "[".repeat(deep), "]".repeat(deep));
-    cases.push(Case::body("arrays nested 8,000 deep", with_raw(&valid, "deep", &arrays), Expect::Status(400)));
+    cases.push(Case::body(
+        "arrays nested 8,000 deep",
+        with_raw(&valid, "deep", &arrays),
+        Expect::Status(400),
+    ));
     let objects = format!("{}1{}", "{\"a\":".repeat(deep), "}".repeat(deep));
-    cases.push(Case::body("objects nested 8,000 deep", with_raw(&valid, "deep", &objects), Expect::Status(400)));
-    cases.push(Case::body("unclosed nesting", "[".repeat(deep), Expect::Status(400)));
+    cases.push(Case::body(
+        "objects nested 8,000 deep",
+        with_raw(&valid, "deep", &objects),
+        Expect::Status(400),
+    ));
+    cases.push(Case::body(
+        "unclosed nesting",
+        "[".repeat(deep),
+        Expect::Status(400),
+    ));
     // The last of duplicate keys wins, for the gateway as for the body it
     // forwards (it sends what it parsed): a valid first value must not
     // hide an invalid last one.
-    let (field, last, status) = if keyway { ("plan", "\"gold\"", 400) } else { ("model", "\"no-such-model\"", 404) };
-    cases.push(Case::body("a duplicate key, the last invalid", with_raw(&valid, field, last), Expect::Status(status)));
+    let (field, last, status) = if keyway {
+        ("plan", "\"gold\"", 400)
+    } else {
+        ("model", "\"no-such-model\"", 404)
+    };
+    cases.push(Case::body(
+        "a duplicate key, the last invalid",
+        with_raw(&valid, field, last),
+        Expect::Status(status),
+    ));
     let number_field = if keyway { "limits" } else { "temperature" };
-    let number = |n: &str| if keyway { format!("{{\"requests_per_minute\":{n}}}") } else { n.to_owned() };
-    cases.push(Case::body("1e400", with_raw(&valid, number_field, &number("1e400")), Expect::Status(400)));
-    cases.push(Case::body("-1e400", with_raw(&valid, number_field, &number("-1e400")), Expect::Status(400)));
+    let number = |n: &str| {
+        if keyway {
+            format!("{{\"requests_per_minute\":{n}}}")
+        } else {
+            n.to_owned()
+        }
+    };
+    cases.push(Case::body(
+        "1e400",
+        with_raw(&valid, number_field, &number("1e400")),
+        Expect::Status(400),
+    ));
+    cases.push(Case::body(
+        "-1e400",
+        with_raw(&valid, number_field, &number("-1e400")),
+        Expect::Status(400),
+    ));
     let absurd_values: &[&str] = if keyway {
         &["18446744073709551616", "-1", "0.5", "1e400"]
     } else {
@@ -108,16 +150,40 @@ fn cases(route: &Route, admin_key: &str) -> Vec<Case> {
     }
     cases.push(Case {
         content_type: Some("text/plain"),
-        ..Case::body("a JSON body sent as text/plain", valid.to_string(), Expect::Status(415))
+        ..Case::body(
+            "a JSON body sent as text/plain",
+            valid.to_string(),
+            Expect::Status(415),
+        )
     });
     cases.push(Case {
         content_type: Some("application/x-www-form-urlencoded"),
         ..Case::body("a form body", "model=mock-gpt&messages=hi", Expect::Shaped)
     });
-    cases.push(Case::header("a bare CR in a header value", "X-Note: a\rb\r\n".into(), Expect::Refused, &valid));
-    cases.push(Case::header("a folded header line", "X-Note: a\r\n b\r\n".into(), Expect::Refused, &valid));
-    cases.push(Case::header("a NUL in a header value", "X-Note: a\0b\r\n".into(), Expect::Refused, &valid));
-    cases.push(Case::header("a space before the colon", "X-Note : a\r\n".into(), Expect::Refused, &valid));
+    cases.push(Case::header(
+        "a bare CR in a header value",
+        "X-Note: a\rb\r\n".into(),
+        Expect::Refused,
+        &valid,
+    ));
+    cases.push(Case::header(
+        "a folded header line",
+        "X-Note: a\r\n b\r\n".into(),
+        Expect::Refused,
+        &valid,
+    ));
+    cases.push(Case::header(
+        "a NUL in a header value",
+        "X-Note: a\0b\r\n".into(),
+        Expect::Refused,
+        &valid,
+    ));
+    cases.push(Case::header(
+        "a space before the colon",
+        "X-Note : a\r\n".into(),
+        Expect::Refused,
+        &valid,
+    ));
     // `/v1` caps headers at 64 KiB; `/api/v1` takes what hyper's buffer
     // holds (1 MiB + 64 KiB), as the 2 MiB case shows.
     if !keyway {
@@ -136,9 +202,18 @@ fn cases(route: &Route, admin_key: &str) -> Vec<Case> {
     ));
     let wrong = "kw_dev_0000000000000000_notakey";
     for (name, lines) in [
-        ("a valid bearer and another x-api-key", format!("Authorization: Bearer {admin_key}\r\nx-api-key: {wrong}\r\n")),
-        ("a wrong bearer and a valid x-api-key", format!("Authorization: Bearer {wrong}\r\nx-api-key: {admin_key}\r\n")),
-        ("two Authorization headers", format!("Authorization: Bearer {admin_key}\r\nAuthorization: Bearer {wrong}\r\n")),
+        (
+            "a valid bearer and another x-api-key",
+            format!("Authorization: Bearer {admin_key}\r\nx-api-key: {wrong}\r\n"),
+        ),
+        (
+            "a wrong bearer and a valid x-api-key",
+            format!("Authorization: Bearer {wrong}\r\nx-api-key: {admin_key}\r\n"),
+        ),
+        (
+            "two Authorization headers",
+            format!("Authorization: Bearer {admin_key}\r\nAuthorization: Bearer {wrong}\r\n"),
+        ),
     ] {
         cases.push(Case {
             auth: false,
@@ -206,19 +281,25 @@ async fn limited_tenant_key(base: &str, admin_key: &str) -> String {
     // Under the dev models' 4,096-token output cap, to which an absurd
     // `max_tokens` is lowered: what is left must still not fit.
     let limits = json!({"tokens_per_minute": 1_000, "monthly_budget_micros": 1_000_000_000});
-    let tenant: Value = post("/api/v1/tenants", json!({"name": "Limited", "plan": "pro", "limits": limits}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tenant: Value = post(
+        "/api/v1/tenants",
+        json!({"name": "Limited", "plan": "pro", "limits": limits}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let path = format!("/api/v1/tenants/{}/api-keys", tenant["id"].as_str().unwrap());
-    let key: Value = post(&path, json!({"name": "malformed", "role": "tenant-admin", "limits": limits}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let key: Value = post(
+        &path,
+        json!({"name": "malformed", "role": "tenant-admin", "limits": limits}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     key["key"].as_str().unwrap().to_owned()
 }
 
@@ -231,7 +312,11 @@ async fn malformed_requests_get_a_shaped_4xx_and_never_a_5xx_a_panic_or_a_hang()
     let tenant_key = limited_tenant_key(&process.base, &admin_key).await;
     let (mut sent, mut problems, mut by_status) = (0, Vec::new(), std::collections::BTreeMap::new());
     for route in &ROUTES {
-        let key = if route.wire == Wire::Keyway { &admin_key } else { &tenant_key };
+        let key = if route.wire == Wire::Keyway {
+            &admin_key
+        } else {
+            &tenant_key
+        };
         for case in cases(route, key) {
             let (answer, problem) = run(&process.base, route, &case, key).await;
             sent += 1;

@@ -73,7 +73,8 @@ pub(super) const ROUTES: [Route; 3] = [
 
 #[test]
 fn the_shapes_are_told_apart() {
-    let openai = r#"{"error": {"message": "m", "type": "invalid_request_error", "keyway_code": "KW-REQ-001"}}"#;
+    let openai =
+        r#"{"error": {"message": "m", "type": "invalid_request_error", "keyway_code": "KW-REQ-001"}}"#;
     let anthropic = r#"{"type": "error", "error": {"type": "invalid_request_error", "message": "m", "keyway_code": "KW-REQ-001"}}"#;
     let keyway = r#"{"error": {"code": "KW-REQ-001", "message": "m"}}"#;
     assert_eq!(Wire::OpenAi.code(openai).as_deref(), Some("KW-REQ-001"));

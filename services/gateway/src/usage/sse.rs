@@ -107,7 +107,8 @@ pub(crate) fn too_large_error(anthropic: bool, max: usize) -> Bytes {
 /// reset, or silent past `KEYWAY_UPSTREAM_TIMEOUT_MS`): a clean error in the
 /// client's wire shape instead of a connection cut mid-body.
 pub(crate) fn broken_off_error(anthropic: bool) -> Bytes {
-    let message = "The upstream provider broke off the stream (connection lost or timed out); the stream was ended.";
+    let message =
+        "The upstream provider broke off the stream (connection lost or timed out); the stream was ended.";
     error_event(anthropic, keyway_common::codes::UP_FAILED, message)
 }
 

@@ -16,22 +16,41 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         ".{0,12}".prop_map(Value::String),
-        prop_oneof![Just("user"), Just("assistant"), Just("tool"), Just("system"), Just("text"), Just("tool_use"), Just("function")]
-            .prop_map(|s| Value::String(s.into())),
+        prop_oneof![
+            Just("user"),
+            Just("assistant"),
+            Just("tool"),
+            Just("system"),
+            Just("text"),
+            Just("tool_use"),
+            Just("function")
+        ]
+        .prop_map(|s| Value::String(s.into())),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         let key = prop_oneof![
-            Just("role".to_owned()), Just("content".to_owned()), Just("type".to_owned()),
-            Just("text".to_owned()), Just("tool_calls".to_owned()), Just("id".to_owned()),
-            Just("function".to_owned()), Just("name".to_owned()), Just("arguments".to_owned()),
-            Just("input".to_owned()), Just("tool_use_id".to_owned()), Just("tool_call_id".to_owned()),
+            Just("role".to_owned()),
+            Just("content".to_owned()),
+            Just("type".to_owned()),
+            Just("text".to_owned()),
+            Just("tool_calls".to_owned()),
+            Just("id".to_owned()),
+            Just("function".to_owned()),
+            Just("name".to_owned()),
+            Just("arguments".to_owned()),
+            Just("input".to_owned()),
+            Just("tool_use_id".to_owned()),
+            Just("tool_call_id".to_owned()),
             "[a-z_]{1,8}",
         ];
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            proptest::collection::btree_map(key, inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
+            proptest::collection::btree_map(key, inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -39,10 +58,25 @@ fn any_json() -> impl Strategy<Value = Value> {
 /// A request body whose known fields hold anything at all.
 fn any_request() -> impl Strategy<Value = Map<String, Value>> {
     let field = prop_oneof![
-        Just("model"), Just("messages"), Just("system"), Just("tools"), Just("tool_choice"),
-        Just("max_tokens"), Just("max_completion_tokens"), Just("stop"), Just("stop_sequences"),
-        Just("temperature"), Just("top_p"), Just("stream"), Just("stream_options"), Just("metadata"),
-        Just("response_format"), Just("thinking"), Just("n"), Just("user"), Just("parallel_tool_calls"),
+        Just("model"),
+        Just("messages"),
+        Just("system"),
+        Just("tools"),
+        Just("tool_choice"),
+        Just("max_tokens"),
+        Just("max_completion_tokens"),
+        Just("stop"),
+        Just("stop_sequences"),
+        Just("temperature"),
+        Just("top_p"),
+        Just("stream"),
+        Just("stream_options"),
+        Just("metadata"),
+        Just("response_format"),
+        Just("thinking"),
+        Just("n"),
+        Just("user"),
+        Just("parallel_tool_calls"),
     ];
     proptest::collection::btree_map(field.prop_map(str::to_owned), any_json(), 0..8)
         .prop_map(|m| m.into_iter().collect())
@@ -54,8 +88,8 @@ fn id() -> impl Strategy<Value = String> {
 
 /// Tool calls: `(id, name, arguments)`, ids distinct.
 fn calls() -> impl Strategy<Value = Vec<(String, String, Value)>> {
-    let args = proptest::collection::btree_map("[a-z]{1,6}", "[a-zA-Z0-9 ]{0,12}", 0..3)
-        .prop_map(|m| json!(m));
+    let args =
+        proptest::collection::btree_map("[a-z]{1,6}", "[a-zA-Z0-9 ]{0,12}", 0..3).prop_map(|m| json!(m));
     proptest::collection::vec((id(), "[a-z_]{1,12}", args), 1..5).prop_map(|calls| {
         calls
             .into_iter()

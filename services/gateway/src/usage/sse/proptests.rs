@@ -3,7 +3,6 @@
 //! whole stream, loses and invents no byte, reads back each event's data,
 //! and calls a stream over the cap only when an unframed event is.
 
-
 use proptest::prelude::*;
 
 use super::*;
