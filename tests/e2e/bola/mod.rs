@@ -205,6 +205,7 @@ fn leaked<'a>(v: &'a Victim, text: &str, sent: &str) -> Option<&'a String> {
 }
 
 #[tokio::test]
+#[expect(clippy::print_stdout, reason = "the matrix's counts are the test's report")]
 async fn no_caller_of_another_tenant_reaches_any_tenant_scoped_operation() {
     let peer = OidcPeer::start("attackers");
     let stack = oidc_stack(&peer.issuer("attackers"), &[]).await;

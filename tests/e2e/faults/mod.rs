@@ -28,6 +28,7 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
+    #[expect(clippy::print_stdout, reason = "the tally is the scenario's report")]
     pub(crate) fn print(&self, scenario: &str) {
         let Tally {
             sent,

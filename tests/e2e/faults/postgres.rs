@@ -133,6 +133,7 @@ async fn call(base: &str, key: &str, method: &str, path: &str, body: Option<Valu
 }
 
 #[tokio::test]
+#[expect(clippy::print_stdout, reason = "what the outage showed is the test's report")]
 async fn postgres_restarted_under_load_loses_nothing_and_everything_recovers() {
     let pg = PrivatePostgres::start();
     let db_url = pg.url("keyway_faults");

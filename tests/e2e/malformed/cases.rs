@@ -304,6 +304,7 @@ async fn limited_tenant_key(base: &str, admin_key: &str) -> String {
 }
 
 #[tokio::test]
+#[expect(clippy::print_stdout, reason = "the counts by status are the test's report")]
 async fn malformed_requests_get_a_shaped_4xx_and_never_a_5xx_a_panic_or_a_hang() {
     let process = KeywayProcess::start(&[]);
     let admin_key = process.isolation.admin_key.clone();

@@ -98,7 +98,7 @@ proptest! {
         text in proptest::collection::vec(any::<u8>().prop_filter("no line feed", |b| *b != b'\n'), 1..400),
         max in 0usize..300,
     ) {
-        let (events, _, over) = incremental(&[text.clone()], max);
+        let (events, _, over) = incremental(std::slice::from_ref(&text), max);
         prop_assert!(events.is_empty());
         prop_assert_eq!(over, text.len() > max);
     }
