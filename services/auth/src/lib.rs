@@ -107,8 +107,31 @@ pub(crate) async fn authenticate_headers<A>(
 where
     A: Authenticator + ?Sized,
 {
+    if credentials_conflict(headers) {
+        return Err(AuthError::Invalid);
+    }
     let key = presented_key_in(headers).ok_or(AuthError::Missing)?;
     authenticator.authenticate(key).await
+}
+
+/// Two different credentials in one request (`Authorization` and
+/// `x-api-key`, or either header repeated). Which one is meant is
+/// ambiguous, and a proxy in front may have checked the other one, so the
+/// request is refused as an invalid key rather than served as either.
+pub fn credentials_conflict(headers: &http::HeaderMap) -> bool {
+    let bearers = headers
+        .get_all("authorization")
+        .iter()
+        .map(|v| presented_key(Some(v.to_str().unwrap_or_default()), None));
+    let api_keys = headers
+        .get_all("x-api-key")
+        .iter()
+        .map(|v| presented_key(None, Some(v.to_str().unwrap_or_default())));
+    let mut keys = bearers.chain(api_keys);
+    let Some(first) = keys.next() else {
+        return false;
+    };
+    keys.any(|key| key != first)
 }
 
 /// Constant-time equality for secrets. Length is not secret (keys have a fixed
@@ -140,6 +163,38 @@ mod tests {
         assert_eq!(presented_key_in(&headers), Some("xyz"));
         headers.insert("authorization", http::HeaderValue::from_static("Bearer abc"));
         assert_eq!(presented_key_in(&headers), Some("abc"));
+    }
+
+    #[test]
+    fn two_different_keys_conflict_and_the_same_key_twice_does_not() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = http::HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(*name, http::HeaderValue::from_static(value));
+            }
+            map
+        };
+        assert!(!credentials_conflict(&headers(&[("authorization", "Bearer a")])));
+        assert!(!credentials_conflict(&headers(&[
+            ("authorization", "Bearer a"),
+            ("x-api-key", "a")
+        ])));
+        assert!(credentials_conflict(&headers(&[
+            ("authorization", "Bearer a"),
+            ("x-api-key", "b")
+        ])));
+        assert!(credentials_conflict(&headers(&[
+            ("authorization", "Bearer a"),
+            ("authorization", "Bearer b")
+        ])));
+        assert!(credentials_conflict(&headers(&[
+            ("x-api-key", "a"),
+            ("x-api-key", "b")
+        ])));
+        assert!(credentials_conflict(&headers(&[
+            ("authorization", "Basic a"),
+            ("x-api-key", "a")
+        ])));
     }
 
     fn parts(authorization: Option<&'static str>) -> http::request::Parts {

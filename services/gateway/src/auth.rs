@@ -54,6 +54,14 @@ impl FromRequest<Arc<Gateway>> for AuthedBody {
     async fn from_request(request: Request, gw: &Arc<Gateway>) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
         match authenticate(&parts, gw).await {
+            Ok(_) if !json_or_unsaid(&parts.headers) => {
+                let drained = drain::discard(&parts.headers, body, gw.max_body_bytes).await;
+                let failure = Failure(
+                    Flavor::of(parts.uri.path(), &parts.headers),
+                    GatewayError::NotJson,
+                );
+                Err(drain::closing_unless(drained, failure.into_response()))
+            }
             Ok(caller) => {
                 let body = Bytes::from_request(Request::from_parts(parts, body), gw).await;
                 Ok(AuthedBody { caller, body })
@@ -96,6 +104,25 @@ async fn authenticate(parts: &Parts, gw: &Gateway) -> Result<Caller, Failure> {
     Ok(caller)
 }
 
+/// The body is declared JSON (`application/json`, or a `+json` type), or
+/// its type is not said at all: every LLM API on `/v1` takes JSON, and a
+/// body declared as something else (a form, plain text) is the client's
+/// mistake, refused with 415 rather than parsed as JSON anyway.
+fn json_or_unsaid(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE) else {
+        return true;
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
 /// Header bytes as on the wire: `name: value\r\n` for each.
 fn header_bytes(headers: &HeaderMap) -> usize {
     headers
@@ -115,6 +142,25 @@ mod tests {
             h.insert(*k, HeaderValue::from_static(v));
         }
         h
+    }
+
+    #[test]
+    fn json_bodies_and_unsaid_types_are_taken_and_others_refused() {
+        assert!(json_or_unsaid(&headers(&[])));
+        assert!(json_or_unsaid(&headers(&[("content-type", "application/json")])));
+        assert!(json_or_unsaid(&headers(&[(
+            "content-type",
+            "Application/JSON; charset=utf-8"
+        )])));
+        assert!(json_or_unsaid(&headers(&[(
+            "content-type",
+            "application/vnd.api+json"
+        )])));
+        assert!(!json_or_unsaid(&headers(&[("content-type", "text/plain")])));
+        assert!(!json_or_unsaid(&headers(&[(
+            "content-type",
+            "application/x-www-form-urlencoded"
+        )])));
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub enum GatewayError {
     BodyTooLarge { limit: usize },
     #[error("The request headers are larger than the {limit}-byte limit.")]
     HeadersTooLarge { limit: usize },
+    #[error("The request body must be sent as `content-type: application/json`.")]
+    NotJson,
     #[error("Unknown route {0}.")]
     RouteNotFound(String),
     #[error("The model `{0}` does not exist or you do not have access to it.")]
@@ -120,6 +122,7 @@ impl GatewayError {
             | Untranslatable { .. } => StatusCode::BAD_REQUEST,
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RouteNotFound(_) | ModelNotFound(_) | ResponseNotFound(_) => StatusCode::NOT_FOUND,
             UpstreamRefused { status, .. } => *status,
             UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
@@ -142,6 +145,7 @@ impl GatewayError {
             BodyTooLarge { .. } => codes::REQ_TOO_LARGE,
             RouteNotFound(_) => codes::REQ_NO_ROUTE,
             HeadersTooLarge { .. } => codes::REQ_HEADERS_TOO_LARGE,
+            NotJson => codes::REQ_NOT_JSON,
             ModelNotFound(_) => codes::MODEL_NOT_FOUND,
             WrongRoute { .. } => codes::MODEL_WRONG_ROUTE,
             ResponseNotFound(_) => codes::RESPONSE_NOT_FOUND,
@@ -198,7 +202,7 @@ impl GatewayError {
 
     fn anthropic_type(&self) -> &'static str {
         match self.status().as_u16() {
-            400 => "invalid_request_error",
+            400 | 415 => "invalid_request_error",
             401 => "authentication_error",
             403 => "permission_error",
             404 => "not_found_error",
@@ -291,6 +295,7 @@ mod tests {
             GatewayError::InvalidRequest("x".into()),
             GatewayError::BodyTooLarge { limit: 1 },
             GatewayError::HeadersTooLarge { limit: 1 },
+            GatewayError::NotJson,
             GatewayError::RouteNotFound("x".into()),
             GatewayError::ModelNotFound("x".into()),
             GatewayError::WrongRoute {

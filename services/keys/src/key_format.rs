@@ -79,6 +79,9 @@ fn checksum(env: &str, id: &str, secret: &str) -> String {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 #[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;

@@ -153,9 +153,18 @@ const LLM_ERRORS: &[(&str, &str)] = &[
 
 /// `/v1` errors are in the OpenAI or Anthropic shape each handler
 /// documents; what every authenticated `/v1` route can add is the 429 of a
-/// client refused for failed authentications, or of a limit.
+/// client refused for failed authentications, or of a limit, and every one
+/// with a body the 415 of a body declared as something other than JSON.
 fn document_llm_refusals(path: &str, operation: &mut Operation) {
+    let has_body = operation.request_body.is_some();
     let responses = &mut operation.responses.responses;
+    if has_body {
+        responses.entry("415".to_owned()).or_insert_with(|| {
+            RefOr::T(Response::new(
+                "The body is declared as something other than JSON, e.g. `text/plain` or a form (KW-REQ-006).",
+            ))
+        });
+    }
     for (status, description) in LLM_ERRORS {
         // Every authenticated route can meet an unreachable credential store.
         let always = *status == "503";

@@ -14,6 +14,7 @@ mod config;
 mod controls;
 mod embeddings;
 mod errors;
+mod misbehave;
 mod models;
 mod openai;
 mod pipeline;

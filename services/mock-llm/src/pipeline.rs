@@ -59,6 +59,11 @@ pub(crate) async fn prepare(
     if !state.sleep(controls.latency).await {
         return Err(shutting_down(api));
     }
+    if let Some(misbehaving) = crate::misbehave::respond(api, headers, &body, controls.error)
+        .map_err(|message| invalid(api, &message))?
+    {
+        return Err(misbehaving);
+    }
     if let Some(InjectedError::Status(kind)) = controls.error {
         return Err(error_response(api, kind, injected_message(kind)));
     }

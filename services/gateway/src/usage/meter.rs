@@ -17,7 +17,7 @@ use keyway_proto::v1::{KeySource as ProtoKeySource, PriceSnapshot, UsageEvent};
 
 use super::{
     UsageSink, estimate,
-    tap::{EventTooLarge, Reported, Tap},
+    tap::{Reported, StreamCut, Tap},
 };
 use crate::{
     catalog::{KeySource, Model, Wire},
@@ -220,16 +220,16 @@ impl MeteredBody {
     /// the upstream connection is dropped at once, the request is billed
     /// with what was seen (estimated, flagged by the error code), and the
     /// client's last chunk is the error event.
-    fn cut(&mut self, too_large: EventTooLarge) -> Bytes {
+    fn cut(&mut self, cut: StreamCut) -> Bytes {
         tracing::warn!(
-            code = keyway_common::codes::UP_EVENT_TOO_LARGE,
-            "upstream stream event over KEYWAY_SSE_MAX_EVENT_BYTES; stream ended"
+            code = cut.code,
+            "upstream stream event over KEYWAY_SSE_MAX_EVENT_BYTES or not JSON; stream ended"
         );
         self.ended = true;
         self.inner = Box::pin(futures::stream::empty());
         let status = self.status;
-        self.finish(status, keyway_common::codes::UP_EVENT_TOO_LARGE, false);
-        too_large.error_frame
+        self.finish(status, cut.code, false);
+        cut.error_frame
     }
 }
 
@@ -251,7 +251,13 @@ impl Stream for MeteredBody {
                 Poll::Ready(Some(Err(e))) => {
                     self.ended = true;
                     self.finish(502, keyway_common::codes::UP_FAILED, false);
-                    return Poll::Ready(Some(Err(std::io::Error::other(e.without_url()))));
+                    let e = e.without_url();
+                    if let Some(frame) = self.tap.broken_off() {
+                        tracing::warn!(code = keyway_common::codes::UP_FAILED, error = %e, "upstream broke off a stream; ended with an error event");
+                        self.inner = Box::pin(futures::stream::empty());
+                        return Poll::Ready(Some(Ok(frame)));
+                    }
+                    return Poll::Ready(Some(Err(std::io::Error::other(e))));
                 }
                 Poll::Ready(None) => {
                     self.ended = true;

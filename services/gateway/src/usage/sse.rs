@@ -97,10 +97,44 @@ pub(crate) fn data(event: &[u8]) -> Option<String> {
 /// Anthropic's on `event: error`. The leading blank line closes whatever
 /// partial line the client may hold.
 pub(crate) fn too_large_error(anthropic: bool, max: usize) -> Bytes {
-    let code = keyway_common::codes::UP_EVENT_TOO_LARGE;
     let message = format!(
         "The upstream sent a stream event larger than {max} bytes (KEYWAY_SSE_MAX_EVENT_BYTES); the stream was ended."
     );
+    error_event(anthropic, keyway_common::codes::UP_EVENT_TOO_LARGE, &message)
+}
+
+/// The event that ends a stream the upstream broke off (the connection
+/// reset, or silent past `KEYWAY_UPSTREAM_TIMEOUT_MS`): a clean error in the
+/// client's wire shape instead of a connection cut mid-body.
+pub(crate) fn broken_off_error(anthropic: bool) -> Bytes {
+    let message =
+        "The upstream provider broke off the stream (connection lost or timed out); the stream was ended.";
+    error_event(anthropic, keyway_common::codes::UP_FAILED, message)
+}
+
+/// The event that ends a stream whose upstream sent an event whose data is
+/// not JSON.
+pub(crate) fn garbage_error(anthropic: bool) -> Bytes {
+    let message = "The upstream provider sent a stream event that is not JSON; the stream was ended.";
+    error_event(anthropic, keyway_common::codes::UP_FAILED, message)
+}
+
+/// Every data payload of `event` is JSON or OpenAI's `[DONE]` (an event
+/// without data, a comment or a bare `event:` line, is well formed too).
+/// A validating scan, nothing is built: the hot path still parses no
+/// content frame into values.
+pub(crate) fn well_formed(event: &[u8]) -> bool {
+    if std::str::from_utf8(event).is_err() {
+        return false;
+    }
+    match data(event) {
+        None => true,
+        Some(data) => data == "[DONE]" || serde_json::from_str::<serde::de::IgnoredAny>(&data).is_ok(),
+    }
+}
+
+/// An error event of either wire carrying `code` and `message`.
+fn error_event(anthropic: bool, code: &str, message: &str) -> Bytes {
     let frame = if anthropic {
         let body = serde_json::json!({"type": "error", "error": {
             "type": "api_error", "message": message, "keyway_code": code}});
@@ -113,6 +147,9 @@ pub(crate) fn too_large_error(anthropic: bool, max: usize) -> Bytes {
     };
     Bytes::from(frame)
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]

@@ -21,11 +21,13 @@ const MAX_KEPT: usize = 8 * 1024 * 1024;
 /// most replies are never parsed, and a long one costs this much at most.
 const MAX_RAW_FRAMES: usize = 64 * 1024;
 
-/// The upstream sent an unfinished event over the cap; the stream ends with
-/// `error_frame`, in the client's wire shape.
+/// The stream must end: the upstream sent an unfinished event over the cap
+/// (`KW-UP-004`), or an event whose data is not JSON (`KW-UP-002`). It ends
+/// with `error_frame`, in the client's wire shape.
 #[derive(Debug)]
-pub(crate) struct EventTooLarge {
+pub(crate) struct StreamCut {
     pub(crate) error_frame: Bytes,
+    pub(crate) code: &'static str,
 }
 
 pub(crate) use super::fields::Reported;
@@ -85,7 +87,7 @@ impl Tap {
     /// forwarded whole events at a time, so one can be left out (the
     /// injected usage chunk) and a stream cut for an oversized event never
     /// leaves the client half an event.
-    pub(crate) fn feed(&mut self, chunk: Bytes) -> Result<Bytes, EventTooLarge> {
+    pub(crate) fn feed(&mut self, chunk: Bytes) -> Result<Bytes, StreamCut> {
         if self.format.is_json() {
             if self.body.len() + chunk.len() <= MAX_KEPT {
                 self.body.extend_from_slice(&chunk);
@@ -95,6 +97,17 @@ impl Tap {
         self.events.push(&chunk);
         let mut out = BytesMut::new();
         while let Some(event) = self.events.next_event() {
+            if !sse::well_formed(&event) {
+                // Garbage from the upstream is never forwarded: the SDKs
+                // would fail on it with a parse error, not an API error.
+                self.events.discard();
+                let mut last = out;
+                last.extend_from_slice(&sse::garbage_error(self.format == Format::AnthropicSse));
+                return Err(StreamCut {
+                    error_frame: last.freeze(),
+                    code: keyway_common::codes::UP_FAILED,
+                });
+            }
             if !self.observe_event(&event) {
                 if out.is_empty() {
                     out = event;
@@ -108,11 +121,23 @@ impl Tap {
             let anthropic = self.format == Format::AnthropicSse;
             let mut last = out;
             last.extend_from_slice(&sse::too_large_error(anthropic, self.max_event_bytes));
-            return Err(EventTooLarge {
+            return Err(StreamCut {
+                code: keyway_common::codes::UP_EVENT_TOO_LARGE,
                 error_frame: last.freeze(),
             });
         }
         Ok(out.freeze())
+    }
+
+    /// The upstream broke off: for a stream, the last chunk the client gets
+    /// is an error event in its wire's shape (an unfinished event is
+    /// dropped, never half-forwarded); `None` for a JSON body.
+    pub(crate) fn broken_off(&mut self) -> Option<Bytes> {
+        if self.format.is_json() {
+            return None;
+        }
+        self.events.discard();
+        Some(sse::broken_off_error(self.format == Format::AnthropicSse))
     }
 
     /// Whatever is still held back when the stream ends.

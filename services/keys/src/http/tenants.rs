@@ -136,6 +136,8 @@ pub(crate) async fn update_user(
     ApiJson(patch): ApiJson<UpdateUser>,
 ) -> Result<Json<User>, KeysError> {
     authz::scope(&p.caller, &tenant_id, "user")?;
+    // Another tenant's user id is a 404 before any role check (docs/security.md §6).
+    s.users().get(&tenant_id, &user_id).await?;
     authz::require(&p.caller, Role::TenantAdmin, "change users")?;
     Ok(Json(
         s.users()
@@ -153,6 +155,8 @@ pub(crate) async fn delete_user(
     Path((tenant_id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, KeysError> {
     authz::scope(&p.caller, &tenant_id, "user")?;
+    // Another tenant's user id is a 404 before any role check (docs/security.md §6).
+    s.users().get(&tenant_id, &user_id).await?;
     authz::require(&p.caller, Role::TenantAdmin, "delete users")?;
     s.users().delete(&p.meta, &tenant_id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,6 +2,7 @@
 
 #![expect(clippy::unwrap_used)]
 
+mod proptests;
 mod requests;
 mod responses;
 mod responses_api;

@@ -207,4 +207,6 @@ fn segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
