@@ -29,6 +29,7 @@ mod metrics;
 mod nats_cluster;
 mod oidc;
 mod process;
+mod providers;
 mod projector;
 mod sdk_clients;
 mod secret_scan;

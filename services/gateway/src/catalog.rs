@@ -119,6 +119,9 @@ struct RawModel {
     client_wires: Option<Vec<Wire>>,
     #[serde(default)]
     drop_unsupported: bool,
+    /// Provider-specific fields (`deployment`, `api_version`, `region`).
+    #[serde(flatten)]
+    options: ProviderOptions,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +155,8 @@ pub struct Model {
     pub client_wires: Vec<Wire>,
     /// Drop request parameters that do not translate instead of refusing them.
     pub drop_unsupported: bool,
+    /// Provider-specific fields, checked at load; see `upstream`.
+    pub options: ProviderOptions,
 }
 
 /// `max_output_tokens` of a model whose catalog entry names none: at least
@@ -198,7 +203,7 @@ impl Catalog {
     }
 }
 
-fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> Result<Model, CatalogError> {
+fn validate(name: &str, mut m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> Result<Model, CatalogError> {
     let fail = |reason: String| CatalogError::Model {
         model: name.to_owned(),
         reason,
@@ -206,7 +211,7 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_whitespace) {
         return Err(fail("the name must be 1-128 characters without spaces".into()));
     }
-    let wire = wire_of(&m.provider).map_err(fail)?;
+    let wire = m.options.resolve(&m.provider, m.mode, vars).map_err(fail)?;
     if wire == Wire::Anthropic && m.mode != Mode::Chat {
         return Err(fail(
             "anthropic serves only chat models (no embeddings or completions API)".into(),
@@ -254,21 +259,8 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
         max_output_tokens,
         client_wires,
         drop_unsupported: m.drop_unsupported,
+        options: m.options,
     })
-}
-
-/// The wire format a provider speaks.
-fn wire_of(provider: &str) -> Result<Wire, String> {
-    match provider {
-        "anthropic" => Ok(Wire::Anthropic),
-        "openai" | "groq" | "together" | "mistral" | "perplexity" | "cohere" | "huggingface" => {
-            Ok(Wire::OpenAi)
-        }
-        p if p.strip_prefix("custom-").is_some_and(|n| !n.is_empty()) => Ok(Wire::OpenAi),
-        p => Err(format!(
-            "unknown provider {p:?} (use openai, anthropic, groq, …, or custom-<name>)"
-        )),
-    }
 }
 
 /// A non-empty list without repeats; `system` needs the key's variable.
@@ -335,6 +327,8 @@ fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> Result<Stri
 
 mod endpoint;
 pub(crate) use endpoint::Endpoint;
+mod provider_options;
+pub use provider_options::{Adapter, ProviderOptions};
 
 #[cfg(test)]
 mod client_wires_tests;
