@@ -18,7 +18,9 @@ use crate::{
 /// The catalog `tests/sdk/providers_sdk.py` expects (its prices included).
 fn write_catalog(dir: &Path) -> String {
     let price = |input: f64, cached: f64, output: f64| {
-        format!("{{input_per_mtok: {input}, output_per_mtok: {output}, cached_input_per_mtok: {cached}, currency: USD}}")
+        format!(
+            "{{input_per_mtok: {input}, output_per_mtok: {output}, cached_input_per_mtok: {cached}, currency: USD}}"
+        )
     };
     let system = "key_source: [system]\n    api_key_env";
     let yaml = format!(
@@ -102,9 +104,15 @@ fn azure_bedrock_and_gemini_models_serve_the_official_sdks_and_are_billed_exactl
         "provider SDK tests failed:\n{report}\nkeyway logs:\n{}",
         process.logs()
     );
-    assert!(report.contains("12 passed"), "not every provider test ran:\n{report}");
+    assert!(
+        report.contains("12 passed"),
+        "not every provider test ran:\n{report}"
+    );
     let logs = process.logs();
-    assert!(!logs.contains(TEST_SECRET_ACCESS_KEY), "the AWS secret reached the logs");
+    assert!(
+        !logs.contains(TEST_SECRET_ACCESS_KEY),
+        "the AWS secret reached the logs"
+    );
 }
 
 #[tokio::test]
@@ -116,9 +124,25 @@ async fn the_byok_providers_list_names_every_provider_with_its_key_format_and_te
     let list = list.as_array().unwrap();
     let slugs: Vec<&str> = list.iter().map(|p| p["slug"].as_str().unwrap()).collect();
     for slug in [
-        "openai", "anthropic", "groq", "together", "mistral", "deepseek", "fireworks", "openrouter",
-        "perplexity", "xai", "cohere", "huggingface", "vllm", "ollama", "lmstudio", "gemini", "azure",
-        "bedrock", "custom-<name>",
+        "openai",
+        "anthropic",
+        "groq",
+        "together",
+        "mistral",
+        "deepseek",
+        "fireworks",
+        "openrouter",
+        "perplexity",
+        "xai",
+        "cohere",
+        "huggingface",
+        "vllm",
+        "ollama",
+        "lmstudio",
+        "gemini",
+        "azure",
+        "bedrock",
+        "custom-<name>",
     ] {
         assert!(slugs.contains(&slug), "{slug} missing from {slugs:?}");
     }
@@ -132,8 +156,14 @@ async fn the_byok_providers_list_names_every_provider_with_its_key_format_and_te
         (by("azure")["key_auth"].clone(), by("azure")["base_url"].clone()),
         (json!("azure_api_key"), json!("required"))
     );
-    assert_eq!((by("bedrock")["key_auth"].clone(), by("bedrock")["api"].clone()), (json!("sigv4"), json!("anthropic")));
-    assert_eq!(by("gemini")["default_base_url"], "https://generativelanguage.googleapis.com/v1beta/openai");
+    assert_eq!(
+        (by("bedrock")["key_auth"].clone(), by("bedrock")["api"].clone()),
+        (json!("sigv4"), json!("anthropic"))
+    );
+    assert_eq!(
+        by("gemini")["default_base_url"],
+        "https://generativelanguage.googleapis.com/v1beta/openai"
+    );
 }
 
 #[tokio::test]
@@ -146,11 +176,23 @@ async fn byok_key_tests_use_azures_api_key_and_a_sigv4_signature_bedrock_verifie
     let cases = [
         ("azure", "0123456789abcdef0123456789abcdef".to_owned(), true, None),
         ("bedrock", good, true, None),
-        ("bedrock", format!("{TEST_ACCESS_KEY_ID}:wrong-secret"), false, Some(403)),
+        (
+            "bedrock",
+            format!("{TEST_ACCESS_KEY_ID}:wrong-secret"),
+            false,
+            Some(403),
+        ),
     ];
     for (provider, key, ok, status) in cases {
         let path = format!("/api/v1/byok/keys/{provider}?tenant_id={tenant}&scope=tenant");
-        let (code, stored) = call(&stack, &admin, "PUT", &path, Some(json!({"key": key, "base_url": mock}))).await;
+        let (code, stored) = call(
+            &stack,
+            &admin,
+            "PUT",
+            &path,
+            Some(json!({"key": key, "base_url": mock})),
+        )
+        .await;
         assert_eq!(code, 200, "{provider}: {stored}");
         let test = format!("/api/v1/byok/keys/{provider}/test?tenant_id={tenant}&scope=tenant");
         let (code, result) = call(&stack, &admin, "POST", &test, None).await;
@@ -162,10 +204,23 @@ async fn byok_key_tests_use_azures_api_key_and_a_sigv4_signature_bedrock_verifie
     }
     // A Bedrock key must carry its secret; an Azure key needs the resource URL.
     let path = format!("/api/v1/byok/keys/bedrock?tenant_id={tenant}&scope=tenant");
-    let (code, refused) = call(&stack, &admin, "PUT", &path, Some(json!({"key": "AKIAONLY", "base_url": mock}))).await;
+    let (code, refused) = call(
+        &stack,
+        &admin,
+        "PUT",
+        &path,
+        Some(json!({"key": "AKIAONLY", "base_url": mock})),
+    )
+    .await;
     assert_eq!(code, 400, "{refused}");
     let path = format!("/api/v1/byok/keys/azure?tenant_id={tenant}&scope=tenant");
     let (code, refused) = call(&stack, &admin, "PUT", &path, Some(json!({"key": "k-0123456789"}))).await;
     assert_eq!(code, 400, "{refused}");
-    assert!(refused["error"]["message"].as_str().unwrap().contains("needs a base_url"), "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs a base_url"),
+        "{refused}"
+    );
 }

@@ -78,24 +78,78 @@ pub const PROVIDERS: &[Provider] = &[
     Provider {
         api: Wire::Anthropic,
         key_auth: KeyAuth::XApiKey,
-        ..openai_like("anthropic", "Anthropic", Some("sk-ant-"), SK, "https://api.anthropic.com/v1")
+        ..openai_like(
+            "anthropic",
+            "Anthropic",
+            Some("sk-ant-"),
+            SK,
+            "https://api.anthropic.com/v1",
+        )
     },
     openai_like("groq", "Groq", Some("gsk_"), SK, "https://api.groq.com/openai/v1"),
-    openai_like("together", "Together AI", None, OPAQUE, "https://api.together.xyz/v1"),
+    openai_like(
+        "together",
+        "Together AI",
+        None,
+        OPAQUE,
+        "https://api.together.xyz/v1",
+    ),
     openai_like("mistral", "Mistral", None, OPAQUE, "https://api.mistral.ai/v1"),
-    openai_like("deepseek", "DeepSeek", Some("sk-"), SK, "https://api.deepseek.com/v1"),
-    openai_like("fireworks", "Fireworks AI", Some("fw_"), SK, "https://api.fireworks.ai/inference/v1"),
-    openai_like("openrouter", "OpenRouter", Some("sk-or-"), SK, "https://openrouter.ai/api/v1"),
-    openai_like("perplexity", "Perplexity", Some("pplx-"), SK, "https://api.perplexity.ai"),
+    openai_like(
+        "deepseek",
+        "DeepSeek",
+        Some("sk-"),
+        SK,
+        "https://api.deepseek.com/v1",
+    ),
+    openai_like(
+        "fireworks",
+        "Fireworks AI",
+        Some("fw_"),
+        SK,
+        "https://api.fireworks.ai/inference/v1",
+    ),
+    openai_like(
+        "openrouter",
+        "OpenRouter",
+        Some("sk-or-"),
+        SK,
+        "https://openrouter.ai/api/v1",
+    ),
+    openai_like(
+        "perplexity",
+        "Perplexity",
+        Some("pplx-"),
+        SK,
+        "https://api.perplexity.ai",
+    ),
     openai_like("xai", "xAI", Some("xai-"), SK, "https://api.x.ai/v1"),
-    openai_like("cohere", "Cohere (compatibility API)", None, OPAQUE, "https://api.cohere.ai/compatibility/v1"),
-    openai_like("huggingface", "Hugging Face (router)", Some("hf_"), SK, "https://router.huggingface.co/v1"),
+    openai_like(
+        "cohere",
+        "Cohere (compatibility API)",
+        None,
+        OPAQUE,
+        "https://api.cohere.ai/compatibility/v1",
+    ),
+    openai_like(
+        "huggingface",
+        "Hugging Face (router)",
+        Some("hf_"),
+        SK,
+        "https://router.huggingface.co/v1",
+    ),
     local("vllm", "vLLM (local)", "http://localhost:8000/v1"),
     local("ollama", "Ollama (local)", "http://localhost:11434/v1"),
     local("lmstudio", "LM Studio (local)", "http://localhost:1234/v1"),
     Provider {
         default_base_url: Some("https://generativelanguage.googleapis.com/v1beta/openai"),
-        ..openai_like("gemini", "Google Gemini (OpenAI-compatible endpoint)", Some("AIza"), SK, "")
+        ..openai_like(
+            "gemini",
+            "Google Gemini (OpenAI-compatible endpoint)",
+            Some("AIza"),
+            SK,
+            "",
+        )
     },
     Provider {
         key_auth: KeyAuth::AzureApiKey,
@@ -201,7 +255,11 @@ mod tests {
                 "{}",
                 p.slug
             );
-            assert!(p.default_base_url.is_none_or(|u| u.starts_with("http")), "{}", p.slug);
+            assert!(
+                p.default_base_url.is_none_or(|u| u.starts_with("http")),
+                "{}",
+                p.slug
+            );
         }
     }
 

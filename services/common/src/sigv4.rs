@@ -53,7 +53,10 @@ impl AwsCredentials {
     /// (and optional session token) `env` supplies.
     pub fn from_key(key: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, SigningError> {
         let mut parts = key.trim().splitn(3, ':');
-        let id = parts.next().filter(|s| !s.is_empty()).ok_or(SigningError::Credentials)?;
+        let id = parts
+            .next()
+            .filter(|s| !s.is_empty())
+            .ok_or(SigningError::Credentials)?;
         match parts.next() {
             Some(secret) if !secret.is_empty() => {
                 Ok(Self::new(id, secret, parts.next().filter(|t| !t.is_empty())))
@@ -137,7 +140,11 @@ mod tests {
         let none = |_: &str| None;
         let c = AwsCredentials::from_key("AKID:se/cr+et:tok", none).unwrap();
         assert_eq!(
-            (c.access_key_id.as_str(), c.secret_access_key.as_str(), c.session_token.as_deref()),
+            (
+                c.access_key_id.as_str(),
+                c.secret_access_key.as_str(),
+                c.session_token.as_deref()
+            ),
             ("AKID", "se/cr+et", Some("tok"))
         );
         assert!(AwsCredentials::from_key("AKID", none).is_err());
@@ -174,6 +181,10 @@ mod tests {
              SignedHeaders=content-type;host;x-amz-date, \
              Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
         );
-        assert!(headers.iter().any(|(n, v)| *n == "x-amz-date" && v == "20150830T123600Z"));
+        assert!(
+            headers
+                .iter()
+                .any(|(n, v)| *n == "x-amz-date" && v == "20150830T123600Z")
+        );
     }
 }

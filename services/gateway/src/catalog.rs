@@ -203,7 +203,11 @@ impl Catalog {
     }
 }
 
-fn validate(name: &str, mut m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> Result<Model, CatalogError> {
+fn validate(
+    name: &str,
+    mut m: RawModel,
+    vars: &impl Fn(&str) -> Option<String>,
+) -> Result<Model, CatalogError> {
     let fail = |reason: String| CatalogError::Model {
         model: name.to_owned(),
         reason,

@@ -56,7 +56,11 @@ pub(crate) async fn v1_chat(State(state): State<AppState>, headers: HeaderMap, b
     openai::chat_completions(State(state), headers, body).await
 }
 
-pub(crate) async fn v1_embeddings(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn v1_embeddings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match api_key(headers) {
         Ok(headers) => embeddings::create(State(state), headers, body).await,
         Err(refused) => refused,

@@ -84,11 +84,7 @@ async fn run(
     if !answer.status().is_success() {
         return answer;
     }
-    if stream {
-        to_event_stream(answer)
-    } else {
-        answer
-    }
+    if stream { to_event_stream(answer) } else { answer }
 }
 
 /// The body as `InvokeModel` takes it for Anthropic models.
@@ -98,12 +94,16 @@ fn bedrock_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, String> {
     };
     for key in ["model", "stream"] {
         if request.contains_key(key) {
-            return Err(format!("Malformed input request: extraneous key [{key}] is not permitted"));
+            return Err(format!(
+                "Malformed input request: extraneous key [{key}] is not permitted"
+            ));
         }
     }
     match request.get("anthropic_version").and_then(Value::as_str) {
         Some(VERSION) => Ok(request),
-        _ => Err(format!("Malformed input request: anthropic_version must be {VERSION}")),
+        _ => Err(format!(
+            "Malformed input request: anthropic_version must be {VERSION}"
+        )),
     }
 }
 
@@ -146,17 +146,29 @@ fn frame_of(event: &[u8]) -> Option<Bytes> {
     let data = text.lines().find_map(|l| l.strip_prefix("data: "))?;
     let parsed: Value = serde_json::from_str(data).ok()?;
     let message = if parsed.get("type").and_then(Value::as_str) == Some("error") {
-        let text = parsed.pointer("/error/message").and_then(Value::as_str).unwrap_or("error");
+        let text = parsed
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("error");
         Message::new(json!({"message": text}).to_string())
             .add_header(Header::new(":message-type", EsValue::String("exception".into())))
-            .add_header(Header::new(":exception-type", EsValue::String("internalServerException".into())))
-            .add_header(Header::new(":content-type", EsValue::String("application/json".into())))
+            .add_header(Header::new(
+                ":exception-type",
+                EsValue::String("internalServerException".into()),
+            ))
+            .add_header(Header::new(
+                ":content-type",
+                EsValue::String("application/json".into()),
+            ))
     } else {
         let bytes = base64::engine::general_purpose::STANDARD.encode(data);
         Message::new(json!({"bytes": bytes, "p": "abcdefghijklmnopqrstuvwxyz"}).to_string())
             .add_header(Header::new(":message-type", EsValue::String("event".into())))
             .add_header(Header::new(":event-type", EsValue::String("chunk".into())))
-            .add_header(Header::new(":content-type", EsValue::String("application/json".into())))
+            .add_header(Header::new(
+                ":content-type",
+                EsValue::String("application/json".into()),
+            ))
     };
     let mut out = Vec::new();
     write_message_to(&message, &mut out).ok()?;

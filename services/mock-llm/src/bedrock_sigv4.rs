@@ -24,37 +24,79 @@ pub const TEST_SECRET_ACCESS_KEY: &str = "keyway/mock+bedrock/SECRET000000000000
 const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Checks the request's signature for `service`; `Err` is Bedrock's 403.
-pub(crate) fn verify(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], service: &str) -> Result<(), Response> {
+pub(crate) fn verify(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    service: &str,
+) -> Result<(), Response> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| refuse("MissingAuthenticationTokenException", "Missing Authentication Token"))?;
+        .ok_or_else(|| {
+            refuse(
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token",
+            )
+        })?;
     let parsed = Parsed::from(auth).ok_or_else(|| {
-        refuse("IncompleteSignatureException", "Authorization header requires Credential, SignedHeaders and Signature.")
+        refuse(
+            "IncompleteSignatureException",
+            "Authorization header requires Credential, SignedHeaders and Signature.",
+        )
     })?;
     let scope: Vec<&str> = parsed.credential.split('/').collect();
     let [key_id, _date, region, signed_service, "aws4_request"] = scope[..] else {
-        return Err(refuse("IncompleteSignatureException", "Credential must be KEY/DATE/REGION/SERVICE/aws4_request."));
+        return Err(refuse(
+            "IncompleteSignatureException",
+            "Credential must be KEY/DATE/REGION/SERVICE/aws4_request.",
+        ));
     };
     if key_id != TEST_ACCESS_KEY_ID {
-        return Err(refuse("UnrecognizedClientException", "The security token included in the request is invalid."));
+        return Err(refuse(
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ));
     }
     if signed_service != service {
-        return Err(refuse("InvalidSignatureException", "Credential should be scoped to the correct service."));
+        return Err(refuse(
+            "InvalidSignatureException",
+            "Credential should be scoped to the correct service.",
+        ));
     }
     let time = headers
         .get("x-amz-date")
         .and_then(|v| v.to_str().ok())
         .and_then(parse_amz_date)
-        .ok_or_else(|| refuse("IncompleteSignatureException", "x-amz-date is missing or malformed."))?;
+        .ok_or_else(|| {
+            refuse(
+                "IncompleteSignatureException",
+                "x-amz-date is missing or malformed.",
+            )
+        })?;
     let skew = SystemTime::now()
         .duration_since(time)
         .unwrap_or_else(|e| e.duration());
     if skew > MAX_SKEW {
         return Err(refuse("InvalidSignatureException", "Signature expired."));
     }
-    let expected = recompute(method, uri, headers, body, &parsed.signed_headers, region, service, time)
-        .ok_or_else(|| refuse("InvalidSignatureException", "The request could not be canonicalised."))?;
+    let expected = recompute(
+        method,
+        uri,
+        headers,
+        body,
+        &parsed.signed_headers,
+        region,
+        service,
+        time,
+    )
+    .ok_or_else(|| {
+        refuse(
+            "InvalidSignatureException",
+            "The request could not be canonicalised.",
+        )
+    })?;
     if !constant_time_eq(expected.as_bytes(), parsed.signature.as_bytes()) {
         return Err(refuse(
             "InvalidSignatureException",
@@ -101,7 +143,10 @@ fn recompute(
     let url = format!("http://{host}{}", uri.path_and_query()?.as_str());
     // The signer adds `x-amz-date` (and a session token) itself.
     let mut signable = Vec::new();
-    for name in signed.iter().filter(|n| !matches!(**n, "x-amz-date" | "x-amz-security-token")) {
+    for name in signed
+        .iter()
+        .filter(|n| !matches!(**n, "x-amz-date" | "x-amz-security-token"))
+    {
         signable.push((*name, headers.get(*name)?.to_str().ok()?));
     }
     let identity = Credentials::new(TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, None, None, "mock").into();
@@ -114,7 +159,13 @@ fn recompute(
         .build()
         .ok()?
         .into();
-    let request = SignableRequest::new(method.as_str(), url, signable.into_iter(), SignableBody::Bytes(body)).ok()?;
+    let request = SignableRequest::new(
+        method.as_str(),
+        url,
+        signable.into_iter(),
+        SignableBody::Bytes(body),
+    )
+    .ok()?;
     let (_, signature) = sign(request, &params).ok()?.into_parts();
     Some(signature)
 }
@@ -151,7 +202,10 @@ mod tests {
     #[test]
     fn amz_dates_parse_as_utc() {
         let t = parse_amz_date("20150830T123600Z").unwrap();
-        assert_eq!(t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), 1_440_938_160);
+        assert_eq!(
+            t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(),
+            1_440_938_160
+        );
         assert!(parse_amz_date("2015-08-30").is_none());
     }
 

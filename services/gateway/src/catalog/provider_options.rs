@@ -80,7 +80,8 @@ impl ProviderOptions {
             Adapter::Azure => {
                 if let Some(d) = &self.deployment {
                     check_segment("deployment", d)?;
-                    self.api_version.get_or_insert_with(|| AZURE_API_VERSION.to_owned());
+                    self.api_version
+                        .get_or_insert_with(|| AZURE_API_VERSION.to_owned());
                 }
                 if let Some(v) = &self.api_version {
                     check_segment("api_version", v)?;
@@ -88,7 +89,9 @@ impl ProviderOptions {
             }
             Adapter::Bedrock => {
                 if mode != Mode::Chat {
-                    return Err("bedrock serves only chat models here (Anthropic models through InvokeModel)".into());
+                    return Err(
+                        "bedrock serves only chat models here (Anthropic models through InvokeModel)".into(),
+                    );
                 }
                 if self.region.is_none() {
                     self.region = vars("AWS_REGION").filter(|r| !r.is_empty());
@@ -132,7 +135,11 @@ mod tests {
     use super::*;
 
     fn resolve(provider: &str, o: &mut ProviderOptions, region_env: Option<&str>) -> Result<Wire, String> {
-        let env = |n: &str| (n == "AWS_REGION").then(|| region_env.map(str::to_owned)).flatten();
+        let env = |n: &str| {
+            (n == "AWS_REGION")
+                .then(|| region_env.map(str::to_owned))
+                .flatten()
+        };
         o.resolve(provider, Mode::Chat, &env)
     }
 
@@ -154,7 +161,10 @@ mod tests {
     fn bedrock_needs_a_region_from_the_entry_or_the_environment() {
         let mut o = ProviderOptions::default();
         assert!(resolve("bedrock", &mut o, None).unwrap_err().contains("region"));
-        assert_eq!(resolve("bedrock", &mut o, Some("eu-west-1")).unwrap(), Wire::Anthropic);
+        assert_eq!(
+            resolve("bedrock", &mut o, Some("eu-west-1")).unwrap(),
+            Wire::Anthropic
+        );
         assert_eq!(o.region.as_deref(), Some("eu-west-1"));
         let mut bad = ProviderOptions {
             region: Some("eu/west".into()),
@@ -162,7 +172,11 @@ mod tests {
         };
         assert!(resolve("bedrock", &mut bad, None).is_err());
         let mut embed = ProviderOptions::default();
-        assert!(embed.resolve("bedrock", Mode::Embedding, &|_| Some("us-east-1".into())).is_err());
+        assert!(
+            embed
+                .resolve("bedrock", Mode::Embedding, &|_| Some("us-east-1".into()))
+                .is_err()
+        );
     }
 
     #[test]
@@ -178,6 +192,9 @@ mod tests {
         };
         assert!(resolve("openai", &mut d, None).unwrap_err().contains("azure"));
         assert!(resolve("nope", &mut ProviderOptions::default(), None).is_err());
-        assert_eq!(resolve("gemini", &mut ProviderOptions::default(), None).unwrap(), Wire::OpenAi);
+        assert_eq!(
+            resolve("gemini", &mut ProviderOptions::default(), None).unwrap(),
+            Wire::OpenAi
+        );
     }
 }

@@ -98,13 +98,19 @@ mod tests {
 
     #[test]
     fn v1_style_keeps_a_base_path_and_sends_no_version_unless_given() {
-        let u = url(Url::parse("http://127.0.0.1:9/azure/embeddings").unwrap(), &opts(None, None));
+        let u = url(
+            Url::parse("http://127.0.0.1:9/azure/embeddings").unwrap(),
+            &opts(None, None),
+        );
         assert_eq!(u.as_str(), "http://127.0.0.1:9/azure/openai/v1/embeddings");
         let u = url(
             Url::parse("https://x.openai.azure.com/openai/v1/responses").unwrap(),
             &opts(None, Some("preview")),
         );
-        assert_eq!(u.as_str(), "https://x.openai.azure.com/openai/v1/responses?api-version=preview");
+        assert_eq!(
+            u.as_str(),
+            "https://x.openai.azure.com/openai/v1/responses?api-version=preview"
+        );
     }
 
     #[test]
@@ -114,7 +120,8 @@ mod tests {
                 "violence": {"filtered": true, "severity": "high"},
                 "hate": {"filtered": true, "severity": "medium"},
                 "sexual": {"filtered": false, "severity": "safe"}}}}});
-        let Some(GatewayError::ContentFiltered { categories }) = content_filter(StatusCode::BAD_REQUEST, &body)
+        let Some(GatewayError::ContentFiltered { categories }) =
+            content_filter(StatusCode::BAD_REQUEST, &body)
         else {
             panic!("not mapped");
         };

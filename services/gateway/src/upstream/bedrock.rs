@@ -76,11 +76,7 @@ pub(super) fn prepare(
         url,
         body: Bytes::from(body),
         headers,
-        answer: if stream {
-            Answer::EventStream
-        } else {
-            Answer::AsIs
-        },
+        answer: if stream { Answer::EventStream } else { Answer::AsIs },
     })
 }
 

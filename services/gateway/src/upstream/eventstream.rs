@@ -24,7 +24,10 @@ pub(super) fn into_sse_response(upstream: reqwest::Response) -> reqwest::Respons
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     reqwest::Response::from(response)
 }
@@ -143,7 +146,10 @@ fn sse_of(message: &Message) -> Result<Vec<u8>, Vec<u8>> {
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok());
     let Some(event) = decoded else {
-        return Err(error_event("api_error", "Bedrock sent a chunk that is not an Anthropic event."));
+        return Err(error_event(
+            "api_error",
+            "Bedrock sent a chunk that is not an Anthropic event.",
+        ));
     };
     // The event name goes into the SSE framing as it is: only a plain name may.
     let kind = event

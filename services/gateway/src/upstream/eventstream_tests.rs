@@ -28,7 +28,8 @@ fn chunk(event: &Value) -> Vec<u8> {
 
 #[test]
 fn chunks_split_at_every_byte_become_the_same_anthropic_sse() {
-    let start = json!({"type": "message_start", "message": {"usage": {"input_tokens": 7, "output_tokens": 1}}});
+    let start =
+        json!({"type": "message_start", "message": {"usage": {"input_tokens": 7, "output_tokens": 1}}});
     let stop = json!({"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 7}});
     let mut wire = chunk(&start);
     wire.extend(chunk(&stop));
@@ -47,13 +48,19 @@ fn chunks_split_at_every_byte_become_the_same_anthropic_sse() {
 #[test]
 fn an_exception_frame_ends_the_stream_with_an_anthropic_error_event() {
     let mut wire = frame(
-        &[(":message-type", "exception"), (":exception-type", "throttlingException")],
+        &[
+            (":message-type", "exception"),
+            (":exception-type", "throttlingException"),
+        ],
         br#"{"message":"slow down"}"#.to_vec(),
     );
     wire.extend(chunk(&json!({"type": "message_stop"})));
     let out = String::from_utf8(Reframer::default().push(&wire)).unwrap_or_default();
     assert!(out.starts_with("event: error\ndata: "), "{out}");
-    assert!(out.contains("rate_limit_error") && out.contains("slow down"), "{out}");
+    assert!(
+        out.contains("rate_limit_error") && out.contains("slow down"),
+        "{out}"
+    );
     assert!(!out.contains("message_stop"), "{out}");
 }
 
@@ -63,7 +70,10 @@ fn a_corrupt_or_truncated_frame_is_an_error_event_not_silence() {
     let last = wire.len() - 1;
     wire[last] ^= 0xff; // the message CRC
     let out = String::from_utf8(Reframer::default().push(&wire)).unwrap_or_default();
-    assert!(out.starts_with("event: error") && out.contains("malformed"), "{out}");
+    assert!(
+        out.starts_with("event: error") && out.contains("malformed"),
+        "{out}"
+    );
 
     let whole = chunk(&json!({"type": "ping"}));
     let mut reframer = Reframer::default();

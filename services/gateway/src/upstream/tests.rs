@@ -58,7 +58,10 @@ fn anthropic_keys_go_as_x_api_key_with_the_clients_version() {
     inbound.insert("anthropic-beta", HeaderValue::from_static("b1"));
     let o = call("claude", "/messages", json!({}), "sk-ant", &inbound);
     assert_eq!(header(&o, "x-api-key"), Some("sk-ant"));
-    assert_eq!(header(&o, "anthropic-version"), Some(keyway_common::providers::ANTHROPIC_VERSION));
+    assert_eq!(
+        header(&o, "anthropic-version"),
+        Some(keyway_common::providers::ANTHROPIC_VERSION)
+    );
     assert_eq!(header(&o, "anthropic-beta"), Some("b1"));
     assert!(o.headers.get("authorization").is_none());
 }
@@ -124,7 +127,10 @@ fn bedrock_refuses_routes_it_lacks_with_a_404_so_counts_happen_locally() {
 
 #[test]
 fn error_messages_are_read_from_each_providers_shape() {
-    assert_eq!(error_message(&json!({"error": {"message": "openai"}})), Some("openai"));
+    assert_eq!(
+        error_message(&json!({"error": {"message": "openai"}})),
+        Some("openai")
+    );
     assert_eq!(error_message(&json!({"message": "bedrock"})), Some("bedrock"));
     assert_eq!(error_message(&json!({"Message": "aws"})), Some("aws"));
     assert_eq!(error_message(&json!({"error": {"message": ""}})), None);

@@ -100,8 +100,8 @@ fn key_test_request(
         KeyAuth::Sigv4 => {
             use keyway_common::sigv4::{self, AwsCredentials, Scope};
             let (url, region) = bedrock_control_plane(base);
-            let credentials = AwsCredentials::from_key(secret, |_| None)
-                .map_err(|e| KeysError::Invalid(e.to_string()))?;
+            let credentials =
+                AwsCredentials::from_key(secret, |_| None).map_err(|e| KeysError::Invalid(e.to_string()))?;
             let signed = sigv4::sign(
                 "GET",
                 &url,

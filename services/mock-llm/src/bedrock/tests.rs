@@ -39,7 +39,11 @@ fn body() -> String {
 
 #[tokio::test]
 async fn a_correctly_signed_invoke_answers_anthropic_json() {
-    let reply = send(MockConfig::default(), signed(PATH, &body(), TEST_SECRET_ACCESS_KEY)).await;
+    let reply = send(
+        MockConfig::default(),
+        signed(PATH, &body(), TEST_SECRET_ACCESS_KEY),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let json = reply.json();
     assert_eq!(json["type"], "message");
@@ -60,12 +64,16 @@ async fn a_wrong_secret_or_a_tampered_body_is_refused_with_bedrocks_403() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
 
     let unsigned = post_raw(PATH, body(), &[("host", "bedrock.mock.test")]);
-    assert_eq!(send(MockConfig::default(), unsigned).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(MockConfig::default(), unsigned).await.status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
 async fn a_body_with_model_or_stream_is_a_validation_error() {
-    let bad = json!({"anthropic_version": VERSION, "model": "x", "max_tokens": 5, "messages": []}).to_string();
+    let bad =
+        json!({"anthropic_version": VERSION, "model": "x", "max_tokens": 5, "messages": []}).to_string();
     let reply = send(MockConfig::default(), signed(PATH, &bad, TEST_SECRET_ACCESS_KEY)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.json()["message"].as_str().unwrap().contains("[model]"));
@@ -74,9 +82,16 @@ async fn a_body_with_model_or_stream_is_a_validation_error() {
 #[tokio::test]
 async fn the_streaming_invoke_answers_event_stream_frames_of_anthropic_events() {
     let path = "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke-with-response-stream";
-    let reply = send(MockConfig::default(), signed(path, &body(), TEST_SECRET_ACCESS_KEY)).await;
+    let reply = send(
+        MockConfig::default(),
+        signed(path, &body(), TEST_SECRET_ACCESS_KEY),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.headers["content-type"], "application/vnd.amazon.eventstream");
+    assert_eq!(
+        reply.headers["content-type"],
+        "application/vnd.amazon.eventstream"
+    );
     let mut buffer = Bytes::from(reply.body);
     let mut types = Vec::new();
     while !buffer.is_empty() {
