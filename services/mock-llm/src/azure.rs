@@ -27,7 +27,7 @@ pub(crate) async fn deployment_chat(
     body: Bytes,
 ) -> Response {
     if let Err(refused) = require_api_version(&query) {
-        return refused;
+        return *refused;
     }
     v1_chat(State(state), headers, body).await
 }
@@ -40,7 +40,7 @@ pub(crate) async fn deployment_embeddings(
     body: Bytes,
 ) -> Response {
     if let Err(refused) = require_api_version(&query) {
-        return refused;
+        return *refused;
     }
     v1_embeddings(State(state), headers, body).await
 }
@@ -48,7 +48,7 @@ pub(crate) async fn deployment_embeddings(
 pub(crate) async fn v1_chat(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let headers = match api_key(headers) {
         Ok(h) => h,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     if std::str::from_utf8(&body).is_ok_and(|b| b.contains(CONTENT_FILTER_TRIGGER)) {
         return content_filter();
@@ -63,7 +63,7 @@ pub(crate) async fn v1_embeddings(
 ) -> Response {
     match api_key(headers) {
         Ok(headers) => embeddings::create(State(state), headers, body).await,
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 
@@ -71,37 +71,38 @@ pub(crate) async fn v1_embeddings(
 pub(crate) async fn v1_models(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match api_key(headers) {
         Ok(headers) => models::list(State(state), headers).await,
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 
 /// Azure authenticates the resource key from `api-key`; the shared
 /// pipeline reads keys from `x-api-key`, so the key moves there.
-fn api_key(mut headers: HeaderMap) -> Result<HeaderMap, Response> {
+/// The refusal is boxed: a `Response` is large beside a `HeaderMap`.
+fn api_key(mut headers: HeaderMap) -> Result<HeaderMap, Box<Response>> {
     let key = headers
         .get("api-key")
         .filter(|k| !k.is_empty())
         .cloned()
         .ok_or_else(|| {
-            error(
+            Box::new(error(
                 StatusCode::UNAUTHORIZED,
                 "401",
                 "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
-            )
+            ))
         })?;
     headers.remove(axum::http::header::AUTHORIZATION);
     headers.insert("x-api-key", key);
     Ok(headers)
 }
 
-fn require_api_version(query: &HashMap<String, String>) -> Result<(), Response> {
+fn require_api_version(query: &HashMap<String, String>) -> Result<(), Box<Response>> {
     match query.get("api-version") {
         Some(v) if !v.is_empty() => Ok(()),
-        _ => Err(error(
+        _ => Err(Box::new(error(
             StatusCode::NOT_FOUND,
             "404",
             "Resource not found: the deployment URL style needs ?api-version=",
-        )),
+        ))),
     }
 }
 

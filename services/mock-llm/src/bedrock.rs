@@ -51,7 +51,7 @@ pub(crate) async fn invoke_stream(
 
 pub(crate) async fn foundation_models(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if let Err(refused) = verify(&method, &uri, &headers, b"", "bedrock") {
-        return refused;
+        return *refused;
     }
     json_response(
         StatusCode::OK,
@@ -69,7 +69,7 @@ async fn run(
     stream: bool,
 ) -> Response {
     if let Err(refused) = verify(method, uri, &headers, &body, "bedrock") {
-        return refused;
+        return *refused;
     }
     let mut request = match bedrock_body(&body) {
         Ok(request) => request,

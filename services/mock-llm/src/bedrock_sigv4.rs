@@ -30,7 +30,7 @@ pub(crate) fn verify(
     headers: &HeaderMap,
     body: &[u8],
     service: &str,
-) -> Result<(), Response> {
+) -> Result<(), Box<Response>> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -190,8 +190,8 @@ pub(crate) fn bedrock_error(status: StatusCode, kind: &str, message: &str) -> Re
     response
 }
 
-fn refuse(kind: &str, message: &str) -> Response {
-    bedrock_error(StatusCode::FORBIDDEN, kind, message)
+fn refuse(kind: &str, message: &str) -> Box<Response> {
+    Box::new(bedrock_error(StatusCode::FORBIDDEN, kind, message))
 }
 
 #[cfg(test)]

@@ -17,36 +17,36 @@ use crate::{embeddings, models, openai};
 pub(crate) async fn chat(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match bearer_only(headers) {
         Ok(headers) => openai::chat_completions(State(state), headers, body).await,
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 
 pub(crate) async fn embed(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match bearer_only(headers) {
         Ok(headers) => embeddings::create(State(state), headers, body).await,
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 
 pub(crate) async fn list_models(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match bearer_only(headers) {
         Ok(headers) => models::list(State(state), headers).await,
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 
-fn bearer_only(mut headers: HeaderMap) -> Result<HeaderMap, Response> {
+fn bearer_only(mut headers: HeaderMap) -> Result<HeaderMap, Box<Response>> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.len() > "Bearer ".len() && v.starts_with("Bearer "));
     if !bearer {
         // Gemini answers a missing key with a list of one error.
-        return Err(json_response(
+        return Err(Box::new(json_response(
             StatusCode::UNAUTHORIZED,
             &json!([{"error": {"code": 401, "status": "UNAUTHENTICATED",
                 "message": "Missing or invalid Authorization header: send `Authorization: Bearer <GEMINI_API_KEY>`."}}]),
-        ));
+        )));
     }
     headers.remove("x-api-key");
     Ok(headers)
