@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 /// The wire protocol of a provider's API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = ProviderWire)]
 pub enum Wire {
     #[serde(rename = "openai")]
     OpenAi,
@@ -57,7 +58,8 @@ pub struct Provider {
     pub key_auth: KeyAuth,
     pub base_url: BaseUrlRule,
     /// What `POST /api/v1/byok/keys/{provider}/test` calls with the key:
-    /// a method and a path under the key's base URL.
+    /// a method and a path under the key's base URL (Bedrock: a signed call
+    /// to the control plane of the key's region).
     pub key_test: &'static str,
     /// Keyway's endpoint that tests a stored key of this provider.
     pub test_endpoint: &'static str,
