@@ -192,26 +192,14 @@ impl ByokKeys<'_> {
                 "key must be 1-1024 characters without spaces".into(),
             ));
         }
-        if entry.key_auth == providers::KeyAuth::Sigv4 && !secret.contains(':') {
-            return Err(KeysError::Invalid(format!(
-                "a {provider} key is {}",
-                entry.key_format
-            )));
-        }
-        let base_url = match (req.base_url, entry.base_url) {
-            (Some(url), providers::BaseUrlRule::Required | providers::BaseUrlRule::Optional) => {
-                Some(providers::validate_base_url(&url, self.service.settings.base_url_policy).await?)
-            }
-            (None, providers::BaseUrlRule::Required) => {
-                return Err(KeysError::Invalid(format!("{provider} needs a base_url")));
-            }
-            (Some(_), providers::BaseUrlRule::Fixed) => {
-                return Err(KeysError::Invalid(format!(
-                    "base_url is accepted only for custom-<name>, azure, bedrock and local-server providers; {provider} always uses its own"
-                )));
-            }
-            (None, _) => None,
-        };
+        let base_url = providers::check_key(
+            entry,
+            provider,
+            secret,
+            req.base_url,
+            self.service.settings.base_url_policy,
+        )
+        .await?;
         let mut tx = self.service.pool.begin().await?;
         KeyService::lock_tenant_secrets(&mut tx, tenant_id).await?;
         let existing = self.find(tenant_id, &owner, provider).await?;

@@ -22,6 +22,34 @@ pub(crate) fn default_base_url(slug: &str) -> Option<&'static str> {
     keyway_common::providers::find(slug).and_then(|p| p.default_base_url)
 }
 
+/// The provider's rules for a new key: an AWS key carries its secret, and
+/// a `base_url` is required, optional or refused as the registry says.
+/// Returns the base URL to store.
+pub(crate) async fn check_key(
+    entry: &Provider,
+    provider: &str,
+    secret: &str,
+    base_url: Option<String>,
+    policy: OutboundPolicy,
+) -> Result<Option<String>, KeysError> {
+    if entry.key_auth == KeyAuth::Sigv4 && !secret.contains(':') {
+        return Err(KeysError::Invalid(format!(
+            "a {provider} key is {}",
+            entry.key_format
+        )));
+    }
+    match (base_url, entry.base_url) {
+        (Some(url), BaseUrlRule::Required | BaseUrlRule::Optional) => {
+            Ok(Some(validate_base_url(&url, policy).await?))
+        }
+        (None, BaseUrlRule::Required) => Err(KeysError::Invalid(format!("{provider} needs a base_url"))),
+        (Some(_), BaseUrlRule::Fixed) => Err(KeysError::Invalid(format!(
+            "base_url is accepted only for custom-<name>, azure, bedrock and local-server providers; {provider} always uses its own"
+        ))),
+        (None, _) => Ok(None),
+    }
+}
+
 /// Checks a custom base URL with the shared SSRF guard and the webhooks'
 /// https rule: in production the provider key must not travel in clear.
 pub(crate) async fn validate_base_url(raw: &str, policy: OutboundPolicy) -> Result<String, KeysError> {

@@ -46,25 +46,7 @@ pub(crate) fn verify(
             "Authorization header requires Credential, SignedHeaders and Signature.",
         )
     })?;
-    let scope: Vec<&str> = parsed.credential.split('/').collect();
-    let [key_id, _date, region, signed_service, "aws4_request"] = scope[..] else {
-        return Err(refuse(
-            "IncompleteSignatureException",
-            "Credential must be KEY/DATE/REGION/SERVICE/aws4_request.",
-        ));
-    };
-    if key_id != TEST_ACCESS_KEY_ID {
-        return Err(refuse(
-            "UnrecognizedClientException",
-            "The security token included in the request is invalid.",
-        ));
-    }
-    if signed_service != service {
-        return Err(refuse(
-            "InvalidSignatureException",
-            "Credential should be scoped to the correct service.",
-        ));
-    }
+    let region = check_scope(parsed.credential, service)?;
     let time = headers
         .get("x-amz-date")
         .and_then(|v| v.to_str().ok())
@@ -104,6 +86,31 @@ pub(crate) fn verify(
         ));
     }
     Ok(())
+}
+
+/// `KEY/DATE/REGION/SERVICE/aws4_request` names the test key and `service`;
+/// returns the region.
+fn check_scope<'a>(credential: &'a str, service: &str) -> Result<&'a str, Box<Response>> {
+    let scope: Vec<&str> = credential.split('/').collect();
+    let [key_id, _date, region, signed_service, "aws4_request"] = scope[..] else {
+        return Err(refuse(
+            "IncompleteSignatureException",
+            "Credential must be KEY/DATE/REGION/SERVICE/aws4_request.",
+        ));
+    };
+    if key_id != TEST_ACCESS_KEY_ID {
+        return Err(refuse(
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ));
+    }
+    if signed_service != service {
+        return Err(refuse(
+            "InvalidSignatureException",
+            "Credential should be scoped to the correct service.",
+        ));
+    }
+    Ok(region)
 }
 
 struct Parsed<'a> {
