@@ -137,3 +137,68 @@ fn content_filter() -> Response {
         .insert("x-ms-region", HeaderValue::from_static("mock"));
     response
 }
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::MockConfig;
+    use crate::test_support::{post, send};
+
+    fn chat(text: &str) -> serde_json::Value {
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": text}]})
+    }
+
+    #[tokio::test]
+    async fn both_url_styles_answer_with_the_api_key_header() {
+        for uri in [
+            "/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21",
+            "/openai/v1/chat/completions",
+        ] {
+            let reply = send(MockConfig::default(), post(uri, &chat("hi"), &[("api-key", "k")])).await;
+            assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text());
+            assert_eq!(reply.json()["object"], "chat.completion");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bearer_token_or_a_missing_api_version_is_refused() {
+        let bearer = post(
+            "/openai/v1/chat/completions",
+            &chat("hi"),
+            &[("authorization", "Bearer k")],
+        );
+        assert_eq!(
+            send(MockConfig::default(), bearer).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let unversioned = post(
+            "/openai/deployments/d/chat/completions",
+            &chat("hi"),
+            &[("api-key", "k")],
+        );
+        assert_eq!(
+            send(MockConfig::default(), unversioned).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[tokio::test]
+    async fn the_trigger_trips_azures_content_filter_error() {
+        let request = post(
+            "/openai/v1/chat/completions",
+            &chat(CONTENT_FILTER_TRIGGER),
+            &[("api-key", "k")],
+        );
+        let reply = send(MockConfig::default(), request).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        let error = &reply.json()["error"];
+        assert_eq!(error["code"], "content_filter");
+        assert_eq!(
+            error["innererror"]["content_filter_result"]["violence"]["filtered"],
+            true
+        );
+    }
+}

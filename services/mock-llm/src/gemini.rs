@@ -51,3 +51,28 @@ fn bearer_only(mut headers: HeaderMap) -> Result<HeaderMap, Box<Response>> {
     headers.remove("x-api-key");
     Ok(headers)
 }
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::MockConfig;
+    use crate::test_support::{post, send};
+
+    #[tokio::test]
+    async fn only_a_bearer_key_is_accepted_and_cached_tokens_are_reported() {
+        let body = json!({"model": "gemini-2.0-flash", "messages": [{"role": "user", "content": "a b c"}],
+            "mock": {"cached_tokens": 2}});
+        let uri = "/v1beta/openai/chat/completions";
+        let reply = send(
+            MockConfig::default(),
+            post(uri, &body, &[("authorization", "Bearer g")]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        assert_eq!(reply.json()["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+        let refused = send(MockConfig::default(), post(uri, &body, &[("x-api-key", "g")])).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(refused.json()[0]["error"]["status"], "UNAUTHENTICATED");
+    }
+}
