@@ -139,7 +139,6 @@ fn content_filter() -> Response {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used)]
 mod tests {
     use serde_json::json;
 

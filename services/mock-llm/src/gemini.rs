@@ -53,7 +53,6 @@ fn bearer_only(mut headers: HeaderMap) -> Result<HeaderMap, Box<Response>> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::config::MockConfig;
