@@ -36,6 +36,7 @@ mod nats_cluster;
 mod oidc;
 mod process;
 mod projector;
+mod providers;
 mod sdk_clients;
 mod secret_scan;
 mod security_probe;

@@ -55,6 +55,9 @@ pub const UP_TIMEOUT: &str = "KW-UP-003";
 /// The upstream streamed an event larger than `KEYWAY_SSE_MAX_EVENT_BYTES`
 /// (it never framed one); the stream was ended with an error event.
 pub const UP_EVENT_TOO_LARGE: &str = "KW-UP-004";
+/// The provider's content filter refused the prompt (Azure OpenAI's
+/// `content_filter`); the message names the categories.
+pub const UP_CONTENT_FILTER: &str = "KW-UP-005";
 
 /// A requests- or tokens-per-minute limit is reached.
 pub const LIMIT_RATE: &str = "KW-LIMIT-001";
@@ -113,6 +116,7 @@ pub const ALL: &[&str] = &[
     UP_FAILED,
     UP_TIMEOUT,
     UP_EVENT_TOO_LARGE,
+    UP_CONTENT_FILTER,
     LIMIT_RATE,
     LIMIT_BUDGET,
     LIMIT_UNAVAILABLE,

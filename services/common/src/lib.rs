@@ -12,8 +12,10 @@ pub mod kv;
 pub mod metrics;
 pub mod nats;
 pub mod outbound;
+pub mod providers;
 pub mod retry;
 pub mod shutdown;
+pub mod sigv4;
 pub mod telemetry;
 
 pub use config::{Config, ConfigError, Environment, KmsProvider, Vars};

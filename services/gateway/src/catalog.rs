@@ -141,6 +141,9 @@ struct RawModel {
     drop_unsupported: bool,
     /// Default by provider: see [`ResponsesApi::default_for`].
     responses_api: Option<ResponsesApi>,
+    /// Provider-specific fields (`deployment`, `api_version`, `region`).
+    #[serde(flatten)]
+    options: ProviderOptions,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,6 +179,8 @@ pub struct Model {
     pub drop_unsupported: bool,
     /// An OpenAI-wire model's Responses API: its own, or the bridge.
     pub responses_api: ResponsesApi,
+    /// Provider-specific fields, checked at load; see `upstream`.
+    pub options: ProviderOptions,
 }
 
 /// `max_output_tokens` of a model whose catalog entry names none: at least
@@ -222,7 +227,11 @@ impl Catalog {
     }
 }
 
-fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> Result<Model, CatalogError> {
+fn validate(
+    name: &str,
+    mut m: RawModel,
+    vars: &impl Fn(&str) -> Option<String>,
+) -> Result<Model, CatalogError> {
     let fail = |reason: String| CatalogError::Model {
         model: name.to_owned(),
         reason,
@@ -230,7 +239,7 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_whitespace) {
         return Err(fail("the name must be 1-128 characters without spaces".into()));
     }
-    let wire = wire_of(&m.provider).map_err(fail)?;
+    let wire = m.options.resolve(&m.provider, m.mode, vars).map_err(fail)?;
     if wire == Wire::Anthropic && m.mode != Mode::Chat {
         return Err(fail(
             "anthropic serves only chat models (no embeddings or completions API)".into(),
@@ -281,21 +290,8 @@ fn validate(name: &str, m: RawModel, vars: &impl Fn(&str) -> Option<String>) -> 
         responses_api: m
             .responses_api
             .unwrap_or_else(|| ResponsesApi::default_for(&m.provider)),
+        options: m.options,
     })
-}
-
-/// The wire format a provider speaks.
-fn wire_of(provider: &str) -> Result<Wire, String> {
-    match provider {
-        "anthropic" => Ok(Wire::Anthropic),
-        "openai" | "groq" | "together" | "mistral" | "perplexity" | "cohere" | "huggingface" => {
-            Ok(Wire::OpenAi)
-        }
-        p if p.strip_prefix("custom-").is_some_and(|n| !n.is_empty()) => Ok(Wire::OpenAi),
-        p => Err(format!(
-            "unknown provider {p:?} (use openai, anthropic, groq, …, or custom-<name>)"
-        )),
-    }
 }
 
 /// A non-empty list without repeats; `system` needs the key's variable.
@@ -362,6 +358,8 @@ fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> Result<Stri
 
 mod endpoint;
 pub(crate) use endpoint::Endpoint;
+mod provider_options;
+pub use provider_options::{Adapter, ProviderOptions};
 
 #[cfg(test)]
 mod client_wires_tests;

@@ -88,6 +88,11 @@ pub enum GatewayError {
         message: String,
         retry_after: Option<HeaderValue>,
     },
+    #[error(
+        "The upstream provider's content filter refused the request (categories: {}). Rephrase the prompt.",
+        if categories.is_empty() { "not given".to_owned() } else { categories.join(", ") }
+    )]
+    ContentFiltered { categories: Vec<String> },
     #[error("The upstream provider failed: {0}")]
     UpstreamFailed(String),
     #[error("The upstream provider did not answer in time.")]
@@ -119,6 +124,7 @@ impl GatewayError {
             | InvalidRequest(_)
             | WrongRoute { .. }
             | KeyRequired { .. }
+            | ContentFiltered { .. }
             | Untranslatable { .. } => StatusCode::BAD_REQUEST,
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -152,6 +158,7 @@ impl GatewayError {
             Untranslatable { .. } => codes::TRANSLATE_UNSUPPORTED,
             KeyRequired { .. } => codes::KEY_REQUIRED,
             UpstreamRefused { .. } => codes::UP_REFUSED,
+            ContentFiltered { .. } => codes::UP_CONTENT_FILTER,
             UpstreamFailed(_) => codes::UP_FAILED,
             UpstreamTimeout => codes::UP_TIMEOUT,
             Limited(r) if r.is_budget() => codes::LIMIT_BUDGET,
@@ -174,6 +181,7 @@ impl GatewayError {
                 "rate_limit_exceeded"
             }
             UpstreamRefused { .. } => "upstream_refused",
+            ContentFiltered { .. } => "content_filter",
             UpstreamFailed(_) => "upstream_error",
             UpstreamTimeout => "upstream_timeout",
             Forbidden(_) => "permission_denied",

@@ -46,6 +46,9 @@ pub fn samples() -> Vec<GatewayError> {
         },
         UpstreamFailed("status 500: The server had an error".into()),
         UpstreamTimeout,
+        ContentFiltered {
+            categories: vec!["violence".into()],
+        },
         Limited(Refusal::sample(false)),
         Limited(Refusal::sample(true)),
         LimitsUnavailable,

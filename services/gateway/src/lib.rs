@@ -21,6 +21,7 @@ mod request;
 pub mod responses;
 mod routes;
 mod translate;
+mod upstream;
 pub mod usage;
 
 use std::{sync::Arc, time::Duration};

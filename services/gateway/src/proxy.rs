@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use keyway_common::{metrics as metric, telemetry};
 use serde_json::Value;
@@ -14,13 +14,13 @@ use tracing::{Instrument, Span, field::Empty};
 
 use crate::{
     GatewaySettings,
-    catalog::{Mode, Model, Wire},
+    catalog::{Mode, Model},
     error::GatewayError,
+    upstream,
 };
 
 /// The largest upstream error body we read to build a message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
-const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// `public_only` adds the connect-time SSRF guard (for tenants' own base
 /// URLs; the operator's catalog upstreams may be anywhere).
@@ -129,29 +129,12 @@ async fn send(
     call: UpstreamCall<'_>,
     span: &Span,
 ) -> Result<reqwest::Response, GatewayError> {
-    let mut request = client.request(method, call.url);
-    if !call.body.is_empty() {
-        request = request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(call.body);
+    // The provider's URL style, body and key header or signature: `upstream`.
+    let outbound = upstream::authorize(call.model, &method, call.url, call.body, call.key, call.inbound)?;
+    let mut request = client.request(method, outbound.url).headers(outbound.headers);
+    if !outbound.body.is_empty() {
+        request = request.body(outbound.body);
     }
-    request = match call.model.wire {
-        Wire::OpenAi => request.bearer_auth(call.key),
-        Wire::Anthropic => {
-            let version = call
-                .inbound
-                .get("anthropic-version")
-                .cloned()
-                .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
-            let mut r = request
-                .header("x-api-key", call.key)
-                .header("anthropic-version", version);
-            if let Some(beta) = call.inbound.get("anthropic-beta") {
-                r = r.header("anthropic-beta", beta.clone());
-            }
-            r
-        }
-    };
     if let Some(id) = call.inbound.get("x-request-id") {
         request = request.header("x-request-id", id.clone());
     }
@@ -176,9 +159,9 @@ async fn send(
     };
     let status = upstream.status();
     if !status.is_success() {
-        return Err(upstream_refusal(status, upstream).await);
+        return Err(upstream_refusal(call.model, status, upstream).await);
     }
-    Ok(upstream)
+    Ok(upstream::adapt(outbound.answer, upstream))
 }
 
 fn transport_error(e: &reqwest::Error) -> GatewayError {
@@ -193,9 +176,15 @@ fn transport_error(e: &reqwest::Error) -> GatewayError {
 
 /// Maps a non-2xx upstream answer: 4xx passes through with its status (a
 /// rejected BYOK key, a provider rate limit), 5xx becomes 502.
-async fn upstream_refusal(status: StatusCode, upstream: reqwest::Response) -> GatewayError {
+async fn upstream_refusal(model: &Model, status: StatusCode, upstream: reqwest::Response) -> GatewayError {
     let retry_after = upstream.headers().get(header::RETRY_AFTER).cloned();
-    let message = read_error_message(upstream).await;
+    let body = read_error_body(upstream).await;
+    if let Some(mapped) = upstream::refusal(model, status, &body) {
+        return mapped;
+    }
+    let message = upstream::error_message(&body)
+        .unwrap_or("no error message was given")
+        .to_owned();
     if status.is_client_error() {
         GatewayError::UpstreamRefused {
             status,
@@ -207,8 +196,8 @@ async fn upstream_refusal(status: StatusCode, upstream: reqwest::Response) -> Ga
     }
 }
 
-/// Both OpenAI and Anthropic put the text at `error.message`.
-async fn read_error_message(mut upstream: reqwest::Response) -> String {
+/// The upstream's error body as JSON (`Null` when it is not).
+async fn read_error_body(mut upstream: reqwest::Response) -> Value {
     let mut raw = Vec::new();
     while let Ok(Some(chunk)) = upstream.chunk().await {
         raw.extend_from_slice(&chunk);
@@ -216,13 +205,5 @@ async fn read_error_message(mut upstream: reqwest::Response) -> String {
             break;
         }
     }
-    serde_json::from_slice::<Value>(&raw)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/error/message")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| "no error message was given".to_owned())
+    serde_json::from_slice::<Value>(&raw).unwrap_or(Value::Null)
 }

@@ -27,7 +27,9 @@ pub struct SetByokKey {
     /// The provider secret. It is sealed at once and never shown again.
     pub key: String,
     pub label: Option<String>,
-    /// Only for `custom-<name>` providers.
+    /// Required for `custom-<name>`, `azure` (the resource URL) and
+    /// `bedrock` (`https://bedrock-runtime.<region>.amazonaws.com`);
+    /// optional for local servers; refused for the others.
     pub base_url: Option<String>,
     /// `tenant` or `user`; defaults to `user` for a user-bound caller.
     pub scope: Option<String>,
@@ -179,7 +181,7 @@ impl ByokKeys<'_> {
         provider: &str,
         req: SetByokKey,
     ) -> Result<ByokKey, KeysError> {
-        providers::validate_slug(provider)?;
+        let entry = providers::validate_slug(provider)?;
         self.require_plan(tenant_id).await?;
         let secret = req.key.trim();
         if secret.is_empty()
@@ -190,18 +192,14 @@ impl ByokKeys<'_> {
                 "key must be 1-1024 characters without spaces".into(),
             ));
         }
-        let base_url = match (req.base_url, providers::is_custom(provider)) {
-            (Some(url), true) => {
-                Some(providers::validate_base_url(&url, self.service.settings.base_url_policy).await?)
-            }
-            (None, true) => return Err(KeysError::Invalid(format!("{provider} needs a base_url"))),
-            (Some(_), false) => {
-                return Err(KeysError::Invalid(
-                    "base_url is accepted only for custom-<name> providers".into(),
-                ));
-            }
-            (None, false) => None,
-        };
+        let base_url = providers::check_key(
+            entry,
+            provider,
+            secret,
+            req.base_url,
+            self.service.settings.base_url_policy,
+        )
+        .await?;
         let mut tx = self.service.pool.begin().await?;
         KeyService::lock_tenant_secrets(&mut tx, tenant_id).await?;
         let existing = self.find(tenant_id, &owner, provider).await?;

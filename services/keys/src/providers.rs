@@ -1,136 +1,53 @@
-//! The BYOK provider catalog and the rules for a custom `base_url`: in
+//! The BYOK side of the provider registry (`keyway_common::providers`) and
+//! the rules for a key's own `base_url`: in
 //! production it must not resolve to a private, loopback or link-local
 //! address (the guard in `keyway_common::outbound`, shared with webhooks).
 
 use keyway_common::outbound::{self, OutboundPolicy};
-use serde::Serialize;
-use utoipa::ToSchema;
+pub use keyway_common::providers::{BaseUrlRule, KeyAuth, PROVIDERS, Provider, Wire};
 
 use crate::error::KeysError;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Provider {
-    pub slug: &'static str,
-    pub name: &'static str,
-    /// What a key usually starts with, as a hint for forms.
-    pub key_prefix: Option<&'static str>,
-    pub default_base_url: Option<&'static str>,
-    /// `openai` or `anthropic`: the wire protocol of the provider's API.
-    pub api: &'static str,
-}
-
-pub const PROVIDERS: &[Provider] = &[
-    p(
-        "openai",
-        "OpenAI",
-        Some("sk-"),
-        Some("https://api.openai.com/v1"),
-        "openai",
-    ),
-    p(
-        "anthropic",
-        "Anthropic",
-        Some("sk-ant-"),
-        Some("https://api.anthropic.com/v1"),
-        "anthropic",
-    ),
-    p(
-        "groq",
-        "Groq",
-        Some("gsk_"),
-        Some("https://api.groq.com/openai/v1"),
-        "openai",
-    ),
-    p(
-        "together",
-        "Together AI",
-        None,
-        Some("https://api.together.xyz/v1"),
-        "openai",
-    ),
-    p(
-        "mistral",
-        "Mistral",
-        None,
-        Some("https://api.mistral.ai/v1"),
-        "openai",
-    ),
-    p(
-        "perplexity",
-        "Perplexity",
-        Some("pplx-"),
-        Some("https://api.perplexity.ai"),
-        "openai",
-    ),
-    p(
-        "cohere",
-        "Cohere",
-        None,
-        Some("https://api.cohere.ai/compatibility/v1"),
-        "openai",
-    ),
-    p(
-        "huggingface",
-        "Hugging Face",
-        Some("hf_"),
-        Some("https://router.huggingface.co/v1"),
-        "openai",
-    ),
-    p(
-        "custom-<name>",
-        "Custom OpenAI-compatible endpoint (base_url required)",
-        None,
-        None,
-        "openai",
-    ),
-];
-
-const fn p(
-    slug: &'static str,
-    name: &'static str,
-    key_prefix: Option<&'static str>,
-    default_base_url: Option<&'static str>,
-    api: &'static str,
-) -> Provider {
-    Provider {
-        slug,
-        name,
-        key_prefix,
-        default_base_url,
-        api,
-    }
-}
-
-pub(crate) fn is_custom(slug: &str) -> bool {
-    slug.strip_prefix("custom-").is_some_and(|name| {
-        !name.is_empty() && name.len() <= 48 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+/// The registry entry of a known provider or a well-formed `custom-<name>`.
+pub(crate) fn validate_slug(slug: &str) -> Result<&'static Provider, KeysError> {
+    keyway_common::providers::find(slug).ok_or_else(|| {
+        KeysError::Invalid(format!(
+            "unknown provider {slug:?}; use one of {}",
+            keyway_common::providers::slugs()
+        ))
     })
 }
 
-/// A known provider, or a well-formed `custom-<name>`.
-pub(crate) fn validate_slug(slug: &str) -> Result<(), KeysError> {
-    if is_custom(slug)
-        || PROVIDERS
-            .iter()
-            .any(|p| p.slug == slug && !p.slug.starts_with("custom-"))
-    {
-        Ok(())
-    } else {
-        Err(KeysError::Invalid(format!(
-            "unknown provider {slug:?}; use one of openai, anthropic, groq, together, mistral, perplexity, cohere, huggingface, or custom-<name>"
-        )))
-    }
-}
-
 pub(crate) fn default_base_url(slug: &str) -> Option<&'static str> {
-    PROVIDERS
-        .iter()
-        .find(|p| p.slug == slug)
-        .and_then(|p| p.default_base_url)
+    keyway_common::providers::find(slug).and_then(|p| p.default_base_url)
 }
 
-pub(crate) fn is_anthropic(slug: &str) -> bool {
-    slug == "anthropic"
+/// The provider's rules for a new key: an AWS key carries its secret, and
+/// a `base_url` is required, optional or refused as the registry says.
+/// Returns the base URL to store.
+pub(crate) async fn check_key(
+    entry: &Provider,
+    provider: &str,
+    secret: &str,
+    base_url: Option<String>,
+    policy: OutboundPolicy,
+) -> Result<Option<String>, KeysError> {
+    if entry.key_auth == KeyAuth::Sigv4 && !secret.contains(':') {
+        return Err(KeysError::Invalid(format!(
+            "a {provider} key is {}",
+            entry.key_format
+        )));
+    }
+    match (base_url, entry.base_url) {
+        (Some(url), BaseUrlRule::Required | BaseUrlRule::Optional) => {
+            Ok(Some(validate_base_url(&url, policy).await?))
+        }
+        (None, BaseUrlRule::Required) => Err(KeysError::Invalid(format!("{provider} needs a base_url"))),
+        (Some(_), BaseUrlRule::Fixed) => Err(KeysError::Invalid(format!(
+            "base_url is accepted only for custom-<name>, azure, bedrock and local-server providers; {provider} always uses its own"
+        ))),
+        (None, _) => Ok(None),
+    }
 }
 
 /// Checks a custom base URL with the shared SSRF guard and the webhooks'

@@ -6,7 +6,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::MockConfig;
 use crate::state::AppState;
-use crate::{anthropic, completions, embeddings, errors, models, openai, responses, trace_echo};
+use crate::{
+    anthropic, azure, bedrock, completions, embeddings, errors, gemini, models, openai, responses, trace_echo,
+};
 
 /// Builds the router with `shutdown` wired into every sleep and stream.
 pub(crate) fn build_router(config: MockConfig, shutdown: CancellationToken) -> Router {
@@ -30,6 +32,27 @@ pub(crate) fn build_router(config: MockConfig, shutdown: CancellationToken) -> R
         )
         .route("/v1/responses/{id}/input_items", get(responses::input_items))
         .route("/v1/responses/{id}/cancel", post(responses::cancel))
+        // Provider shapes: Azure OpenAI, AWS Bedrock, Gemini's OpenAI endpoint.
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(azure::deployment_chat),
+        )
+        .route(
+            "/openai/deployments/{deployment}/embeddings",
+            post(azure::deployment_embeddings),
+        )
+        .route("/openai/v1/chat/completions", post(azure::v1_chat))
+        .route("/openai/v1/embeddings", post(azure::v1_embeddings))
+        .route("/openai/v1/models", get(azure::v1_models))
+        .route("/model/{model}/invoke", post(bedrock::invoke))
+        .route(
+            "/model/{model}/invoke-with-response-stream",
+            post(bedrock::invoke_stream),
+        )
+        .route("/foundation-models", get(bedrock::foundation_models))
+        .route("/v1beta/openai/chat/completions", post(gemini::chat))
+        .route("/v1beta/openai/embeddings", post(gemini::embed))
+        .route("/v1beta/openai/models", get(gemini::list_models))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .with_state(state);

@@ -9,11 +9,15 @@
 mod anthropic;
 mod app;
 mod auth;
+pub mod azure;
+pub mod bedrock;
+mod bedrock_sigv4;
 mod completions;
 mod config;
 mod controls;
 mod embeddings;
 mod errors;
+mod gemini;
 mod misbehave;
 mod models;
 mod openai;

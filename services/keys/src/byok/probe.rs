@@ -29,24 +29,20 @@ impl ByokKeys<'_> {
             .resolve(&caller, owner.scope, provider)
             .await?
             .ok_or(KeysError::NotFound("BYOK key"))?;
-        if let Some(custom) = &key.base_url {
-            // Stored under an older rule, or its name re-pointed since: the
-            // guard applies to the URL as it is now, not as it was.
-            providers::validate_base_url(custom, self.service.settings.base_url_policy).await?;
-        }
         let base = key
             .base_url
             .as_deref()
             .or(providers::default_base_url(provider))
             .unwrap_or_default();
-        let mut request = self.service.http.get(format!("{base}/models"));
-        request = if providers::is_anthropic(provider) {
-            request
-                .header("x-api-key", secret.secret.as_str())
-                .header("anthropic-version", "2023-06-01")
-        } else {
-            request.bearer_auth(secret.secret.as_str())
-        };
+        let entry = providers::validate_slug(provider)?;
+        // A key's own URL may have been stored under an older rule, or its
+        // name re-pointed since: the guard applies to the URL as it is now.
+        // A local server's default (`http://localhost:…`) is refused in
+        // production the same way.
+        if key.base_url.is_some() || entry.base_url == providers::BaseUrlRule::Optional {
+            providers::validate_base_url(base, self.service.settings.base_url_policy).await?;
+        }
+        let request = key_test_request(&self.service.http, entry, base, secret.secret.as_str())?;
         Ok(match request.send().await {
             Ok(r) if r.status().is_success() => ByokTestResult {
                 ok: true,
@@ -79,6 +75,71 @@ impl ByokKeys<'_> {
                 }
             }
         })
+    }
+}
+
+/// The registry's key test: `GET {base}/models` with the provider's own
+/// auth, Azure's `/openai/v1/models`, or Bedrock's signed
+/// `ListFoundationModels` on the control-plane host of the key's region.
+fn key_test_request(
+    http: &reqwest::Client,
+    entry: &providers::Provider,
+    base: &str,
+    secret: &str,
+) -> Result<reqwest::RequestBuilder, KeysError> {
+    use keyway_common::providers::{ANTHROPIC_VERSION, KeyAuth};
+    Ok(match entry.key_auth {
+        KeyAuth::Bearer => http.get(format!("{base}/models")).bearer_auth(secret),
+        KeyAuth::XApiKey => http
+            .get(format!("{base}/models"))
+            .header("x-api-key", secret)
+            .header("anthropic-version", ANTHROPIC_VERSION),
+        KeyAuth::AzureApiKey => http
+            .get(format!("{base}/openai/v1/models"))
+            .header("api-key", secret),
+        KeyAuth::Sigv4 => {
+            use keyway_common::sigv4::{self, AwsCredentials, Scope};
+            let (url, region) = bedrock_control_plane(base);
+            let credentials =
+                AwsCredentials::from_key(secret, |_| None).map_err(|e| KeysError::Invalid(e.to_string()))?;
+            let signed = sigv4::sign(
+                "GET",
+                &url,
+                &[],
+                b"",
+                &Scope {
+                    credentials: &credentials,
+                    region: &region,
+                    service: "bedrock",
+                    time: std::time::SystemTime::now(),
+                },
+            )
+            .map_err(|e| KeysError::Invalid(e.to_string()))?;
+            signed
+                .into_iter()
+                .fold(http.get(url), |r, (name, value)| r.header(name, value))
+        }
+    })
+}
+
+/// `https://bedrock-runtime.<region>.amazonaws.com` → the control plane's
+/// `https://bedrock.<region>.amazonaws.com/foundation-models` and the
+/// region; any other base (a VPC endpoint, a test double) keeps its host and
+/// signs for `us-east-1`.
+pub(crate) fn bedrock_control_plane(base: &str) -> (String, String) {
+    let host = base
+        .strip_prefix("https://")
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    match host
+        .strip_prefix("bedrock-runtime.")
+        .and_then(|rest| rest.strip_suffix(".amazonaws.com"))
+    {
+        Some(region) if !region.is_empty() && !region.contains(['/', '.']) => (
+            format!("https://bedrock.{region}.amazonaws.com/foundation-models"),
+            region.to_owned(),
+        ),
+        _ => (format!("{base}/foundation-models"), "us-east-1".to_owned()),
     }
 }
 

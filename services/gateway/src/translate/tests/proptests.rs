@@ -127,8 +127,8 @@ proptest! {
     #[test]
     fn any_upstream_answer_translates_without_panicking(answer in any_json(), bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
         for bridge in [TO_ANTHROPIC, TO_OPENAI] {
-            let _ = super::super::response(bridge, answer.to_string().as_bytes());
-            let _ = super::super::response(bridge, &bytes);
+            let _ = super::super::response(bridge, answer.to_string().as_bytes(), &Value::Null);
+            let _ = super::super::response(bridge, &bytes, &Value::Null);
         }
     }
 
@@ -143,7 +143,7 @@ proptest! {
         let content: Vec<Value> = calls.iter().map(|(id, name, args)| json!({"type": "tool_use", "id": id, "name": name, "input": args})).collect();
         let anthropic = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "m", "content": content,
             "stop_reason": "tool_use", "usage": {"input_tokens": 1, "output_tokens": 1}});
-        let openai: Value = serde_json::from_slice(&super::super::response(TO_ANTHROPIC, anthropic.to_string().as_bytes())).unwrap();
+        let openai: Value = serde_json::from_slice(&super::super::response(TO_ANTHROPIC, anthropic.to_string().as_bytes(), &Value::Null)).unwrap();
         let tool_calls = openai["choices"][0]["message"]["tool_calls"].as_array().cloned().unwrap_or_default();
         prop_assert_eq!(tool_calls.len(), calls.len());
         for (call, (id, name, args)) in tool_calls.iter().zip(&calls) {
@@ -153,7 +153,7 @@ proptest! {
             prop_assert_eq!(&parsed, args);
         }
         // And back: the Anthropic client sees the OpenAI answer's calls.
-        let back: Value = serde_json::from_slice(&super::super::response(TO_OPENAI, openai.to_string().as_bytes())).unwrap();
+        let back: Value = serde_json::from_slice(&super::super::response(TO_OPENAI, openai.to_string().as_bytes(), &Value::Null)).unwrap();
         prop_assert_eq!(&back["content"], &anthropic["content"]);
     }
 
