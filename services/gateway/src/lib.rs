@@ -19,6 +19,7 @@ mod remote;
 mod request;
 pub mod responses;
 mod routes;
+pub mod routing;
 mod translate;
 pub mod usage;
 

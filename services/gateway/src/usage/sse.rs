@@ -114,6 +114,25 @@ pub(crate) fn too_large_error(anthropic: bool, max: usize) -> Bytes {
     Bytes::from(frame)
 }
 
+/// The event that ends a stream whose upstream broke after it started: a
+/// stream is never retried once a byte reached the client, so the client
+/// gets the failure in its wire's shape instead of a cut connection.
+pub(crate) fn upstream_broke_error(anthropic: bool) -> Bytes {
+    let code = keyway_common::codes::UP_FAILED;
+    let message = "The upstream provider's stream broke before it ended.";
+    let frame = if anthropic {
+        let body = serde_json::json!({"type": "error", "error": {
+            "type": "api_error", "message": message, "keyway_code": code}});
+        format!("\n\nevent: error\ndata: {body}\n\n")
+    } else {
+        let body = serde_json::json!({"error": {
+            "message": message, "type": "server_error", "param": null,
+            "code": "upstream_error", "keyway_code": code}});
+        format!("\n\ndata: {body}\n\n")
+    };
+    Bytes::from(frame)
+}
+
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]
 mod tests {

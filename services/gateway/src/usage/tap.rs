@@ -115,6 +115,12 @@ impl Tap {
         Ok(out.freeze())
     }
 
+    /// For a stream, the error event that ends it when the upstream broke
+    /// (in the upstream's shape: a translated stream converts it).
+    pub(crate) fn broke_frame(&self) -> Option<Bytes> {
+        (!self.format.is_json()).then(|| sse::upstream_broke_error(self.format == Format::AnthropicSse))
+    }
+
     /// Whatever is still held back when the stream ends.
     pub(crate) fn finish(&mut self) -> Bytes {
         if self.format.is_json() {
