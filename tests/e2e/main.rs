@@ -30,6 +30,7 @@ mod nats_cluster;
 mod oidc;
 mod process;
 mod projector;
+mod routing;
 mod sdk_clients;
 mod secret_scan;
 mod security_probe;

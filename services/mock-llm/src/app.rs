@@ -19,8 +19,8 @@ use crate::{anthropic, completions, embeddings, errors, models, openai, response
 /// Builds the router with `shutdown` wired into every sleep and stream.
 pub(crate) fn build_router(config: MockConfig, shutdown: CancellationToken) -> Router {
     let state = AppState::new(config, shutdown);
-    // Every request but the counter's own, for tests that check where a
-    // router sent its traffic.
+    // Every request but health checks and the counter's own, for tests
+    // that check where a router sent its traffic.
     let served = Arc::new(AtomicU64::new(0));
     let count = served.clone();
     let routes = Router::new()
@@ -50,7 +50,7 @@ pub(crate) fn build_router(config: MockConfig, shutdown: CancellationToken) -> R
         .method_not_allowed_fallback(errors::method_not_allowed)
         .with_state(state)
         .layer(middleware::from_fn(move |request: Request, next: Next| {
-            if request.uri().path() != "/mock/requests" {
+            if !matches!(request.uri().path(), "/mock/requests" | "/healthz") {
                 served.fetch_add(1, Relaxed);
             }
             next.run(request)

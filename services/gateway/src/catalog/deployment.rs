@@ -3,7 +3,11 @@
 //! with a single `base_url` is one implicit deployment named `default`.
 //! See `docs/routing.md`.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, atomic::AtomicU64},
+    time::Duration,
+};
 
 use serde::Deserialize;
 
@@ -94,6 +98,8 @@ pub struct Routing {
     pub cooldown: Duration,
     /// Other catalog models, tried in order when no deployment can serve.
     pub fallbacks: Vec<String>,
+    /// Run-time: picks made so far, the position in the choice sequence.
+    pub(crate) picks: Arc<AtomicU64>,
 }
 
 impl Routing {
@@ -267,6 +273,7 @@ pub(super) fn routing(
         cooldown_failures: failures,
         cooldown,
         fallbacks,
+        picks: Arc::default(),
     })
 }
 
