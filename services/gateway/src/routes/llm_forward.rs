@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use axum::{extract::rejection::BytesRejection, http::HeaderMap};
+use axum::{
+    extract::rejection::BytesRejection,
+    http::{HeaderMap, StatusCode},
+};
 use bytes::Bytes;
 use keyway_auth::Caller;
 use serde_json::Value;
@@ -101,10 +104,11 @@ pub(super) async fn forward(
     if let Some(meter) = meter.as_mut() {
         meter.attempts(attempts);
     }
-    Err(last.unwrap_or_else(|| {
-        GatewayError::UpstreamFailed(
-            "no deployment of the model can serve now (cooling down or at its rate limit)".into(),
-        )
+    Err(last.unwrap_or_else(|| GatewayError::UpstreamRefused {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: "no deployment of the model can serve now: each is cooling down or at its rpm/tpm limit"
+            .into(),
+        retry_after: None,
     }))
 }
 

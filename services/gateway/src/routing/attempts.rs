@@ -62,6 +62,10 @@ pub(crate) async fn attempt(
     let has_key = |d: &Deployment| p.ring.covers(&gw.credentials, model, d);
     let mut tried = Tried::default();
     let mut last = None;
+    // With one deployment and no fallback there is nothing to route
+    // around: it never cools down, and each request reaches it as before
+    // routing existed (an upstream 429 passes through to the caller).
+    let routed = model.deployments.len() > 1 || !routing.fallbacks.is_empty();
     for _ in 0..routing.attempts {
         let now = now_ms();
         let ask = Ask {
@@ -117,12 +121,14 @@ pub(crate) async fn attempt(
                 let Some(kind) = failure.kind else {
                     return Outcome::Refused(failure.error);
                 };
-                d.health.failed(
-                    now_ms(),
-                    routing.cooldown_failures,
-                    routing.cooldown,
-                    failure.retry_after,
-                );
+                if routed {
+                    d.health.failed(
+                        now_ms(),
+                        routing.cooldown_failures,
+                        routing.cooldown,
+                        failure.retry_after,
+                    );
+                }
                 tracing::debug!(model = %model.name, deployment = %d.name, ?kind, "upstream attempt failed");
                 if !routing.retries_on(kind) {
                     return Outcome::Refused(failure.error);
