@@ -252,13 +252,13 @@ fn validate(
     if client_wires.is_empty() {
         return Err(fail("client_wires must list openai, anthropic or both".into()));
     }
-    if m.base_url.as_deref().is_some_and(|u| u.contains("${")) {
-        if let Err(var) = expand(m.base_url.as_deref().unwrap_or_default(), vars) {
-            return Err(CatalogError::UnsetVariable {
-                model: name.to_owned(),
-                var,
-            });
-        }
+    if let Some(url) = m.base_url.as_deref()
+        && let Err(var) = expand(url, vars)
+    {
+        return Err(CatalogError::UnsetVariable {
+            model: name.to_owned(),
+            var,
+        });
     }
     let inherited = Inherited {
         provider: &m.provider,
@@ -268,24 +268,7 @@ fn validate(
     };
     let deployments =
         deployment::deployments(m.base_url.as_deref(), m.deployments, &inherited, vars).map_err(&fail)?;
-    for d in &deployments {
-        // Translation is chosen per model, so its deployments share a wire;
-        // another wire is reached through `fallbacks`.
-        if d.wire != wire {
-            return Err(fail(format!(
-                "deployment {:?} speaks the {} wire, the model {}: use a fallback model instead",
-                d.name,
-                d.wire.as_str(),
-                wire.as_str()
-            )));
-        }
-        if m.key_source.contains(&KeySource::System) && d.api_key_env.is_none() {
-            return Err(fail(format!(
-                "key_source includes system, so deployment {:?} (or the model) needs api_key_env",
-                d.name
-            )));
-        }
-    }
+    check_deployments(&deployments, wire, &m.key_source).map_err(&fail)?;
     let routing =
         deployment::routing(deployments.len(), m.retry, m.cooldown, m.fallbacks, defaults).map_err(&fail)?;
     let base_url = deployments[0].base_url.clone();
@@ -307,6 +290,29 @@ fn validate(
         deployments,
         routing,
     })
+}
+
+/// Translation is chosen per model, so its deployments share a wire
+/// (another wire is reached through `fallbacks`); with `system` listed,
+/// each needs its key's variable.
+fn check_deployments(deployments: &[Deployment], wire: Wire, sources: &[KeySource]) -> Result<(), String> {
+    for d in deployments {
+        if d.wire != wire {
+            return Err(format!(
+                "deployment {:?} speaks the {} wire, the model {}: use a fallback model instead",
+                d.name,
+                d.wire.as_str(),
+                wire.as_str()
+            ));
+        }
+        if sources.contains(&KeySource::System) && d.api_key_env.is_none() {
+            return Err(format!(
+                "key_source includes system, so deployment {:?} (or the model) needs api_key_env",
+                d.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The wire format a provider speaks.

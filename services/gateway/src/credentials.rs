@@ -92,10 +92,11 @@ impl Credentials {
             let own = self.byok_key(caller, scope, &model.provider).await?;
             let mut others: Vec<(String, Arc<ProviderKey>)> = Vec::new();
             for d in &model.deployments {
-                if d.provider != model.provider && !others.iter().any(|(p, _)| *p == d.provider) {
-                    if let Some(key) = self.byok_key(caller, scope, &d.provider).await? {
-                        others.push((d.provider.clone(), key));
-                    }
+                if d.provider != model.provider
+                    && !others.iter().any(|(p, _)| *p == d.provider)
+                    && let Some(key) = self.byok_key(caller, scope, &d.provider).await?
+                {
+                    others.push((d.provider.clone(), key));
                 }
             }
             let ring = KeyRing { source, own, others };

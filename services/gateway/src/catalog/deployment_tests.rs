@@ -1,3 +1,5 @@
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
 use super::*;
 
 fn parse(yaml: &str) -> Result<Catalog, CatalogError> {

@@ -15,7 +15,7 @@ use crate::{
     catalog::{Deployment, KeySource, Model},
     credentials::KeyRing,
     error::GatewayError,
-    proxy::{self, UpstreamCall},
+    proxy::{self, Failure, UpstreamCall},
     routes::llm_handle::upstream_url_of,
 };
 
@@ -60,22 +60,21 @@ pub(crate) async fn attempt(
     let model = p.model;
     let routing = &model.routing;
     let has_key = |d: &Deployment| p.ring.covers(&gw.credentials, model, d);
-    let mut tried = Tried::default();
-    let mut last = None;
+    let (mut tried, mut last) = (Tried::default(), None);
     // With one deployment and no fallback there is nothing to route
     // around: it never cools down, and each request reaches it as before
     // routing existed (an upstream 429 passes through to the caller).
     let routed = model.deployments.len() > 1 || !routing.fallbacks.is_empty();
     for _ in 0..routing.attempts {
         let now = now_ms();
-        let ask = Ask {
+        // Built and dropped before the await: `Ask` borrows a closure.
+        let ask = &Ask {
             now,
             tokens: p.tokens,
             tried,
             has_key: &has_key,
         };
-        let Some(index) = pick(model, &ask) else { break };
-        drop(ask);
+        let Some(index) = pick(model, ask) else { break };
         let d = &model.deployments[index];
         tried.add(index);
         let Some(key) = p.ring.key_for(&gw.credentials, model, d) else {
@@ -84,12 +83,10 @@ pub(crate) async fn attempt(
         if d.rpm.is_some() || d.tpm.is_some() {
             d.health.count(now, p.tokens);
         }
-        let url = match upstream_url_of(d, model, key.base_url.as_deref(), p.path) {
-            Ok(url) => url,
-            Err(e) => return Outcome::Refused(e),
-        };
-        let body = match body_for(p, d) {
-            Ok(body) => body,
+        let (url, body) = match upstream_url_of(d, model, key.base_url.as_deref(), p.path)
+            .and_then(|url| Ok((url, body_for(p, d)?)))
+        {
+            Ok(call) => call,
             Err(e) => return Outcome::Refused(e),
         };
         let client = match key.base_url {
@@ -118,26 +115,42 @@ pub(crate) async fn attempt(
             }
             Err(failure) => {
                 drop(in_flight);
-                let Some(kind) = failure.kind else {
-                    return Outcome::Refused(failure.error);
-                };
-                if routed {
-                    d.health.failed(
-                        now_ms(),
-                        routing.cooldown_failures,
-                        routing.cooldown,
-                        failure.retry_after,
-                    );
+                match failed(model, d, failure, routed) {
+                    Ok(retryable) => last = Some(retryable),
+                    Err(refused) => return Outcome::Refused(refused),
                 }
-                tracing::debug!(model = %model.name, deployment = %d.name, ?kind, "upstream attempt failed");
-                if !routing.retries_on(kind) {
-                    return Outcome::Refused(failure.error);
-                }
-                last = Some(failure.error);
             }
         }
     }
     Outcome::Exhausted(last)
+}
+
+/// Counts a failure against the deployment (when the model is routed);
+/// `Ok` with the error when `retry.on` retries its kind.
+fn failed(
+    model: &Model,
+    d: &Deployment,
+    failure: Failure,
+    routed: bool,
+) -> Result<GatewayError, GatewayError> {
+    let routing = &model.routing;
+    let Some(kind) = failure.kind else {
+        return Err(failure.error);
+    };
+    if routed {
+        d.health.failed(
+            now_ms(),
+            routing.cooldown_failures,
+            routing.cooldown,
+            failure.retry_after,
+        );
+    }
+    tracing::debug!(model = %model.name, deployment = %d.name, ?kind, "upstream attempt failed");
+    if routing.retries_on(kind) {
+        Ok(failure.error)
+    } else {
+        Err(failure.error)
+    }
 }
 
 /// The prepared body, or one naming the deployment's own upstream model.

@@ -1,3 +1,5 @@
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
 use std::time::Duration;
 
 use super::*;
