@@ -28,6 +28,7 @@ ROUNDS=${BENCH_ROUNDS:-2}
 CONNS=${BENCH_CONNECTIONS:-16}
 THREADS=${BENCH_THREADS:-2}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/keyway/target}
+PREBUILT_BIN=${KEYWAY_BIN:-}
 
 while read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(KEYWAY_|MOCK_LLM_)' || true)
 unset RUST_LOG
@@ -67,8 +68,8 @@ if ! command -v wrk >/dev/null; then
         || die "cannot install wrk"
 fi
 
-if [[ -n "${KEYWAY_BIN:-}" ]]; then
-    BIN=$KEYWAY_BIN
+if [[ -n "$PREBUILT_BIN" ]]; then
+    BIN=$PREBUILT_BIN
 else
     log "building keyway (release) in $CARGO_TARGET_DIR"
     (cd "$ROOT" && cargo build --release -p keyway --quiet) || die "cargo build failed"
