@@ -37,6 +37,7 @@ mod oidc;
 mod process;
 mod projector;
 mod providers;
+mod routing;
 mod sdk_clients;
 mod secret_scan;
 mod security_probe;

@@ -19,6 +19,8 @@ pub enum CatalogError {
     Model { model: String, reason: String },
     #[error("model {model:?}: base_url uses ${{{var}}}, which is not set")]
     UnsetVariable { model: String, var: String },
+    #[error("routing defaults: {0}")]
+    Routing(String),
 }
 
 /// Which wire protocol the upstream speaks. Every provider but Anthropic
@@ -128,7 +130,13 @@ impl Price {
 struct RawModel {
     provider: String,
     upstream_model: String,
-    base_url: String,
+    /// One upstream; or `deployments` (see `deployment.rs`).
+    base_url: Option<String>,
+    deployments: Option<Vec<RawDeployment>>,
+    #[serde(default)]
+    fallbacks: Vec<String>,
+    retry: Option<RawRetry>,
+    cooldown: Option<RawCooldown>,
     key_source: Vec<KeySource>,
     api_key_env: Option<String>,
     price: Option<Price>,
@@ -159,8 +167,8 @@ pub struct Model {
     pub wire: Wire,
     pub mode: Mode,
     pub upstream_model: String,
-    /// The catalog's `base_url`, trailing slash dropped: other routes of the
-    /// same upstream (the Responses API's) hang under it.
+    /// The first deployment's `base_url`, trailing slash dropped: other
+    /// routes of the same upstream (the Responses API's) hang under it.
     pub base_url: String,
     /// The catalog's `base_url` (trailing slash dropped) plus the path of
     /// the one route the model is served on, parsed once here rather than on
@@ -181,6 +189,9 @@ pub struct Model {
     pub responses_api: ResponsesApi,
     /// Provider-specific fields, checked at load; see `upstream`.
     pub options: ProviderOptions,
+    /// At least one; `base_url`/`upstream_url` above are the first's.
+    pub deployments: Vec<Deployment>,
+    pub routing: Routing,
 }
 
 /// `max_output_tokens` of a model whose catalog entry names none: at least
@@ -205,11 +216,13 @@ impl Catalog {
     /// through `vars`, so one file serves any port or environment.
     pub fn parse(yaml: &str, vars: impl Fn(&str) -> Option<String>) -> Result<Self, CatalogError> {
         let raw: RawCatalog = serde_yaml::from_str(yaml).map_err(|e| CatalogError::Yaml(e.to_string()))?;
+        let defaults = Defaults::read(&vars).map_err(CatalogError::Routing)?;
         let mut models = BTreeMap::new();
         for (name, m) in raw.models {
-            let model = validate(&name, m, &vars)?;
+            let model = validate(&name, m, &vars, defaults)?;
             models.insert(name, model);
         }
+        deployment::check_fallbacks(&models)?;
         Ok(Self { models })
     }
 
@@ -221,9 +234,15 @@ impl Catalog {
         self.models.values()
     }
 
-    /// Every environment variable the catalog names for a system key.
+    /// Every environment variable the catalog names for a system key,
+    /// the deployments' own included.
     pub fn system_key_envs(&self) -> impl Iterator<Item = &str> {
-        self.models.values().filter_map(|m| m.api_key_env.as_deref())
+        self.models.values().flat_map(|m| {
+            m.api_key_env
+                .as_deref()
+                .into_iter()
+                .chain(m.deployments.iter().filter_map(|d| d.api_key_env.as_deref()))
+        })
     }
 }
 
@@ -231,6 +250,7 @@ fn validate(
     name: &str,
     mut m: RawModel,
     vars: &impl Fn(&str) -> Option<String>,
+    defaults: Defaults,
 ) -> Result<Model, CatalogError> {
     let fail = |reason: String| CatalogError::Model {
         model: name.to_owned(),
@@ -245,7 +265,7 @@ fn validate(
             "anthropic serves only chat models (no embeddings or completions API)".into(),
         ));
     }
-    check_key_sources(&m.key_source, m.api_key_env.is_some()).map_err(fail)?;
+    check_key_sources(&m.key_source).map_err(&fail)?;
     if let Some(price) = &m.price {
         check_price(price).map_err(fail)?;
     }
@@ -261,18 +281,41 @@ fn validate(
     if client_wires.is_empty() {
         return Err(fail("client_wires must list openai, anthropic or both".into()));
     }
-    let base_url = expand(&m.base_url, vars).map_err(|var| CatalogError::UnsetVariable {
-        model: name.to_owned(),
-        var,
-    })?;
-    let parsed = reqwest::Url::parse(&base_url).map_err(|e| fail(format!("base_url {base_url:?}: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(fail(format!("base_url {base_url:?} must be an http(s) URL")));
+    if let Some(url) = m.base_url.as_deref()
+        && let Err(var) = expand(url, vars)
+    {
+        return Err(CatalogError::UnsetVariable {
+            model: name.to_owned(),
+            var,
+        });
     }
-    let base_url = base_url.trim_end_matches('/').to_owned();
-    let path = Endpoint::serving(wire, m.mode).upstream_path();
-    let upstream_url = reqwest::Url::parse(&format!("{base_url}{path}"))
-        .map_err(|e| fail(format!("base_url {base_url:?}: {e}")))?;
+    let inherited = Inherited {
+        provider: &m.provider,
+        upstream_model: &m.upstream_model,
+        api_key_env: m.api_key_env.as_deref(),
+        mode: m.mode,
+    };
+    let deployments =
+        deployment::deployments(m.base_url.as_deref(), m.deployments, &inherited, vars).map_err(&fail)?;
+    check_deployments(&deployments, wire, &m.key_source).map_err(&fail)?;
+    // The provider adapter (URL style, key header or signature) is the
+    // model's: a deployment may name another provider only when it is sent
+    // the same way (groq next to together), not Azure or Bedrock next to
+    // OpenAI — make that a fallback model with its own options.
+    for d in deployments.iter().filter(|d| d.provider != m.provider) {
+        let mut own = ProviderOptions::default();
+        own.resolve(&d.provider, m.mode, vars).map_err(&fail)?;
+        if own.adapter != m.options.adapter {
+            return Err(fail(format!(
+                "deployment {:?}: provider {} is called differently from {}; make it a model of its own and list it in fallbacks",
+                d.name, d.provider, m.provider
+            )));
+        }
+    }
+    let routing =
+        deployment::routing(deployments.len(), m.retry, m.cooldown, m.fallbacks, defaults).map_err(&fail)?;
+    let base_url = deployments[0].base_url.clone();
+    let upstream_url = deployments[0].upstream_url.clone();
     Ok(Model {
         name: name.to_owned(),
         provider: m.provider.clone(),
@@ -291,11 +334,49 @@ fn validate(
             .responses_api
             .unwrap_or_else(|| ResponsesApi::default_for(&m.provider)),
         options: m.options,
+        deployments,
+        routing,
     })
 }
 
-/// A non-empty list without repeats; `system` needs the key's variable.
-fn check_key_sources(sources: &[KeySource], has_api_key_env: bool) -> Result<(), String> {
+/// Translation is chosen per model, so its deployments share a wire
+/// (another wire is reached through `fallbacks`); with `system` listed,
+/// each needs its key's variable.
+fn check_deployments(deployments: &[Deployment], wire: Wire, sources: &[KeySource]) -> Result<(), String> {
+    for d in deployments {
+        if d.wire != wire {
+            return Err(format!(
+                "deployment {:?} speaks the {} wire, the model {}: use a fallback model instead",
+                d.name,
+                d.wire.as_str(),
+                wire.as_str()
+            ));
+        }
+        if sources.contains(&KeySource::System) && d.api_key_env.is_none() {
+            return Err(format!(
+                "key_source includes system, so deployment {:?} (or the model) needs api_key_env",
+                d.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The wire format a provider of the registry speaks.
+pub(crate) fn wire_of(provider: &str) -> Result<Wire, String> {
+    match keyway_common::providers::find(provider).map(|p| p.api) {
+        Some(keyway_common::providers::Wire::Anthropic) => Ok(Wire::Anthropic),
+        Some(keyway_common::providers::Wire::OpenAi) => Ok(Wire::OpenAi),
+        None => Err(format!(
+            "unknown provider {provider:?} (use one of {})",
+            keyway_common::providers::slugs()
+        )),
+    }
+}
+
+/// A non-empty list without repeats (each deployment's `api_key_env` is
+/// checked when `system` is listed).
+fn check_key_sources(sources: &[KeySource]) -> Result<(), String> {
     if sources.is_empty() {
         return Err("key_source must list at least one of user, tenant, system".into());
     }
@@ -303,11 +384,6 @@ fn check_key_sources(sources: &[KeySource], has_api_key_env: bool) -> Result<(),
         if sources[..i].contains(s) {
             return Err(format!("key_source lists {s:?} twice"));
         }
-    }
-    if sources.contains(&KeySource::System) && !has_api_key_env {
-        return Err(
-            "key_source includes system, so api_key_env must name the variable holding the key".into(),
-        );
     }
     Ok(())
 }
@@ -338,7 +414,7 @@ fn check_price(price: &Price) -> Result<(), String> {
 }
 
 /// Replaces each `${NAME}`; returns the first unset name as the error.
-fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(crate) fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("${") {
@@ -356,13 +432,22 @@ fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> Result<Stri
     Ok(out)
 }
 
+mod deployment;
 mod endpoint;
+pub use deployment::{
+    DEFAULT_COOLDOWN_FAILURES, DEFAULT_COOLDOWN_SECS, Deployment, IMPLICIT_DEPLOYMENT, MAX_DEPLOYMENTS,
+    RetryOn, Routing,
+};
+use deployment::{Defaults, Inherited, RawCooldown, RawDeployment, RawRetry};
 pub(crate) use endpoint::Endpoint;
 mod provider_options;
 pub use provider_options::{Adapter, ProviderOptions};
 
 #[cfg(test)]
 mod client_wires_tests;
+
+#[cfg(test)]
+mod deployment_tests;
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use keyway_auth::{AuthError, Caller, KeyScope, ProviderKey, ProviderKeys};
 
 use crate::{
     cache::TenantCache,
-    catalog::{KeySource, Model},
+    catalog::{Deployment, KeySource, Model},
     error::GatewayError,
 };
 
@@ -49,12 +49,6 @@ impl SystemKeys {
     }
 }
 
-/// The key that will be sent upstream, and where it came from.
-pub(crate) struct UpstreamCredential {
-    pub(crate) key: Arc<ProviderKey>,
-    pub(crate) source: KeySource,
-}
-
 type ByokCacheKey = (String, Option<String>, KeyScope, String);
 
 pub(crate) struct Credentials {
@@ -64,29 +58,61 @@ pub(crate) struct Credentials {
 }
 
 impl Credentials {
+    /// The first key source that holds a key for any deployment of the
+    /// model; `KeyRequired` when none does.
+    pub(crate) async fn resolve(&self, caller: &Caller, model: &Model) -> Result<KeySource, GatewayError> {
+        Ok(self.ring(caller, model).await?.source)
+    }
+
+    /// The keys of the first source in the model's `key_source` that holds
+    /// one for at least one of its deployments. A BYOK key serves the
+    /// deployments of its own provider; a system key is each deployment's
+    /// own `api_key_env` (a pool when they differ). The walk never goes on
+    /// to a later source because one deployment lacks a key: a tenant with
+    /// its own key stays on it.
     /// A span for traces only (`keyway_common::telemetry::TRACE_TARGET`).
     #[tracing::instrument(target = "keyway_trace", name = "resolve credential", skip_all,
         fields(gen_ai.provider.name = %model.provider))]
-    pub(crate) async fn resolve(
-        &self,
-        caller: &Caller,
-        model: &Model,
-    ) -> Result<UpstreamCredential, GatewayError> {
-        for source in &model.key_source {
-            if let Some(key) = self.key_from(caller, model, *source).await? {
-                return Ok(UpstreamCredential { key, source: *source });
+    pub(crate) async fn ring(&self, caller: &Caller, model: &Model) -> Result<KeyRing, GatewayError> {
+        for &source in &model.key_source {
+            let scope = match source {
+                KeySource::System => {
+                    if model.deployments.iter().any(|d| self.system_key(d).is_some()) {
+                        return Ok(KeyRing {
+                            source,
+                            own: None,
+                            others: Vec::new(),
+                        });
+                    }
+                    continue;
+                }
+                KeySource::User => KeyScope::User,
+                KeySource::Tenant => KeyScope::Tenant,
+            };
+            let own = self.byok_key(caller, scope, &model.provider).await?;
+            let mut others: Vec<(String, Arc<ProviderKey>)> = Vec::new();
+            for d in &model.deployments {
+                if d.provider != model.provider
+                    && !others.iter().any(|(p, _)| *p == d.provider)
+                    && let Some(key) = self.byok_key(caller, scope, &d.provider).await?
+                {
+                    others.push((d.provider.clone(), key));
+                }
+            }
+            let ring = KeyRing { source, own, others };
+            if model
+                .deployments
+                .iter()
+                .any(|d| ring.key_for(self, model, d).is_some())
+            {
+                return Ok(ring);
             }
         }
-        Err(GatewayError::KeyRequired {
-            model: model.name.clone(),
-            provider: model.provider.clone(),
-            tried: model
-                .key_source
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+        Err(key_required(model))
+    }
+
+    fn system_key(&self, d: &Deployment) -> Option<Arc<ProviderKey>> {
+        d.api_key_env.as_deref().and_then(|env| self.system.get(env))
     }
 
     /// The key of one source only: a stored response is reached with the
@@ -98,7 +124,11 @@ impl Credentials {
         source: KeySource,
     ) -> Result<Option<Arc<ProviderKey>>, GatewayError> {
         Ok(match source {
-            KeySource::System => model.api_key_env.as_deref().and_then(|env| self.system.get(env)),
+            KeySource::System => model
+                .api_key_env
+                .as_deref()
+                .or(model.deployments[0].api_key_env.as_deref())
+                .and_then(|env| self.system.get(env)),
             KeySource::User => self.byok_key(caller, KeyScope::User, &model.provider).await?,
             KeySource::Tenant => self.byok_key(caller, KeyScope::Tenant, &model.provider).await?,
         })
@@ -134,5 +164,59 @@ impl Credentials {
         self.cache
             .insert(ticket, cache_key, &caller.tenant_id, found.clone());
         Ok(found)
+    }
+}
+
+fn key_required(model: &Model) -> GatewayError {
+    GatewayError::KeyRequired {
+        model: model.name.clone(),
+        provider: model.provider.clone(),
+        tried: model
+            .key_source
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// The keys one request may use: of one key source, per deployment.
+pub(crate) struct KeyRing {
+    pub(crate) source: KeySource,
+    /// The BYOK key of the model's own provider.
+    own: Option<Arc<ProviderKey>>,
+    /// BYOK keys of the deployments' other providers (empty, so never
+    /// allocated, for a model of one provider).
+    others: Vec<(String, Arc<ProviderKey>)>,
+}
+
+impl KeyRing {
+    pub(crate) fn key_for(
+        &self,
+        creds: &Credentials,
+        model: &Model,
+        d: &Deployment,
+    ) -> Option<Arc<ProviderKey>> {
+        match self.source {
+            KeySource::System => creds.system_key(d),
+            _ if d.provider == model.provider => self.own.clone(),
+            _ => self
+                .others
+                .iter()
+                .find(|(p, _)| *p == d.provider)
+                .map(|(_, k)| k.clone()),
+        }
+    }
+
+    /// Whether `d` has a key, without cloning it.
+    pub(crate) fn covers(&self, creds: &Credentials, model: &Model, d: &Deployment) -> bool {
+        match self.source {
+            KeySource::System => d
+                .api_key_env
+                .as_deref()
+                .is_some_and(|env| creds.system.0.contains_key(env)),
+            _ if d.provider == model.provider => self.own.is_some(),
+            _ => self.others.iter().any(|(p, _)| *p == d.provider),
+        }
     }
 }

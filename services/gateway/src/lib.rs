@@ -20,6 +20,7 @@ mod remote;
 mod request;
 pub mod responses;
 mod routes;
+pub mod routing;
 mod translate;
 mod upstream;
 pub mod usage;

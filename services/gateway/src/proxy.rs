@@ -14,7 +14,7 @@ use tracing::{Instrument, Span, field::Empty};
 
 use crate::{
     GatewaySettings,
-    catalog::{Mode, Model},
+    catalog::{Deployment, Mode, Model, RetryOn},
     error::GatewayError,
     upstream,
 };
@@ -49,6 +49,8 @@ pub(crate) fn build_client(
 
 pub(crate) struct UpstreamCall<'a> {
     pub model: &'a Model,
+    /// The deployment called: its provider's auth, its URL.
+    pub deployment: &'a Deployment,
     /// Under the model's base URL, or a custom BYOK key's own endpoint.
     pub url: reqwest::Url,
     pub body: Bytes,
@@ -56,18 +58,33 @@ pub(crate) struct UpstreamCall<'a> {
     pub inbound: &'a HeaderMap,
 }
 
-/// Sends the call; a 2xx answer comes back with its body still unread.
-/// With traces exported, the call is a client span carrying the OpenTelemetry
-/// GenAI attributes, and the upstream receives its `traceparent`.
-pub(crate) async fn forward(
+/// Why an attempt failed, for the router: which `retry.on` kind it is (none
+/// for a 4xx other than 429, which the next deployment would refuse too)
+/// and the upstream's `Retry-After`.
+pub(crate) struct Failure {
+    pub error: GatewayError,
+    pub kind: Option<RetryOn>,
+    pub retry_after: Option<Duration>,
+}
+
+/// Sends the call; a 2xx answer comes back with its body still unread,
+/// else what the router needs to know of the failure. With traces
+/// exported, the call is a client span carrying the OpenTelemetry GenAI
+/// attributes, and the upstream receives its `traceparent`.
+pub(crate) async fn forward_attempt(
     client: &reqwest::Client,
     timeout: Duration,
     call: UpstreamCall<'_>,
-) -> Result<reqwest::Response, GatewayError> {
-    forward_with(client, timeout, reqwest::Method::POST, call).await
+) -> Result<reqwest::Response, Failure> {
+    let span = upstream_span(&call);
+    let outcome = send(client, timeout, reqwest::Method::POST, call, &span)
+        .instrument(span.clone())
+        .await;
+    record(&span, outcome.as_ref().map_err(|f| &f.error));
+    outcome
 }
 
-/// As [`forward`], with any method; an empty body is not sent (a `GET` or
+/// Any method, the failure as the client's error; an empty body is not sent (a `GET` or
 /// `DELETE` on a stored response).
 pub(crate) async fn forward_with(
     client: &reqwest::Client,
@@ -78,9 +95,15 @@ pub(crate) async fn forward_with(
     let span = upstream_span(&call);
     let outcome = send(client, timeout, method, call, &span)
         .instrument(span.clone())
-        .await;
+        .await
+        .map_err(|f| f.error);
+    record(&span, outcome.as_ref());
+    outcome
+}
+
+fn record(span: &Span, outcome: Result<&reqwest::Response, &GatewayError>) {
     if !span.is_disabled() {
-        match &outcome {
+        match outcome {
             Ok(r) => span.record("http.response.status_code", i64::from(r.status().as_u16())),
             Err(e) => span
                 .record("http.response.status_code", i64::from(e.status().as_u16()))
@@ -88,7 +111,6 @@ pub(crate) async fn forward_with(
                 .record("error.type", e.code()),
         };
     }
-    outcome
 }
 
 /// The GenAI client span (OpenTelemetry semantic conventions for generative
@@ -112,9 +134,10 @@ fn upstream_span(call: &UpstreamCall<'_>) -> Span {
         otel.status_code = Empty,
         gen_ai.operation.name = operation,
         gen_ai.request.model = model,
-        gen_ai.provider.name = call.model.provider.as_str(),
-        gen_ai.system = call.model.provider.as_str(),
+        gen_ai.provider.name = call.deployment.provider.as_str(),
+        gen_ai.system = call.deployment.provider.as_str(),
         keyway.model = call.model.name.as_str(),
+        keyway.deployment = call.deployment.name.as_str(),
         server.address = call.url.host_str().unwrap_or_default(),
         server.port = i64::from(call.url.port_or_known_default().unwrap_or_default()),
         http.response.status_code = Empty,
@@ -128,9 +151,14 @@ async fn send(
     method: reqwest::Method,
     call: UpstreamCall<'_>,
     span: &Span,
-) -> Result<reqwest::Response, GatewayError> {
+) -> Result<reqwest::Response, Failure> {
     // The provider's URL style, body and key header or signature: `upstream`.
-    let outbound = upstream::authorize(call.model, &method, call.url, call.body, call.key, call.inbound)?;
+    let outbound = upstream::authorize(call.model, &method, call.url, call.body, call.key, call.inbound)
+        .map_err(|error| Failure {
+            error,
+            kind: None,
+            retry_after: None,
+        })?;
     let mut request = client.request(method, outbound.url).headers(outbound.headers);
     if !outbound.body.is_empty() {
         request = request.body(outbound.body);
@@ -152,25 +180,56 @@ async fn send(
         t.upstream_wait += waited;
         t.upstream_sent = Some(sent);
     });
+    let failure = |error, kind| Failure {
+        error,
+        kind: Some(kind),
+        retry_after: None,
+    };
     let upstream = match outcome {
-        Err(_) => return Err(GatewayError::UpstreamTimeout),
+        Err(_) => return Err(failure(GatewayError::UpstreamTimeout, RetryOn::Timeout)),
         Ok(Err(e)) => return Err(transport_error(&e)),
         Ok(Ok(r)) => r,
     };
     let status = upstream.status();
     if !status.is_success() {
-        return Err(upstream_refusal(call.model, status, upstream).await);
+        let retry_after = upstream
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let kind = match status.as_u16() {
+            429 => Some(RetryOn::RateLimited),
+            500..=599 => Some(RetryOn::ServerError),
+            _ => None,
+        };
+        return Err(Failure {
+            error: upstream_refusal(call.model, status, upstream).await,
+            kind,
+            retry_after,
+        });
     }
     Ok(upstream::adapt(outbound.answer, upstream))
 }
 
-fn transport_error(e: &reqwest::Error) -> GatewayError {
-    if e.is_timeout() {
-        GatewayError::UpstreamTimeout
+fn transport_error(e: &reqwest::Error) -> Failure {
+    let (error, kind) = if e.is_timeout() {
+        (GatewayError::UpstreamTimeout, RetryOn::Timeout)
     } else if e.is_connect() {
-        GatewayError::UpstreamFailed("could not connect to the upstream provider".into())
+        (
+            GatewayError::UpstreamFailed("could not connect to the upstream provider".into()),
+            RetryOn::Connect,
+        )
     } else {
-        GatewayError::UpstreamFailed("the connection to the upstream provider failed".into())
+        (
+            GatewayError::UpstreamFailed("the connection to the upstream provider failed".into()),
+            RetryOn::Connect,
+        )
+    };
+    Failure {
+        error,
+        kind: Some(kind),
+        retry_after: None,
     }
 }
 

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::{catalog::Endpoint, error::GatewayError, limits::demand::OUTPUT_FIELDS};
 
+#[derive(Clone)]
 pub(crate) struct LlmRequest {
     pub(crate) body: Map<String, Value>,
     pub(crate) model: String,

@@ -19,6 +19,12 @@ pub struct MockConfig {
     pub chunks: Option<usize>,
     /// Delay between SSE deltas.
     pub chunk_delay: Duration,
+    /// `<prefix>ERROR`: every request fails so (`429`, `500`, `503` or
+    /// `timeout`), unless it asks otherwise: a whole instance acting as a
+    /// faulty deployment. Same values as the per-request `error` control.
+    pub error: Option<String>,
+    /// `<prefix>ERROR_AFTER_CHUNKS`: every stream breaks after this many deltas.
+    pub error_after_chunks: Option<usize>,
 }
 
 /// A variable held a value the mock cannot use; it names the variable and
@@ -26,7 +32,15 @@ pub struct MockConfig {
 pub type MockConfigError = ConfigError;
 
 /// The settings read under a prefix (`MOCK_LLM_`, or `KEYWAY_MOCK_` in-process).
-const SUFFIXES: [&str; 5] = ["REQUIRE_AUTH", "KEYS", "LATENCY_MS", "CHUNKS", "CHUNK_DELAY_MS"];
+const SUFFIXES: [&str; 7] = [
+    "REQUIRE_AUTH",
+    "KEYS",
+    "LATENCY_MS",
+    "CHUNKS",
+    "CHUNK_DELAY_MS",
+    "ERROR",
+    "ERROR_AFTER_CHUNKS",
+];
 
 impl MockConfig {
     /// Reads `<prefix>REQUIRE_AUTH` (true/false/1/0), `<prefix>KEYS`
@@ -56,7 +70,22 @@ impl MockConfig {
                 got: reason.to_owned(),
             })?,
         };
+        let error_var = name("ERROR");
+        let error = vars.get(&error_var).filter(|v| !v.trim().is_empty());
+        if let Some(value) = &error
+            && crate::controls::parse_error(value.trim()).is_none()
+        {
+            return Err(ConfigError::Invalid {
+                var: error_var,
+                expected: "one of 400, 401, 429, 500, 503, timeout".to_owned(),
+                got: value.clone(),
+            });
+        }
         Ok(Self {
+            error: error.map(|v| v.trim().to_owned()),
+            error_after_chunks: vars
+                .number_opt(&name("ERROR_AFTER_CHUNKS"), 0..=usize::MAX as u64)?
+                .map(|n| n as usize),
             require_auth: vars.choice(
                 &name("REQUIRE_AUTH"),
                 false,
@@ -131,6 +160,17 @@ mod tests {
         assert_eq!(config.latency, Duration::from_millis(25));
         assert_eq!(config.chunks, Some(3));
         assert_eq!(config.chunk_delay, Duration::from_millis(7));
+    }
+
+    #[test]
+    fn an_instance_wide_fault_is_read_and_checked() {
+        let config =
+            MockConfig::from_lookup("P_", lookup(&[("P_ERROR", "429"), ("P_ERROR_AFTER_CHUNKS", "1")]))
+                .unwrap();
+        assert_eq!(config.error.as_deref(), Some("429"));
+        assert_eq!(config.error_after_chunks, Some(1));
+        let err = MockConfig::from_lookup("P_", lookup(&[("P_ERROR", "418")])).unwrap_err();
+        assert!(err.to_string().contains("P_ERROR"));
     }
 
     #[test]

@@ -90,14 +90,14 @@ impl Controls {
             latency: latency.map_or(config.latency, Duration::from_millis),
             chunks: chunks.or(config.chunks),
             chunk_delay: chunk_delay.map_or(config.chunk_delay, Duration::from_millis),
-            error,
+            error: error.or_else(|| config.error.as_deref().and_then(parse_error)),
             cached_tokens: cached.unwrap_or(0),
             reasoning_tokens,
             cache_write_tokens,
             cache_write_1h_tokens,
             web_search_requests,
             omit_usage: omit_usage.unwrap_or(false),
-            error_after_chunks: error_after,
+            error_after_chunks: error_after.or(config.error_after_chunks),
             unframed_bytes: unframed,
         })
     }
@@ -163,7 +163,7 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-fn parse_error(text: &str) -> Option<InjectedError> {
+pub(crate) fn parse_error(text: &str) -> Option<InjectedError> {
     let kind = match text {
         "400" => ErrorKind::InvalidRequest,
         "401" => ErrorKind::Unauthorized,

@@ -33,6 +33,11 @@ pub(crate) struct LedgerRow {
     pub(crate) occurred_at: OffsetDateTime,
     /// Reasoning, cache-write and server-tool counts (migration 2005).
     pub(crate) details: Details,
+    /// The serving deployment, the upstream calls and the fallback model
+    /// that served, if any (migration 2006).
+    pub(crate) deployment: String,
+    pub(crate) attempts: i32,
+    pub(crate) fallback_model: String,
     /// The message exactly as published, so the export can return every
     /// field, including ones added to the schema later.
     pub(crate) event: Vec<u8>,
@@ -174,9 +179,14 @@ fn decode_event(encoded: Vec<u8>, e: UsageEvent) -> Result<LedgerRow, String> {
     }
     let status = i32::try_from(e.status).map_err(|_| format!("status {} is out of range", e.status))?;
     let details = Details::of(&e)?;
+    let attempts =
+        i32::try_from(e.attempts).map_err(|_| format!("attempts {} is out of range", e.attempts))?;
     Ok(LedgerRow {
         event_id,
         details,
+        deployment: text("deployment", e.deployment)?,
+        attempts,
+        fallback_model: text("fallback_model", e.fallback_model)?,
         input_tokens: tokens("input_tokens", e.input_tokens)?,
         output_tokens: tokens("output_tokens", e.output_tokens)?,
         cached_tokens: tokens("cached_tokens", e.cached_tokens)?,

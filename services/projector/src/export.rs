@@ -102,6 +102,14 @@ pub(crate) struct UsageData {
     client_wire: Option<String>,
     /// The upstream's wire; not `client_wire` when Keyway translated.
     upstream_wire: Option<String>,
+    /// The deployment of the serving model that answered (`default` for a
+    /// model with one `base_url`).
+    deployment: Option<String>,
+    /// Upstream calls made for the request, retries included.
+    attempts: u32,
+    /// The catalog model that served when `model` fell back to it; the
+    /// cost is at its price.
+    fallback_model: Option<String>,
 }
 
 /// A CloudEvents 1.0 event in the structured JSON format.
@@ -197,6 +205,9 @@ impl LedgerEntry {
                 request_id: non_empty(extra.request_id),
                 client_wire: non_empty(extra.client_wire),
                 upstream_wire: non_empty(extra.upstream_wire),
+                deployment: non_empty(extra.deployment),
+                attempts: extra.attempts,
+                fallback_model: non_empty(extra.fallback_model),
             },
         }
     }

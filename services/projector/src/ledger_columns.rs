@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::decode::LedgerRow;
 
 /// `(column, Postgres element type)`, in bind order.
-const COLUMNS: [(&str, &str); 23] = [
+const COLUMNS: [(&str, &str); 26] = [
     ("event_id", "uuid"),
     ("tenant_id", "text"),
     ("user_id", "text"),
@@ -35,6 +35,10 @@ const COLUMNS: [(&str, &str); 23] = [
     ("cache_write_1h_tokens", "bigint"),
     ("web_search_requests", "bigint"),
     ("web_fetch_requests", "bigint"),
+    // Routing (migration 2006).
+    ("deployment", "text"),
+    ("attempts", "int"),
+    ("fallback_model", "text"),
 ];
 
 /// `(col, col, …)` of the insert.
@@ -91,6 +95,9 @@ pub(crate) fn bind_rows<'q>(
         .bind(int(|r| r.details.cache_write_1h_tokens))
         .bind(int(|r| r.details.web_search_requests))
         .bind(int(|r| r.details.web_fetch_requests))
+        .bind(text(|r| &r.deployment))
+        .bind(rows.iter().map(|r| r.attempts).collect::<Vec<i32>>())
+        .bind(text(|r| &r.fallback_model))
 }
 
 #[cfg(test)]
@@ -99,11 +106,11 @@ mod tests {
 
     #[test]
     fn the_unnest_has_one_typed_array_per_named_column() {
-        assert!(names().starts_with("(event_id, tenant_id,") && names().ends_with("web_fetch_requests)"));
+        assert!(names().starts_with("(event_id, tenant_id,") && names().ends_with("fallback_model)"));
         let sql = unnest(3);
         assert!(sql.starts_with("UNNEST($3::uuid[], $4::text[]"), "{sql}");
         assert!(
-            sql.contains("$20::bytea[]") && sql.ends_with("$25::bigint[])"),
+            sql.contains("$20::bytea[]") && sql.ends_with("$28::text[])"),
             "{sql}"
         );
     }

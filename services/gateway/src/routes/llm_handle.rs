@@ -1,8 +1,6 @@
 //! The shared path of the LLM routes: parse, find the model, resolve the
 //! upstream key, forward, and meter — one usage event per request.
 
-use std::sync::Arc;
-
 use axum::{
     body::Body,
     extract::rejection::BytesRejection,
@@ -15,18 +13,17 @@ use keyway_auth::Caller;
 use reqwest::Url;
 use serde_json::{Value, json};
 
-use super::counted;
+use super::{counted, llm_forward::forward};
 use crate::{
     Gateway,
-    catalog::{Endpoint, KeySource, Model},
+    catalog::{Deployment, Endpoint, KeySource, Model},
     coalesce::Coalesce,
     cost,
     error::GatewayError,
     first_byte::FirstByte,
     limits::{Demand, Limiter, Reservation, demand},
-    proxy::{self, UpstreamCall},
-    request,
     responses::{self, Owner},
+    routing::InFlight,
     translate::{self, TranslatedBody},
     usage::{
         estimate,
@@ -50,7 +47,7 @@ pub(crate) async fn handle(
     });
     let local_copy = counting.then(|| body.as_ref().ok().cloned()).flatten();
     match forward(gw, caller, headers, body, endpoint, &mut meter).await {
-        Ok((upstream, format, served, reply)) => {
+        Ok((upstream, format, served, reply, in_flight)) => {
             let upstream = match (endpoint, &gw.response_owners) {
                 // A bridged response is not stored upstream: nothing to find later.
                 (Endpoint::Responses, Some(owners)) if reply.is_none() => {
@@ -59,11 +56,12 @@ pub(crate) async fn handle(
                 }
                 _ => upstream,
             };
-            Ok(respond(
+            Ok(respond_held(
                 upstream,
                 Tap::new(format, gw.sse_max_event_bytes),
                 meter,
                 reply,
+                Some(in_flight),
             ))
         }
         Err(e) if counting && counted::upstream_lacks_route(&e) => {
@@ -78,162 +76,10 @@ pub(crate) async fn handle(
     }
 }
 
-async fn forward(
-    gw: &Gateway,
-    caller: &Caller,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    endpoint: Endpoint,
-    meter: &mut Option<Meter>,
-) -> Result<(reqwest::Response, Format, Served, Option<translate::Reply>), GatewayError> {
-    let mut request = request::parse(body, endpoint, gw.max_body_bytes)?;
-    let model = gw
-        .catalog
-        .get(&request.model)
-        .filter(|m| caller.may_use_model(&m.name))
-        .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
-    let reply = prepare_translation(model, endpoint, &mut request)?;
-    let credential = gw.credentials.resolve(caller, model).await?;
-    let output = demand::clamp_output(&mut request.body, model.max_output_tokens);
-    let (upstream_endpoint, format) = tap_format(model, endpoint, &mut request, reply.is_some());
-    request
-        .body
-        .insert("model".into(), Value::String(model.upstream_model.clone()));
-    let body = serde_json::to_vec(&request.body)
-        .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
-    let request_json = Arc::new(Value::Object(request.body));
-    if let Some(meter) = meter.as_mut() {
-        meter.requested(&model.name, request.stream, request_json.clone());
-        meter.resolved(model, credential.source);
-        meter.wires(translate::client_wire(endpoint), model.wire);
-    }
-    if counted_here(model, endpoint) {
-        return Err(GatewayError::UpstreamRefused {
-            status: axum::http::StatusCode::NOT_FOUND,
-            message: "the upstream has no Responses API".into(),
-            retry_after: None,
-        });
-    }
-    let reservation = reserve(gw, caller, model, endpoint, &request_json, output).await;
-    match (reservation, meter.as_mut()) {
-        (Err(refused), _) => return Err(refused),
-        (Ok(Some(reservation)), Some(meter)) => meter.reserved(reservation),
-        // Without a meter nothing settles: the reservation stays charged.
-        (Ok(_), _) => {}
-    }
-    tracing::debug!(model = %model.name, stream = request.stream, key_source = ?credential.source, "forwarding upstream");
-    let client = match credential.key.base_url {
-        Some(_) => &gw.custom_client,
-        None => &gw.client,
-    };
-    let upstream = proxy::forward(
-        client,
-        gw.upstream_timeout,
-        UpstreamCall {
-            model,
-            url: upstream_url(
-                model,
-                credential.key.base_url.as_deref(),
-                upstream_endpoint.upstream_path(),
-            )?,
-            body: Bytes::from(body),
-            key: credential.key.secret.as_str(),
-            inbound: headers,
-        },
-    )
-    .await?;
-    let served = Served {
-        model: model.name.clone(),
-        source: credential.source,
-    };
-    Ok((upstream, format, served, reply))
-}
-
-/// Checks `endpoint` serves `model`; when it does by translation, rewrites
-/// the request for the upstream's wire and says how to answer.
-fn prepare_translation(
-    model: &Model,
-    endpoint: Endpoint,
-    request: &mut request::LlmRequest,
-) -> Result<Option<translate::Reply>, GatewayError> {
-    let bridge = route_for(model, endpoint).map_err(|route| GatewayError::WrongRoute {
-        model: model.name.clone(),
-        route,
-    })?;
-    bridge
-        .map(|bridge| {
-            translate::prepare(
-                bridge,
-                &mut request.body,
-                request.stream,
-                translate::Target::of(model),
-            )
-            .map_err(GatewayError::from)
-        })
-        .transpose()
-}
-
-/// The route called upstream and what the usage tap reads there: the
-/// model's own route when translating, else the route called.
-fn tap_format(
-    model: &Model,
-    endpoint: Endpoint,
-    request: &mut request::LlmRequest,
-    translated: bool,
-) -> (Endpoint, Format) {
-    let upstream = if translated {
-        Endpoint::serving(model.wire, model.mode)
-    } else {
-        endpoint
-    };
-    let format = match (upstream, request.stream) {
-        (Endpoint::Messages, true) => Format::AnthropicSse,
-        (Endpoint::Messages, false) => Format::AnthropicJson,
-        (Endpoint::Responses, true) => Format::ResponsesSse,
-        (Endpoint::Responses, false) => Format::ResponsesJson,
-        (_, true) => Format::OpenAiSse {
-            // A translated stream's usage chunk feeds the translator.
-            strip_usage_chunk: ask_for_stream_usage(&mut request.body) && !translated,
-        },
-        (_, false) => Format::OpenAiJson,
-    };
-    (upstream, format)
-}
-
-/// Where `endpoint` serves `model`: `Ok(None)` as it is, `Ok(Some(_))`
-/// translated between the two chat routes, else `Err` with the route that
-/// serves it. The Responses API and the token counts serve their family's
-/// models as they are.
-fn route_for(model: &Model, endpoint: Endpoint) -> Result<Option<translate::Bridge>, &'static str> {
-    match endpoint {
-        Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Embeddings => {
-            translate::bridge(model, endpoint)
-        }
-        Endpoint::Responses => translate::responses_bridge(model),
-        // Counted, never translated: see `counted_here`.
-        Endpoint::ResponsesInputTokens => translate::responses_bridge(model).map(|_| None),
-        other => {
-            let own = Endpoint::serving(model.wire, model.mode);
-            if own == other.family() {
-                Ok(None)
-            } else {
-                Err(own.route())
-            }
-        }
-    }
-}
-
-/// A Responses token count for a model served through the bridge: its
-/// upstream has no such route, so the count is made here, as when an
-/// upstream answers 404 (`counted::local`).
-fn counted_here(model: &Model, endpoint: Endpoint) -> bool {
-    endpoint == Endpoint::ResponsesInputTokens && matches!(translate::responses_bridge(model), Ok(Some(_)))
-}
-
 /// Which model and key source served a request.
 pub(crate) struct Served {
-    model: String,
-    source: KeySource,
+    pub(super) model: String,
+    pub(super) source: KeySource,
 }
 
 impl Served {
@@ -257,10 +103,20 @@ pub(crate) fn upstream_url(
     custom_base: Option<&str>,
     path: &str,
 ) -> Result<Url, GatewayError> {
-    let own = Endpoint::serving(model.wire, model.mode).upstream_path();
+    upstream_url_of(&model.deployments[0], model, custom_base, path)
+}
+
+/// As [`upstream_url`], under one deployment's base URL.
+pub(crate) fn upstream_url_of(
+    deployment: &Deployment,
+    model: &Model,
+    custom_base: Option<&str>,
+    path: &str,
+) -> Result<Url, GatewayError> {
+    let own = Endpoint::serving(deployment.wire, model.mode).upstream_path();
     match custom_base {
-        None if path == own => Ok(model.upstream_url.clone()),
-        base => Url::parse(&format!("{}{path}", base.unwrap_or(&model.base_url))).map_err(|_| {
+        None if path == own => Ok(deployment.upstream_url.clone()),
+        base => Url::parse(&format!("{}{path}", base.unwrap_or(&deployment.base_url))).map_err(|_| {
             GatewayError::UpstreamFailed("the provider key's base URL is not a valid URL".into())
         }),
     }
@@ -272,7 +128,7 @@ pub(crate) fn upstream_url(
 /// most text that costs nothing like running the tokenizer on the hot path
 /// (settling corrects it) — and the answer by its `max_tokens` (`output`,
 /// already lowered to the model's `max_output_tokens`).
-async fn reserve(
+pub(super) async fn reserve(
     gw: &Gateway,
     caller: &Caller,
     model: &Model,
@@ -309,7 +165,7 @@ async fn reserve(
 
 /// OpenAI streams report usage only when asked; Keyway always asks, and
 /// returns `true` when the client did not, so the extra chunk is removed.
-fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
+pub(super) fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
     let asked = body
         .get("stream_options")
         .and_then(|o| o.get("include_usage"))
@@ -334,6 +190,18 @@ pub(crate) fn respond(
     meter: Option<Meter>,
     reply: Option<translate::Reply>,
 ) -> Response {
+    respond_held(upstream, tap, meter, reply, None)
+}
+
+/// As [`respond`], counting the request in flight on its deployment until
+/// the body ends or is dropped.
+pub(crate) fn respond_held(
+    upstream: reqwest::Response,
+    tap: Tap,
+    meter: Option<Meter>,
+    reply: Option<translate::Reply>,
+    in_flight: Option<InFlight>,
+) -> Response {
     let status = upstream.status();
     let mut response = Response::builder().status(status);
     for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {
@@ -349,7 +217,15 @@ pub(crate) fn respond(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-    let stream = FirstByte::new(Box::pin(upstream.bytes_stream()), streamed);
+    let bytes = upstream.bytes_stream();
+    let stream: Raw = match in_flight {
+        None => Box::pin(bytes),
+        Some(guard) => Box::pin(bytes.map(move |chunk| {
+            let _held = &guard;
+            chunk
+        })),
+    };
+    let stream = FirstByte::new(stream, streamed);
     let (metered, raw) = match meter {
         Some(meter) => (
             Some(MeteredBody::new(Box::pin(stream), tap, meter, status.as_u16())),
@@ -383,4 +259,5 @@ pub(crate) fn respond(
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
+type Raw = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
 type Upstream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Bytes, std::io::Error>> + Send>>;

@@ -2,7 +2,8 @@
 
 mod counted;
 pub(crate) mod llm;
-mod llm_handle;
+mod llm_forward;
+pub(crate) mod llm_handle;
 pub(crate) mod models;
 pub(crate) mod responses;
 mod schemas;

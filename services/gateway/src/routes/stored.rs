@@ -97,6 +97,8 @@ async fn call(
     url.set_query(on.query);
     let call = UpstreamCall {
         model,
+        // A stored response lives with the first deployment (see docs/routing.md).
+        deployment: &model.deployments[0],
         url,
         body: Bytes::new(),
         key: key.secret.as_str(),

@@ -20,7 +20,7 @@ use super::{
     tap::{Reported, StreamCut, Tap},
 };
 use crate::{
-    catalog::{KeySource, Model, Wire},
+    catalog::{Deployment, KeySource, Model, Wire},
     cost,
     limits::{Demand, Reservation},
 };
@@ -97,6 +97,22 @@ impl Meter {
             KeySource::System => ProtoKeySource::System,
         } as i32;
         self.price = model.price.as_ref().map(cost::snapshot);
+    }
+
+    /// Where the answer came from: the deployment (its provider and
+    /// upstream model), the calls made, and the fallback model if one
+    /// served (whose price [`Meter::resolved`] has set).
+    pub(crate) fn routed(&mut self, deployment: &Deployment, attempts: u32, fallback: Option<&str>) {
+        self.event.deployment = deployment.name.clone();
+        self.event.provider = deployment.provider.clone();
+        self.event.upstream_model = deployment.upstream_model.clone();
+        self.event.attempts = attempts;
+        self.event.fallback_model = fallback.unwrap_or_default().to_owned();
+    }
+
+    /// The upstream calls of a request that none of them served.
+    pub(crate) fn attempts(&mut self, attempts: u32) {
+        self.event.attempts = attempts;
     }
 
     /// The client's wire and the upstream's: they differ when translated.

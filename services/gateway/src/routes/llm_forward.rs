@@ -1,0 +1,263 @@
+//! From a parsed request to an upstream answer: the model, its translation,
+//! its keys, then the router's attempts on its deployments and, when none
+//! can serve, on its fallback models in order (`docs/routing.md`).
+
+use std::sync::Arc;
+
+use axum::{
+    extract::rejection::BytesRejection,
+    http::{HeaderMap, StatusCode},
+};
+use bytes::Bytes;
+use keyway_auth::Caller;
+use serde_json::Value;
+
+use super::llm_handle::{Served, ask_for_stream_usage, reserve};
+use crate::{
+    Gateway,
+    catalog::{Endpoint, Model},
+    error::GatewayError,
+    limits::demand,
+    request::{self, LlmRequest},
+    routing::{self, InFlight, Outcome, Prepared},
+    translate,
+    usage::{meter::Meter, tap::Format},
+};
+
+pub(super) type Forwarded = (
+    reqwest::Response,
+    Format,
+    Served,
+    Option<translate::Reply>,
+    InFlight,
+);
+
+pub(super) async fn forward(
+    gw: &Gateway,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    endpoint: Endpoint,
+    meter: &mut Option<Meter>,
+) -> Result<Forwarded, GatewayError> {
+    let request = request::parse(body, endpoint, gw.max_body_bytes)?;
+    let model = gw
+        .catalog
+        .get(&request.model)
+        .filter(|m| caller.may_use_model(&m.name))
+        .ok_or_else(|| GatewayError::ModelNotFound(request.model.clone()))?;
+    // An untouched copy only when a fallback may need its own translation.
+    let spare = (!model.routing.fallbacks.is_empty()).then(|| request.clone());
+    let streamed = request.stream;
+    let (prepared, format, reply, output) = prepare(gw, caller, endpoint, model, request).await?;
+    if let Some(meter) = meter.as_mut() {
+        meter.requested(&model.name, streamed, prepared.json.clone());
+        meter.resolved(model, prepared.ring.source);
+        meter.wires(translate::client_wire(endpoint), model.wire);
+    }
+    if counted_here(model, endpoint) {
+        return Err(GatewayError::UpstreamRefused {
+            status: StatusCode::NOT_FOUND,
+            message: "the upstream has no Responses API".into(),
+            retry_after: None,
+        });
+    }
+    let reservation = reserve(gw, caller, model, endpoint, &prepared.json, output).await;
+    match (reservation, meter.as_mut()) {
+        (Err(refused), _) => return Err(refused),
+        (Ok(Some(reservation)), Some(meter)) => meter.reserved(reservation),
+        // Without a meter nothing settles: the reservation stays charged.
+        (Ok(_), _) => {}
+    }
+    tracing::debug!(model = %model.name, stream = streamed, key_source = ?prepared.ring.source, "forwarding upstream");
+    let mut attempts = 0;
+    let mut last = match routing::attempt(gw, headers, &prepared, &mut attempts).await {
+        Outcome::Served(s) => {
+            return Ok(served(
+                meter, &prepared, s, None, attempts, format, reply, endpoint,
+            ));
+        }
+        Outcome::Refused(e) => return Err(e),
+        Outcome::Exhausted(last) => last,
+    };
+    for name in &model.routing.fallbacks {
+        let Some(fallback) = gw.catalog.get(name).filter(|m| caller.may_use_model(&m.name)) else {
+            continue;
+        };
+        let Some(request) = spare.clone() else { break };
+        // Its own key sources and translation apply; a fallback it cannot
+        // serve (no key of its sources, a route it lacks) is skipped.
+        let Ok((prepared, format, reply, _)) = prepare(gw, caller, endpoint, fallback, request).await else {
+            continue;
+        };
+        tracing::debug!(model = %model.name, fallback = %fallback.name, "falling back");
+        match routing::attempt(gw, headers, &prepared, &mut attempts).await {
+            Outcome::Served(s) => {
+                return Ok(served(
+                    meter,
+                    &prepared,
+                    s,
+                    Some(model),
+                    attempts,
+                    format,
+                    reply,
+                    endpoint,
+                ));
+            }
+            Outcome::Refused(e) => return Err(e),
+            Outcome::Exhausted(failure) => last = failure.or(last),
+        }
+    }
+    if let Some(meter) = meter.as_mut() {
+        meter.attempts(attempts);
+    }
+    Err(last.unwrap_or_else(|| GatewayError::UpstreamRefused {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: "no deployment of the model can serve now: each is cooling down or at its rpm/tpm limit"
+            .into(),
+        retry_after: None,
+    }))
+}
+
+/// Records where the answer came from; a fallback's own price applies.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site, each argument a different piece of the answer"
+)]
+fn served(
+    meter: &mut Option<Meter>,
+    prepared: &Prepared<'_>,
+    s: routing::Served,
+    fallback_from: Option<&Model>,
+    attempts: u32,
+    format: Format,
+    reply: Option<translate::Reply>,
+    endpoint: Endpoint,
+) -> Forwarded {
+    let model = prepared.model;
+    let deployment = &model.deployments[s.deployment];
+    if let Some(meter) = meter.as_mut() {
+        if fallback_from.is_some() {
+            meter.resolved(model, s.source);
+            meter.wires(translate::client_wire(endpoint), model.wire);
+        }
+        meter.routed(deployment, attempts, fallback_from.map(|_| model.name.as_str()));
+    }
+    let owner = Served {
+        model: model.name.clone(),
+        source: s.source,
+    };
+    (s.upstream, format, owner, reply, s.in_flight)
+}
+
+/// Translates, finds the keys and encodes the body for one model.
+async fn prepare<'g>(
+    gw: &'g Gateway,
+    caller: &Caller,
+    endpoint: Endpoint,
+    model: &'g Model,
+    mut request: LlmRequest,
+) -> Result<(Prepared<'g>, Format, Option<translate::Reply>, Option<u64>), GatewayError> {
+    let reply = prepare_translation(model, endpoint, &mut request)?;
+    let ring = gw.credentials.ring(caller, model).await?;
+    let output = demand::clamp_output(&mut request.body, model.max_output_tokens);
+    let (upstream_endpoint, format) = tap_format(model, endpoint, &mut request, reply.is_some());
+    request
+        .body
+        .insert("model".into(), Value::String(model.upstream_model.clone()));
+    let body = serde_json::to_vec(&request.body)
+        .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
+    // A deliberate over-estimate for `tpm`: four bytes a token, plus the
+    // answer's `max_tokens`.
+    let tokens = (body.len() as u64 / 4).saturating_add(output.unwrap_or(0));
+    let prepared = Prepared {
+        model,
+        ring,
+        body: Bytes::from(body),
+        json: Arc::new(Value::Object(request.body)),
+        path: upstream_endpoint.upstream_path(),
+        tokens,
+    };
+    Ok((prepared, format, reply, output))
+}
+
+/// Checks `endpoint` serves `model`; when it does by translation, rewrites
+/// the request for the upstream's wire and says how to answer.
+fn prepare_translation(
+    model: &Model,
+    endpoint: Endpoint,
+    request: &mut request::LlmRequest,
+) -> Result<Option<translate::Reply>, GatewayError> {
+    let bridge = route_for(model, endpoint).map_err(|route| GatewayError::WrongRoute {
+        model: model.name.clone(),
+        route,
+    })?;
+    bridge
+        .map(|bridge| {
+            translate::prepare(
+                bridge,
+                &mut request.body,
+                request.stream,
+                translate::Target::of(model),
+            )
+            .map_err(GatewayError::from)
+        })
+        .transpose()
+}
+
+/// The route called upstream and what the usage tap reads there: the
+/// model's own route when translating, else the route called.
+fn tap_format(
+    model: &Model,
+    endpoint: Endpoint,
+    request: &mut request::LlmRequest,
+    translated: bool,
+) -> (Endpoint, Format) {
+    let upstream = if translated {
+        Endpoint::serving(model.wire, model.mode)
+    } else {
+        endpoint
+    };
+    let format = match (upstream, request.stream) {
+        (Endpoint::Messages, true) => Format::AnthropicSse,
+        (Endpoint::Messages, false) => Format::AnthropicJson,
+        (Endpoint::Responses, true) => Format::ResponsesSse,
+        (Endpoint::Responses, false) => Format::ResponsesJson,
+        (_, true) => Format::OpenAiSse {
+            // A translated stream's usage chunk feeds the translator.
+            strip_usage_chunk: ask_for_stream_usage(&mut request.body) && !translated,
+        },
+        (_, false) => Format::OpenAiJson,
+    };
+    (upstream, format)
+}
+
+/// Where `endpoint` serves `model`: `Ok(None)` as it is, `Ok(Some(_))`
+/// translated (between the two chat routes, or the Responses API bridged
+/// onto a model without one), else `Err` with the route that serves it.
+/// The token counts serve their family's models as they are.
+fn route_for(model: &Model, endpoint: Endpoint) -> Result<Option<translate::Bridge>, &'static str> {
+    match endpoint {
+        Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Embeddings => {
+            translate::bridge(model, endpoint)
+        }
+        Endpoint::Responses => translate::responses_bridge(model),
+        // Counted, never translated: see `counted_here`.
+        Endpoint::ResponsesInputTokens => translate::responses_bridge(model).map(|_| None),
+        other => {
+            let own = Endpoint::serving(model.wire, model.mode);
+            if own == other.family() {
+                Ok(None)
+            } else {
+                Err(own.route())
+            }
+        }
+    }
+}
+
+/// A Responses token count for a model served through the bridge: its
+/// upstream has no such route, so the count is made here, as when an
+/// upstream answers 404 (`counted::local`).
+fn counted_here(model: &Model, endpoint: Endpoint) -> bool {
+    endpoint == Endpoint::ResponsesInputTokens && matches!(translate::responses_bridge(model), Ok(Some(_)))
+}
