@@ -277,6 +277,7 @@ pub(crate) fn pending_cookie(value: Option<&str>, secure: bool) -> String {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -308,10 +309,7 @@ mod tests {
             client_secret: None,
             public_url: None,
         })
-        .map_err(|e| e.to_string());
-        let Ok(oidc) = oidc else {
-            panic!("client builds");
-        };
+        .unwrap();
         assert!(matches!(
             oidc.finish(None, "s", "c").await,
             Err(OidcError::NoPending)
@@ -324,8 +322,7 @@ mod tests {
                 verifier,
                 state: CsrfToken::new("right".into()),
                 nonce: Nonce::new("n".into()),
-                redirect: RedirectUrl::new("http://127.0.0.1/console/oidc/callback".into())
-                    .unwrap_or_else(|_| panic!()),
+                redirect: RedirectUrl::new("http://127.0.0.1/console/oidc/callback".into()).unwrap(),
                 started: Instant::now(),
             },
         );

@@ -111,3 +111,54 @@ pub(crate) fn mount(
         settings,
     })))
 }
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn oidc(pairs: &[(&str, &str)]) -> Result<Option<OidcSignInSettings>, ConfigError> {
+        let config = Config::from_source(keyway_common::Vars::from_pairs(pairs))?;
+        Ok(settings(&config)?.and_then(|s| s.oidc))
+    }
+
+    const ISSUER: (&str, &str) = ("KEYWAY_OIDC_ISSUER", "https://sso/realms/a,https://sso/realms/b");
+    const AUDIENCE: (&str, &str) = ("KEYWAY_OIDC_AUDIENCE", "keyway");
+    const CLIENT: (&str, &str) = ("KEYWAY_CONSOLE_OIDC_CLIENT_ID", "keyway-console");
+
+    #[test]
+    fn keycloak_sign_in_needs_oidc_and_a_client_and_uses_the_first_issuer() {
+        assert!(oidc(&[]).unwrap().is_none());
+        assert!(
+            oidc(&[ISSUER, AUDIENCE]).unwrap().is_none(),
+            "no client: API keys only"
+        );
+        assert!(matches!(oidc(&[CLIENT]), Err(ConfigError::Requires { .. })));
+        let on = oidc(&[ISSUER, AUDIENCE, CLIENT]).unwrap().unwrap();
+        assert_eq!(
+            (on.issuer.as_str(), on.client_id.as_str()),
+            ("https://sso/realms/a", "keyway-console")
+        );
+        assert!(on.client_secret.is_none() && on.public_url.is_none());
+    }
+
+    #[test]
+    fn the_public_url_is_an_origin_and_the_secret_never_shows() {
+        let secret = ("KEYWAY_CONSOLE_OIDC_CLIENT_SECRET", "s3cret-value");
+        let public = ("KEYWAY_CONSOLE_PUBLIC_URL", "https://keyway.example.com/");
+        let on = oidc(&[ISSUER, AUDIENCE, CLIENT, secret, public])
+            .unwrap()
+            .unwrap();
+        assert_eq!(on.public_url.as_deref(), Some("https://keyway.example.com"));
+        assert!(!format!("{on:?}").contains("s3cret-value"));
+        for bad in [
+            "keyway.example.com",
+            "https://k.example.com/console",
+            "https://",
+            "ftp://k",
+        ] {
+            let public = ("KEYWAY_CONSOLE_PUBLIC_URL", bad);
+            assert!(oidc(&[ISSUER, AUDIENCE, CLIENT, public]).is_err(), "{bad}");
+        }
+    }
+}
