@@ -28,7 +28,7 @@ use crate::{
 struct Peer(Child);
 
 impl Peer {
-    fn start(port: u16, redirect_uri: &str, user: &Value) -> Self {
+    fn start(port: u16, redirect_uri: &str, user: &Value, secret: Option<&str>) -> Self {
         let script = repo_root().join("tests/oidc/server.mjs");
         assert!(
             script.with_file_name("node_modules").exists(),
@@ -41,6 +41,7 @@ impl Peer {
             .env("AUDIENCE", "keyway")
             .env("CONSOLE_REDIRECT_URI", redirect_uri)
             .env("TEST_USER", user.to_string())
+            .env("CONSOLE_CLIENT_SECRET", secret.unwrap_or_default())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -189,6 +190,31 @@ async fn sign(port: u16, issuer: &str, user: &Value) -> String {
     reply["token"].as_str().unwrap().to_owned()
 }
 
+/// A stack whose console signs in at a fresh peer, the console's client
+/// confidential when the peer has a secret (`at_peer`), Keyway sending
+/// `at_keyway`. Returns the peer's port and issuer too.
+async fn stack_and_peer(
+    user: &Value,
+    at_peer: Option<&str>,
+    at_keyway: Option<&str>,
+) -> (TestStack, Peer, u16, String) {
+    let peer_port = free_port();
+    let issuer = format!("http://127.0.0.1:{peer_port}/realms/acme");
+    let mut env = vec![
+        ("KEYWAY_OIDC_ISSUER", issuer.as_str()),
+        ("KEYWAY_OIDC_AUDIENCE", "keyway"),
+        ("KEYWAY_OIDC_ROLE_MAP", ROLE_MAP),
+        ("KEYWAY_OIDC_KID_COOLDOWN_MS", "0"),
+        ("KEYWAY_CONSOLE_OIDC_CLIENT_ID", "keyway-console"),
+    ];
+    if let Some(secret) = at_keyway {
+        env.push(("KEYWAY_CONSOLE_OIDC_CLIENT_SECRET", secret));
+    }
+    let stack = TestStack::spawn_with(&env).await;
+    let peer = Peer::start(peer_port, &stack.url("/console/oidc/callback"), user, at_peer);
+    (stack, peer, peer_port, issuer)
+}
+
 fn param(url: &reqwest::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
@@ -197,18 +223,8 @@ fn param(url: &reqwest::Url, name: &str) -> Option<String> {
 
 #[tokio::test]
 async fn a_keycloak_user_signs_in_with_code_and_pkce_and_lands_in_their_tenant() {
-    let peer_port = free_port();
-    let issuer = format!("http://127.0.0.1:{peer_port}/realms/acme");
-    let stack = TestStack::spawn_with(&[
-        ("KEYWAY_OIDC_ISSUER", issuer.as_str()),
-        ("KEYWAY_OIDC_AUDIENCE", "keyway"),
-        ("KEYWAY_OIDC_ROLE_MAP", ROLE_MAP),
-        ("KEYWAY_OIDC_KID_COOLDOWN_MS", "0"),
-        ("KEYWAY_CONSOLE_OIDC_CLIENT_ID", "keyway-console"),
-    ])
-    .await;
     let user = json!({"sub": "kc-erin", "organization": ["acme"], "realm_access": {"roles": ["admin"]}});
-    let _peer = Peer::start(peer_port, &stack.url("/console/oidc/callback"), &user);
+    let (stack, _peer, peer_port, issuer) = stack_and_peer(&user, None, None).await;
     let tenant = tenant_for(&stack, "acme", json!({})).await;
 
     let mut browser = Browser::new();
@@ -329,4 +345,30 @@ async fn a_keycloak_user_signs_in_with_code_and_pkce_and_lands_in_their_tenant()
         .await;
     assert_eq!(denied.status, StatusCode::UNAUTHORIZED, "{}", denied.body);
     assert!(denied.body.contains("(access_denied)") && !denied.body.contains("<b>no"));
+}
+
+#[tokio::test]
+async fn a_confidential_console_client_signs_in_with_its_secret_and_a_wrong_one_is_refused() {
+    let user = json!({"sub": "kc-finn", "organization": ["acme"], "realm_access": {"roles": ["llm-user"]}});
+    let secret = "console-client-secret-0123";
+    for (sent, signed_in) in [(secret, true), ("not-the-secret", false)] {
+        let (stack, _peer, _, _) = stack_and_peer(&user, Some(secret), Some(sent)).await;
+        let tenant = tenant_for(&stack, "acme", json!({})).await;
+        let mut browser = Browser::new();
+        let (_, callback) = browser.via_provider(&stack).await;
+        let answer = browser.get(&callback).await;
+        if signed_in {
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+            let models = browser.get(&stack.url("/console/models")).await;
+            assert!(
+                models.body.contains(&tenant) && models.body.contains("member"),
+                "{}",
+                models.body
+            );
+        } else {
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+            assert!(answer.body.contains("(invalid_client)"), "{}", answer.body);
+            assert!(!answer.body.contains(sent) && !answer.body.contains(secret));
+        }
+    }
 }

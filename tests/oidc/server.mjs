@@ -9,8 +9,8 @@
 //
 // Browser sign-in (the console's authorization code + PKCE): set
 // CONSOLE_REDIRECT_URI to register the public client CONSOLE_CLIENT_ID
-// (default "keyway-console"; PKCE S256 required, no secret) with that one
-// redirect URI. There is no login form: every authorization request signs
+// (default "keyway-console"; PKCE S256 required; confidential with
+// CONSOLE_CLIENT_SECRET, public otherwise) with that one redirect URI. There is no login form: every authorization request signs
 // in TEST_USER (JSON claims, at least "sub", e.g. {"sub": "u1",
 // "organization": ["acme"], "realm_access": {"roles": ["admin"]}}) at once,
 // so a test can follow the redirects without a browser. The user's claims
@@ -35,6 +35,7 @@ const clientSecret = process.env.CLIENT_SECRET || 'keyway-test-secret';
 const tokenTyp = process.env.TOKEN_TYP;
 const consoleClientId = process.env.CONSOLE_CLIENT_ID || 'keyway-console';
 const consoleRedirect = process.env.CONSOLE_REDIRECT_URI;
+const consoleSecret = process.env.CONSOLE_CLIENT_SECRET;
 const testUser = JSON.parse(process.env.TEST_USER || '{"sub": "test-user"}');
 let down = false;
 // oidc-provider prints notices now and then; a test that stopped reading
@@ -59,7 +60,9 @@ async function realm(name, origin) {
       keyway_claims: { realm_access: { roles: ['platform-admin'] } },
     }, ...(consoleRedirect ? [{
       client_id: consoleClientId,
-      token_endpoint_auth_method: 'none',
+      ...(consoleSecret
+        ? { client_secret: consoleSecret, token_endpoint_auth_method: 'client_secret_basic' }
+        : { token_endpoint_auth_method: 'none' }),
       grant_types: ['authorization_code'],
       response_types: ['code'],
       redirect_uris: [consoleRedirect],
