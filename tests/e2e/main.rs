@@ -20,6 +20,7 @@ mod connections;
 mod console;
 mod console_browser;
 mod console_keys;
+mod console_oidc;
 mod deletion;
 mod errors;
 mod faults;

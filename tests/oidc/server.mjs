@@ -7,6 +7,15 @@
 // instead of RFC 9068's "at+jwt"). Prints one JSON line `{"port": N}` once
 // it listens on 127.0.0.1 (PORT, default any free port).
 //
+// Browser sign-in (the console's authorization code + PKCE): set
+// CONSOLE_REDIRECT_URI to register the public client CONSOLE_CLIENT_ID
+// (default "keyway-console"; PKCE S256 required; confidential with
+// CONSOLE_CLIENT_SECRET, public otherwise) with that one redirect URI. There is no login form: every authorization request signs
+// in TEST_USER (JSON claims, at least "sub", e.g. {"sub": "u1",
+// "organization": ["acme"], "realm_access": {"roles": ["admin"]}}) at once,
+// so a test can follow the redirects without a browser. The user's claims
+// go into the access token as Keycloak puts them there.
+//
 // Every start makes new signing keys, as an IdP restart after a key
 // rotation would. Test-only routes sit outside the realms:
 //   POST /test/realms/<realm>/sign  {header, claims, signer}
@@ -24,7 +33,14 @@ const realms = (process.env.REALMS || 'keyway').split(',').map((r) => r.trim()).
 const audience = process.env.AUDIENCE || 'keyway';
 const clientSecret = process.env.CLIENT_SECRET || 'keyway-test-secret';
 const tokenTyp = process.env.TOKEN_TYP;
+const consoleClientId = process.env.CONSOLE_CLIENT_ID || 'keyway-console';
+const consoleRedirect = process.env.CONSOLE_REDIRECT_URI;
+const consoleSecret = process.env.CONSOLE_CLIENT_SECRET;
+const testUser = JSON.parse(process.env.TEST_USER || '{"sub": "test-user"}');
 let down = false;
+// oidc-provider prints notices now and then; a test that stopped reading
+// our stdout must not make that a crash.
+process.stdout.on('error', () => {});
 
 const stranger = await jose.generateKeyPair('RS256', { extractable: true });
 const byRealm = new Map();
@@ -42,10 +58,26 @@ async function realm(name, origin) {
       redirect_uris: [],
       response_types: [],
       keyway_claims: { realm_access: { roles: ['platform-admin'] } },
-    }],
+    }, ...(consoleRedirect ? [{
+      client_id: consoleClientId,
+      ...(consoleSecret
+        ? { client_secret: consoleSecret, token_endpoint_auth_method: 'client_secret_basic' }
+        : { token_endpoint_auth_method: 'none' }),
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [consoleRedirect],
+    }] : [])],
     extraClientMetadata: { properties: ['keyway_claims'] },
-    // Keycloak's claim layout on the service account's token.
-    extraTokenClaims: (ctx, token) => ({ azp: token.clientId, ...(ctx.oidc.client?.keyway_claims || {}) }),
+    // Keycloak's claim layout: the service account's roles on its token, the
+    // signed-in user's claims on a user's token.
+    extraTokenClaims: (ctx, token) => ({
+      azp: token.clientId,
+      ...(ctx.oidc.client?.keyway_claims || {}),
+      ...(token.accountId ? userClaims(token.accountId) : {}),
+    }),
+    findAccount: (ctx, id) => ({ accountId: id, claims: () => ({ sub: id }) }),
+    pkce: { required: () => true },
+    interactions: { url: (ctx, interaction) => `/realms/${name}/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -70,6 +102,26 @@ async function realm(name, origin) {
     },
   });
   return { provider, callback: provider.callback(), privateKey, publicKey, kid: jwk.kid, issuer };
+}
+
+// The test user's claims other than `sub`, for the user `id`.
+function userClaims(id) {
+  const { sub, ...claims } = testUser;
+  return id === sub ? claims : {};
+}
+
+// Every interaction (login, consent) ends at once: TEST_USER signs in and
+// grants the console `openid` and the API's audience.
+async function autoLogin(r, req, res) {
+  const details = await r.provider.interactionDetails(req, res);
+  const grant = new r.provider.Grant({ accountId: testUser.sub, clientId: details.params.client_id });
+  grant.addOIDCScope('openid');
+  grant.addResourceScope('urn:keyway:api', '');
+  const grantId = await grant.save();
+  await r.provider.interactionFinished(req, res, {
+    login: { accountId: testUser.sub },
+    consent: { grantId },
+  }, { mergeWithLastSubmission: false });
 }
 
 async function sign(r, { header = {}, claims = {}, signer = 'realm' }) {
@@ -115,6 +167,10 @@ const server = http.createServer((req, res) => {
   const r = m && byRealm.get(m[1]);
   if (!r) return reply(res, 404, { error: 'unknown realm' });
   if (down) return reply(res, 503, { error: 'down for the test' });
+  if (/^\/interaction\/[^/?]+$/.test(m[2])) {
+    autoLogin(r, req, res).catch((e) => reply(res, 400, { error: String(e) }));
+    return;
+  }
   // oidc-provider ignores the issuer's path when it routes: hand it the
   // path below the realm, and the original URL for the links it prints.
   req.originalUrl = req.url;

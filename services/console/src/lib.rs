@@ -12,6 +12,7 @@ mod assets;
 mod charts;
 mod csrf;
 mod error;
+mod oidc;
 mod pages;
 mod render;
 mod security;
@@ -23,9 +24,10 @@ use std::sync::Arc;
 use axum::Router;
 use keyway_auth::Authenticator;
 
-pub use settings::{ConsoleSettings, SecureCookie};
+pub use openidconnect::ClientSecret;
+pub use settings::{ConsoleSettings, OidcSignInSettings, SecureCookie};
 
-use crate::{api::Api, render::Templates, session::Sessions};
+use crate::{api::Api, oidc::OidcSignIn, render::Templates, session::Sessions};
 
 /// What the console needs from the process that mounts it.
 pub struct ConsoleDeps {
@@ -43,16 +45,26 @@ pub(crate) struct Console {
     pub(crate) sessions: Sessions,
     pub(crate) templates: Templates,
     pub(crate) settings: ConsoleSettings,
+    /// Keycloak sign-in, when configured.
+    pub(crate) oidc: Option<OidcSignIn>,
 }
 
 /// The console's routes, all under `/console`.
 pub fn router(deps: ConsoleDeps) -> Router {
+    let oidc = deps.settings.oidc.clone().and_then(|settings| {
+        OidcSignIn::new(settings)
+            .inspect_err(|error| {
+                tracing::error!(error = %error, "console: Keycloak sign-in is off (no HTTP client)");
+            })
+            .ok()
+    });
     let console = Arc::new(Console {
         api: Api::new(deps.api),
         authenticator: deps.authenticator,
         sessions: Sessions::new(deps.settings.session_idle, deps.settings.max_sessions),
         templates: Templates::new(),
         settings: deps.settings,
+        oidc,
     });
     pages::routes()
         .layer(axum::middleware::from_fn_with_state(

@@ -21,6 +21,28 @@ pub struct ConsoleSettings {
     pub secure_cookie: SecureCookie,
     /// `KEYWAY_ENV=prod`: the cookie is always `Secure`.
     pub production: bool,
+    /// Sign-in with the OIDC provider (authorization code + PKCE), when
+    /// `KEYWAY_OIDC_ISSUER` and `KEYWAY_CONSOLE_OIDC_CLIENT_ID` are set.
+    pub oidc: Option<OidcSignInSettings>,
+}
+
+/// The console's client at the OIDC provider (docs/console.md#keycloak).
+#[derive(Debug, Clone)]
+pub struct OidcSignInSettings {
+    /// The issuer people sign in at: the first of `KEYWAY_OIDC_ISSUER`.
+    pub issuer: String,
+    /// `KEYWAY_CONSOLE_OIDC_CLIENT_ID`.
+    pub client_id: String,
+    /// `KEYWAY_CONSOLE_OIDC_CLIENT_SECRET`: a confidential client's secret;
+    /// `None` for a public client (PKCE protects the code either way). Its
+    /// `Debug` is redacted.
+    pub client_secret: Option<openidconnect::ClientSecret>,
+    /// `KEYWAY_CONSOLE_PUBLIC_URL`: the console's external origin (e.g.
+    /// `https://keyway.example.com`); the redirect URI is
+    /// `<it>/console/oidc/callback`. `None`: taken from the request's `Host`
+    /// (and `X-Forwarded-Proto`); the provider accepts only the redirect
+    /// URIs registered for the client, so a forged `Host` gets nowhere.
+    pub public_url: Option<String>,
 }
 
 impl Default for ConsoleSettings {
@@ -30,6 +52,7 @@ impl Default for ConsoleSettings {
             max_sessions: 10_000,
             secure_cookie: SecureCookie::Auto,
             production: false,
+            oidc: None,
         }
     }
 }

@@ -34,14 +34,19 @@ pub(crate) async fn sign_in_page(State(console): State<Arc<Console>>, headers: H
 }
 
 /// The sign-in form with a fresh double-submit token.
-fn form(console: &Console, headers: &HeaderMap, status: StatusCode, error: Option<&str>) -> Response {
+pub(super) fn form(
+    console: &Console,
+    headers: &HeaderMap,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
     let token = random_token();
     let secure = console.settings.cookie_secure(headers);
     let mut response = console.templates.page_with_status(
         status,
         "sign_in.html",
         None,
-        json!({"csrf": token, "error": error}),
+        json!({"csrf": token, "error": error, "oidc": console.oidc.is_some()}),
     );
     if let Ok(value) = set_cookie(SIGN_IN_COOKIE, Some(&token), secure).parse() {
         response.headers_mut().append(header::SET_COOKIE, value);

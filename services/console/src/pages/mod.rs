@@ -5,6 +5,7 @@ mod admin;
 mod api_keys;
 mod auth;
 mod models;
+mod oidc;
 mod playground;
 mod tenants;
 mod usage;
@@ -35,6 +36,8 @@ pub(crate) fn routes() -> Router<Arc<Console>> {
         .route("/console/", get(auth::home))
         .route("/console/sign-in", get(auth::sign_in_page).post(auth::sign_in))
         .route("/console/sign-out", post(auth::sign_out))
+        .route("/console/oidc/start", get(oidc::start))
+        .route(crate::oidc::CALLBACK_PATH, get(oidc::callback))
         .route("/console/models", get(models::page))
         .route("/console/models/key", post(models::key_action))
         .route(
