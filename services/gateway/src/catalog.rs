@@ -265,9 +265,9 @@ fn validate(
             "anthropic serves only chat models (no embeddings or completions API)".into(),
         ));
     }
-    check_key_sources(&m.key_source).map_err(&fail)?;
+    checks::check_key_sources(&m.key_source).map_err(&fail)?;
     if let Some(price) = &m.price {
-        check_price(price).map_err(fail)?;
+        checks::check_price(price).map_err(fail)?;
     }
     let max_output_tokens = m.max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
     if !(1..=MAX_OUTPUT_TOKENS_CAP).contains(&max_output_tokens) {
@@ -297,21 +297,8 @@ fn validate(
     };
     let deployments =
         deployment::deployments(m.base_url.as_deref(), m.deployments, &inherited, vars).map_err(&fail)?;
-    check_deployments(&deployments, wire, &m.key_source).map_err(&fail)?;
-    // The provider adapter (URL style, key header or signature) is the
-    // model's: a deployment may name another provider only when it is sent
-    // the same way (groq next to together), not Azure or Bedrock next to
-    // OpenAI — make that a fallback model with its own options.
-    for d in deployments.iter().filter(|d| d.provider != m.provider) {
-        let mut own = ProviderOptions::default();
-        own.resolve(&d.provider, m.mode, vars).map_err(&fail)?;
-        if own.adapter != m.options.adapter {
-            return Err(fail(format!(
-                "deployment {:?}: provider {} is called differently from {}; make it a model of its own and list it in fallbacks",
-                d.name, d.provider, m.provider
-            )));
-        }
-    }
+    checks::check_deployments(&deployments, wire, &m.key_source).map_err(&fail)?;
+    checks::check_adapters(&deployments, &m.provider, m.mode, &m.options, vars).map_err(&fail)?;
     let routing =
         deployment::routing(deployments.len(), m.retry, m.cooldown, m.fallbacks, defaults).map_err(&fail)?;
     let base_url = deployments[0].base_url.clone();
@@ -339,80 +326,6 @@ fn validate(
     })
 }
 
-/// Translation is chosen per model, so its deployments share a wire
-/// (another wire is reached through `fallbacks`); with `system` listed,
-/// each needs its key's variable.
-fn check_deployments(deployments: &[Deployment], wire: Wire, sources: &[KeySource]) -> Result<(), String> {
-    for d in deployments {
-        if d.wire != wire {
-            return Err(format!(
-                "deployment {:?} speaks the {} wire, the model {}: use a fallback model instead",
-                d.name,
-                d.wire.as_str(),
-                wire.as_str()
-            ));
-        }
-        if sources.contains(&KeySource::System) && d.api_key_env.is_none() {
-            return Err(format!(
-                "key_source includes system, so deployment {:?} (or the model) needs api_key_env",
-                d.name
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The wire format a provider of the registry speaks.
-pub(crate) fn wire_of(provider: &str) -> Result<Wire, String> {
-    match keyway_common::providers::find(provider).map(|p| p.api) {
-        Some(keyway_common::providers::Wire::Anthropic) => Ok(Wire::Anthropic),
-        Some(keyway_common::providers::Wire::OpenAi) => Ok(Wire::OpenAi),
-        None => Err(format!(
-            "unknown provider {provider:?} (use one of {})",
-            keyway_common::providers::slugs()
-        )),
-    }
-}
-
-/// A non-empty list without repeats (each deployment's `api_key_env` is
-/// checked when `system` is listed).
-fn check_key_sources(sources: &[KeySource]) -> Result<(), String> {
-    if sources.is_empty() {
-        return Err("key_source must list at least one of user, tenant, system".into());
-    }
-    for (i, s) in sources.iter().enumerate() {
-        if sources[..i].contains(s) {
-            return Err(format!("key_source lists {s:?} twice"));
-        }
-    }
-    Ok(())
-}
-
-fn check_price(price: &Price) -> Result<(), String> {
-    let all = [
-        price.input_per_mtok,
-        price.output_per_mtok,
-        price.cached_input_per_mtok,
-        price.cache_write(),
-        price.cache_write_1h(),
-    ];
-    if all
-        .iter()
-        .any(|p| !p.is_finite() || *p < 0.0 || *p > MAX_PRICE_PER_MTOK)
-    {
-        return Err(format!(
-            "prices must be numbers from 0 to {MAX_PRICE_PER_MTOK} per million tokens"
-        ));
-    }
-    if price.currency.len() != 3 || !price.currency.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(format!(
-            "currency {:?} must be an ISO 4217 code such as USD",
-            price.currency
-        ));
-    }
-    Ok(())
-}
-
 /// Replaces each `${NAME}`; returns the first unset name as the error.
 pub(crate) fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
@@ -432,8 +345,10 @@ pub(crate) fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> 
     Ok(out)
 }
 
+mod checks;
 mod deployment;
 mod endpoint;
+pub(crate) use checks::wire_of;
 pub use deployment::{
     DEFAULT_COOLDOWN_FAILURES, DEFAULT_COOLDOWN_SECS, Deployment, IMPLICIT_DEPLOYMENT, MAX_DEPLOYMENTS,
     RetryOn, Routing,

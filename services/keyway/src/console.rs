@@ -90,6 +90,52 @@ fn oidc_sign_in(config: &Config) -> Result<Option<OidcSignInSettings>, ConfigErr
     }))
 }
 
+/// The console's rows of `keyway config`, secrets masked.
+pub(crate) fn effective(config: &Config) -> Result<Vec<(&'static str, String)>, ConfigError> {
+    Ok(match settings(config)? {
+        None => vec![("KEYWAY_CONSOLE", "off".to_owned())],
+        Some(c) => vec![
+            ("KEYWAY_CONSOLE", "on (with `keyway up`)".to_owned()),
+            (
+                "KEYWAY_CONSOLE_SESSION_IDLE_SECS",
+                c.session_idle.as_secs().to_string(),
+            ),
+            ("KEYWAY_CONSOLE_MAX_SESSIONS", c.max_sessions.to_string()),
+            (
+                "KEYWAY_CONSOLE_SECURE_COOKIE",
+                match c.secure_cookie {
+                    keyway_console::SecureCookie::Auto => "auto",
+                    keyway_console::SecureCookie::Always => "always",
+                    keyway_console::SecureCookie::Never => "never",
+                }
+                .to_owned(),
+            ),
+            (
+                "KEYWAY_CONSOLE_OIDC_CLIENT_ID",
+                c.oidc.as_ref().map_or_else(
+                    || "(unset: API-key sign-in only)".to_owned(),
+                    |o| o.client_id.clone(),
+                ),
+            ),
+            (
+                "KEYWAY_CONSOLE_OIDC_CLIENT_SECRET",
+                match c.oidc.as_ref().map(|o| o.client_secret.is_some()) {
+                    Some(true) => "********",
+                    _ => "(unset: a public client)",
+                }
+                .to_owned(),
+            ),
+            (
+                "KEYWAY_CONSOLE_PUBLIC_URL",
+                c.oidc
+                    .as_ref()
+                    .and_then(|o| o.public_url.clone())
+                    .unwrap_or_else(|| "(from the request's Host)".to_owned()),
+            ),
+        ],
+    })
+}
+
 /// The console's router, or `None` when it is off or this process runs
 /// only some services. `api` are the routes it calls in-process.
 pub(crate) fn mount(

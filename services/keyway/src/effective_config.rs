@@ -81,26 +81,7 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
         ),
         ("KEYWAY_METRICS_MAX_TENANTS", metrics.max_tenants.to_string()),
     ];
-    let console = match crate::console::settings(config)? {
-        None => vec![("KEYWAY_CONSOLE", "off".to_owned())],
-        Some(c) => vec![
-            ("KEYWAY_CONSOLE", "on (with `keyway up`)".to_owned()),
-            (
-                "KEYWAY_CONSOLE_SESSION_IDLE_SECS",
-                c.session_idle.as_secs().to_string(),
-            ),
-            ("KEYWAY_CONSOLE_MAX_SESSIONS", c.max_sessions.to_string()),
-            (
-                "KEYWAY_CONSOLE_SECURE_COOKIE",
-                match c.secure_cookie {
-                    keyway_console::SecureCookie::Auto => "auto",
-                    keyway_console::SecureCookie::Always => "always",
-                    keyway_console::SecureCookie::Never => "never",
-                }
-                .to_owned(),
-            ),
-        ],
-    };
+    let console = crate::console::effective(config)?;
     let oidc = match OidcSettings::from_vars(config.vars())? {
         Some(oidc) => oidc.effective(),
         None => vec![(

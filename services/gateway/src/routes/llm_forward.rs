@@ -55,13 +55,7 @@ pub(super) async fn forward(
         meter.resolved(model, prepared.ring.source);
         meter.wires(translate::client_wire(endpoint), model.wire);
     }
-    if counted_here(model, endpoint) {
-        return Err(GatewayError::UpstreamRefused {
-            status: StatusCode::NOT_FOUND,
-            message: "the upstream has no Responses API".into(),
-            retry_after: None,
-        });
-    }
+    refuse_if_counted_here(model, endpoint)?;
     let reservation = reserve(gw, caller, model, endpoint, &prepared.json, output).await;
     match (reservation, meter.as_mut()) {
         (Err(refused), _) => return Err(refused),
@@ -242,7 +236,7 @@ fn route_for(model: &Model, endpoint: Endpoint) -> Result<Option<translate::Brid
             translate::bridge(model, endpoint)
         }
         Endpoint::Responses => translate::responses_bridge(model),
-        // Counted, never translated: see `counted_here`.
+        // Counted, never translated: see `refuse_if_counted_here`.
         Endpoint::ResponsesInputTokens => translate::responses_bridge(model).map(|_| None),
         other => {
             let own = Endpoint::serving(model.wire, model.mode);
@@ -258,6 +252,14 @@ fn route_for(model: &Model, endpoint: Endpoint) -> Result<Option<translate::Brid
 /// A Responses token count for a model served through the bridge: its
 /// upstream has no such route, so the count is made here, as when an
 /// upstream answers 404 (`counted::local`).
-fn counted_here(model: &Model, endpoint: Endpoint) -> bool {
-    endpoint == Endpoint::ResponsesInputTokens && matches!(translate::responses_bridge(model), Ok(Some(_)))
+fn refuse_if_counted_here(model: &Model, endpoint: Endpoint) -> Result<(), GatewayError> {
+    if endpoint == Endpoint::ResponsesInputTokens && matches!(translate::responses_bridge(model), Ok(Some(_)))
+    {
+        return Err(GatewayError::UpstreamRefused {
+            status: StatusCode::NOT_FOUND,
+            message: "the upstream has no Responses API".into(),
+            retry_after: None,
+        });
+    }
+    Ok(())
 }
