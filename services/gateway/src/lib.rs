@@ -10,6 +10,7 @@ pub mod clock;
 mod coalesce;
 mod cost;
 mod credentials;
+mod deployment_health;
 mod drain;
 pub mod error;
 pub mod error_samples;

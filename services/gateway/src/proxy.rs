@@ -9,12 +9,13 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use keyway_common::{metrics as metric, telemetry};
+use reqwest::Url;
 use serde_json::Value;
 use tracing::{Instrument, Span, field::Empty};
 
 use crate::{
     GatewaySettings,
-    catalog::{Deployment, Mode, Model, RetryOn},
+    catalog::{Deployment, Endpoint, Mode, Model, RetryOn},
     error::GatewayError,
     upstream,
 };
@@ -265,4 +266,31 @@ async fn read_error_body(mut upstream: reqwest::Response) -> Value {
         }
     }
     serde_json::from_slice::<Value>(&raw).unwrap_or(Value::Null)
+}
+
+/// The model's own pre-parsed URL when `path` is its route's, else `path`
+/// under the model's base URL or a custom BYOK key's (checked when the key
+/// was stored).
+pub(crate) fn upstream_url(
+    model: &Model,
+    custom_base: Option<&str>,
+    path: &str,
+) -> Result<Url, GatewayError> {
+    upstream_url_of(&model.deployments[0], model, custom_base, path)
+}
+
+/// As [`upstream_url`], under one deployment's base URL.
+pub(crate) fn upstream_url_of(
+    deployment: &Deployment,
+    model: &Model,
+    custom_base: Option<&str>,
+    path: &str,
+) -> Result<Url, GatewayError> {
+    let own = Endpoint::serving(deployment.wire, model.mode).upstream_path();
+    match custom_base {
+        None if path == own => Ok(deployment.upstream_url.clone()),
+        base => Url::parse(&format!("{}{path}", base.unwrap_or(&deployment.base_url))).map_err(|_| {
+            GatewayError::UpstreamFailed("the provider key's base URL is not a valid URL".into())
+        }),
+    }
 }

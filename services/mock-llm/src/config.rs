@@ -73,7 +73,7 @@ impl MockConfig {
         let error_var = name("ERROR");
         let error = vars.get(&error_var).filter(|v| !v.trim().is_empty());
         if let Some(value) = &error
-            && crate::controls::parse_error(value.trim()).is_none()
+            && crate::errors::parse_error(value.trim()).is_none()
         {
             return Err(ConfigError::Invalid {
                 var: error_var,

@@ -8,16 +8,7 @@ use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 
 use crate::config::MockConfig;
-use crate::errors::ErrorKind;
-
-/// A failure the caller asked the mock to simulate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum InjectedError {
-    /// Answer with this error (status and body in the route's API shape).
-    Status(ErrorKind),
-    /// Hang for [`TIMEOUT`] before answering, to exercise client/gateway timeouts.
-    Timeout,
-}
+pub(crate) use crate::errors::{InjectedError, parse_error};
 
 /// How long an injected `timeout` hangs; far beyond any sane gateway timeout.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(300);
@@ -163,23 +154,11 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-pub(crate) fn parse_error(text: &str) -> Option<InjectedError> {
-    let kind = match text {
-        "400" => ErrorKind::InvalidRequest,
-        "401" => ErrorKind::Unauthorized,
-        "429" => ErrorKind::RateLimited,
-        "500" => ErrorKind::Internal,
-        "503" => ErrorKind::Unavailable,
-        "timeout" => return Some(InjectedError::Timeout),
-        _ => return None,
-    };
-    Some(InjectedError::Status(kind))
-}
-
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::errors::ErrorKind;
     use axum::http::HeaderValue;
     use serde_json::json;
 

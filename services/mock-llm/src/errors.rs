@@ -149,3 +149,26 @@ pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     response
 }
+
+/// A failure the caller asked the mock to simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InjectedError {
+    /// Answer with this error (status and body in the route's API shape).
+    Status(ErrorKind),
+    /// Hang for [`TIMEOUT`] before answering, to exercise client/gateway timeouts.
+    Timeout,
+}
+
+/// An `error` control's value (`400`, `401`, `429`, `500`, `503`, `timeout`).
+pub(crate) fn parse_error(text: &str) -> Option<InjectedError> {
+    let kind = match text {
+        "400" => ErrorKind::InvalidRequest,
+        "401" => ErrorKind::Unauthorized,
+        "429" => ErrorKind::RateLimited,
+        "500" => ErrorKind::Internal,
+        "503" => ErrorKind::Unavailable,
+        "timeout" => return Some(InjectedError::Timeout),
+        _ => return None,
+    };
+    Some(InjectedError::Status(kind))
+}

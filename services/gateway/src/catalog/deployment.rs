@@ -12,7 +12,7 @@ use std::{
 use serde::Deserialize;
 
 use super::{Endpoint, Mode, Wire, expand, wire_of};
-use crate::routing::Health;
+use crate::deployment_health::Health;
 
 /// The name of the one deployment of a model that lists only `base_url`.
 pub const IMPLICIT_DEPLOYMENT: &str = "default";

@@ -10,18 +10,19 @@ use axum::{
 };
 use bytes::Bytes;
 use keyway_auth::Caller;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::llm_handle::{Served, ask_for_stream_usage, reserve};
 use crate::{
     Gateway,
-    catalog::{Endpoint, Model},
+    catalog::{Endpoint, KeySource, Model},
+    cost,
     error::GatewayError,
-    limits::demand,
+    limits::{Demand, Limiter, Reservation, demand},
     request::{self, LlmRequest},
+    responses::Owner,
     routing::{self, InFlight, Outcome, Prepared},
     translate,
-    usage::{meter::Meter, tap::Format},
+    usage::{estimate, meter::Meter, tap::Format},
 };
 
 pub(super) type Forwarded = (
@@ -262,4 +263,85 @@ fn refuse_if_counted_here(model: &Model, endpoint: Endpoint) -> Result<(), Gatew
         });
     }
     Ok(())
+}
+
+/// Which model and key source served a request.
+pub(crate) struct Served {
+    pub(super) model: String,
+    pub(super) source: KeySource,
+}
+
+impl Served {
+    pub(super) fn owner(self, caller: &Caller) -> Owner {
+        Owner {
+            tenant_id: caller.tenant_id.clone(),
+            user_id: (self.source == KeySource::User)
+                .then(|| caller.user_id.clone())
+                .flatten(),
+            model: self.model,
+            key_source: self.source,
+        }
+    }
+}
+
+/// Reserves against the caller's rate limits and budgets, if it has any.
+/// Tokens and cost are estimated only when a token or spend limit applies:
+/// the prompt as a byte count over three — a deliberate over-estimate for
+/// most text that costs nothing like running the tokenizer on the hot path
+/// (settling corrects it) — and the answer by its `max_tokens` (`output`,
+/// already lowered to the model's `max_output_tokens`).
+async fn reserve(
+    gw: &Gateway,
+    caller: &Caller,
+    model: &Model,
+    endpoint: Endpoint,
+    request: &Value,
+    output: Option<u64>,
+) -> Result<Option<Reservation>, GatewayError> {
+    let Some(limiter) = &gw.limiter else {
+        return Ok(None);
+    };
+    if caller.limits.tenant.is_unlimited() && caller.limits.api_key.is_unlimited() {
+        return Ok(None);
+    }
+    let demand = if Limiter::needs_estimate(caller) {
+        let output = match endpoint {
+            Endpoint::Embeddings | Endpoint::CountTokens | Endpoint::ResponsesInputTokens => 0,
+            _ => output
+                .unwrap_or(limiter.settings().default_output_reserve)
+                .min(model.max_output_tokens),
+        };
+        let price = model.price.as_ref().map(cost::snapshot);
+        let prompt_bytes = estimate::request_text(request).len();
+        demand::demand(prompt_bytes, output, price.as_ref()).ok_or_else(|| {
+            GatewayError::InvalidRequest(
+                "The request is too large to count against its limits; lower `max_tokens` or the prompt."
+                    .into(),
+            )
+        })?
+    } else {
+        Demand::default()
+    };
+    Ok(Some(limiter.reserve(caller, demand).await?))
+}
+
+/// OpenAI streams report usage only when asked; Keyway always asks, and
+/// returns `true` when the client did not, so the extra chunk is removed.
+fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
+    let asked = body
+        .get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        == Some(true);
+    if !asked {
+        match body.get_mut("stream_options").and_then(Value::as_object_mut) {
+            Some(options) => {
+                options.insert("include_usage".into(), Value::Bool(true));
+            }
+            None => {
+                body.insert("stream_options".into(), json!({"include_usage": true}));
+            }
+        }
+    }
+    !asked
 }

@@ -10,23 +10,18 @@ use axum::{
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use keyway_auth::Caller;
-use reqwest::Url;
-use serde_json::{Value, json};
 
 use super::{counted, llm_forward::forward};
 use crate::{
     Gateway,
-    catalog::{Deployment, Endpoint, KeySource, Model},
+    catalog::Endpoint,
     coalesce::Coalesce,
-    cost,
     error::GatewayError,
     first_byte::FirstByte,
-    limits::{Demand, Limiter, Reservation, demand},
-    responses::{self, Owner},
+    responses,
     routing::InFlight,
     translate::{self, TranslatedBody},
     usage::{
-        estimate,
         meter::{Meter, MeteredBody},
         tap::{Format, Tap},
     },
@@ -74,114 +69,6 @@ pub(crate) async fn handle(
             Err(e)
         }
     }
-}
-
-/// Which model and key source served a request.
-pub(crate) struct Served {
-    pub(super) model: String,
-    pub(super) source: KeySource,
-}
-
-impl Served {
-    fn owner(self, caller: &Caller) -> Owner {
-        Owner {
-            tenant_id: caller.tenant_id.clone(),
-            user_id: (self.source == KeySource::User)
-                .then(|| caller.user_id.clone())
-                .flatten(),
-            model: self.model,
-            key_source: self.source,
-        }
-    }
-}
-
-/// The model's own pre-parsed URL when `path` is its route's, else `path`
-/// under the model's base URL or a custom BYOK key's (checked when the key
-/// was stored).
-pub(crate) fn upstream_url(
-    model: &Model,
-    custom_base: Option<&str>,
-    path: &str,
-) -> Result<Url, GatewayError> {
-    upstream_url_of(&model.deployments[0], model, custom_base, path)
-}
-
-/// As [`upstream_url`], under one deployment's base URL.
-pub(crate) fn upstream_url_of(
-    deployment: &Deployment,
-    model: &Model,
-    custom_base: Option<&str>,
-    path: &str,
-) -> Result<Url, GatewayError> {
-    let own = Endpoint::serving(deployment.wire, model.mode).upstream_path();
-    match custom_base {
-        None if path == own => Ok(deployment.upstream_url.clone()),
-        base => Url::parse(&format!("{}{path}", base.unwrap_or(&deployment.base_url))).map_err(|_| {
-            GatewayError::UpstreamFailed("the provider key's base URL is not a valid URL".into())
-        }),
-    }
-}
-
-/// Reserves against the caller's rate limits and budgets, if it has any.
-/// Tokens and cost are estimated only when a token or spend limit applies:
-/// the prompt as a byte count over three — a deliberate over-estimate for
-/// most text that costs nothing like running the tokenizer on the hot path
-/// (settling corrects it) — and the answer by its `max_tokens` (`output`,
-/// already lowered to the model's `max_output_tokens`).
-pub(super) async fn reserve(
-    gw: &Gateway,
-    caller: &Caller,
-    model: &Model,
-    endpoint: Endpoint,
-    request: &Value,
-    output: Option<u64>,
-) -> Result<Option<Reservation>, GatewayError> {
-    let Some(limiter) = &gw.limiter else {
-        return Ok(None);
-    };
-    if caller.limits.tenant.is_unlimited() && caller.limits.api_key.is_unlimited() {
-        return Ok(None);
-    }
-    let demand = if Limiter::needs_estimate(caller) {
-        let output = match endpoint {
-            Endpoint::Embeddings | Endpoint::CountTokens | Endpoint::ResponsesInputTokens => 0,
-            _ => output
-                .unwrap_or(limiter.settings().default_output_reserve)
-                .min(model.max_output_tokens),
-        };
-        let price = model.price.as_ref().map(cost::snapshot);
-        let prompt_bytes = estimate::request_text(request).len();
-        demand::demand(prompt_bytes, output, price.as_ref()).ok_or_else(|| {
-            GatewayError::InvalidRequest(
-                "The request is too large to count against its limits; lower `max_tokens` or the prompt."
-                    .into(),
-            )
-        })?
-    } else {
-        Demand::default()
-    };
-    Ok(Some(limiter.reserve(caller, demand).await?))
-}
-
-/// OpenAI streams report usage only when asked; Keyway always asks, and
-/// returns `true` when the client did not, so the extra chunk is removed.
-pub(super) fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
-    let asked = body
-        .get("stream_options")
-        .and_then(|o| o.get("include_usage"))
-        .and_then(Value::as_bool)
-        == Some(true);
-    if !asked {
-        match body.get_mut("stream_options").and_then(Value::as_object_mut) {
-            Some(options) => {
-                options.insert("include_usage".into(), Value::Bool(true));
-            }
-            None => {
-                body.insert("stream_options".into(), json!({"include_usage": true}));
-            }
-        }
-    }
-    !asked
 }
 
 pub(crate) fn respond(

@@ -12,7 +12,8 @@ use bytes::Bytes;
 use keyway_auth::Caller;
 use serde_json::Value;
 
-use super::llm_handle::{respond, upstream_url};
+use super::llm_handle::respond;
+use crate::proxy::upstream_url;
 use crate::{
     Gateway,
     catalog::Model,

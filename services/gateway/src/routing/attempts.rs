@@ -15,8 +15,8 @@ use crate::{
     catalog::{Deployment, KeySource, Model},
     credentials::KeyRing,
     error::GatewayError,
+    proxy::upstream_url_of,
     proxy::{self, Failure, UpstreamCall},
-    routes::llm_handle::upstream_url_of,
 };
 
 /// A request made ready for one model: translated, its body encoded.

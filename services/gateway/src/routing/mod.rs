@@ -7,14 +7,13 @@
 //! deployment skips all of it. Nothing here allocates.
 
 mod attempts;
-mod health;
 
 pub(crate) use attempts::{Outcome, Prepared, Served, attempt};
 
 use std::sync::atomic::Ordering::Relaxed;
 
-pub(crate) use health::now_ms;
-pub use health::{Health, InFlight};
+pub(crate) use crate::deployment_health::now_ms;
+pub use crate::deployment_health::{Health, InFlight};
 
 use crate::catalog::{Deployment, Model};
 
