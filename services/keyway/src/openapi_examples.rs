@@ -10,7 +10,7 @@ use keyway_gateway::error::Flavor;
 use serde_json::{Value, json};
 use utoipa::{
     PartialSchema, ToSchema,
-    openapi::{Content, OpenApi, Ref, RefOr, example::ExampleBuilder, path::Operation},
+    openapi::{Content, OneOfBuilder, OpenApi, Ref, RefOr, Schema, example::ExampleBuilder, path::Operation},
 };
 
 /// The `/v1` error shape of OpenAI's routes.
@@ -112,9 +112,18 @@ pub(crate) fn document_llm(path: &str, operation: &mut Operation) {
     } else {
         Flavor::OpenAi
     };
-    let schema = match flavor {
-        Flavor::OpenAi => OpenAiError::name(),
-        Flavor::Anthropic => AnthropicError::name(),
+    // `/v1/models` answers in Anthropic's shape when the client sends
+    // `anthropic-version` (`Flavor::of`), in OpenAI's otherwise.
+    let schema: RefOr<Schema> = if path == "/v1/models" {
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name(OpenAiError::name()))
+            .item(Ref::from_schema_name(AnthropicError::name()))
+            .into()
+    } else {
+        match flavor {
+            Flavor::OpenAi => Ref::from_schema_name(OpenAiError::name()).into(),
+            Flavor::Anthropic => Ref::from_schema_name(AnthropicError::name()).into(),
+        }
     };
     let samples = keyway_gateway::error_samples::samples();
     for (status, response) in operation.responses.responses.iter_mut() {
@@ -130,7 +139,7 @@ pub(crate) fn document_llm(path: &str, operation: &mut Operation) {
                 fits.then(|| (code, sample.body(flavor)))
             })
             .collect();
-        attach(response, schema.as_ref(), examples);
+        attach(response, schema.clone(), examples);
     }
 }
 
@@ -149,15 +158,15 @@ pub(crate) fn document_api(operation: &mut Operation, schema: &str) {
                 Some((code.clone(), json!({"error": {"code": code, "message": message}})))
             })
             .collect();
-        attach(response, schema, examples);
+        attach(response, Ref::from_schema_name(schema).into(), examples);
     }
 }
 
-fn attach(response: &mut utoipa::openapi::Response, schema: &str, examples: Vec<(String, Value)>) {
+fn attach(response: &mut utoipa::openapi::Response, schema: RefOr<Schema>, examples: Vec<(String, Value)>) {
     let content = response
         .content
         .entry("application/json".to_owned())
-        .or_insert_with(|| Content::new(Some(Ref::from_schema_name(schema))));
+        .or_insert_with(|| Content::new(Some(schema)));
     for (code, body) in examples {
         let example = ExampleBuilder::new()
             .summary(code.clone())
