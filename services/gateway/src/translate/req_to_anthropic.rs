@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     DEFAULT_ANTHROPIC_MAX_TOKENS, Target, content,
-    unsupported::{Policy, Unsupported, is_openai_default},
+    unsupported::{Policy, Unsupported, is_openai_default, take_unmapped},
 };
 
 /// The OpenAI parameters that have an Anthropic counterpart.
@@ -29,13 +29,7 @@ pub(crate) fn translate(
     target: &Target<'_>,
     policy: &mut Policy,
 ) -> Result<Map<String, Value>, Unsupported> {
-    let unmapped: Vec<String> = body
-        .keys()
-        .filter(|k| !MAPPED.contains(&k.as_str()))
-        .cloned()
-        .collect();
-    for key in unmapped {
-        let value = body.remove(&key).unwrap_or(Value::Null);
+    for (key, value) in take_unmapped(&mut body, MAPPED) {
         if !is_openai_default(&key, &value) {
             policy.refuse(key.as_str(), reason(&key))?;
         }

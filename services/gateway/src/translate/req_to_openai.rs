@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Target, content,
-    unsupported::{Policy, Unsupported},
+    unsupported::{Policy, Unsupported, take_unmapped},
 };
 
 /// The Anthropic parameters that have an OpenAI counterpart.
@@ -44,16 +44,11 @@ pub(crate) fn translate(
     target: &Target<'_>,
     policy: &mut Policy,
 ) -> Result<Map<String, Value>, Unsupported> {
-    let unmapped: Vec<String> = body
-        .keys()
-        .filter(|k| !MAPPED.contains(&k.as_str()))
-        .cloned()
-        .collect();
-    for key in unmapped {
-        match body.remove(&key) {
-            None | Some(Value::Null) => {}
-            Some(value) if is_hint(&key, &value) => policy.drop_hint(key),
-            Some(_) => policy.refuse(key.as_str(), reason(&key))?,
+    for (key, value) in take_unmapped(&mut body, MAPPED) {
+        match value {
+            Value::Null => {}
+            value if is_hint(&key, &value) => policy.drop_hint(key),
+            _ => policy.refuse(key.as_str(), reason(&key))?,
         }
     }
     let mut out = Map::new();

@@ -3,7 +3,7 @@
 //! names it); a model with `drop_unsupported: true` drops it instead, and
 //! the answer lists it in `x-keyway-dropped-params`.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::GatewayError;
 
@@ -68,6 +68,22 @@ impl Policy {
     pub(crate) fn into_dropped(self) -> Vec<String> {
         self.dropped
     }
+}
+
+/// Removes every parameter of `body` not in `mapped`, with its value, for
+/// the caller to refuse, drop or ignore.
+pub(crate) fn take_unmapped(body: &mut Map<String, Value>, mapped: &[&str]) -> Vec<(String, Value)> {
+    let keys: Vec<String> = body
+        .keys()
+        .filter(|k| !mapped.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    keys.into_iter()
+        .map(|k| {
+            let v = body.remove(&k).unwrap_or(Value::Null);
+            (k, v)
+        })
+        .collect()
 }
 
 /// Values of OpenAI-only parameters that ask for nothing beyond the default

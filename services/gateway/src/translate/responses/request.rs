@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::translate::unsupported::{Policy, Unsupported};
+use crate::translate::unsupported::{Policy, Unsupported, take_unmapped};
 
 /// Parameters read here; every other one is refused (or dropped) unless it
 /// asks for nothing beyond the default.
@@ -42,13 +42,7 @@ pub(crate) fn to_chat(
     mut body: Map<String, Value>,
     policy: &mut Policy,
 ) -> Result<Map<String, Value>, Unsupported> {
-    let unmapped: Vec<String> = body
-        .keys()
-        .filter(|k| !MAPPED.contains(&k.as_str()))
-        .cloned()
-        .collect();
-    for key in unmapped {
-        let value = body.remove(&key).unwrap_or(Value::Null);
+    for (key, value) in take_unmapped(&mut body, MAPPED) {
         if !is_default(&key, &value) {
             policy.refuse(key.as_str(), reason(&key))?;
         }
