@@ -32,6 +32,10 @@ pub const TOKENS: &str = "keyway_tokens_total";
 /// Usage events waiting in the gateway's local spool, and their bytes.
 pub const SPOOL_EVENTS: &str = "keyway_usage_spooled_events_total";
 pub const SPOOL_BYTES: &str = "keyway_usage_spool_bytes";
+/// Torn or corrupt spans moved to the spool's quarantine directory, and
+/// their bytes: listed until an operator removes them (docs/operations.md).
+pub const SPOOL_QUARANTINED: &str = "keyway_usage_spool_quarantined_spans";
+pub const SPOOL_QUARANTINED_BYTES: &str = "keyway_usage_spool_quarantined_bytes";
 /// Usage events the gateway published, and refused for a full spool.
 pub const USAGE_PUBLISHED: &str = "keyway_usage_published_events_total";
 pub const USAGE_DROPPED: &str = "keyway_usage_dropped_events_total";

@@ -15,6 +15,7 @@ mod error;
 mod oidc;
 mod pages;
 mod render;
+mod renew;
 mod security;
 mod session;
 mod settings;

@@ -59,7 +59,7 @@ pub(crate) struct SpoolReport {
 pub(crate) struct QuarantinedSpan {
     /// `<segment>.<start>-<end>.<torn|corrupt>` (byte offsets in the segment).
     file: String,
-    bytes: u64,
+    pub(crate) bytes: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -135,7 +135,7 @@ pub(crate) async fn readyz(State(r): State<Arc<Readiness>>) -> (StatusCode, Json
 }
 
 /// The spool's quarantine directory, listed off the runtime's workers.
-async fn quarantined_spans(r: &Readiness) -> Vec<QuarantinedSpan> {
+pub(crate) async fn quarantined_spans(r: &Readiness) -> Vec<QuarantinedSpan> {
     let Some(dir) = r.spool_dir.get().cloned() else {
         return Vec::new();
     };

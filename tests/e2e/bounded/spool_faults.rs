@@ -2,7 +2,7 @@
 //! two runs of the real binary (two segments); then one segment is cut in
 //! the middle of its last record and another has a byte flipped inside a
 //! record. With NATS back, every intact event is billed exactly once, the
-//! two damaged ones are quarantined, and `/readyz` lists them.
+//! two damaged ones are quarantined, and `/readyz` and `/metrics` show them.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -29,6 +29,24 @@ async fn get(process: &KeywayProcess, path: &str) -> Value {
         return Value::Null;
     };
     response.json().await.unwrap_or_default()
+}
+
+async fn metrics_text(process: &KeywayProcess) -> String {
+    let response = reqwest::Client::new()
+        .get(format!("{}/metrics", process.base))
+        .bearer_auth(&process.isolation.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+/// The value of an unlabelled sample in the Prometheus text format.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|value| value.trim().parse().ok())
 }
 
 /// Sends `PER_RUN` chats, then waits until all of them are in the spool.
@@ -136,6 +154,15 @@ async fn a_torn_and_a_corrupt_segment_lose_only_the_damaged_records_and_are_repo
     assert_eq!(
         ready["status"], "ready",
         "a quarantine does not affect readiness: {ready}"
+    );
+    let metrics = metrics_text(&process).await;
+    let spans = sample(&metrics, "keyway_usage_spool_quarantined_spans");
+    let bytes: u64 = quarantined.iter().filter_map(|q| q["bytes"].as_u64()).sum();
+    assert_eq!(spans, Some(2.0), "/metrics counts the quarantined spans");
+    assert_eq!(
+        sample(&metrics, "keyway_usage_spool_quarantined_bytes"),
+        Some(bytes as f64),
+        "and their bytes"
     );
 
     let events = usage_events(&url, &process.isolation.nats_prefix).await;

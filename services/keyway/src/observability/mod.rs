@@ -126,6 +126,15 @@ fn describe() {
         Unit::Bytes,
         "Usage events waiting in the local spool"
     );
+    describe_gauge!(
+        metric::SPOOL_QUARANTINED,
+        "Torn or corrupt spool spans moved to the quarantine directory"
+    );
+    describe_gauge!(
+        metric::SPOOL_QUARANTINED_BYTES,
+        Unit::Bytes,
+        "Bytes of the quarantined spool spans"
+    );
     describe_gauge!(metric::OUTBOX_PENDING, "Key-change events not yet published");
     describe_gauge!(
         metric::OUTBOX_AGE,

@@ -1,7 +1,9 @@
 //! `GET /metrics`: the Prometheus text format, behind a bearer token
 //! (`KEYWAY_METRICS_TOKEN`, or the admin key when unset) compared in
-//! constant time, behind the same brute-force guard as every other edge. Gauges that describe state elsewhere — the usage spool,
-//! the key outbox, the projector's backlog — are read at scrape time.
+//! constant time, behind the same brute-force guard as every other edge.
+//! Gauges that describe state elsewhere — the usage spool and its
+//! quarantine, the key outbox, the projector's backlog — are read at scrape
+//! time.
 
 use std::{sync::Arc, time::Duration};
 
@@ -94,6 +96,10 @@ async fn refresh_gauges(s: &Scrape) {
         metrics::counter!(metric::SPOOL_EVENTS).absolute(usage.spooled.load(Relaxed));
         metrics::counter!(metric::USAGE_PUBLISHED).absolute(usage.published.load(Relaxed));
         metrics::counter!(metric::USAGE_DROPPED).absolute(usage.dropped.load(Relaxed));
+        let quarantined = crate::health::quarantined_spans(&s.readiness).await;
+        metrics::gauge!(metric::SPOOL_QUARANTINED).set(quarantined.len() as f64);
+        let bytes: u64 = quarantined.iter().map(|q| q.bytes).sum();
+        metrics::gauge!(metric::SPOOL_QUARANTINED_BYTES).set(bytes as f64);
     }
     if s.readiness.services.keys
         && let Some(pool) = &s.readiness.db
