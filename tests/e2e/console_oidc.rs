@@ -16,8 +16,6 @@ use std::{
 use reqwest::{StatusCode, redirect::Policy};
 use serde_json::{Value, json};
 
-mod renewal;
-
 use crate::{
     helpers::{TestStack, repo_root},
     keys_api::call,
@@ -30,13 +28,7 @@ use crate::{
 struct Peer(Child);
 
 impl Peer {
-    fn start(
-        port: u16,
-        redirect_uri: &str,
-        user: &Value,
-        secret: Option<&str>,
-        env: &[(&str, &str)],
-    ) -> Self {
+    fn start(port: u16, redirect_uri: &str, user: &Value, secret: Option<&str>) -> Self {
         let script = repo_root().join("tests/oidc/server.mjs");
         assert!(
             script.with_file_name("node_modules").exists(),
@@ -50,7 +42,6 @@ impl Peer {
             .env("CONSOLE_REDIRECT_URI", redirect_uri)
             .env("TEST_USER", user.to_string())
             .env("CONSOLE_CLIENT_SECRET", secret.unwrap_or_default())
-            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -207,17 +198,6 @@ async fn stack_and_peer(
     at_peer: Option<&str>,
     at_keyway: Option<&str>,
 ) -> (TestStack, Peer, u16, String) {
-    stack_and_peer_with(user, at_peer, at_keyway, &[], &[]).await
-}
-
-/// [`stack_and_peer`], with more settings for the peer and for Keyway.
-async fn stack_and_peer_with(
-    user: &Value,
-    at_peer: Option<&str>,
-    at_keyway: Option<&str>,
-    peer_env: &[(&str, &str)],
-    keyway_env: &[(&str, &str)],
-) -> (TestStack, Peer, u16, String) {
     let peer_port = free_port();
     let issuer = format!("http://127.0.0.1:{peer_port}/realms/acme");
     let mut env = vec![
@@ -230,15 +210,8 @@ async fn stack_and_peer_with(
     if let Some(secret) = at_keyway {
         env.push(("KEYWAY_CONSOLE_OIDC_CLIENT_SECRET", secret));
     }
-    env.extend_from_slice(keyway_env);
     let stack = TestStack::spawn_with(&env).await;
-    let peer = Peer::start(
-        peer_port,
-        &stack.url("/console/oidc/callback"),
-        user,
-        at_peer,
-        peer_env,
-    );
+    let peer = Peer::start(peer_port, &stack.url("/console/oidc/callback"), user, at_peer);
     (stack, peer, peer_port, issuer)
 }
 

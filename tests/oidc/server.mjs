@@ -14,9 +14,7 @@
 // in TEST_USER (JSON claims, at least "sub", e.g. {"sub": "u1",
 // "organization": ["acme"], "realm_access": {"roles": ["admin"]}}) at once,
 // so a test can follow the redirects without a browser. The user's claims
-// go into the access token as Keycloak puts them there. Like Keycloak, the
-// console client gets a refresh token with its access token, which lives
-// ACCESS_TOKEN_TTL seconds (default 3600).
+// go into the access token as Keycloak puts them there.
 //
 // Every start makes new signing keys, as an IdP restart after a key
 // rotation would. Test-only routes sit outside the realms:
@@ -26,8 +24,6 @@
 //        public key PEM ("hs256-public-key", the classic confusion attack).
 //   POST /test/down, POST /test/up
 //        make every realm route answer 503 (the IdP is down) and back.
-//   GET  /test/realms/<realm>/grants
-//        how many token requests succeeded, by grant type.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import Provider from 'oidc-provider';
@@ -41,7 +37,6 @@ const consoleClientId = process.env.CONSOLE_CLIENT_ID || 'keyway-console';
 const consoleRedirect = process.env.CONSOLE_REDIRECT_URI;
 const consoleSecret = process.env.CONSOLE_CLIENT_SECRET;
 const testUser = JSON.parse(process.env.TEST_USER || '{"sub": "test-user"}');
-const accessTokenTtl = Number(process.env.ACCESS_TOKEN_TTL || 3600);
 let down = false;
 // oidc-provider prints notices now and then; a test that stopped reading
 // our stdout must not make that a crash.
@@ -68,7 +63,7 @@ async function realm(name, origin) {
       ...(consoleSecret
         ? { client_secret: consoleSecret, token_endpoint_auth_method: 'client_secret_basic' }
         : { token_endpoint_auth_method: 'none' }),
-      grant_types: ['authorization_code', 'refresh_token'],
+      grant_types: ['authorization_code'],
       response_types: ['code'],
       redirect_uris: [consoleRedirect],
     }] : [])],
@@ -82,9 +77,6 @@ async function realm(name, origin) {
     }),
     findAccount: (ctx, id) => ({ accountId: id, claims: () => ({ sub: id }) }),
     pkce: { required: () => true },
-    // Keycloak hands a refresh token to every code flow client by default.
-    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
-    ttl: { AccessToken: accessTokenTtl },
     interactions: { url: (ctx, interaction) => `/realms/${name}/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
@@ -94,8 +86,7 @@ async function realm(name, origin) {
         defaultResource: () => 'urn:keyway:api',
         useGrantedResource: () => true,
         getResourceServerInfo: () => ({
-          audience, scope: '', accessTokenFormat: 'jwt', accessTokenTTL: accessTokenTtl,
-          jwt: { sign: { alg: 'RS256' } },
+          audience, scope: '', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } },
         }),
       },
     },
@@ -110,12 +101,7 @@ async function realm(name, origin) {
       introspection: '/protocol/openid-connect/token/introspect',
     },
   });
-  const grants = {};
-  provider.on('grant.success', (ctx) => {
-    const type = ctx.oidc.params.grant_type;
-    grants[type] = (grants[type] || 0) + 1;
-  });
-  return { provider, callback: provider.callback(), privateKey, publicKey, kid: jwk.kid, issuer, grants };
+  return { provider, callback: provider.callback(), privateKey, publicKey, kid: jwk.kid, issuer };
 }
 
 // The test user's claims other than `sub`, for the user `id`.
@@ -166,10 +152,9 @@ async function testRoute(req, res) {
     down = req.url === '/test/down';
     return reply(res, 200, { down });
   }
-  const m = req.url.match(/^\/test\/realms\/([^/]+)\/(sign|grants)$/);
+  const m = req.url.match(/^\/test\/realms\/([^/]+)\/sign$/);
   const r = m && byRealm.get(m[1]);
   if (!r) return reply(res, 404, { error: 'no such test route or realm' });
-  if (m[2] === 'grants') return reply(res, 200, r.grants);
   return reply(res, 200, { token: await sign(r, await body(req)), kid: r.kid, issuer: r.issuer });
 }
 

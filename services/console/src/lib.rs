@@ -15,7 +15,6 @@ mod error;
 mod oidc;
 mod pages;
 mod render;
-mod renew;
 mod security;
 mod session;
 mod settings;

@@ -4,8 +4,7 @@
 //! id in a short-lived cookie; the callback consumes the record once, so a
 //! replayed or forged callback finds nothing. Tokens are never logged,
 //! rendered or put in a cookie: the access token becomes the session's
-//! credential, read by the same authenticator as an API bearer token, and
-//! the refresh token (when the provider issues one) renews it server-side.
+//! credential, read by the same authenticator as an API bearer token.
 
 use std::{
     collections::HashMap,
@@ -15,7 +14,7 @@ use std::{
 
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
     core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata},
     reqwest,
 };
@@ -59,31 +58,10 @@ struct Pending {
     started: Instant,
 }
 
-/// A verified sign-in: the tokens to act with, and who it is.
+/// A verified sign-in: the access token to act with, and who it is.
 pub(crate) struct SignedIn {
-    pub(crate) tokens: Tokens,
-    pub(crate) label: String,
-}
-
-/// What a token response gives the console: the access token, and, when
-/// the provider issued one, the refresh token that renews it before
-/// `expires_in` runs out.
-pub(crate) struct Tokens {
     pub(crate) access_token: Zeroizing<String>,
-    pub(crate) refresh_token: Option<Zeroizing<String>>,
-    pub(crate) expires_in: Option<Duration>,
-}
-
-impl Tokens {
-    fn from_response(response: &impl OAuth2TokenResponse) -> Self {
-        Self {
-            access_token: Zeroizing::new(response.access_token().secret().clone()),
-            refresh_token: response
-                .refresh_token()
-                .map(|t| Zeroizing::new(t.secret().clone())),
-            expires_in: response.expires_in(),
-        }
-    }
+    pub(crate) label: String,
 }
 
 pub(crate) struct OidcSignIn {
@@ -132,27 +110,13 @@ impl OidcSignIn {
         Ok(metadata)
     }
 
-    fn client(&self, metadata: CoreProviderMetadata) -> ClientFor {
+    fn client(&self, metadata: CoreProviderMetadata, redirect: RedirectUrl) -> ClientFor {
         CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(self.settings.client_id.clone()),
             self.settings.client_secret.clone(),
         )
-    }
-
-    /// Renews an access token with the refresh token (RFC 6749 §6). The
-    /// provider may rotate the refresh token; the answer carries the new one.
-    pub(crate) async fn refresh(&self, refresh_token: &str) -> Result<Tokens, OidcError> {
-        let metadata = self.metadata().await?;
-        let token = RefreshToken::new(refresh_token.to_owned());
-        let response = self
-            .client(metadata)
-            .exchange_refresh_token(&token)
-            .map_err(|_| OidcError::Unavailable)?
-            .request_async(&self.http)
-            .await
-            .map_err(|error| self.exchange_failed(error))?;
-        Ok(Tokens::from_response(&response))
+        .set_redirect_uri(redirect)
     }
 
     /// Starts a sign-in: the provider URL to send the browser to, and the
@@ -162,8 +126,7 @@ impl OidcSignIn {
         let metadata = self.metadata().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = self
-            .client(metadata)
-            .set_redirect_uri(redirect.clone())
+            .client(metadata, redirect.clone())
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
@@ -211,7 +174,7 @@ impl OidcSignIn {
             return Err(OidcError::StateMismatch);
         }
         let metadata = self.metadata().await?;
-        let client = self.client(metadata).set_redirect_uri(pending.redirect);
+        let client = self.client(metadata, pending.redirect);
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|_| OidcError::Unavailable)?
@@ -242,7 +205,7 @@ impl OidcSignIn {
             .or_else(|| claims.preferred_username().map(|u| u.as_str().to_owned()))
             .unwrap_or_else(|| claims.subject().as_str().to_owned());
         Ok(SignedIn {
-            tokens: Tokens::from_response(&response),
+            access_token: Zeroizing::new(response.access_token().secret().clone()),
             label,
         })
     }
@@ -259,11 +222,11 @@ impl OidcSignIn {
         match error {
             openidconnect::RequestTokenError::ServerResponse(response) => {
                 let code = response.error().to_string();
-                tracing::info!(error = %code, "console sign-in: token request refused");
+                tracing::info!(error = %code, "console sign-in: code exchange refused");
                 OidcError::Refused(code)
             }
             other => {
-                tracing::warn!(error = %other, "console sign-in: token request failed");
+                tracing::warn!(error = %other, "console sign-in: code exchange failed");
                 if let Ok(mut cached) = self.metadata.try_lock() {
                     *cached = None;
                 }

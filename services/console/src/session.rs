@@ -1,8 +1,7 @@
 //! Server-side sessions. The browser holds only a random session id in an
 //! `HttpOnly`, `SameSite=Strict` cookie; the credential the console acts
-//! with (and, for a Keycloak session, the refresh token that renews it)
-//! stays in this process's memory (zeroized when the session ends) and is
-//! never sent back to the browser. Sessions are looked up by the
+//! with stays in this process's memory (zeroized when the session ends)
+//! and is never sent back to the browser. Sessions are looked up by the
 //! SHA-256 of their id, so a lookup's timing says nothing about stored ids.
 //!
 //! Sessions live in one process: behind a load balancer, route `/console`
@@ -24,12 +23,7 @@ pub(crate) const COOKIE: &str = "keyway_console";
 
 /// Who is signed in, and the credential the console acts with.
 pub(crate) struct Session {
-    /// Swapped when a Keycloak session renews its access token.
-    credential: Mutex<Arc<Zeroizing<String>>>,
-    /// How a Keycloak session's access token is renewed; `None` for an API
-    /// key, which does not expire on its own. An async lock, so that
-    /// concurrent requests of one session renew once, not once each.
-    pub(crate) renewal: Option<tokio::sync::Mutex<Renewal>>,
+    pub(crate) credential: Arc<Zeroizing<String>>,
     pub(crate) tenant_id: String,
     pub(crate) user_id: Option<String>,
     pub(crate) role: Role,
@@ -47,20 +41,10 @@ pub(crate) struct Flash {
     pub(crate) text: String,
 }
 
-/// A Keycloak session's refresh token and when its access token expires.
-pub(crate) struct Renewal {
-    pub(crate) refresh_token: Zeroizing<String>,
-    pub(crate) expires_at: Instant,
-    /// The access token's whole lifetime: renewal starts before the end
-    /// by a part of it (see `pages::renew`).
-    pub(crate) lifetime: Duration,
-}
-
 impl Session {
     pub(crate) fn new(credential: String, caller: &keyway_auth::Caller, label: String) -> Self {
         Self {
-            credential: Mutex::new(Arc::new(Zeroizing::new(credential))),
-            renewal: None,
+            credential: Arc::new(Zeroizing::new(credential)),
             tenant_id: caller.tenant_id.clone(),
             user_id: caller.user_id.clone(),
             role: caller.role,
@@ -68,21 +52,6 @@ impl Session {
             csrf: random_token(),
             flash: Mutex::new(Vec::new()),
         }
-    }
-
-    /// A session that renews its access token with `renewal`.
-    pub(crate) fn renewed_by(mut self, renewal: Renewal) -> Self {
-        self.renewal = Some(tokio::sync::Mutex::new(renewal));
-        self
-    }
-
-    /// The credential to act with now.
-    pub(crate) fn credential(&self) -> Arc<Zeroizing<String>> {
-        lock(&self.credential).clone()
-    }
-
-    pub(crate) fn replace_credential(&self, credential: Zeroizing<String>) {
-        *lock(&self.credential) = Arc::new(credential);
     }
 
     pub(crate) fn flash(&self, ok: bool, text: impl Into<String>) {

@@ -27,7 +27,6 @@ use crate::{
     Console,
     api::{self, ApiError},
     error::PageError,
-    renew,
     session::{self, COOKIE, Session},
 };
 
@@ -83,20 +82,12 @@ impl FromRequestParts<Arc<Console>> for Signed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, console: &Arc<Console>) -> Result<Self, Self::Rejection> {
-        let id = session::cookie(&parts.headers, COOKIE);
-        let session = id
+        let session = session::cookie(&parts.headers, COOKIE)
             .and_then(|id| console.sessions.get(id))
             .ok_or_else(|| Redirect::to("/console/sign-in").into_response())?;
-        if let Err(ended) = renew::renew_if_due(console, &session).await {
-            // The sign-in page, as for an unknown session: the person signs
-            // in again; the old session is gone for good.
-            tracing::info!(reason = ?ended, "console: a Keycloak session ended");
-            if let Some(id) = id {
-                console.sessions.remove(id);
-            }
-            return Err(Redirect::to("/console/sign-in").into_response());
-        }
-        let api = console.api.as_caller(session.credential(), &parts.extensions);
+        let api = console
+            .api
+            .as_caller(session.credential.clone(), &parts.extensions);
         Ok(Self {
             console: console.clone(),
             session,

@@ -18,7 +18,6 @@ use crate::{
     Console,
     csrf::SIGN_IN_COOKIE,
     oidc::{CALLBACK_PATH, OidcError, PENDING_COOKIE, pending_cookie, provider_error},
-    renew,
     session::{self, COOKIE, Session, set_cookie},
 };
 
@@ -69,7 +68,7 @@ pub(crate) async fn callback(State(console): State<Arc<Console>>, request: Reque
     };
     // The access token is read where and how the API reads a bearer token
     // (with the same brute-force guard), so tenant, user and role match.
-    let Ok(bearer) = format!("Bearer {}", signed_in.tokens.access_token.as_str()).parse() else {
+    let Ok(bearer) = format!("Bearer {}", signed_in.access_token.as_str()).parse() else {
         return failed(&console, &headers, &OidcError::Unverified);
     };
     parts.headers.remove(header::COOKIE);
@@ -85,12 +84,7 @@ pub(crate) async fn callback(State(console): State<Arc<Console>>, request: Reque
             );
         }
     };
-    let mut tokens = signed_in.tokens;
-    let renewal = renew::renewal(&mut tokens);
-    let mut session = Session::new(tokens.access_token.to_string(), &caller, signed_in.label);
-    if let Some(renewal) = renewal {
-        session = session.renewed_by(renewal);
-    }
+    let session = Session::new(signed_in.access_token.to_string(), &caller, signed_in.label);
     let id = console.sessions.insert(session);
     let secure = console.settings.cookie_secure(&headers);
     // A page, not a redirect: the browser arrived here from the provider
