@@ -26,7 +26,7 @@ async fn scrape(stack: &TestStack) -> Scrape {
 }
 
 /// The value of the first sample of `name` whose labels include `labels`.
-fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<Value> {
+pub(crate) fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<Value> {
     scrape
         .samples
         .iter()
@@ -34,7 +34,7 @@ fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<Value> 
         .map(|s| s.value.clone())
 }
 
-fn count(value: Option<Value>) -> f64 {
+pub(crate) fn count(value: Option<Value>) -> f64 {
     match value {
         Some(Value::Counter(n) | Value::Gauge(n) | Value::Untyped(n)) => n,
         Some(Value::Histogram(buckets)) => buckets.iter().map(|b| b.count).fold(0.0, f64::max),

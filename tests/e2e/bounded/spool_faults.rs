@@ -6,10 +6,12 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use prometheus_parse::Scrape;
 use serde_json::Value;
 
 use crate::{
     helpers::{KeywayProcess, chat, eventually_within},
+    metrics::{count, value},
     usage_events::{PrivateNats, usage_events},
 };
 
@@ -19,34 +21,20 @@ const PER_RUN: usize = 12;
 const RECORD_MAGIC: &[u8] = b"KWr2";
 const RECORD_HEADER: usize = 12;
 
-async fn get(process: &KeywayProcess, path: &str) -> Value {
-    let Ok(response) = reqwest::Client::new()
+async fn request(process: &KeywayProcess, path: &str) -> Option<reqwest::Response> {
+    reqwest::Client::new()
         .get(format!("{}{path}", process.base))
         .bearer_auth(&process.isolation.admin_key)
         .send()
         .await
-    else {
-        return Value::Null;
-    };
-    response.json().await.unwrap_or_default()
+        .ok()
 }
 
-async fn metrics_text(process: &KeywayProcess) -> String {
-    let response = reqwest::Client::new()
-        .get(format!("{}/metrics", process.base))
-        .bearer_auth(&process.isolation.admin_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.text().await.unwrap()
-}
-
-/// The value of an unlabelled sample in the Prometheus text format.
-fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .find_map(|value| value.trim().parse().ok())
+async fn get(process: &KeywayProcess, path: &str) -> Value {
+    match request(process, path).await {
+        Some(response) => response.json().await.unwrap_or_default(),
+        None => Value::Null,
+    }
 }
 
 /// Sends `PER_RUN` chats, then waits until all of them are in the spool.
@@ -155,13 +143,17 @@ async fn a_torn_and_a_corrupt_segment_lose_only_the_damaged_records_and_are_repo
         ready["status"], "ready",
         "a quarantine does not affect readiness: {ready}"
     );
-    let metrics = metrics_text(&process).await;
-    let spans = sample(&metrics, "keyway_usage_spool_quarantined_spans");
+    let text = request(&process, "/metrics").await.unwrap().text().await.unwrap();
+    let metrics = Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
     let bytes: u64 = quarantined.iter().filter_map(|q| q["bytes"].as_u64()).sum();
-    assert_eq!(spans, Some(2.0), "/metrics counts the quarantined spans");
     assert_eq!(
-        sample(&metrics, "keyway_usage_spool_quarantined_bytes"),
-        Some(bytes as f64),
+        count(value(&metrics, "keyway_usage_spool_quarantined_spans", &[])),
+        2.0,
+        "/metrics counts the quarantined spans"
+    );
+    assert_eq!(
+        count(value(&metrics, "keyway_usage_spool_quarantined_bytes", &[])),
+        bytes as f64,
         "and their bytes"
     );
 
