@@ -22,6 +22,7 @@ struct Node {
     client_port: u16,
     monitor_port: u16,
     config: PathBuf,
+    log: PathBuf,
     child: Option<Child>,
 }
 
@@ -31,12 +32,13 @@ struct Cluster {
     _dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Nine distinct free ports, held open together so the kernel cannot hand
+/// out one twice (a dropped listener's port may come back at once).
+fn free_ports() -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..9)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners.iter().map(|l| l.local_addr().unwrap().port()).collect()
 }
 
 fn nats_server() -> &'static str {
@@ -49,7 +51,8 @@ fn nats_server() -> &'static str {
 impl Cluster {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let ports: Vec<(u16, u16, u16)> = (0..3).map(|_| (free_port(), free_port(), free_port())).collect();
+        let free = free_ports();
+        let ports: Vec<(u16, u16, u16)> = free.chunks(3).map(|p| (p[0], p[1], p[2])).collect();
         let routes: Vec<String> = ports
             .iter()
             .map(|(_, c, _)| format!("nats-route://127.0.0.1:{c}"))
@@ -61,10 +64,13 @@ impl Cluster {
                 let name = format!("n{i}");
                 let store = dir.path().join(&name);
                 let config = dir.path().join(format!("{name}.conf"));
+                let log = dir.path().join(format!("{name}.log"));
                 let text = format!(
                     "server_name: {name}\nlisten: 127.0.0.1:{client}\nhttp: 127.0.0.1:{monitor}\n\
+                     log_file: \"{}\"\n\
                      jetstream {{ store_dir: \"{}\" }}\n\
                      cluster {{ name: keyway-test, listen: 127.0.0.1:{cluster}, routes: [{}] }}\n",
+                    log.display(),
                     store.display(),
                     routes.join(", ")
                 );
@@ -74,6 +80,7 @@ impl Cluster {
                     client_port: *client,
                     monitor_port: *monitor,
                     config,
+                    log,
                     child: None,
                 };
                 node.start();
@@ -81,6 +88,21 @@ impl Cluster {
             })
             .collect();
         Self { nodes, _dir: dir }
+    }
+
+    /// The last lines each node logged: what a failed wait reports, since a
+    /// cluster that will not elect a leader says why only there.
+    fn logs_tail(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let text = std::fs::read_to_string(&n.log).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+                format!("--- {} ({})\n{tail}", n.name, n.log.display())
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn urls(&self) -> String {
@@ -199,7 +221,7 @@ impl Cluster {
         node.kill();
         tokio::time::sleep(Duration::from_secs(8)).await;
         node.start();
-        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        let deadline = std::time::Instant::now() + Duration::from_secs(180);
         loop {
             if let Ok(mut s) = js.get_stream(stream).await
                 && let Ok(info) = s.info().await
@@ -211,7 +233,8 @@ impl Cluster {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "{name} did not rejoin the stream"
+                "{name} did not rejoin the stream\n{}",
+                self.logs_tail()
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -227,7 +250,7 @@ async fn r3_streams_survive_the_leaders_and_the_connected_nodes_deaths_under_loa
     let stream = keyway_proto::subjects::stream(&stack.isolation.nats_prefix, keyway_proto::subjects::USAGE);
     let servers: Vec<&str> = urls.split(',').collect();
     let js = async_nats::jetstream::new(async_nats::connect(servers.as_slice()).await.unwrap());
-    let leader = usage_stream_leader(&js, &stream).await;
+    let leader = usage_stream_leader(&cluster, &js, &stream).await;
 
     let stop = CancellationToken::new();
     let load = start_load(&stack, 4, stop.clone());
@@ -253,22 +276,31 @@ async fn r3_streams_survive_the_leaders_and_the_connected_nodes_deaths_under_loa
 }
 
 /// Waits for the stream to exist with 3 replicas and a leader; its name.
-async fn usage_stream_leader(js: &async_nats::jetstream::Context, stream: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+/// The deadline is generous: on a loaded 2-core machine a fresh cluster's
+/// elections can take many seconds, and a failure must say what it last saw.
+async fn usage_stream_leader(cluster: &Cluster, js: &async_nats::jetstream::Context, stream: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
     loop {
-        if let Ok(mut s) = js.get_stream(stream).await
-            && let Ok(info) = s.info().await
-            && let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone())
-        {
-            assert_eq!(
-                info.config.num_replicas, 3,
-                "KEYWAY_NATS_REPLICAS sets the replicas"
-            );
-            return leader;
-        }
+        let last = match js.get_stream(stream).await {
+            Ok(mut s) => match s.info().await {
+                Ok(info) => {
+                    if let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone()) {
+                        assert_eq!(
+                            info.config.num_replicas, 3,
+                            "KEYWAY_NATS_REPLICAS sets the replicas"
+                        );
+                        return leader;
+                    }
+                    format!("no leader yet: {:?}", info.cluster)
+                }
+                Err(e) => format!("stream info: {e}"),
+            },
+            Err(e) => format!("get stream: {e}"),
+        };
         assert!(
             std::time::Instant::now() < deadline,
-            "the usage stream has no leader"
+            "the usage stream has no leader; last seen: {last}\n{}",
+            cluster.logs_tail()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -3,12 +3,13 @@
 //! Each starts what it breaks on its own (the in-process mock's
 //! misbehaviour, a private key service process, a private Postgres
 //! cluster) and never stops the shared Postgres or NATS; each prints sent,
-//! served, billed, lost and duplicated. The NATS outage is
-//! `usage_events::events_spool_while_nats_is_down_and_replay_without_loss_or_duplicates`
-//! and the spool's disk faults `bounded::spool_faults`; the projector's
-//! SIGKILLs are `projector::sigkill`.
+//! served, billed, lost and duplicated. The NATS outage under load is
+//! `faults::nats` (a 5 s outage here, 30 s with
+//! `KEYWAY_FAULT_NATS_OUTAGE_SECS=30`); the spool's disk faults are
+//! `bounded::spool_faults` and the projector's SIGKILLs `projector::sigkill`.
 
 mod keys_down;
+mod nats;
 mod postgres;
 mod upstream;
 
