@@ -43,15 +43,22 @@ impl Peer {
             .env("TEST_USER", user.to_string())
             .env("CONSOLE_CLIENT_SECRET", secret.unwrap_or_default())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("node starts");
         let mut line = String::new();
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut stderr = child.stderr.take().expect("stderr");
         stdout.read_line(&mut line).expect("the peer prints its port");
-        assert!(line.contains("\"port\""), "OIDC peer said {line:?}");
+        if !line.contains("\"port\"") {
+            // It exited: its stderr says why.
+            let mut why = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut why);
+            panic!("OIDC peer on port {port} said {line:?}; stderr: {why}");
+        }
         // oidc-provider prints notices later on; a closed pipe would kill it.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
         Self(child)
     }
 }
@@ -64,10 +71,7 @@ impl Drop for Peer {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    crate::ports::server_port()
 }
 
 /// A browser without JavaScript: one cookie jar (by name, as both servers

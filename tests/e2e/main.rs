@@ -35,6 +35,7 @@ mod malformed;
 mod metrics;
 mod nats_cluster;
 mod oidc;
+mod ports;
 mod process;
 mod projector;
 mod providers;

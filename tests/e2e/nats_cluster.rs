@@ -5,7 +5,6 @@
 //! and restarted.
 
 use std::{
-    net::TcpListener,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
@@ -32,13 +31,10 @@ struct Cluster {
     _dir: tempfile::TempDir,
 }
 
-/// Nine distinct free ports, held open together so the kernel cannot hand
-/// out one twice (a dropped listener's port may come back at once).
+/// Nine distinct ports that stay free while nodes are killed and restarted
+/// on them (`crate::ports`).
 fn free_ports() -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..9)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners.iter().map(|l| l.local_addr().unwrap().port()).collect()
+    (0..9).map(|_| crate::ports::server_port()).collect()
 }
 
 fn nats_server() -> &'static str {

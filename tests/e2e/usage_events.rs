@@ -214,11 +214,9 @@ pub(crate) struct PrivateNats {
 
 impl PrivateNats {
     pub(crate) fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // Restarted on the same port after an outage: one the kernel never
+        // hands to a client socket meanwhile.
+        let port = crate::ports::server_port();
         let mut nats = Self {
             child: None,
             port,

@@ -15,11 +15,7 @@ use crate::helpers::{KeywayProcess, chat, eventually_within, nats_url, random_se
 const TTL: Duration = Duration::from_secs(20);
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    crate::ports::server_port()
 }
 
 /// Status, `KW-` code (if an error in the OpenAI shape) and request id.

@@ -59,11 +59,7 @@ impl PrivatePostgres {
             .arg("postgres:postgres")
             .arg(dir.path())
             .status();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::ports::server_port();
         let pg = Self {
             bin: pg_bin(),
             dir,
