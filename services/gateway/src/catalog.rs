@@ -149,7 +149,8 @@ struct RawModel {
     drop_unsupported: bool,
     /// Default by provider: see [`ResponsesApi::default_for`].
     responses_api: Option<ResponsesApi>,
-    /// Provider-specific fields (`deployment`, `api_version`, `region`).
+    /// Provider-specific fields (`deployment`, `api_version`, `region`),
+    /// inherited by the deployments called the same way.
     #[serde(flatten)]
     options: ProviderOptions,
 }
@@ -187,8 +188,6 @@ pub struct Model {
     pub drop_unsupported: bool,
     /// An OpenAI-wire model's Responses API: its own, or the bridge.
     pub responses_api: ResponsesApi,
-    /// Provider-specific fields, checked at load; see `upstream`.
-    pub options: ProviderOptions,
     /// At least one; `base_url`/`upstream_url` above are the first's.
     pub deployments: Vec<Deployment>,
     pub routing: Routing,
@@ -294,11 +293,11 @@ fn validate(
         upstream_model: &m.upstream_model,
         api_key_env: m.api_key_env.as_deref(),
         mode: m.mode,
+        options: &m.options,
     };
     let deployments =
         deployment::deployments(m.base_url.as_deref(), m.deployments, &inherited, vars).map_err(&fail)?;
     checks::check_deployments(&deployments, wire, &m.key_source).map_err(&fail)?;
-    checks::check_adapters(&deployments, &m.provider, m.mode, &m.options, vars).map_err(&fail)?;
     let routing =
         deployment::routing(deployments.len(), m.retry, m.cooldown, m.fallbacks, defaults).map_err(&fail)?;
     let base_url = deployments[0].base_url.clone();
@@ -320,7 +319,6 @@ fn validate(
         responses_api: m
             .responses_api
             .unwrap_or_else(|| ResponsesApi::default_for(&m.provider)),
-        options: m.options,
         deployments,
         routing,
     })
@@ -348,7 +346,6 @@ pub(crate) fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> 
 mod checks;
 mod deployment;
 mod endpoint;
-pub(crate) use checks::wire_of;
 pub use deployment::{
     DEFAULT_COOLDOWN_FAILURES, DEFAULT_COOLDOWN_SECS, Deployment, IMPLICIT_DEPLOYMENT, MAX_DEPLOYMENTS,
     RetryOn, Routing,
@@ -366,3 +363,6 @@ mod deployment_tests;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fleet_tests;

@@ -24,6 +24,7 @@ mod openai;
 mod pipeline;
 mod response_store;
 mod responses;
+mod seen;
 mod sse;
 mod state;
 mod text;

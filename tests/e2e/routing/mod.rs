@@ -5,6 +5,7 @@
 //! breaks after its first chunk.
 
 mod fleet;
+mod mixed;
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 use keyway_common::providers::{self, AZURE_API_VERSION, KeyAuth};
 use serde::Deserialize;
 
-use super::{Mode, Wire};
+use super::{Inherited, Mode, Wire};
 
 /// How the gateway talks to a model's upstream: the registry's key auth,
 /// resolved once at load instead of looked up per request.
@@ -51,19 +51,8 @@ impl ProviderOptions {
         mode: Mode,
         vars: &impl Fn(&str) -> Option<String>,
     ) -> Result<Wire, String> {
-        let entry = providers::find(provider).ok_or_else(|| {
-            format!(
-                "unknown provider {provider:?} (use one of {})",
-                providers::slugs()
-            )
-        })?;
-        self.adapter = match entry.key_auth {
-            KeyAuth::Bearer if provider == "gemini" => Adapter::Gemini,
-            KeyAuth::Bearer => Adapter::Bearer,
-            KeyAuth::XApiKey => Adapter::Anthropic,
-            KeyAuth::AzureApiKey => Adapter::Azure,
-            KeyAuth::Sigv4 => Adapter::Bedrock,
-        };
+        let entry = providers::find(provider).ok_or_else(|| unknown(provider))?;
+        self.adapter = adapter_of(provider)?;
         let only_for = |field: &str, owner: &str| format!("{field} applies only to provider {owner}");
         if self.adapter != Adapter::Azure {
             if self.deployment.is_some() {
@@ -109,6 +98,48 @@ impl ProviderOptions {
             providers::Wire::Anthropic => Wire::Anthropic,
         })
     }
+}
+
+impl ProviderOptions {
+    /// A deployment's options: its own fields, plus the model's where it
+    /// sets none and is called the same way as the model (an `azure`
+    /// deployment under an `azure` model inherits `api_version`; under an
+    /// `openai` model it has only its own). Returns them resolved for the
+    /// deployment's provider, with its wire.
+    pub(super) fn for_deployment(
+        mut self,
+        provider: &str,
+        inherited: &Inherited<'_>,
+        vars: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(Self, Wire), String> {
+        let model = inherited.options;
+        if adapter_of(provider)? == model.adapter {
+            self.deployment = self.deployment.or_else(|| model.deployment.clone());
+            self.api_version = self.api_version.or_else(|| model.api_version.clone());
+            self.region = self.region.or_else(|| model.region.clone());
+        }
+        let wire = self.resolve(provider, inherited.mode, vars)?;
+        Ok((self, wire))
+    }
+}
+
+fn unknown(provider: &str) -> String {
+    format!(
+        "unknown provider {provider:?} (use one of {})",
+        providers::slugs()
+    )
+}
+
+/// How a provider of the registry is called.
+fn adapter_of(provider: &str) -> Result<Adapter, String> {
+    let entry = providers::find(provider).ok_or_else(|| unknown(provider))?;
+    Ok(match entry.key_auth {
+        KeyAuth::Bearer if provider == "gemini" => Adapter::Gemini,
+        KeyAuth::Bearer => Adapter::Bearer,
+        KeyAuth::XApiKey => Adapter::Anthropic,
+        KeyAuth::AzureApiKey => Adapter::Azure,
+        KeyAuth::Sigv4 => Adapter::Bedrock,
+    })
 }
 
 /// A value that goes into a URL path or query as it is: letters, digits,

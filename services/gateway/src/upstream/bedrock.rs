@@ -19,7 +19,7 @@ use reqwest::Url;
 use serde_json::{Map, Value};
 
 use super::{Answer, Outbound};
-use crate::{catalog::Model, error::GatewayError};
+use crate::{catalog::Deployment, error::GatewayError};
 
 /// The `anthropic_version` Bedrock's Anthropic models take in the body.
 pub(super) const BEDROCK_ANTHROPIC_VERSION: &str = "bedrock-2023-05-31";
@@ -27,7 +27,7 @@ const SERVICE: &str = "bedrock";
 pub(super) const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
 
 pub(super) fn prepare(
-    model: &Model,
+    deployment: &Deployment,
     method: &reqwest::Method,
     url: Url,
     body: &Bytes,
@@ -44,9 +44,9 @@ pub(super) fn prepare(
         });
     };
     let (body, stream) = invoke_body(body, inbound)?;
-    let url = invoke_url(url, &base, &model.upstream_model, stream);
+    let url = invoke_url(url, &base, &deployment.upstream_model, stream);
     let region = region_of(&url)
-        .or(model.options.region.clone())
+        .or(deployment.options.region.clone())
         .ok_or_else(|| GatewayError::UpstreamFailed("the Bedrock model has no region".into()))?;
     let credentials = AwsCredentials::from_key(key, |name| std::env::var(name).ok())
         .map_err(|e| GatewayError::UpstreamFailed(e.to_string()))?;
