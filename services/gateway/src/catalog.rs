@@ -258,7 +258,10 @@ fn validate(
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_whitespace) {
         return Err(fail("the name must be 1-128 characters without spaces".into()));
     }
-    let wire = m.options.resolve(&m.provider, m.mode, vars).map_err(fail)?;
+    let wire = m
+        .options
+        .resolve(&m.provider, &m.upstream_model, m.mode, vars)
+        .map_err(fail)?;
     if wire == Wire::Anthropic && m.mode != Mode::Chat {
         return Err(fail(
             "anthropic serves only chat models (no embeddings or completions API)".into(),
@@ -300,16 +303,15 @@ fn validate(
     checks::check_deployments(&deployments, wire, &m.key_source).map_err(&fail)?;
     let routing =
         deployment::routing(deployments.len(), m.retry, m.cooldown, m.fallbacks, defaults).map_err(&fail)?;
-    let base_url = deployments[0].base_url.clone();
-    let upstream_url = deployments[0].upstream_url.clone();
     Ok(Model {
         name: name.to_owned(),
         provider: m.provider.clone(),
         wire,
         mode: m.mode,
         upstream_model: m.upstream_model,
-        base_url,
-        upstream_url,
+        // Before `deployments` moves below.
+        base_url: deployments[0].base_url.clone(),
+        upstream_url: deployments[0].upstream_url.clone(),
         key_source: m.key_source,
         api_key_env: m.api_key_env,
         price: m.price,

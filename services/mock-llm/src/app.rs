@@ -7,8 +7,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::MockConfig;
 use crate::state::AppState;
 use crate::{
-    anthropic, azure, bedrock, completions, embeddings, errors, gemini, models, openai, responses, seen,
-    trace_echo,
+    anthropic, azure, bedrock, bedrock_converse, completions, embeddings, errors, gemini, models, openai,
+    responses, seen, trace_echo,
 };
 
 /// Builds the router with `shutdown` wired into every sleep and stream.
@@ -49,6 +49,11 @@ pub(crate) fn build_router(config: MockConfig, shutdown: CancellationToken) -> R
         .route(
             "/model/{model}/invoke-with-response-stream",
             post(bedrock::invoke_stream),
+        )
+        .route("/model/{model}/converse", post(bedrock_converse::converse))
+        .route(
+            "/model/{model}/converse-stream",
+            post(bedrock_converse::converse_stream),
         )
         .route("/foundation-models", get(bedrock::foundation_models))
         .route("/v1beta/openai/chat/completions", post(gemini::chat))

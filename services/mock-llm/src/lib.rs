@@ -11,6 +11,7 @@ mod app;
 mod auth;
 pub mod azure;
 pub mod bedrock;
+mod bedrock_converse;
 mod bedrock_sigv4;
 mod completions;
 mod config;

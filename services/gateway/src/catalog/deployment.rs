@@ -218,8 +218,11 @@ fn deployment(
         region: raw.region,
         ..ProviderOptions::default()
     };
+    let upstream_model = raw
+        .upstream_model
+        .unwrap_or_else(|| inherited.upstream_model.to_owned());
     let (options, wire) = own
-        .for_deployment(&provider, inherited, vars)
+        .for_deployment(&provider, &upstream_model, inherited, vars)
         .map_err(|e| format!("deployment {name:?}: {e}"))?;
     let weight = raw.weight.unwrap_or(1);
     if weight == 0 {
@@ -248,9 +251,7 @@ fn deployment(
         wire,
         base_url,
         upstream_url,
-        upstream_model: raw
-            .upstream_model
-            .unwrap_or_else(|| inherited.upstream_model.to_owned()),
+        upstream_model,
         api_key_env: raw
             .api_key_env
             .or_else(|| inherited.api_key_env.map(str::to_owned)),

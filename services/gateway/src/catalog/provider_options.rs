@@ -22,6 +22,17 @@ pub enum Adapter {
     Azure,
     /// SigV4-signed `InvokeModel` (AWS Bedrock, Anthropic models).
     Bedrock,
+    /// SigV4-signed `Converse`/`ConverseStream` (AWS Bedrock, every other
+    /// model), translated from and to the OpenAI wire.
+    Converse,
+}
+
+/// Whether a Bedrock model id is an Anthropic model, served through
+/// `InvokeModel` in Anthropic's own body: `anthropic.claude-…`, a
+/// cross-region profile (`us.anthropic.…`) or an ARN naming one. Any other
+/// model goes through Converse.
+pub(crate) fn bedrock_anthropic(model_id: &str) -> bool {
+    model_id.contains("anthropic.")
 }
 
 /// Unknown fields are refused by the model entry this is flattened into.
@@ -48,6 +59,7 @@ impl ProviderOptions {
     pub(super) fn resolve(
         &mut self,
         provider: &str,
+        upstream_model: &str,
         mode: Mode,
         vars: &impl Fn(&str) -> Option<String>,
     ) -> Result<Wire, String> {
@@ -79,7 +91,7 @@ impl ProviderOptions {
             Adapter::Bedrock => {
                 if mode != Mode::Chat {
                     return Err(
-                        "bedrock serves only chat models here (Anthropic models through InvokeModel)".into(),
+                        "bedrock serves only chat models here (InvokeModel for Anthropic models, Converse for the rest)".into(),
                     );
                 }
                 if self.region.is_none() {
@@ -91,7 +103,14 @@ impl ProviderOptions {
                     .ok_or("bedrock needs a region (the `region` field, or AWS_REGION)")?;
                 check_segment("region", region)?;
             }
-            Adapter::Bearer | Adapter::Gemini | Adapter::Anthropic => {}
+            Adapter::Bearer | Adapter::Gemini | Adapter::Anthropic | Adapter::Converse => {}
+        }
+        if self.adapter == Adapter::Bedrock && !bedrock_anthropic(upstream_model) {
+            // Converse speaks neither wire; the adapter translates it from
+            // and to OpenAI's, and Anthropic clients reach it through
+            // `translate` like any OpenAI-wire model.
+            self.adapter = Adapter::Converse;
+            return Ok(Wire::OpenAi);
         }
         Ok(match entry.api {
             providers::Wire::OpenAi => Wire::OpenAi,
@@ -109,16 +128,17 @@ impl ProviderOptions {
     pub(super) fn for_deployment(
         mut self,
         provider: &str,
+        upstream_model: &str,
         inherited: &Inherited<'_>,
         vars: &impl Fn(&str) -> Option<String>,
     ) -> Result<(Self, Wire), String> {
         let model = inherited.options;
-        if adapter_of(provider)? == model.adapter {
+        if adapter_of(provider)? == adapter_of(inherited.provider)? {
             self.deployment = self.deployment.or_else(|| model.deployment.clone());
             self.api_version = self.api_version.or_else(|| model.api_version.clone());
             self.region = self.region.or_else(|| model.region.clone());
         }
-        let wire = self.resolve(provider, inherited.mode, vars)?;
+        let wire = self.resolve(provider, upstream_model, inherited.mode, vars)?;
         Ok((self, wire))
     }
 }
@@ -171,7 +191,12 @@ mod tests {
                 .then(|| region_env.map(str::to_owned))
                 .flatten()
         };
-        o.resolve(provider, Mode::Chat, &env)
+        o.resolve(
+            provider,
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            Mode::Chat,
+            &env,
+        )
     }
 
     #[test]
@@ -205,9 +230,29 @@ mod tests {
         let mut embed = ProviderOptions::default();
         assert!(
             embed
-                .resolve("bedrock", Mode::Embedding, &|_| Some("us-east-1".into()))
+                .resolve("bedrock", "amazon.titan", Mode::Embedding, &|_| Some(
+                    "us-east-1".into()
+                ))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn bedrock_models_other_than_anthropics_go_through_converse_on_the_openai_wire() {
+        let env = |_: &str| Some("us-east-1".to_owned());
+        for (id, adapter, wire) in [
+            ("meta.llama3-1-70b-instruct-v1:0", Adapter::Converse, Wire::OpenAi),
+            ("us.amazon.nova-pro-v1:0", Adapter::Converse, Wire::OpenAi),
+            (
+                "us.anthropic.claude-sonnet-4-20250514-v1:0",
+                Adapter::Bedrock,
+                Wire::Anthropic,
+            ),
+        ] {
+            let mut o = ProviderOptions::default();
+            assert_eq!(o.resolve("bedrock", id, Mode::Chat, &env).unwrap(), wire, "{id}");
+            assert_eq!(o.adapter, adapter, "{id}");
+        }
     }
 
     #[test]

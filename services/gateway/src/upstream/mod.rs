@@ -12,6 +12,8 @@
 mod anthropic;
 mod azure;
 mod bedrock;
+mod converse;
+mod converse_stream;
 mod eventstream;
 mod gemini;
 mod openai;
@@ -35,12 +37,15 @@ pub(crate) struct Outbound {
     pub answer: Answer,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Answer {
     /// The provider answers in its wire's own shape.
     AsIs,
     /// Bedrock's AWS event stream, re-framed as Anthropic SSE.
     EventStream,
+    /// Bedrock Converse's JSON, or its event stream, as OpenAI's chat
+    /// completion or chunks naming `model`.
+    Converse { stream: bool, model: String },
 }
 
 /// Shapes the call for the deployment's provider: URL style, body rewrites
@@ -71,6 +76,7 @@ pub(crate) fn authorize(
         Adapter::Anthropic => simple(url, anthropic::headers(headers, key, inbound)?),
         Adapter::Azure => simple(azure::url(url, options), azure::headers(headers, key)?),
         Adapter::Bedrock => bedrock::prepare(deployment, method, url, &body, key, inbound, headers)?,
+        Adapter::Converse => converse::prepare(deployment, method, url, &body, key, headers)?,
     })
 }
 
@@ -79,7 +85,11 @@ pub(crate) fn authorize(
 pub(crate) fn adapt(answer: Answer, upstream: reqwest::Response) -> reqwest::Response {
     match answer {
         Answer::AsIs => upstream,
-        Answer::EventStream => eventstream::into_sse_response(upstream),
+        Answer::EventStream => eventstream::into_sse_response(upstream, eventstream::AnthropicChunks),
+        Answer::Converse { stream: true, model } => {
+            eventstream::into_sse_response(upstream, converse_stream::OpenAiChunks::new(model))
+        }
+        Answer::Converse { stream: false, model } => converse::into_completion_response(upstream, model),
     }
 }
 
