@@ -7,7 +7,8 @@ Not collected with the rest of tests/sdk (its name does not start with
 `test_`): it needs the catalog `tests/e2e/providers.rs` writes, whose models
 point at the mock's Azure, Bedrock and Gemini routes. The mock checks each
 shape — Azure's `api-key` and `api-version`, Gemini's bearer token, and for
-Bedrock the SigV4 signature (recomputed) and the event-stream framing — so a
+Bedrock the SigV4 signature (recomputed), the event-stream framing and
+Converse's body for a non-Anthropic model — so a
 wrong header or signature fails these tests rather than passing unseen."""
 
 from __future__ import annotations
