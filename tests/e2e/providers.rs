@@ -1,7 +1,8 @@
 //! Azure-, Bedrock- and Gemini-shaped models against mock-llm's provider
 //! routes, which check each shape (Azure's `api-key` and URL styles,
 //! Bedrock's SigV4 signature — recomputed — and event-stream framing,
-//! Gemini's bearer token): the official Python SDKs through `keyway up`,
+//! Gemini's bearer token; Bedrock Converse for a non-Anthropic model): the
+//! official Python SDKs through `keyway up`,
 //! stream and non-stream, billed exactly; and the BYOK providers list and
 //! key tests of the providers whose auth is not a bearer token.
 
@@ -46,6 +47,13 @@ fn write_catalog(dir: &Path) -> String {
     region: us-east-1
     {system}: KEYWAY_TEST_BEDROCK_KEY
     price: {bedrock}
+  bedrock-llama:
+    provider: bedrock
+    upstream_model: "meta.llama3-1-70b-instruct-v1:0"
+    base_url: ${{KEYWAY_MOCK_URL}}
+    region: us-east-1
+    {system}: KEYWAY_TEST_BEDROCK_KEY
+    price: {converse}
   bedrock-bad-key:
     provider: bedrock
     upstream_model: "anthropic.claude-3-haiku-20240307-v1:0"
@@ -62,6 +70,7 @@ fn write_catalog(dir: &Path) -> String {
         azure = price(2.5, 1.25, 10.0),
         azure_v1 = price(0.15, 0.075, 0.6),
         bedrock = price(0.8, 0.08, 4.0),
+        converse = price(0.72, 0.0, 0.72),
         gemini = price(0.3, 0.075, 2.5),
     );
     let path = dir.join("providers.yaml");
@@ -105,7 +114,7 @@ fn azure_bedrock_and_gemini_models_serve_the_official_sdks_and_are_billed_exactl
         process.logs()
     );
     assert!(
-        report.contains("12 passed"),
+        report.contains("15 passed"),
         "not every provider test ran:\n{report}"
     );
     let logs = process.logs();

@@ -7,7 +7,8 @@ Not collected with the rest of tests/sdk (its name does not start with
 `test_`): it needs the catalog `tests/e2e/providers.rs` writes, whose models
 point at the mock's Azure, Bedrock and Gemini routes. The mock checks each
 shape — Azure's `api-key` and `api-version`, Gemini's bearer token, and for
-Bedrock the SigV4 signature (recomputed) and the event-stream framing — so a
+Bedrock the SigV4 signature (recomputed), the event-stream framing and
+Converse's body for a non-Anthropic model — so a
 wrong header or signature fails these tests rather than passing unseen."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ PRICES = {
     "azure-gpt": (2_500_000, 1_250_000, 10_000_000),
     "azure-gpt-v1": (150_000, 75_000, 600_000),
     "bedrock-claude": (800_000, 80_000, 4_000_000),
+    "bedrock-llama": (720_000, 0, 720_000),
     "gemini-flash": (300_000, 75_000, 2_500_000),
 }
 REPORTED: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -153,6 +155,46 @@ def test_bedrock_serves_the_openai_sdk_through_translation(t_oai):
     assert text.startswith(said("translate my stream"))
     assert usage is not None
     record("bedrock-claude", input=usage.prompt_tokens, output=usage.completion_tokens)
+
+
+def test_bedrock_converse_answers_the_openai_sdk(t_oai):
+    reply = t_oai.chat.completions.create(
+        model="bedrock-llama", messages=[{"role": "user", "content": "hello converse"}], max_tokens=64
+    )
+    assert reply.choices[0].message.content.startswith(said("hello converse"))
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.usage.prompt_tokens == 2
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+    record("bedrock-llama", input=reply.usage.prompt_tokens, output=reply.usage.completion_tokens)
+
+
+def test_bedrock_converse_streams_to_the_openai_sdk(t_oai):
+    stream = t_oai.chat.completions.create(
+        model="bedrock-llama",
+        messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "stream converse words"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text, usage, finish = "", None, None
+    for chunk in stream:
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+        if chunk.usage is not None:
+            usage = chunk.usage
+    assert text.startswith(said("stream converse words"))
+    assert finish == "stop"
+    assert usage is not None and usage.prompt_tokens == 5 and usage.completion_tokens == words(text)
+    record("bedrock-llama", input=usage.prompt_tokens, output=usage.completion_tokens)
+
+
+def test_bedrock_converse_serves_the_anthropic_sdk_through_translation(t_claude):
+    message = t_claude.messages.create(
+        model="bedrock-llama", max_tokens=64, messages=[{"role": "user", "content": "translated converse"}]
+    )
+    assert message.content[0].text.startswith(said("translated converse"))
+    assert message.usage.input_tokens == 2
+    record("bedrock-llama", input=message.usage.input_tokens, output=message.usage.output_tokens)
 
 
 def test_a_wrong_bedrock_signature_is_bedrocks_403_passed_through(claude):

@@ -149,7 +149,8 @@ struct RawModel {
     drop_unsupported: bool,
     /// Default by provider: see [`ResponsesApi::default_for`].
     responses_api: Option<ResponsesApi>,
-    /// Provider-specific fields (`deployment`, `api_version`, `region`).
+    /// Provider-specific fields (`deployment`, `api_version`, `region`),
+    /// inherited by the deployments called the same way.
     #[serde(flatten)]
     options: ProviderOptions,
 }
@@ -187,8 +188,6 @@ pub struct Model {
     pub drop_unsupported: bool,
     /// An OpenAI-wire model's Responses API: its own, or the bridge.
     pub responses_api: ResponsesApi,
-    /// Provider-specific fields, checked at load; see `upstream`.
-    pub options: ProviderOptions,
     /// At least one; `base_url`/`upstream_url` above are the first's.
     pub deployments: Vec<Deployment>,
     pub routing: Routing,
@@ -259,7 +258,10 @@ fn validate(
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_whitespace) {
         return Err(fail("the name must be 1-128 characters without spaces".into()));
     }
-    let wire = m.options.resolve(&m.provider, m.mode, vars).map_err(fail)?;
+    let wire = m
+        .options
+        .resolve(&m.provider, &m.upstream_model, m.mode, vars)
+        .map_err(fail)?;
     if wire == Wire::Anthropic && m.mode != Mode::Chat {
         return Err(fail(
             "anthropic serves only chat models (no embeddings or completions API)".into(),
@@ -294,23 +296,22 @@ fn validate(
         upstream_model: &m.upstream_model,
         api_key_env: m.api_key_env.as_deref(),
         mode: m.mode,
+        options: &m.options,
     };
     let deployments =
         deployment::deployments(m.base_url.as_deref(), m.deployments, &inherited, vars).map_err(&fail)?;
     checks::check_deployments(&deployments, wire, &m.key_source).map_err(&fail)?;
-    checks::check_adapters(&deployments, &m.provider, m.mode, &m.options, vars).map_err(&fail)?;
     let routing =
         deployment::routing(deployments.len(), m.retry, m.cooldown, m.fallbacks, defaults).map_err(&fail)?;
-    let base_url = deployments[0].base_url.clone();
-    let upstream_url = deployments[0].upstream_url.clone();
     Ok(Model {
         name: name.to_owned(),
         provider: m.provider.clone(),
         wire,
         mode: m.mode,
         upstream_model: m.upstream_model,
-        base_url,
-        upstream_url,
+        // Before `deployments` moves below.
+        base_url: deployments[0].base_url.clone(),
+        upstream_url: deployments[0].upstream_url.clone(),
         key_source: m.key_source,
         api_key_env: m.api_key_env,
         price: m.price,
@@ -320,7 +321,6 @@ fn validate(
         responses_api: m
             .responses_api
             .unwrap_or_else(|| ResponsesApi::default_for(&m.provider)),
-        options: m.options,
         deployments,
         routing,
     })
@@ -348,7 +348,6 @@ pub(crate) fn expand(template: &str, vars: &impl Fn(&str) -> Option<String>) -> 
 mod checks;
 mod deployment;
 mod endpoint;
-pub(crate) use checks::wire_of;
 pub use deployment::{
     DEFAULT_COOLDOWN_FAILURES, DEFAULT_COOLDOWN_SECS, Deployment, IMPLICIT_DEPLOYMENT, MAX_DEPLOYMENTS,
     RetryOn, Routing,
@@ -366,3 +365,6 @@ mod deployment_tests;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fleet_tests;

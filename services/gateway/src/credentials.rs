@@ -220,3 +220,7 @@ impl KeyRing {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "credentials_tests.rs"]
+mod tests;

@@ -154,12 +154,19 @@ async fn send(
     span: &Span,
 ) -> Result<reqwest::Response, Failure> {
     // The provider's URL style, body and key header or signature: `upstream`.
-    let outbound = upstream::authorize(call.model, &method, call.url, call.body, call.key, call.inbound)
-        .map_err(|error| Failure {
-            error,
-            kind: None,
-            retry_after: None,
-        })?;
+    let outbound = upstream::authorize(
+        call.deployment,
+        &method,
+        call.url,
+        call.body,
+        call.key,
+        call.inbound,
+    )
+    .map_err(|error| Failure {
+        error,
+        kind: None,
+        retry_after: None,
+    })?;
     let mut request = client.request(method, outbound.url).headers(outbound.headers);
     if !outbound.body.is_empty() {
         request = request.body(outbound.body);
@@ -205,7 +212,7 @@ async fn send(
             _ => None,
         };
         return Err(Failure {
-            error: upstream_refusal(call.model, status, upstream).await,
+            error: upstream_refusal(call.deployment, status, upstream).await,
             kind,
             retry_after,
         });
@@ -236,10 +243,14 @@ fn transport_error(e: &reqwest::Error) -> Failure {
 
 /// Maps a non-2xx upstream answer: 4xx passes through with its status (a
 /// rejected BYOK key, a provider rate limit), 5xx becomes 502.
-async fn upstream_refusal(model: &Model, status: StatusCode, upstream: reqwest::Response) -> GatewayError {
+async fn upstream_refusal(
+    deployment: &Deployment,
+    status: StatusCode,
+    upstream: reqwest::Response,
+) -> GatewayError {
     let retry_after = upstream.headers().get(header::RETRY_AFTER).cloned();
     let body = read_error_body(upstream).await;
-    if let Some(mapped) = upstream::refusal(model, status, &body) {
+    if let Some(mapped) = upstream::refusal(deployment, status, &body) {
         return mapped;
     }
     let message = upstream::error_message(&body)

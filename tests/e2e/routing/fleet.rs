@@ -55,13 +55,18 @@ impl Mock {
 
     /// Requests this instance has received.
     pub(crate) async fn requests(&self) -> u64 {
-        let body: Value = reqwest::get(format!("{}/mock/requests", self.url))
+        self.seen().await["requests"].as_u64().unwrap()
+    }
+
+    /// What this instance has received: `{requests, paths: {"<path>?<query>": n},
+    /// auth: {"<auth header name>": n}}`.
+    pub(crate) async fn seen(&self) -> Value {
+        reqwest::get(format!("{}/mock/requests", self.url))
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        body["requests"].as_u64().unwrap()
+            .unwrap()
     }
 }
 

@@ -4,7 +4,9 @@
 //! `Retry-After`, 500, slow (past the upstream timeout), a stream that
 //! breaks after its first chunk.
 
+mod byok_fallback;
 mod fleet;
+mod mixed;
 
 use std::time::{Duration, Instant};
 

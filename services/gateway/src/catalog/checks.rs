@@ -1,10 +1,12 @@
 //! Load-time checks of a catalog entry, apart from parsing it.
 
-use super::{Deployment, KeySource, MAX_PRICE_PER_MTOK, Mode, Price, ProviderOptions, Wire};
+use super::{Deployment, KeySource, MAX_PRICE_PER_MTOK, Price, Wire};
 
-/// Translation is chosen per model, so its deployments share a wire
-/// (another wire is reached through `fallbacks`); with `system` listed,
-/// each needs its key's variable.
+/// Translation is chosen per model, so its deployments share a wire: an
+/// `azure` deployment may serve an `openai` model and a `bedrock` one an
+/// `anthropic` model (each with its own adapter), but another wire is
+/// reached through `fallbacks`. With `system` listed, each deployment needs
+/// its key's variable.
 pub(super) fn check_deployments(
     deployments: &[Deployment],
     wire: Wire,
@@ -13,8 +15,10 @@ pub(super) fn check_deployments(
     for d in deployments {
         if d.wire != wire {
             return Err(format!(
-                "deployment {:?} speaks the {} wire, the model {}: use a fallback model instead",
+                "deployment {:?} (provider {}) speaks the {} wire but the model speaks {}; \
+                 a model's deployments share one wire, so make it a model of its own and list it in fallbacks",
                 d.name,
+                d.provider,
                 d.wire.as_str(),
                 wire.as_str()
             ));
@@ -27,18 +31,6 @@ pub(super) fn check_deployments(
         }
     }
     Ok(())
-}
-
-/// The wire format a provider of the registry speaks.
-pub(crate) fn wire_of(provider: &str) -> Result<Wire, String> {
-    match keyway_common::providers::find(provider).map(|p| p.api) {
-        Some(keyway_common::providers::Wire::Anthropic) => Ok(Wire::Anthropic),
-        Some(keyway_common::providers::Wire::OpenAi) => Ok(Wire::OpenAi),
-        None => Err(format!(
-            "unknown provider {provider:?} (use one of {})",
-            keyway_common::providers::slugs()
-        )),
-    }
 }
 
 /// A non-empty list without repeats (each deployment's `api_key_env` is
@@ -76,30 +68,6 @@ pub(super) fn check_price(price: &Price) -> Result<(), String> {
             "currency {:?} must be an ISO 4217 code such as USD",
             price.currency
         ));
-    }
-    Ok(())
-}
-
-/// The provider adapter (URL style, key header or signature) is the
-/// model's: a deployment may name another provider only when it is called
-/// the same way (groq next to together), not Azure or Bedrock next to
-/// OpenAI — make that a fallback model with its own options.
-pub(super) fn check_adapters(
-    deployments: &[Deployment],
-    provider: &str,
-    mode: Mode,
-    options: &ProviderOptions,
-    vars: &impl Fn(&str) -> Option<String>,
-) -> Result<(), String> {
-    for d in deployments.iter().filter(|d| d.provider != provider) {
-        let mut own = ProviderOptions::default();
-        own.resolve(&d.provider, mode, vars)?;
-        if own.adapter != options.adapter {
-            return Err(format!(
-                "deployment {:?}: provider {} is called differently from {provider}; make it a model of its own and list it in fallbacks",
-                d.name, d.provider
-            ));
-        }
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::{
 
 use serde::Deserialize;
 
-use super::{Endpoint, Mode, Wire, expand, wire_of};
+use super::{Endpoint, Mode, ProviderOptions, Wire, expand};
 use crate::deployment_health::Health;
 
 /// The name of the one deployment of a model that lists only `base_url`.
@@ -37,6 +37,12 @@ pub(super) struct RawDeployment {
     weight: Option<u32>,
     rpm: Option<u32>,
     tpm: Option<u64>,
+    /// Azure: the deployment name (see [`ProviderOptions`]).
+    deployment: Option<String>,
+    /// Azure: the `api-version`.
+    api_version: Option<String>,
+    /// Bedrock: the AWS region.
+    region: Option<String>,
 }
 
 /// What the retries of one request react to.
@@ -84,6 +90,10 @@ pub struct Deployment {
     pub weight: u32,
     pub rpm: Option<u32>,
     pub tpm: Option<u64>,
+    /// The deployment's own adapter (URL style, key header or signature)
+    /// and provider fields, resolved at load: an `azure` deployment may sit
+    /// beside an `openai` one under one model.
+    pub options: ProviderOptions,
     /// Run-time state: in flight, failures, cooldown, rpm/tpm windows.
     pub(crate) health: Arc<Health>,
 }
@@ -114,6 +124,9 @@ pub(super) struct Inherited<'a> {
     pub upstream_model: &'a str,
     pub api_key_env: Option<&'a str>,
     pub mode: Mode,
+    /// The model's provider fields, resolved for its provider: inherited by
+    /// the deployments called the same way.
+    pub options: &'a ProviderOptions,
 }
 
 /// The routing defaults read from the environment at load.
@@ -167,6 +180,9 @@ pub(super) fn deployments(
             weight: None,
             rpm: None,
             tpm: None,
+            deployment: None,
+            api_version: None,
+            region: None,
         }],
         (None, Some(list)) => list,
     };
@@ -196,7 +212,18 @@ fn deployment(
         ));
     }
     let provider = raw.provider.unwrap_or_else(|| inherited.provider.to_owned());
-    let wire = wire_of(&provider).map_err(|e| format!("deployment {name:?}: {e}"))?;
+    let own = ProviderOptions {
+        deployment: raw.deployment,
+        api_version: raw.api_version,
+        region: raw.region,
+        ..ProviderOptions::default()
+    };
+    let upstream_model = raw
+        .upstream_model
+        .unwrap_or_else(|| inherited.upstream_model.to_owned());
+    let (options, wire) = own
+        .for_deployment(&provider, &upstream_model, inherited, vars)
+        .map_err(|e| format!("deployment {name:?}: {e}"))?;
     let weight = raw.weight.unwrap_or(1);
     if weight == 0 {
         return Err(format!(
@@ -224,15 +251,14 @@ fn deployment(
         wire,
         base_url,
         upstream_url,
-        upstream_model: raw
-            .upstream_model
-            .unwrap_or_else(|| inherited.upstream_model.to_owned()),
+        upstream_model,
         api_key_env: raw
             .api_key_env
             .or_else(|| inherited.api_key_env.map(str::to_owned)),
         weight,
         rpm: raw.rpm,
         tpm: raw.tpm,
+        options,
         health: Arc::default(),
     })
 }

@@ -85,7 +85,7 @@ fn a_bad_routing_section_fails_the_start_with_a_clear_message() {
         ),
         (
             "    deployments: [{name: a, provider: anthropic, base_url: 'http://a.test'}]\n",
-            "fallback model instead",
+            "list it in fallbacks",
         ),
         (
             "    deployments: [{name: a, base_url: 'http://a.test', rpm: 0}]\n",

@@ -5,7 +5,7 @@
 use keyway_common::providers::{self, AZURE_API_VERSION, KeyAuth};
 use serde::Deserialize;
 
-use super::{Mode, Wire};
+use super::{Inherited, Mode, Wire};
 
 /// How the gateway talks to a model's upstream: the registry's key auth,
 /// resolved once at load instead of looked up per request.
@@ -22,6 +22,17 @@ pub enum Adapter {
     Azure,
     /// SigV4-signed `InvokeModel` (AWS Bedrock, Anthropic models).
     Bedrock,
+    /// SigV4-signed `Converse`/`ConverseStream` (AWS Bedrock, every other
+    /// model), translated from and to the OpenAI wire.
+    Converse,
+}
+
+/// Whether a Bedrock model id is an Anthropic model, served through
+/// `InvokeModel` in Anthropic's own body: `anthropic.claude-…`, a
+/// cross-region profile (`us.anthropic.…`) or an ARN naming one. Any other
+/// model goes through Converse.
+pub(crate) fn bedrock_anthropic(model_id: &str) -> bool {
+    model_id.contains("anthropic.")
 }
 
 /// Unknown fields are refused by the model entry this is flattened into.
@@ -48,22 +59,12 @@ impl ProviderOptions {
     pub(super) fn resolve(
         &mut self,
         provider: &str,
+        upstream_model: &str,
         mode: Mode,
         vars: &impl Fn(&str) -> Option<String>,
     ) -> Result<Wire, String> {
-        let entry = providers::find(provider).ok_or_else(|| {
-            format!(
-                "unknown provider {provider:?} (use one of {})",
-                providers::slugs()
-            )
-        })?;
-        self.adapter = match entry.key_auth {
-            KeyAuth::Bearer if provider == "gemini" => Adapter::Gemini,
-            KeyAuth::Bearer => Adapter::Bearer,
-            KeyAuth::XApiKey => Adapter::Anthropic,
-            KeyAuth::AzureApiKey => Adapter::Azure,
-            KeyAuth::Sigv4 => Adapter::Bedrock,
-        };
+        let entry = providers::find(provider).ok_or_else(|| unknown(provider))?;
+        self.adapter = adapter_of(provider)?;
         let only_for = |field: &str, owner: &str| format!("{field} applies only to provider {owner}");
         if self.adapter != Adapter::Azure {
             if self.deployment.is_some() {
@@ -90,7 +91,7 @@ impl ProviderOptions {
             Adapter::Bedrock => {
                 if mode != Mode::Chat {
                     return Err(
-                        "bedrock serves only chat models here (Anthropic models through InvokeModel)".into(),
+                        "bedrock serves only chat models here (InvokeModel for Anthropic models, Converse for the rest)".into(),
                     );
                 }
                 if self.region.is_none() {
@@ -102,13 +103,63 @@ impl ProviderOptions {
                     .ok_or("bedrock needs a region (the `region` field, or AWS_REGION)")?;
                 check_segment("region", region)?;
             }
-            Adapter::Bearer | Adapter::Gemini | Adapter::Anthropic => {}
+            Adapter::Bearer | Adapter::Gemini | Adapter::Anthropic | Adapter::Converse => {}
+        }
+        if self.adapter == Adapter::Bedrock && !bedrock_anthropic(upstream_model) {
+            // Converse speaks neither wire; the adapter translates it from
+            // and to OpenAI's, and Anthropic clients reach it through
+            // `translate` like any OpenAI-wire model.
+            self.adapter = Adapter::Converse;
+            return Ok(Wire::OpenAi);
         }
         Ok(match entry.api {
             providers::Wire::OpenAi => Wire::OpenAi,
             providers::Wire::Anthropic => Wire::Anthropic,
         })
     }
+}
+
+impl ProviderOptions {
+    /// A deployment's options: its own fields, plus the model's where it
+    /// sets none and is called the same way as the model (an `azure`
+    /// deployment under an `azure` model inherits `api_version`; under an
+    /// `openai` model it has only its own). Returns them resolved for the
+    /// deployment's provider, with its wire.
+    pub(super) fn for_deployment(
+        mut self,
+        provider: &str,
+        upstream_model: &str,
+        inherited: &Inherited<'_>,
+        vars: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(Self, Wire), String> {
+        let model = inherited.options;
+        if adapter_of(provider)? == adapter_of(inherited.provider)? {
+            self.deployment = self.deployment.or_else(|| model.deployment.clone());
+            self.api_version = self.api_version.or_else(|| model.api_version.clone());
+            self.region = self.region.or_else(|| model.region.clone());
+        }
+        let wire = self.resolve(provider, upstream_model, inherited.mode, vars)?;
+        Ok((self, wire))
+    }
+}
+
+fn unknown(provider: &str) -> String {
+    format!(
+        "unknown provider {provider:?} (use one of {})",
+        providers::slugs()
+    )
+}
+
+/// How a provider of the registry is called.
+fn adapter_of(provider: &str) -> Result<Adapter, String> {
+    let entry = providers::find(provider).ok_or_else(|| unknown(provider))?;
+    Ok(match entry.key_auth {
+        KeyAuth::Bearer if provider == "gemini" => Adapter::Gemini,
+        KeyAuth::Bearer => Adapter::Bearer,
+        KeyAuth::XApiKey => Adapter::Anthropic,
+        KeyAuth::AzureApiKey => Adapter::Azure,
+        KeyAuth::Sigv4 => Adapter::Bedrock,
+    })
 }
 
 /// A value that goes into a URL path or query as it is: letters, digits,
@@ -140,7 +191,12 @@ mod tests {
                 .then(|| region_env.map(str::to_owned))
                 .flatten()
         };
-        o.resolve(provider, Mode::Chat, &env)
+        o.resolve(
+            provider,
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            Mode::Chat,
+            &env,
+        )
     }
 
     #[test]
@@ -174,9 +230,29 @@ mod tests {
         let mut embed = ProviderOptions::default();
         assert!(
             embed
-                .resolve("bedrock", Mode::Embedding, &|_| Some("us-east-1".into()))
+                .resolve("bedrock", "amazon.titan", Mode::Embedding, &|_| Some(
+                    "us-east-1".into()
+                ))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn bedrock_models_other_than_anthropics_go_through_converse_on_the_openai_wire() {
+        let env = |_: &str| Some("us-east-1".to_owned());
+        for (id, adapter, wire) in [
+            ("meta.llama3-1-70b-instruct-v1:0", Adapter::Converse, Wire::OpenAi),
+            ("us.amazon.nova-pro-v1:0", Adapter::Converse, Wire::OpenAi),
+            (
+                "us.anthropic.claude-sonnet-4-20250514-v1:0",
+                Adapter::Bedrock,
+                Wire::Anthropic,
+            ),
+        ] {
+            let mut o = ProviderOptions::default();
+            assert_eq!(o.resolve("bedrock", id, Mode::Chat, &env).unwrap(), wire, "{id}");
+            assert_eq!(o.adapter, adapter, "{id}");
+        }
     }
 
     #[test]

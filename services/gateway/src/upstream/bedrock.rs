@@ -19,7 +19,7 @@ use reqwest::Url;
 use serde_json::{Map, Value};
 
 use super::{Answer, Outbound};
-use crate::{catalog::Model, error::GatewayError};
+use crate::{catalog::Deployment, error::GatewayError};
 
 /// The `anthropic_version` Bedrock's Anthropic models take in the body.
 pub(super) const BEDROCK_ANTHROPIC_VERSION: &str = "bedrock-2023-05-31";
@@ -27,13 +27,13 @@ const SERVICE: &str = "bedrock";
 pub(super) const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
 
 pub(super) fn prepare(
-    model: &Model,
+    deployment: &Deployment,
     method: &reqwest::Method,
     url: Url,
     body: &Bytes,
     key: &str,
     inbound: &HeaderMap,
-    mut headers: HeaderMap,
+    headers: HeaderMap,
 ) -> Result<Outbound, GatewayError> {
     let Some(base) = url.path().strip_suffix("/messages").map(str::to_owned) else {
         // Count tokens and the like: a 404 lets the caller count locally.
@@ -44,20 +44,41 @@ pub(super) fn prepare(
         });
     };
     let (body, stream) = invoke_body(body, inbound)?;
-    let url = invoke_url(url, &base, &model.upstream_model, stream);
-    let region = region_of(&url)
-        .or(model.options.region.clone())
+    let url = invoke_url(url, &base, &deployment.upstream_model, stream);
+    let accept = if stream { EVENT_STREAM } else { "application/json" };
+    let headers = sign(deployment, method, &url, &body, key, accept, headers)?;
+    Ok(Outbound {
+        url,
+        body: Bytes::from(body),
+        headers,
+        answer: if stream { Answer::EventStream } else { Answer::AsIs },
+    })
+}
+
+/// Signs a Bedrock runtime call with SigV4 for the region of the URL's
+/// host, else the deployment's; `key` as the module doc says. Shared with
+/// Converse (`converse`).
+pub(super) fn sign(
+    deployment: &Deployment,
+    method: &reqwest::Method,
+    url: &Url,
+    body: &[u8],
+    key: &str,
+    accept: &'static str,
+    mut headers: HeaderMap,
+) -> Result<HeaderMap, GatewayError> {
+    let region = region_of(url)
+        .or(deployment.options.region.clone())
         .ok_or_else(|| GatewayError::UpstreamFailed("the Bedrock model has no region".into()))?;
     let credentials = AwsCredentials::from_key(key, |name| std::env::var(name).ok())
         .map_err(|e| GatewayError::UpstreamFailed(e.to_string()))?;
-    let accept = if stream { EVENT_STREAM } else { "application/json" };
     headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let signed = sigv4::sign(
         method.as_str(),
         url.as_str(),
         &[("content-type", "application/json"), ("accept", accept)],
-        &body,
+        body,
         &Scope {
             credentials: &credentials,
             region: &region,
@@ -72,12 +93,7 @@ pub(super) fn prepare(
         value.set_sensitive(true);
         headers.insert(HeaderName::from_static(name), value);
     }
-    Ok(Outbound {
-        url,
-        body: Bytes::from(body),
-        headers,
-        answer: if stream { Answer::EventStream } else { Answer::AsIs },
-    })
+    Ok(headers)
 }
 
 /// Anthropic's Messages body as `InvokeModel` takes it, and whether it
@@ -101,12 +117,17 @@ fn invoke_body(body: &[u8], inbound: &HeaderMap) -> Result<(Vec<u8>, bool), Gate
 /// `{base}/model/{id}/invoke[-with-response-stream]`, the model id
 /// percent-encoded as the AWS SDKs send it (`:` and `/` of versions and
 /// inference-profile ARNs included).
-fn invoke_url(mut url: Url, base: &str, model_id: &str, stream: bool) -> Url {
+fn invoke_url(url: Url, base: &str, model_id: &str, stream: bool) -> Url {
     let action = if stream {
         "invoke-with-response-stream"
     } else {
         "invoke"
     };
+    model_url(url, base, model_id, action)
+}
+
+/// `{base}/model/{id}/{action}`, the model id percent-encoded.
+pub(super) fn model_url(mut url: Url, base: &str, model_id: &str, action: &str) -> Url {
     url.set_path(&format!("{base}/model/{}/{action}", encode(model_id)));
     url.set_query(None);
     url

@@ -1,9 +1,11 @@
-//! Bedrock's streamed answer: AWS event-stream frames (decoded with
-//! `aws-smithy-eventstream`, CRCs checked) whose `chunk` events carry an
-//! Anthropic stream event, base64-encoded, in `{"bytes": …}`. They are
-//! re-framed as the Anthropic SSE the client wire, the translator and the
-//! usage tap already read. An exception frame, or a frame that does not
-//! decode, ends the stream with an Anthropic `error` event.
+//! Bedrock's streamed answers: AWS event-stream frames (decoded with
+//! `aws-smithy-eventstream`, CRCs checked), re-framed as SSE by a
+//! [`Framing`]. `InvokeModelWithResponseStream`'s `chunk` events carry an
+//! Anthropic stream event, base64-encoded, in `{"bytes": …}`: they become
+//! the Anthropic SSE the client wire, the translator and the usage tap
+//! already read ([`AnthropicChunks`]). `ConverseStream`'s events become
+//! OpenAI chunks (`converse_stream`). An exception frame, or a frame that
+//! does not decode, ends the stream with the framing's error event.
 
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use aws_smithy_types::event_stream::Message;
@@ -17,10 +19,24 @@ use serde_json::{Value, json};
 /// chunks are a few kilobytes.
 const MAX_FRAME: usize = 16 * 1024 * 1024;
 
+/// How decoded frames become SSE events of one client-facing wire.
+pub(super) trait Framing: Send + 'static {
+    /// One event frame as SSE: `Ok` for events (possibly none), `Err`
+    /// with the error event that ends the stream.
+    fn event(&mut self, event_type: &str, payload: &[u8]) -> Result<Vec<u8>, Vec<u8>>;
+    /// The error event that ends a stream, with an Anthropic-style error
+    /// type (`rate_limit_error`, `overloaded_error`, …).
+    fn error(&self, error_type: &str, message: &str) -> Vec<u8>;
+    /// What follows the last frame of a stream that ended well.
+    fn end(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
+}
+
 /// The answer with its body re-framed as SSE and its content type to match.
-pub(super) fn into_sse_response(upstream: reqwest::Response) -> reqwest::Response {
+pub(super) fn into_sse_response(upstream: reqwest::Response, framing: impl Framing) -> reqwest::Response {
     let status = upstream.status();
-    let body = reqwest::Body::wrap_stream(to_sse(upstream.bytes_stream()));
+    let body = reqwest::Body::wrap_stream(to_sse(upstream.bytes_stream(), framing));
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -33,14 +49,23 @@ pub(super) fn into_sse_response(upstream: reqwest::Response) -> reqwest::Respons
 }
 
 /// The decoder's state between chunks.
-#[derive(Default)]
-pub(super) struct Reframer {
+pub(super) struct Reframer<F> {
     decoder: MessageFrameDecoder,
     buffer: BytesMut,
     ended: bool,
+    framing: F,
 }
 
-impl Reframer {
+impl<F: Framing> Reframer<F> {
+    pub(super) fn new(framing: F) -> Self {
+        Self {
+            decoder: MessageFrameDecoder::default(),
+            buffer: BytesMut::new(),
+            ended: false,
+            framing,
+        }
+    }
+
     /// Feeds one chunk; returns the SSE of every frame it completed.
     pub(super) fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -53,7 +78,7 @@ impl Reframer {
                 return self.fail(out, "an event-stream frame exceeds 16 MiB");
             }
             match self.decoder.decode_frame(&mut self.buffer) {
-                Ok(DecodedFrame::Complete(message)) => match sse_of(&message) {
+                Ok(DecodedFrame::Complete(message)) => match sse_of(&message, &mut self.framing) {
                     Ok(event) => out.extend_from_slice(&event),
                     Err(error) => {
                         out.extend_from_slice(&error);
@@ -69,15 +94,19 @@ impl Reframer {
 
     /// The end of the upstream body: a partial frame left over is an error.
     pub(super) fn finish(&mut self) -> Vec<u8> {
-        if self.ended || self.buffer.is_empty() {
+        if self.ended {
             return Vec::new();
+        }
+        if self.buffer.is_empty() {
+            self.ended = true;
+            return self.framing.end();
         }
         self.fail(Vec::new(), "the event stream ended inside a frame")
     }
 
     fn fail(&mut self, mut out: Vec<u8>, why: &str) -> Vec<u8> {
         tracing::warn!(why, "Bedrock event stream could not be decoded");
-        out.extend_from_slice(&error_event("api_error", &format!("Bedrock sent {why}.")));
+        out.extend_from_slice(&self.framing.error("api_error", &format!("Bedrock sent {why}.")));
         self.ended = true;
         out
     }
@@ -85,10 +114,11 @@ impl Reframer {
 
 fn to_sse(
     upstream: impl Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+    framing: impl Framing,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     let upstream = upstream.map(Some).chain(futures::stream::once(async { None }));
     upstream
-        .scan(Reframer::default(), |reframer, item| {
+        .scan(Reframer::new(framing), |reframer, item| {
             let next = match item {
                 Some(Ok(chunk)) => Ok(reframer.push(&chunk)),
                 Some(Err(e)) => Err(std::io::Error::other(e.without_url())),
@@ -115,7 +145,7 @@ fn header<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
 
 /// One frame as SSE: `Ok` for an event, `Err` with the error event that
 /// ends the stream.
-fn sse_of(message: &Message) -> Result<Vec<u8>, Vec<u8>> {
+fn sse_of(message: &Message, framing: &mut impl Framing) -> Result<Vec<u8>, Vec<u8>> {
     match header(message, ":message-type") {
         Some("event") => {}
         Some("exception") => {
@@ -130,17 +160,39 @@ fn sse_of(message: &Message) -> Result<Vec<u8>, Vec<u8>> {
                 "validationException" => "invalid_request_error",
                 _ => "api_error",
             };
-            return Err(error_event(error_type, &format!("Bedrock: {kind}: {text}")));
+            return Err(framing.error(error_type, &format!("Bedrock: {kind}: {text}")));
         }
         other => {
             let code = header(message, ":error-code").or(other).unwrap_or("unknown");
-            return Err(error_event("api_error", &format!("Bedrock stream error: {code}")));
+            return Err(framing.error("api_error", &format!("Bedrock stream error: {code}")));
         }
     }
-    if header(message, ":event-type") != Some("chunk") {
-        return Ok(Vec::new());
+    framing.event(
+        header(message, ":event-type").unwrap_or_default(),
+        message.payload(),
+    )
+}
+
+/// `InvokeModelWithResponseStream`: each `chunk` event's Anthropic event as
+/// Anthropic SSE.
+#[derive(Default)]
+pub(super) struct AnthropicChunks;
+
+impl Framing for AnthropicChunks {
+    fn event(&mut self, event_type: &str, payload: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+        if event_type != "chunk" {
+            return Ok(Vec::new());
+        }
+        chunk_sse(payload)
     }
-    let decoded = serde_json::from_slice::<Value>(message.payload())
+
+    fn error(&self, error_type: &str, message: &str) -> Vec<u8> {
+        error_event(error_type, message)
+    }
+}
+
+fn chunk_sse(payload: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+    let decoded = serde_json::from_slice::<Value>(payload)
         .ok()
         .and_then(|v| v.get("bytes").and_then(Value::as_str).map(str::to_owned))
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())

@@ -33,7 +33,7 @@ fn chunks_split_at_every_byte_become_the_same_anthropic_sse() {
     let stop = json!({"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 7}});
     let mut wire = chunk(&start);
     wire.extend(chunk(&stop));
-    let mut reframer = Reframer::default();
+    let mut reframer = Reframer::new(AnthropicChunks);
     let mut out = Vec::new();
     for byte in &wire {
         out.extend(reframer.push(std::slice::from_ref(byte)));
@@ -55,7 +55,7 @@ fn an_exception_frame_ends_the_stream_with_an_anthropic_error_event() {
         br#"{"message":"slow down"}"#.to_vec(),
     );
     wire.extend(chunk(&json!({"type": "message_stop"})));
-    let out = String::from_utf8(Reframer::default().push(&wire)).unwrap_or_default();
+    let out = String::from_utf8(Reframer::new(AnthropicChunks).push(&wire)).unwrap_or_default();
     assert!(out.starts_with("event: error\ndata: "), "{out}");
     assert!(
         out.contains("rate_limit_error") && out.contains("slow down"),
@@ -69,14 +69,14 @@ fn a_corrupt_or_truncated_frame_is_an_error_event_not_silence() {
     let mut wire = chunk(&json!({"type": "ping"}));
     let last = wire.len() - 1;
     wire[last] ^= 0xff; // the message CRC
-    let out = String::from_utf8(Reframer::default().push(&wire)).unwrap_or_default();
+    let out = String::from_utf8(Reframer::new(AnthropicChunks).push(&wire)).unwrap_or_default();
     assert!(
         out.starts_with("event: error") && out.contains("malformed"),
         "{out}"
     );
 
     let whole = chunk(&json!({"type": "ping"}));
-    let mut reframer = Reframer::default();
+    let mut reframer = Reframer::new(AnthropicChunks);
     assert!(reframer.push(&whole[..whole.len() / 2]).is_empty());
     let out = String::from_utf8(reframer.finish()).unwrap_or_default();
     assert!(out.contains("ended inside a frame"), "{out}");
@@ -84,7 +84,7 @@ fn a_corrupt_or_truncated_frame_is_an_error_event_not_silence() {
 
 #[test]
 fn an_event_name_that_could_break_the_framing_is_not_used() {
-    let out = Reframer::default().push(&chunk(&json!({"type": "x\ndata: injected"})));
+    let out = Reframer::new(AnthropicChunks).push(&chunk(&json!({"type": "x\ndata: injected"})));
     let out = String::from_utf8(out).unwrap_or_default();
     assert!(out.starts_with("event: message\ndata: {"), "{out}");
     assert_eq!(out.matches('\n').count(), 3, "{out}");

@@ -4,12 +4,16 @@
 //! every 2xx answer; [`refusal`] names the provider errors that deserve a
 //! clearer client error than a generic pass-through.
 //!
-//! One file per provider; the choice is the model's [`Adapter`], resolved
-//! from the provider registry when the catalog loads.
+//! One file per provider; the choice is the serving deployment's
+//! [`Adapter`], resolved from the provider registry when the catalog loads,
+//! so one model may mix deployments called differently (OpenAI and Azure,
+//! Anthropic and Bedrock).
 
 mod anthropic;
 mod azure;
 mod bedrock;
+mod converse;
+mod converse_stream;
 mod eventstream;
 mod gemini;
 mod openai;
@@ -20,7 +24,7 @@ use reqwest::Url;
 use serde_json::Value;
 
 use crate::{
-    catalog::{Adapter, Model},
+    catalog::{Adapter, Deployment},
     error::GatewayError,
 };
 
@@ -33,19 +37,22 @@ pub(crate) struct Outbound {
     pub answer: Answer,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Answer {
     /// The provider answers in its wire's own shape.
     AsIs,
     /// Bedrock's AWS event stream, re-framed as Anthropic SSE.
     EventStream,
+    /// Bedrock Converse's JSON, or its event stream, as OpenAI's chat
+    /// completion or chunks naming `model`.
+    Converse { stream: bool, model: String },
 }
 
-/// Shapes the call for the model's provider: URL style, body rewrites and
-/// the key's header or signature. `url` is the route under the model's (or
-/// the BYOK key's) base URL.
+/// Shapes the call for the deployment's provider: URL style, body rewrites
+/// and the key's header or signature. `url` is the route under the
+/// deployment's (or the BYOK key's) base URL.
 pub(crate) fn authorize(
-    model: &Model,
+    deployment: &Deployment,
     method: &reqwest::Method,
     url: Url,
     body: Bytes,
@@ -62,12 +69,14 @@ pub(crate) fn authorize(
         headers,
         answer: Answer::AsIs,
     };
-    Ok(match model.options.adapter {
+    let options = &deployment.options;
+    Ok(match options.adapter {
         Adapter::Gemini => simple(url, gemini::headers(headers, key)?),
         Adapter::Bearer => simple(url, openai::headers(headers, key)?),
         Adapter::Anthropic => simple(url, anthropic::headers(headers, key, inbound)?),
-        Adapter::Azure => simple(azure::url(url, &model.options), azure::headers(headers, key)?),
-        Adapter::Bedrock => bedrock::prepare(model, method, url, &body, key, inbound, headers)?,
+        Adapter::Azure => simple(azure::url(url, options), azure::headers(headers, key)?),
+        Adapter::Bedrock => bedrock::prepare(deployment, method, url, &body, key, inbound, headers)?,
+        Adapter::Converse => converse::prepare(deployment, method, url, &body, key, headers)?,
     })
 }
 
@@ -76,14 +85,18 @@ pub(crate) fn authorize(
 pub(crate) fn adapt(answer: Answer, upstream: reqwest::Response) -> reqwest::Response {
     match answer {
         Answer::AsIs => upstream,
-        Answer::EventStream => eventstream::into_sse_response(upstream),
+        Answer::EventStream => eventstream::into_sse_response(upstream, eventstream::AnthropicChunks),
+        Answer::Converse { stream: true, model } => {
+            eventstream::into_sse_response(upstream, converse_stream::OpenAiChunks::new(model))
+        }
+        Answer::Converse { stream: false, model } => converse::into_completion_response(upstream, model),
     }
 }
 
 /// A provider error that maps to its own Keyway error rather than a plain
 /// pass-through (Azure's content filter).
-pub(crate) fn refusal(model: &Model, status: StatusCode, body: &Value) -> Option<GatewayError> {
-    match model.options.adapter {
+pub(crate) fn refusal(deployment: &Deployment, status: StatusCode, body: &Value) -> Option<GatewayError> {
+    match deployment.options.adapter {
         Adapter::Azure => azure::content_filter(status, body),
         _ => None,
     }

@@ -23,7 +23,7 @@ fn call(model: &str, path: &str, body: Value, key: &str, inbound: &HeaderMap) ->
     let model = catalog.get(model).unwrap();
     let url = Url::parse(&format!("{}{path}", model.base_url)).unwrap();
     authorize(
-        model,
+        &model.deployments[0],
         &reqwest::Method::POST,
         url,
         Bytes::from(body.to_string()),
@@ -113,7 +113,7 @@ fn bedrock_refuses_routes_it_lacks_with_a_404_so_counts_happen_locally() {
     let model = catalog.get("br").unwrap();
     let url = Url::parse(&format!("{}/messages/count_tokens", model.base_url)).unwrap();
     let err = authorize(
-        model,
+        &model.deployments[0],
         &reqwest::Method::POST,
         url,
         Bytes::from_static(b"{}"),
@@ -123,6 +123,43 @@ fn bedrock_refuses_routes_it_lacks_with_a_404_so_counts_happen_locally() {
     .err()
     .unwrap();
     assert_eq!(err.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn each_deployment_of_a_mixed_model_is_called_its_own_way() {
+    let yaml = r#"
+models:
+  gpt-main:
+    provider: openai
+    upstream_model: gpt-4o
+    key_source: [system]
+    deployments:
+      - {name: primary, base_url: "https://api.openai.com/v1", api_key_env: A, weight: 3}
+      - {name: azure-eu, provider: azure, base_url: "https://x.openai.azure.com", deployment: gpt4o, api_version: "2024-10-21", api_key_env: B}
+"#;
+    let catalog = Catalog::parse(yaml, |_| None).unwrap();
+    let model = catalog.get("gpt-main").unwrap();
+    let sent = |i: usize| {
+        let d = &model.deployments[i];
+        authorize(
+            d,
+            &reqwest::Method::POST,
+            d.upstream_url.clone(),
+            Bytes::from_static(b"{}"),
+            "k",
+            &HeaderMap::new(),
+        )
+        .unwrap()
+    };
+    let (openai, azure) = (sent(0), sent(1));
+    assert_eq!(header(&openai, "authorization"), Some("Bearer k"));
+    assert_eq!(openai.url.as_str(), "https://api.openai.com/v1/chat/completions");
+    assert_eq!(header(&azure, "api-key"), Some("k"));
+    assert!(azure.headers.get("authorization").is_none());
+    assert_eq!(
+        azure.url.as_str(),
+        "https://x.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"
+    );
 }
 
 #[test]
