@@ -34,6 +34,7 @@ mod llm_proxy;
 mod malformed;
 mod metrics;
 mod nats_cluster;
+mod openapi_coverage;
 mod oidc;
 mod ports;
 mod process;

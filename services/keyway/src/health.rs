@@ -77,15 +77,21 @@ pub(crate) fn router(readiness: Arc<Readiness>) -> Router {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "ok", body = String)))]
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "ok", body = String, example = json!("ok"))))]
 pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Each dependency's state. 503 only when this process cannot serve its role.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
-    (status = 200, description = "Ready or degraded", body = ReadyReport),
-    (status = 503, description = "Cannot serve its role", body = ReadyReport)))]
+    (status = 200, description = "Ready or degraded", body = ReadyReport, example = json!({
+        "status": "ready", "services": ["gateway", "keys", "projector"],
+        "checks": {"postgres": "ok", "nats": "ok", "jetstream_streams": "ok"},
+        "usage_spool": {"pending_bytes": 0, "dropped": 0, "published": 21, "spooled": 0, "quarantined": []}})),
+    (status = 503, description = "Cannot serve its role", body = ReadyReport, example = json!({
+        "status": "unavailable", "services": ["keys"],
+        "checks": {"postgres": "down", "nats": "ok", "jetstream_streams": "ok"}}))))]
 pub(crate) async fn readyz(State(r): State<Arc<Readiness>>) -> (StatusCode, Json<ReadyReport>) {
     let postgres = match &r.db {
         None => "not_used",

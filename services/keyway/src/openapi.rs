@@ -38,6 +38,16 @@ impl Modify for SecuritySchemes {
             "x_api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
         );
+        // OpenAPI has no HMAC scheme; an API-key header with the recipe in
+        // its description is the usual way to name a signed webhook's auth.
+        components.add_security_scheme(
+            "keycloak_signature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-keyway-signature",
+                "`v1=` + hex HMAC-SHA256(`KEYWAY_KEYCLOAK_WEBHOOK_SECRET`, \"<x-keyway-timestamp>.<raw body>\"); \
+                 the timestamp must be within five minutes of Keyway's clock (docs/identity.md)",
+            ))),
+        );
     }
 }
 

@@ -14,6 +14,7 @@
 //! `page` (with `cursor`) is the one pagination contract of every list.
 
 pub mod cursor;
+pub mod examples;
 mod nul;
 pub mod page;
 

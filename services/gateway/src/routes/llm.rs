@@ -21,6 +21,8 @@ use crate::{
     request_body(content = super::schemas::ChatCompletionRequest, description = "An OpenAI chat completion request"),
     responses(
         (status = 200, description = "The completion, as JSON or as `text/event-stream` when `stream` is true (OpenAI's chunks and `data: [DONE]`, also for translated models)",
+            content((super::schemas_openai::ChatCompletion = "application/json"),
+                (super::schemas_openai::ChatCompletionChunk = "text/event-stream")),
             headers(("x-keyway-dropped-params" = String, description = "Parameters dropped because the model's wire cannot express them (models with `drop_unsupported: true`)"))),
         (status = 400, description = "Invalid request, a parameter that does not translate to the model's wire (`KW-TRANSLATE-001`), a model not served to OpenAI clients (`KW-MODEL-002`), or the model needs a provider key (`KW-KEY-001`)"),
         (status = 401),
@@ -43,7 +45,7 @@ pub(crate) async fn chat_completions(
 /// Creates embeddings (OpenAI wire format).
 #[utoipa::path(post, path = "/v1/embeddings", tag = "llm",
     request_body(content = super::schemas::EmbeddingsRequest, description = "An OpenAI embeddings request"),
-    responses((status = 200, description = "The embeddings"), (status = 400), (status = 401), (status = 404)),
+    responses((status = 200, description = "The embeddings", body = super::schemas_openai::Embeddings), (status = 400), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub(crate) async fn embeddings(
     State(gw): State<Arc<Gateway>>,
@@ -62,6 +64,8 @@ pub(crate) async fn embeddings(
     request_body(content = super::schemas::MessagesRequest, description = "An Anthropic messages request"),
     responses(
         (status = 200, description = "The message, as JSON or as `text/event-stream` (Anthropic's `message_start` … `message_stop`, also for translated models)",
+            content((super::schemas_anthropic::Message = "application/json"),
+                (super::schemas_anthropic::MessageStreamEvent = "text/event-stream")),
             headers(("x-keyway-dropped-params" = String, description = "Parameters dropped because the model's wire cannot express them (models with `drop_unsupported: true`)"))),
         (status = 400, description = "Invalid request, a parameter that does not translate to the model's wire (`KW-TRANSLATE-001`), or a model not served to Anthropic clients (`KW-MODEL-002`)"),
         (status = 401), (status = 404)),

@@ -7,4 +7,7 @@ pub(crate) mod llm_handle;
 pub(crate) mod models;
 pub(crate) mod responses;
 mod schemas;
+mod schemas_anthropic;
+mod schemas_openai;
+mod schemas_responses;
 mod stored;

@@ -12,7 +12,11 @@ use crate::{Gateway, auth::Authed, catalog::Model};
 /// Lists the models the caller may use.
 #[utoipa::path(get, path = "/v1/models", tag = "llm",
     params(("anthropic-version" = Option<String>, Header, description = "When present, the answer is Anthropic-shaped")),
-    responses((status = 200, description = "The models; each has `keyway: {key_source, key_required}`"), (status = 401)),
+    responses((status = 200, description = "The models; each has `keyway: {key_source, key_required}`",
+        body = super::schemas_openai::ModelList,
+        example = json!({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 0,
+            "owned_by": "openai", "keyway": {"key_source": ["user", "system"], "key_required": false}}]})),
+        (status = 401)),
     security(("bearer" = []), ("x_api_key" = [])))]
 pub(crate) async fn list_models(
     State(gw): State<Arc<Gateway>>,

@@ -41,7 +41,9 @@ pub(crate) fn router() -> Router<Arc<Gateway>> {
 #[utoipa::path(post, path = "/v1/responses", tag = "llm",
     request_body(content = super::schemas::ResponsesRequest, description = "An OpenAI Responses API request"),
     responses(
-        (status = 200, description = "The response object, or `text/event-stream` of `response.*` events when `stream` is true"),
+        (status = 200, description = "The response object, or `text/event-stream` of `response.*` events when `stream` is true",
+            content((super::schemas_responses::ResponseObject = "application/json"),
+                (super::schemas_responses::ResponseStreamEvent = "text/event-stream"))),
         (status = 400, description = "Invalid request (KW-REQ-001, KW-REQ-002), a parameter the Responses API bridge cannot translate (KW-TRANSLATE-001), the model is served on another route (KW-MODEL-002), or it needs a provider key (KW-KEY-001)"),
         (status = 401),
         (status = 404),
@@ -63,7 +65,9 @@ pub(crate) async fn create(
 #[utoipa::path(get, path = "/v1/responses/{id}", tag = "llm",
     params(("id" = String, Path, description = "The response id, e.g. `resp_…`")),
     responses(
-        (status = 200, description = "The response object (or its events replayed, with `stream=true`)"),
+        (status = 200, description = "The response object (or its events replayed, with `stream=true`)",
+            content((super::schemas_responses::ResponseObject = "application/json"),
+                (super::schemas_responses::ResponseStreamEvent = "text/event-stream"))),
         (status = 401),
         (status = 404, description = "No response with this id was created by the caller's tenant (`KW-RESP-001`)"),
     ),
@@ -91,7 +95,7 @@ pub(crate) async fn retrieve(
 #[utoipa::path(delete, path = "/v1/responses/{id}", tag = "llm",
     params(("id" = String, Path, description = "The response id")),
     responses(
-        (status = 200, description = "`{id, object: \"response\", deleted: true}`"),
+        (status = 200, description = "The response was deleted", body = super::schemas_responses::ResponseDeleted),
         (status = 401),
         (status = 404, description = "No response with this id was created by the caller's tenant (`KW-RESP-001`)"),
     ),
@@ -119,7 +123,7 @@ pub(crate) async fn delete(
 #[utoipa::path(get, path = "/v1/responses/{id}/input_items", tag = "llm",
     params(("id" = String, Path, description = "The response id")),
     responses(
-        (status = 200, description = "A list of input items"),
+        (status = 200, description = "A list of input items", body = super::schemas_responses::InputItemList),
         (status = 401),
         (status = 404, description = "No response with this id was created by the caller's tenant (`KW-RESP-001`)"),
     ),
@@ -147,7 +151,7 @@ pub(crate) async fn input_items(
 #[utoipa::path(post, path = "/v1/responses/{id}/cancel", tag = "llm",
     params(("id" = String, Path, description = "The response id")),
     responses(
-        (status = 200, description = "The cancelled response"),
+        (status = 200, description = "The cancelled response", body = super::schemas_responses::ResponseObject),
         (status = 400, description = "The upstream refused (KW-UP-001), e.g. the response was not created with `background: true`"),
         (status = 401),
         (status = 404, description = "No response with this id was created by the caller's tenant (`KW-RESP-001`)"),
@@ -177,7 +181,7 @@ pub(crate) async fn cancel(
 #[utoipa::path(post, path = "/v1/responses/input_tokens", tag = "llm",
     request_body(content = super::schemas::ResponsesRequest, description = "The request whose input is counted"),
     responses(
-        (status = 200, description = "`{object: \"response.input_tokens\", input_tokens}`"),
+        (status = 200, description = "The input's token count", body = super::schemas_responses::InputTokens),
         (status = 400), (status = 401), (status = 404),
     ),
     security(("bearer" = [])))]
@@ -197,7 +201,7 @@ pub(crate) async fn input_tokens(
 /// Anthropic-shaped.
 #[utoipa::path(post, path = "/v1/messages/count_tokens", tag = "llm",
     request_body(content = super::schemas::MessagesRequest, description = "The messages request whose input is counted"),
-    responses((status = 200, description = "`{input_tokens}`"), (status = 400), (status = 401), (status = 404)),
+    responses((status = 200, description = "The input's token count", body = super::schemas_anthropic::MessageTokenCount), (status = 400), (status = 401), (status = 404)),
     security(("x_api_key" = [])))]
 pub(crate) async fn count_tokens(
     State(gw): State<Arc<Gateway>>,
@@ -214,7 +218,9 @@ pub(crate) async fn count_tokens(
 #[utoipa::path(post, path = "/v1/completions", tag = "llm",
     request_body(content = super::schemas::CompletionRequest, description = "An OpenAI legacy completions request"),
     responses(
-        (status = 200, description = "The completion, as JSON or `text/event-stream`"),
+        (status = 200, description = "The completion, as JSON or `text/event-stream` of completions with the next piece of `text` each, ending with `data: [DONE]`",
+            content((super::schemas_openai::TextCompletion = "application/json"),
+                (super::schemas_openai::TextCompletion = "text/event-stream"))),
         (status = 400, description = "Invalid request (KW-REQ-001, KW-REQ-002), or the model is not a completion model (KW-MODEL-002)"),
         (status = 401), (status = 404),
     ),

@@ -11,6 +11,8 @@ use utoipa::ToSchema;
 
 /// An OpenAI chat completion request.
 #[derive(ToSchema)]
+#[schema(example = json!({"model": "gpt-4o-mini", "messages": [
+    {"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hello"}], "max_tokens": 256}))]
 pub(crate) struct ChatCompletionRequest {
     /// A model of the catalog (`GET /v1/models`).
     #[schema(min_length = 1)]
@@ -28,6 +30,7 @@ pub(crate) struct ChatCompletionRequest {
 
 /// An OpenAI embeddings request.
 #[derive(ToSchema)]
+#[schema(example = json!({"model": "text-embedding-3-small", "input": "The food was delicious."}))]
 pub(crate) struct EmbeddingsRequest {
     #[schema(min_length = 1)]
     model: String,
@@ -37,6 +40,8 @@ pub(crate) struct EmbeddingsRequest {
 
 /// An Anthropic messages request.
 #[derive(ToSchema)]
+#[schema(example = json!({"model": "claude-sonnet-4-5", "max_tokens": 1024,
+    "messages": [{"role": "user", "content": "Hello"}]}))]
 pub(crate) struct MessagesRequest {
     #[schema(min_length = 1)]
     model: String,
@@ -49,6 +54,8 @@ pub(crate) struct MessagesRequest {
 
 /// An OpenAI Responses API request.
 #[derive(ToSchema)]
+#[schema(example = json!({"model": "gpt-4o-mini", "instructions": "You are terse.", "input": "Hello",
+    "max_output_tokens": 256}))]
 pub(crate) struct ResponsesRequest {
     #[schema(min_length = 1)]
     model: String,
@@ -66,6 +73,7 @@ pub(crate) struct ResponsesRequest {
 
 /// An OpenAI legacy completions request.
 #[derive(ToSchema)]
+#[schema(example = json!({"model": "gpt-3.5-turbo-instruct", "prompt": "Say this is a test", "max_tokens": 16}))]
 pub(crate) struct CompletionRequest {
     #[schema(min_length = 1)]
     model: String,

@@ -68,7 +68,7 @@ pub(crate) async fn get(
 
 /// Revokes a key; every gateway refuses it within about a second.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/api-keys/{key_id}", tag = "api-keys",
-    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+    responses((status = 204, description = "Revoked; the key stops working"), (status = 404)), security(("bearer" = [])))]
 pub(crate) async fn revoke(
     State(s): Svc,
     p: Principal,

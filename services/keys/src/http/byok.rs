@@ -87,7 +87,7 @@ pub(crate) async fn set(
 
 /// Deletes the key; gateways stop using it within about a second.
 #[utoipa::path(delete, path = "/api/v1/byok/keys/{provider}", operation_id = "delete_byok_key", tag = "byok", params(ByokQuery),
-    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted; the sealed key is gone"), (status = 404)), security(("bearer" = [])))]
 pub(crate) async fn delete(
     State(s): Svc,
     p: Principal,

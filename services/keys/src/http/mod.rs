@@ -7,6 +7,8 @@ mod admin;
 mod api_keys;
 mod audit;
 mod byok;
+pub(crate) mod examples;
+use examples::Examples;
 pub mod internal;
 mod tenants;
 
@@ -143,6 +145,7 @@ impl FromRequestParts<Arc<KeyService>> for Principal {
         (name = "byok", description = "Bring-your-own provider keys, sealed under the tenant's data key"),
         (name = "audit", description = "Who changed which key, and when; never secrets"),
         (name = "admin", description = "Key rotation and crypto-shredding"),
-    )
+    ),
+    modifiers(&Examples)
 )]
 pub struct KeysApi;

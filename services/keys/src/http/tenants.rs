@@ -71,7 +71,7 @@ pub(crate) async fn update_tenant(
 
 /// Deletes a tenant and crypto-shreds its secrets (platform admins).
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}", tag = "tenants",
-    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted, with its users, keys and secrets"), (status = 404)), security(("bearer" = [])))]
 pub(crate) async fn delete_tenant(
     State(s): Svc,
     p: Principal,
@@ -148,7 +148,7 @@ pub(crate) async fn update_user(
 
 /// Deletes a user, with their API keys and BYOK keys.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenant_id}/users/{user_id}", tag = "tenants",
-    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted, with the user's API keys and BYOK keys"), (status = 404)), security(("bearer" = [])))]
 pub(crate) async fn delete_user(
     State(s): Svc,
     p: Principal,

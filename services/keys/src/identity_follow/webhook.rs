@@ -28,6 +28,7 @@ use keyway_common::{
 use serde::{Deserialize, Serialize};
 
 use super::{FollowError, Follower, Source, keycloak::AdminEvent};
+use crate::http::examples::Examples;
 
 pub const PATH: &str = "/api/v1/identity/keycloak/events";
 pub const TIMESTAMP_HEADER: &str = "x-keyway-timestamp";
@@ -74,8 +75,11 @@ pub struct WebhookReceipt {
         ("x-keyway-timestamp" = String, Header, description = "Unix time in seconds when the request was signed"),
         ("x-keyway-signature" = String, Header, description = "`v1=` + hex HMAC-SHA256(secret, \"<timestamp>.<raw body>\")"),
     ),
-    request_body(content = Object, description = "An AdminEventRepresentation, or an array of them"),
-    responses((status = 200, body = WebhookReceipt), (status = 401), (status = 503)))]
+    request_body(content = Object, description = "An AdminEventRepresentation, or an array of them",
+        example = json!({"time": 1_796_097_800_000_i64, "realmId": "keyway", "operationType": "UPDATE",
+            "resourceType": "USER", "resourcePath": "users/8f14e45f-ceea-467a-9af7-2b1c3e5d6a70"})),
+    responses((status = 200, body = WebhookReceipt), (status = 401), (status = 503)),
+    security(("keycloak_signature" = [])))]
 async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(e) = verify(&headers, &body, hook.secret.as_bytes(), now_secs()) {
         return e.into_response();
@@ -186,7 +190,8 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(receive),
-    tags((name = "identity", description = "Following Keycloak identities: the signed change webhook"))
+    tags((name = "identity", description = "Following Keycloak identities: the signed change webhook")),
+    modifiers(&Examples)
 )]
 pub struct IdentityApi;
 

@@ -41,9 +41,12 @@ pub(crate) fn router(scrape: Arc<Scrape>) -> Router {
 /// Prometheus metrics (text exposition format); see docs/observability.md.
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses(
-        (status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain", body = String),
-        (status = 401, description = "Missing or wrong token (`KW-AUTH-001`, `KW-AUTH-002`)", body = keyway_common::api::ErrorBody),
-        (status = 429, description = "Too many failed authentications from this address (`KW-AUTH-006`)", body = keyway_common::api::ErrorBody),
+        (status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain", body = String,
+            example = json!("# TYPE keyway_http_requests_total counter\nkeyway_http_requests_total{route=\"/v1/chat/completions\",method=\"POST\",status=\"200\",model=\"gpt-4o-mini\"} 42\n")),
+        (status = 401, description = "Missing or wrong token (`KW-AUTH-001`, `KW-AUTH-002`)", body = keyway_common::api::ErrorBody,
+            example = json!({"error": {"code": "KW-AUTH-002", "message": "the API key is invalid, revoked or expired"}})),
+        (status = 429, description = "Too many failed authentications from this address (`KW-AUTH-006`)", body = keyway_common::api::ErrorBody,
+            example = json!({"error": {"code": "KW-AUTH-006", "message": "too many failed authentications from this address; retry in 60 s"}})),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn metrics(State(s): State<Arc<Scrape>>, request: Request) -> Response {

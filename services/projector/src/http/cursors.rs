@@ -189,7 +189,7 @@ pub(crate) struct DeleteQuery {
 /// Unregisters a billing consumer, releasing what it held back from retention.
 #[utoipa::path(delete, path = "/api/v1/usage/cursors/{name}", operation_id = "delete_cursor", tag = "usage",
     params(DeleteQuery, ("name" = String, Path, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The consumer's name")),
-    responses((status = 204), (status = 403), (status = 404, description = "KW-USAGE-002: no such cursor in the tenant")),
+    responses((status = 204, description = "Deleted; retention no longer waits for it"), (status = 403), (status = 404, description = "KW-USAGE-002: no such cursor in the tenant")),
     security(("bearer" = [])))]
 pub(crate) async fn delete(
     State(s): State<Arc<UsageState>>,

@@ -7,6 +7,8 @@
 
 mod cursors;
 mod error;
+mod examples;
+use examples::Examples;
 mod export;
 mod summary;
 mod webhooks;
@@ -152,6 +154,7 @@ pub(crate) fn require(caller: &Caller, min: Role, action: &str) -> Result<(), Us
     tags((name = "usage", description = "Usage summaries from the billing views, the CloudEvents export of the \
         ledger, the export cursors that retention respects, and signed webhooks that push the export to a \
         billing system (see docs/billing.md, \"Signed webhooks\")")),
+    modifiers(&Examples),
 )]
 pub struct UsageApi;
 

@@ -173,7 +173,7 @@ pub(crate) async fn get(
 /// stops holding retention back.
 #[utoipa::path(delete, path = "/api/v1/usage/webhooks/{id}", operation_id = "delete_webhook", tag = "usage", params(TenantQuery,
         ("id" = String, Path, description = "The webhook id")),
-    responses((status = 204), (status = 403, description = "KW-AUTH-003"),
+    responses((status = 204, description = "Deleted; deliveries stop"), (status = 403, description = "KW-AUTH-003"),
         (status = 404, description = "KW-USAGE-002")),
     security(("bearer" = [])))]
 pub(crate) async fn delete(
