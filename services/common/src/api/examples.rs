@@ -6,10 +6,7 @@
 //! (tests/e2e/openapi_coverage.rs) checks each one against its schema.
 
 use serde_json::{Value, json};
-use utoipa::openapi::{
-    Content, OpenApi, RefOr, Schema,
-    schema::ArrayItems,
-};
+use utoipa::openapi::{Content, OpenApi, RefOr, Schema, schema::ArrayItems};
 
 /// One type's example.
 pub struct Example {
@@ -93,7 +90,8 @@ fn example_of(schema: &RefOr<Schema>, examples: &[Example]) -> Option<(Value, &'
 #[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use utoipa::openapi::{
-        ContentBuilder, OpenApiBuilder, PathItem, Ref, ResponseBuilder, path::{HttpMethod, OperationBuilder},
+        ContentBuilder, OpenApiBuilder, PathItem, Ref, ResponseBuilder,
+        path::{HttpMethod, OperationBuilder},
         schema::ArrayBuilder,
     };
 
@@ -101,7 +99,10 @@ mod tests {
 
     fn answering(schema: RefOr<Schema>) -> OpenApi {
         let response = ResponseBuilder::new()
-            .content("application/json", ContentBuilder::new().schema(Some(schema)).build())
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(schema)).build(),
+            )
             .build();
         let operation = OperationBuilder::new().response("200", response).build();
         let mut doc = OpenApiBuilder::new().build();
@@ -113,7 +114,9 @@ mod tests {
 
     fn example_and_answer(doc: &OpenApi) -> (Value, String) {
         let op = doc.paths.paths["/x"].get.as_ref().unwrap();
-        let RefOr::T(response) = &op.responses.responses["200"] else { panic!() };
+        let RefOr::T(response) = &op.responses.responses["200"] else {
+            panic!()
+        };
         let content = &response.content["application/json"];
         (content.example.clone().unwrap(), response.description.clone())
     }
@@ -127,7 +130,10 @@ mod tests {
         }];
         let mut one = answering(Ref::from_schema_name("Thing").into());
         attach(&mut one, &examples);
-        assert_eq!(example_and_answer(&one), (json!({"id": "t1"}), "The thing".into()));
+        assert_eq!(
+            example_and_answer(&one),
+            (json!({"id": "t1"}), "The thing".into())
+        );
         let mut page = answering(Ref::from_schema_name("Page_Thing").into());
         attach(&mut page, &examples);
         let (value, answer) = example_and_answer(&page);

@@ -156,5 +156,8 @@ fn admin() -> Vec<Example> {
 }
 
 pub(crate) fn examples() -> Vec<Example> {
-    [tenants(), api_keys(), byok(), admin()].into_iter().flatten().collect()
+    [tenants(), api_keys(), byok(), admin()]
+        .into_iter()
+        .flatten()
+        .collect()
 }
