@@ -9,10 +9,11 @@ PORTKEY_VERSION=1.15.2
 PORTKEY_DIR=${BENCH_PORTKEY_DIR:-$HOME/.cache/keyway/portkey}
 PORTKEY_JS="$PORTKEY_DIR/node_modules/@portkey-ai/gateway/build/start-server.js"
 
+# 1.82.7 and 1.82.8 were compromised releases: never install them.
 install_litellm() {
     [[ -x "$LITELLM_VENV/bin/litellm" ]] && return
     log "installing litellm[proxy] into $LITELLM_VENV (PyPI)"
-    python3 -m venv "$LITELLM_VENV" && "$LITELLM_VENV/bin/pip" install -q 'litellm[proxy]' \
+    python3 -m venv "$LITELLM_VENV" && "$LITELLM_VENV/bin/pip" install -q 'litellm[proxy]!=1.82.7,!=1.82.8' \
         || die "cannot install litellm[proxy] into $LITELLM_VENV"
 }
 
