@@ -3,7 +3,9 @@
 -- Settings come from the environment (bench/proxy.sh sets them):
 --   BENCH_MODEL   model name in the body ("mock-model" direct, "bench-gpt" proxied)
 --   BENCH_STREAM  "true" adds "stream": true (SSE), anything else is non-stream
--- The Authorization and Content-Type headers are passed with wrk -H.
+--   BENCH_PORTKEY_HOST  when set (Portkey rows only): the upstream base URL
+--                 Portkey's gateway forwards to, sent with x-portkey-provider: openai
+-- The Authorization header is passed with wrk -H.
 --
 -- done() prints one machine-readable line that proxy.sh parses; wrk's own
 -- --latency report is kept in the log for humans.
@@ -13,6 +15,13 @@ local stream = os.getenv("BENCH_STREAM") == "true"
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+-- Portkey's open-source gateway keeps no model catalog: each request names
+-- the provider and the upstream it goes to.
+local portkey_host = os.getenv("BENCH_PORTKEY_HOST") or ""
+if portkey_host ~= "" then
+  wrk.headers["x-portkey-provider"] = "openai"
+  wrk.headers["x-portkey-custom-host"] = portkey_host
+end
 wrk.body = string.format(
   '{"model":"%s","messages":[{"role":"user","content":"Say hello to the benchmark."}]%s}',
   model,

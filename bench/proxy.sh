@@ -21,10 +21,14 @@
 #                            pure pass-through proxy (no auth, no parsing, no
 #                            billing, no access log): the ceiling any proxy can
 #                            reach on these shared cores. "none" skips it.
-#         BENCH_COMPARE      "litellm": also load the mock through LiteLLM's proxy
-#                            (2 workers, no database) in the same run. Installs
-#                            litellm[proxy] from PyPI into BENCH_LITELLM_VENV
+#         BENCH_COMPARE      comma list of peers to load in the same run:
+#                            "litellm": LiteLLM's proxy (2 workers, no database);
+#                            installs litellm[proxy] from PyPI into BENCH_LITELLM_VENV
 #                            (default ~/.cache/keyway/litellm-venv) if missing.
+#                            "portkey": Portkey's open-source gateway 1.15.2 (npm
+#                            @portkey-ai/gateway, one node process); installed into
+#                            BENCH_PORTKEY_DIR (default ~/.cache/keyway/portkey).
+#                            e.g. BENCH_COMPARE=litellm,portkey
 #         BENCH_USAGE_BATCH  "compare" (default): a second keyway with usage
 #                            batching off (KEYWAY_USAGE_BATCH_MAX=1) runs in
 #                            the same run as row "unbatched", so the billing
@@ -35,7 +39,9 @@
 #         CARGO_TARGET_DIR   default $HOME/.cache/keyway/target
 # Needs:  Postgres on 127.0.0.1:5432 (user postgres, trust) and NATS on
 #         127.0.0.1:4222; installs wrk (and nginx for the reference row) with
-#         apt-get if they are missing.
+#         apt-get if they are missing; node and npm for the Portkey row.
+# Shared set-up (isolation, build, mock, keyway, cleanup) is in bench/lib.sh,
+# the peers' install and start-up in bench/peers.sh.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -53,184 +59,42 @@ REFERENCE=${BENCH_REFERENCE:-nginx}
 COMPARE=${BENCH_COMPARE:-}
 USAGE_BATCH=${BENCH_USAGE_BATCH:-compare}
 [[ "$USAGE_BATCH" == compare || "$USAGE_BATCH" == default ]] || { echo "BENCH_USAGE_BATCH must be compare or default" >&2; exit 2; }
-LITELLM_VENV=${BENCH_LITELLM_VENV:-$HOME/.cache/keyway/litellm-venv}
-[[ -z "$COMPARE" || "$COMPARE" == litellm ]] || { echo "BENCH_COMPARE must be litellm or empty" >&2; exit 2; }
+COMPARE_LITELLM=0 COMPARE_PORTKEY=0
+for peer in ${COMPARE//,/ }; do
+    case "$peer" in
+        litellm) COMPARE_LITELLM=1 ;;
+        portkey) COMPARE_PORTKEY=1 ;;
+        *) echo "BENCH_COMPARE is a comma list of litellm and portkey, not '$COMPARE'" >&2; exit 2 ;;
+    esac
+done
 [[ "$REFERENCE" == nginx || "$REFERENCE" == none ]] || { echo "BENCH_REFERENCE must be nginx or none" >&2; exit 2; }
 TARGET=0.50
 
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/keyway/target}
-PREBUILT_BIN=${KEYWAY_BIN:-}
-
-# Isolation: nothing from the caller's shell may leak into the two servers,
-# and nothing of theirs may collide with another stack on this machine.
-while read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(KEYWAY_|MOCK_LLM_)' || true)
-unset RUST_LOG
-DB_NAME="keyway_bench_$$"
-ADMIN_KEY="kwbench-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
-SYSTEM_KEY="sk-bench-system-key"
-NATS_PREFIX="kwbench$$"
-
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# --- cleanup -----------------------------------------------------------------
-WORK=""
-PIDS=()
-cleanup() {
-    local rc=$?
-    set +e
-    (( rc != 0 )) && [[ -n "$WORK" ]] && dump_logs
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
-    for suffix in "" _unbatched; do
-        psql -h 127.0.0.1 -U postgres -qtAc "DROP DATABASE IF EXISTS $DB_NAME$suffix WITH (FORCE)" >/dev/null 2>&1 \
-            || log "warning: could not drop database $DB_NAME$suffix"
-        # Every run publishes hundreds of thousands of usage events: leave
-        # none of them behind in the shared NATS.
-        local prefix="${NATS_PREFIX^^}${suffix^^}"
-        python3 "$HERE/keys_bench.py" delete-streams "${prefix}_USAGE" "${prefix}_KEYS" >/dev/null 2>&1 \
-            || log "warning: could not delete the JetStream streams of prefix $prefix"
-    done
-    if [[ -n "$WORK" && -d "$WORK" ]]; then
-        if [[ "$KEEP" == 1 || $rc -ne 0 ]]; then
-            log "logs kept in $WORK"
-        else
-            rm -rf "$WORK"
-        fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# --- prerequisites -----------------------------------------------------------
-ensure_pkg() { # ensure_pkg <command> <debian package>
-    command -v "$1" >/dev/null && return
-    local sudo=""
-    [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && sudo="sudo"
-    log "$1 not found; installing $2 with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get install -y "$2" >/dev/null 2>&1 \
-        || { $sudo apt-get update >/dev/null && $sudo apt-get install -y "$2" >/dev/null; } \
-        || die "cannot install $2 (apt-get install -y $2)"
-    command -v "$1" >/dev/null || die "$1 still not on PATH after installing $2"
-}
-
-free_ports() { # prints five distinct free TCP ports on 127.0.0.1
-    python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(5)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-EOF
-}
-
-wait_until() { # wait_until <deadline-s> <pid> <what> <command...>
-    local limit=$1 deadline=$(( SECONDS + $1 )) pid=$2 what=$3
-    shift 3
-    until "$@" 2>/dev/null; do
-        kill -0 "$pid" 2>/dev/null || die "$what exited during start-up"
-        (( SECONDS < deadline )) || die "$what not ready after ${limit}s"
-        sleep 0.2
-    done
-}
-
-keyway_ready() { # keyway_ready <base>: /readyz answers 200 with status "ready" (not "degraded")
-    curl -fsS --max-time 2 "$1/readyz" 2>/dev/null | grep -q '"status":"ready"'
-}
-
-dump_logs() {
-    for f in "$WORK"/mock.err "$WORK"/keyway.err "$WORK"/keyway-unbatched.err "$WORK"/nginx.err "$WORK"/litellm.err; do
-        [[ -s "$f" ]] && { log "--- tail of $f"; tail -n 20 "$f" >&2; }
-    done
-    return 0
-}
-
-# CPU time (seconds, all threads) consumed so far by a process and its
-# children (nginx's workers are children of its master).
-proc_cpu() {
-    local tck pids
-    tck=$(getconf CLK_TCK)
-    pids=$(echo "$1"; pgrep -P "$1" || true)
-    for p in $pids; do sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null; done \
-        | awk -v t="$tck" '{ s += $12 + $13 } END { printf "%.3f", s / t }'
-}
-# Busy CPU seconds of the whole machine so far (all cores; idle+iowait excluded).
-host_busy() {
-    local tck
-    tck=$(getconf CLK_TCK)
-    awk -v t="$tck" '/^cpu /{ b=0; for (i=2; i<=NF; i++) if (i!=5 && i!=6) b+=$i; printf "%.3f", b/t }' /proc/stat
-}
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+# shellcheck source=bench/peers.sh
+. "$HERE/peers.sh"
 
 # --- build and start ---------------------------------------------------------
 ensure_pkg wrk wrk
 [[ "$REFERENCE" == nginx ]] && { PATH="$PATH:/usr/sbin"; ensure_pkg nginx nginx-light; }
 command -v python3 >/dev/null || die "python3 is needed to pick free ports"
-if [[ "$COMPARE" == litellm && ! -x "$LITELLM_VENV/bin/litellm" ]]; then
-    log "installing litellm[proxy] into $LITELLM_VENV (PyPI)"
-    python3 -m venv "$LITELLM_VENV" && "$LITELLM_VENV/bin/pip" install -q 'litellm[proxy]' \
-        || die "cannot install litellm[proxy] into $LITELLM_VENV"
-fi
+(( COMPARE_LITELLM )) && install_litellm
+(( COMPARE_PORTKEY )) && install_portkey
 command -v psql >/dev/null || die "psql is needed to drop the bench database"
-
-if [[ -n "$PREBUILT_BIN" ]]; then
-    BIN=$PREBUILT_BIN
-else
-    log "building keyway (release) in $CARGO_TARGET_DIR"
-    (cd "$ROOT" && cargo build --release -p keyway --quiet) || die "cargo build failed"
-    BIN="$CARGO_TARGET_DIR/release/keyway"
-fi
-[[ -x "$BIN" ]] || die "no keyway binary at $BIN"
+bench_binary
 
 WORK=$(mktemp -d -t keyway-bench.XXXXXX)
-mkdir -p "$WORK/data"
-read -r MOCK_PORT GW_PORT NGINX_PORT LITELLM_PORT GW1_PORT < <(free_ports)
+read -r MOCK_PORT GW_PORT NGINX_PORT LITELLM_PORT GW1_PORT PORTKEY_PORT < <(free_ports 6)
 MOCK="http://127.0.0.1:$MOCK_PORT"
 GW="http://127.0.0.1:$GW_PORT"
 GW1="http://127.0.0.1:$GW1_PORT"
 NGINX="http://127.0.0.1:$NGINX_PORT"
 LITELLM="http://127.0.0.1:$LITELLM_PORT"
-LITELLM_KEY="sk-litellm-bench-master-key"
+PORTKEY="http://127.0.0.1:$PORTKEY_PORT"
 
-cat >"$WORK/models.yaml" <<EOF
-models:
-  bench-gpt:
-    provider: openai
-    upstream_model: mock-model
-    base_url: $MOCK/v1
-    key_source: [system]
-    api_key_env: BENCH_SYSTEM_KEY
-    price: {input_per_mtok: 0.15, output_per_mtok: 0.60, cached_input_per_mtok: 0.075, currency: USD}
-EOF
-
-log "starting mock-llm on $MOCK (auth mode on)"
-env MOCK_LLM_REQUIRE_AUTH=true MOCK_LLM_KEYS="$SYSTEM_KEY=bench" MOCK_LLM_CHUNKS="$MOCK_CHUNKS" KEYWAY_LOG_FORMAT=json \
-    "$BIN" mock-llm --listen "127.0.0.1:$MOCK_PORT" >/dev/null 2>"$WORK/mock.err" &
-MOCK_PID=$!
-PIDS+=("$MOCK_PID")
-
-start_keyway() { # start_keyway <port> <db> <prefix> <log name> [VAR=value...]
-    local port=$1 db=$2 prefix=$3 name=$4
-    shift 4
-    mkdir -p "$WORK/data-$name"
-    env KEYWAY_LISTEN="127.0.0.1:$port" \
-        KEYWAY_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" \
-        KEYWAY_NATS_PREFIX="$prefix" \
-        KEYWAY_DATA_DIR="$WORK/data-$name" \
-        KEYWAY_ADMIN_KEY="$ADMIN_KEY" \
-        KEYWAY_LOG_FORMAT=json \
-        KEYWAY_MODELS="$WORK/models.yaml" \
-        KEYWAY_MOCK=false \
-        BENCH_SYSTEM_KEY="$SYSTEM_KEY" \
-        "$@" "$BIN" up >/dev/null 2>"$WORK/$name.err" &
-}
+write_models "$MOCK"
+start_mock "$MOCK_PORT" "$MOCK_CHUNKS"
 
 log "starting keyway up on $GW (database $DB_NAME, NATS prefix $NATS_PREFIX, usage batching: defaults)"
 start_keyway "$GW_PORT" "$DB_NAME" "$NATS_PREFIX" keyway
@@ -284,57 +148,37 @@ EOF
 fi
 
 LITELLM_PID=""
-if [[ "$COMPARE" == litellm ]]; then
-    # Same model, same mock, same system key; no database, so LiteLLM bills
-    # nothing, where Keyway meters every request into its views.
-    cat >"$WORK/litellm.yaml" <<EOF
-model_list:
-  - model_name: bench-gpt
-    litellm_params:
-      model: openai/mock-model
-      api_base: $MOCK/v1
-      api_key: $SYSTEM_KEY
-general_settings:
-  master_key: $LITELLM_KEY
-EOF
-    log "starting LiteLLM proxy on $LITELLM (2 workers)"
-    env LITELLM_TELEMETRY=False LITELLM_LOCAL_MODEL_COST_MAP=True \
-        "$LITELLM_VENV/bin/litellm" --config "$WORK/litellm.yaml" --host 127.0.0.1 --port "$LITELLM_PORT" \
-        --num_workers 2 >/dev/null 2>"$WORK/litellm.err" &
-    LITELLM_PID=$!
-    PIDS+=("$LITELLM_PID")
-fi
+(( COMPARE_LITELLM )) && start_litellm "$LITELLM_PORT" "$MOCK"
+PORTKEY_PID=""
+(( COMPARE_PORTKEY )) && start_portkey "$PORTKEY_PORT"
 
 wait_until 30 "$MOCK_PID" "mock-llm" curl -fsS --max-time 2 -o /dev/null "$MOCK/healthz"
 [[ -n "$NGINX_PID" ]] && wait_until 30 "$NGINX_PID" "nginx" curl -fsS --max-time 2 -o /dev/null "$NGINX/healthz"
 wait_until 120 "$GW_PID" "keyway" keyway_ready "$GW"
 [[ -n "$GW1_PID" ]] && wait_until 120 "$GW1_PID" "keyway (unbatched)" keyway_ready "$GW1"
 [[ -n "$LITELLM_PID" ]] && wait_until 180 "$LITELLM_PID" "litellm" curl -fsS --max-time 5 -o /dev/null "$LITELLM/health/liveliness"
+[[ -n "$PORTKEY_PID" ]] && wait_until 60 "$PORTKEY_PID" "portkey" curl -fsS --max-time 5 -o /dev/null "$PORTKEY/"
 log "servers ready"
 
 # --- sanity check: one request each way, before any load ----------------------
-sanity() { # sanity <url> <key> <model>
-    local out
-    out=$(curl -sS --max-time 10 -w '\n%{http_code}' "$1/v1/chat/completions" \
-        -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
-        -d "{\"model\":\"$3\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello to the benchmark.\"}]}") \
-        || die "request to $1 failed"
-    [[ ${out##*$'\n'} == 200 ]] || { log "$out"; die "$1 answered ${out##*$'\n'}, not 200"; }
-    # The mock appends the identity of the key it saw: proves the gateway used the system key.
-    grep -q 'Authenticated as bench' <<<"$out" || { log "$out"; die "mock did not see the bench system key via $1"; }
-}
 sanity "$MOCK" "$SYSTEM_KEY" mock-model
 sanity "$GW" "$ADMIN_KEY" bench-gpt
 [[ -n "$GW1_PID" ]] && sanity "$GW1" "$ADMIN_KEY" bench-gpt
 [[ -n "$NGINX_PID" ]] && sanity "$NGINX" "$SYSTEM_KEY" mock-model
 [[ -n "$LITELLM_PID" ]] && sanity "$LITELLM" "$LITELLM_KEY" bench-gpt
+# Portkey forwards the Authorization header to the upstream as is: the system key.
+PORTKEY_STREAM_SKIP=""
+if [[ -n "$PORTKEY_PID" ]]; then
+    sanity "$PORTKEY" "$SYSTEM_KEY" mock-model -H 'x-portkey-provider: openai' -H "x-portkey-custom-host: $MOCK/v1"
+    PORTKEY_STREAM_SKIP=$(portkey_stream_probe "$PORTKEY" "$MOCK/v1")
+    [[ -n "$PORTKEY_STREAM_SKIP" ]] && log "Portkey stream row skipped: $PORTKEY_STREAM_SKIP"
+fi
 log "sanity requests OK (every path reaches the mock with the system key)"
 
 # --- header --------------------------------------------------------------------
 NCPU=$(nproc)
 # How busy is the machine before we load it? Other work skews every figure.
-b0=$(host_busy); sleep 2; b1=$(host_busy)
-IDLE_BUSY=$(awk -v a="$b0" -v b="$b1" 'BEGIN{printf "%.2f", (b-a)/2}')
+IDLE_BUSY=$(busy_before)
 CPU_MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 MEM_GIB=$(awk '/^MemTotal/{printf "%.0f", $2/1048576}' /proc/meminfo)
 cat <<EOF
@@ -349,7 +193,8 @@ Keyway proxy benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')
   direct  : $MOCK  (mock-llm, auth mode, model mock-model, stream deltas: ${MOCK_CHUNKS:-one per word})
   proxied : $GW  (keyway up -> same mock, model bench-gpt, system key; usage batching on, the defaults)
   unbatched: $([[ -n "$GW1_PID" ]] && echo "$GW1  (a second keyway up, usage batching off: KEYWAY_USAGE_BATCH_MAX=1)" || echo "skipped (BENCH_USAGE_BATCH=default)")
-  litellm : $([[ -n "$LITELLM_PID" ]] && echo "$LITELLM  (LiteLLM $("$LITELLM_VENV/bin/pip" show litellm 2>/dev/null | sed -n 's/^Version: //p'), 2 workers, no database -> same mock)" || echo "skipped (BENCH_COMPARE=litellm adds it)")
+  litellm : $([[ -n "$LITELLM_PID" ]] && echo "$LITELLM  (LiteLLM $(litellm_version), 2 workers, no database -> same mock)" || echo "skipped (BENCH_COMPARE=litellm adds it)")
+  portkey : $([[ -n "$PORTKEY_PID" ]] && echo "$PORTKEY  (Portkey gateway $PORTKEY_VERSION, one node process, custom host -> same mock)" || echo "skipped (BENCH_COMPARE=portkey adds it)")
   nginx   : $([[ -n "$NGINX_PID" ]] && echo "$NGINX  (nginx pass-through -> same mock; reference: a proxy doing nothing but proxying)" || echo "skipped (BENCH_REFERENCE=none)")
 
 EOF
@@ -372,6 +217,8 @@ run() { # run <label> <base-url> <key> <model> <stream:true|false> [proxy pid]
     local label=$1 url="$2/v1/chat/completions" key=$3 model=$4 stream=$5 proxy_pid=${6:-}
     local wrk_args=(-t"$THREADS" -c"$CONNS" --timeout 10s -s "$LUA" -H "Authorization: Bearer $key" "$url")
 
+    # Only the Portkey rows set PORTKEY_HOST: chat.lua then adds Portkey's routing headers.
+    export BENCH_PORTKEY_HOST=${PORTKEY_HOST:-}
     BENCH_MODEL=$model BENCH_STREAM=$stream wrk -d"$WARMUP" "${wrk_args[@]}" >"$WORK/$label.warmup.log" 2>&1 \
         || { cat "$WORK/$label.warmup.log" >&2; die "wrk warm-up failed for $label"; }
 
@@ -422,6 +269,7 @@ PATHS=(direct proxied)
 [[ -n "$GW1_PID" ]] && PATHS+=(unbatched)
 [[ -n "$NGINX_PID" ]] && PATHS+=(nginx)
 [[ -n "$LITELLM_PID" ]] && PATHS+=(litellm)
+[[ -n "$PORTKEY_PID" ]] && PATHS+=(portkey)
 for mode in nonstream stream; do
     stream=$([[ $mode == stream ]] && echo true || echo false)
     run "direct-$mode"  "$MOCK" "$SYSTEM_KEY" mock-model "$stream"
@@ -429,6 +277,8 @@ for mode in nonstream stream; do
     [[ -n "$GW1_PID" ]] && run "unbatched-$mode" "$GW1" "$ADMIN_KEY" bench-gpt "$stream" "$GW1_PID"
     [[ -n "$NGINX_PID" ]] && run "nginx-$mode" "$NGINX" "$SYSTEM_KEY" mock-model "$stream" "$NGINX_PID"
     [[ -n "$LITELLM_PID" ]] && run "litellm-$mode" "$LITELLM" "$LITELLM_KEY" bench-gpt "$stream" "$LITELLM_PID"
+    [[ -n "$PORTKEY_PID" && ( $mode == nonstream || -z "$PORTKEY_STREAM_SKIP" ) ]] \
+        && PORTKEY_HOST="$MOCK/v1" run "portkey-$mode" "$PORTKEY" "$SYSTEM_KEY" mock-model "$stream" "$PORTKEY_PID"
 done
 
 # --- report --------------------------------------------------------------------------
@@ -442,6 +292,7 @@ printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' \
 for mode in nonstream stream; do
     for path in "${PATHS[@]}"; do
         l="$path-$mode"
+        [[ -n "${R[$l.rps]:-}" ]] || { printf '| %-9s | %-10s | not run: %s\n' "$path" "$mode" "$PORTKEY_STREAM_SKIP"; continue; }
         printf '| %-9s | %-10s | %10.1f | %8s | %8s | %7s | %8s | %7s | %8s | %6s | %9s | %13s |\n' \
             "$path" "$([[ $mode == nonstream ]] && echo non-stream || echo stream)" \
             "${R[$l.rps]}" "${R[$l.p50]}" "${R[$l.p99]}" "${R[$l.non2xx]}" "${R[$l.sock]}" \
@@ -468,8 +319,17 @@ for mode in nonstream stream; do
                 n, r, t, (r >= t ? "PASS" : "FAIL"), pp-dp }'
     [[ -n "$NGINX_PID" ]] && awk -v x="${R[nginx-$mode.rps]}" -v d="${R[direct-$mode.rps]}" -v p="${R[proxied-$mode.rps]}" -v n="$name" 'BEGIN{
             printf "  reference nginx/direct (%s): %.2f   keyway/nginx: %.2f\n", n, (d > 0) ? x/d : 0, (x > 0) ? p/x : 0 }'
-    [[ -n "$LITELLM_PID" ]] && awk -v l="${R[litellm-$mode.rps]}" -v p="${R[proxied-$mode.rps]}" -v n="$name" 'BEGIN{
-            printf "  keyway/litellm (%s): %.1f x\n", n, (l > 0) ? p/l : 0 }'
+    # The peers, side by side on one line: Keyway's RPS over each peer's.
+    peers=""
+    for peer in litellm portkey; do
+        if [[ -z "${R[$peer-$mode.rps]:-}" ]]; then
+            [[ $peer == portkey && -n "$PORTKEY_PID" ]] && peers+="keyway/portkey: n/a (see above)   "
+            continue
+        fi
+        peers+=$(awk -v l="${R[$peer-$mode.rps]}" -v p="${R[proxied-$mode.rps]}" -v n="$peer" 'BEGIN{
+            printf "keyway/%s: %.1f x   ", n, (l > 0) ? p/l : 0 }')
+    done
+    [[ -n "$peers" ]] && echo "  peers ($name): $peers"
 done
 
 # A stream p50 near 40 ms with no pacing configured is not work, it is a stall.
