@@ -1,7 +1,8 @@
 //! What the OpenAPI document promises for every operation, checked on the
 //! document itself (built in-process, no server): an auth scheme, request
 //! and success bodies with schemas and examples, every error status with an
-//! example in its API's error envelope, and every example valid against its
+//! example in its API's error envelope (and every operation but liveness
+//! listing its errors as responses), and every example valid against its
 //! schema, so neither the document's coverage nor its examples can rot.
 //! schemathesis (`api_fuzz`) then checks the schemas against the server.
 
@@ -11,6 +12,11 @@ use serde_json::{Map, Value};
 /// key. (`/openapi.json` and `/docs` are public too, but are not operations
 /// of the document they serve.)
 const PUBLIC: &[(&str, &str)] = &[("get", "/healthz"), ("get", "/readyz")];
+
+/// Operations that cannot fail in a way a client sees: liveness answers 200
+/// whenever the process serves HTTP at all. Every other operation must list
+/// the errors it can return, as responses.
+const NO_ERRORS: &[(&str, &str)] = &[("get", "/healthz")];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch"];
 
@@ -119,10 +125,12 @@ fn check_request(op: &Op, gaps: &mut Vec<String>, operation: &Value) {
 fn check_responses(op: &Op, gaps: &mut Vec<String>, operation: &Value) {
     let responses = operation["responses"].as_object().cloned().unwrap_or_default();
     let mut described_success = false;
+    let mut listed_error = false;
     for (status, response) in &responses {
         let content = response.get("content").and_then(Value::as_object);
         let is_success = status.starts_with('2');
         let is_error = status.starts_with('4') || status.starts_with('5');
+        listed_error |= is_error;
         if response["description"].as_str().is_none_or(str::is_empty) {
             op.gap(gaps, format_args!("response {status} has no description"));
         }
@@ -146,6 +154,9 @@ fn check_responses(op: &Op, gaps: &mut Vec<String>, operation: &Value) {
     }
     if !described_success {
         op.gap(gaps, "no 2xx response with a body (or a bodiless 204)");
+    }
+    if !listed_error && !NO_ERRORS.contains(&(op.method, op.path)) {
+        op.gap(gaps, "lists no error response (4xx/5xx)");
     }
 }
 
@@ -212,7 +223,7 @@ fn every_operation_has_auth_schemas_examples_and_its_errors_and_every_example_fi
 }
 
 #[test]
-fn the_coverage_check_finds_a_missing_example_a_wrong_one_and_a_missing_auth() {
+fn the_coverage_check_finds_a_missing_example_a_wrong_one_a_missing_auth_and_unlisted_errors() {
     let mut doc: Value = serde_json::from_str(&keyway::openapi::document().unwrap()).unwrap();
     let op = &mut doc["paths"]["/api/v1/tenants"]["post"];
     op.as_object_mut().unwrap().remove("security");
@@ -220,12 +231,18 @@ fn the_coverage_check_finds_a_missing_example_a_wrong_one_and_a_missing_auth() {
     created.as_object_mut().unwrap().remove("example");
     let body = &mut op["requestBody"]["content"]["application/json"];
     body["example"] = serde_json::json!({"name": 42});
+    let listing = &mut doc["paths"]["/api/v1/tenants"]["get"]["responses"];
+    listing
+        .as_object_mut()
+        .unwrap()
+        .retain(|status, _| status.starts_with('2'));
     let gaps: Vec<String> = gaps_of(&doc)
         .into_iter()
-        .filter(|g| g.starts_with("POST /api/v1/tenants:"))
+        .filter(|g| g.starts_with("POST /api/v1/tenants:") || g.starts_with("GET /api/v1/tenants:"))
         .collect();
     let has = |needle: &str| gaps.iter().any(|g| g.contains(needle));
     assert!(has("no security requirement"), "{gaps:#?}");
     assert!(has("does not fit its schema at `/name`"), "{gaps:#?}");
     assert!(has("response 201 application/json has no example"), "{gaps:#?}");
+    assert!(has("GET /api/v1/tenants: lists no error response"), "{gaps:#?}");
 }
