@@ -114,7 +114,7 @@ fn azure_bedrock_and_gemini_models_serve_the_official_sdks_and_are_billed_exactl
         process.logs()
     );
     assert!(
-        report.contains("15 passed"),
+        report.contains("16 passed"),
         "not every provider test ran:\n{report}"
     );
     let logs = process.logs();

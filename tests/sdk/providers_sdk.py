@@ -197,6 +197,21 @@ def test_bedrock_converse_serves_the_anthropic_sdk_through_translation(t_claude)
     record("bedrock-llama", input=message.usage.input_tokens, output=message.usage.output_tokens)
 
 
+def test_bedrock_converse_streams_to_the_anthropic_sdk_through_translation(t_claude):
+    # ConverseStream -> OpenAI chunks -> Anthropic SSE: two translations, and
+    # the SDK's own stream helper must still build the whole message.
+    with t_claude.messages.stream(
+        model="bedrock-llama", max_tokens=64, messages=[{"role": "user", "content": "stream translated converse"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text.startswith(said("stream translated converse"))
+    assert final.content[0].text == text
+    assert final.stop_reason == "end_turn"
+    assert final.usage.input_tokens == 3 and final.usage.output_tokens == words(text)
+    record("bedrock-llama", input=final.usage.input_tokens, output=final.usage.output_tokens)
+
+
 def test_a_wrong_bedrock_signature_is_bedrocks_403_passed_through(claude):
     with pytest.raises(anthropic.PermissionDeniedError) as refused:
         claude.messages.create(model="bedrock-bad-key", max_tokens=8, messages=[{"role": "user", "content": "x"}])
