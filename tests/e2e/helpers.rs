@@ -395,3 +395,27 @@ pub(crate) async fn local_kms(stack: &TestStack) -> std::sync::Arc<dyn keyway_ke
     .await
     .unwrap()
 }
+
+/// Waits until the key service's outbox in `db_name` is empty: every
+/// key-change event it recorded is on JetStream.
+pub(crate) async fn key_outbox_drained(db_name: &str) {
+    let pool = sqlx::PgPool::connect(&pg_url(db_name))
+        .await
+        .expect("connect to the stack's database");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM key_outbox")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pending} outbox rows never reached NATS"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pool.close().await;
+}

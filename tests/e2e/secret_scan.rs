@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use reqwest::Method as M;
 
-use crate::helpers::{KeywayProcess, chat, eventually, nats_url, pg_url, random_secret};
+use crate::helpers::{KeywayProcess, chat, eventually, key_outbox_drained, nats_url, random_secret};
 
 /// One secret the stack saw, and the name a failure reports it under.
 struct Secret {
@@ -431,26 +431,7 @@ async fn no_plaintext_secret_reaches_postgres_nats_or_the_logs() {
     }
 
     // Let the outbox drain to JetStream and the logs flush.
-    let pg = pg_url(&process.isolation.db_name);
-    let pool = sqlx::PgPool::connect(&pg)
-        .await
-        .expect("connect to the stack's database");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM key_outbox")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        if pending == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{pending} outbox rows never reached NATS"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    pool.close().await;
+    key_outbox_drained(&process.isolation.db_name).await;
     let nats = async_nats::connect(nats_url()).await.expect("NATS");
     let js = async_nats::jetstream::new(nats);
     let prefix = process.isolation.nats_prefix.to_uppercase();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::{Tally, events_by_request, reconcile};
-use crate::helpers::{KeywayProcess, chat, eventually_within, nats_url, pg_url, random_secret};
+use crate::helpers::{KeywayProcess, chat, eventually_within, key_outbox_drained, nats_url, random_secret};
 
 // Generous: the first call and the checks below run on a loaded CI box.
 const TTL: Duration = Duration::from_secs(20);
@@ -55,27 +55,10 @@ async fn admin(keys: &KeywayProcess, path: &str, body: Value) -> Value {
     response.json().await.unwrap()
 }
 
-/// Waits until the key service's outbox is empty (every key-change event is
-/// on JetStream), then a moment for the gateway to consume them.
+/// Waits until every key-change event is on JetStream, then a moment for
+/// the gateway to consume them.
 async fn settle_key_changes(keys: &KeywayProcess) {
-    let pool = sqlx::PgPool::connect(&pg_url(&keys.isolation.db_name))
-        .await
-        .expect("the key service's database");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM key_outbox")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        if pending == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{pending} key-change events never left the outbox"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    key_outbox_drained(&keys.isolation.db_name).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 }
 
