@@ -15,6 +15,8 @@ mod drain;
 pub mod error;
 pub mod error_samples;
 mod first_byte;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 mod proxy;
 mod remote;

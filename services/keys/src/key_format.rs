@@ -49,8 +49,14 @@ pub fn mint(env: &str) -> MintedKey {
 /// A new secret for an existing id (rotation keeps the public id).
 pub fn mint_for_id(env: &str, id: String) -> MintedKey {
     let secret = random_base62(SECRET_LEN);
-    let full = format!("kw_{env}_{id}_{secret}{}", checksum(env, &id, &secret));
+    let full = render(env, &id, &secret);
     MintedKey { id, secret, full }
+}
+
+/// The full key for these parts, its checksum appended: what [`parse`]
+/// reads back.
+pub fn render(env: &str, id: &str, secret: &str) -> String {
+    format!("kw_{env}_{id}_{secret}{}", checksum(env, id, secret))
 }
 
 pub fn parse(presented: &str) -> Option<ParsedKey<'_>> {

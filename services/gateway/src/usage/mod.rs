@@ -7,7 +7,7 @@ mod fields;
 pub(crate) mod meter;
 pub mod publisher;
 pub mod settings;
-mod spool;
+pub(crate) mod spool;
 mod spooler;
 pub(crate) mod sse;
 mod stats;

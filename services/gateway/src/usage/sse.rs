@@ -7,7 +7,7 @@
 use bytes::{Bytes, BytesMut};
 
 /// Bytes of one stream that have not yet formed a whole event.
-pub(crate) struct EventBuffer {
+pub struct EventBuffer {
     pending: BytesMut,
     /// No event terminator starts before this offset of `pending`.
     scanned: usize,
@@ -15,7 +15,7 @@ pub(crate) struct EventBuffer {
 }
 
 impl EventBuffer {
-    pub(crate) fn new(max: usize) -> Self {
+    pub fn new(max: usize) -> Self {
         Self {
             pending: BytesMut::new(),
             scanned: 0,
@@ -23,12 +23,12 @@ impl EventBuffer {
         }
     }
 
-    pub(crate) fn push(&mut self, chunk: &[u8]) {
+    pub fn push(&mut self, chunk: &[u8]) {
         self.pending.extend_from_slice(chunk);
     }
 
     /// The next complete event, with its blank-line terminator.
-    pub(crate) fn next_event(&mut self) -> Option<BytesMut> {
+    pub fn next_event(&mut self) -> Option<BytesMut> {
         match find_end(&self.pending, self.scanned) {
             Some(end) => {
                 self.scanned = 0;
@@ -44,12 +44,12 @@ impl EventBuffer {
     }
 
     /// An unfinished event is over the cap: the upstream is not framing.
-    pub(crate) fn over_limit(&self) -> bool {
+    pub fn over_limit(&self) -> bool {
         self.pending.len() > self.max
     }
 
     /// Whatever is left (the stream ended mid-event), emptying the buffer.
-    pub(crate) fn take_rest(&mut self) -> Bytes {
+    pub fn take_rest(&mut self) -> Bytes {
         self.scanned = 0;
         self.pending.split().freeze()
     }
@@ -77,12 +77,12 @@ fn find_end(buf: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Splits every complete event off `buf`, for re-reading kept frames.
-pub(crate) fn split_events(buf: &mut BytesMut) -> impl Iterator<Item = BytesMut> + '_ {
+pub fn split_events(buf: &mut BytesMut) -> impl Iterator<Item = BytesMut> + '_ {
     std::iter::from_fn(move || find_end(buf, 0).map(|end| buf.split_to(end)))
 }
 
 /// The joined `data:` lines of one event.
-pub(crate) fn data(event: &[u8]) -> Option<String> {
+pub fn data(event: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(event).ok()?;
     let data: Vec<&str> = text
         .lines()
@@ -123,7 +123,7 @@ pub(crate) fn garbage_error(anthropic: bool) -> Bytes {
 /// without data, a comment or a bare `event:` line, is well formed too).
 /// A validating scan, nothing is built: the hot path still parses no
 /// content frame into values.
-pub(crate) fn well_formed(event: &[u8]) -> bool {
+pub fn well_formed(event: &[u8]) -> bool {
     if std::str::from_utf8(event).is_err() {
         return false;
     }

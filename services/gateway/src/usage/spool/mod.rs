@@ -13,7 +13,7 @@
 
 mod quarantine;
 mod reader;
-mod record;
+pub(crate) mod record;
 
 use std::{
     fs::{self, File, OpenOptions},

@@ -13,15 +13,15 @@
 /// The first bytes of every segment in this format.
 pub(crate) const FILE_MAGIC: &[u8; 8] = b"KWSPOOL2";
 /// The first bytes of every record.
-pub(crate) const RECORD_MAGIC: &[u8; 4] = b"KWr2";
-pub(crate) const HEADER_LEN: usize = 12;
+pub const RECORD_MAGIC: &[u8; 4] = b"KWr2";
+pub const HEADER_LEN: usize = 12;
 /// The largest payload a record may carry. A usage event is a few hundred
 /// bytes; anything near this is corruption.
-pub(crate) const MAX_RECORD: usize = 1 << 20;
+pub const MAX_RECORD: usize = 1 << 20;
 
 /// How the records of one segment are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Layout {
+pub enum Layout {
     Framed,
     /// Written by a Keyway before the framed format.
     Legacy,
@@ -29,7 +29,7 @@ pub(crate) enum Layout {
 
 /// Why a record could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fault {
+pub enum Fault {
     /// The file ends inside the record (a write cut short).
     Torn,
     /// The magic, length or CRC is wrong.
@@ -47,7 +47,7 @@ impl Fault {
 
 /// Appends one framed record to `out`. Payloads over [`MAX_RECORD`] are
 /// refused (`false`): they could never be read back.
-pub(crate) fn encode(payload: &[u8], out: &mut Vec<u8>) -> bool {
+pub fn encode(payload: &[u8], out: &mut Vec<u8>) -> bool {
     if payload.len() > MAX_RECORD {
         return false;
     }
@@ -115,6 +115,21 @@ pub(crate) fn verify(header: &Header, payload: &[u8]) -> Result<(), Fault> {
     }
 }
 
+/// The payload of the record at the start of `bytes` (whatever follows it
+/// is not looked at), checked as the segment reader checks a record read
+/// from disk. For the tests and the fuzz targets: replay reads segments a
+/// record at a time, never whole in memory.
+pub fn decode(layout: Layout, bytes: &[u8]) -> Result<&[u8], Fault> {
+    let header_len = header_len(layout);
+    if bytes.len() < header_len {
+        return Err(Fault::Torn);
+    }
+    let h = header(layout, bytes)?;
+    let payload = bytes.get(header_len..header_len + h.len).ok_or(Fault::Torn)?;
+    verify(&h, payload)?;
+    Ok(payload)
+}
+
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]
 mod tests {
@@ -122,13 +137,7 @@ mod tests {
 
     /// Decodes `bytes` as one whole framed record.
     fn decode(bytes: &[u8]) -> Result<Vec<u8>, Fault> {
-        if bytes.len() < HEADER_LEN {
-            return Err(Fault::Torn);
-        }
-        let h = header(Layout::Framed, bytes)?;
-        let payload = bytes.get(HEADER_LEN..HEADER_LEN + h.len).ok_or(Fault::Torn)?;
-        verify(&h, payload)?;
-        Ok(payload.to_vec())
+        super::decode(Layout::Framed, bytes).map(<[u8]>::to_vec)
     }
 
     proptest::proptest! {
@@ -163,6 +172,14 @@ mod tests {
             let keep = cut.index(out.len());
             proptest::prop_assert_eq!(decode(&out[..keep]), Err(Fault::Torn));
         }
+    }
+
+    #[test]
+    fn a_legacy_record_is_read_by_its_big_endian_length_without_a_crc() {
+        let bytes = [0, 0, 0, 2, b'h', b'i', b'!'];
+        assert_eq!(super::decode(Layout::Legacy, &bytes), Ok(&b"hi"[..]));
+        assert_eq!(super::decode(Layout::Legacy, &bytes[..5]), Err(Fault::Torn));
+        assert_eq!(super::decode(Layout::Legacy, &bytes[..3]), Err(Fault::Torn));
     }
 
     #[test]
