@@ -69,7 +69,8 @@ PIDS+=("$GW_PID")
 wait_until 30 "$MOCK_PID" "mock-llm" curl -fsS --max-time 2 -o /dev/null "$MOCK/healthz"
 wait_until 120 "$GW_PID" "keyway" keyway_ready "$GW"
 sanity "$MOCK" "$SYSTEM_KEY" mock-model
-sanity "$GW" "$ADMIN_KEY" bench-gpt
+bench_tenant_key "$GW"   # Keyway as a tenant's client sees it: limits and BYOK
+SANITY_IDENTITY=bench-byok sanity "$GW" "$TENANT_KEY" bench-gpt
 log "servers ready; sanity requests OK"
 
 body() { printf '{"model":"%s","messages":[{"role":"user","content":"Say hello to the benchmark."}]}' "$1"; }
@@ -107,7 +108,7 @@ row() { # row <label> <requests> <oha load args...>
     local label=$1 path url key model
     shift
     for path in direct keyway; do
-        if [[ $path == direct ]]; then url=$MOCK key=$SYSTEM_KEY model=mock-model; else url=$GW key=$ADMIN_KEY model=bench-gpt; fi
+        if [[ $path == direct ]]; then url=$MOCK key=$SYSTEM_KEY model=mock-model; else url=$GW key=$TENANT_KEY model=bench-gpt; fi
         oha_run "$WORK/$label-$path.json" "$url" "$key" "$model" "$@"
         R[$label.$path]=$(oha_figures "$WORK/$label-$path.json") || die "$label ($path) had failures"
     done
@@ -116,7 +117,7 @@ row() { # row <label> <requests> <oha load args...>
 ttft_row() { # ttft_row <rate>
     local path url key model
     for path in direct keyway; do
-        if [[ $path == direct ]]; then url=$MOCK key=$SYSTEM_KEY model=mock-model; else url=$GW key=$ADMIN_KEY model=bench-gpt; fi
+        if [[ $path == direct ]]; then url=$MOCK key=$SYSTEM_KEY model=mock-model; else url=$GW key=$TENANT_KEY model=bench-gpt; fi
         python3 "$HERE/ttft.py" "$url" "$key" "$model" "$1" "$DURATION" >"$WORK/ttft-$path.json" \
             || die "ttft.py failed against $url"
         R[ttft.$path]=$(python3 - "$WORK/ttft-$path.json" <<'EOF'
@@ -144,7 +145,7 @@ awk -v b="$IDLE_BUSY" 'BEGIN{exit !(b > 0.25)}' && echo "WARNING: the machine wa
 echo
 
 # Warm both paths up (connection pools, the gateway's caches), then measure.
-for path in "$MOCK $SYSTEM_KEY mock-model" "$GW $ADMIN_KEY bench-gpt"; do
+for path in "$MOCK $SYSTEM_KEY mock-model" "$GW $TENANT_KEY bench-gpt"; do
     read -r url key model <<<"$path"
     oha_run "$WORK/warmup.json" "$url" "$key" "$model" 1000 -q 500 -c 10
 done

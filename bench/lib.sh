@@ -17,6 +17,7 @@ unset RUST_LOG
 DB_NAME="keyway_bench_$$"
 ADMIN_KEY="kwbench-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
 SYSTEM_KEY="sk-bench-system-key"
+BYOK_KEY="sk-bench-byok-key"   # the tenant user's own provider key (BYOK)
 NATS_PREFIX="kwbench$$"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
@@ -136,7 +137,7 @@ bench_binary() { # sets BIN: KEYWAY_BIN, or a release build of this tree
 
 start_mock() { # start_mock <port> [stream chunks]: mock-llm in auth mode; sets MOCK_PID
     log "starting mock-llm on 127.0.0.1:$1 (auth mode on)"
-    env MOCK_LLM_REQUIRE_AUTH=true MOCK_LLM_KEYS="$SYSTEM_KEY=bench" MOCK_LLM_CHUNKS="${2:-}" KEYWAY_LOG_FORMAT=json \
+    env MOCK_LLM_REQUIRE_AUTH=true MOCK_LLM_KEYS="$SYSTEM_KEY=bench,$BYOK_KEY=bench-byok" MOCK_LLM_CHUNKS="${2:-}" KEYWAY_LOG_FORMAT=json \
         "$BIN" mock-llm --listen "127.0.0.1:$1" >/dev/null 2>"$WORK/mock.err" &
     MOCK_PID=$!
     PIDS+=("$MOCK_PID")
@@ -149,7 +150,7 @@ models:
     provider: openai
     upstream_model: mock-model
     base_url: $1/v1
-    key_source: [system]
+    key_source: [user, system]
     api_key_env: BENCH_SYSTEM_KEY
     price: {input_per_mtok: 0.15, output_per_mtok: 0.60, cached_input_per_mtok: 0.075, currency: USD}
 EOF
@@ -173,8 +174,32 @@ start_keyway() { # start_keyway <port> <db> <prefix> <log name> [VAR=value...]
         "$@" "$BIN" up >/dev/null 2>"$WORK/$name.err" &
 }
 
+# Keyway "with everything on", as a tenant's client sees it: a tenant with
+# limits, a member user, an API key of that user with its own limits, and the
+# user's own OpenAI key (BYOK), which the catalog prefers to the system key.
+# The limits are far above what a run sends, so each request pays for the
+# checks and never hits them. Sets TENANT_KEY.
+bench_tenant_key() { # bench_tenant_key <keyway base url>
+    local base=$1 limits tenant user key
+    limits='{"requests_per_minute": 100000000, "tokens_per_minute": 1000000000, "monthly_budget_micros": 1000000000000000}'
+    api() { # api <method> <path> <bearer> <json body>
+        curl -sS --fail-with-body --max-time 10 -X "$1" "$base$2" -H "Authorization: Bearer $3" \
+            -H 'Content-Type: application/json' -d "$4" || die "$1 $2 failed"
+    }
+    field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+    tenant=$(api POST /api/v1/tenants "$ADMIN_KEY" "{\"name\": \"bench\", \"plan\": \"pro\", \"limits\": $limits}" | field id)
+    user=$(api POST "/api/v1/tenants/$tenant/users" "$ADMIN_KEY" '{"role": "member"}' | field id)
+    TENANT_KEY=$(api POST "/api/v1/tenants/$tenant/api-keys" "$ADMIN_KEY" \
+        "{\"name\": \"bench\", \"user_id\": \"$user\", \"limits\": $limits}" | field key)
+    api PUT /api/v1/byok/keys/openai "$TENANT_KEY" "{\"key\": \"$BYOK_KEY\"}" >/dev/null
+    # The key changes above reach the gateway as events, each evicting the
+    # tenant's cached credentials; let them pass before the cache is warmed.
+    sleep 1.5
+}
+
 # One request each way before any load. The mock appends the identity of the
-# key it saw, which proves the path reached it with the bench system key.
+# key it saw, which proves the path reached it with the expected provider key
+# (SANITY_IDENTITY, default the system key's "bench").
 sanity() { # sanity <url> <key> <model> [extra curl args...]
     local url=$1 key=$2 model=$3 out
     shift 3
@@ -183,7 +208,8 @@ sanity() { # sanity <url> <key> <model> [extra curl args...]
         -d "{\"model\":\"$model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello to the benchmark.\"}]}") \
         || die "request to $url failed"
     [[ ${out##*$'\n'} == 200 ]] || { log "$out"; die "$url answered ${out##*$'\n'}, not 200"; }
-    grep -q 'Authenticated as bench' <<<"$out" || { log "$out"; die "mock did not see the bench system key via $url"; }
+    local identity=${SANITY_IDENTITY:-bench}
+    grep -qF "[Authenticated as $identity]" <<<"$out" || { log "$out"; die "mock did not see the $identity key via $url"; }
 }
 
 # How busy the machine is before a run (cores, over 2 s): other work skews every figure.

@@ -3,6 +3,9 @@
 # Keyway (`keyway up`, proxying to that same mock) in one run, non-stream and
 # stream, with wrk. Prints RPS, p50 and p99 for each of the four runs and the
 # ratio proxied/direct RPS (target >= 0.50 on the 2-core dev box).
+# Keyway runs with everything on: a tenant user's API key, limits on the
+# tenant and the key, the user's own provider key (BYOK), usage events to
+# JetStream and the projector folding them (bench_tenant_key in bench/lib.sh).
 #
 # This is a benchmark, not a timed test: the target is informational. The
 # script exits non-zero only when something is broken (start-up failure,
@@ -162,8 +165,17 @@ log "servers ready"
 
 # --- sanity check: one request each way, before any load ----------------------
 sanity "$MOCK" "$SYSTEM_KEY" mock-model
-sanity "$GW" "$ADMIN_KEY" bench-gpt
-[[ -n "$GW1_PID" ]] && sanity "$GW1" "$ADMIN_KEY" bench-gpt
+# Keyway's rows use a tenant user's API key, both with limits, and that
+# user's own provider key (BYOK): the mock must see the BYOK key.
+bench_tenant_key "$GW"
+GW_KEY=$TENANT_KEY
+SANITY_IDENTITY=bench-byok sanity "$GW" "$GW_KEY" bench-gpt
+GW1_KEY=""
+if [[ -n "$GW1_PID" ]]; then
+    bench_tenant_key "$GW1"
+    GW1_KEY=$TENANT_KEY
+    SANITY_IDENTITY=bench-byok sanity "$GW1" "$GW1_KEY" bench-gpt
+fi
 [[ -n "$NGINX_PID" ]] && sanity "$NGINX" "$SYSTEM_KEY" mock-model
 [[ -n "$LITELLM_PID" ]] && sanity "$LITELLM" "$LITELLM_KEY" bench-gpt
 # Portkey forwards the Authorization header to the upstream as is: the system key.
@@ -173,7 +185,7 @@ if [[ -n "$PORTKEY_PID" ]]; then
     PORTKEY_STREAM_SKIP=$(portkey_stream_probe "$PORTKEY" "$MOCK/v1")
     [[ -n "$PORTKEY_STREAM_SKIP" ]] && log "Portkey stream row skipped: $PORTKEY_STREAM_SKIP"
 fi
-log "sanity requests OK (every path reaches the mock with the system key)"
+log "sanity requests OK (Keyway reaches the mock with the BYOK key, every other path with the system key)"
 
 # --- header --------------------------------------------------------------------
 NCPU=$(nproc)
@@ -273,8 +285,8 @@ PATHS=(direct proxied)
 for mode in nonstream stream; do
     stream=$([[ $mode == stream ]] && echo true || echo false)
     run "direct-$mode"  "$MOCK" "$SYSTEM_KEY" mock-model "$stream"
-    run "proxied-$mode" "$GW"   "$ADMIN_KEY"  bench-gpt  "$stream" "$GW_PID"
-    [[ -n "$GW1_PID" ]] && run "unbatched-$mode" "$GW1" "$ADMIN_KEY" bench-gpt "$stream" "$GW1_PID"
+    run "proxied-$mode" "$GW"   "$GW_KEY"  bench-gpt  "$stream" "$GW_PID"
+    [[ -n "$GW1_PID" ]] && run "unbatched-$mode" "$GW1" "$GW1_KEY" bench-gpt "$stream" "$GW1_PID"
     [[ -n "$NGINX_PID" ]] && run "nginx-$mode" "$NGINX" "$SYSTEM_KEY" mock-model "$stream" "$NGINX_PID"
     [[ -n "$LITELLM_PID" ]] && run "litellm-$mode" "$LITELLM" "$LITELLM_KEY" bench-gpt "$stream" "$LITELLM_PID"
     [[ -n "$PORTKEY_PID" && ( $mode == nonstream || -z "$PORTKEY_STREAM_SKIP" ) ]] \
