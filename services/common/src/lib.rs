@@ -8,6 +8,7 @@ pub mod api;
 pub mod codes;
 pub mod config;
 pub mod db;
+mod json_log;
 pub mod kv;
 pub mod metrics;
 pub mod nats;

@@ -30,7 +30,10 @@ use tracing_subscriber::{
     util::SubscriberInitExt,
 };
 
-use crate::config::{Config, LogFormat};
+use crate::{
+    config::{Config, LogFormat},
+    json_log::{JsonLine, SpanFields},
+};
 
 /// Keeps the tracer provider alive; dropping it flushes pending spans.
 pub struct TelemetryGuard {
@@ -184,10 +187,10 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
-/// One JSON object a line: `timestamp`, `level`, `fields`, `target` and the
-/// current `span` (its fields and `name`), which is what log pipelines and
-/// the e2e tests read. The list of enclosing spans is left out: it repeats
-/// the current span and costs a copy per event.
+/// One JSON object a line (`json_log`): `timestamp`, `level`, `fields`,
+/// `target` and the current `span` (its fields and `name`), which is what
+/// log pipelines and the e2e tests read. The list of enclosing spans is left
+/// out: it repeats the current span and costs a copy per event.
 fn json_layer<S, W>(writer: W) -> impl Layer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -195,9 +198,8 @@ where
 {
     tracing_subscriber::fmt::layer()
         .with_writer(writer)
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
+        .fmt_fields(SpanFields)
+        .event_format(JsonLine)
 }
 
 #[cfg(test)]
@@ -260,6 +262,29 @@ mod tests {
         assert!(line.get("spans").is_none());
         let ts = line["timestamp"].as_str().unwrap();
         assert!(ts.ends_with('Z') && ts.len() == 27, "{ts}");
+    }
+
+    #[test]
+    fn fields_recorded_later_join_the_span_and_lines_outside_spans_have_none() {
+        let lines = capture(|| {
+            tracing::warn!(target: "plain", answer = 42u64, "outside");
+            let span = tracing::info_span!("request", path = "/v1/x", tokens = tracing::field::Empty);
+            let _entered = span.enter();
+            span.record("tokens", 7u64);
+            tracing::info!("inside");
+            let bare = tracing::info_span!("bare");
+            bare.in_scope(|| tracing::info!(quote = "a \"b\"", "nested"));
+        });
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["level"], "WARN");
+        assert_eq!(lines[0]["target"], "plain");
+        assert_eq!(lines[0]["fields"]["answer"], 42);
+        assert!(lines[0].get("span").is_none());
+        assert_eq!(lines[1]["span"]["path"], "/v1/x");
+        assert_eq!(lines[1]["span"]["tokens"], 7);
+        assert_eq!(lines[1]["span"]["name"], "request");
+        assert_eq!(lines[2]["span"], serde_json::json!({"name": "bare"}));
+        assert_eq!(lines[2]["fields"]["quote"], "a \"b\"");
     }
 
     #[test]

@@ -145,9 +145,21 @@ impl Limiter {
         if needs.is_empty() {
             return Ok(reservation);
         }
-        let outcomes = futures::future::join_all(needs.iter().map(|n| self.take(n))).await;
+        // Most requests are served from the local leases: no await, and no
+        // future per counter (`take`'s, which may call NATS, is large).
+        let mut outcomes: Vec<Option<Result<Taken, CounterError>>> =
+            needs.iter().map(|n| self.take_local(n).map(Ok)).collect();
+        if outcomes.iter().any(Option::is_none) {
+            let short = needs.iter().zip(&outcomes).filter(|(_, o)| o.is_none());
+            let mut taken = futures::future::join_all(short.map(|(n, _)| self.take(n)))
+                .await
+                .into_iter();
+            for outcome in outcomes.iter_mut().filter(|o| o.is_none()) {
+                *outcome = taken.next();
+            }
+        }
         let (mut refused, mut unavailable) = (None, false);
-        for (need, outcome) in needs.into_iter().zip(outcomes) {
+        for (need, outcome) in needs.into_iter().zip(outcomes.into_iter().flatten()) {
             match outcome {
                 Ok(Taken::Granted) => reservation.held.push((need.key, need.amount)),
                 Ok(Taken::Refused { in_flight }) => {
@@ -199,6 +211,19 @@ impl Limiter {
         leases.entry(key.clone()).or_default().clone()
     }
 
+    /// Serves `need` from the local lease when it holds enough and is not
+    /// in use; `None` sends the request down [`Limiter::take`].
+    fn take_local(&self, need: &Need) -> Option<Taken> {
+        let lease = self.lease(&need.key);
+        let mut lease = lease.try_lock().ok()?;
+        if lease.available < need.amount {
+            return None;
+        }
+        lease.available -= need.amount;
+        lease.in_flight += need.amount;
+        Some(Taken::Granted)
+    }
+
     /// Serves `need` from the local lease, topping it up from the shared
     /// counter when short.
     async fn take(&self, need: &Need) -> Result<Taken, CounterError> {
@@ -234,28 +259,30 @@ impl Limiter {
     /// the difference back, or charges the overrun — from the local lease
     /// first, then the shared counter.
     async fn settle_one(&self, key: &CounterKey, reserved: u64, used: u64) {
-        let delta = i128::from(used) - i128::from(reserved);
-        let delta = delta.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         let lease = self.lease(key);
         let mut lease = lease.lock().await;
-        lease.in_flight = lease.in_flight.saturating_sub(reserved);
-        if delta == 0 {
-            return;
-        }
-        let to_counter = if delta < 0 {
-            // Back into the lease: the next request, or the sweep, uses it.
-            lease.available = lease.available.saturating_add(delta.unsigned_abs());
-            0
-        } else {
-            let from_lease = lease.available.min(delta as u64);
-            lease.available -= from_lease;
-            delta - from_lease as i64
-        };
+        let to_counter = settle_lease(&mut lease, reserved, used);
         if to_counter != 0
             && let Err(e) = self.counters.add(key.kind, &key.kv_key(), to_counter).await
         {
             self.warn_unreachable(&e);
         }
+    }
+
+    /// [`Limiter::settle_one`] without waiting: done when the lease is free
+    /// and the shared counter owes or is owed nothing; `false` leaves the
+    /// lease untouched for the async path.
+    fn settle_local(&self, key: &CounterKey, reserved: u64, used: u64) -> bool {
+        let lease = self.lease(key);
+        let Ok(mut lease) = lease.try_lock() else {
+            return false;
+        };
+        let mut settled = Lease { ..*lease };
+        if settle_lease(&mut settled, reserved, used) != 0 {
+            return false;
+        }
+        *lease = settled;
+        true
     }
 
     /// Gives unused leases back to the shared counters every half `lease`,
@@ -321,24 +348,47 @@ impl Limiter {
 impl Reservation {
     /// Settles against what the request really used; runs in the
     /// background because the usage event is emitted from a sync context.
-    pub(crate) fn settle(self, used: Demand) {
+    pub(crate) fn settle(mut self, used: Demand) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        let actual = move |key: &CounterKey, reserved: u64| match key.kind {
+            // A request is used up once it was made.
+            Kind::RequestsPerMinute => reserved,
+            Kind::TokensPerMinute => used.tokens,
+            Kind::MonthlySpend => used.cost_micros,
+        };
+        // Settled in place where the leases allow; a task only for the rest.
+        let limiter = &self.limiter;
+        self.held
+            .retain(|(key, reserved)| !limiter.settle_local(key, *reserved, actual(key, *reserved)));
         if self.held.is_empty() {
             return;
         }
         runtime.spawn(async move {
             for (key, reserved) in &self.held {
-                let actual = match key.kind {
-                    // A request is used up once it was made.
-                    Kind::RequestsPerMinute => *reserved,
-                    Kind::TokensPerMinute => used.tokens,
-                    Kind::MonthlySpend => used.cost_micros,
-                };
-                self.limiter.settle_one(key, *reserved, actual).await;
+                let used = actual(key, *reserved);
+                self.limiter.settle_one(key, *reserved, used).await;
             }
         });
+    }
+}
+
+/// Settles a reservation of `reserved` to `used` on `lease`: the difference
+/// goes back into it, or an overrun is charged to it as far as it holds;
+/// returns what is left for the shared counter.
+fn settle_lease(lease: &mut Lease, reserved: u64, used: u64) -> i64 {
+    let delta = i128::from(used) - i128::from(reserved);
+    let delta = delta.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+    lease.in_flight = lease.in_flight.saturating_sub(reserved);
+    if delta < 0 {
+        // Back into the lease: the next request, or the sweep, uses it.
+        lease.available = lease.available.saturating_add(delta.unsigned_abs());
+        0
+    } else {
+        let from_lease = lease.available.min(delta as u64);
+        lease.available -= from_lease;
+        delta - from_lease as i64
     }
 }
 

@@ -273,7 +273,7 @@ impl Tap {
 /// Usage travels in OpenAI's `usage` field and in Anthropic's
 /// `message_start`/`message_delta`, all of which contain `usage`.
 fn may_carry_usage(event: &[u8]) -> bool {
-    event.windows(7).any(|w| w == b"\"usage\"")
+    memchr::memmem::find(event, b"\"usage\"").is_some()
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ proptest! {
         prop_assert!(rest.is_empty());
         prop_assert_eq!(events.len(), sent.len());
         for (event, (lines, _)) in events.iter().zip(&sent) {
-            prop_assert_eq!(data(event), Some(lines.join("\n")));
+            prop_assert_eq!(data(event).map(String::from), Some(lines.join("\n")));
         }
     }
 
