@@ -346,8 +346,9 @@ impl Limiter {
 }
 
 impl Reservation {
-    /// Settles against what the request really used; runs in the
-    /// background because the usage event is emitted from a sync context.
+    /// Settles against what the request really used: in place where the
+    /// leases allow, else in the background, because the usage event is
+    /// emitted from a sync context.
     pub(crate) fn settle(mut self, used: Demand) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -358,7 +359,7 @@ impl Reservation {
             Kind::TokensPerMinute => used.tokens,
             Kind::MonthlySpend => used.cost_micros,
         };
-        // Settled in place where the leases allow; a task only for the rest.
+        // A task only for the counters that could not be settled in place.
         let limiter = &self.limiter;
         self.held
             .retain(|(key, reserved)| !limiter.settle_local(key, *reserved, actual(key, *reserved)));

@@ -320,3 +320,22 @@ fn a_request_larger_than_a_whole_limit_is_refused_not_run_alone() {
     let refused = needs(&caller(budget, Limits::default()), demand(1, 41), now).unwrap_err();
     assert!(refused.is_budget() && refused.retry_after() >= 1);
 }
+
+#[test]
+fn settling_gives_back_to_the_lease_and_charges_overruns_to_it_before_the_counter() {
+    let mut lease = Lease {
+        available: 10,
+        taken_at: None,
+        in_flight: 50,
+    };
+    // Used less than reserved: the rest goes back into the lease.
+    assert_eq!(settle_lease(&mut lease, 30, 20), 0);
+    assert_eq!((lease.available, lease.in_flight), (20, 20));
+    // Used more: the lease pays what it holds, the shared counter the rest.
+    assert_eq!(settle_lease(&mut lease, 20, 50), 10);
+    assert_eq!((lease.available, lease.in_flight), (0, 0));
+    // Exactly what was reserved: nothing moves but the in-flight count.
+    lease.in_flight = 5;
+    assert_eq!(settle_lease(&mut lease, 5, 5), 0);
+    assert_eq!((lease.available, lease.in_flight), (0, 0));
+}
