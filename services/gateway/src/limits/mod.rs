@@ -16,6 +16,7 @@
 mod counters;
 pub(crate) mod demand;
 mod refusal;
+mod reservation;
 mod settings;
 mod window;
 
@@ -25,7 +26,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicI64, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use keyway_auth::{Caller, Limits};
@@ -37,6 +38,8 @@ use tokio_util::sync::CancellationToken;
 
 use counters::{CounterError, Counters};
 pub use refusal::Refusal;
+pub(crate) use reservation::Reservation;
+use reservation::{Lease, settle_lease};
 pub use settings::LimitSettings;
 pub(crate) use window::Kind;
 use window::{CounterKey, Scope, lease_chunk};
@@ -55,14 +58,6 @@ pub enum LimitError {
     /// Fail-closed mode and the shared counters cannot be reached.
     #[error("Rate limits cannot be checked right now; retry shortly.")]
     Unavailable,
-}
-
-#[derive(Default)]
-struct Lease {
-    available: u64,
-    taken_at: Option<Instant>,
-    /// Reserved by requests of this gateway that have not settled yet.
-    in_flight: u64,
 }
 
 /// What a counter said to one request.
@@ -90,12 +85,6 @@ struct Need {
     key: CounterKey,
     limit: u64,
     amount: u64,
-}
-
-/// Units held by one request until it settles.
-pub(crate) struct Reservation {
-    limiter: Arc<Limiter>,
-    held: Vec<(CounterKey, u64)>,
 }
 
 impl Limiter {
@@ -342,54 +331,6 @@ impl Limiter {
                 if self.settings.fail_open { "served without limits" } else { "refused" }
             );
         }
-    }
-}
-
-impl Reservation {
-    /// Settles against what the request really used: in place where the
-    /// leases allow, else in the background, because the usage event is
-    /// emitted from a sync context.
-    pub(crate) fn settle(mut self, used: Demand) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let actual = move |key: &CounterKey, reserved: u64| match key.kind {
-            // A request is used up once it was made.
-            Kind::RequestsPerMinute => reserved,
-            Kind::TokensPerMinute => used.tokens,
-            Kind::MonthlySpend => used.cost_micros,
-        };
-        // A task only for the counters that could not be settled in place.
-        let limiter = &self.limiter;
-        self.held
-            .retain(|(key, reserved)| !limiter.settle_local(key, *reserved, actual(key, *reserved)));
-        if self.held.is_empty() {
-            return;
-        }
-        runtime.spawn(async move {
-            for (key, reserved) in &self.held {
-                let used = actual(key, *reserved);
-                self.limiter.settle_one(key, *reserved, used).await;
-            }
-        });
-    }
-}
-
-/// Settles a reservation of `reserved` to `used` on `lease`: the difference
-/// goes back into it, or an overrun is charged to it as far as it holds;
-/// returns what is left for the shared counter.
-fn settle_lease(lease: &mut Lease, reserved: u64, used: u64) -> i64 {
-    let delta = i128::from(used) - i128::from(reserved);
-    let delta = delta.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-    lease.in_flight = lease.in_flight.saturating_sub(reserved);
-    if delta < 0 {
-        // Back into the lease: the next request, or the sweep, uses it.
-        lease.available = lease.available.saturating_add(delta.unsigned_abs());
-        0
-    } else {
-        let from_lease = lease.available.min(delta as u64);
-        lease.available -= from_lease;
-        delta - from_lease as i64
     }
 }
 
