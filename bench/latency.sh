@@ -56,21 +56,7 @@ if ! command -v oha >/dev/null; then
 fi
 bench_binary
 
-WORK=$(mktemp -d -t keyway-latency.XXXXXX)
-read -r MOCK_PORT GW_PORT < <(free_ports 2)
-MOCK="http://127.0.0.1:$MOCK_PORT"
-GW="http://127.0.0.1:$GW_PORT"
-write_models "$MOCK"
-start_mock "$MOCK_PORT"
-log "starting keyway up on $GW (database $DB_NAME, NATS prefix $NATS_PREFIX)"
-start_keyway "$GW_PORT" "$DB_NAME" "$NATS_PREFIX" keyway
-GW_PID=$!
-PIDS+=("$GW_PID")
-wait_until 30 "$MOCK_PID" "mock-llm" curl -fsS --max-time 2 -o /dev/null "$MOCK/healthz"
-wait_until 120 "$GW_PID" "keyway" keyway_ready "$GW"
-sanity "$MOCK" "$SYSTEM_KEY" mock-model
-bench_tenant_key "$GW"   # Keyway as a tenant's client sees it: limits and BYOK
-SANITY_IDENTITY=bench-byok sanity "$GW" "$TENANT_KEY" bench-gpt
+bench_start_stack latency
 log "servers ready; sanity requests OK"
 
 body() { printf '{"model":"%s","messages":[{"role":"user","content":"Say hello to the benchmark."}]}' "$1"; }

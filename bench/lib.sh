@@ -5,7 +5,8 @@
 # databases, the NATS streams of each prefix, the temp dir).
 #
 # The caller sets HERE, ROOT and KEEP, and may define dump_extra_logs.
-# `bench_start_stack <name>` leaves MOCK/MOCK_PORT/MOCK_PID and GW/GW_PORT/GW_PID.
+# `bench_start_stack <name>` leaves MOCK/MOCK_PORT/MOCK_PID, GW/GW_PORT/GW_PID
+# and TENANT_KEY.
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/keyway/target}
 PREBUILT_BIN=${KEYWAY_BIN:-}
@@ -195,6 +196,26 @@ bench_tenant_key() { # bench_tenant_key <keyway base url>
     # The key changes above reach the gateway as events, each evicting the
     # tenant's cached credentials; let them pass before the cache is warmed.
     sleep 1.5
+}
+
+# The temp dir, mock-llm and one `keyway up` in front of it, ready, with the
+# tenant key of bench_tenant_key; both paths checked with one request.
+bench_start_stack() { # bench_start_stack <name>
+    WORK=$(mktemp -d -t "keyway-$1.XXXXXX")
+    read -r MOCK_PORT GW_PORT < <(free_ports 2)
+    MOCK="http://127.0.0.1:$MOCK_PORT"
+    GW="http://127.0.0.1:$GW_PORT"
+    write_models "$MOCK"
+    start_mock "$MOCK_PORT"
+    log "starting keyway up on $GW (database $DB_NAME, NATS prefix $NATS_PREFIX)"
+    start_keyway "$GW_PORT" "$DB_NAME" "$NATS_PREFIX" keyway
+    GW_PID=$!
+    PIDS+=("$GW_PID")
+    wait_until 30 "$MOCK_PID" "mock-llm" curl -fsS --max-time 2 -o /dev/null "$MOCK/healthz"
+    wait_until 120 "$GW_PID" "keyway" keyway_ready "$GW"
+    sanity "$MOCK" "$SYSTEM_KEY" mock-model
+    bench_tenant_key "$GW"   # Keyway as a tenant's client sees it: limits and BYOK
+    SANITY_IDENTITY=bench-byok sanity "$GW" "$TENANT_KEY" bench-gpt
 }
 
 # One request each way before any load. The mock appends the identity of the

@@ -34,19 +34,7 @@ KEEP=${BENCH_KEEP:-0}
 ensure_pkg wrk wrk
 ensure_pkg perf linux-perf
 bench_binary
-WORK=$(mktemp -d -t keyway-profile.XXXXXX)
-read -r MOCK_PORT GW_PORT < <(free_ports 2)
-MOCK="http://127.0.0.1:$MOCK_PORT"
-GW="http://127.0.0.1:$GW_PORT"
-write_models "$MOCK"
-start_mock "$MOCK_PORT"
-start_keyway "$GW_PORT" "$DB_NAME" "$NATS_PREFIX" keyway
-GW_PID=$!
-PIDS+=("$GW_PID")
-wait_until 30 "$MOCK_PID" "mock-llm" curl -fsS --max-time 2 -o /dev/null "$MOCK/healthz"
-wait_until 120 "$GW_PID" "keyway" keyway_ready "$GW"
-bench_tenant_key "$GW"
-SANITY_IDENTITY=bench-byok sanity "$GW" "$TENANT_KEY" bench-gpt
+bench_start_stack profile
 
 load() { # load <seconds>
     BENCH_MODEL=bench-gpt BENCH_STREAM=$STREAM wrk -t2 -c"$CONNS" -d"$1s" -s "$HERE/chat.lua" \
@@ -67,14 +55,19 @@ read -r rps non2xx < <(sed -n 's/^BENCH_RESULT.*rps=\([0-9.]*\).*non2xx=\([0-9]*
 (( ${non2xx:-1} == 0 )) || die "$non2xx non-2xx answers under load"
 echo "keyway: $rps req/s, $(awk -v a="$cpu0" -v b="$cpu1" -v r="$rps" -v d="$DURATION" \
     'BEGIN{printf "%.1f", (b-a)*1e6/(r*d)}') us of CPU per request (perf's own sampling adds a little)"
-report() { # report <perf report flags...>: the top lines, symbols cut to 140 characters
-    perf report -i "$WORK/perf.data" --sort symbol --stdio -g none "$@" 2>/dev/null \
-        | awk -v top="$TOP" '!/^#/ && NF { sub(/[ \t-]+$/, ""); print substr($0, 1, 160); if (++n >= top) exit }'
+report() { # report <perf report flags...>: the top lines, symbols cut to 160 characters
+    local out="$WORK/report$1.txt"
+    perf report -i "$WORK/perf.data" --sort symbol --stdio -g none "$@" >"$out" 2>>"$WORK/perf-report.err" </dev/null \
+        || { cat "$WORK/perf-report.err" >&2; die "perf report failed"; }
+    awk -v top="$TOP" '!/^#/ && NF && ++n <= top { sub(/[ \t-]+$/, ""); print substr($0, 1, 160) }' "$out"
 }
+# perf report reads the binary's symbols; report once keyway has exited.
+kill -TERM "$GW_PID" 2>/dev/null || true
+wait "$GW_PID" 2>/dev/null || true
 echo
 echo "--- self time by symbol (top $TOP)"
 report --no-children
 echo
 echo "--- inclusive time by symbol (top $TOP)"
 report --children
-[[ "$KEEP" == 1 ]] && log "perf data kept: perf report -i $WORK/perf.data"
+if [[ "$KEEP" == 1 ]]; then log "perf data kept: perf report -i $WORK/perf.data"; fi
