@@ -48,7 +48,9 @@ async fn a_user_deleted_in_keycloak_loses_their_keys_and_their_byok_secrets_are_
     let trail = audit(&stack, &tenant).await;
     let by_follower: Vec<(&str, &str)> = trail
         .iter()
-        .filter(|(actor, _, _)| actor == "keycloak:admin_events")
+        // Either of the follower's paths may act first: the admin-event
+        // poll, or, on a loaded box, the reconcile sweep.
+        .filter(|(actor, _, _)| actor == "keycloak:admin_events" || actor == "keycloak:reconcile")
         .map(|(_, action, target)| (action.as_str(), target.as_str()))
         .collect();
     let (user_target, key_target) = (
