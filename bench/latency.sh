@@ -125,7 +125,7 @@ Keyway constant-rate latency — $(date -u '+%Y-%m-%d %H:%M UTC')
   machine : $(nproc) cores, $(uname -sr); oha, mock-llm, keyway, Postgres and NATS share them
   before  : ${IDLE_BUSY} cores busy, load average $LOAD_BEFORE
   load    : $(oha --version | head -n1), ${DURATION} s per run, POST /v1/chat/completions
-  direct  : $MOCK (mock-llm, auth mode)   keyway: $GW (keyway up, all features on, system key)
+  direct  : $MOCK (mock-llm, auth mode)   keyway: $GW (keyway up, everything on: a tenant key with limits, BYOK)
 EOF
 awk -v b="$IDLE_BUSY" 'BEGIN{exit !(b > 0.25)}' && echo "WARNING: the machine was not idle before the run: figures are noisy."
 echo
