@@ -61,12 +61,10 @@ where
                 .get::<FormattedFields<SpanFields>>()
                 .map_or("", |f| f.fields.as_str());
             // `{"a":1}` becomes `{"a":1,"name":…}`; `{}` or nothing, `{"name":…}`.
-            match stored.strip_suffix('}') {
-                Some(open) if open.len() > 1 => {
-                    w.write_str(open)?;
-                    w.write_char(',')?;
-                }
-                _ => w.write_char('{')?,
+            w.write_char('{')?;
+            if let Some(members) = members(stored) {
+                w.write_str(members)?;
+                w.write_char(',')?;
             }
             w.write_str("\"name\":")?;
             write_json_string(&mut w, span.name())?;
@@ -97,20 +95,24 @@ impl<'w> FormatFields<'w> for SpanFields {
         let mut visitor = JsonVisitor::new(&mut more);
         fields.record(&mut visitor);
         visitor.finish()?;
-        let Some(new) = more.strip_prefix('{').filter(|rest| *rest != "}") else {
+        let Some(new) = members(&more) else {
             return Ok(());
         };
-        let current = &mut current.fields;
-        match current.strip_suffix('}') {
-            Some(open) if open.len() > 1 => {
-                current.truncate(open.len());
-                current.push(',');
-                current.push_str(new);
-            }
-            _ => *current = more,
-        }
+        let joined = match members(&current.fields) {
+            Some(old) => format!("{{{old},{new}}}"),
+            None => more,
+        };
+        current.fields = joined;
         Ok(())
     }
+}
+
+/// What is between the braces of a JSON object's text, unless empty.
+fn members(object: &str) -> Option<&str> {
+    object
+        .strip_prefix('{')?
+        .strip_suffix('}')
+        .filter(|inner| !inner.is_empty())
 }
 
 fn write_json_string(w: &mut Writer<'_>, s: &str) -> fmt::Result {

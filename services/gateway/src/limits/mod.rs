@@ -211,12 +211,7 @@ impl Limiter {
     fn take_local(&self, need: &Need) -> Option<Taken> {
         let lease = self.lease(&need.key);
         let mut lease = lease.try_lock().ok()?;
-        if lease.available < need.amount {
-            return None;
-        }
-        lease.available -= need.amount;
-        lease.in_flight += need.amount;
-        Some(Taken::Granted)
+        grant(&mut lease, need.amount).then_some(Taken::Granted)
     }
 
     /// Serves `need` from the local lease, topping it up from the shared
@@ -224,9 +219,7 @@ impl Limiter {
     async fn take(&self, need: &Need) -> Result<Taken, CounterError> {
         let lease = self.lease(&need.key);
         let mut lease = lease.lock().await;
-        if lease.available >= need.amount {
-            lease.available -= need.amount;
-            lease.in_flight += need.amount;
+        if grant(&mut lease, need.amount) {
             return Ok(Taken::Granted);
         }
         let short = need.amount - lease.available;
@@ -338,6 +331,16 @@ impl Limiter {
             );
         }
     }
+}
+
+/// Takes `amount` from what the lease holds, if it holds enough.
+fn grant(lease: &mut Lease, amount: u64) -> bool {
+    if lease.available < amount {
+        return false;
+    }
+    lease.available -= amount;
+    lease.in_flight += amount;
+    true
 }
 
 /// The counters a request draws on: its tenant's, then its API key's. A
