@@ -53,8 +53,13 @@ pub struct KvBucket {
 impl KvBucket {
     /// `max_age` is how long an entry lives after its last write.
     pub fn new(client: async_nats::Client, name: String, max_age: Duration, timeout: Duration) -> Self {
+        // JetStream requests get the same bound as the whole update; the
+        // client's own default (5 s) would otherwise cut a patient caller
+        // short with an error that reads as "NATS is unavailable".
+        let mut js = jetstream::new(client);
+        js.set_timeout(timeout);
         Self {
-            js: jetstream::new(client),
+            js,
             name,
             max_age,
             timeout,
