@@ -4,6 +4,7 @@
 
 pub(crate) mod estimate;
 mod fields;
+mod frame_text;
 pub(crate) mod meter;
 pub mod publisher;
 pub mod settings;

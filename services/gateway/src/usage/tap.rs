@@ -12,14 +12,19 @@
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
-use super::sse::{self, EventBuffer};
+use super::{
+    frame_text,
+    sse::{self, EventBuffer},
+};
 
 /// The largest JSON body or reply text kept for usage and estimation.
 const MAX_KEPT: usize = 8 * 1024 * 1024;
 
-/// Raw content frames kept before they are parsed into the reply text:
-/// most replies are never parsed, and a long one costs this much at most.
-const MAX_RAW_FRAMES: usize = 64 * 1024;
+/// Raw content frames kept before they are parsed into the reply text: a
+/// short reply is never parsed, and an open stream holds this much at most
+/// (a few dozen frames). Folding is cheap (`frame_text`), so the bound can
+/// be small: at 1,000 open streams, every KiB here is a MiB of RSS.
+const MAX_RAW_FRAMES: usize = 4 * 1024;
 
 /// The stream must end: the upstream sent an unfinished event over the cap
 /// (`KW-UP-004`), or an event whose data is not JSON (`KW-UP-002`). It ends
@@ -158,11 +163,17 @@ impl Tap {
         &self.text
     }
 
-    /// Parses the kept content frames into the reply text.
+    /// Parses the kept content frames into the reply text. The buffer is
+    /// kept (cleared) for the next frames: it never grows past the bound.
     fn fold_frames(&mut self) {
-        let mut frames = std::mem::take(&mut self.content_frames);
+        let mut frames = self.content_frames.split();
         for event in sse::split_events(&mut frames) {
-            self.parse_event(&event);
+            let read = sse::data(&event).is_some_and(|data| {
+                self.text.len() >= MAX_KEPT || frame_text::append(self.format, &data, &mut self.text)
+            });
+            if !read {
+                self.parse_event(&event);
+            }
         }
     }
 
