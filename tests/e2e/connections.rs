@@ -254,3 +254,45 @@ async fn oversized_and_misdirected_requests_get_json_in_the_routes_shape() {
         assert!(response.bytes().await.unwrap_or_default().is_empty());
     }
 }
+
+/// The front tells HTTP/1 from HTTP/2 (prior knowledge) by peeking at the
+/// first bytes: both serve `/v1`, and a request whose first bytes arrive
+/// one by one (`P`, a prefix of the HTTP/2 preface, then the rest) is
+/// still read as HTTP/1.
+#[tokio::test]
+async fn http1_and_http2_prior_knowledge_are_both_served() {
+    let stack = TestStack::spawn().await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let response = h2
+        .post(format!("{}/v1/chat/completions", stack.base))
+        .bearer_auth(&stack.admin_key)
+        .json(&chat("mock-gpt", "over h2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    let json: Value = response.json().await.unwrap();
+    assert!(json["choices"][0]["message"]["content"].is_string(), "{json}");
+
+    let body = chat("mock-gpt", "dribbled").to_string();
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        stack.admin_key,
+        body.len()
+    );
+    let addr = stack.base.trim_start_matches("http://");
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    for byte in request.as_bytes().iter().take(3) {
+        tcp.write_all(&[*byte]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tcp.write_all(&request.as_bytes()[3..]).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

@@ -9,16 +9,21 @@
 //! Each request carries its connection's peer address as axum's
 //! `ConnectInfo<SocketAddr>`, which the front reads to tell clients apart
 //! (`crate::front`).
+//!
+//! HTTP/1 and HTTP/2 (prior knowledge) are told apart by peeking at the
+//! first bytes, as hyper-util's `auto` builder does by reading them: its
+//! replay of those bytes made hyper double each connection's read buffer
+//! to 16 KiB, which at 1,000 open streams is 8 MiB of RSS.
 
-use std::{io, net::SocketAddr, time::Duration};
+use std::{io, net::SocketAddr, pin::Pin, time::Duration};
 
 use axum::{Router, extract::ConnectInfo, http::Request};
+use hyper::server::conn::{http1, http2};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
-    server::conn::auto::Builder,
     service::TowerToHyperService,
 };
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
@@ -31,10 +36,11 @@ pub(crate) const HYPER_MAX_BUF_BYTES: usize = (1 << 20) + 64 * 1024;
 /// Serves `router` until `shutdown`, then lets open connections finish
 /// their requests (the caller bounds how long).
 pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().max_buf_size(HYPER_MAX_BUF_BYTES);
+    let mut h1 = http1::Builder::new();
+    h1.max_buf_size(HYPER_MAX_BUF_BYTES);
+    let mut h2 = http2::Builder::new(TokioExecutor::new());
     // As `axum::serve`: the CONNECT protocol, for HTTP/2 upgrades.
-    builder.http2().enable_connect_protocol();
+    h2.enable_connect_protocol();
     let connections = TaskTracker::new();
     loop {
         let (tcp, peer) = tokio::select! {
@@ -50,24 +56,85 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
         // Streams are many small writes: without TCP_NODELAY, Nagle holds
         // each SSE frame for the client's delayed ACK (~40 ms a token).
         let _ = tcp.set_nodelay(true);
-        let (builder, service, shutdown) = (
-            builder.clone(),
+        let (h1, h2, service, shutdown) = (
+            h1.clone(),
+            h2.clone(),
             TowerToHyperService::new(router.clone().map_request(insert_peer(peer))),
             shutdown.clone(),
         );
         connections.spawn(async move {
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
-            let mut connection = std::pin::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => return,
-                () = shutdown.cancelled() => connection.as_mut().graceful_shutdown(),
+            let Ok(protocol) = sniff(&tcp).await else {
+                return;
+            };
+            let io = TokioIo::new(tcp);
+            match protocol {
+                Protocol::Http1 => {
+                    let connection = h1.serve_connection(io, service).with_upgrades();
+                    drive(connection, shutdown, |c| c.graceful_shutdown()).await;
+                }
+                Protocol::Http2 => {
+                    let connection = h2.serve_connection(io, service);
+                    drive(connection, shutdown, |c| c.graceful_shutdown()).await;
+                }
             }
-            let _ = connection.await;
         });
     }
     drop(listener);
     connections.close();
     connections.wait().await;
+}
+
+/// Serves a connection until it ends; on shutdown, lets it finish what it
+/// is doing.
+async fn drive<C: Future>(connection: C, shutdown: CancellationToken, graceful: impl FnOnce(Pin<&mut C>)) {
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        () = shutdown.cancelled() => graceful(connection.as_mut()),
+    }
+    let _ = connection.await;
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads the protocol off the connection's first bytes, leaving them in the
+/// socket for hyper. HTTP/1 is known at the first byte that differs from the
+/// preface (`POST` at its second); only a client that sent part of the
+/// preface is waited for, with growing pauses (a peek returns at once while
+/// any byte is there), for 30 s at most.
+async fn sniff(tcp: &TcpStream) -> io::Result<Protocol> {
+    let mut seen = [0u8; 24];
+    let mut pause = Duration::from_millis(1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = tcp.peek(&mut seen).await?;
+        match classify(&seen[..n]) {
+            Some(protocol) => return Ok(protocol),
+            // Cut off mid-preface: hyper reports it as an HTTP/1 error.
+            None if tokio::time::Instant::now() >= deadline => return Ok(Protocol::Http1),
+            None => tokio::time::sleep(pause).await,
+        }
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
+
+/// `None` while `seen` is a proper prefix of the HTTP/2 preface. An empty
+/// peek is the end of the stream: hyper sees it as such.
+fn classify(seen: &[u8]) -> Option<Protocol> {
+    if seen.is_empty() || !H2_PREFACE.starts_with(seen) {
+        Some(Protocol::Http1)
+    } else if seen.len() == H2_PREFACE.len() {
+        Some(Protocol::Http2)
+    } else {
+        None
+    }
 }
 
 /// Puts the connection's peer address into each of its requests.
@@ -87,4 +154,26 @@ async fn accept_failed(e: io::Error) {
     }
     tracing::error!(error = %e, "accept failed");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_bytes_tell_the_protocol() {
+        assert_eq!(
+            classify(b"POST /v1/chat/completions HTTP/1.1\r\n"),
+            Some(Protocol::Http1)
+        );
+        assert_eq!(classify(b"PUT"), Some(Protocol::Http1));
+        assert_eq!(classify(b""), Some(Protocol::Http1));
+        assert_eq!(classify(H2_PREFACE), Some(Protocol::Http2));
+        assert_eq!(classify(b"P"), None);
+        assert_eq!(classify(b"PRI * HTTP/2.0\r\n"), None);
+        assert_eq!(
+            classify(b"PRI * HTTP/1.1\r\n\r\nSM\r\n\r\n"),
+            Some(Protocol::Http1)
+        );
+    }
 }
