@@ -2,6 +2,7 @@
 //! upstream's answer (or estimated), cost from the catalog's prices, and
 //! delivery to JetStream through a spool that loses nothing when NATS is down.
 
+mod body_read;
 pub(crate) mod estimate;
 mod fields;
 mod frame_text;

@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
 use super::{
-    frame_text,
+    body_read, frame_text,
     sse::{self, EventBuffer},
 };
 
@@ -148,7 +148,14 @@ impl Tap {
     /// Whatever is still held back when the stream ends.
     pub(crate) fn finish(&mut self) -> Bytes {
         if self.format.is_json() {
-            if let Ok(body) = serde_json::from_slice::<Value>(&self.body) {
+            let read = body_read::read(
+                self.format,
+                &self.body,
+                &mut self.reported,
+                &mut self.text,
+                MAX_KEPT,
+            );
+            if !read && let Ok(body) = serde_json::from_slice::<Value>(&self.body) {
                 self.observe_json(&body);
             }
             self.body = BytesMut::new();
