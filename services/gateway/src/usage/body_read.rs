@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{fields::Reported, tap::Format};
+use super::{fields::Reported, format::Format};
 
 /// Reads `body` into `reported` and appends its text (bounded by
 /// `max_text`). `false` when this format is not read here or the body has
@@ -84,6 +84,8 @@ struct Block<'a> {
 
 #[cfg(test)]
 mod tests {
+    #![expect(clippy::unwrap_used)]
+
     use super::*;
 
     fn read_all(format: Format, body: &str) -> Option<(Reported, String)> {

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::tap::Format;
+use super::format::Format;
 
 /// Appends the text `data` (one frame's `data:` JSON) carries for `format`.
 /// `false` when the frame does not have the expected shape; the caller then

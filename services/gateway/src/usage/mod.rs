@@ -5,6 +5,7 @@
 mod body_read;
 pub(crate) mod estimate;
 mod fields;
+mod format;
 mod frame_text;
 pub(crate) mod meter;
 pub mod publisher;

@@ -37,28 +37,7 @@ pub(crate) struct StreamCut {
 
 pub(crate) use super::fields::Reported;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    OpenAiJson,
-    OpenAiSse {
-        strip_usage_chunk: bool,
-    },
-    AnthropicJson,
-    AnthropicSse,
-    /// The Responses API: usage in `response.usage`, on a stream in the
-    /// `response.completed` (or `.incomplete`/`.failed`) event.
-    ResponsesJson,
-    ResponsesSse,
-}
-
-impl Format {
-    fn is_json(self) -> bool {
-        matches!(
-            self,
-            Format::OpenAiJson | Format::AnthropicJson | Format::ResponsesJson
-        )
-    }
-}
+pub(crate) use super::format::Format;
 
 pub(crate) struct Tap {
     format: Format,
