@@ -97,6 +97,12 @@ async fn sigterm_drains_an_in_flight_stream_then_exits_cleanly() {
     assert_eq!(response.status(), 200);
     let mut stream = response.bytes_stream();
     let mut text = String::from_utf8(stream.next().await.unwrap().unwrap().to_vec()).unwrap();
+    // A client that connected and never sent a byte must not hold up the
+    // exit (the front waits for a connection's first bytes to tell HTTP/1
+    // from HTTP/2).
+    let _silent = tokio::net::TcpStream::connect(process.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
 
     let pid = process.child.id();
     let _ = std::process::Command::new("kill")
