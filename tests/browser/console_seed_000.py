@@ -18,6 +18,7 @@ import sys
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -47,7 +48,9 @@ def main(base, api_key, secret, identity, shots):
     service = Service(executable_path=os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
     driver = webdriver.Chrome(service=service, options=options)
     driver.base = base
-    wait = WebDriverWait(driver, 60)
+    # A form posts and the page reloads: an element found just before the
+    # reload goes stale under the condition, which then simply asks again.
+    wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
     shot = lambda name: driver.save_screenshot(os.path.join(shots, f"console-{name}.png"))
     try:
         # 1. Sign in.
