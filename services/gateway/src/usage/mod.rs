@@ -2,11 +2,9 @@
 //! upstream's answer (or estimated), cost from the catalog's prices, and
 //! delivery to JetStream through a spool that loses nothing when NATS is down.
 
-mod body_read;
 pub(crate) mod estimate;
 mod fields;
 mod format;
-mod frame_text;
 pub(crate) mod meter;
 pub mod publisher;
 pub mod settings;
@@ -15,6 +13,7 @@ mod spooler;
 pub(crate) mod sse;
 mod stats;
 pub(crate) mod tap;
+mod typed_read;
 mod wire;
 
 pub use spool::{Quarantined, quarantined};

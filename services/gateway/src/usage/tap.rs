@@ -13,8 +13,8 @@ use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
 use super::{
-    body_read, frame_text,
     sse::{self, EventBuffer},
+    typed_read,
 };
 
 /// The largest JSON body or reply text kept for usage and estimation.
@@ -22,7 +22,7 @@ const MAX_KEPT: usize = 8 * 1024 * 1024;
 
 /// Raw content frames kept before they are parsed into the reply text: a
 /// short reply is never parsed, and an open stream holds this much at most
-/// (a few dozen frames). Folding is cheap (`frame_text`), so the bound can
+/// (a few dozen frames). Folding is cheap (`typed_read`), so the bound can
 /// be small: at 1,000 open streams, every KiB here is a MiB of RSS.
 const MAX_RAW_FRAMES: usize = 4 * 1024;
 
@@ -127,7 +127,7 @@ impl Tap {
     /// Whatever is still held back when the stream ends.
     pub(crate) fn finish(&mut self) -> Bytes {
         if self.format.is_json() {
-            let read = body_read::read(
+            let read = typed_read::body(
                 self.format,
                 &self.body,
                 &mut self.reported,
@@ -154,9 +154,8 @@ impl Tap {
     fn fold_frames(&mut self) {
         let mut frames = self.content_frames.split();
         for event in sse::split_events(&mut frames) {
-            let read = sse::data(&event).is_some_and(|data| {
-                self.text.len() >= MAX_KEPT || frame_text::append(self.format, &data, &mut self.text)
-            });
+            let read = sse::data(&event)
+                .is_some_and(|data| typed_read::frame_text(self.format, &data, &mut self.text, MAX_KEPT));
             if !read {
                 self.parse_event(&event);
             }
