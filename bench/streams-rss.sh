@@ -127,8 +127,9 @@ r, n, target, when, cores = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.a
 mib = lambda kib: kib / 1024
 print(f"\nKeyway memory under {n} concurrent slow streams — {when}, {cores} cores")
 print(f"  streams : {r['ok']} ended with [DONE], {r['failed']} failed, {r['max_open']} open at once, {r['seconds']} s")
-print(f"  idle RSS        : {mib(r['idle_kib']):7.1f} MiB")
-print(f"  peak RSS        : {mib(r['peak_kib']):7.1f} MiB   (sampled every 100 ms while the streams were open)")
+parts = lambda s: f"anonymous {mib(s.get('Anon', 0)):.1f}, file-backed {mib(s.get('File', 0)):.1f}"
+print(f"  idle RSS        : {mib(r['idle_kib']):7.1f} MiB   ({parts(r['idle_split'])})")
+print(f"  peak RSS        : {mib(r['peak_kib']):7.1f} MiB   (sampled every 100 ms while the streams were open; {parts(r['peak_split'])})")
 print(f"  VmHWM           : {mib(r['hwm_kib']):7.1f} MiB   (high-water mark since start)")
 print(f"  RSS after       : {mib(r['after_kib']):7.1f} MiB   (2 s after the last stream ended)")
 print(f"  per open stream : {(r['peak_kib'] - r['idle_kib']) / max(r['max_open'], 1):7.1f} KiB")

@@ -51,9 +51,17 @@ async def one_stream(host, port, key, body, state):
     state["ok" if status_ok and done else "failed"] += 1
 
 
+def split_kib(pid):
+    """RSS in its parts: anonymous (heap, stacks) and file-backed (mostly
+    the binary's own pages), to tell what the streams cost from the code."""
+    return {part: rss_kib(pid, "Rss" + part) for part in ("Anon", "File")}
+
+
 async def sample(pid, state, stop):
     while not stop.is_set():
-        state["peak_kib"] = max(state["peak_kib"], rss_kib(pid))
+        rss = rss_kib(pid)
+        if rss > state["peak_kib"]:
+            state["peak_kib"], state["peak_split"] = rss, split_kib(pid)
         await asyncio.sleep(0.1)
 
 
@@ -67,8 +75,8 @@ async def main():
         "messages": [{"role": "user", "content": "hold this stream open for the memory benchmark"}],
         "mock": {"chunks": int(chunks), "chunk_delay_ms": int(delay_ms)},
     }
-    state = {"open": 0, "max_open": 0, "ok": 0, "failed": 0, "peak_kib": 0}
-    idle = rss_kib(pid)
+    state = {"open": 0, "max_open": 0, "ok": 0, "failed": 0, "peak_kib": 0, "peak_split": {}}
+    idle, idle_split = rss_kib(pid), split_kib(pid)
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample(pid, state, stop))
     started = time.monotonic()
@@ -82,7 +90,9 @@ async def main():
     await asyncio.sleep(2)
     print(json.dumps({
         "idle_kib": idle,
+        "idle_split": idle_split,
         "peak_kib": state["peak_kib"],
+        "peak_split": state["peak_split"],
         "hwm_kib": rss_kib(pid, "VmHWM"),
         "after_kib": rss_kib(pid),
         "max_open": state["max_open"],

@@ -11,16 +11,25 @@
 //! (about 6% of the gateway's CPU under load, `bench/profile.sh`). Here a
 //! span's JSON text is spliced into the line as it is, and a recorded field
 //! is appended to it.
+//!
+//! Fields are written as members straight into the line ([`Members`]), not
+//! collected first: tracing-subscriber's `JsonVisitor` builds a `BTreeMap`
+//! of `serde_json::Value`s and serializes it, which cost about 10k
+//! instructions for the request's span and as much again for its log line
+//! (`bench/instructions.sh`). Members keep their recording order, and a
+//! name recorded twice appears twice (JSON readers keep the last).
 
 use std::fmt;
 
-use tracing::{Event, Subscriber, field::Visit};
+use fmt::Write as _;
+
+use tracing::{Event, Subscriber, field::Field, field::Visit};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::{
-    field::{RecordFields, VisitOutput},
+    field::RecordFields,
     fmt::{
         FmtContext, FormatEvent, FormatFields, FormattedFields,
-        format::{JsonVisitor, Writer},
+        format::Writer,
         time::{FormatTime, SystemTime},
     },
     registry::LookupSpan,
@@ -44,12 +53,12 @@ where
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         w.write_str("{\"timestamp\":\"")?;
         SystemTime.format_time(&mut w)?;
-        write!(w, "\",\"level\":\"{}\",\"fields\":", meta.level())?;
-        let mut fields = JsonVisitor::new(&mut w);
+        write!(w, "\",\"level\":\"{}\",\"fields\":{{", meta.level())?;
+        let mut fields = Members::new(&mut w);
         event.record(&mut fields as &mut dyn Visit);
-        fields.finish()?;
-        w.write_str(",\"target\":")?;
-        write_json_string(&mut w, meta.target())?;
+        fields.result?;
+        w.write_str("},\"target\":")?;
+        write_json_str(&mut w, meta.target())?;
         let span = event
             .parent()
             .and_then(|id| ctx.span(id))
@@ -67,7 +76,7 @@ where
                 w.write_char(',')?;
             }
             w.write_str("\"name\":")?;
-            write_json_string(&mut w, span.name())?;
+            write_json_str(&mut w, span.name())?;
             w.write_char('}')?;
         }
         w.write_str("}\n")
@@ -79,9 +88,11 @@ pub(crate) struct SpanFields;
 
 impl<'w> FormatFields<'w> for SpanFields {
     fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
-        let mut visitor = JsonVisitor::new(&mut writer);
-        fields.record(&mut visitor);
-        visitor.finish()
+        writer.write_char('{')?;
+        let mut members = Members::new(&mut writer);
+        fields.record(&mut members);
+        members.result?;
+        writer.write_char('}')
     }
 
     /// Appends the recorded fields to the object. A field recorded twice
@@ -91,19 +102,104 @@ impl<'w> FormatFields<'w> for SpanFields {
         current: &'w mut FormattedFields<Self>,
         fields: &tracing::span::Record<'_>,
     ) -> fmt::Result {
-        let mut more = String::new();
-        let mut visitor = JsonVisitor::new(&mut more);
-        fields.record(&mut visitor);
-        visitor.finish()?;
-        let Some(new) = members(&more) else {
-            return Ok(());
-        };
-        let joined = match members(&current.fields) {
-            Some(old) => format!("{{{old},{new}}}"),
-            None => more,
-        };
-        current.fields = joined;
+        let text = &mut current.fields;
+        // Reopen the object: `{"a":1}` → `{"a":1`, `{}` or nothing → `{`.
+        let had_members = members(text).is_some();
+        if !text.ends_with('}') || !text.starts_with('{') {
+            text.clear();
+            text.push('{');
+        } else {
+            text.pop();
+        }
+        let mut added = Members::new(text);
+        added.first = !had_members;
+        fields.record(&mut added);
+        added.result?;
+        text.push('}');
         Ok(())
+    }
+}
+
+/// Writes each recorded field as a JSON member (`"name":value`, comma
+/// separated) into an object whose braces the caller writes. Like
+/// tracing-subscriber's JSON format: `log.*` fields (from the `log`
+/// crate's bridge) are left out and a raw identifier loses its `r#`.
+struct Members<'a> {
+    out: &'a mut dyn fmt::Write,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl<'a> Members<'a> {
+    fn new(out: &'a mut dyn fmt::Write) -> Self {
+        Self {
+            out,
+            first: true,
+            result: Ok(()),
+        }
+    }
+
+    /// Writes the member's name and lets `value` write its value.
+    fn member(&mut self, field: &Field, value: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) {
+        let name = field.name();
+        if self.result.is_err() || name.starts_with("log.") {
+            return;
+        }
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        self.result = (|| {
+            if !std::mem::take(&mut self.first) {
+                self.out.write_char(',')?;
+            }
+            write_json_str(self.out, name)?;
+            self.out.write_char(':')?;
+            value(self.out)
+        })();
+    }
+}
+
+impl Visit for Members<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.member(field, |w| write_json_str(w, value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.member(field, |w| write!(w, "{value}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.member(field, |w| write!(w, "{value}"));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.member(field, |w| write!(w, "{value}"));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.member(field, |w| write!(w, "{value}"));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.member(field, |w| write!(w, "{value}"));
+    }
+
+    /// JSON has no NaN or infinity: those are `null`, as serde_json writes them.
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.member(field, |w| {
+            if value.is_finite() {
+                write!(w, "{value:?}")
+            } else {
+                w.write_str("null")
+            }
+        });
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // Escaped as it is formatted: no string in between.
+        self.member(field, |w| {
+            w.write_char('"')?;
+            write!(Escaped(w), "{value:?}")?;
+            w.write_char('"')
+        });
     }
 }
 
@@ -115,10 +211,69 @@ fn members(object: &str) -> Option<&str> {
         .filter(|inner| !inner.is_empty())
 }
 
-fn write_json_string(w: &mut Writer<'_>, s: &str) -> fmt::Result {
-    // Targets and span names are identifiers; the escaping is for safety.
-    match serde_json::to_string(s) {
-        Ok(quoted) => w.write_str(&quoted),
-        Err(_) => Err(fmt::Error),
+/// `s` as a JSON string, escaped as serde_json escapes it: `"`, `\\` and
+/// control characters; everything else, non-ASCII included, as it is.
+fn write_json_str(w: &mut dyn fmt::Write, s: &str) -> fmt::Result {
+    w.write_char('"')?;
+    Escaped(w).write_str(s)?;
+    w.write_char('"')
+}
+
+/// Writes what it is given escaped for the inside of a JSON string.
+struct Escaped<'a>(&'a mut dyn fmt::Write);
+
+impl fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let w = &mut *self.0;
+        let mut clean = 0;
+        for (i, byte) in s.bytes().enumerate() {
+            let escape = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                0..0x20 => "",
+                _ => continue,
+            };
+            // An ASCII byte is always a character boundary.
+            w.write_str(&s[clean..i])?;
+            if escape.is_empty() {
+                write!(w, "\\u{byte:04x}")?;
+            } else {
+                w.write_str(escape)?;
+            }
+            clean = i + 1;
+        }
+        w.write_str(&s[clean..])
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::write_json_str;
+
+    fn quoted(s: &str) -> String {
+        let mut out = String::new();
+        write_json_str(&mut out, s).unwrap();
+        out
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in [
+            "",
+            "plain",
+            "a \"quote\" and a \\ backslash",
+            "line\nbreak\r\ttab\u{8}\u{c}",
+            "\u{0}\u{1f}\u{7f} controls",
+            "ünïcödé ✓ 𝄞",
+            "\"\"\\\\",
+        ] {
+            assert_eq!(quoted(s), serde_json::to_string(s).unwrap(), "{s:?}");
+        }
     }
 }
