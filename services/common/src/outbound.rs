@@ -152,21 +152,27 @@ pub struct PublicOnlyResolver;
 impl reqwest::dns::Resolve for PublicOnlyResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let public: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| !is_internal(addr.ip()))
-                .collect();
-            if public.is_empty() {
-                return Err(std::io::Error::other(format!(
-                    "{host} resolves only to private, loopback or link-local addresses"
-                ))
-                .into());
-            }
+            let public = public_addresses(name.as_str()).await?;
             let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
             Ok(addrs)
         })
     }
+}
+
+/// `host`'s addresses from the system resolver, minus every internal one;
+/// an error when none is left. What [`PublicOnlyResolver`] answers, for a
+/// client that is not reqwest's.
+pub async fn public_addresses(host: &str) -> std::io::Result<Vec<std::net::SocketAddr>> {
+    let public: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, 0))
+        .await?
+        .filter(|addr| !is_internal(addr.ip()))
+        .collect();
+    if public.is_empty() {
+        return Err(std::io::Error::other(format!(
+            "{host} resolves only to private, loopback or link-local addresses"
+        )));
+    }
+    Ok(public)
 }
 
 #[cfg(test)]

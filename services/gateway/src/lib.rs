@@ -26,6 +26,7 @@ mod routes;
 pub mod routing;
 mod translate;
 mod upstream;
+mod upstream_client;
 pub mod usage;
 
 use std::{sync::Arc, time::Duration};
@@ -46,15 +47,17 @@ use credentials::Credentials;
 pub use credentials::SystemKeys;
 use error::{Flavor, GatewayError};
 pub use remote::RemoteKeys;
+pub use upstream_client::ClientBuildError;
+use upstream_client::UpstreamClient;
 
 /// Everything a request needs, shared by all handlers.
 pub struct Gateway {
     catalog: Catalog,
     /// For the operator's catalog upstreams.
-    client: reqwest::Client,
+    client: UpstreamClient,
     /// For a BYOK key's own base URL: a tenant chose that host, so in
     /// production it is refused at connect time if it resolves inside.
-    custom_client: reqwest::Client,
+    custom_client: UpstreamClient,
     authenticator: authn::CachedAuthenticator,
     credentials: Credentials,
     upstream_timeout: Duration,
@@ -82,10 +85,6 @@ pub struct GatewaySettings {
     pub sse_max_event_bytes: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("cannot build the upstream HTTP client: {0}")]
-pub struct ClientBuildError(#[from] reqwest::Error);
-
 impl Gateway {
     pub fn new(
         catalog: Catalog,
@@ -96,9 +95,14 @@ impl Gateway {
         settings: GatewaySettings,
     ) -> Result<Self, ClientBuildError> {
         let ttl = settings.credential_cache_ttl;
+        let connect = settings.upstream_connect_timeout;
         Ok(Self {
-            client: proxy::build_client(&settings, false)?,
-            custom_client: proxy::build_client(&settings, !settings.allow_private_urls)?,
+            client: UpstreamClient::new(connect, settings.upstream_timeout, false)?,
+            custom_client: UpstreamClient::new(
+                connect,
+                settings.upstream_timeout,
+                !settings.allow_private_urls,
+            )?,
             catalog,
             authenticator: authn::CachedAuthenticator {
                 inner: authenticator,

@@ -14,39 +14,14 @@ use serde_json::Value;
 use tracing::{Instrument, Span, field::Empty};
 
 use crate::{
-    GatewaySettings,
     catalog::{Deployment, Endpoint, Mode, Model, RetryOn},
     error::GatewayError,
     upstream,
+    upstream_client::{Transport, UpstreamClient},
 };
 
 /// The largest upstream error body we read to build a message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
-
-/// `public_only` adds the connect-time SSRF guard (for tenants' own base
-/// URLs; the operator's catalog upstreams may be anywhere).
-pub(crate) fn build_client(
-    settings: &GatewaySettings,
-    public_only: bool,
-) -> Result<reqwest::Client, reqwest::Error> {
-    let builder = reqwest::Client::builder()
-        // A redirect could lead a custom base URL past the SSRF guard.
-        .redirect(reqwest::redirect::Policy::none())
-        // Upstreams are reached directly; proxy detection costs every request.
-        .no_proxy()
-        .connect_timeout(settings.upstream_connect_timeout)
-        .read_timeout(settings.upstream_timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(256)
-        .tcp_nodelay(true);
-    if public_only {
-        builder
-            .dns_resolver(std::sync::Arc::new(keyway_common::outbound::PublicOnlyResolver))
-            .build()
-    } else {
-        builder.build()
-    }
-}
 
 pub(crate) struct UpstreamCall<'a> {
     pub model: &'a Model,
@@ -73,7 +48,7 @@ pub(crate) struct Failure {
 /// exported, the call is a client span carrying the OpenTelemetry GenAI
 /// attributes, and the upstream receives its `traceparent`.
 pub(crate) async fn forward_attempt(
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     timeout: Duration,
     call: UpstreamCall<'_>,
 ) -> Result<reqwest::Response, Failure> {
@@ -88,7 +63,7 @@ pub(crate) async fn forward_attempt(
 /// Any method, the failure as the client's error; an empty body is not sent (a `GET` or
 /// `DELETE` on a stored response).
 pub(crate) async fn forward_with(
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     timeout: Duration,
     method: reqwest::Method,
     call: UpstreamCall<'_>,
@@ -147,7 +122,7 @@ fn upstream_span(call: &UpstreamCall<'_>) -> Span {
 }
 
 async fn send(
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     timeout: Duration,
     method: reqwest::Method,
     call: UpstreamCall<'_>,
@@ -167,20 +142,18 @@ async fn send(
         kind: None,
         retry_after: None,
     })?;
-    let mut request = client.request(method, outbound.url).headers(outbound.headers);
-    if !outbound.body.is_empty() {
-        request = request.body(outbound.body);
-    }
+    let mut headers = outbound.headers;
     if let Some(id) = call.inbound.get("x-request-id") {
-        request = request.header("x-request-id", id.clone());
+        headers.insert("x-request-id", id.clone());
     }
     if let Some(trace) = telemetry::trace_headers(span) {
-        request = request.headers(trace);
+        headers.extend(trace);
     }
 
     let model: std::sync::Arc<str> = call.model.name.as_str().into();
     let sent = std::time::Instant::now();
-    let outcome = tokio::time::timeout(timeout, request.send()).await;
+    let sending = client.send(method, &outbound.url, headers, outbound.body);
+    let outcome = tokio::time::timeout(timeout, sending).await;
     let waited = sent.elapsed();
     metrics::histogram!(metric::UPSTREAM_LATENCY, "model" => model.clone()).record(waited.as_secs_f64());
     metric::note(|t| {
@@ -195,7 +168,7 @@ async fn send(
     };
     let upstream = match outcome {
         Err(_) => return Err(failure(GatewayError::UpstreamTimeout, RetryOn::Timeout)),
-        Ok(Err(e)) => return Err(transport_error(&e)),
+        Ok(Err(e)) => return Err(transport_error(e)),
         Ok(Ok(r)) => r,
     };
     let status = upstream.status();
@@ -220,19 +193,17 @@ async fn send(
     Ok(upstream::adapt(outbound.answer, upstream))
 }
 
-fn transport_error(e: &reqwest::Error) -> Failure {
-    let (error, kind) = if e.is_timeout() {
-        (GatewayError::UpstreamTimeout, RetryOn::Timeout)
-    } else if e.is_connect() {
-        (
+fn transport_error(e: Transport) -> Failure {
+    let (error, kind) = match e {
+        Transport::Timeout => (GatewayError::UpstreamTimeout, RetryOn::Timeout),
+        Transport::Connect => (
             GatewayError::UpstreamFailed("could not connect to the upstream provider".into()),
             RetryOn::Connect,
-        )
-    } else {
-        (
+        ),
+        Transport::Failed => (
             GatewayError::UpstreamFailed("the connection to the upstream provider failed".into()),
             RetryOn::Connect,
-        )
+        ),
     };
     Failure {
         error,
