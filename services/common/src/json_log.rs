@@ -54,7 +54,7 @@ where
         w.write_str("{\"timestamp\":\"")?;
         SystemTime.format_time(&mut w)?;
         write!(w, "\",\"level\":\"{}\",\"fields\":{{", meta.level())?;
-        let mut fields = Members::new(&mut w);
+        let mut fields = Members::new(&mut w, true);
         event.record(&mut fields as &mut dyn Visit);
         fields.result?;
         w.write_str("},\"target\":")?;
@@ -89,7 +89,7 @@ pub(crate) struct SpanFields;
 impl<'w> FormatFields<'w> for SpanFields {
     fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
         writer.write_char('{')?;
-        let mut members = Members::new(&mut writer);
+        let mut members = Members::new(&mut writer, true);
         fields.record(&mut members);
         members.result?;
         writer.write_char('}')
@@ -104,15 +104,14 @@ impl<'w> FormatFields<'w> for SpanFields {
     ) -> fmt::Result {
         let text = &mut current.fields;
         // Reopen the object: `{"a":1}` → `{"a":1`, `{}` or nothing → `{`.
-        let had_members = members(text).is_some();
-        if !text.ends_with('}') || !text.starts_with('{') {
+        let reopened = members(text).is_some();
+        if reopened {
+            text.pop();
+        } else {
             text.clear();
             text.push('{');
-        } else {
-            text.pop();
         }
-        let mut added = Members::new(text);
-        added.first = !had_members;
+        let mut added = Members::new(text, !reopened);
         fields.record(&mut added);
         added.result?;
         text.push('}');
@@ -131,29 +130,36 @@ struct Members<'a> {
 }
 
 impl<'a> Members<'a> {
-    fn new(out: &'a mut dyn fmt::Write) -> Self {
+    /// `first`: no member precedes, so none needs a comma.
+    fn new(out: &'a mut dyn fmt::Write, first: bool) -> Self {
         Self {
             out,
-            first: true,
+            first,
             result: Ok(()),
         }
     }
 
-    /// Writes the member's name and lets `value` write its value.
+    /// Writes the member's name and lets `value` write its value; the
+    /// first error stops every later member.
     fn member(&mut self, field: &Field, value: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) {
         let name = field.name();
-        if self.result.is_err() || name.starts_with("log.") {
-            return;
+        if self.result.is_ok() && !name.starts_with("log.") {
+            let name = name.strip_prefix("r#").unwrap_or(name);
+            self.result = self.write_member(name, value);
         }
-        let name = name.strip_prefix("r#").unwrap_or(name);
-        self.result = (|| {
-            if !std::mem::take(&mut self.first) {
-                self.out.write_char(',')?;
-            }
-            write_json_str(self.out, name)?;
-            self.out.write_char(':')?;
-            value(self.out)
-        })();
+    }
+
+    fn write_member(
+        &mut self,
+        name: &str,
+        value: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result,
+    ) -> fmt::Result {
+        if !std::mem::take(&mut self.first) {
+            self.out.write_char(',')?;
+        }
+        write_json_str(self.out, name)?;
+        self.out.write_char(':')?;
+        value(self.out)
     }
 }
 
