@@ -129,16 +129,11 @@ impl UpstreamClient {
 /// Whether an I/O timeout is somewhere in the error's causes: the
 /// connector reports a connect timeout as a connect error.
 fn caused_by_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(e);
-    while let Some(c) = cause {
-        if c.downcast_ref::<io::Error>()
+    std::iter::successors(Some(e), |cause| cause.source()).any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
+    })
 }
 
 /// The system resolver, or with `public_only` the system resolver minus
