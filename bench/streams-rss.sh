@@ -9,6 +9,10 @@
 #
 # Usage:  bench/streams-rss.sh
 # Env:    BENCH_STREAMS      concurrent streams             (default 1000)
+#         BENCH_SERVICE      "up": the whole stack in one process, as
+#                            measured so far (default); "gateway": the
+#                            gateway alone (`keyway run gateway`, as it is
+#                            deployed to scale out), whose process is measured
 #         BENCH_CHUNKS       deltas per stream              (default 40)
 #         BENCH_DELAY_MS     pause between deltas, ms       (default 500)
 #         BENCH_KEEP=1       keep the temp dir (logs) after the run
@@ -27,6 +31,11 @@ KEEP=${BENCH_KEEP:-0}
 TARGET_MIB=64
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/keyway/target}
 PREBUILT_BIN=${KEYWAY_BIN:-}
+case "${BENCH_SERVICE:-up}" in
+    up) RUN=(up) ;;
+    gateway) RUN=(run gateway) ;;
+    *) echo "BENCH_SERVICE must be up or gateway" >&2; exit 2 ;;
+esac
 
 # Nothing from the caller's shell may leak into the servers.
 while read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(KEYWAY_|MOCK_LLM_)' || true)
@@ -102,7 +111,7 @@ env KEYWAY_LISTEN="127.0.0.1:$GW_PORT" \
     KEYWAY_MODELS="$WORK/models.yaml" \
     KEYWAY_MOCK=false \
     BENCH_SYSTEM_KEY="sk-bench-system-key" \
-    "$BIN" up >/dev/null 2>"$WORK/keyway.err" &
+    "$BIN" "${RUN[@]}" >/dev/null 2>"$WORK/keyway.err" &
 GW_PID=$!
 PIDS+=("$GW_PID")
 
@@ -121,15 +130,17 @@ sleep 2
 
 log "holding $STREAMS streams of $CHUNKS deltas, $DELAY_MS ms apart"
 RESULT=$(python3 "$HERE/streams_rss.py" "$GW_PID" "$GW" "$ADMIN_KEY" "$STREAMS" "$CHUNKS" "$DELAY_MS")
-python3 - "$RESULT" "$STREAMS" "$TARGET_MIB" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" <<'PY'
+python3 - "$RESULT" "$STREAMS" "$TARGET_MIB" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "keyway ${RUN[*]}" <<'PY'
 import json, sys
-r, n, target, when, cores = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+r, n, target, when, cores, what = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 mib = lambda kib: kib / 1024
-print(f"\nKeyway memory under {n} concurrent slow streams — {when}, {cores} cores")
+print(f"\nKeyway memory under {n} concurrent slow streams — {when}, {cores} cores, `{what}`")
 print(f"  streams : {r['ok']} ended with [DONE], {r['failed']} failed, {r['max_open']} open at once, {r['seconds']} s")
 parts = lambda s: f"anonymous {mib(s.get('Anon', 0)):.1f}, file-backed {mib(s.get('File', 0)):.1f}"
 print(f"  idle RSS        : {mib(r['idle_kib']):7.1f} MiB   ({parts(r['idle_split'])})")
 print(f"  peak RSS        : {mib(r['peak_kib']):7.1f} MiB   (sampled every 100 ms while the streams were open; {parts(r['peak_split'])})")
+print(f"  peak came at    : {r['peak_at_s']} s, with {r['open_at_peak']} streams open")
+print(f"  all open        : {mib(r['all_open_kib']):7.1f} MiB   (the most sampled while all {r['max_open']} streams were open)")
 print(f"  VmHWM           : {mib(r['hwm_kib']):7.1f} MiB   (high-water mark since start)")
 print(f"  RSS after       : {mib(r['after_kib']):7.1f} MiB   (2 s after the last stream ended)")
 print(f"  per open stream : {(r['peak_kib'] - r['idle_kib']) / max(r['max_open'], 1):7.1f} KiB")

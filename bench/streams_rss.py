@@ -57,11 +57,18 @@ def split_kib(pid):
     return {part: rss_kib(pid, "Rss" + part) for part in ("Anon", "File")}
 
 
-async def sample(pid, state, stop):
+async def sample(pid, state, stop, started):
     while not stop.is_set():
         rss = rss_kib(pid)
         if rss > state["peak_kib"]:
             state["peak_kib"], state["peak_split"] = rss, split_kib(pid)
+            # When the peak came, and how many streams were open then: a
+            # peak while streams open or close is per-request work, one with
+            # all of them open is what holding them costs.
+            state["peak_at_s"] = round(time.monotonic() - started, 1)
+            state["open_at_peak"] = state["open"]
+        if state["open"] == state["max_open"] and state["open"] > 0:
+            state["all_open_kib"] = max(state.get("all_open_kib", 0), rss)
         await asyncio.sleep(0.1)
 
 
@@ -78,8 +85,8 @@ async def main():
     state = {"open": 0, "max_open": 0, "ok": 0, "failed": 0, "peak_kib": 0, "peak_split": {}}
     idle, idle_split = rss_kib(pid), split_kib(pid)
     stop = asyncio.Event()
-    sampler = asyncio.create_task(sample(pid, state, stop))
     started = time.monotonic()
+    sampler = asyncio.create_task(sample(pid, state, stop, started))
     results = await asyncio.gather(
         *(one_stream(host, port, key, body, state) for _ in range(n)), return_exceptions=True
     )
@@ -93,6 +100,9 @@ async def main():
         "idle_split": idle_split,
         "peak_kib": state["peak_kib"],
         "peak_split": state["peak_split"],
+        "peak_at_s": state.get("peak_at_s"),
+        "open_at_peak": state.get("open_at_peak"),
+        "all_open_kib": state.get("all_open_kib", 0),
         "hwm_kib": rss_kib(pid, "VmHWM"),
         "after_kib": rss_kib(pid),
         "max_open": state["max_open"],
