@@ -2,8 +2,6 @@
 //! its keys, then the router's attempts on its deployments and, when none
 //! can serve, on its fallback models in order (`docs/routing.md`).
 
-use std::sync::Arc;
-
 use axum::{
     extract::rejection::BytesRejection,
     http::{HeaderMap, StatusCode},
@@ -52,7 +50,7 @@ pub(super) async fn forward(
     let streamed = request.stream;
     let (prepared, format, reply, output) = prepare(gw, caller, endpoint, model, request).await?;
     if let Some(meter) = meter.as_mut() {
-        meter.requested(&model.name, streamed, prepared.json.clone());
+        meter.requested(&model.name, streamed, prepared.body.clone());
         meter.resolved(model, prepared.ring.source);
         meter.wires(translate::client_wire(endpoint), model.wire);
     }
@@ -169,7 +167,7 @@ async fn prepare<'g>(
         model,
         ring,
         body: Bytes::from(body),
-        json: Arc::new(Value::Object(request.body)),
+        json: Value::Object(request.body),
         path: upstream_endpoint.upstream_path(),
         tokens,
     };

@@ -4,13 +4,10 @@
 //! unknown or expired one, another user's when the key was the user's own)
 //! is the same 404. Each is recorded as a request with no tokens.
 
-use std::sync::Arc;
-
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use bytes::Bytes;
 use keyway_auth::Caller;
-use serde_json::Value;
 
 use super::llm_handle::respond;
 use crate::proxy::upstream_url;
@@ -78,7 +75,7 @@ async fn call(
 ) -> Result<reqwest::Response, GatewayError> {
     let (owner, model) = find(gw, caller, on.id).await?;
     if let Some(meter) = meter.as_mut() {
-        meter.requested(&model.name, false, Arc::new(Value::Null));
+        meter.requested(&model.name, false, Bytes::new());
         meter.resolved(model, owner.key_source);
     }
     let key = gw

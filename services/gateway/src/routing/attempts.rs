@@ -3,8 +3,6 @@
 //! deployment first), up to `retry.attempts`. Only the head of the answer
 //! is awaited here, so a retry never follows a byte sent to the client.
 
-use std::sync::Arc;
-
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use serde_json::Value;
@@ -26,7 +24,7 @@ pub(crate) struct Prepared<'a> {
     pub body: Bytes,
     /// The upstream body as JSON, re-encoded only for a deployment that
     /// names its own `upstream_model`.
-    pub json: Arc<Value>,
+    pub json: Value,
     /// The route called upstream.
     pub path: &'static str,
     /// Estimated tokens, counted against a deployment's `tpm`.
@@ -158,7 +156,7 @@ fn body_for(p: &Prepared<'_>, d: &Deployment) -> Result<Bytes, GatewayError> {
     if d.upstream_model == p.model.upstream_model {
         return Ok(p.body.clone());
     }
-    let mut json = (*p.json).clone();
+    let mut json = p.json.clone();
     if let Some(map) = json.as_object_mut() {
         map.insert("model".into(), Value::String(d.upstream_model.clone()));
     }

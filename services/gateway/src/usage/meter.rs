@@ -30,7 +30,10 @@ pub(crate) struct Meter {
     event: UsageEvent,
     price: Option<PriceSnapshot>,
     started: Instant,
-    request: Option<Arc<serde_json::Value>>,
+    /// The upstream request body, kept as bytes (not its parsed tree, which
+    /// is several times larger) for the rare estimate of its input tokens:
+    /// an open stream holds it until it ends.
+    request: Bytes,
     /// Settled against the real usage when the event is emitted.
     reservation: Option<Reservation>,
     /// A request that generates nothing (a token count, a stored
@@ -63,7 +66,7 @@ impl Meter {
             event,
             price: None,
             started: Instant::now(),
-            request: None,
+            request: Bytes::new(),
             reservation: None,
             no_tokens: false,
         }
@@ -82,10 +85,10 @@ impl Meter {
     }
 
     /// The requested model name, known once the body is read.
-    pub(crate) fn requested(&mut self, model: &str, streamed: bool, request: Arc<serde_json::Value>) {
+    pub(crate) fn requested(&mut self, model: &str, streamed: bool, request: Bytes) {
         self.event.model = model.to_owned();
         self.event.streamed = streamed;
-        self.request = Some(request);
+        self.request = request;
     }
 
     pub(crate) fn resolved(&mut self, model: &Model, source: KeySource) {
@@ -137,9 +140,8 @@ impl Meter {
             Some(n) => n,
             None if succeeded => {
                 estimated = true;
-                self.request
-                    .as_ref()
-                    .map_or(0, |r| estimate::count(&estimate::request_text(r)))
+                serde_json::from_slice(&self.request)
+                    .map_or(0, |r| estimate::count(&estimate::request_text(&r)))
             }
             None => 0,
         };

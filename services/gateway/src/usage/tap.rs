@@ -22,9 +22,11 @@ const MAX_KEPT: usize = 8 * 1024 * 1024;
 
 /// Raw content frames kept before they are parsed into the reply text: a
 /// short reply is never parsed, and an open stream holds this much at most
-/// (a few dozen frames). Folding is cheap (`typed_read`), so the bound can
-/// be small: at 1,000 open streams, every KiB here is a MiB of RSS.
-const MAX_RAW_FRAMES: usize = 4 * 1024;
+/// (about ten frames), allocated once at this size. Folding is cheap
+/// (`typed_read`), so the bound can be small: at 1,000 open streams, every
+/// KiB here is a MiB of RSS. At 4 KiB, grown by doubling, it held 6.1 KiB
+/// per open stream (heaptrack, docs/benchmarks.md).
+const MAX_RAW_FRAMES: usize = 2 * 1024;
 
 /// The stream must end: the upstream sent an unfinished event over the cap
 /// (`KW-UP-004`), or an event whose data is not JSON (`KW-UP-002`). It ends
@@ -169,6 +171,11 @@ impl Tap {
                 self.fold_frames();
             }
             if event.len() <= MAX_RAW_FRAMES {
+                if self.content_frames.is_empty() {
+                    // The whole bound at once: grown by doubling it would
+                    // overshoot. After a fold the same allocation is reused.
+                    self.content_frames.reserve(MAX_RAW_FRAMES);
+                }
                 self.content_frames.extend_from_slice(event);
             } else {
                 self.parse_event(event);

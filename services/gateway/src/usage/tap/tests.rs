@@ -124,6 +124,8 @@ fn long_replies_keep_raw_frames_bounded_and_the_whole_text() {
             b"data: {\"choices\":[{\"delta\":{\"content\":\"ab\"}}]}\n\n",
         ));
         assert!(tap.content_frames.len() <= MAX_RAW_FRAMES);
+        // One allocation of the bound, reused after each fold.
+        assert!(tap.content_frames.capacity() <= MAX_RAW_FRAMES);
     }
     assert_eq!(tap.text().len(), 20_000);
 }
