@@ -121,4 +121,13 @@ async fn the_served_openapi_document_matches_the_committed_one() {
     let docs = stack.http.get(stack.url("/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
+    // The UI loads the document from the route above.
+    let init = stack
+        .http
+        .get(stack.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(init.status(), 200);
+    assert!(init.text().await.unwrap().contains("\"/openapi.json\""));
 }
