@@ -21,12 +21,13 @@ use super::{
 const MAX_KEPT: usize = 8 * 1024 * 1024;
 
 /// Raw content frames kept before they are parsed into the reply text: a
-/// short reply is never parsed, and an open stream holds this much at most
-/// (about ten frames), allocated once at this size. Folding is cheap
-/// (`typed_read`), so the bound can be small: at 1,000 open streams, every
-/// KiB here is a MiB of RSS. At 4 KiB, grown by doubling, it held 6.1 KiB
-/// per open stream (heaptrack, docs/benchmarks.md).
-const MAX_RAW_FRAMES: usize = 2 * 1024;
+/// short reply (a few dozen frames) is never parsed, and an open stream
+/// holds this much at most, allocated once at this size (grown by doubling
+/// it held 6.1 KiB per open stream in heaptrack). At 1,000 open streams
+/// every KiB here is a MiB of RSS, but a smaller bound parses short replies
+/// too: at 2 KiB, a 13-frame reply cost 12% more instructions
+/// (docs/benchmarks.md). A long reply is parsed with either bound.
+const MAX_RAW_FRAMES: usize = 4 * 1024;
 
 /// The stream must end: the upstream sent an unfinished event over the cap
 /// (`KW-UP-004`), or an event whose data is not JSON (`KW-UP-002`). It ends
