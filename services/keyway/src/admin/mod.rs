@@ -188,4 +188,30 @@ mod tests {
             other => panic!("parsed as {other:?}"),
         }
     }
+
+    /// A base64url cursor may begin with '-': it is still the value.
+    #[test]
+    fn a_cursor_that_begins_with_a_hyphen_is_a_value_not_a_flag() {
+        let parsed =
+            Wrapper::try_parse_from(["admin", "tenants", "list", "--cursor", "-EAM", "--json"]).unwrap();
+        match parsed.admin.command {
+            AdminCommand::Tenants(tenants::TenantsCommand::List(page)) => {
+                assert_eq!(page.cursor.as_deref(), Some("-EAM"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(parsed.admin.json);
+        let parsed = Wrapper::try_parse_from([
+            "admin", "usage", "cursors", "set", "billing", "-EAM", "--tenant", "t1",
+        ])
+        .unwrap();
+        match parsed.admin.command {
+            AdminCommand::Usage(usage::UsageCommand::Cursors(usage::CursorsCommand::Set {
+                cursor,
+                tenant,
+                ..
+            })) => assert_eq!((cursor.as_str(), tenant.as_deref()), ("-EAM", Some("t1"))),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
 }

@@ -18,7 +18,8 @@ pub(crate) struct PageArgs {
     #[arg(long)]
     pub(crate) limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    #[arg(long)]
+    // Cursors are base64url, which may begin with '-'.
+    #[arg(long, allow_hyphen_values = true)]
     pub(crate) cursor: Option<String>,
     /// Follow `next_cursor` to the last page and show every item.
     #[arg(long)]

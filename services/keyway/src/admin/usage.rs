@@ -65,6 +65,8 @@ pub(crate) enum CursorsCommand {
     /// Register a consumer's cursor or advance it (it never moves back).
     Set {
         name: String,
+        // An export cursor is base64url, which may begin with '-'.
+        #[arg(allow_hyphen_values = true)]
         cursor: String,
         /// Platform admins: the tenant (without it: all tenants).
         #[arg(long, env = "KEYWAY_TENANT")]
