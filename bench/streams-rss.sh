@@ -140,7 +140,7 @@ parts = lambda s: f"anonymous {mib(s.get('Anon', 0)):.1f}, file-backed {mib(s.ge
 print(f"  idle RSS        : {mib(r['idle_kib']):7.1f} MiB   ({parts(r['idle_split'])})")
 print(f"  peak RSS        : {mib(r['peak_kib']):7.1f} MiB   (sampled every 100 ms while the streams were open; {parts(r['peak_split'])})")
 print(f"  peak came at    : {r['peak_at_s']} s, with {r['open_at_peak']} streams open")
-print(f"  all open        : {mib(r['all_open_kib']):7.1f} MiB   (the most sampled while all {r['max_open']} streams were open)")
+print(f"  all open        : {mib(r['all_open_kib']):7.1f} MiB   (the most sampled while all {n} streams were open; 0 if they never were at once)")
 print(f"  VmHWM           : {mib(r['hwm_kib']):7.1f} MiB   (high-water mark since start)")
 print(f"  RSS after       : {mib(r['after_kib']):7.1f} MiB   (2 s after the last stream ended)")
 print(f"  per open stream : {(r['peak_kib'] - r['idle_kib']) / max(r['max_open'], 1):7.1f} KiB")

@@ -57,7 +57,7 @@ def split_kib(pid):
     return {part: rss_kib(pid, "Rss" + part) for part in ("Anon", "File")}
 
 
-async def sample(pid, state, stop, started):
+async def sample(pid, state, stop, started, n):
     while not stop.is_set():
         rss = rss_kib(pid)
         if rss > state["peak_kib"]:
@@ -67,7 +67,7 @@ async def sample(pid, state, stop, started):
             # all of them open is what holding them costs.
             state["peak_at_s"] = round(time.monotonic() - started, 1)
             state["open_at_peak"] = state["open"]
-        if state["open"] == state["max_open"] and state["open"] > 0:
+        if state["open"] == n:
             state["all_open_kib"] = max(state.get("all_open_kib", 0), rss)
         await asyncio.sleep(0.1)
 
@@ -86,7 +86,7 @@ async def main():
     idle, idle_split = rss_kib(pid), split_kib(pid)
     stop = asyncio.Event()
     started = time.monotonic()
-    sampler = asyncio.create_task(sample(pid, state, stop, started))
+    sampler = asyncio.create_task(sample(pid, state, stop, started, n))
     results = await asyncio.gather(
         *(one_stream(host, port, key, body, state) for _ in range(n)), return_exceptions=True
     )
