@@ -16,6 +16,8 @@
 #         BENCH_CHUNKS       deltas per stream              (default 40)
 #         BENCH_DELAY_MS     pause between deltas, ms       (default 500)
 #         BENCH_KEEP=1       keep the temp dir (logs) after the run
+#         BENCH_TEXT=1       also print which crates' code is resident at
+#                            idle (bench/text_pages.py; needs root)
 #         KEYWAY_BIN         use this binary instead of building one (release)
 #         CARGO_TARGET_DIR   default $HOME/.cache/keyway/target
 # Needs:  Postgres on 127.0.0.1:5432 (user postgres, trust), NATS on
@@ -127,6 +129,10 @@ curl -fsS --max-time 10 -o /dev/null "$GW/v1/chat/completions" -H "Authorization
     -H 'Content-Type: application/json' \
     -d '{"model":"bench-gpt","messages":[{"role":"user","content":"warm up"}]}' || die "the warm-up request failed"
 sleep 2
+if [[ "${BENCH_TEXT:-0}" == 1 ]]; then
+    log "code resident at idle, by crate (bench/text_pages.py)"
+    python3 "$HERE/text_pages.py" "$GW_PID" >&2
+fi
 
 log "holding $STREAMS streams of $CHUNKS deltas, $DELAY_MS ms apart"
 RESULT=$(python3 "$HERE/streams_rss.py" "$GW_PID" "$GW" "$ADMIN_KEY" "$STREAMS" "$CHUNKS" "$DELAY_MS")

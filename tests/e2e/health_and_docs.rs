@@ -93,17 +93,12 @@ async fn the_served_openapi_document_matches_the_committed_one() {
         .json()
         .await
         .unwrap();
-    let committed_text = std::fs::read_to_string(repo_root().join("openapi/keyway.json")).unwrap();
-    let committed: Value = serde_json::from_str(&committed_text).unwrap();
-    assert_eq!(
-        served, committed,
-        "openapi/keyway.json is stale: regenerate it with `cargo run -p keyway -- openapi > openapi/keyway.json`"
-    );
-    assert_eq!(
-        committed_text,
-        keyway::openapi::document().unwrap(),
-        "run `cargo run -p keyway -- openapi > openapi/keyway.json`"
-    );
+    // That the committed file is what the code generates is
+    // `keyway::openapi::tests` (and the drift check in .ci/run).
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join("openapi/keyway.json")).unwrap())
+            .unwrap();
+    assert_eq!(served, committed, "/openapi.json must serve openapi/keyway.json");
     assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(
         served.get("servers").is_none(),

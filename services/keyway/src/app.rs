@@ -35,8 +35,8 @@ pub(crate) fn build(
     readiness: Arc<Readiness>,
     guard: Arc<AuthGuard>,
     cors: &CorsSettings,
-) -> Result<Router, serde_json::Error> {
-    let mut app = Router::new().merge(health::router(readiness)).merge(docs()?);
+) -> Router {
+    let mut app = Router::new().merge(health::router(readiness)).merge(docs());
     for service in services {
         app = app.merge(service);
     }
@@ -72,20 +72,23 @@ pub(crate) fn build(
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
-    Ok(app)
+    app
 }
 
-/// `/openapi.json`, serialized once at start, and the Swagger UI reading it.
-/// `SwaggerUi::url` would keep utoipa's tree of the document and serialize
-/// it again for every request: that tree was about 4 MiB of the idle heap
-/// (heaptrack, docs/benchmarks.md), the JSON is a fraction of it.
-fn docs() -> Result<Router, serde_json::Error> {
-    let json = Bytes::from(serde_json::to_vec(&crate::openapi::spec())?);
-    let document = get(move || {
-        let json = json.clone();
-        async move { ([(header::CONTENT_TYPE, "application/json")], json) }
+/// `/openapi.json` and the Swagger UI reading it. The document served is the
+/// committed `openapi/keyway.json`, compiled in, which the drift checks
+/// (`openapi::tests`, `.ci/run`) hold equal to what the code generates.
+/// Generating it at start instead built utoipa's tree of every schema: about
+/// 4 MiB of heap, and the code of every schema function paged in, for a
+/// document that cannot change while the process runs (docs/benchmarks.md).
+fn docs() -> Router {
+    let document = get(|| async {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            Bytes::from_static(crate::openapi::COMMITTED.as_bytes()),
+        )
     });
-    Ok(Router::new()
+    Router::new()
         .route("/openapi.json", document)
-        .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"]))))
+        .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])))
 }

@@ -40,8 +40,6 @@ pub enum StartError {
     Follower(#[from] keyway_keys::identity_follow::KeycloakError),
     #[error("projector: {0}")]
     Projector(#[from] keyway_projector::ProjectorError),
-    #[error("cannot serialize the OpenAPI document: {0}")]
-    OpenApi(#[from] serde_json::Error),
 }
 
 impl StartError {

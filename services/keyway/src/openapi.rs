@@ -63,9 +63,26 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// `openapi/keyway.json` as committed, which `/openapi.json` serves.
+pub const COMMITTED: &str = include_str!("../../../openapi/keyway.json");
+
 /// The document as committed: pretty JSON with a trailing newline.
 pub fn document() -> Result<String, serde_json::Error> {
     let mut json = spec().to_pretty_json()?;
     json.push('\n');
     Ok(json)
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    /// `/openapi.json` serves `COMMITTED`: a change to the API must
+    /// regenerate the file, or the process would describe an older API.
+    #[test]
+    fn the_committed_document_is_the_generated_one() {
+        assert!(
+            super::COMMITTED == super::document().unwrap(),
+            "openapi/keyway.json is stale: run `cargo run -p keyway -- openapi > openapi/keyway.json`"
+        );
+    }
 }

@@ -90,7 +90,7 @@ impl Stack {
             readiness.clone(),
             metrics,
         )?));
-        let router = app::build(routers, readiness, guard, &config.cors)?;
+        let router = app::build(routers, readiness, guard, &config.cors);
         let (listener, addr) = phases::bind(&config).await?;
         if config.env == Environment::Dev && admin_key_origin != AdminKeyOrigin::Configured {
             tracing::warn!("dev mode: using a generated admin key; set KEYWAY_ADMIN_KEY in production");
