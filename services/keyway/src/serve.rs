@@ -15,7 +15,7 @@
 //! replay of those bytes made hyper double each connection's read buffer
 //! to 16 KiB (at 1,000 open streams, 8 MiB more heap).
 
-use std::{io, net::SocketAddr, pin::Pin, time::Duration};
+use std::{io, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{Router, extract::ConnectInfo, http::Request};
 use hyper::server::conn::{http1, http2};
@@ -41,6 +41,7 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
     let mut h2 = http2::Builder::new(TokioExecutor::new());
     // As `axum::serve`: the CONNECT protocol, for HTTP/2 upgrades.
     h2.enable_connect_protocol();
+    let builders = Arc::new((h1, h2));
     let connections = TaskTracker::new();
     loop {
         let (tcp, peer) = tokio::select! {
@@ -56,9 +57,8 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
         // Streams are many small writes: without TCP_NODELAY, Nagle holds
         // each SSE frame for the client's delayed ACK (~40 ms a token).
         let _ = tcp.set_nodelay(true);
-        let (h1, h2, service, shutdown) = (
-            h1.clone(),
-            h2.clone(),
+        let (builders, service, shutdown) = (
+            builders.clone(),
             TowerToHyperService::new(router.clone().map_request(insert_peer(peer))),
             shutdown.clone(),
         );
@@ -72,15 +72,20 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
             let Ok(protocol) = protocol else {
                 return;
             };
+            let (h1, h2) = &*builders;
             let io = TokioIo::new(tcp);
             match protocol {
                 Protocol::Http1 => {
                     let connection = h1.serve_connection(io, service).with_upgrades();
                     drive(connection, shutdown, |c| c.graceful_shutdown()).await;
                 }
+                // Boxed: a task is as large as its largest state, and an
+                // HTTP/2 connection's made each HTTP/1 connection's task
+                // 3.5 KB instead of 1.6 KB (measured in a debug build), the
+                // builders shared rather than copied into it.
                 Protocol::Http2 => {
                     let connection = h2.serve_connection(io, service);
-                    drive(connection, shutdown, |c| c.graceful_shutdown()).await;
+                    Box::pin(drive(connection, shutdown, |c| c.graceful_shutdown())).await;
                 }
             }
         });
