@@ -157,8 +157,10 @@ models:
 EOF
 }
 
+# Runs `keyway up`, or the subcommand in BENCH_SUBCOMMAND (say "run gateway").
 start_keyway() { # start_keyway <port> <db> <prefix> <log name> [VAR=value...]
-    local port=$1 db=$2 prefix=$3 name=$4
+    local port=$1 db=$2 prefix=$3 name=$4 subcommand
+    read -ra subcommand <<<"${BENCH_SUBCOMMAND:-up}"
     shift 4
     mkdir -p "$WORK/data-$name"
     BENCH_DBS+=("$db")
@@ -172,7 +174,7 @@ start_keyway() { # start_keyway <port> <db> <prefix> <log name> [VAR=value...]
         KEYWAY_MODELS="$WORK/models.yaml" \
         KEYWAY_MOCK=false \
         BENCH_SYSTEM_KEY="$SYSTEM_KEY" \
-        "$@" "$BIN" up >/dev/null 2>"$WORK/$name.err" &
+        "$@" "$BIN" "${subcommand[@]}" >/dev/null 2>"$WORK/$name.err" &
 }
 
 # Keyway "with everything on", as a tenant's client sees it: a tenant with

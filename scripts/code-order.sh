@@ -72,17 +72,7 @@ drive "$UP_PORT" "$ADMIN_KEY"
 stop "$UP_PID"
 
 log "keyway run gateway under callgrind"
-mkdir -p "$WORK/data-gateway"
-env KEYWAY_LISTEN="127.0.0.1:$GW_PORT" \
-    KEYWAY_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB_NAME" \
-    KEYWAY_NATS_PREFIX="$NATS_PREFIX" \
-    KEYWAY_DATA_DIR="$WORK/data-gateway" \
-    KEYWAY_ADMIN_KEY="$ADMIN_KEY" \
-    KEYWAY_LOG_FORMAT=json \
-    KEYWAY_MODELS="$WORK/models.yaml" \
-    KEYWAY_MOCK=false \
-    BENCH_SYSTEM_KEY="$SYSTEM_KEY" \
-    "$BIN" run gateway >/dev/null 2>"$WORK/gateway.err" &
+BENCH_SUBCOMMAND="run gateway" start_keyway "$GW_PORT" "$DB_NAME" "$NATS_PREFIX" gateway
 GW_PID=$!
 PIDS+=("$GW_PID")
 wait_until 300 "$GW_PID" "keyway run gateway" keyway_ready "http://127.0.0.1:$GW_PORT"
