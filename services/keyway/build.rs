@@ -1,11 +1,12 @@
 //! Release builds on Linux lay out the code that runs first: the functions
 //! listed in `code-order.txt` (what start-up and serving execute, recorded by
-//! `scripts/code-order.sh`) go into one output section ahead of `.text`.
+//! `scripts/code-order.sh`) go into output sections ahead of `.text`, one per
+//! group of the list: what the gateway runs, then what the other services add.
 //!
 //! Why: the kernel maps a binary's code 64 KiB at a time as it is touched,
 //! and the code a process runs is spread over the whole 24 MB `.text`, so a
 //! gateway kept about 15 MiB of code resident for a working set of about
-//! 4.5 MB. Grouped, that is a third of it (docs/benchmarks.md).
+//! 4.5 MB. Grouped, about 5 MiB stays resident (docs/benchmarks.md).
 //!
 //! The list holds symbol names without their hashes, as linker-script
 //! globs, so that a dependency bump (which changes every hash) does not make
