@@ -56,7 +56,10 @@ CRATE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def crate_of(name):
     # `<aws_smithy_http::X as core::fmt::Debug>::fmt` belongs to aws_smithy_http;
-    # `_ZN...` leftovers and C symbols are grouped under their own name.
+    # `<T as tokio::...>::poll`, whose self type is a generic parameter, to tokio.
+    if name.startswith("<") and " as " in name:
+        self_type, trait = name[1:].split(" as ", 1)
+        name = self_type if "::" in self_type else trait
     name = name.lstrip("<&*")
     if name.startswith("dyn "):
         name = name[4:]
