@@ -310,18 +310,21 @@ impl KeywayProcess {
             dir.join(format!("stdout-{n}.log")),
             dir.join(format!("stderr-{n}.log")),
         );
-        let (child, _) = spawn(&self.args, &self.isolation, &self.extra, &stdout, &stderr);
-        Sibling(child)
+        let (child, base) = spawn(&self.args, &self.isolation, &self.extra, &stdout, &stderr);
+        Sibling { child, base }
     }
 }
 
-/// A process started by [`KeywayProcess::sibling`].
-pub(crate) struct Sibling(pub(crate) Child);
+/// A process started by [`KeywayProcess::sibling`], serving at `base`.
+pub(crate) struct Sibling {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+}
 
 impl Drop for Sibling {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

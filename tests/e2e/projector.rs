@@ -10,6 +10,7 @@ mod batches;
 mod cursors;
 mod folding;
 mod nul;
+mod positions;
 mod resilience;
 mod scale_out;
 mod sigkill;

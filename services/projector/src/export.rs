@@ -3,10 +3,13 @@
 //! /api/v1/usage/events` (`http::export`) and pushed by webhook delivery.
 //!
 //! Only rows whose writing transaction is older than every transaction still
-//! running are returned (`transaction_id < pg_snapshot_xmin(…)`): a row that
-//! commits late with a smaller `ledger_seq` therefore shows up before the
-//! cursor can pass it, so a billing consumer that follows `next_cursor`
-//! never skips an event — including one replayed late from a gateway spool.
+//! running are returned (`transaction_id < pg_snapshot_xmin(…)`), and a
+//! row's `ledger_seq` follows its transaction id (migration 2007): a row
+//! that commits later belongs to a transaction at or above that horizon, so
+//! it sorts after every row already handed out. A billing consumer that
+//! follows `next_cursor` therefore never skips an event, however many
+//! projectors write side by side — including one replayed late from a
+//! gateway spool.
 
 use keyway_common::api::{
     PageError,

@@ -3,18 +3,18 @@
 //! inserted into the daily and monthly views and `api_key_last_used`, saves
 //! the checkpoint and stores dead letters. `rebuild` runs the very same fold
 //! over the whole ledger, so both give identical views by construction.
+//!
+//! Writers run side by side (several processes on one consumer): a row's
+//! ledger position follows its transaction id (migration 2007), which keeps
+//! the export's cursor rule exact without one writer at a time. Every
+//! writer upserts view rows in key order, so two batches that share rows
+//! wait for each other instead of deadlocking.
 
 use std::sync::LazyLock;
 
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::{ProjectorError, decode::LedgerRow, ledger_columns as columns};
-
-/// Serializes the projector's ledger transactions (and rebuilds). Without it,
-/// two instances could interleave identity values and commit out of
-/// `ledger_seq` order with transaction ids that do not follow it either; with
-/// it, ledger order is commit order and the export's xid8 rule is exact.
-const LEDGER_LOCK: i64 = 0x4b57_5052_4f4a_0001;
 
 /// Where a message came from, to dead-letter it.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ fn view_upsert(view: &str, period: &str, source: &str) -> String {
              sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(cached_tokens)::bigint,
              sum(cost_micros)::bigint, count(*) FILTER (WHERE estimated),
              {detail_sums}
-         FROM {source} GROUP BY 1, 2, 3, 4, 5, 6
+         FROM {source} GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
          ON CONFLICT (tenant_id, period, model, api_key_id, user_id, currency) DO UPDATE SET
              requests = v.requests + EXCLUDED.requests,
              errors = v.errors + EXCLUDED.errors,
@@ -114,7 +114,7 @@ fn fold_ctes(source: &str) -> String {
          last_used AS (
              INSERT INTO api_key_last_used AS k (api_key_id, tenant_id, last_used_at)
              SELECT api_key_id, min(tenant_id), max(occurred_at) FROM {source}
-             WHERE api_key_id IS NOT NULL GROUP BY api_key_id
+             WHERE api_key_id IS NOT NULL GROUP BY api_key_id ORDER BY api_key_id
              ON CONFLICT (api_key_id) DO UPDATE SET last_used_at = GREATEST(k.last_used_at, EXCLUDED.last_used_at))",
         daily = view_upsert("usage_daily", "(occurred_at AT TIME ZONE 'UTC')::date", source),
         monthly = view_upsert(
@@ -135,8 +135,7 @@ const CHECKPOINT: &str = "INSERT INTO projector_checkpoints AS c (consumer, stre
 static INCREMENTAL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH ins AS (
-             INSERT INTO usage_ledger {columns}
-             SELECT * FROM {unnest}
+             INSERT INTO usage_ledger {rows}
              ON CONFLICT (event_id) DO NOTHING
              RETURNING tenant_id, user_id, api_key_id, model, currency, status, estimated,
                  client_disconnected, input_tokens, output_tokens, cached_tokens, cost_micros, occurred_at,
@@ -145,8 +144,7 @@ static INCREMENTAL: LazyLock<String> = LazyLock::new(|| {
          checkpoint AS ({CHECKPOINT}),
          {folds}
          SELECT count(*) FROM ins",
-        columns = columns::names(),
-        unnest = columns::unnest(3),
+        rows = columns::insert_rows(3),
         folds = fold_ctes("ins"),
     )
 });
@@ -158,16 +156,9 @@ static REBUILD: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Begins a transaction that holds the ledger lock: both in one round trip
-/// (a simple-query `BEGIN; SELECT pg_advisory_xact_lock(…)`).
-async fn begin_locked(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    pool.begin_with(format!("BEGIN; SELECT pg_advisory_xact_lock({LEDGER_LOCK})"))
-        .await
-}
-
 /// Writes one batch in one transaction; returns how many events were new.
 pub(crate) async fn write_batch(pool: &PgPool, consumer: &str, batch: &Batch) -> Result<u64, sqlx::Error> {
-    let mut tx = begin_locked(pool).await?;
+    let mut tx = pool.begin().await?;
     let inserted = if batch.rows.is_empty() {
         sqlx::query(CHECKPOINT)
             .bind(consumer)
@@ -270,8 +261,13 @@ async fn insert_and_fold(
 /// ledger pruned by retention cannot move a key's last use backwards. The
 /// same caveat makes the views themselves lose pruned history on a rebuild:
 /// rebuild before pruning, or keep retention off if rebuilds are routine.
+///
+/// Writers may keep running: `TRUNCATE` waits for every transaction that
+/// has touched the views and holds back every later one until the rebuild
+/// commits, so each ledger row is folded either before the rebuild reads
+/// the ledger (and then again by it, from scratch) or after it, never both.
 pub async fn rebuild(pool: &PgPool) -> Result<u64, ProjectorError> {
-    let mut tx = begin_locked(pool).await?;
+    let mut tx = pool.begin().await?;
     sqlx::query("TRUNCATE usage_daily, usage_monthly")
         .execute(&mut *tx)
         .await?;

@@ -41,20 +41,23 @@ const COLUMNS: [(&str, &str); 26] = [
     ("fallback_model", "text"),
 ];
 
-/// `(col, col, …)` of the insert.
-pub(crate) fn names() -> String {
-    let names: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
-    format!("({})", names.join(", "))
-}
-
-/// `UNNEST($first::uuid[], …)`: one array parameter per column.
-pub(crate) fn unnest(first: usize) -> String {
+/// What follows `INSERT INTO usage_ledger`: the column list, and the rows
+/// from an `UNNEST` of one array parameter per column (from `$first`), each
+/// at its ledger position: the transaction's base (migration 2007) plus the
+/// row's index in the batch.
+pub(crate) fn insert_rows(first: usize) -> String {
+    let names = COLUMNS.map(|(name, _)| name).join(", ");
     let arrays: Vec<String> = COLUMNS
         .iter()
         .enumerate()
         .map(|(i, (_, ty))| format!("${}::{ty}[]", first + i))
         .collect();
-    format!("UNNEST({})", arrays.join(", "))
+    format!(
+        "(ledger_seq, {names})
+         SELECT (SELECT usage_ledger_position_base()) + row_index, {names}
+         FROM UNNEST({arrays}) WITH ORDINALITY AS u({names}, row_index)",
+        arrays = arrays.join(", "),
+    )
 }
 
 /// Binds one array per column, in `COLUMNS` order. Columns borrow from the
@@ -106,12 +109,13 @@ mod tests {
 
     #[test]
     fn the_unnest_has_one_typed_array_per_named_column() {
-        assert!(names().starts_with("(event_id, tenant_id,") && names().ends_with("fallback_model)"));
-        let sql = unnest(3);
-        assert!(sql.starts_with("UNNEST($3::uuid[], $4::text[]"), "{sql}");
+        let sql = insert_rows(3);
+        assert!(sql.starts_with("(ledger_seq, event_id, tenant_id,"), "{sql}");
+        assert!(sql.contains("UNNEST($3::uuid[], $4::text[]"), "{sql}");
         assert!(
-            sql.contains("$20::bytea[]") && sql.ends_with("$28::text[])"),
+            sql.contains("$20::bytea[]") && sql.contains("$28::text[]) WITH ORDINALITY"),
             "{sql}"
         );
+        assert!(sql.ends_with("fallback_model, row_index)"), "{sql}");
     }
 }

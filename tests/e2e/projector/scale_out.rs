@@ -1,9 +1,11 @@
 //! Three real `keyway run projector` processes share the durable consumer
 //! and drain one backlog of batched and single messages; one of them is
 //! killed with SIGKILL in the middle. The views end exactly equal to the
-//! events published: the ledger's event ids absorb every redelivery.
+//! events published: the ledger's event ids absorb every redelivery. The
+//! processes write side by side (no global lock), and a billing consumer
+//! following the export through the whole drain gets every event once.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use async_nats::{HeaderMap, jetstream};
 use keyway_proto::{
@@ -20,6 +22,31 @@ async fn ledger_rows(pool: &sqlx::PgPool) -> i64 {
         .fetch_one(pool)
         .await
         .unwrap_or(0)
+}
+
+/// Follows the export from the start, as a billing consumer does, until
+/// `want` events came or four minutes passed; returns the event ids handed
+/// out, in order.
+async fn follow_export(base: String, key: String, want: usize) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    let (mut ids, mut cursor) = (Vec::new(), String::new());
+    while ids.len() < want && tokio::time::Instant::now() < deadline {
+        let url = format!("{base}/api/v1/usage/events?limit=1000&cursor={cursor}");
+        let page: serde_json::Value = match http.get(url).bearer_auth(&key).send().await {
+            Ok(response) => response.json().await.unwrap(),
+            // The process is still starting.
+            Err(_) => serde_json::Value::Null,
+        };
+        if let Some(events) = page["events"].as_array() {
+            ids.extend(events.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+            cursor = page["resume_cursor"].as_str().unwrap().to_owned();
+        }
+        if page["next_cursor"].is_null() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    ids
 }
 
 async fn publish(
@@ -51,8 +78,13 @@ async fn three_projector_processes_share_a_backlog_and_one_killed_bills_nothing_
         .await
         .unwrap();
     let js = jetstream::new(async_nats::connect(nats_url()).await.unwrap());
-    let _second = first.sibling(2);
+    let second = first.sibling(2);
     let _third = first.sibling(3);
+    let reader = tokio::spawn(follow_export(
+        second.base.clone(),
+        first.isolation.admin_key.clone(),
+        N,
+    ));
 
     // Batches of 40 per tenant, and every 7th batch's first event also on
     // its own, as a spool replay or an older gateway would add. The first
@@ -117,4 +149,11 @@ async fn three_projector_processes_share_a_backlog_and_one_killed_bills_nothing_
     let want = expected(&published);
     assert_eq!(view_sums(&pool, "usage_daily").await, want, "daily views");
     assert_eq!(view_sums(&pool, "usage_monthly").await, want, "monthly views");
+    let exported = reader.await.unwrap();
+    let unique: HashSet<&String> = exported.iter().collect();
+    assert_eq!(
+        (exported.len(), unique.len()),
+        (N, N),
+        "the export, followed during the drain, hands out every event once"
+    );
 }
