@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Projector scale-out benchmark: real `keyway run projector` processes share
-# the durable consumer. For 1, 2 and 3 processes, BENCH_EVENTS usage events
-# are queued in JetStream first (a backlog), then the processes start and
-# drain it; then 3 processes consume while events are published at
-# BENCH_RATE/s. Prints events/s into the views and the lag of each run
+# the durable consumer. For 1, 2 and 3 processes, each with 1 and then 2
+# writers (concurrent write transactions), BENCH_EVENTS usage events are
+# queued in JetStream first (a backlog), then the processes start and drain
+# it; then 3 processes consume while events are published at BENCH_RATE/s. Prints events/s into the views and the lag of each run
 # (services/projector/examples/projector_bench does the work, on a
 # throwaway database and NATS prefix per run).
 #
@@ -21,6 +21,8 @@
 #         BENCH_WIRE_BATCH  events per message                (default 256)
 #         BENCH_RATE        events/s of the paced run, 0 = skip (default 25000)
 #         BENCH_BATCH       projector batch size              (default: the projector's)
+#         BENCH_WRITERS     writers per process to run, each row (default "1 2"; the
+#                           projector's default is 2, KEYWAY_PROJECTOR_WRITERS)
 #         BENCH_SINGLES=1   also drain the backlog with one event per message
 #         KEYWAY_BIN        use this binary instead of building one
 #         CARGO_TARGET_DIR  default $HOME/.cache/keyway/target
@@ -35,6 +37,7 @@ EVENTS=${BENCH_EVENTS:-500000}
 SCALE=${BENCH_SCALE:-1 2 3}
 WIRE=${BENCH_WIRE_BATCH:-256}
 RATE=${BENCH_RATE:-25000}
+WRITERS=${BENCH_WRITERS:-1 2}
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -63,25 +66,28 @@ run() { # run <label> <env...>
 
 printf 'Keyway projector scale-out — %s, %s cores, %s backlog events\n' \
     "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$EVENTS"
-for n in $SCALE; do
-    run "backlog, $n process(es), $WIRE events/message" \
-        BENCH_MODE=backlog BENCH_RATE=0 BENCH_WIRE_BATCH="$WIRE" BENCH_PROJECTORS="$n"
-    if [[ "${BENCH_SINGLES:-0}" == 1 ]]; then
-        run "backlog, $n process(es), 1 event/message" \
-            BENCH_MODE=backlog BENCH_RATE=0 BENCH_WIRE_BATCH=1 BENCH_PROJECTORS="$n"
-    fi
+for w in $WRITERS; do
+    for n in $SCALE; do
+        run "backlog, $n process(es) x $w writer(s), $WIRE events/message" \
+            BENCH_MODE=backlog BENCH_RATE=0 BENCH_WIRE_BATCH="$WIRE" BENCH_PROJECTORS="$n" BENCH_WRITERS="$w"
+        if [[ "${BENCH_SINGLES:-0}" == 1 ]]; then
+            run "backlog, $n process(es) x $w writer(s), 1 event/message" \
+                BENCH_MODE=backlog BENCH_RATE=0 BENCH_WIRE_BATCH=1 BENCH_PROJECTORS="$n" BENCH_WRITERS="$w"
+        fi
+    done
 done
 last=${SCALE##* }
+first_writers=${WRITERS%% *}
 if [[ "$RATE" != 0 ]]; then
-    run "paced at $RATE/s, $last process(es), $WIRE events/message" \
-        BENCH_RATE="$RATE" BENCH_WIRE_BATCH="$WIRE" BENCH_PROJECTORS="$last"
+    run "paced at $RATE/s, $last process(es) x $first_writers writer(s)" \
+        BENCH_RATE="$RATE" BENCH_WIRE_BATCH="$WIRE" BENCH_PROJECTORS="$last" BENCH_WRITERS="$first_writers"
 fi
 
 printf '\nsummary (drain time from the first commit; lag = publish -> committed in the views):\n'
-printf '| %-48s | %12s | %9s | %-24s |\n' run "events/s" "drain" "lag"
-printf '|%s|%s|%s|%s|\n' -------------------------------------------------- -------------- ----------- --------------------------
+printf '| %-62s | %12s | %9s | %-24s |\n' run "events/s" "drain" "lag"
+printf '|%s|%s|%s|%s|\n' ---------------------------------------------------------------- -------------- ----------- --------------------------
 for label in "${!RESULT[@]}"; do
     [[ "$label" == *.lag || "$label" == *.time ]] && continue
-    printf '| %-48s | %12s | %9s | %-24s |\n' "$label" "${RESULT[$label]}" "${RESULT[$label.time]}" \
+    printf '| %-62s | %12s | %9s | %-24s |\n' "$label" "${RESULT[$label]}" "${RESULT[$label.time]}" \
         "${RESULT[$label.lag]:-(backlog: see drain)}"
 done | sort

@@ -50,6 +50,7 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
             (ResponseOwners::ttl_from_config(config.vars())?.as_secs() / 86_400).to_string(),
         ),
         ("KEYWAY_PROJECTOR_BATCH_SIZE", projector.batch_size.to_string()),
+        ("KEYWAY_PROJECTOR_WRITERS", projector.writers.to_string()),
         (
             "KEYWAY_USAGE_RETENTION_DAYS",
             projector

@@ -95,11 +95,11 @@ async fn bind(
     .await
 }
 
-/// The collector pulls and batches; the writer writes and acks. They run
-/// side by side so the database never waits for the next batch to be
-/// gathered, decoded or acked. The writer asks for work when it is idle; a
-/// batch is handed over when it is full, or when it is not and the linger has
-/// passed — so batches grow while a write is in flight, and a lone event
+/// The collector pulls and batches; `settings.writers` writers write and
+/// ack. They run side by side so the database never waits for the next batch
+/// to be gathered, decoded or acked. A writer asks for work when it is idle;
+/// a batch is handed over when it is full, or when it is not and the linger
+/// has passed — so batches grow while writes are in flight, and a lone event
 /// under light load waits only `LINGER`.
 async fn consume(
     pool: &PgPool,
@@ -109,7 +109,7 @@ async fn consume(
 ) {
     let (ask, asks) = mpsc::channel::<oneshot::Sender<Held>>(1);
     let consumer_name = settings.consumer_name();
-    let writer = async {
+    let writer = || async {
         loop {
             let (give, take) = oneshot::channel();
             if ask.send(give).await.is_err() {
@@ -122,7 +122,8 @@ async fn consume(
             }
         }
     };
-    futures::join!(collect(nats, settings, shutdown, asks), writer);
+    let writers = futures::future::join_all((0..settings.writers.max(1)).map(|_| writer()));
+    futures::join!(collect(nats, settings, shutdown, asks), writers);
 }
 
 async fn collect(

@@ -45,6 +45,11 @@ pub struct ProjectorSettings {
     /// only fill under load; bigger ones amortize the view upserts, which
     /// dominate the cost (see bench/projector.sh).
     pub batch_size: usize,
+    /// `KEYWAY_PROJECTOR_WRITERS`: batches one process writes at once, each
+    /// in its own transaction (default 2). Writers need no lock between
+    /// them (migration 2007), so a second one keeps Postgres busy while the
+    /// first commits.
+    pub writers: usize,
     /// `KEYWAY_USAGE_RETENTION_DAYS`: prune ledger rows older than this,
     /// never past a registered export cursor or a webhook's delivery cursor.
     /// `None` keeps everything.
@@ -53,17 +58,20 @@ pub struct ProjectorSettings {
 
 impl ProjectorSettings {
     pub const DEFAULT_BATCH_SIZE: usize = 2_000;
+    pub const DEFAULT_WRITERS: usize = 2;
 
     pub fn new(nats_prefix: impl Into<String>) -> Self {
         Self {
             nats_prefix: nats_prefix.into(),
             batch_size: Self::DEFAULT_BATCH_SIZE,
+            writers: Self::DEFAULT_WRITERS,
             retention_days: None,
         }
     }
 
-    /// Reads `KEYWAY_USAGE_RETENTION_DAYS` and `KEYWAY_PROJECTOR_BATCH_SIZE`
-    /// from the process configuration; an unusable value names itself.
+    /// Reads `KEYWAY_USAGE_RETENTION_DAYS`, `KEYWAY_PROJECTOR_BATCH_SIZE` and
+    /// `KEYWAY_PROJECTOR_WRITERS` from the process configuration; an
+    /// unusable value names itself.
     pub fn from_config(config: &keyway_common::Config) -> Result<Self, keyway_common::ConfigError> {
         let vars = config.vars();
         Ok(Self {
@@ -75,6 +83,7 @@ impl ProjectorSettings {
                 Self::DEFAULT_BATCH_SIZE as u64,
                 1..=10_000,
             )? as usize,
+            writers: vars.number("KEYWAY_PROJECTOR_WRITERS", Self::DEFAULT_WRITERS as u64, 1..=16)? as usize,
             ..Self::new(config.nats_prefix.clone())
         })
     }

@@ -102,6 +102,7 @@ pub(crate) fn start(
         ("KEYWAY_NATS_URL", nats_url.to_owned()),
         ("KEYWAY_NATS_PREFIX", settings.nats_prefix.clone()),
         ("KEYWAY_PROJECTOR_BATCH_SIZE", settings.batch_size.to_string()),
+        ("KEYWAY_PROJECTOR_WRITERS", settings.writers.to_string()),
         (
             "KEYWAY_ADMIN_KEY",
             format!("kwbench-admin-{}", uuid::Uuid::now_v7().simple()),
