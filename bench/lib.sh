@@ -158,10 +158,15 @@ EOF
 }
 
 # Runs `keyway up`, or the subcommand in BENCH_SUBCOMMAND (say "run gateway").
+# BENCH_KEYWAY_ENV adds settings to every Keyway a script starts, for A/B
+# runs of one binary (say "KEYWAY_USAGE_BATCH_MS=50"); the caller's own
+# KEYWAY_ variables never reach it (above).
 start_keyway() { # start_keyway <port> <db> <prefix> <log name> [VAR=value...]
-    local port=$1 db=$2 prefix=$3 name=$4 subcommand
+    local port=$1 db=$2 prefix=$3 name=$4 subcommand settings
     read -ra subcommand <<<"${BENCH_SUBCOMMAND:-up}"
+    read -ra settings <<<"${BENCH_KEYWAY_ENV:-}"
     shift 4
+    set -- "${settings[@]}" "$@"
     mkdir -p "$WORK/data-$name"
     BENCH_DBS+=("$db")
     BENCH_PREFIXES+=("$prefix")
