@@ -46,7 +46,9 @@ bench_cleanup() {
     # Every run publishes hundreds of thousands of usage events: leave none
     # of them behind in the shared NATS.
     for prefix in "${BENCH_PREFIXES[@]}"; do
-        python3 "$HERE/keys_bench.py" delete-streams "${prefix^^}_USAGE" "${prefix^^}_KEYS" >/dev/null 2>&1 \
+        local up=${prefix^^}
+        python3 "$HERE/keys_bench.py" delete-streams "${up}_USAGE" "${up}_KEYS" \
+            "KV_${up}_LIMITS_RATE" "KV_${up}_LIMITS_SPEND" "KV_${up}_AUTH_FAILURES" "KV_${up}_RESPONSES" >/dev/null 2>&1 \
             || log "warning: could not delete the JetStream streams of prefix $prefix"
     done
     if [[ -n "$WORK" && -d "$WORK" ]]; then

@@ -131,7 +131,7 @@ impl Drop for Isolation {
                     let js = async_nats::jetstream::new(client);
                     let prefix = prefix.to_uppercase();
                     let streams = ["USAGE", "KEYS"].map(|kind| format!("{prefix}_{kind}"));
-                    let buckets = ["LIMITS_RATE", "LIMITS_SPEND", "AUTH_FAILURES"]
+                    let buckets = ["LIMITS_RATE", "LIMITS_SPEND", "AUTH_FAILURES", "RESPONSES"]
                         .map(|bucket| format!("KV_{prefix}_{bucket}"));
                     for stream in streams.iter().chain(&buckets) {
                         let _ = js.delete_stream(stream).await;

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use keyway_common::retry::{self, Backoff, pause};
 use sqlx::PgPool;
 use tokio::{
-    sync::{mpsc, oneshot},
+    sync::{mpsc, oneshot, watch},
     time::Instant,
 };
 use tokio_util::sync::CancellationToken;
@@ -98,9 +98,12 @@ async fn bind(
 /// The collector pulls and batches; `settings.writers` writers write and
 /// ack. They run side by side so the database never waits for the next batch
 /// to be gathered, decoded or acked. A writer asks for work when it is idle;
-/// a batch is handed over when it is full, or when it is not and the linger
-/// has passed — so batches grow while writes are in flight, and a lone event
-/// under light load waits only `LINGER`.
+/// a batch is handed over when it is full, or when the linger has passed and
+/// no write is in flight. So a lone event under light load waits only
+/// `LINGER`, under moderate load batches grow while one write is in flight
+/// (as with a single writer: fewer, larger transactions cost the database
+/// less per event), and only a backlog, which fills batches, keeps several
+/// writers busy.
 async fn consume(
     pool: &PgPool,
     nats: async_nats::Client,
@@ -108,6 +111,7 @@ async fn consume(
     shutdown: &CancellationToken,
 ) {
     let (ask, asks) = mpsc::channel::<oneshot::Sender<Held>>(1);
+    let (busy, writing) = watch::channel(0usize);
     let consumer_name = settings.consumer_name();
     let writer = || async {
         loop {
@@ -117,13 +121,16 @@ async fn consume(
             }
             // The collector dropped the request: it is shutting down.
             let Ok(held) = take.await else { return };
-            if !project(pool, &consumer_name, &held, shutdown).await {
+            busy.send_modify(|n| *n += 1);
+            let written = project(pool, &consumer_name, &held, shutdown).await;
+            busy.send_modify(|n| *n -= 1);
+            if !written {
                 return;
             }
         }
     };
     let writers = futures::future::join_all((0..settings.writers.max(1)).map(|_| writer()));
-    futures::join!(collect(nats, settings, shutdown, asks), writers);
+    futures::join!(collect(nats, settings, shutdown, asks, writing), writers);
 }
 
 async fn collect(
@@ -131,6 +138,7 @@ async fn collect(
     settings: &ProjectorSettings,
     shutdown: &CancellationToken,
     mut asks: mpsc::Receiver<oneshot::Sender<Held>>,
+    mut writing: watch::Receiver<usize>,
 ) {
     let batch_size = settings.batch_size.max(1);
     let mut idle_writer: Option<oneshot::Sender<Held>> = None;
@@ -162,7 +170,8 @@ async fn collect(
         let mut broken = false;
         loop {
             let lingered = !held.is_empty() && Instant::now() >= deadline;
-            if (held.len() >= batch_size || lingered || broken)
+            let in_flight = *writing.borrow_and_update();
+            if (held.len() >= batch_size || (lingered && in_flight == 0) || broken)
                 && !held.is_empty()
                 && let Some(writer) = idle_writer.take()
             {
@@ -199,6 +208,8 @@ async fn collect(
                     None => broken = true,
                 },
                 _ = tokio::time::sleep_until(deadline), if !held.is_empty() && Instant::now() < deadline => {}
+                // A lingered batch waits for the write in flight to end.
+                _ = writing.changed(), if lingered && in_flight > 0 => {}
             }
         }
     }

@@ -47,8 +47,8 @@ pub struct ProjectorSettings {
     pub batch_size: usize,
     /// `KEYWAY_PROJECTOR_WRITERS`: batches one process writes at once, each
     /// in its own transaction (default 2). Writers need no lock between
-    /// them (migration 2007), so a second one keeps Postgres busy while the
-    /// first commits.
+    /// them (migration 2007); more than one only work at once on full
+    /// batches, that is when there is a backlog.
     pub writers: usize,
     /// `KEYWAY_USAGE_RETENTION_DAYS`: prune ledger rows older than this,
     /// never past a registered export cursor or a webhook's delivery cursor.
