@@ -208,7 +208,6 @@ async fn collect(
                     None => broken = true,
                 },
                 _ = tokio::time::sleep_until(deadline), if !held.is_empty() && Instant::now() < deadline => {}
-                // A lingered batch waits for the write in flight to end.
                 _ = writing.changed(), if lingered && in_flight > 0 => {}
             }
         }
