@@ -23,6 +23,8 @@
 #         BENCH_BATCH       projector batch size              (default: the projector's)
 #         BENCH_WRITERS     writers per process to run, each row (default "1 2"; the
 #                           projector's default is 2, KEYWAY_PROJECTOR_WRITERS)
+#         BENCH_TENANTS     tenants the events are spread over (default 20; the
+#                           view rows that concurrent writers share)
 #         BENCH_SINGLES=1   also drain the backlog with one event per message
 #         KEYWAY_BIN        use this binary instead of building one
 #         CARGO_TARGET_DIR  default $HOME/.cache/keyway/target

@@ -1,7 +1,8 @@
 //! A caching wrapper around the authenticator: a verified key is remembered
 //! (by a SHA-256 of it, never the key itself) for a short TTL, and forgotten
 //! as soon as a key-change event for its tenant arrives. Failures are not
-//! cached, so a newly created key works at once.
+//! cached, so a newly created key works at once. A key in use is verified
+//! again before its entry expires (see `cache`).
 
 use std::sync::Arc;
 
@@ -22,16 +23,18 @@ impl Authenticator for CachedAuthenticator {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        if let Some(caller) = self.cache.get(&digest) {
-            if caller.is_expired_at(now) {
-                return Err(AuthError::Invalid);
-            }
-            return Ok(caller);
+        let caller = self
+            .cache
+            .get_or_fetch(
+                &digest,
+                || self.inner.authenticate(presented),
+                |caller| caller.tenant_id.as_str().into(),
+                |e| *e == AuthError::Unavailable,
+            )
+            .await?;
+        if caller.is_expired_at(now) {
+            return Err(AuthError::Invalid);
         }
-        let ticket = self.cache.ticket();
-        let caller = self.inner.authenticate(presented).await?;
-        self.cache
-            .insert(ticket, digest, &caller.tenant_id.clone(), caller.clone());
         Ok(caller)
     }
 }

@@ -148,22 +148,24 @@ impl Credentials {
             .then(|| caller.user_id.clone())
             .flatten();
         let cache_key = (caller.tenant_id.clone(), user, scope, provider.to_owned());
-        if let Some(hit) = self.cache.get(&cache_key) {
-            return Ok(hit);
-        }
-        let ticket = self.cache.ticket();
-        let found = store
-            .provider_key(caller, scope, provider)
-            .await
-            .map_err(|e| match e {
-                AuthError::IdentityUnconfirmed => GatewayError::IdentityUnconfirmed,
-                AuthError::Invalid => GatewayError::InvalidApiKey,
-                AuthError::Missing | AuthError::Unavailable => GatewayError::AuthUnavailable,
-            })?
-            .map(Arc::new);
         self.cache
-            .insert(ticket, cache_key, &caller.tenant_id, found.clone());
-        Ok(found)
+            .get_or_fetch(
+                &cache_key,
+                || async {
+                    Ok(store
+                        .provider_key(caller, scope, provider)
+                        .await
+                        .map_err(|e| match e {
+                            AuthError::IdentityUnconfirmed => GatewayError::IdentityUnconfirmed,
+                            AuthError::Invalid => GatewayError::InvalidApiKey,
+                            AuthError::Missing | AuthError::Unavailable => GatewayError::AuthUnavailable,
+                        })?
+                        .map(Arc::new))
+                },
+                |_| caller.tenant_id.as_str().into(),
+                |e| matches!(e, GatewayError::AuthUnavailable),
+            )
+            .await
     }
 }
 

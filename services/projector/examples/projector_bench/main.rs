@@ -38,11 +38,14 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(25);
 const IN_FLIGHT: usize = 8_192;
 /// How many events are committed: the ledger and the views commit together,
 /// so the monthly view's request count is the ledger's row count, and the
-/// view has a row per tenant, key and model (1,200 here), far fewer than the
+/// view has a row per tenant, key and model (1,200 with the default 20
+/// tenants, `BENCH_TENANTS`), far fewer than the
 /// ledger. (`max(ledger_seq)` was the probe while positions were identity
 /// values; since migration 2007 they follow transaction ids and count
 /// nothing.) The views are checked against the total at the end.
 const VISIBLE: &str = "SELECT COALESCE(sum(requests), 0)::bigint FROM usage_monthly";
+/// Tenants the events are spread over, a message each in turn, unless
+/// `BENCH_TENANTS` says otherwise.
 const TENANTS: usize = 20;
 const KEYS_PER_TENANT: usize = 20;
 
@@ -138,6 +141,7 @@ async fn publish(
     start: Instant,
 ) -> Result<Vec<Instant>, Box<dyn Error>> {
     let mut rng = rand::rng();
+    let tenants = env_or("BENCH_TENANTS", TENANTS).max(1);
     let mut published_at = Vec::with_capacity(total);
     let mut acks = VecDeque::with_capacity(IN_FLIGHT);
     let mut i = 0;
@@ -149,7 +153,7 @@ async fn publish(
             }
         }
         let n = per_message.min(total - i);
-        let tenant = format!("tenant-{}", (i / per_message) % TENANTS);
+        let tenant = format!("tenant-{}", (i / per_message) % tenants);
         let (headers, payload) = message(&mut rng, &tenant, n);
         let subject = keyway_proto::subjects::usage(prefix, &tenant);
         published_at.extend(std::iter::repeat_n(Instant::now(), n));
