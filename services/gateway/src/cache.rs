@@ -52,7 +52,10 @@ struct Entry<V> {
 enum Lookup<V> {
     Fresh(V),
     /// Due for a refresh, which this reader alone makes; the value stays
-    /// usable until it expires.
+    /// usable until it expires. The claim is never handed back: after a
+    /// failed or cancelled refresh the entry simply expires, as every entry
+    /// did before refreshes, so an outage costs one wait per entry, not one
+    /// per request.
     Due(V),
     Missing,
 }
