@@ -234,7 +234,7 @@ impl Limiter {
             Some(granted) => {
                 // `granted` covers at least the shortfall, so this cannot underflow.
                 lease.available = lease.available.saturating_add(granted) - need.amount;
-                lease.taken_at = Some(self.clock.now());
+                lease.idle_sweeps = 0;
                 lease.in_flight += need.amount;
                 Ok(Taken::Granted)
             }
@@ -289,7 +289,6 @@ impl Limiter {
 
     async fn sweep(&self, everything: bool) {
         let now = self.clock.now_utc();
-        let instant = self.clock.now();
         let leases: Vec<_> = {
             let mut leases = self
                 .leases
@@ -300,17 +299,21 @@ impl Limiter {
             leases.iter().map(|(k, l)| (k.clone(), l.clone())).collect()
         };
         for (key, lease) in leases {
-            let Ok(mut lease) = lease.try_lock() else { continue };
-            let idle = lease
-                .taken_at
-                .is_none_or(|t| instant.saturating_duration_since(t) >= self.settings.lease);
-            if lease.available == 0 || !(idle || everything) {
-                continue;
-            }
-            let unused = lease.available.min(i64::MAX as u64) as i64;
-            match self.counters.add(key.kind, &key.kv_key(), -unused).await {
-                Ok(()) => lease.available = 0,
-                Err(e) => self.warn_unreachable(&e),
+            let unused = {
+                let Ok(mut lease) = lease.try_lock() else { continue };
+                lease.idle_sweeps = lease.idle_sweeps.saturating_add(1);
+                // Idle a lease long (three sweeps with no request); one in use stays.
+                if lease.available == 0 || !(lease.idle_sweeps > 2 || everything) {
+                    continue;
+                }
+                // Out before the round trip, which requests need not wait for.
+                std::mem::take(&mut lease.available)
+            };
+            let amount = unused.min(i64::MAX as u64) as i64;
+            if let Err(e) = self.counters.add(key.kind, &key.kv_key(), -amount).await {
+                self.warn_unreachable(&e);
+                let mut lease = lease.lock().await;
+                lease.available = lease.available.saturating_add(unused);
             }
         }
     }
@@ -341,6 +344,7 @@ fn grant(lease: &mut Lease, amount: u64) -> bool {
     }
     lease.available -= amount;
     lease.in_flight += amount;
+    lease.idle_sweeps = 0;
     true
 }
 

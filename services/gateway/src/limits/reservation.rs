@@ -2,7 +2,7 @@
 //! lease's side of the books (`settle_lease`), then the shared counter's
 //! for whatever the lease cannot absorb.
 
-use std::{sync::Arc, time::Instant};
+use std::sync::Arc;
 
 use super::{CounterKey, Demand, Kind, Limiter};
 
@@ -11,7 +11,9 @@ use super::{CounterKey, Demand, Kind, Limiter};
 #[derive(Default)]
 pub(super) struct Lease {
     pub(super) available: u64,
-    pub(super) taken_at: Option<Instant>,
+    /// Sweeps since a request last drew on the lease: counted by the
+    /// sweeper, which runs anyway, instead of reading the time per request.
+    pub(super) idle_sweeps: u8,
     /// Reserved by requests of this gateway that have not settled yet.
     pub(super) in_flight: u64,
 }

@@ -325,7 +325,7 @@ fn a_request_larger_than_a_whole_limit_is_refused_not_run_alone() {
 fn settling_gives_back_to_the_lease_and_charges_overruns_to_it_before_the_counter() {
     let mut lease = Lease {
         available: 10,
-        taken_at: None,
+        idle_sweeps: 0,
         in_flight: 50,
     };
     // Used less than reserved: the rest goes back into the lease.
@@ -338,4 +338,37 @@ fn settling_gives_back_to_the_lease_and_charges_overruns_to_it_before_the_counte
     lease.in_flight = 5;
     assert_eq!(settle_lease(&mut lease, 5, 5), 0);
     assert_eq!((lease.available, lease.in_flight), (0, 0));
+}
+
+/// A lease in use stays with the gateway however long it is used; only one
+/// left idle for three sweeps (half a lease apart) goes back. It used to go
+/// back a lease after each top-up, busy or not, and every request on the
+/// counter queued behind giving it back and taking it again.
+#[tokio::test]
+async fn the_sweep_gives_back_only_leases_left_idle() {
+    let prefix = prefix();
+    let l = limiter(&prefix, LimitSettings::default()).await;
+    let per_key = Limits {
+        requests_per_minute: Some(1_000),
+        ..Limits::default()
+    };
+    let c = caller(Limits::default(), per_key);
+    let rpm = key(Kind::RequestsPerMinute, Scope::ApiKey("key1".into()));
+    let mut held = vec![l.reserve(&c, Demand::default()).await.unwrap()];
+    let chunk = counter(&l, &rpm).await;
+    assert!(chunk > 1, "a chunk is leased, not one request: {chunk}");
+    for _ in 0..6 {
+        l.sweep(false).await;
+        held.push(l.reserve(&c, Demand::default()).await.unwrap());
+    }
+    assert_eq!(counter(&l, &rpm).await, chunk, "in use: kept");
+    for _ in 0..3 {
+        l.sweep(false).await;
+    }
+    assert_eq!(
+        counter(&l, &rpm).await,
+        held.len() as u64,
+        "idle: the unused part went back"
+    );
+    drop_buckets(&prefix).await;
 }
