@@ -27,6 +27,9 @@
 #                           view rows that concurrent writers share)
 #         BENCH_SINGLES=1   also drain the backlog with one event per message
 #         KEYWAY_BIN        use this binary instead of building one
+#         BENCH_EXAMPLE_BIN use this projector_bench build instead of building
+#                           one (an A/B of two releases: each its own, as it
+#                           migrates the database its binary expects)
 #         CARGO_TARGET_DIR  default $HOME/.cache/keyway/target
 # Needs:  Postgres on 127.0.0.1:5432 (user postgres, trust) and NATS with
 #         JetStream on 127.0.0.1:4222 (scripts/ensure-services.sh).
@@ -49,8 +52,11 @@ if [[ -z "${KEYWAY_BIN:-}" ]]; then
     (cd "$ROOT" && cargo build --release -q -p keyway)
     export KEYWAY_BIN="$CARGO_TARGET_DIR/release/keyway"
 fi
-(cd "$ROOT" && cargo build --release -q -p keyway-projector --example projector_bench)
-BIN="$CARGO_TARGET_DIR/release/examples/projector_bench"
+BIN=${BENCH_EXAMPLE_BIN:-}
+if [[ -z "$BIN" ]]; then
+    (cd "$ROOT" && cargo build --release -q -p keyway-projector --example projector_bench)
+    BIN="$CARGO_TARGET_DIR/release/examples/projector_bench"
+fi
 
 batch=()
 [[ -n "${BENCH_BATCH:-}" ]] && batch=("BENCH_BATCH=$BENCH_BATCH")
