@@ -162,14 +162,28 @@ EOF
 # Runs `keyway up`, or the subcommand in BENCH_SUBCOMMAND (say "run gateway").
 # BENCH_KEYWAY_ENV adds settings to every Keyway a script starts, for A/B
 # runs of one binary (say "KEYWAY_USAGE_BATCH_MS=50"); the caller's own
-# KEYWAY_ variables never reach it (above).
+# KEYWAY_ variables never reach it (above). Its standard output, one JSON
+# line per request, goes to /dev/null; BENCH_KEYWAY_STDOUT=file sends it to
+# a file in the run's temp dir, =pipe through a pipe to a reader (`cat`), as
+# a container runtime reads it.
 start_keyway() { # start_keyway <port> <db> <prefix> <log name> [VAR=value...]
-    local port=$1 db=$2 prefix=$3 name=$4 subcommand settings
+    local port=$1 db=$2 prefix=$3 name=$4 subcommand settings out=/dev/null
     read -ra subcommand <<<"${BENCH_SUBCOMMAND:-up}"
     read -ra settings <<<"${BENCH_KEYWAY_ENV:-}"
     shift 4
     set -- "${settings[@]}" "$@"
     mkdir -p "$WORK/data-$name"
+    case "${BENCH_KEYWAY_STDOUT:-null}" in
+        null) ;;
+        file) out="$WORK/$name.out" ;;
+        pipe)
+            out="$WORK/$name.fifo"
+            mkfifo "$out"
+            cat "$out" >/dev/null &
+            PIDS+=("$!")
+            ;;
+        *) die "BENCH_KEYWAY_STDOUT is null, file or pipe, not $BENCH_KEYWAY_STDOUT" ;;
+    esac
     BENCH_DBS+=("$db")
     BENCH_PREFIXES+=("$prefix")
     env KEYWAY_LISTEN="127.0.0.1:$port" \
@@ -181,7 +195,7 @@ start_keyway() { # start_keyway <port> <db> <prefix> <log name> [VAR=value...]
         KEYWAY_MODELS="$WORK/models.yaml" \
         KEYWAY_MOCK=false \
         BENCH_SYSTEM_KEY="$SYSTEM_KEY" \
-        "$@" "$BIN" "${subcommand[@]}" >/dev/null 2>"$WORK/$name.err" &
+        "$@" "$BIN" "${subcommand[@]}" >"$out" 2>"$WORK/$name.err" &
 }
 
 # Keyway "with everything on", as a tenant's client sees it: a tenant with
