@@ -4,13 +4,26 @@ Usage: drive.py <host> <port> <api key> <requests> <connections> [true|false]
 
 Each connection is one keep-alive HTTP/1.1 connection on its own thread;
 the last argument "true" asks for streamed answers. Standard library only.
-Exits non-zero if any answer is not a 200.
+Exits non-zero if any answer is not a 200. BENCH_BODY_KB=<n> puts about n
+KiB of earlier conversation before the question, as an agent's long
+context would (default 0: the one short question).
 """
 
 import http.client
 import json
+import os
 import sys
 import threading
+
+
+def history(kib):
+    """About `kib` KiB of alternating turns, with the quotes and line breaks
+    that real text has (each is an escape in JSON)."""
+    turn = 'Line {i}: the "quoted" part, then a tab\tand more words to read.\n' * 16
+    return [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": turn.format(i=i)}
+        for i in range(kib)
+    ]
 
 
 def main():
@@ -20,7 +33,8 @@ def main():
     body = json.dumps(
         {
             "model": "bench-gpt",
-            "messages": [{"role": "user", "content": "Say hello to the benchmark."}],
+            "messages": history(int(os.environ.get("BENCH_BODY_KB", "0")))
+            + [{"role": "user", "content": "Say hello to the benchmark."}],
             **({"stream": True} if stream else {}),
         }
     )

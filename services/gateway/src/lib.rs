@@ -24,6 +24,7 @@ mod request;
 pub mod responses;
 mod routes;
 pub mod routing;
+mod splice;
 mod translate;
 mod upstream;
 mod upstream_client;

@@ -11,6 +11,9 @@ use crate::{catalog::Endpoint, error::GatewayError, limits::demand::OUTPUT_FIELD
 #[derive(Clone)]
 pub(crate) struct LlmRequest {
     pub(crate) body: Map<String, Value>,
+    /// The body as the client sent it: what goes upstream, but for the
+    /// members the gateway changes (`crate::splice`).
+    pub(crate) raw: Bytes,
     pub(crate) model: String,
     pub(crate) stream: bool,
 }
@@ -87,7 +90,12 @@ pub(crate) fn parse(
             require_whole_output_fields(&body)?;
         }
     }
-    Ok(LlmRequest { body, model, stream })
+    Ok(LlmRequest {
+        body,
+        raw: bytes,
+        model,
+        stream,
+    })
 }
 
 /// A length that is not a whole number in range (a float, a negative, 2^64

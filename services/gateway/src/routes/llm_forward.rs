@@ -19,7 +19,7 @@ use crate::{
     request::{self, LlmRequest},
     responses::Owner,
     routing::{self, InFlight, Outcome, Prepared},
-    translate,
+    splice, translate,
     usage::{estimate, meter::Meter, tap::Format},
 };
 
@@ -158,8 +158,16 @@ async fn prepare<'g>(
     request
         .body
         .insert("model".into(), Value::String(model.upstream_model.clone()));
-    let body = serde_json::to_vec(&request.body)
-        .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
+    let body = match reply {
+        // Translated: a new body throughout.
+        Some(_) => serde_json::to_vec(&request.body),
+        // Else only these members can differ from what the client sent.
+        None => {
+            let changed = CHANGED.map(|name| (name, request.body.get(name)));
+            splice::splice(&request.raw, &changed)
+        }
+    }
+    .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
     // A deliberate over-estimate for `tpm`: four bytes a token, plus the
     // answer's `max_tokens`.
     let tokens = (body.len() as u64 / 4).saturating_add(output.unwrap_or(0));
@@ -173,6 +181,17 @@ async fn prepare<'g>(
     };
     Ok((prepared, format, reply, output))
 }
+
+/// The members `prepare` may change in a request it does not translate:
+/// the model, the output caps (`demand::clamp_output`) and the stream's
+/// usage option (`ask_for_stream_usage`).
+const CHANGED: [&str; 5] = [
+    "model",
+    demand::OUTPUT_FIELDS[0],
+    demand::OUTPUT_FIELDS[1],
+    demand::OUTPUT_FIELDS[2],
+    "stream_options",
+];
 
 /// Checks `endpoint` serves `model`; when it does by translation, rewrites
 /// the request for the upstream's wire and says how to answer.

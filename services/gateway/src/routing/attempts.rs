@@ -22,8 +22,7 @@ pub(crate) struct Prepared<'a> {
     pub model: &'a Model,
     pub ring: KeyRing,
     pub body: Bytes,
-    /// The upstream body as JSON, re-encoded only for a deployment that
-    /// names its own `upstream_model`.
+    /// The upstream body as JSON, which the limits' estimate reads.
     pub json: Value,
     /// The route called upstream.
     pub path: &'static str,
@@ -156,11 +155,8 @@ fn body_for(p: &Prepared<'_>, d: &Deployment) -> Result<Bytes, GatewayError> {
     if d.upstream_model == p.model.upstream_model {
         return Ok(p.body.clone());
     }
-    let mut json = p.json.clone();
-    if let Some(map) = json.as_object_mut() {
-        map.insert("model".into(), Value::String(d.upstream_model.clone()));
-    }
-    serde_json::to_vec(&json)
+    let model = Value::String(d.upstream_model.clone());
+    crate::splice::splice(&p.body, &[("model", Some(&model))])
         .map(Bytes::from)
         .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))
 }
