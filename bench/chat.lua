@@ -3,6 +3,9 @@
 -- Settings come from the environment (bench/proxy.sh sets them):
 --   BENCH_MODEL   model name in the body ("mock-model" direct, "bench-gpt" proxied)
 --   BENCH_STREAM  "true" adds "stream": true (SSE), anything else is non-stream
+--   BENCH_BODY_KB about this many KiB of earlier conversation before the
+--                 question, as an agent's long context (default 0), the same
+--                 turns as bench/drive.py sends
 --   BENCH_PORTKEY_HOST  when set (Portkey rows only): the upstream base URL
 --                 Portkey's gateway forwards to, sent with x-portkey-provider: openai
 -- The Authorization header is passed with wrk -H.
@@ -22,9 +25,18 @@ if portkey_host ~= "" then
   wrk.headers["x-portkey-provider"] = "openai"
   wrk.headers["x-portkey-custom-host"] = portkey_host
 end
+-- Each turn is about 1 KiB with the quotes, tabs and line breaks real text
+-- has (escapes in JSON).
+local history = {}
+for i = 0, (tonumber(os.getenv("BENCH_BODY_KB") or "0") or 0) - 1 do
+  local line = string.format('Line %d: the \\"quoted\\" part, then a tab\\tand more words to read.\\n', i)
+  history[#history + 1] = string.format('{"role":"%s","content":"%s"},',
+    i % 2 == 0 and "user" or "assistant", string.rep(line, 16))
+end
 wrk.body = string.format(
-  '{"model":"%s","messages":[{"role":"user","content":"Say hello to the benchmark."}]%s}',
+  '{"model":"%s","messages":[%s{"role":"user","content":"Say hello to the benchmark."}]%s}',
   model,
+  table.concat(history),
   stream and ',"stream":true' or ''
 )
 

@@ -18,6 +18,8 @@
 #         BENCH_THREADS      wrk -t                       (default 2)
 #         BENCH_MOCK_CHUNKS  split each streamed reply into this many SSE deltas
 #                            (default: the mock's own, one delta per word)
+#         BENCH_BODY_KB      about this many KiB of earlier conversation in each
+#                            request, as an agent sends (default 0: one short question)
 #         BENCH_VERBOSE=1    also print wrk's own --latency report per run
 #         BENCH_KEEP=1       keep the temp dir (logs, catalog) after the run
 #         BENCH_REFERENCE    "nginx" (default): also load the mock through nginx as a

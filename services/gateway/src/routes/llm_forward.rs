@@ -329,7 +329,7 @@ async fn reserve(
                 .min(model.max_output_tokens),
         };
         let price = model.price.as_ref().map(cost::snapshot);
-        let prompt_bytes = estimate::request_text(request).len();
+        let prompt_bytes = estimate::request_text_len(request);
         demand::demand(prompt_bytes, output, price.as_ref()).ok_or_else(|| {
             GatewayError::InvalidRequest(
                 "The request is too large to count against its limits; lower `max_tokens` or the prompt."

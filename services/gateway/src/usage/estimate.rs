@@ -24,6 +24,17 @@ pub(crate) fn count(text: &str) -> u64 {
 /// an Anthropic `system`, the Responses API's `instructions` and `input`
 /// items, a legacy `prompt`, or embeddings `input`.
 pub(crate) fn request_text(body: &Value) -> String {
+    texts(body).join("\n")
+}
+
+/// The length of [`request_text`], without copying the text: the limits
+/// reserve by it before every request.
+pub(crate) fn request_text_len(body: &Value) -> usize {
+    let texts = texts(body);
+    texts.iter().map(|t| t.len()).sum::<usize>() + texts.len().saturating_sub(1)
+}
+
+fn texts(body: &Value) -> Vec<&str> {
     let mut texts: Vec<&str> = Vec::new();
     for v in [
         &body["system"],
@@ -36,7 +47,7 @@ pub(crate) fn request_text(body: &Value) -> String {
     for message in body["messages"].as_array().into_iter().flatten() {
         collect(&message["content"], &mut texts);
     }
-    texts.join("\n")
+    texts
 }
 
 /// A string, text parts, or Responses input items (whose `content` or tool
@@ -93,5 +104,13 @@ mod tests {
             {"type": "function_call_output", "call_id": "c", "output": "sunny"}]});
         assert_eq!(request_text(&responses), "be brief\nhi\nthere\nsunny");
         assert_eq!(request_text(&serde_json::json!({"prompt": "once"})), "once");
+        for body in [
+            body,
+            responses,
+            serde_json::json!({}),
+            serde_json::json!({"prompt": "once"}),
+        ] {
+            assert_eq!(request_text_len(&body), request_text(&body).len());
+        }
     }
 }
