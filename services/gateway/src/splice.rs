@@ -36,8 +36,8 @@ pub(crate) fn splice(original: &[u8], replace: &[(&str, Option<&Value>)]) -> ser
             continue;
         }
         match replace.iter().find(|(name, _)| *name == key.as_ref()) {
-            None => member(&mut out, key, Some(raw), None)?,
-            Some((_, Some(value))) => member(&mut out, key, None, Some(value))?,
+            None => member(&mut out, key, Member::Sent(raw))?,
+            Some((_, Some(value))) => member(&mut out, key, Member::New(value))?,
             Some((_, None)) => {}
         }
     }
@@ -45,23 +45,29 @@ pub(crate) fn splice(original: &[u8], replace: &[(&str, Option<&Value>)]) -> ser
         if let Some(value) = value
             && !last.contains_key(name)
         {
-            member(&mut out, name, None, Some(value))?;
+            member(&mut out, name, Member::New(value))?;
         }
     }
     out.push(b'}');
     Ok(out)
 }
 
-/// Appends `"key":` and the raw bytes, or else the value encoded.
-fn member(out: &mut Vec<u8>, key: &str, raw: Option<&[u8]>, value: Option<&Value>) -> serde_json::Result<()> {
+/// A member's value: the bytes the client sent, or one to encode.
+enum Member<'a> {
+    Sent(&'a [u8]),
+    New(&'a Value),
+}
+
+/// Appends `,"key":value` (no comma after the opening brace).
+fn member(out: &mut Vec<u8>, key: &str, value: Member<'_>) -> serde_json::Result<()> {
     if out.len() > 1 {
         out.push(b',');
     }
     serde_json::to_writer(&mut *out, key)?;
     out.push(b':');
-    match raw {
-        Some(raw) => out.extend_from_slice(raw),
-        None => serde_json::to_writer(&mut *out, &value)?,
+    match value {
+        Member::Sent(raw) => out.extend_from_slice(raw),
+        Member::New(value) => serde_json::to_writer(&mut *out, value)?,
     }
     Ok(())
 }
@@ -169,6 +175,9 @@ impl Scan<'_> {
             match self.peek().ok_or_else(malformed)? {
                 b'"' => {
                     self.string()?;
+                    if depth == 0 {
+                        return Ok(());
+                    }
                 }
                 b'{' | b'[' => {
                     depth += 1;
@@ -177,13 +186,13 @@ impl Scan<'_> {
                 b'}' | b']' if depth > 0 => {
                     depth -= 1;
                     self.i += 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
                 }
                 // The end of a number, `true`, `false` or `null`.
                 b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => return Ok(()),
                 _ => self.i += 1,
-            }
-            if depth == 0 && matches!(self.b.get(self.i - 1), Some(b'"' | b'}' | b']')) {
-                return Ok(());
             }
         }
     }

@@ -168,6 +168,9 @@ async fn prepare<'g>(
         }
     }
     .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
+    // An edit outside `CHANGED` would be lost: every debug run (the e2e
+    // suite) checks that the members copied as sent are still as parsed.
+    debug_assert!(reply.is_some() || copied_as_parsed(&body, &request.body));
     // A deliberate over-estimate for `tpm`: four bytes a token, plus the
     // answer's `max_tokens`.
     let tokens = (body.len() as u64 / 4).saturating_add(output.unwrap_or(0));
@@ -192,6 +195,17 @@ const CHANGED: [&str; 5] = [
     demand::OUTPUT_FIELDS[2],
     "stream_options",
 ];
+
+/// Whether `sent` has every member of `parsed` outside `CHANGED`, equal.
+fn copied_as_parsed(sent: &[u8], parsed: &serde_json::Map<String, Value>) -> bool {
+    let Ok(sent) = serde_json::from_slice::<serde_json::Map<String, Value>>(sent) else {
+        return false;
+    };
+    parsed
+        .iter()
+        .filter(|(name, _)| !CHANGED.contains(&name.as_str()))
+        .all(|(name, value)| sent.get(name) == Some(value))
+}
 
 /// Checks `endpoint` serves `model`; when it does by translation, rewrites
 /// the request for the upstream's wire and says how to answer.
