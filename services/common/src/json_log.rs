@@ -19,7 +19,7 @@
 //! (`bench/instructions.sh`). Members keep their recording order, and a
 //! name recorded twice appears twice (JSON readers keep the last).
 
-use std::fmt;
+use std::{cell::RefCell, fmt, time::UNIX_EPOCH};
 
 use fmt::Write as _;
 
@@ -27,11 +27,7 @@ use tracing::{Event, Subscriber, field::Field, field::Visit};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::{
     field::RecordFields,
-    fmt::{
-        FmtContext, FormatEvent, FormatFields, FormattedFields,
-        format::Writer,
-        time::{FormatTime, SystemTime},
-    },
+    fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, format::Writer},
     registry::LookupSpan,
 };
 
@@ -52,7 +48,7 @@ where
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         w.write_str("{\"timestamp\":\"")?;
-        SystemTime.format_time(&mut w)?;
+        write_timestamp(&mut w)?;
         write!(w, "\",\"level\":\"{}\",\"fields\":{{", meta.level())?;
         let mut fields = Members::new(&mut w, true);
         event.record(&mut fields as &mut dyn Visit);
@@ -81,6 +77,49 @@ where
         }
         w.write_str("}\n")
     }
+}
+
+/// Now, as tracing-subscriber's `SystemTime` writes it
+/// (`2026-12-02T14:35:08.123456Z`), with the date and time to the second
+/// formatted once a second on each thread: formatting all of it for every
+/// line cost about 2,000 instructions a request (`bench/instructions.sh`).
+fn write_timestamp(w: &mut Writer<'_>) -> fmt::Result {
+    thread_local! {
+        static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    SECOND.with_borrow_mut(|(second, text)| {
+        if *second != now.as_secs() {
+            *second = now.as_secs();
+            text.clear();
+            let t = i64::try_from(now.as_secs())
+                .ok()
+                .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            write!(
+                text,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )?;
+        }
+        w.write_str(text)?;
+        // Six digits of microseconds, without the formatter's padding.
+        let mut digits = [b'0'; 6];
+        let mut micros = now.subsec_micros();
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        w.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)?;
+        w.write_char('Z')
+    })
 }
 
 /// Keeps a span's fields as the text of one JSON object.
@@ -260,7 +299,11 @@ impl fmt::Write for Escaped<'_> {
 #[cfg(test)]
 #[expect(clippy::unwrap_used)]
 mod tests {
-    use super::write_json_str;
+    use super::{write_json_str, write_timestamp};
+    use tracing_subscriber::fmt::{
+        format::Writer,
+        time::{FormatTime, SystemTime},
+    };
 
     fn quoted(s: &str) -> String {
         let mut out = String::new();
@@ -280,6 +323,23 @@ mod tests {
             "\"\"\\\\",
         ] {
             assert_eq!(quoted(s), serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn timestamps_are_written_as_tracing_subscriber_writes_them() {
+        let (mut ours, mut theirs) = (String::new(), String::new());
+        // Twice: the second line reuses the cached second.
+        for _ in 0..2 {
+            ours.clear();
+            theirs.clear();
+            write_timestamp(&mut Writer::new(&mut ours)).unwrap();
+            SystemTime.format_time(&mut Writer::new(&mut theirs)).unwrap();
+            assert_eq!(ours.len(), theirs.len(), "{ours} {theirs}");
+            // The same second, unless it ticked between the two reads.
+            let (a, b) = (&ours[..19], &theirs[..19]);
+            assert!(a <= b, "{ours} {theirs}");
+            assert!(ours.ends_with('Z') && ours.as_bytes()[19] == b'.', "{ours}");
         }
     }
 }

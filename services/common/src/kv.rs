@@ -196,7 +196,7 @@ pub fn key_segment(id: &str) -> String {
     if safe {
         id.to_owned()
     } else {
-        format!("x{}", id.bytes().map(|b| format!("{b:02x}")).collect::<String>())
+        format!("x{}", hex::encode(id))
     }
 }
 

@@ -33,15 +33,11 @@ pub fn verify_hmac_sha256(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
 mod tests {
     use super::{hmac_sha256, verify_hmac_sha256};
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
     #[test]
     fn hmac_matches_rfc_4231_test_case_1() {
         let tag = hmac_sha256(&[0x0b; 20], b"Hi There");
         assert_eq!(
-            hex(&tag),
+            hex::encode(tag),
             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
         );
     }
@@ -50,7 +46,7 @@ mod tests {
     fn hmac_matches_rfc_4231_test_case_2_with_a_short_key() {
         let tag = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
         assert_eq!(
-            hex(&tag),
+            hex::encode(tag),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }

@@ -3,13 +3,16 @@
 
 use std::{
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, LazyLock},
     task::{Context, Poll},
     time::Instant,
 };
 
 use futures::Stream;
 use keyway_common::metrics as metric;
+
+/// Each catalog model's time-to-first-token histogram.
+static TTFT: LazyLock<metric::Handles<Arc<str>, metrics::Histogram>> = LazyLock::new(Default::default);
 
 pub(crate) struct FirstByte<S> {
     inner: S,
@@ -37,7 +40,13 @@ impl<S: Stream + Unpin> Stream for FirstByte<S> {
         if item.is_ready()
             && let Some((sent, model)) = self.pending.take()
         {
-            metrics::histogram!(metric::UPSTREAM_TTFT, "model" => model).record(sent.elapsed().as_secs_f64());
+            let ttft = TTFT.get(&*model, || {
+                (
+                    model.clone(),
+                    metrics::histogram!(metric::UPSTREAM_TTFT, "model" => model.clone()),
+                )
+            });
+            ttft.record(sent.elapsed().as_secs_f64());
         }
         item
     }

@@ -4,7 +4,10 @@
 //! client as fast as the upstream writes it; dropping the client's body drops
 //! the upstream connection, which cancels the upstream call.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
 
 use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
@@ -121,6 +124,11 @@ fn upstream_span(call: &UpstreamCall<'_>) -> Span {
     )
 }
 
+/// A catalog model's name, shared with the request's timings, and its
+/// upstream latency histogram.
+type ModelLatency = (Arc<str>, metrics::Histogram);
+static UPSTREAM_LATENCY: LazyLock<metric::Handles<Arc<str>, ModelLatency>> = LazyLock::new(Default::default);
+
 async fn send(
     client: &UpstreamClient,
     timeout: Duration,
@@ -150,12 +158,16 @@ async fn send(
         headers.extend(trace);
     }
 
-    let model: std::sync::Arc<str> = call.model.name.as_str().into();
+    let (model, latency) = UPSTREAM_LATENCY.get(call.model.name.as_str(), || {
+        let model: Arc<str> = call.model.name.as_str().into();
+        let latency = metrics::histogram!(metric::UPSTREAM_LATENCY, "model" => model.clone());
+        (model.clone(), (model, latency))
+    });
     let sent = std::time::Instant::now();
     let sending = client.send(method, &outbound.url, headers, outbound.body);
     let outcome = tokio::time::timeout(timeout, sending).await;
     let waited = sent.elapsed();
-    metrics::histogram!(metric::UPSTREAM_LATENCY, "model" => model.clone()).record(waited.as_secs_f64());
+    latency.record(waited.as_secs_f64());
     metric::note(|t| {
         t.model = Some(model);
         t.upstream_wait += waited;

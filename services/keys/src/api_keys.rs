@@ -170,7 +170,7 @@ impl ApiKeys<'_> {
             role: role.as_str().to_owned(),
             scopes: granted.scopes,
             expires_at: granted.expires_at,
-            secret_hash: hex(&self.hash_secret(&minted.secret)),
+            secret_hash: hex::encode(self.hash_secret(&minted.secret)),
             limits: granted.limits,
             parent_key_id: caller.api_key_id.clone(),
         };
@@ -326,7 +326,7 @@ impl ApiKeys<'_> {
         let minted = key_format::mint_for_id(&self.service.settings.key_env, key.id.clone());
         let event = KeyEvent::ApiKeyRotated {
             key_id: key.id.clone(),
-            secret_hash: hex(&self.hash_secret(&minted.secret)),
+            secret_hash: hex::encode(self.hash_secret(&minted.secret)),
         };
         self.service
             .append_one(meta, streams::api_key(id), key.version, tenant_id, event)
@@ -348,8 +348,4 @@ fn validate_scopes(scopes: Option<Vec<String>>) -> Result<Option<Vec<String>>, K
         }
         Some(s) => Ok(Some(s)),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

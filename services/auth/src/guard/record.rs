@@ -30,10 +30,9 @@ impl IpKey {
 
     /// The NATS KV key: hex, so it only holds the KV key alphabet.
     pub(crate) fn kv_key(&self) -> String {
-        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
         match self {
-            IpKey::V4(b) => format!("fail.v4.{}", hex(b)),
-            IpKey::V6(b) => format!("fail.v6.{}", hex(b)),
+            IpKey::V4(b) => format!("fail.v4.{}", hex::encode(b)),
+            IpKey::V6(b) => format!("fail.v6.{}", hex::encode(b)),
         }
     }
 }

@@ -144,8 +144,7 @@ pub(super) fn batch_id(records: &[Record]) -> String {
         digest.update(b"\n");
     }
     let hash = digest.finalize();
-    let hex: String = hash[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("kwb-{hex}")
+    format!("kwb-{}", hex::encode(&hash[..16]))
 }
 
 fn rfc3339_millis(unix_ms: i64) -> String {

@@ -92,7 +92,7 @@ impl AdminEvent {
             self.time, self.operation_type, self.resource_type, self.resource_path, self.representation
         );
         let digest = crate::crypto::hmac_sha256(b"keyway-admin-event", content.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(digest)
     }
 }
 

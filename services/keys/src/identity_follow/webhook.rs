@@ -170,10 +170,7 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     let mut message = format!("{timestamp}.").into_bytes();
     message.extend_from_slice(body);
     let tag = crate::crypto::hmac_sha256(secret, &message);
-    format!(
-        "v1={}",
-        tag.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+    format!("v1={}", hex::encode(tag))
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {

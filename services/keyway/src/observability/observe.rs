@@ -4,7 +4,10 @@
 //! also returned as `x-keyway-overhead-us` to a client that sends
 //! `x-keyway-overhead: 1`.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{Arc, LazyLock},
+    time::Instant,
+};
 
 use axum::{
     extract::{MatchedPath, Request},
@@ -13,6 +16,7 @@ use axum::{
     response::Response,
 };
 use keyway_common::metrics as metric;
+use metrics::{Counter, Histogram};
 
 const ASK: &str = "x-keyway-overhead";
 const ANSWER: &str = "x-keyway-overhead-us";
@@ -23,18 +27,22 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched".into(), |p| p.as_str().into());
-    let method = request.method().as_str().to_owned();
+    let method = metric::method_label(request.method());
     let asked = request.headers().contains_key(ASK);
     let (mut response, timings) = metric::with_timings(next.run(request)).await;
     let total = started.elapsed();
-    let status = response.status().as_u16().to_string();
-    let model = timings.model.unwrap_or_else(|| "".into());
-    metrics::counter!(metric::HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status, "model" => model)
-        .increment(1);
-    metrics::histogram!(metric::HTTP_DURATION, "route" => route.clone()).record(total.as_secs_f64());
+    let labels = Labels {
+        route,
+        method,
+        status: response.status().as_u16(),
+        model: timings.model.unwrap_or_else(|| "".into()),
+    };
+    let handles = HANDLES.get(&labels, || (labels.clone(), RequestHandles::register(&labels)));
+    handles.requests.increment(1);
+    handles.duration.record(total.as_secs_f64());
     if timings.upstream_sent.is_some() {
         let overhead = total.saturating_sub(timings.upstream_wait);
-        metrics::histogram!(metric::GATEWAY_OVERHEAD, "route" => route).record(overhead.as_secs_f64());
+        handles.overhead.record(overhead.as_secs_f64());
         if asked {
             let micros = HeaderValue::from(u64::try_from(overhead.as_micros()).unwrap_or(u64::MAX));
             response.headers_mut().insert(ANSWER, micros);
@@ -42,3 +50,33 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
     }
     response
 }
+
+/// A request's labels: each is bounded (see `keyway_common::metrics`).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Labels {
+    route: Arc<str>,
+    method: &'static str,
+    status: u16,
+    model: Arc<str>,
+}
+
+/// The series one request's measurements go to.
+#[derive(Clone)]
+struct RequestHandles {
+    requests: Counter,
+    duration: Histogram,
+    overhead: Histogram,
+}
+
+impl RequestHandles {
+    fn register(labels: &Labels) -> Self {
+        let route = labels.route.clone();
+        Self {
+            requests: metrics::counter!(metric::HTTP_REQUESTS, "route" => route.clone(), "method" => labels.method, "status" => labels.status.to_string(), "model" => labels.model.clone()),
+            duration: metrics::histogram!(metric::HTTP_DURATION, "route" => route.clone()),
+            overhead: metrics::histogram!(metric::GATEWAY_OVERHEAD, "route" => route),
+        }
+    }
+}
+
+static HANDLES: LazyLock<metric::Handles<Labels, RequestHandles>> = LazyLock::new(Default::default);

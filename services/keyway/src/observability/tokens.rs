@@ -1,7 +1,7 @@
 //! Counts tokens by tenant, model and kind as usage events leave the
 //! gateway, then hands each event on to the real sink.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use keyway_common::{
     metrics::{self as metric, TenantLabels},
@@ -9,6 +9,12 @@ use keyway_common::{
 };
 use keyway_gateway::usage::UsageSink;
 use keyway_proto::v1::UsageEvent;
+
+/// A tenant's label and a model name: both bounded.
+type TenantModel = (Arc<str>, Arc<str>);
+/// Their input, output and cached token counters.
+static TOKEN_HANDLES: LazyLock<metric::Handles<TenantModel, [metrics::Counter; 3]>> =
+    LazyLock::new(Default::default);
 
 pub(crate) struct CountingSink {
     pub(crate) inner: Arc<dyn UsageSink>,
@@ -35,16 +41,24 @@ impl UsageSink for CountingSink {
             keyway.event_id = event.event_id.as_str(),
         )
         .entered();
-        let tenant = self.tenants.label(&event.tenant_id);
-        let model: Arc<str> = event.model.as_str().into();
-        for (kind, n) in [
-            ("input", event.input_tokens),
-            ("output", event.output_tokens),
-            ("cached", event.cached_tokens),
+        let labels = (
+            self.tenants.label(&event.tenant_id),
+            Arc::<str>::from(event.model.as_str()),
+        );
+        let [input, output, cached] = TOKEN_HANDLES.get(&labels, || {
+            let (tenant, model) = labels.clone();
+            let counter = |kind: &'static str| {
+                metrics::counter!(metric::TOKENS, "tenant" => tenant.clone(), "model" => model.clone(), "kind" => kind)
+            };
+            (labels.clone(), [counter("input"), counter("output"), counter("cached")])
+        });
+        for (counter, n) in [
+            (input, event.input_tokens),
+            (output, event.output_tokens),
+            (cached, event.cached_tokens),
         ] {
             if n > 0 {
-                metrics::counter!(metric::TOKENS, "tenant" => tenant.clone(), "model" => model.clone(), "kind" => kind)
-                    .increment(n);
+                counter.increment(n);
             }
         }
         self.inner.record(event);
