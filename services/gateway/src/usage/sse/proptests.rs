@@ -121,6 +121,24 @@ proptest! {
     }
 
     #[test]
+    fn the_one_line_reading_agrees_with_the_general_one(
+        bytes in sse_bytes(),
+        framed in framed_events(),
+    ) {
+        let events = framed.iter().map(|e| render(std::slice::from_ref(e)));
+        for candidate in events.chain([bytes]) {
+            let Ok(text) = std::str::from_utf8(&candidate) else { continue };
+            let general = data_lines(text);
+            match one_data_line(text) {
+                Some(one) => prop_assert_eq!(Some(Cow::Borrowed(one)), general),
+                // Taken for every one-line event: the fast path is the one tested.
+                None => prop_assert!(text.matches("data:").count() != 1 || !text.starts_with("data:")
+                    || text.trim_end_matches(['\r', '\n']).contains(['\r', '\n'])),
+            }
+        }
+    }
+
+    #[test]
     fn data_of_any_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = data(&bytes);
     }
