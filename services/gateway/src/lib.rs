@@ -19,6 +19,7 @@ mod first_byte;
 pub mod fuzzing;
 pub mod limits;
 mod proxy;
+mod read_timeout;
 mod remote;
 mod request;
 pub mod responses;

@@ -31,7 +31,6 @@ use hyper_util::{
     rt::{TokioExecutor, TokioTimer},
 };
 use reqwest::{ResponseBuilderExt as _, Url};
-use tower_http::timeout::TimeoutBody;
 
 /// How long an idle pooled connection is kept, and how many per host.
 const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -113,7 +112,7 @@ impl UpstreamClient {
             }
         })?;
         let (parts, body) = answer.into_parts();
-        let body = reqwest::Body::wrap(TimeoutBody::new(self.read_timeout, body));
+        let body = reqwest::Body::wrap(crate::read_timeout::ReadTimeout::new(body, self.read_timeout));
         // The URL is handed over, so reqwest does not parse a placeholder.
         let mut response = http::Response::builder()
             .url(url.clone())
