@@ -47,8 +47,10 @@ struct Chunk<'a> {
     created: u64,
     model: &'a str,
     choices: &'a [ChunkChoice<'a>],
+    /// `Some(None)`, written as `null`, on every chunk but the usage chunk
+    /// when the client asked for usage, as OpenAI sends it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<OpenAiUsage>,
+    usage: Option<Option<OpenAiUsage>>,
 }
 
 #[derive(Serialize)]
@@ -71,6 +73,8 @@ struct ChunkHeader {
     id: String,
     created: u64,
     model: String,
+    /// The client asked for usage (`stream_options.include_usage`).
+    include_usage: bool,
 }
 
 impl ChunkHeader {
@@ -81,7 +85,7 @@ impl ChunkHeader {
             created: self.created,
             model: &self.model,
             choices,
-            usage,
+            usage: (self.include_usage || usage.is_some()).then_some(usage),
         };
         sse::frame(None, &chunk)
     }
@@ -144,6 +148,8 @@ pub(crate) async fn chat_completions(
         id,
         created,
         model: model.to_owned(),
+        // A provider that reports no usage sends no `usage` at all.
+        include_usage: include_usage && usage.is_some(),
     };
     let (head, tail) = match stream_frames(&header, usage.filter(|_| include_usage)) {
         Ok(frames) => frames,

@@ -276,8 +276,18 @@ impl Tap {
 
 /// Usage travels in OpenAI's `usage` field and in Anthropic's
 /// `message_start`/`message_delta`, all of which contain `usage`.
+/// Whether an event names `usage` with a value other than `null`. OpenAI
+/// sends `"usage":null` in every chunk of a stream that asked for usage:
+/// reading those as usage would parse every content chunk.
 fn may_carry_usage(event: &[u8]) -> bool {
-    memchr::memmem::find(event, b"\"usage\"").is_some()
+    const NAME: &[u8] = b"\"usage\"";
+    memchr::memmem::find_iter(event, NAME).any(|at| {
+        let after = event[at + NAME.len()..].trim_ascii_start();
+        // Not a member's name (a string value): let the parse decide.
+        after
+            .strip_prefix(b":")
+            .is_none_or(|value| !value.trim_ascii_start().starts_with(b"null"))
+    })
 }
 
 #[cfg(test)]

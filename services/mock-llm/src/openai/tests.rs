@@ -117,6 +117,10 @@ async fn the_usage_chunk_is_sent_only_when_include_usage_is_set() {
     assert_eq!(usage_chunk["usage"]["completion_tokens"], 9);
     assert_eq!(usage_chunk["usage"]["total_tokens"], 15);
     assert_eq!(events[events.len() - 1].1, "[DONE]");
+    // As OpenAI does: every other chunk carries `"usage": null`.
+    for (_, chunk) in &events[..events.len() - 2] {
+        assert_eq!(chunk.get("usage"), Some(&Value::Null), "{chunk}");
+    }
 
     let body = chat(json!({"stream": true, "stream_options": {"include_usage": true},
                            "mock": {"omit_usage": true}}));

@@ -149,3 +149,44 @@ fn a_responses_stream_is_read_from_response_completed() {
     feed_all(&mut cut, &stream[..2]);
     assert_eq!((cut.reported.output, cut.text()), (None, "Hi there"));
 }
+
+#[test]
+fn a_null_usage_is_no_usage_and_its_chunk_stays_raw() {
+    assert!(!may_carry_usage(b"data: {\"choices\":[],\"usage\":null}\n\n"));
+    assert!(!may_carry_usage(b"data: {\"usage\" : \n null}\n\n"));
+    assert!(may_carry_usage(b"data: {\"usage\":{\"prompt_tokens\":1}}\n\n"));
+    assert!(
+        may_carry_usage(b"data: {\"usage\":null,\"x\":{\"usage\":{}}}\n\n"),
+        "any non-null one"
+    );
+    assert!(
+        may_carry_usage(b"data: {\"type\":\"usage\"}\n\n"),
+        "not a name: parsed"
+    );
+    // OpenAI's chunks when usage is asked for: the content ones are kept raw,
+    // and the stream reads as it did without the nulls.
+    let with_nulls: Vec<String> = OPENAI_STREAM
+        .iter()
+        .map(|p| p.replace("}}]}", "}}],\"usage\":null}"))
+        .collect();
+    let parts: Vec<&str> = with_nulls.iter().map(String::as_str).collect();
+    let mut tap = Tap::new(
+        Format::OpenAiSse {
+            strip_usage_chunk: true,
+        },
+        CAP,
+    );
+    tap.feed(Bytes::copy_from_slice(parts[0].as_bytes())).unwrap();
+    tap.feed(Bytes::copy_from_slice(parts[1].as_bytes())).unwrap();
+    assert!(
+        tap.text.is_empty() && !tap.content_frames.is_empty(),
+        "kept raw, not parsed"
+    );
+    let out = feed_all(&mut tap, &parts[2..]);
+    assert_eq!(tap.reported.output, Some(2));
+    assert_eq!(tap.text(), "Hello");
+    assert!(
+        !out.contains("prompt_tokens"),
+        "the injected usage chunk is removed: {out}"
+    );
+}
