@@ -120,18 +120,25 @@ async fn metrics_need_the_token_and_count_requests_overhead_latency_and_tokens()
     ] {
         assert!(value(&s, gauge, &[]).is_some(), "{gauge} is exported");
     }
-    // An unknown route is one series, not one per path.
+    // An unknown route is one series, not one per path; an invented
+    // method, one series, not one per method.
     let _ = stack
         .http
         .get(stack.url("/no/such/path/123"))
         .send()
         .await
         .unwrap();
+    let invented = reqwest::Method::from_bytes(b"BREW123").unwrap();
+    let _ = stack
+        .http
+        .request(invented, stack.url("/v1/models"))
+        .send()
+        .await
+        .unwrap();
     let s = scrape(&stack).await;
     assert!(value(&s, "keyway_http_requests_total", &[("route", "unmatched")]).is_some());
-    assert!(
-        !s.samples
-            .iter()
-            .any(|x| x.labels.get("route") == Some("/no/such/path/123"))
-    );
+    assert!(value(&s, "keyway_http_requests_total", &[("method", "other")]).is_some());
+    assert!(!s.samples.iter().any(|x| {
+        x.labels.get("route") == Some("/no/such/path/123") || x.labels.get("method") == Some("BREW123")
+    }));
 }
