@@ -19,7 +19,6 @@ use keyway_auth::AuthGuard;
 use keyway_common::{config::CorsSettings, telemetry};
 use tower::ServiceBuilder;
 use tower_http::{
-    classify::{ServerErrorsAsFailures, SharedClassifier},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::{DefaultOnResponse, TraceLayer},
 };
@@ -50,7 +49,12 @@ pub(crate) fn build(
     let stack = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(trace_layer())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .layer(axum::middleware::from_fn(observability::observe))
         .option_layer(front::cors(cors))
         .layer(axum::middleware::from_fn_with_state(guard, front::identify));
@@ -58,17 +62,7 @@ pub(crate) fn build(
 }
 
 /// The request's span, named after its request id, method and path; the
-/// response's status and latency are logged when it ends.
-fn trace_layer()
--> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, MakeRequestSpan, (), DefaultOnResponse> {
-    TraceLayer::new_for_http()
-        .make_span_with(request_span as MakeRequestSpan)
-        .on_request(())
-        .on_response(DefaultOnResponse::new().level(Level::INFO))
-}
-
-type MakeRequestSpan = fn(&Request<Body>) -> tracing::Span;
-
+/// response's status and latency are logged when it ends (`TraceLayer`).
 fn request_span(request: &Request<Body>) -> tracing::Span {
     let request_id = request
         .extensions()
