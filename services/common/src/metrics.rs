@@ -19,6 +19,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use tokio::task::futures::TaskLocalFuture;
+
 /// Requests by `route` (the matched pattern), `method`, `status`, `model`.
 pub const HTTP_REQUESTS: &str = "keyway_http_requests_total";
 /// Time from the request's arrival to its response head, by `route`.
@@ -184,16 +186,11 @@ tokio::task_local! {
     static TIMINGS: RefCell<RequestTimings>;
 }
 
-/// Runs `handler` with a fresh [`RequestTimings`]; returns its output and
-/// what was recorded.
-pub async fn with_timings<F: std::future::Future>(handler: F) -> (F::Output, RequestTimings) {
-    TIMINGS
-        .scope(RefCell::new(RequestTimings::default()), async {
-            let out = handler.await;
-            let timings = TIMINGS.with(|t| t.borrow().clone());
-            (out, timings)
-        })
-        .await
+/// `handler` run in a fresh [`RequestTimings`] scope: a nameable future,
+/// so that the front's measuring service needs no box. What was recorded is
+/// read with [`TaskLocalFuture::take_value`] once it is ready.
+pub fn timed<F: std::future::Future>(handler: F) -> TaskLocalFuture<RefCell<RequestTimings>, F> {
+    TIMINGS.scope(RefCell::new(RequestTimings::default()), handler)
 }
 
 /// Updates the current request's timings; a no-op outside a scope.
@@ -250,13 +247,14 @@ mod tests {
     #[tokio::test]
     async fn timings_noted_inside_the_scope_come_back_and_outside_are_ignored() {
         note(|t| t.upstream_wait = Duration::from_secs(9));
-        let ((), timings) = with_timings(async {
+        let mut handler = std::pin::pin!(timed(async {
             note(|t| {
                 t.model = Some("m".into());
                 t.upstream_wait += Duration::from_millis(5);
             });
-        })
-        .await;
+        }));
+        handler.as_mut().await;
+        let timings = handler.take_value().map(RefCell::into_inner).unwrap_or_default();
         assert_eq!(timings.model.as_deref(), Some("m"));
         assert_eq!(timings.upstream_wait, Duration::from_millis(5));
     }

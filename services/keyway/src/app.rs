@@ -55,9 +55,9 @@ pub(crate) fn build(
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(axum::middleware::from_fn(observability::observe))
+        .layer_fn(observability::Observe::new)
         .option_layer(front::cors(cors))
-        .layer(axum::middleware::from_fn_with_state(guard, front::identify));
+        .layer_fn(move |inner| front::Identify::new(inner, guard.clone()));
     app.layer(stack)
 }
 

@@ -4,30 +4,57 @@
 //! extensions that `keyway_auth::authenticate_request` reads on every edge;
 //! and CORS, off unless `KEYWAY_CORS_ORIGINS` lists origins.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, Request},
     http::{HeaderName, HeaderValue, Method, header},
-    middleware::Next,
-    response::Response,
 };
 use keyway_auth::{AuthGuard, ClientIp};
 use keyway_common::config::{CorsOrigins, CorsSettings};
+use tower::Service;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
-/// Identifies the client and hands the guard to the edges.
-pub(crate) async fn identify(
-    State(guard): State<Arc<AuthGuard>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
-        let client = guard.client_ip(peer.ip(), request.headers());
-        request.extensions_mut().insert(ClientIp(client));
+/// Identifies the client and hands the guard to the edges. The layer:
+/// `ServiceBuilder::layer_fn(|inner| Identify::new(inner, guard.clone()))`.
+///
+/// A service rather than `axum::middleware::from_fn`: its work is done
+/// before the inner service is called, so it calls it in place, with no
+/// clone of the inner service and no boxed future (docs/benchmarks.md).
+#[derive(Clone)]
+pub(crate) struct Identify<S> {
+    inner: S,
+    guard: Arc<AuthGuard>,
+}
+
+impl<S> Identify<S> {
+    pub(crate) fn new(inner: S, guard: Arc<AuthGuard>) -> Self {
+        Self { inner, guard }
     }
-    request.extensions_mut().insert(guard);
-    next.run(request).await
+}
+
+impl<S: Service<Request>> Service<Request> for Identify<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> S::Future {
+        if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+            let client = self.guard.client_ip(peer.ip(), request.headers());
+            request.extensions_mut().insert(ClientIp(client));
+        }
+        request.extensions_mut().insert(self.guard.clone());
+        self.inner.call(request)
+    }
 }
 
 /// The CORS layer, or `None` when CORS is off (no CORS header is ever

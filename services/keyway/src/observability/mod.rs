@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use keyway_common::{ConfigError, Vars, metrics as metric};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-pub(crate) use observe::observe;
+pub(crate) use observe::Observe;
 pub(crate) use scrape::{Scrape, router};
 pub(crate) use tokens::CountingSink;
 

@@ -5,35 +5,120 @@
 //! `x-keyway-overhead: 1`.
 
 use std::{
+    cell::RefCell,
+    convert::Infallible,
+    pin::Pin,
     sync::{Arc, LazyLock},
+    task::{Context, Poll, ready},
     time::Instant,
 };
 
 use axum::{
     extract::{MatchedPath, Request},
     http::HeaderValue,
-    middleware::Next,
     response::Response,
 };
-use keyway_common::metrics as metric;
+use keyway_common::metrics::{self as metric, RequestTimings};
 use metrics::{Counter, Histogram};
+use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
+use tower::Service;
 
 const ASK: &str = "x-keyway-overhead";
 const ANSWER: &str = "x-keyway-overhead-us";
 
-pub(crate) async fn observe(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route: Arc<str> = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched".into(), |p| p.as_str().into());
-    let method = metric::method_label(request.method());
-    let asked = request.headers().contains_key(ASK);
-    let (mut response, timings) = metric::with_timings(next.run(request)).await;
-    let total = started.elapsed();
+/// The layer: `ServiceBuilder::layer_fn(Observe::new)`.
+///
+/// A service of its own rather than `axum::middleware::from_fn`, which
+/// clones the inner service and boxes three things on every request (its
+/// future, the `Next` and the inner call's future); this one calls the
+/// inner service in place and wraps its future (docs/benchmarks.md, "the
+/// front's middleware as services").
+#[derive(Clone)]
+pub(crate) struct Observe<S> {
+    inner: S,
+}
+
+impl<S> Observe<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        Self { inner }
+    }
+}
+
+impl<S> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Observed<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let arrival = Arrival {
+            started: Instant::now(),
+            route: request
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched".into(), |p| p.as_str().into()),
+            method: metric::method_label(request.method()),
+            asked: request.headers().contains_key(ASK),
+        };
+        // The inner `call` only builds the handler's future, which notes
+        // its timings when polled: inside the scope `timed` opens.
+        Observed {
+            inner: metric::timed(self.inner.call(request)),
+            arrival: Some(arrival),
+        }
+    }
+}
+
+/// What is known of a request when it arrives.
+struct Arrival {
+    started: Instant,
+    route: Arc<str>,
+    method: &'static str,
+    asked: bool,
+}
+
+pin_project! {
+    /// The inner service's future; measures the request when it is ready.
+    pub(crate) struct Observed<F> {
+        #[pin]
+        inner: TaskLocalFuture<RefCell<RequestTimings>, F>,
+        arrival: Option<Arrival>,
+    }
+}
+
+impl<F> Future for Observed<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Ok(mut response) = ready!(this.inner.as_mut().poll(cx));
+        let timings = this
+            .inner
+            .take_value()
+            .map(RefCell::into_inner)
+            .unwrap_or_default();
+        if let Some(arrival) = this.arrival.take() {
+            record(arrival, timings, &mut response);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+fn record(arrival: Arrival, timings: RequestTimings, response: &mut Response) {
+    let total = arrival.started.elapsed();
     let labels = Labels {
-        route,
-        method,
+        route: arrival.route,
+        method: arrival.method,
         status: response.status().as_u16(),
         model: timings.model.unwrap_or_else(|| "".into()),
     };
@@ -43,12 +128,11 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
     if timings.upstream_sent.is_some() {
         let overhead = total.saturating_sub(timings.upstream_wait);
         handles.overhead.record(overhead.as_secs_f64());
-        if asked {
+        if arrival.asked {
             let micros = HeaderValue::from(u64::try_from(overhead.as_micros()).unwrap_or(u64::MAX));
             response.headers_mut().insert(ANSWER, micros);
         }
     }
-    response
 }
 
 /// A request's labels: each is bounded (see `keyway_common::metrics`).
