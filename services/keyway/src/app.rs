@@ -1,6 +1,7 @@
 //! The HTTP front: merges the routers of the services this process runs and
-//! wraps them in the layers every request gets (request id, tracing, CORS,
-//! and the client address and brute-force guard of `front`).
+//! wraps them in the layers every request gets (request id, tracing,
+//! metrics and CORS). The client address and the brute-force guard are
+//! added outside the router, per connection (`serve`, `front::Identify`).
 //!
 //! Tracing records method, path, status and latency — never headers — so
 //! keys presented in `Authorization` or `x-api-key` cannot reach a log. The
@@ -15,7 +16,6 @@ use axum::{
     http::{Request, header},
     routing::get,
 };
-use keyway_auth::AuthGuard;
 use keyway_common::{config::CorsSettings, telemetry};
 use tower::ServiceBuilder;
 use tower_http::{
@@ -31,12 +31,7 @@ use crate::{
     observability,
 };
 
-pub(crate) fn build(
-    services: Vec<Router>,
-    readiness: Arc<Readiness>,
-    guard: Arc<AuthGuard>,
-    cors: &CorsSettings,
-) -> Router {
+pub(crate) fn build(services: Vec<Router>, readiness: Arc<Readiness>, cors: &CorsSettings) -> Router {
     let mut app = Router::new().merge(health::router(readiness)).merge(docs());
     for service in services {
         app = app.merge(service);
@@ -56,8 +51,7 @@ pub(crate) fn build(
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer_fn(observability::Observe::new)
-        .option_layer(front::cors(cors))
-        .layer_fn(move |inner| front::Identify::new(inner, guard.clone()));
+        .option_layer(front::cors(cors));
     app.layer(stack)
 }
 

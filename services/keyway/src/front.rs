@@ -5,40 +5,40 @@
 //! and CORS, off unless `KEYWAY_CORS_ORIGINS` lists origins.
 
 use std::{
-    net::SocketAddr,
+    net::IpAddr,
     sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
 
-use axum::{
-    extract::{ConnectInfo, Request},
-    http::{HeaderName, HeaderValue, Method, header},
-};
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use keyway_auth::{AuthGuard, ClientIp};
 use keyway_common::config::{CorsOrigins, CorsSettings};
 use tower::Service;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
-/// Identifies the client and hands the guard to the edges. The layer:
-/// `ServiceBuilder::layer_fn(|inner| Identify::new(inner, guard.clone()))`.
+/// One connection's service: identifies the client of each request and
+/// hands the guard to the edges, then calls the router (`serve` makes one
+/// per connection, with the socket's peer address).
 ///
-/// A service rather than `axum::middleware::from_fn`: its work is done
-/// before the inner service is called, so it calls it in place, with no
-/// clone of the inner service and no boxed future (docs/benchmarks.md).
+/// A service rather than `axum::middleware::from_fn`, and outside the
+/// router: its work is done before the router is called, so it calls it in
+/// place, with no clone of the inner service, no boxed future and no
+/// `ConnectInfo` extension to carry the peer (docs/benchmarks.md).
 #[derive(Clone)]
 pub(crate) struct Identify<S> {
     inner: S,
     guard: Arc<AuthGuard>,
+    peer: IpAddr,
 }
 
 impl<S> Identify<S> {
-    pub(crate) fn new(inner: S, guard: Arc<AuthGuard>) -> Self {
-        Self { inner, guard }
+    pub(crate) fn new(inner: S, guard: Arc<AuthGuard>, peer: IpAddr) -> Self {
+        Self { inner, guard, peer }
     }
 }
 
-impl<S: Service<Request>> Service<Request> for Identify<S> {
+impl<S: Service<Request<B>>, B> Service<Request<B>> for Identify<S> {
     type Response = S::Response;
     type Error = S::Error;
     type Future = S::Future;
@@ -47,11 +47,9 @@ impl<S: Service<Request>> Service<Request> for Identify<S> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request) -> S::Future {
-        if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
-            let client = self.guard.client_ip(peer.ip(), request.headers());
-            request.extensions_mut().insert(ClientIp(client));
-        }
+    fn call(&mut self, mut request: Request<B>) -> S::Future {
+        let client = self.guard.client_ip(self.peer, request.headers());
+        request.extensions_mut().insert(ClientIp(client));
         request.extensions_mut().insert(self.guard.clone());
         self.inner.call(request)
     }

@@ -6,18 +6,17 @@
 //! (`keyway_gateway::MAX_HEADER_BYTES`), so `/v1` refuses large headers with
 //! its JSON 431; only heads over `HYPER_MAX_BUF_BYTES` still get hyper's.
 //!
-//! Each request carries its connection's peer address as axum's
-//! `ConnectInfo<SocketAddr>`, which the front reads to tell clients apart
-//! (`crate::front`).
+//! Each connection's requests go through `front::Identify`, which knows the
+//! connection's peer address and tells clients apart by it.
 //!
 //! HTTP/1 and HTTP/2 (prior knowledge) are told apart by peeking at the
 //! first bytes, as hyper-util's `auto` builder does by reading them: its
 //! replay of those bytes made hyper double each connection's read buffer
 //! to 16 KiB (at 1,000 open streams, 8 MiB more heap).
 
-use std::{io, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
+use std::{io, pin::Pin, sync::Arc, time::Duration};
 
-use axum::{Router, extract::ConnectInfo, http::Request};
+use axum::Router;
 use hyper::server::conn::{http1, http2};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
@@ -25,7 +24,9 @@ use hyper_util::{
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tower::ServiceExt;
+
+use crate::front::Identify;
+use keyway_auth::AuthGuard;
 
 /// hyper's per-connection read buffer: a request head must fit in it.
 /// 1 MiB + 64 KiB, up from hyper's ~400 KB, so that a 1 MiB header still
@@ -34,8 +35,14 @@ use tower::ServiceExt;
 pub(crate) const HYPER_MAX_BUF_BYTES: usize = (1 << 20) + 64 * 1024;
 
 /// Serves `router` until `shutdown`, then lets open connections finish
-/// their requests (the caller bounds how long).
-pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+/// their requests (the caller bounds how long). `guard` goes to every
+/// request with its client address (`front::Identify`).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    guard: Arc<AuthGuard>,
+    shutdown: CancellationToken,
+) {
     let mut h1 = http1::Builder::new();
     h1.max_buf_size(HYPER_MAX_BUF_BYTES);
     let mut h2 = http2::Builder::new(TokioExecutor::new());
@@ -59,7 +66,7 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
         let _ = tcp.set_nodelay(true);
         let (builders, service, shutdown) = (
             builders.clone(),
-            TowerToHyperService::new(router.clone().map_request(insert_peer(peer))),
+            TowerToHyperService::new(Identify::new(router.clone(), guard.clone(), peer.ip())),
             shutdown.clone(),
         );
         connections.spawn(async move {
@@ -145,14 +152,6 @@ fn classify(seen: &[u8]) -> Option<Protocol> {
         Some(Protocol::Http2)
     } else {
         None
-    }
-}
-
-/// Puts the connection's peer address into each of its requests.
-fn insert_peer<B>(peer: SocketAddr) -> impl FnMut(Request<B>) -> Request<B> + Clone {
-    move |mut request| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        request
     }
 }
 

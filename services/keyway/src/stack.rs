@@ -13,6 +13,7 @@
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
+use keyway_auth::AuthGuard;
 use keyway_common::{Config, Environment};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -37,6 +38,8 @@ const BACKGROUND_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Stack {
     listener: TcpListener,
     router: axum::Router,
+    /// The brute-force guard, which `serve` hands each request with its client.
+    guard: Arc<AuthGuard>,
     tasks: TaskTracker,
     /// The caller's token: stops the HTTP front.
     shutdown: CancellationToken,
@@ -90,7 +93,7 @@ impl Stack {
             readiness.clone(),
             metrics,
         )?));
-        let router = app::build(routers, readiness, guard, &config.cors);
+        let router = app::build(routers, readiness, &config.cors);
         let (listener, addr) = phases::bind(&config).await?;
         if config.env == Environment::Dev && admin_key_origin != AdminKeyOrigin::Configured {
             tracing::warn!("dev mode: using a generated admin key; set KEYWAY_ADMIN_KEY in production");
@@ -98,6 +101,7 @@ impl Stack {
         Ok(Self {
             listener,
             router,
+            guard,
             tasks,
             shutdown,
             background,
@@ -117,13 +121,14 @@ impl Stack {
         let Stack {
             listener,
             router,
+            guard,
             tasks,
             shutdown,
             background,
             grace,
             ..
         } = self;
-        let server = tokio::spawn(serve::serve(listener, router, shutdown.clone()));
+        let server = tokio::spawn(serve::serve(listener, router, guard, shutdown.clone()));
         shutdown.cancelled().await;
         // Phase 1: the HTTP front drains.
         let served = match tokio::time::timeout(grace, server).await {
