@@ -29,9 +29,12 @@ pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// if any, is read and discarded.
 pub(crate) struct Authed(pub Caller);
 
-/// An authenticated caller and its request body, read within the body limit.
+/// An authenticated caller, its request's headers, and its body, read
+/// within the body limit. The headers are moved here rather than cloned by
+/// a `HeaderMap` extractor beside it.
 pub(crate) struct AuthedBody {
     pub(crate) caller: Caller,
+    pub(crate) headers: HeaderMap,
     pub(crate) body: Result<Bytes, BytesRejection>,
 }
 
@@ -52,7 +55,7 @@ impl FromRequest<Arc<Gateway>> for AuthedBody {
     type Rejection = Response;
 
     async fn from_request(request: Request, gw: &Arc<Gateway>) -> Result<Self, Self::Rejection> {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         match authenticate(&parts, gw).await {
             Ok(_) if !json_or_unsaid(&parts.headers) => {
                 let drained = drain::discard(&parts.headers, body, gw.max_body_bytes).await;
@@ -63,8 +66,15 @@ impl FromRequest<Arc<Gateway>> for AuthedBody {
                 Err(drain::closing_unless(drained, failure.into_response()))
             }
             Ok(caller) => {
+                // Reading the body needs the extensions (the body limit),
+                // not the headers.
+                let headers = std::mem::take(&mut parts.headers);
                 let body = Bytes::from_request(Request::from_parts(parts, body), gw).await;
-                Ok(AuthedBody { caller, body })
+                Ok(AuthedBody {
+                    caller,
+                    headers,
+                    body,
+                })
             }
             Err(failure) => {
                 let drained = drain::discard(&parts.headers, body, gw.max_body_bytes).await;
@@ -118,9 +128,9 @@ fn json_or_unsaid(headers: &HeaderMap) -> bool {
         .split(';')
         .next()
         .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || essence.ends_with("+json")
+        .trim();
+    let suffix = essence.get(essence.len().saturating_sub(5)..).unwrap_or_default();
+    essence.eq_ignore_ascii_case("application/json") || suffix.eq_ignore_ascii_case("+json")
 }
 
 /// Header bytes as on the wire: `name: value\r\n` for each.
@@ -156,6 +166,11 @@ mod tests {
             "content-type",
             "application/vnd.api+json"
         )])));
+        assert!(json_or_unsaid(&headers(&[(
+            "content-type",
+            "application/problem+JSON"
+        )])));
+        assert!(!json_or_unsaid(&headers(&[("content-type", "json")])));
         assert!(!json_or_unsaid(&headers(&[("content-type", "text/plain")])));
         assert!(!json_or_unsaid(&headers(&[(
             "content-type",

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::{extract::State, http::HeaderMap, response::Response};
+use axum::{extract::State, response::Response};
 
 use super::llm_handle::handle;
 use crate::{
@@ -34,8 +34,11 @@ use crate::{
     security(("bearer" = [])))]
 pub(crate) async fn chat_completions(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    AuthedBody { caller, body }: AuthedBody,
+    AuthedBody {
+        caller,
+        headers,
+        body,
+    }: AuthedBody,
 ) -> Result<Response, Failure> {
     handle(&gw, &caller, &headers, body, Endpoint::ChatCompletions)
         .await
@@ -49,8 +52,11 @@ pub(crate) async fn chat_completions(
     security(("bearer" = [])))]
 pub(crate) async fn embeddings(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    AuthedBody { caller, body }: AuthedBody,
+    AuthedBody {
+        caller,
+        headers,
+        body,
+    }: AuthedBody,
 ) -> Result<Response, Failure> {
     handle(&gw, &caller, &headers, body, Endpoint::Embeddings)
         .await
@@ -72,8 +78,11 @@ pub(crate) async fn embeddings(
     security(("x_api_key" = [])))]
 pub(crate) async fn messages(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    AuthedBody { caller, body }: AuthedBody,
+    AuthedBody {
+        caller,
+        headers,
+        body,
+    }: AuthedBody,
 ) -> Result<Response, Failure> {
     handle(&gw, &caller, &headers, body, Endpoint::Messages)
         .await

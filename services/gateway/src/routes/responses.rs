@@ -52,8 +52,11 @@ pub(crate) fn router() -> Router<Arc<Gateway>> {
     security(("bearer" = [])))]
 pub(crate) async fn create(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    AuthedBody { caller, body }: AuthedBody,
+    AuthedBody {
+        caller,
+        headers,
+        body,
+    }: AuthedBody,
 ) -> Result<Response, Failure> {
     handle(&gw, &caller, &headers, body, Endpoint::Responses)
         .await
@@ -187,8 +190,11 @@ pub(crate) async fn cancel(
     security(("bearer" = [])))]
 pub(crate) async fn input_tokens(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    AuthedBody { caller, body }: AuthedBody,
+    AuthedBody {
+        caller,
+        headers,
+        body,
+    }: AuthedBody,
 ) -> Result<Response, Failure> {
     handle(&gw, &caller, &headers, body, Endpoint::ResponsesInputTokens)
         .await
@@ -205,8 +211,11 @@ pub(crate) async fn input_tokens(
     security(("x_api_key" = [])))]
 pub(crate) async fn count_tokens(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    AuthedBody { caller, body }: AuthedBody,
+    AuthedBody {
+        caller,
+        headers,
+        body,
+    }: AuthedBody,
 ) -> Result<Response, Failure> {
     handle(&gw, &caller, &headers, body, Endpoint::CountTokens)
         .await
@@ -227,8 +236,11 @@ pub(crate) async fn count_tokens(
     security(("bearer" = [])))]
 pub(crate) async fn completions(
     State(gw): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    AuthedBody { caller, body }: AuthedBody,
+    AuthedBody {
+        caller,
+        headers,
+        body,
+    }: AuthedBody,
 ) -> Result<Response, Failure> {
     handle(&gw, &caller, &headers, body, Endpoint::Completions)
         .await
