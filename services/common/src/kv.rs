@@ -81,8 +81,12 @@ impl KvBucket {
 
     /// The entry's value, `None` when absent (or deleted).
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, KvError> {
-        let store = self.store().await?;
-        self.bounded(async { Ok(read(store, key).await?.0) }).await
+        // Boxed, as in `update`: see there.
+        Box::pin(async {
+            let store = self.store().await?;
+            self.bounded(async { Ok(read(store, key).await?.0) }).await
+        })
+        .await
     }
 
     /// Reads the entry, lets `change` decide from its current value (`None`
@@ -93,20 +97,29 @@ impl KvBucket {
         key: &str,
         mut change: impl FnMut(Option<&[u8]>) -> Update<T>,
     ) -> Result<T, KvError> {
-        let store = self.store().await?;
-        self.bounded(async {
-            for _ in 0..MAX_ATTEMPTS {
-                let (value, revision) = read(store, key).await?;
-                match change(value.as_deref()) {
-                    Update::Keep(out) => return Ok(out),
-                    Update::Write(bytes, out) => {
-                        if write(store, key, bytes, revision).await? {
-                            return Ok(out);
+        // Boxed: async-nats' futures make this one about 5.5 KB, and every
+        // future that awaits it would be as large, even where it is seldom
+        // reached: the limits and the auth guard, and so every request's
+        // handler, which is moved into boxes as it goes through the router
+        // (8.5 KB copied each time; docs/benchmarks.md). One allocation
+        // beside a NATS round trip costs nothing.
+        Box::pin(async move {
+            let store = self.store().await?;
+            self.bounded(async {
+                for _ in 0..MAX_ATTEMPTS {
+                    let (value, revision) = read(store, key).await?;
+                    match change(value.as_deref()) {
+                        Update::Keep(out) => return Ok(out),
+                        Update::Write(bytes, out) => {
+                            if write(store, key, bytes, revision).await? {
+                                return Ok(out);
+                            }
                         }
                     }
                 }
-            }
-            Err(KvError::Contended)
+                Err(KvError::Contended)
+            })
+            .await
         })
         .await
     }
