@@ -14,6 +14,10 @@
 #         BENCH_DURATION    seconds per run            (default 6)
 #         BENCH_STREAM      "true": streamed answers   (default false)
 #         BENCH_CONNECTIONS wrk -c                     (default 32)
+#         BENCH_A_ENV, BENCH_B_ENV  settings for A or B alone, to A/B a
+#                           setting on one binary (say
+#                           BENCH_B_ENV="KEYWAY_PROJECTOR_LINGER_MS=50");
+#                           BENCH_KEYWAY_ENV still goes to both
 # Needs:  what bench/proxy.sh needs.
 set -euo pipefail
 
@@ -38,35 +42,48 @@ MOCK="http://127.0.0.1:$MOCK_PORT"
 BIN=$A
 write_models "$MOCK"
 start_mock "$MOCK_PORT"
-BIN=$A; start_keyway "$PORT_A" "${DB_NAME}_a" "${NATS_PREFIX}a" keyway-a; PID_A=$!; PIDS+=("$PID_A")
-BIN=$B; start_keyway "$PORT_B" "${DB_NAME}_b" "${NATS_PREFIX}b" keyway-b; PID_B=$!; PIDS+=("$PID_B")
+read -ra ENV_A <<<"${BENCH_A_ENV:-}"
+read -ra ENV_B <<<"${BENCH_B_ENV:-}"
+BIN=$A; start_keyway "$PORT_A" "${DB_NAME}_a" "${NATS_PREFIX}a" keyway-a "${ENV_A[@]}"; PID_A=$!; PIDS+=("$PID_A")
+BIN=$B; start_keyway "$PORT_B" "${DB_NAME}_b" "${NATS_PREFIX}b" keyway-b "${ENV_B[@]}"; PID_B=$!; PIDS+=("$PID_B")
 wait_until 30 "$MOCK_PID" "mock-llm" curl -fsS --max-time 2 -o /dev/null "$MOCK/healthz"
 wait_until 120 "$PID_A" "keyway A" keyway_ready "http://127.0.0.1:$PORT_A"
 wait_until 120 "$PID_B" "keyway B" keyway_ready "http://127.0.0.1:$PORT_B"
 bench_tenant_key "http://127.0.0.1:$PORT_A"; KEY_A=$TENANT_KEY
 bench_tenant_key "http://127.0.0.1:$PORT_B"; KEY_B=$TENANT_KEY
 
+# CPU seconds so far of every Postgres and NATS server process: the billing
+# path's share (a backend that exits during a run takes its share with it).
+services_cpu() {
+    local pid s=0
+    for pid in $(pgrep -x postgres; pgrep -x nats-server); do
+        s=$(awk -v a="$s" -v b="$(proc_cpu "$pid")" 'BEGIN { printf "%.3f", a + b }')
+    done
+    echo "$s"
+}
+
 run() { # run <label> <port> <key> <pid>: one warmed-up wrk run, one result line
-    local url="http://127.0.0.1:$2/v1/chat/completions" c0 c1 out rps non2xx
+    local url="http://127.0.0.1:$2/v1/chat/completions" c0 c1 s0 s1 out rps non2xx
     BENCH_MODEL=bench-gpt BENCH_STREAM=$STREAM wrk -t2 -c"$CONNS" -d2s -s "$HERE/chat.lua" \
         -H "Authorization: Bearer $3" "$url" >/dev/null
-    c0=$(proc_cpu "$4")
+    c0=$(proc_cpu "$4"); s0=$(services_cpu)
     out=$(BENCH_MODEL=bench-gpt BENCH_STREAM=$STREAM wrk -t2 -c"$CONNS" -d"${DUR}s" -s "$HERE/chat.lua" \
         -H "Authorization: Bearer $3" "$url")
-    c1=$(proc_cpu "$4")
+    c1=$(proc_cpu "$4"); s1=$(services_cpu)
     rps=$(sed -n 's/^BENCH_RESULT.*rps=\([0-9.]*\).*/\1/p' <<<"$out")
     non2xx=$(sed -n 's/^BENCH_RESULT.*non2xx=\([0-9]*\).*/\1/p' <<<"$out")
     [[ -n "$rps" && "${non2xx:-1}" == 0 ]] || { echo "$out" >&2; die "run $1 failed or had non-2xx answers"; }
-    awk -v l="$1" -v a="$c0" -v b="$c1" -v r="$rps" -v d="$DUR" \
-        'BEGIN { printf "%s %.0f %.1f\n", l, r, (b - a) * 1e6 / (r * d) }'
+    awk -v l="$1" -v a="$c0" -v b="$c1" -v s="$s0" -v t="$s1" -v r="$rps" -v d="$DUR" \
+        'BEGIN { printf "%s %.0f %.1f %.1f\n", l, r, (b - a) * 1e6 / (r * d), (t - s) * 1e6 / (r * d) }'
 }
-echo "A: $A"
-echo "B: $B"
-echo "stream=$STREAM, $ROUNDS rounds of ${DUR} s, -c$CONNS; per run: binary, req/s, keyway CPU µs per request"
+echo "A: $A ${BENCH_A_ENV:-}"
+echo "B: $B ${BENCH_B_ENV:-}"
+echo "stream=$STREAM, $ROUNDS rounds of ${DUR} s, -c$CONNS; per run: binary, req/s, keyway CPU µs per request, Postgres + NATS CPU µs per request"
 for _ in $(seq 1 "$ROUNDS"); do
     run A "$PORT_A" "$KEY_A" "$PID_A"
     run B "$PORT_B" "$KEY_B" "$PID_B"
 done | tee "$WORK/runs.txt"
-awk '{ n[$1]++; r[$1] += $2; c[$1] += $3 }
-     END { for (k in n) printf "mean %s: %.0f req/s, %.1f µs CPU per request\n", k, r[k] / n[k], c[k] / n[k] }' \
+awk '{ n[$1]++; r[$1] += $2; c[$1] += $3; o[$1] += $4 }
+     END { for (k in n) printf "mean %s: %.0f req/s, %.1f µs keyway CPU and %.1f µs Postgres + NATS CPU per request\n",
+                               k, r[k] / n[k], c[k] / n[k], o[k] / n[k] }' \
     "$WORK/runs.txt" | sort

@@ -29,10 +29,6 @@ const MAX_ACK_PENDING: i64 = 20_000;
 /// The most bytes one pull asks for: a `UsageBatch` message may carry
 /// hundreds of events, so a pull is bounded by bytes as well as messages.
 const PULL_MAX_BYTES: usize = 8 * 1024 * 1024;
-/// After the first event of a batch, how long to wait for more before
-/// handing a partial batch to an idle writer; it bounds the latency added
-/// under light load. Under load, batches fill while the writer is busy.
-const LINGER: Duration = Duration::from_millis(5);
 
 /// Runs the projector until `shutdown`: the consumer loop, the follower of
 /// tenant deletions and, when `retention_days` is set, retention pruning
@@ -100,7 +96,7 @@ async fn bind(
 /// to be gathered, decoded or acked. A writer asks for work when it is idle;
 /// a batch is handed over when it is full, or when the linger has passed and
 /// no write is in flight. So a lone event under light load waits only
-/// `LINGER`, under moderate load batches grow while one write is in flight
+/// `settings.linger`, under moderate load batches grow while one write is in flight
 /// (as with a single writer: fewer, larger transactions cost the database
 /// less per event), and only a backlog, which fills batches, keeps several
 /// writers busy.
@@ -197,7 +193,7 @@ async fn collect(
                 next = messages.next(), if held.len() < batch_size && !broken => match next {
                     Some(Ok(m)) => {
                         if held.is_empty() {
-                            deadline = Instant::now() + LINGER;
+                            deadline = Instant::now() + settings.linger;
                         }
                         held.push(m);
                     }
