@@ -52,38 +52,39 @@ wait_until 120 "$PID_B" "keyway B" keyway_ready "http://127.0.0.1:$PORT_B"
 bench_tenant_key "http://127.0.0.1:$PORT_A"; KEY_A=$TENANT_KEY
 bench_tenant_key "http://127.0.0.1:$PORT_B"; KEY_B=$TENANT_KEY
 
-# CPU seconds so far of every Postgres and NATS server process: the billing
-# path's share (a backend that exits during a run takes its share with it).
+# CPU seconds so far of every process named $1 (postgres, nats-server): the
+# billing path's share (a backend that exits during a run takes its share
+# with it).
 services_cpu() {
     local pid s=0
-    for pid in $(pgrep -x postgres; pgrep -x nats-server); do
+    for pid in $(pgrep -x "$1"); do
         s=$(awk -v a="$s" -v b="$(proc_cpu "$pid")" 'BEGIN { printf "%.3f", a + b }')
     done
     echo "$s"
 }
 
 run() { # run <label> <port> <key> <pid>: one warmed-up wrk run, one result line
-    local url="http://127.0.0.1:$2/v1/chat/completions" c0 c1 s0 s1 out rps non2xx
+    local url="http://127.0.0.1:$2/v1/chat/completions" c0 c1 p0 p1 n0 n1 out rps non2xx
     BENCH_MODEL=bench-gpt BENCH_STREAM=$STREAM wrk -t2 -c"$CONNS" -d2s -s "$HERE/chat.lua" \
         -H "Authorization: Bearer $3" "$url" >/dev/null
-    c0=$(proc_cpu "$4"); s0=$(services_cpu)
+    c0=$(proc_cpu "$4"); p0=$(services_cpu postgres); n0=$(services_cpu nats-server)
     out=$(BENCH_MODEL=bench-gpt BENCH_STREAM=$STREAM wrk -t2 -c"$CONNS" -d"${DUR}s" -s "$HERE/chat.lua" \
         -H "Authorization: Bearer $3" "$url")
-    c1=$(proc_cpu "$4"); s1=$(services_cpu)
+    c1=$(proc_cpu "$4"); p1=$(services_cpu postgres); n1=$(services_cpu nats-server)
     rps=$(sed -n 's/^BENCH_RESULT.*rps=\([0-9.]*\).*/\1/p' <<<"$out")
     non2xx=$(sed -n 's/^BENCH_RESULT.*non2xx=\([0-9]*\).*/\1/p' <<<"$out")
     [[ -n "$rps" && "${non2xx:-1}" == 0 ]] || { echo "$out" >&2; die "run $1 failed or had non-2xx answers"; }
-    awk -v l="$1" -v a="$c0" -v b="$c1" -v s="$s0" -v t="$s1" -v r="$rps" -v d="$DUR" \
-        'BEGIN { printf "%s %.0f %.1f %.1f\n", l, r, (b - a) * 1e6 / (r * d), (t - s) * 1e6 / (r * d) }'
+    awk -v l="$1" -v r="$rps" -v d="$DUR" -v c0="$c0" -v c1="$c1" -v p0="$p0" -v p1="$p1" -v n0="$n0" -v n1="$n1" \
+        'BEGIN { k = 1e6 / (r * d); printf "%s %.0f %.1f %.1f %.1f\n", l, r, (c1 - c0) * k, (p1 - p0) * k, (n1 - n0) * k }'
 }
 echo "A: $A ${BENCH_A_ENV:-}"
 echo "B: $B ${BENCH_B_ENV:-}"
-echo "stream=$STREAM, $ROUNDS rounds of ${DUR} s, -c$CONNS; per run: binary, req/s, keyway CPU µs per request, Postgres + NATS CPU µs per request"
+echo "stream=$STREAM, $ROUNDS rounds of ${DUR} s, -c$CONNS; per run: binary, req/s, then CPU µs per request of keyway, Postgres and NATS"
 for _ in $(seq 1 "$ROUNDS"); do
     run A "$PORT_A" "$KEY_A" "$PID_A"
     run B "$PORT_B" "$KEY_B" "$PID_B"
 done | tee "$WORK/runs.txt"
-awk '{ n[$1]++; r[$1] += $2; c[$1] += $3; o[$1] += $4 }
-     END { for (k in n) printf "mean %s: %.0f req/s, %.1f µs keyway CPU and %.1f µs Postgres + NATS CPU per request\n",
-                               k, r[k] / n[k], c[k] / n[k], o[k] / n[k] }' \
+awk '{ n[$1]++; r[$1] += $2; c[$1] += $3; p[$1] += $4; s[$1] += $5 }
+     END { for (k in n) printf "mean %s: %.0f req/s; CPU µs per request: keyway %.1f, Postgres %.1f, NATS %.1f\n",
+                               k, r[k] / n[k], c[k] / n[k], p[k] / n[k], s[k] / n[k] }' \
     "$WORK/runs.txt" | sort
