@@ -3,10 +3,10 @@
 //! do not fit the ledger) is refused with a reason, and the caller stores it
 //! as a dead letter instead of blocking the stream on it.
 
-use keyway_proto::{
-    cloudevents as ce,
-    v1::{KeySource, UsageEvent},
-};
+mod fields;
+
+use fields::LedgerFields;
+use keyway_proto::{cloudevents as ce, v1::KeySource};
 use prost::Message;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -54,7 +54,7 @@ pub(crate) struct Details {
 }
 
 impl Details {
-    fn of(e: &UsageEvent) -> Result<Self, String> {
+    fn of(e: &LedgerFields) -> Result<Self, String> {
         Ok(Self {
             reasoning_tokens: tokens("reasoning_tokens", e.reasoning_tokens)?,
             cache_write_tokens: tokens("cache_write_tokens", e.cache_write_tokens)?,
@@ -137,20 +137,21 @@ struct RawBatch {
 }
 
 fn decode_owned(payload: Vec<u8>) -> Result<LedgerRow, String> {
-    let e = UsageEvent::decode(payload.as_slice())
+    let e = LedgerFields::decode(payload.as_slice())
         .map_err(|err| format!("not a keyway.events.v1.UsageEvent: {err}"))?;
     decode_event(payload, e)
 }
 
 /// Decodes and validates one payload.
 pub(crate) fn decode(payload: &[u8]) -> Result<LedgerRow, String> {
-    let e = UsageEvent::decode(payload).map_err(|err| format!("not a keyway.events.v1.UsageEvent: {err}"))?;
+    let e =
+        LedgerFields::decode(payload).map_err(|err| format!("not a keyway.events.v1.UsageEvent: {err}"))?;
     decode_event(payload.to_vec(), e)
 }
 
 /// Validates one event; `encoded` is kept in the ledger as the event itself
 /// (the export returns it), whichever message carried it.
-fn decode_event(encoded: Vec<u8>, e: UsageEvent) -> Result<LedgerRow, String> {
+fn decode_event(encoded: Vec<u8>, e: LedgerFields) -> Result<LedgerRow, String> {
     let event_id = Uuid::parse_str(&e.event_id)
         .map_err(|err| format!("event_id {:?} is not a UUID: {err}", e.event_id))?;
     if e.tenant_id.is_empty() {
@@ -211,7 +212,7 @@ fn decode_event(encoded: Vec<u8>, e: UsageEvent) -> Result<LedgerRow, String> {
 #[expect(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use keyway_proto::v1::UsageBatch;
+    use keyway_proto::v1::{UsageBatch, UsageEvent};
 
     fn event() -> UsageEvent {
         UsageEvent {

@@ -3,7 +3,7 @@
 //! decoding runs while the previous batch is being written. The batch fills
 //! by events, not messages: one message may carry a whole `UsageBatch`.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use async_nats::jetstream;
 use keyway_proto::cloudevents as ce;
@@ -39,7 +39,7 @@ impl Held {
         let sequence = i64::try_from(sequence).unwrap_or(i64::MAX);
         let batch = &mut self.batch;
         batch.max_stream_sequence = batch.max_stream_sequence.max(sequence);
-        let origin = Origin {
+        let origin = Arc::new(Origin {
             stream,
             stream_sequence: sequence,
             subject: message.subject.to_string(),
@@ -51,7 +51,7 @@ impl Held {
                 .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
                 .map(|v| v.as_str().to_owned()),
             payload: message.payload.clone(),
-        };
+        });
         let ce_type = message
             .headers
             .as_ref()
@@ -67,7 +67,7 @@ impl Held {
                 Ok(row) => {
                     if self.seen.insert(row.event_id) {
                         batch.rows.push(row);
-                        batch.origins.push(origin.clone());
+                        batch.origins.push(Arc::clone(&origin));
                     }
                 }
                 Err(error) => refused.push(error),

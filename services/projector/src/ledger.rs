@@ -10,7 +10,7 @@
 //! writer upserts view rows in key order, so two batches that share rows
 //! wait for each other instead of deadlocking.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -32,7 +32,7 @@ pub(crate) struct Origin {
 /// Its valid events are in the ledger, so republishing it is safe.
 #[derive(Debug, Clone)]
 pub(crate) struct DeadLetter {
-    pub(crate) origin: Origin,
+    pub(crate) origin: Arc<Origin>,
     pub(crate) error: String,
 }
 
@@ -56,11 +56,12 @@ fn merge_dead(dead: Vec<DeadLetter>) -> Vec<DeadLetter> {
     merged
 }
 
-/// Everything one transaction writes. `origins[i]` is where `rows[i]` came from.
+/// Everything one transaction writes. `origins[i]` is where `rows[i]` came
+/// from: shared by the events of one message, not copied for each.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     pub(crate) rows: Vec<LedgerRow>,
-    pub(crate) origins: Vec<Origin>,
+    pub(crate) origins: Vec<Arc<Origin>>,
     pub(crate) dead: Vec<DeadLetter>,
     pub(crate) max_stream_sequence: i64,
 }
