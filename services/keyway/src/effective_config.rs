@@ -51,10 +51,7 @@ fn sections(config: &Config) -> Result<Vec<(String, String)>, ConfigError> {
         ),
         ("KEYWAY_PROJECTOR_BATCH_SIZE", projector.batch_size.to_string()),
         ("KEYWAY_PROJECTOR_WRITERS", projector.writers.to_string()),
-        (
-            "KEYWAY_PROJECTOR_LINGER_MS",
-            projector.linger.as_millis().to_string(),
-        ),
+        ("KEYWAY_PROJECTOR_LINGER_MS", ms(projector.linger)),
         (
             "KEYWAY_USAGE_RETENTION_DAYS",
             projector
