@@ -176,8 +176,8 @@ mod tests {
             .to_string();
         assert!(err.contains("KEYWAY_USAGE_RETENTION_DAYS"), "{err}");
         assert_eq!(s.linger, ProjectorSettings::DEFAULT_LINGER);
-        let s = ProjectorSettings::from_config(&config(&[("KEYWAY_PROJECTOR_LINGER_MS", "50")])).unwrap();
-        assert_eq!(s.linger, Duration::from_millis(50));
+        let s = ProjectorSettings::from_config(&config(&[("KEYWAY_PROJECTOR_LINGER_MS", "200")])).unwrap();
+        assert_eq!(s.linger, Duration::from_millis(200));
         let err = ProjectorSettings::from_config(&config(&[("KEYWAY_PROJECTOR_LINGER_MS", "5000")]))
             .unwrap_err()
             .to_string();
