@@ -53,15 +53,12 @@ pub struct ProjectorSettings {
     /// batches, that is when there is a backlog.
     pub writers: usize,
     /// `KEYWAY_PROJECTOR_LINGER_MS`: after the first event of a batch, how
-    /// long to wait for more before writing a partial batch (default 1 s).
+    /// long to wait for more before writing a partial batch (default 50 ms).
     /// A transaction costs Postgres about as much as 40 of its rows, so 5 ms
     /// batches of a few events at 1,000 requests/s cost several times the
-    /// CPU per event of 50 ms ones, and each transaction briefly takes a core
-    /// from the requests being served: at 1,000 requests/s a 50 ms linger
-    /// put 0.6–1.2 ms more on the gateway's p99 than a 1 s one
-    /// (docs/benchmarks.md). The views show an event up to that much later.
-    /// An event waiting here is still unacked in JetStream, so a crash loses
-    /// nothing, and a full batch never waits.
+    /// CPU per event of 50 ms ones (docs/benchmarks.md); the views show an
+    /// event that much later. An event waiting here is still unacked in
+    /// JetStream, so a crash loses nothing.
     pub linger: Duration,
     /// `KEYWAY_USAGE_RETENTION_DAYS`: prune ledger rows older than this,
     /// never past a registered export cursor or a webhook's delivery cursor.
@@ -72,7 +69,7 @@ pub struct ProjectorSettings {
 impl ProjectorSettings {
     pub const DEFAULT_BATCH_SIZE: usize = 2_000;
     pub const DEFAULT_WRITERS: usize = 2;
-    pub const DEFAULT_LINGER: Duration = Duration::from_millis(1_000);
+    pub const DEFAULT_LINGER: Duration = Duration::from_millis(50);
 
     pub fn new(nats_prefix: impl Into<String>) -> Self {
         Self {
