@@ -3,6 +3,7 @@
 //! cache reads and writes, output includes reasoning. What is billed and
 //! what is only recorded is listed in `docs/billing.md`.
 
+use serde::Deserialize;
 use serde_json::Value;
 
 /// Token counts as the upstream reported them; `None` where it did not.
@@ -26,9 +27,108 @@ pub(crate) struct Reported {
     pub(crate) web_fetch_requests: Option<u64>,
 }
 
-fn set(slot: &mut Option<u64>, value: &Value) {
-    if let Some(n) = value.as_u64() {
-        *slot = Some(n);
+fn set(slot: &mut Option<u64>, value: Option<u64>) {
+    if value.is_some() {
+        *slot = value;
+    }
+}
+
+/// The `usage` of an OpenAI chat or legacy completion, with the counts
+/// Keyway reads. The typed reader of a whole answer (`typed_read`) decodes
+/// it straight from the body, about 3,000 instructions a request cheaper
+/// than a `Value` (callgrind); a count that is not a `u64` or details that
+/// are not an object fail that read, and the answer is read the general
+/// way, through [`OpenAiUsage::of`], which takes what it can.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct OpenAiUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<CachedTokens>,
+    #[serde(default)]
+    completion_tokens_details: Option<ReasoningTokens>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CachedTokens {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReasoningTokens {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
+impl OpenAiUsage {
+    /// The counts of a `usage` read the general way: whatever is not a
+    /// `u64` where a count belongs is left out.
+    fn of(usage: &Value) -> Self {
+        Self {
+            prompt_tokens: usage["prompt_tokens"].as_u64(),
+            completion_tokens: usage["completion_tokens"].as_u64(),
+            prompt_tokens_details: Some(CachedTokens {
+                cached_tokens: usage["prompt_tokens_details"]["cached_tokens"].as_u64(),
+            }),
+            completion_tokens_details: Some(ReasoningTokens {
+                reasoning_tokens: usage["completion_tokens_details"]["reasoning_tokens"].as_u64(),
+            }),
+        }
+    }
+}
+
+/// An Anthropic message's `usage` (or a stream event's), as [`OpenAiUsage`]
+/// is OpenAI's.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AnthropicUsage {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation: Option<CacheCreation>,
+    #[serde(default)]
+    server_tool_use: Option<ServerToolUse>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CacheCreation {
+    #[serde(default)]
+    ephemeral_1h_input_tokens: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ServerToolUse {
+    #[serde(default)]
+    web_search_requests: Option<u64>,
+    #[serde(default)]
+    web_fetch_requests: Option<u64>,
+}
+
+impl AnthropicUsage {
+    /// As [`OpenAiUsage::of`].
+    fn of(usage: &Value) -> Self {
+        let tools = &usage["server_tool_use"];
+        Self {
+            input_tokens: usage["input_tokens"].as_u64(),
+            output_tokens: usage["output_tokens"].as_u64(),
+            cache_read_input_tokens: usage["cache_read_input_tokens"].as_u64(),
+            cache_creation_input_tokens: usage["cache_creation_input_tokens"].as_u64(),
+            cache_creation: Some(CacheCreation {
+                ephemeral_1h_input_tokens: usage["cache_creation"]["ephemeral_1h_input_tokens"].as_u64(),
+            }),
+            server_tool_use: Some(ServerToolUse {
+                web_search_requests: tools["web_search_requests"].as_u64(),
+                web_fetch_requests: tools["web_fetch_requests"].as_u64(),
+            }),
+        }
     }
 }
 
@@ -37,23 +137,37 @@ impl Reported {
     /// cached tokens, `completion_tokens` reasoning tokens. Audio and
     /// predicted-output tokens are inside the two totals and billed with them.
     pub(crate) fn read_openai(&mut self, usage: &Value) {
-        set(&mut self.input, &usage["prompt_tokens"]);
-        set(&mut self.output, &usage["completion_tokens"]);
-        set(&mut self.cached, &usage["prompt_tokens_details"]["cached_tokens"]);
+        self.take_openai(&OpenAiUsage::of(usage));
+    }
+
+    /// [`read_openai`](Self::read_openai), already decoded.
+    pub(crate) fn take_openai(&mut self, usage: &OpenAiUsage) {
+        set(&mut self.input, usage.prompt_tokens);
+        set(&mut self.output, usage.completion_tokens);
+        set(
+            &mut self.cached,
+            usage.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens),
+        );
         set(
             &mut self.reasoning,
-            &usage["completion_tokens_details"]["reasoning_tokens"],
+            usage
+                .completion_tokens_details
+                .as_ref()
+                .and_then(|d| d.reasoning_tokens),
         );
     }
 
     /// The Responses API: the same totals under other names.
     pub(crate) fn read_responses(&mut self, usage: &Value) {
-        set(&mut self.input, &usage["input_tokens"]);
-        set(&mut self.output, &usage["output_tokens"]);
-        set(&mut self.cached, &usage["input_tokens_details"]["cached_tokens"]);
+        set(&mut self.input, usage["input_tokens"].as_u64());
+        set(&mut self.output, usage["output_tokens"].as_u64());
+        set(
+            &mut self.cached,
+            usage["input_tokens_details"]["cached_tokens"].as_u64(),
+        );
         set(
             &mut self.reasoning,
-            &usage["output_tokens_details"]["reasoning_tokens"],
+            usage["output_tokens_details"]["reasoning_tokens"].as_u64(),
         );
     }
 
@@ -62,21 +176,30 @@ impl Reported {
     /// (cumulative) in `message_delta`: the latest wins, and only a final
     /// event's output count is taken (`message_start`'s is a placeholder).
     pub(crate) fn read_anthropic(&mut self, usage: &Value, final_output: bool) {
-        set(&mut self.cached, &usage["cache_read_input_tokens"]);
-        set(&mut self.cache_write, &usage["cache_creation_input_tokens"]);
+        self.take_anthropic(&AnthropicUsage::of(usage), final_output);
+    }
+
+    /// [`read_anthropic`](Self::read_anthropic), already decoded.
+    pub(crate) fn take_anthropic(&mut self, usage: &AnthropicUsage, final_output: bool) {
+        set(&mut self.cached, usage.cache_read_input_tokens);
+        set(&mut self.cache_write, usage.cache_creation_input_tokens);
         set(
             &mut self.cache_write_1h,
-            &usage["cache_creation"]["ephemeral_1h_input_tokens"],
+            usage
+                .cache_creation
+                .as_ref()
+                .and_then(|c| c.ephemeral_1h_input_tokens),
         );
+        let tools = usage.server_tool_use.as_ref();
         set(
             &mut self.web_search_requests,
-            &usage["server_tool_use"]["web_search_requests"],
+            tools.and_then(|t| t.web_search_requests),
         );
         set(
             &mut self.web_fetch_requests,
-            &usage["server_tool_use"]["web_fetch_requests"],
+            tools.and_then(|t| t.web_fetch_requests),
         );
-        if let Some(input) = usage["input_tokens"].as_u64() {
+        if let Some(input) = usage.input_tokens {
             let cache = self
                 .cached
                 .unwrap_or(0)
@@ -84,7 +207,7 @@ impl Reported {
             self.input = Some(input.saturating_add(cache));
         }
         if final_output {
-            set(&mut self.output, &usage["output_tokens"]);
+            set(&mut self.output, usage.output_tokens);
         }
     }
 }

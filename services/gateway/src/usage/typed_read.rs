@@ -1,6 +1,6 @@
 //! Usage and reply text read with typed, borrowing deserializers: only the
-//! fields that carry them are decoded (the reply's strings borrowed, `usage`
-//! alone as a `Value`), the rest is skipped. Used for a whole JSON answer,
+//! fields that carry them are decoded (the reply's strings borrowed, the
+//! counts of `usage` as numbers), the rest is skipped. Used for a whole JSON answer,
 //! where a `Value` of the body cost about 15,000 instructions per request
 //! (6% of the proxy path, callgrind), and for the content frames the tap
 //! folds, which is cheap enough that it keeps only a few raw frames (a
@@ -13,9 +13,12 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde_json::{Value, value::RawValue};
+use serde_json::value::RawValue;
 
-use super::{fields::Reported, format::Format};
+use super::{
+    fields::{AnthropicUsage, OpenAiUsage, Reported},
+    format::Format,
+};
 
 /// Appends the text one SSE frame's `data:` JSON carries for `format`,
 /// while `text` is under `max_text`.
@@ -58,14 +61,18 @@ pub(crate) fn body(
     let mut keep = keeper(text, max_text);
     match format {
         Format::OpenAiJson => serde_json::from_slice::<Chat<'_>>(body).is_ok_and(|b| {
-            reported.read_openai(b.usage.as_ref().unwrap_or(&Value::Null));
+            if let Some(usage) = &b.usage {
+                reported.take_openai(usage);
+            }
             for choice in b.choices {
                 keep(choice.message.and_then(|m| m.content).or(choice.text));
             }
             true
         }),
         Format::AnthropicJson => serde_json::from_slice::<AnthropicBody<'_>>(body).is_ok_and(|b| {
-            reported.read_anthropic(b.usage.as_ref().unwrap_or(&Value::Null), true);
+            if let Some(usage) = &b.usage {
+                reported.take_anthropic(usage, true);
+            }
             for block in b.content {
                 keep(block.text);
             }
@@ -87,7 +94,7 @@ fn keeper(text: &mut String, max_text: usize) -> impl FnMut(Option<Cow<'_, str>>
 #[derive(Deserialize)]
 struct Chat<'a> {
     #[serde(default)]
-    usage: Option<Value>,
+    usage: Option<OpenAiUsage>,
     #[serde(borrow, default)]
     choices: Vec<Choice<'a>>,
 }
@@ -129,7 +136,7 @@ struct AnthropicFrame<'a> {
 #[derive(Deserialize)]
 struct AnthropicBody<'a> {
     #[serde(default)]
-    usage: Option<Value>,
+    usage: Option<AnthropicUsage>,
     #[serde(borrow, default)]
     content: Vec<Text<'a>>,
 }
@@ -277,5 +284,118 @@ mod tests {
             10
         ));
         assert_eq!(text.len(), 10);
+    }
+
+    /// The typed read of a whole answer gives the counts the general read
+    /// gives, whatever shape `usage` has; where it cannot, it reads nothing
+    /// and leaves the answer to the general read.
+    mod same_counts {
+        use proptest::prelude::*;
+        use serde_json::{Map, Value, json};
+
+        use super::{Format, Reported, read_all};
+
+        /// A value where a count belongs: mostly counts, sometimes not.
+        fn count() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                4 => (0..u64::MAX).prop_map(Value::from),
+                1 => (i64::MIN..0).prop_map(Value::from),
+                1 => any::<f64>().prop_filter("JSON has no NaN", |f| f.is_finite()).prop_map(|f| json!(f)),
+                1 => Just(json!("7")),
+                1 => Just(Value::Null),
+                1 => Just(json!({"n": 1})),
+            ]
+        }
+
+        /// An object with some of `names` as counts, or now and then not an object.
+        fn object(
+            names: &'static [&'static str],
+            nested: Vec<(&'static str, BoxedStrategy<Value>)>,
+        ) -> BoxedStrategy<Value> {
+            let flat = proptest::collection::vec(proptest::option::of(count()), names.len());
+            let inner = nested
+                .into_iter()
+                .map(|(name, value)| proptest::option::of(value).prop_map(move |v| (name, v)))
+                .collect::<Vec<_>>();
+            let object = (flat, inner).prop_map(move |(values, inner)| {
+                let mut map = Map::new();
+                for (name, value) in names.iter().zip(values) {
+                    if let Some(value) = value {
+                        map.insert((*name).to_owned(), value);
+                    }
+                }
+                for (name, value) in inner.into_iter().filter_map(|(n, v)| v.map(|v| (n, v))) {
+                    map.insert(name.to_owned(), value);
+                }
+                Value::Object(map)
+            });
+            prop_oneof![8 => object, 1 => count()].boxed()
+        }
+
+        fn openai_usage() -> BoxedStrategy<Value> {
+            object(
+                &["prompt_tokens", "completion_tokens", "total_tokens"],
+                vec![
+                    (
+                        "prompt_tokens_details",
+                        object(&["cached_tokens", "audio_tokens"], vec![]),
+                    ),
+                    ("completion_tokens_details", object(&["reasoning_tokens"], vec![])),
+                ],
+            )
+        }
+
+        fn anthropic_usage() -> BoxedStrategy<Value> {
+            object(
+                &[
+                    "input_tokens",
+                    "output_tokens",
+                    "cache_read_input_tokens",
+                    "cache_creation_input_tokens",
+                ],
+                vec![
+                    (
+                        "cache_creation",
+                        object(
+                            &["ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"],
+                            vec![],
+                        ),
+                    ),
+                    (
+                        "server_tool_use",
+                        object(&["web_search_requests", "web_fetch_requests"], vec![]),
+                    ),
+                ],
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn openai(usage in openai_usage()) {
+                let answer = json!({"choices": [{"message": {"content": "Hi"}}], "usage": usage});
+                let mut general = Reported::default();
+                general.read_openai(&usage);
+                if let Some((typed, text)) = read_all(Format::OpenAiJson, &answer.to_string()) {
+                    prop_assert_eq!(typed, general);
+                    prop_assert_eq!(text, "Hi");
+                } else {
+                    // Only a shape the typed read does not expect is left to the general read.
+                    prop_assert!(serde_json::from_value::<super::super::OpenAiUsage>(usage).is_err());
+                }
+            }
+
+            #[test]
+            fn anthropic(usage in anthropic_usage()) {
+                let answer = json!({"content": [{"type": "text", "text": "Hi"}], "usage": usage});
+                let mut general = Reported::default();
+                general.read_anthropic(&usage, true);
+                if let Some((typed, text)) = read_all(Format::AnthropicJson, &answer.to_string()) {
+                    prop_assert_eq!(typed, general);
+                    prop_assert_eq!(text, "Hi");
+                } else {
+                    prop_assert!(serde_json::from_value::<super::super::AnthropicUsage>(usage).is_err());
+                }
+            }
+        }
     }
 }
