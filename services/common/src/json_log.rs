@@ -274,8 +274,8 @@ impl fmt::Write for Escaped<'_> {
         let (mut clean, mut i) = (0, 0);
         while i < bytes.len() {
             // Eight bytes at a time while none needs escaping: a log line is
-            // mostly ids, paths and names, and testing each byte alone cost
-            // about 3,500 instructions a request (callgrind).
+            // mostly ids, paths and names. Testing each byte alone cost
+            // about 3,500 instructions a request, this 2,500 (callgrind).
             if let Some(word) = bytes[i..].first_chunk::<8>()
                 && !needs_escape(u64::from_le_bytes(*word))
             {

@@ -3,7 +3,12 @@
 //! cache reads and writes, output includes reasoning. What is billed and
 //! what is only recorded is listed in `docs/billing.md`.
 
-use serde::Deserialize;
+use std::{fmt, marker::PhantomData};
+
+use serde::{
+    Deserialize, Deserializer,
+    de::{MapAccess, Visitor, value::MapAccessDeserializer},
+};
 use serde_json::Value;
 
 /// Token counts as the upstream reported them; `None` where it did not.
@@ -27,6 +32,35 @@ pub(crate) struct Reported {
     pub(crate) web_fetch_requests: Option<u64>,
 }
 
+/// `T`, from a JSON object only, or `null`. A derived struct also takes
+/// an array (its fields in order), where `Value` indexing finds nothing:
+/// the typed read refuses it and leaves the answer to the general read.
+pub(crate) fn object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Object<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
+        type Value = Option<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object or null")
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+
+    deserializer.deserialize_any(Object(PhantomData))
+}
+
 fn set(slot: &mut Option<u64>, value: Option<u64>) {
     if value.is_some() {
         *slot = value;
@@ -45,9 +79,9 @@ pub(crate) struct OpenAiUsage {
     prompt_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     prompt_tokens_details: Option<CachedTokens>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     completion_tokens_details: Option<ReasoningTokens>,
 }
 
@@ -92,9 +126,9 @@ pub(crate) struct AnthropicUsage {
     cache_read_input_tokens: Option<u64>,
     #[serde(default)]
     cache_creation_input_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     cache_creation: Option<CacheCreation>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     server_tool_use: Option<ServerToolUse>,
 }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{
-    fields::{AnthropicUsage, OpenAiUsage, Reported},
+    fields::{AnthropicUsage, OpenAiUsage, Reported, object},
     format::Format,
 };
 
@@ -93,7 +93,7 @@ fn keeper(text: &mut String, max_text: usize) -> impl FnMut(Option<Cow<'_, str>>
 /// A chat completion, a chunk of one, or a legacy completion.
 #[derive(Deserialize)]
 struct Chat<'a> {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     usage: Option<OpenAiUsage>,
     #[serde(borrow, default)]
     choices: Vec<Choice<'a>>,
@@ -135,7 +135,7 @@ struct AnthropicFrame<'a> {
 
 #[derive(Deserialize)]
 struct AnthropicBody<'a> {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     usage: Option<AnthropicUsage>,
     #[serde(borrow, default)]
     content: Vec<Text<'a>>,
@@ -294,6 +294,16 @@ mod tests {
         use serde_json::{Map, Value, json};
 
         use super::{Format, Reported, read_all};
+        use crate::usage::fields::{AnthropicUsage, OpenAiUsage};
+
+        /// An answer's `usage` alone, read as the typed read reads it.
+        #[derive(serde::Deserialize)]
+        #[serde(bound = "T: serde::Deserialize<'de>")]
+        struct Usage<T> {
+            #[serde(deserialize_with = "crate::usage::fields::object")]
+            #[expect(dead_code, reason = "only whether it reads matters")]
+            usage: Option<T>,
+        }
 
         /// A value where a count belongs: mostly counts, sometimes not.
         fn count() -> impl Strategy<Value = Value> {
@@ -304,6 +314,8 @@ mod tests {
                 1 => Just(json!("7")),
                 1 => Just(Value::Null),
                 1 => Just(json!({"n": 1})),
+                1 => (0..u64::MAX).prop_map(|n| json!([n, n])),
+                1 => Just(json!(true)),
             ]
         }
 
@@ -329,7 +341,9 @@ mod tests {
                 }
                 Value::Object(map)
             });
-            prop_oneof![8 => object, 1 => count()].boxed()
+            // Now and then the counts in order, as an array.
+            let array = proptest::collection::vec(0..u64::MAX, 0..6).prop_map(|v| json!(v));
+            prop_oneof![8 => object, 1 => count(), 1 => array].boxed()
         }
 
         fn openai_usage() -> BoxedStrategy<Value> {
@@ -380,7 +394,8 @@ mod tests {
                     prop_assert_eq!(text, "Hi");
                 } else {
                     // Only a shape the typed read does not expect is left to the general read.
-                    prop_assert!(serde_json::from_value::<super::super::OpenAiUsage>(usage).is_err());
+                    let alone = json!({"usage": usage});
+                    prop_assert!(serde_json::from_value::<Usage<OpenAiUsage>>(alone).is_err());
                 }
             }
 
@@ -393,7 +408,8 @@ mod tests {
                     prop_assert_eq!(typed, general);
                     prop_assert_eq!(text, "Hi");
                 } else {
-                    prop_assert!(serde_json::from_value::<super::super::AnthropicUsage>(usage).is_err());
+                    let alone = json!({"usage": usage});
+                    prop_assert!(serde_json::from_value::<Usage<AnthropicUsage>>(alone).is_err());
                 }
             }
         }
