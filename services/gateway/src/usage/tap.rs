@@ -190,6 +190,12 @@ impl Tap {
         let Some(data) = sse::data(event) else {
             return false;
         };
+        if let Format::OpenAiSse { strip_usage_chunk } = self.format
+            && let Some(usage_only) =
+                typed_read::openai_chunk(&data, &mut self.reported, &mut self.text, MAX_KEPT)
+        {
+            return usage_only && strip_usage_chunk;
+        }
         let Ok(json) = serde_json::from_str::<Value>(&data) else {
             return false;
         };
