@@ -331,7 +331,7 @@ mod tests {
     /// gives, whatever shape `usage` has; where it cannot, it reads nothing
     /// and leaves the answer to the general read.
     mod same_counts {
-        use proptest::prelude::*;
+        use proptest::{prelude::*, test_runner::TestCaseError};
         use serde_json::{Map, Value, json};
 
         use super::{Format, Reported, read_all};
@@ -469,20 +469,31 @@ mod tests {
             (reported, text, usage_only)
         }
 
+        /// The typed read of `answer` (whose text is "Hi") gives the general
+        /// read's counts, or reads nothing because its `usage` is a shape
+        /// the typed read does not expect.
+        fn same_or_refused<T: serde::de::DeserializeOwned>(
+            format: Format,
+            answer: &Value,
+            general: Reported,
+        ) -> Result<(), TestCaseError> {
+            if let Some((typed, text)) = read_all(format, &answer.to_string()) {
+                prop_assert_eq!(typed, general);
+                prop_assert_eq!(text, "Hi");
+            } else {
+                let alone = json!({"usage": answer["usage"]});
+                prop_assert!(serde_json::from_value::<Usage<T>>(alone).is_err());
+            }
+            Ok(())
+        }
+
         proptest! {
             #[test]
             fn openai(usage in openai_usage()) {
                 let answer = json!({"choices": [{"message": {"content": "Hi"}}], "usage": usage});
                 let mut general = Reported::default();
                 general.read_openai(&usage);
-                if let Some((typed, text)) = read_all(Format::OpenAiJson, &answer.to_string()) {
-                    prop_assert_eq!(typed, general);
-                    prop_assert_eq!(text, "Hi");
-                } else {
-                    // Only a shape the typed read does not expect is left to the general read.
-                    let alone = json!({"usage": usage});
-                    prop_assert!(serde_json::from_value::<Usage<OpenAiUsage>>(alone).is_err());
-                }
+                same_or_refused::<OpenAiUsage>(Format::OpenAiJson, &answer, general)?;
             }
 
             #[test]
@@ -506,13 +517,7 @@ mod tests {
                 let answer = json!({"content": [{"type": "text", "text": "Hi"}], "usage": usage});
                 let mut general = Reported::default();
                 general.read_anthropic(&usage, true);
-                if let Some((typed, text)) = read_all(Format::AnthropicJson, &answer.to_string()) {
-                    prop_assert_eq!(typed, general);
-                    prop_assert_eq!(text, "Hi");
-                } else {
-                    let alone = json!({"usage": usage});
-                    prop_assert!(serde_json::from_value::<Usage<AnthropicUsage>>(alone).is_err());
-                }
+                same_or_refused::<AnthropicUsage>(Format::AnthropicJson, &answer, general)?;
             }
         }
     }
