@@ -1,0 +1,78 @@
+#![expect(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+
+use super::{needs_escape, write_json_str, write_timestamp};
+use tracing_subscriber::fmt::{
+    format::Writer,
+    time::{FormatTime, SystemTime},
+};
+
+fn quoted(s: &str) -> String {
+    let mut out = String::new();
+    write_json_str(&mut out, s).unwrap();
+    out
+}
+
+#[test]
+fn strings_are_escaped_as_serde_json_escapes_them() {
+    for s in [
+        "",
+        "plain",
+        "a \"quote\" and a \\ backslash",
+        "line\nbreak\r\ttab\u{8}\u{c}",
+        "\u{0}\u{1f}\u{7f} controls",
+        "ünïcödé ✓ 𝄞",
+        "\"\"\\\\",
+    ] {
+        assert_eq!(quoted(s), serde_json::to_string(s).unwrap(), "{s:?}");
+    }
+}
+
+#[test]
+fn timestamps_are_written_as_tracing_subscriber_writes_them() {
+    let (mut ours, mut theirs) = (String::new(), String::new());
+    // Twice: the second line reuses the cached second.
+    for _ in 0..2 {
+        ours.clear();
+        theirs.clear();
+        write_timestamp(&mut Writer::new(&mut ours)).unwrap();
+        SystemTime.format_time(&mut Writer::new(&mut theirs)).unwrap();
+        assert_eq!(ours.len(), theirs.len(), "{ours} {theirs}");
+        // The same second, unless it ticked between the two reads.
+        let (a, b) = (&ours[..19], &theirs[..19]);
+        assert!(a <= b, "{ours} {theirs}");
+        assert!(ours.ends_with('Z') && ours.as_bytes()[19] == b'.', "{ours}");
+    }
+}
+
+#[test]
+fn a_word_needs_escaping_when_one_of_its_bytes_does() {
+    let alone = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+    for b in 0..=u8::MAX {
+        for at in 0..8 {
+            let mut word = [b'a'; 8];
+            word[at] = b;
+            assert_eq!(
+                needs_escape(u64::from_le_bytes(word)),
+                alone(b),
+                "{b:#04x} at {at}"
+            );
+            // Beside bytes that sit just above each bound.
+            let mut word = [b'!', b'#', b']', 0x20, 0xff, 0x80, b'~', 0x7f];
+            word[at] = b;
+            assert_eq!(
+                needs_escape(u64::from_le_bytes(word)),
+                alone(b),
+                "{b:#04x} at {at}"
+            );
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn any_text_is_escaped_as_serde_json_escapes_it(s in "(\\PC|[\\x00-\\x1f\"\\\\]){0,64}") {
+        prop_assert_eq!(quoted(&s), serde_json::to_string(&s).unwrap());
+    }
+}
