@@ -9,6 +9,7 @@ pub mod codes;
 pub mod config;
 pub mod db;
 mod json_log;
+pub mod json_scan;
 pub mod kv;
 pub mod metrics;
 pub mod nats;

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use super::{needs_escape, write_json_str, write_timestamp};
+use super::{write_json_str, write_timestamp};
 use tracing_subscriber::fmt::{
     format::Writer,
     time::{FormatTime, SystemTime},
@@ -43,30 +43,6 @@ fn timestamps_are_written_as_tracing_subscriber_writes_them() {
         let (a, b) = (&ours[..19], &theirs[..19]);
         assert!(a <= b, "{ours} {theirs}");
         assert!(ours.ends_with('Z') && ours.as_bytes()[19] == b'.', "{ours}");
-    }
-}
-
-#[test]
-fn a_word_needs_escaping_when_one_of_its_bytes_does() {
-    let alone = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
-    for b in 0..=u8::MAX {
-        for at in 0..8 {
-            let mut word = [b'a'; 8];
-            word[at] = b;
-            assert_eq!(
-                needs_escape(u64::from_le_bytes(word)),
-                alone(b),
-                "{b:#04x} at {at}"
-            );
-            // Beside bytes that sit just above each bound.
-            let mut word = [b'!', b'#', b']', 0x20, 0xff, 0x80, b'~', 0x7f];
-            word[at] = b;
-            assert_eq!(
-                needs_escape(u64::from_le_bytes(word)),
-                alone(b),
-                "{b:#04x} at {at}"
-            );
-        }
     }
 }
 

@@ -157,15 +157,15 @@ pub(crate) fn garbage_error(anthropic: bool) -> Bytes {
 
 /// Every data payload of `event` is JSON or OpenAI's `[DONE]` (an event
 /// without data, a comment or a bare `event:` line, is well formed too).
-/// A validating scan, nothing is built: the hot path still parses no
-/// content frame into values.
+/// A validating scan (`json_scan`), nothing is built: the hot path still
+/// parses no content frame into values.
 pub fn well_formed(event: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(event) else {
         return false;
     };
     match data_of(text) {
         None => true,
-        Some(data) => data == "[DONE]" || serde_json::from_str::<serde::de::IgnoredAny>(&data).is_ok(),
+        Some(data) => data == "[DONE]" || keyway_common::json_scan::is_json(data.as_bytes()),
     }
 }
 
