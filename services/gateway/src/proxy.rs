@@ -26,6 +26,10 @@ use crate::{
 /// The largest upstream error body we read to build a message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
+/// The request id a client sends, passed on to the upstream. A name
+/// constant: looked up by `&str`, a header name is parsed on every lookup.
+pub(crate) const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
 pub(crate) struct UpstreamCall<'a> {
     pub model: &'a Model,
     /// The deployment called: its provider's auth, its URL.
@@ -151,8 +155,8 @@ async fn send(
         retry_after: None,
     })?;
     let mut headers = outbound.headers;
-    if let Some(id) = call.inbound.get("x-request-id") {
-        headers.insert("x-request-id", id.clone());
+    if let Some(id) = call.inbound.get(&X_REQUEST_ID) {
+        headers.insert(X_REQUEST_ID, id.clone());
     }
     if let Some(trace) = telemetry::trace_headers(span) {
         headers.extend(trace);

@@ -34,7 +34,9 @@ pub(crate) async fn handle(
     body: Result<Bytes, BytesRejection>,
     endpoint: Endpoint,
 ) -> Result<Response, GatewayError> {
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let request_id = headers
+        .get(&crate::proxy::X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok());
     let counting = counted::is_count(endpoint);
     let mut meter = gw.usage.clone().map(|sink| {
         let meter = Meter::start(sink, caller, endpoint.route(), request_id);

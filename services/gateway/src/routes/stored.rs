@@ -40,7 +40,9 @@ pub(crate) async fn reach(
     headers: &HeaderMap,
     on: On<'_>,
 ) -> Result<Response, GatewayError> {
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let request_id = headers
+        .get(&crate::proxy::X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok());
     let mut meter = gw
         .usage
         .clone()
