@@ -56,7 +56,7 @@ fuzz_target!(|input: &[u8]| {
     let mut pending = 0;
     for cut in cuts.windows(2) {
         let part = &bytes[cut[0]..cut[1]];
-        buffer.push(part);
+        buffer.push(bytes::Bytes::copy_from_slice(part));
         pending += part.len();
         while let Some(event) = buffer.next_event() {
             pending -= event.len();

@@ -81,39 +81,31 @@ impl Tap {
             }
             return Ok(chunk);
         }
-        self.events.push(&chunk);
-        let mut out = BytesMut::new();
+        self.events.push(chunk);
+        let mut out = Forward::default();
         while let Some(event) = self.events.next_event() {
             if !sse::well_formed(&event) {
                 // Garbage from the upstream is never forwarded: the SDKs
                 // would fail on it with a parse error, not an API error.
                 self.events.discard();
-                let mut last = out;
-                last.extend_from_slice(&sse::garbage_error(self.format == Format::AnthropicSse));
                 return Err(StreamCut {
-                    error_frame: last.freeze(),
+                    error_frame: out.ending_with(&sse::garbage_error(self.format == Format::AnthropicSse)),
                     code: keyway_common::codes::UP_FAILED,
                 });
             }
             if !self.observe_event(&event) {
-                if out.is_empty() {
-                    out = event;
-                } else {
-                    out.extend_from_slice(&event);
-                }
+                out.add(event);
             }
         }
         if self.events.over_limit() {
             self.events.discard();
             let anthropic = self.format == Format::AnthropicSse;
-            let mut last = out;
-            last.extend_from_slice(&sse::too_large_error(anthropic, self.max_event_bytes));
             return Err(StreamCut {
                 code: keyway_common::codes::UP_EVENT_TOO_LARGE,
-                error_frame: last.freeze(),
+                error_frame: out.ending_with(&sse::too_large_error(anthropic, self.max_event_bytes)),
             });
         }
-        Ok(out.freeze())
+        Ok(out.into_bytes())
     }
 
     /// The upstream broke off: for a stream, the last chunk the client gets
@@ -277,6 +269,43 @@ impl Tap {
         if let Some(t) = text.filter(|_| self.text.len() < MAX_KEPT) {
             self.text.push_str(t);
         }
+    }
+}
+
+/// The events of one chunk to forward: the first as it is (nearly every
+/// chunk holds one event, sent on without a copy), joined into one buffer
+/// when there are more.
+#[derive(Default)]
+struct Forward {
+    first: Bytes,
+    joined: BytesMut,
+}
+
+impl Forward {
+    fn add(&mut self, event: Bytes) {
+        if self.first.is_empty() {
+            self.first = event;
+        } else {
+            if self.joined.is_empty() {
+                self.joined.extend_from_slice(&self.first);
+            }
+            self.joined.extend_from_slice(&event);
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        if self.joined.is_empty() {
+            self.first
+        } else {
+            self.joined.freeze()
+        }
+    }
+
+    /// The events, then the error event that ends the stream.
+    fn ending_with(self, error: &[u8]) -> Bytes {
+        let mut last = BytesMut::from(self.into_bytes());
+        last.extend_from_slice(error);
+        last.freeze()
     }
 }
 

@@ -21,7 +21,7 @@ fn incremental(parts: &[Vec<u8>], max: usize) -> (Vec<Vec<u8>>, Vec<u8>, bool) {
     let mut events = Vec::new();
     let mut over = false;
     for part in parts {
-        buffer.push(part);
+        buffer.push(bytes::Bytes::copy_from_slice(part));
         while let Some(event) = buffer.next_event() {
             events.push(event.to_vec());
         }

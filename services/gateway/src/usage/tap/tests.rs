@@ -190,3 +190,47 @@ fn a_null_usage_is_no_usage_and_its_chunk_stays_raw() {
         "the injected usage chunk is removed: {out}"
     );
 }
+
+#[test]
+fn events_of_one_chunk_are_forwarded_in_order_around_a_removed_usage_chunk() {
+    let mut tap = Tap::new(
+        Format::OpenAiSse {
+            strip_usage_chunk: true,
+        },
+        CAP,
+    );
+    let whole = OPENAI_STREAM.concat();
+    // All four events in one chunk, and again split inside the usage chunk.
+    let out = feed_all(&mut tap, &[&whole]);
+    let expected = "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n\
+                    data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\ndata: [DONE]\n\n";
+    assert_eq!(out, expected);
+    let mut tap = Tap::new(
+        Format::OpenAiSse {
+            strip_usage_chunk: true,
+        },
+        CAP,
+    );
+    let cut = whole.find("usage").unwrap();
+    assert_eq!(feed_all(&mut tap, &[&whole[..cut], &whole[cut..]]), expected);
+    assert_eq!(tap.reported.input, Some(7));
+}
+
+#[test]
+fn garbage_after_good_events_of_one_chunk_ends_the_stream_after_them() {
+    let mut tap = Tap::new(
+        Format::OpenAiSse {
+            strip_usage_chunk: true,
+        },
+        CAP,
+    );
+    let good = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n";
+    let chunk = format!("{good}{good}data: {{not json\n\n{good}");
+    let cut = tap.feed(Bytes::from(chunk)).unwrap_err();
+    let frame = String::from_utf8(cut.error_frame.to_vec()).unwrap();
+    assert!(
+        frame.starts_with(&format!("{good}{good}\n\ndata: {{\"error\"")),
+        "{frame}"
+    );
+    assert_eq!(cut.code, keyway_common::codes::UP_FAILED);
+}
