@@ -14,9 +14,9 @@ use bytes::{Bytes, BytesMut};
 /// without a copy: an upstream nearly always sends whole events, one or a
 /// few a chunk. Only the unfinished tail of a chunk is copied, into
 /// `pending`, where the next chunks join it. Copying every chunk into
-/// `pending` and splitting each event off it cost about 300 instructions
-/// an event (the copy, and the shared allocation each split made;
-/// `bench/instructions.sh`).
+/// `pending` and splitting each event off it cost about 160 instructions
+/// more an event (the copy, and the shared allocation each split made;
+/// `bench/instructions.sh`, streamed).
 pub struct EventBuffer {
     /// The latest chunk, or what is left of it; only while `pending` is empty.
     fresh: Bytes,
