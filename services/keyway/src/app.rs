@@ -3,26 +3,16 @@
 //! metrics and CORS). The client address and the brute-force guard are
 //! added outside the router, per connection (`serve`, `front::Identify`).
 //!
-//! Tracing records method, path, status and latency — never headers — so
-//! keys presented in `Authorization` or `x-api-key` cannot reach a log. The
-//! one header read is `traceparent`: with traces exported, the request's
-//! span continues the caller's trace.
+//! Tracing (`observability::Traced`) records method, path, status and
+//! latency — never headers — so keys presented in `Authorization` or
+//! `x-api-key` cannot reach a log.
 
 use std::sync::Arc;
 
-use axum::{
-    Router,
-    body::{Body, Bytes},
-    http::{Request, header},
-    routing::get,
-};
-use keyway_common::{config::CorsSettings, telemetry};
+use axum::{Router, body::Bytes, http::header, routing::get};
+use keyway_common::config::CorsSettings;
 use tower::ServiceBuilder;
-use tower_http::{
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    trace::{DefaultOnResponse, TraceLayer},
-};
-use tracing::Level;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::{
@@ -44,37 +34,10 @@ pub(crate) fn build(services: Vec<Router>, readiness: Arc<Readiness>, cors: &Cor
     let stack = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
+        .layer_fn(observability::Traced::new)
         .layer_fn(observability::Observe::new)
         .option_layer(front::cors(cors));
     app.layer(stack)
-}
-
-/// The request's span, named after its request id, method and path; the
-/// response's status and latency are logged when it ends (`TraceLayer`).
-fn request_span(request: &Request<Body>) -> tracing::Span {
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or_default();
-    let span = tracing::info_span!(
-        "request",
-        request_id,
-        method = %request.method(),
-        path = %request.uri().path(),
-        otel.kind = "server",
-        // Known when the usage event leaves (see `observability::tokens`).
-        gen_ai.usage.input_tokens = tracing::field::Empty,
-        gen_ai.usage.output_tokens = tracing::field::Empty,
-    );
-    telemetry::extract_parent(&span, request.headers());
-    span
 }
 
 /// `/openapi.json` and the Swagger UI reading it. The document served is the

@@ -39,6 +39,11 @@ pub(crate) struct Meter {
     /// A request that generates nothing (a token count, a stored
     /// response's lookup): recorded with no tokens, never estimated.
     no_tokens: bool,
+    /// The request's span, current when the meter starts. The body is
+    /// polled outside it (entering it on every poll cost about 3% of a
+    /// stream), so what the meter reports at the end enters it again: its
+    /// log lines, and the usage event's token counts and span in the trace.
+    span: tracing::Span,
 }
 
 impl Meter {
@@ -69,6 +74,7 @@ impl Meter {
             request: Bytes::new(),
             reservation: None,
             no_tokens: false,
+            span: tracing::Span::current(),
         }
     }
 
@@ -134,6 +140,8 @@ impl Meter {
     }
 
     fn emit(mut self, status: u16, code: &str, reported: &Reported, reply: &str, disconnected: bool) {
+        let span = std::mem::replace(&mut self.span, tracing::Span::none());
+        let _entered = span.enter();
         let succeeded = status < 400 && !self.no_tokens;
         let mut estimated = false;
         let input = match reported.input {
@@ -220,6 +228,14 @@ impl MeteredBody {
         }
     }
 
+    /// Runs `log` inside the request's span, while the meter holds it.
+    fn in_span(&self, log: impl FnOnce()) {
+        match &self.meter {
+            Some(meter) => meter.span.in_scope(log),
+            None => log(),
+        }
+    }
+
     fn finish(&mut self, status: u16, code: &str, disconnected: bool) {
         if let Some(meter) = self.meter.take() {
             // The text is only needed (and only parsed) for an estimate.
@@ -239,10 +255,12 @@ impl MeteredBody {
     /// with what was seen (estimated, flagged by the error code), and the
     /// client's last chunk is the error event.
     fn cut(&mut self, cut: StreamCut) -> Bytes {
-        tracing::warn!(
-            code = cut.code,
-            "upstream stream event over KEYWAY_SSE_MAX_EVENT_BYTES or not JSON; stream ended"
-        );
+        self.in_span(|| {
+            tracing::warn!(
+                code = cut.code,
+                "upstream stream event over KEYWAY_SSE_MAX_EVENT_BYTES or not JSON; stream ended"
+            );
+        });
         self.ended = true;
         self.inner = Box::pin(futures::stream::empty());
         let status = self.status;
@@ -268,14 +286,19 @@ impl Stream for MeteredBody {
                 },
                 Poll::Ready(Some(Err(e))) => {
                     self.ended = true;
-                    self.finish(502, keyway_common::codes::UP_FAILED, false);
                     let e = e.without_url();
-                    if let Some(frame) = self.tap.broken_off() {
-                        tracing::warn!(code = keyway_common::codes::UP_FAILED, error = %e, "upstream broke off a stream; ended with an error event");
-                        self.inner = Box::pin(futures::stream::empty());
-                        return Poll::Ready(Some(Ok(frame)));
-                    }
-                    return Poll::Ready(Some(Err(std::io::Error::other(e))));
+                    let frame = self.tap.broken_off();
+                    let code = keyway_common::codes::UP_FAILED;
+                    self.in_span(|| match frame {
+                        Some(_) => tracing::warn!(code, error = %e, "upstream broke off a stream; ended with an error event"),
+                        None => tracing::warn!(code, error = %e, "upstream broke off an answer"),
+                    });
+                    self.finish(502, code, false);
+                    let Some(frame) = frame else {
+                        return Poll::Ready(Some(Err(std::io::Error::other(e))));
+                    };
+                    self.inner = Box::pin(futures::stream::empty());
+                    return Poll::Ready(Some(Ok(frame)));
                 }
                 Poll::Ready(None) => {
                     self.ended = true;
