@@ -147,8 +147,96 @@ impl fmt::Display for Millis {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
+    use std::{
+        collections::BTreeMap,
+        sync::{Arc, Mutex},
+    };
+
+    use axum::{body::Body, http::StatusCode, response::IntoResponse as _};
+    use tower::ServiceExt as _;
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::{layer::SubscriberExt as _, registry::LookupSpan};
+
     use super::*;
+
+    /// An event as logged: target, level, its fields as text, and the name
+    /// of the span it was logged in.
+    type Logged = (String, Level, BTreeMap<String, String>, Option<String>);
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<Logged>>>);
+
+    struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+    impl Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+    }
+
+    impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Capture {
+        fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+            let mut fields = BTreeMap::new();
+            event.record(&mut Fields(&mut fields));
+            let span = ctx.event_span(event).map(|s| s.name().to_owned());
+            let meta = event.metadata();
+            self.0
+                .lock()
+                .unwrap()
+                .push((meta.target().to_owned(), *meta.level(), fields, span));
+        }
+    }
+
+    /// The lines logged while one request with `status` goes through
+    /// `Traced`, and the event the handler logged.
+    async fn logged(status: StatusCode) -> Vec<Logged> {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        let _default = tracing::subscriber::set_default(subscriber);
+        let handler = tower::service_fn(move |_: Request| async move {
+            tracing::info!("in the handler");
+            Ok::<_, Infallible>((status, "body").into_response())
+        });
+        let request = Request::builder().uri("/v1/x").body(Body::empty()).unwrap();
+        let response = Traced::new(handler).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status);
+        capture.0.lock().unwrap().clone()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_logs_inside_its_span_and_ends_with_tower_https_line() {
+        let lines = logged(StatusCode::OK).await;
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0].2["message"], "in the handler");
+        assert_eq!(lines[0].3.as_deref(), Some("request"));
+        let (target, level, fields, span) = &lines[1];
+        assert_eq!(
+            (target.as_str(), *level),
+            ("tower_http::trace::on_response", Level::INFO)
+        );
+        assert_eq!(fields["message"], "finished processing request");
+        assert_eq!(fields["status"], "200");
+        assert!(fields["latency"].ends_with(" ms"), "{fields:?}");
+        assert_eq!(span.as_deref(), Some("request"));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_server_error_also_gets_the_failure_line() {
+        let lines = logged(StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[1].2["status"], "503");
+        let (target, level, fields, _) = &lines[2];
+        assert_eq!(
+            (target.as_str(), *level),
+            ("tower_http::trace::on_failure", Level::ERROR)
+        );
+        assert_eq!(fields["message"], "response failed");
+        assert_eq!(fields["classification"], "Status code: 503 Service Unavailable");
+        let client_error = logged(StatusCode::NOT_FOUND).await;
+        assert_eq!(client_error.len(), 2, "a 4xx is not a failure: {client_error:?}");
+    }
 
     #[test]
     fn latency_is_written_as_tower_http_writes_it() {
