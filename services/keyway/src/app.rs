@@ -3,7 +3,7 @@
 //! metrics and CORS). The client address and the brute-force guard are
 //! added outside the router, per connection (`serve`, `front::Identify`).
 //!
-//! Tracing (`observability::Traced`) records method, path, status and
+//! Tracing (`observability::Observe`) records method, path, status and
 //! latency — never headers — so keys presented in `Authorization` or
 //! `x-api-key` cannot reach a log.
 
@@ -34,7 +34,6 @@ pub(crate) fn build(services: Vec<Router>, readiness: Arc<Readiness>, cors: &Cor
     let stack = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer_fn(observability::Traced::new)
         .layer_fn(observability::Observe::new)
         .option_layer(front::cors(cors));
     app.layer(stack)

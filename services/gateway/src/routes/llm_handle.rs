@@ -106,20 +106,9 @@ pub(crate) fn respond_held(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-    let bytes = upstream.bytes_stream();
-    let stream: Raw = match in_flight {
-        None => Box::pin(bytes),
-        Some(guard) => Box::pin(bytes.map(move |chunk| {
-            let _held = &guard;
-            chunk
-        })),
-    };
-    let stream = FirstByte::new(stream, streamed);
+    let stream = FirstByte::new(upstream.bytes_stream(), streamed, in_flight);
     let (metered, raw) = match meter {
-        Some(meter) => (
-            Some(MeteredBody::new(Box::pin(stream), tap, meter, status.as_u16())),
-            None,
-        ),
+        Some(meter) => (Some(MeteredBody::new(stream, tap, meter, status.as_u16())), None),
         None => (None, Some(stream)),
     };
     let body = match (metered, raw, reply) {
@@ -148,5 +137,4 @@ pub(crate) fn respond_held(
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
-type Raw = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
 type Upstream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Bytes, std::io::Error>> + Send>>;

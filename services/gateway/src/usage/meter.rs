@@ -206,25 +206,23 @@ fn details(input: u64, output: u64, reported: &Reported) -> cost::Tokens {
     }
 }
 
-type Inner = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
-
-/// The upstream body on its way to the client, metered.
-pub(crate) struct MeteredBody {
-    inner: Inner,
+/// The upstream body on its way to the client, metered. `inner` is `None`
+/// once the body has ended: dropping it at once lets go of the upstream
+/// connection (and, with it, the request's place in flight).
+pub(crate) struct MeteredBody<S> {
+    inner: Option<S>,
     tap: Tap,
     meter: Option<Meter>,
     status: u16,
-    ended: bool,
 }
 
-impl MeteredBody {
-    pub(crate) fn new(inner: Inner, tap: Tap, meter: Meter, status: u16) -> Self {
+impl<S> MeteredBody<S> {
+    pub(crate) fn new(inner: S, tap: Tap, meter: Meter, status: u16) -> Self {
         Self {
-            inner,
+            inner: Some(inner),
             tap,
             meter: Some(meter),
             status,
-            ended: false,
         }
     }
 
@@ -247,9 +245,7 @@ impl MeteredBody {
             meter.emit(status, code, &self.tap.reported, &reply, disconnected);
         }
     }
-}
 
-impl MeteredBody {
     /// Ends a stream whose upstream never framed an event within the cap:
     /// the upstream connection is dropped at once, the request is billed
     /// with what was seen (estimated, flagged by the error code), and the
@@ -261,23 +257,25 @@ impl MeteredBody {
                 "upstream stream event over KEYWAY_SSE_MAX_EVENT_BYTES or not JSON; stream ended"
             );
         });
-        self.ended = true;
-        self.inner = Box::pin(futures::stream::empty());
+        self.inner = None;
         let status = self.status;
         self.finish(status, cut.code, false);
         cut.error_frame
     }
 }
 
-impl Stream for MeteredBody {
+impl<S> Stream for MeteredBody<S>
+where
+    S: Stream<Item = Result<Bytes, reqwest::Error>> + Unpin,
+{
     type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
-            if self.ended {
+            let Some(inner) = self.inner.as_mut() else {
                 return Poll::Ready(None);
-            }
-            match self.inner.as_mut().poll_next(cx) {
+            };
+            match Pin::new(inner).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => match self.tap.feed(chunk) {
                     Ok(out) if out.is_empty() => {}
@@ -285,7 +283,7 @@ impl Stream for MeteredBody {
                     Err(too_large) => return Poll::Ready(Some(Ok(self.cut(too_large)))),
                 },
                 Poll::Ready(Some(Err(e))) => {
-                    self.ended = true;
+                    self.inner = None;
                     let e = e.without_url();
                     let frame = self.tap.broken_off();
                     let code = keyway_common::codes::UP_FAILED;
@@ -294,14 +292,13 @@ impl Stream for MeteredBody {
                         None => tracing::warn!(code, error = %e, "upstream broke off an answer"),
                     });
                     self.finish(502, code, false);
-                    let Some(frame) = frame else {
-                        return Poll::Ready(Some(Err(std::io::Error::other(e))));
-                    };
-                    self.inner = Box::pin(futures::stream::empty());
-                    return Poll::Ready(Some(Ok(frame)));
+                    return Poll::Ready(Some(match frame {
+                        Some(frame) => Ok(frame),
+                        None => Err(std::io::Error::other(e)),
+                    }));
                 }
                 Poll::Ready(None) => {
-                    self.ended = true;
+                    self.inner = None;
                     let rest = self.tap.finish();
                     let status = self.status;
                     self.finish(status, "", false);
@@ -312,7 +309,7 @@ impl Stream for MeteredBody {
     }
 }
 
-impl Drop for MeteredBody {
+impl<S> Drop for MeteredBody<S> {
     /// Dropped before the end: the client went away mid-response.
     fn drop(&mut self) {
         let status = self.status;

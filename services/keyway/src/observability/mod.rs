@@ -1,8 +1,8 @@
 //! Prometheus metrics: the recorder (installed once per process), the
-//! `/metrics` route, the HTTP front's per-request measurements (`observe`),
-//! and each request's span and access log line (`traced`). Metric names
-//! live in `keyway_common::metrics`; what each means is in
-//! docs/observability.md.
+//! `/metrics` route, and the HTTP front's watch on each request
+//! (`observe`): its measurements, and its span and access log line
+//! (`traced`). Metric names live in `keyway_common::metrics`; what each
+//! means is in docs/observability.md.
 
 mod observe;
 pub(crate) mod scrape;
@@ -17,7 +17,6 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub(crate) use observe::Observe;
 pub(crate) use scrape::{Scrape, router};
 pub(crate) use tokens::CountingSink;
-pub(crate) use traced::Traced;
 
 /// `KEYWAY_METRICS_*`.
 #[derive(Debug, Clone)]

@@ -1,8 +1,11 @@
-//! The HTTP front's measurements of every request: count and latency by
-//! route, status and model, and for LLM calls the gateway's own overhead —
-//! the time to the response head minus the wait for the upstream's head —
-//! also returned as `x-keyway-overhead-us` to a client that sends
-//! `x-keyway-overhead: 1`.
+//! The HTTP front's watch on every request: its span and access log line
+//! (`traced`), and its measurements — count and latency by route, status
+//! and model, and for LLM calls the gateway's own overhead (the time to the
+//! response head minus the wait for the upstream's head), also returned as
+//! `x-keyway-overhead-us` to a client that sends `x-keyway-overhead: 1`.
+//!
+//! One service for both, so the handler's future is wrapped once: each
+//! wrapper is polled on every poll of the handler (docs/benchmarks.md).
 
 use std::{
     cell::RefCell,
@@ -23,6 +26,9 @@ use metrics::{Counter, Histogram};
 use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
 use tower::Service;
+use tracing::Span;
+
+use super::traced;
 
 const ASK: &str = "x-keyway-overhead";
 const ANSWER: &str = "x-keyway-overhead-us";
@@ -58,6 +64,7 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        let span = traced::request_span(&request);
         let arrival = Arrival {
             started: Instant::now(),
             route: request
@@ -69,8 +76,10 @@ where
         };
         // The inner `call` only builds the handler's future, which notes
         // its timings when polled: inside the scope `timed` opens.
+        let inner = span.in_scope(|| metric::timed(self.inner.call(request)));
         Observed {
-            inner: metric::timed(self.inner.call(request)),
+            inner,
+            span,
             arrival: Some(arrival),
         }
     }
@@ -85,10 +94,12 @@ struct Arrival {
 }
 
 pin_project! {
-    /// The inner service's future; measures the request when it is ready.
+    /// The inner service's future, polled inside the request's span; logs
+    /// and measures the request when it is ready.
     pub(crate) struct Observed<F> {
         #[pin]
         inner: TaskLocalFuture<RefCell<RequestTimings>, F>,
+        span: Span,
         arrival: Option<Arrival>,
     }
 }
@@ -101,6 +112,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let _entered = this.span.enter();
         let Ok(mut response) = ready!(this.inner.as_mut().poll(cx));
         let timings = this
             .inner
@@ -108,6 +120,7 @@ where
             .map(RefCell::into_inner)
             .unwrap_or_default();
         if let Some(arrival) = this.arrival.take() {
+            traced::finished(&response, arrival.started.elapsed());
             record(arrival, timings, &mut response);
         }
         Poll::Ready(Ok(response))

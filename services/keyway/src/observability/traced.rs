@@ -3,7 +3,8 @@
 //! its status and latency when the response head is ready. The line is
 //! `tower_http`'s (`TraceLayer` with `DefaultOnResponse` at INFO and
 //! `DefaultOnFailure`): same message, fields and targets, so log pipelines
-//! and filters see no change.
+//! and filters see no change. `Observe` opens the span, polls the handler
+//! inside it and writes the line.
 //!
 //! Why not `TraceLayer` itself: it wraps the response body, and the wrapper
 //! enters the request's span on every poll of it. A streamed answer is
@@ -20,80 +21,15 @@
 //! header read is `traceparent`: with traces exported, the request's span
 //! continues the caller's trace.
 
-use std::{
-    convert::Infallible,
-    fmt,
-    pin::Pin,
-    task::{Context, Poll, ready},
-    time::{Duration, Instant},
-};
+use std::{fmt, time::Duration};
 
 use axum::{extract::Request, response::Response};
 use keyway_common::telemetry;
-use pin_project_lite::pin_project;
-use tower::Service;
 use tower_http::request_id::RequestId;
 use tracing::{Level, Span};
 
-/// The layer: `ServiceBuilder::layer_fn(Traced::new)`.
-#[derive(Clone)]
-pub(crate) struct Traced<S> {
-    inner: S,
-}
-
-impl<S> Traced<S> {
-    pub(crate) fn new(inner: S) -> Self {
-        Self { inner }
-    }
-}
-
-impl<S> Service<Request> for Traced<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = TracedFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let span = request_span(&request);
-        let started = Instant::now();
-        let inner = span.in_scope(|| self.inner.call(request));
-        TracedFuture { inner, span, started }
-    }
-}
-
-pin_project! {
-    /// The inner service's future, polled inside the request's span.
-    pub(crate) struct TracedFuture<F> {
-        #[pin]
-        inner: F,
-        span: Span,
-        started: Instant,
-    }
-}
-
-impl<F> Future for TracedFuture<F>
-where
-    F: Future<Output = Result<Response, Infallible>>,
-{
-    type Output = Result<Response, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let _entered = this.span.enter();
-        let Ok(response) = ready!(this.inner.poll(cx));
-        finished(&response, this.started.elapsed());
-        Poll::Ready(Ok(response))
-    }
-}
-
 /// The request's span, named after its request id, method and path.
-fn request_span(request: &Request) -> Span {
+pub(super) fn request_span(request: &Request) -> Span {
     let request_id = request
         .extensions()
         .get::<RequestId>()
@@ -116,7 +52,7 @@ fn request_span(request: &Request) -> Span {
 /// The access log line, as `DefaultOnResponse` at INFO writes it; a server
 /// error also gets `DefaultOnFailure`'s line, as `ServerErrorsAsFailures`
 /// classifies it.
-fn finished(response: &Response, latency: Duration) {
+pub(super) fn finished(response: &Response, latency: Duration) {
     let latency = Millis(latency);
     let status = response.status();
     tracing::event!(
@@ -151,6 +87,7 @@ impl fmt::Display for Millis {
 mod tests {
     use std::{
         collections::BTreeMap,
+        convert::Infallible,
         sync::{Arc, Mutex},
     };
 
@@ -160,6 +97,7 @@ mod tests {
     use tracing_subscriber::{layer::SubscriberExt as _, registry::LookupSpan};
 
     use super::*;
+    use crate::observability::Observe;
 
     /// An event as logged: target, level, its fields as text, and the name
     /// of the span it was logged in.
@@ -190,7 +128,7 @@ mod tests {
     }
 
     /// The lines logged while one request with `status` goes through
-    /// `Traced`, and the event the handler logged.
+    /// `Observe`, and the event the handler logged.
     async fn logged(status: StatusCode) -> Vec<Logged> {
         let capture = Capture::default();
         let subscriber = tracing_subscriber::registry().with(capture.clone());
@@ -200,7 +138,7 @@ mod tests {
             Ok::<_, Infallible>((status, "body").into_response())
         });
         let request = Request::builder().uri("/v1/x").body(Body::empty()).unwrap();
-        let response = Traced::new(handler).oneshot(request).await.unwrap();
+        let response = Observe::new(handler).oneshot(request).await.unwrap();
         assert_eq!(response.status(), status);
         capture.0.lock().unwrap().clone()
     }
