@@ -8,7 +8,7 @@ use axum::{
     response::Response,
 };
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use keyway_auth::Caller;
 
 use super::{counted, llm_forward::forward};
@@ -107,30 +107,21 @@ pub(crate) fn respond_held(
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     let stream = FirstByte::new(upstream.bytes_stream(), streamed, in_flight);
-    let (metered, raw) = match meter {
-        Some(meter) => (Some(MeteredBody::new(stream, tap, meter, status.as_u16())), None),
-        None => (None, Some(stream)),
-    };
-    let body = match (metered, raw, reply) {
-        (Some(metered), _, None) => Body::from_stream(Coalesce::new(metered)),
-        (None, Some(raw), None) => Body::from_stream(Coalesce::new(raw)),
-        (metered, raw, Some(reply)) => {
+    let status = status.as_u16();
+    let body = match (meter, reply) {
+        (Some(meter), None) => Body::from_stream(Coalesce::new(MeteredBody::new(stream, tap, meter, status))),
+        (None, None) => Body::from_stream(Coalesce::new(stream)),
+        (meter, Some(reply)) => {
             response = response.header(header::CONTENT_TYPE, reply.content_type());
             if !reply.dropped.is_empty() {
                 response = response.header(translate::DROPPED_HEADER, reply.dropped.join(", "));
             }
-            let inner: Upstream = match (metered, raw) {
-                (Some(metered), _) => Box::pin(metered),
-                (None, raw) => Box::pin(
-                    futures::stream::iter(raw)
-                        .flatten()
-                        .map_err(|e| std::io::Error::other(e.without_url())),
-                ),
+            let inner: Upstream = match meter {
+                Some(meter) => Box::pin(MeteredBody::new(stream, tap, meter, status)),
+                None => Box::pin(stream.map_err(|e| std::io::Error::other(e.without_url()))),
             };
-            let translated = TranslatedBody::new(inner, reply);
-            Body::from_stream(Coalesce::new(translated))
+            Body::from_stream(Coalesce::new(TranslatedBody::new(inner, reply)))
         }
-        (None, None, None) => Body::empty(),
     };
     response
         .body(body)
