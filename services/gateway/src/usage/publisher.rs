@@ -15,10 +15,7 @@ use std::{
 use async_nats::jetstream;
 use keyway_proto::v1::UsageEvent;
 use prost::Message;
-use tokio::{
-    sync::mpsc::{self, error::TrySendError},
-    time::Instant,
-};
+use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
 pub use super::stats::UsageStats;
@@ -123,27 +120,25 @@ impl Worker {
         }
     }
 
-    /// One round: what is queued, up to `ROUND_MAX`; while fewer than a
-    /// batch are queued, waiting up to the linger after the first for more.
+    /// One round: what is queued, up to `ROUND_MAX`. Unless a batch's worth
+    /// is queued already, the round first sleeps out the linger after the
+    /// first event. Sleeping, rather than waiting on the queue until the
+    /// deadline, keeps the events that arrive meanwhile from waking this task
+    /// one by one (each wake a poll and a new timer) on the workers that
+    /// serve requests.
     async fn gather(&self, first: UsageEvent, rx: &mut mpsc::Receiver<UsageEvent>) -> Vec<Record> {
-        let deadline = Instant::now() + self.settings.batch_linger;
-        let batching = self.settings.batch_max > 1;
+        let batch_max = self.settings.batch_max;
+        if batch_max > 1 && rx.len() + 1 < batch_max {
+            tokio::time::sleep(self.settings.batch_linger).await;
+        }
         let mut round = vec![Record::of(&first)];
-        loop {
-            while round.len() < ROUND_MAX {
-                match rx.try_recv() {
-                    Ok(e) => round.push(Record::of(&e)),
-                    Err(_) => break,
-                }
-            }
-            if !batching || round.len() >= self.settings.batch_max || Instant::now() >= deadline {
-                return round;
-            }
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(e)) => round.push(Record::of(&e)),
-                _ => return round,
+        while round.len() < ROUND_MAX {
+            match rx.try_recv() {
+                Ok(e) => round.push(Record::of(&e)),
+                Err(_) => break,
             }
         }
+        round
     }
 
     fn connected(&self) -> bool {

@@ -14,9 +14,9 @@ pub struct PublisherSettings {
     /// JetStream message. `1` turns batching off: one `UsageEvent` per
     /// message, `Nats-Msg-Id` = event id, as before batching existed.
     pub batch_max: usize,
-    /// `KEYWAY_USAGE_BATCH_MS`: how long the first event of a batch waits for
-    /// more while fewer than `batch_max` are queued. Under load batches fill
-    /// without waiting; at rest it bounds the delay added to billing.
+    /// `KEYWAY_USAGE_BATCH_MS`: how long the publisher waits after the first
+    /// event of a round for more, unless `batch_max` are queued already. It
+    /// bounds the delay added to billing.
     pub batch_linger: Duration,
 }
 
