@@ -16,6 +16,8 @@
 #     library) sends the streams and timestamps the first body chunk. Its own
 #     event-loop jitter is in both paths' figures, which is why it runs at a
 #     modest rate (BENCH_TTFT_RATE) and only the difference is reported.
+# Each oha row also prints the CPU a request of the server in front (the mock
+# on the direct path, Keyway's own process through it), read from /proc.
 # "Added" is Keyway's percentile minus the direct run's percentile of the
 # same row (a difference of percentiles, not a percentile of differences).
 #
@@ -88,14 +90,20 @@ print(f'{r["summary"]["requestsPerSec"]:.0f} {ms("p50"):.3f} {ms("p99"):.3f} {ms
 EOF
 }
 
-# One row: the direct run, then the Keyway run, same oha arguments.
-declare -A R
+# One row: the direct run, then the Keyway run, same oha arguments. C holds
+# the CPU a request of the server in front (the mock direct, Keyway through
+# it), from /proc: at a paced rate every request pays for waking a sleeping
+# thread, so this is several times the figure bench/proxy.sh shows at
+# saturation.
+declare -A R C
 row() { # row <label> <requests> <oha load args...>
-    local label=$1 path url key model
+    local label=$1 path url key model pid before
     shift
     for path in direct keyway; do
-        if [[ $path == direct ]]; then url=$MOCK key=$SYSTEM_KEY model=mock-model; else url=$GW key=$TENANT_KEY model=bench-gpt; fi
+        if [[ $path == direct ]]; then url=$MOCK key=$SYSTEM_KEY model=mock-model pid=$MOCK_PID; else url=$GW key=$TENANT_KEY model=bench-gpt pid=$GW_PID; fi
+        before=$(proc_cpu "$pid")
         oha_run "$WORK/$label-$path.json" "$url" "$key" "$model" "$@"
+        C[$label.$path]=$(awk -v a="$before" -v b="$(proc_cpu "$pid")" -v n="$1" 'BEGIN{printf "%.0f", (b - a) * 1e6 / n}')
         R[$label.$path]=$(oha_figures "$WORK/$label-$path.json") || die "$label ($path) had failures"
     done
 }
@@ -160,5 +168,10 @@ report() { # report <key> <label> <show p99.9: 1|0>
 for rate in $RATES; do report "paced-$rate" "paced $rate/s (ms)" 1; done
 report bursty "bursts of $BURST every ${BURST_MS} ms (ms)" 0
 report ttft "stream TTFT, $TTFT_RATE/s (ms)" 0
+echo
+echo "CPU a request, µs (/proc): the mock's on the direct path, Keyway's own through it"
+for key in $(for rate in $RATES; do echo "paced-$rate"; done) bursty; do
+    printf '  %-12s mock %5s   keyway %5s\n' "$key" "${C[$key.direct]}" "${C[$key.keyway]}"
+done
 echo
 echo "load average before / after: $LOAD_BEFORE / $LOAD_AFTER"
