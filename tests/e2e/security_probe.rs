@@ -308,6 +308,47 @@ async fn every_bad_request_on_api_v1_gets_the_json_envelope() {
     }
 }
 
+/// An answer given before the body was read (a body over the limit)
+/// reaches the client, which is still sending that body, rather than a
+/// reset, and says the connection closes: hyper closes it, and a pooling
+/// client told nothing would send its next request down it. An answer to a
+/// body read whole keeps the connection.
+#[tokio::test]
+async fn an_answer_that_leaves_the_body_unread_closes_the_connection() {
+    let stack = TestStack::spawn().await;
+    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(3 << 20));
+    let post = |body: String| {
+        stack
+            .http
+            .post(stack.url("/api/v1/tenants"))
+            .bearer_auth(&stack.admin_key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let connection = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("connection")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    for _ in 0..5 {
+        let response = post(huge.clone()).await.expect("the 413, not a broken pipe");
+        assert_eq!(response.status().as_u16(), 413);
+        assert_eq!(connection(&response).as_deref(), Some("close"));
+        // The client's next request goes through, on a new connection.
+        let (status, _) = admin(&stack, "GET", "/api/v1/tenants", None).await;
+        assert_eq!(status, 200);
+    }
+    let response = post(r#"{"name":5}"#.into()).await.unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(
+        connection(&response),
+        None,
+        "a body read whole keeps the connection"
+    );
+}
+
 #[tokio::test]
 async fn a_mistyped_value_is_not_echoed_back() {
     let stack = TestStack::spawn().await;

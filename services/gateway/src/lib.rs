@@ -49,8 +49,8 @@ use credentials::Credentials;
 pub use credentials::SystemKeys;
 use error::{Flavor, GatewayError};
 pub use remote::RemoteKeys;
-pub use upstream_client::ClientBuildError;
 use upstream_client::UpstreamClient;
+pub use upstream_client::{ClientBuildError, use_pool};
 
 /// Everything a request needs, shared by all handlers.
 pub struct Gateway {
@@ -85,6 +85,9 @@ pub struct GatewaySettings {
     /// `KEYWAY_SSE_MAX_EVENT_BYTES`: the usage tap's cap on an unfinished
     /// SSE event.
     pub sse_max_event_bytes: usize,
+    /// How many upstream connection pools: one per front thread, plus the
+    /// main runtime's (`upstream_client::use_pool`).
+    pub upstream_pools: usize,
 }
 
 impl Gateway {
@@ -99,11 +102,12 @@ impl Gateway {
         let ttl = settings.credential_cache_ttl;
         let connect = settings.upstream_connect_timeout;
         Ok(Self {
-            client: UpstreamClient::new(connect, settings.upstream_timeout, false)?,
+            client: UpstreamClient::new(connect, settings.upstream_timeout, false, settings.upstream_pools)?,
             custom_client: UpstreamClient::new(
                 connect,
                 settings.upstream_timeout,
                 !settings.allow_private_urls,
+                settings.upstream_pools,
             )?,
             catalog,
             authenticator: authn::CachedAuthenticator {

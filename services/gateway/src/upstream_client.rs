@@ -11,6 +11,7 @@
 //! `bench/instructions.sh`, docs/benchmarks.md.
 
 use std::{
+    cell::Cell,
     future::Future,
     io,
     net::SocketAddr,
@@ -36,8 +37,25 @@ use reqwest::{ResponseBuilderExt as _, Url};
 const POOL_IDLE: Duration = Duration::from_secs(90);
 const POOL_MAX_IDLE_PER_HOST: usize = 256;
 
+type Pool = Client<HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>;
+
+thread_local! {
+    /// Which of a client's pools this thread's requests use (`use_pool`).
+    static POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Makes this thread's requests use pool `index` of every upstream client.
+/// A front thread (`KEYWAY_FRONT_THREADS`) runs a runtime of its own, and a
+/// pooled connection is driven by the runtime that opened it: with one
+/// pool shared, a request on one front would wake another front's thread
+/// twice, to send and to answer.
+pub fn use_pool(index: usize) {
+    POOL.with(|pool| pool.set(index));
+}
+
 pub(crate) struct UpstreamClient {
-    inner: Client<HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>,
+    /// One pool per front thread, and one for the main runtime (index 0).
+    pools: Box<[Pool]>,
     /// The longest wait for the next part of an answer's body.
     read_timeout: Duration,
 }
@@ -66,6 +84,7 @@ impl UpstreamClient {
         connect_timeout: Duration,
         read_timeout: Duration,
         public_only: bool,
+        pools: usize,
     ) -> Result<Self, ClientBuildError> {
         let mut http = HttpConnector::new_with_resolver(Resolver { public_only });
         http.enforce_http(false);
@@ -76,12 +95,16 @@ impl UpstreamClient {
             .https_or_http()
             .enable_all_versions()
             .wrap_connector(http);
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
-            .pool_timer(TokioTimer::new())
-            .build(https);
-        Ok(Self { inner, read_timeout })
+        let pools = (0..pools.max(1))
+            .map(|_| {
+                Client::builder(TokioExecutor::new())
+                    .pool_idle_timeout(POOL_IDLE)
+                    .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+                    .pool_timer(TokioTimer::new())
+                    .build(https.clone())
+            })
+            .collect();
+        Ok(Self { pools, read_timeout })
     }
 
     /// Sends one request. An empty body is sent as none. Follows no
@@ -102,7 +125,8 @@ impl UpstreamClient {
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        let answer = self.inner.request(request).await.map_err(|e| {
+        let pool = &self.pools[POOL.with(Cell::get) % self.pools.len()];
+        let answer = pool.request(request).await.map_err(|e| {
             if caused_by_timeout(&e) {
                 Transport::Timeout
             } else if e.is_connect() {

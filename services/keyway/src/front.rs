@@ -11,11 +11,14 @@ use std::{
     time::Duration,
 };
 
-use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, Response, header};
+use http_body::Body;
 use keyway_auth::{AuthGuard, ClientIp};
 use keyway_common::config::{CorsOrigins, CorsSettings};
 use tower::Service;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use crate::unread_body::{self, CloseIfUnread, Watched};
 
 /// One connection's service: identifies the client of each request and
 /// hands the guard to the edges, then calls the router (`serve` makes one
@@ -38,20 +41,25 @@ impl<S> Identify<S> {
     }
 }
 
-impl<S: Service<Request<B>>, B> Service<Request<B>> for Identify<S> {
+impl<S, B, R> Service<Request<B>> for Identify<S>
+where
+    S: Service<Request<Watched<B>>, Response = Response<R>>,
+    B: Body + Unpin + Send + 'static,
+{
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = CloseIfUnread<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> S::Future {
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let client = self.guard.client_ip(self.peer, request.headers());
         request.extensions_mut().insert(ClientIp(client));
         request.extensions_mut().insert(self.guard.clone());
-        self.inner.call(request)
+        let (request, read) = unread_body::watch(request);
+        CloseIfUnread::new(self.inner.call(request), read)
     }
 }
 

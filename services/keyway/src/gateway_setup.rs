@@ -91,6 +91,7 @@ pub(crate) fn build_gateway(
             max_body_bytes: config.max_body_bytes,
             allow_private_urls: config.allow_private_urls,
             sse_max_event_bytes: config.sse_max_event_bytes,
+            upstream_pools: config.front_threads + 1,
         },
     )?
     .with_limiter(limiter)

@@ -9,6 +9,7 @@ mod console;
 pub mod effective_config;
 mod error;
 mod front;
+mod fronts;
 mod gateway_setup;
 mod health;
 pub mod maintenance;
@@ -22,6 +23,7 @@ mod serve;
 mod services;
 pub mod stack;
 mod start;
+mod unread_body;
 
 pub use error::StartError;
 pub use services::Services;

@@ -14,7 +14,7 @@
 //! replay of those bytes made hyper double each connection's read buffer
 //! to 16 KiB (at 1,000 open streams, 8 MiB more heap).
 
-use std::{io, pin::Pin, sync::Arc, time::Duration};
+use std::{io, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use axum::Router;
 use hyper::server::conn::{http1, http2};
@@ -25,7 +25,7 @@ use hyper_util::{
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::front::Identify;
+use crate::{front::Identify, fronts::Fronts};
 use keyway_auth::AuthGuard;
 
 /// hyper's per-connection read buffer: a request head must fit in it.
@@ -34,21 +34,15 @@ use keyway_auth::AuthGuard;
 /// client fills it.
 pub(crate) const HYPER_MAX_BUF_BYTES: usize = (1 << 20) + 64 * 1024;
 
-/// Serves `router` until `shutdown`, then lets open connections finish
-/// their requests (the caller bounds how long). `guard` goes to every
-/// request with its client address (`front::Identify`).
+/// Serves until `shutdown`, then lets open connections finish their
+/// requests (the caller bounds how long). Connections are handed to the
+/// `fronts` (`crate::fronts`), or without them served on this runtime.
 pub(crate) async fn serve(
     listener: TcpListener,
-    router: Router,
-    guard: Arc<AuthGuard>,
+    handler: Arc<Handler>,
+    fronts: Option<Arc<Fronts>>,
     shutdown: CancellationToken,
 ) {
-    let mut h1 = http1::Builder::new();
-    h1.max_buf_size(HYPER_MAX_BUF_BYTES);
-    let mut h2 = http2::Builder::new(TokioExecutor::new());
-    // As `axum::serve`: the CONNECT protocol, for HTTP/2 upgrades.
-    h2.enable_connect_protocol();
-    let builders = Arc::new((h1, h2));
     let connections = TaskTracker::new();
     loop {
         let (tcp, peer) = tokio::select! {
@@ -64,42 +58,76 @@ pub(crate) async fn serve(
         // Streams are many small writes: without TCP_NODELAY, Nagle holds
         // each SSE frame for the client's delayed ACK (~40 ms a token).
         let _ = tcp.set_nodelay(true);
-        let (builders, service, shutdown) = (
-            builders.clone(),
-            TowerToHyperService::new(Identify::new(router.clone(), guard.clone(), peer.ip())),
-            shutdown.clone(),
-        );
-        connections.spawn(async move {
-            // A client that connected and sent nothing yet must not hold
-            // up shutdown.
-            let protocol = tokio::select! {
-                protocol = sniff(&tcp) => protocol,
-                () = shutdown.cancelled() => return,
-            };
-            let Ok(protocol) = protocol else {
-                return;
-            };
-            let (h1, h2) = &*builders;
-            let io = TokioIo::new(tcp);
-            match protocol {
-                Protocol::Http1 => {
-                    let connection = h1.serve_connection(io, service).with_upgrades();
-                    drive(connection, shutdown, |c| c.graceful_shutdown()).await;
-                }
-                // Boxed: a task is as large as its largest state, and an
-                // HTTP/2 connection's made each HTTP/1 connection's task
-                // 3.5 KB instead of 1.6 KB (measured in a debug build), the
-                // builders shared rather than copied into it.
-                Protocol::Http2 => {
-                    let connection = h2.serve_connection(io, service);
-                    Box::pin(drive(connection, shutdown, |c| c.graceful_shutdown())).await;
-                }
+        match &fronts {
+            Some(fronts) => fronts.hand_over(tcp, peer),
+            None => {
+                connections.spawn(handler.clone().connection(tcp, peer));
             }
-        });
+        }
     }
     drop(listener);
     connections.close();
+    if let Some(fronts) = &fronts {
+        fronts.drain().await;
+    }
     connections.wait().await;
+}
+
+/// What serves one accepted connection, on whichever runtime runs it:
+/// `router`, with `guard` given every request with its client address
+/// (`front::Identify`).
+pub(crate) struct Handler {
+    h1: http1::Builder,
+    h2: http2::Builder<TokioExecutor>,
+    router: Router,
+    guard: Arc<AuthGuard>,
+    shutdown: CancellationToken,
+}
+
+impl Handler {
+    pub(crate) fn new(router: Router, guard: Arc<AuthGuard>, shutdown: CancellationToken) -> Self {
+        let mut h1 = http1::Builder::new();
+        h1.max_buf_size(HYPER_MAX_BUF_BYTES);
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        // As `axum::serve`: the CONNECT protocol, for HTTP/2 upgrades.
+        h2.enable_connect_protocol();
+        Self {
+            h1,
+            h2,
+            router,
+            guard,
+            shutdown,
+        }
+    }
+
+    pub(crate) async fn connection(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr) {
+        let service =
+            TowerToHyperService::new(Identify::new(self.router.clone(), self.guard.clone(), peer.ip()));
+        // A client that connected and sent nothing yet must not hold up
+        // shutdown.
+        let protocol = tokio::select! {
+            protocol = sniff(&tcp) => protocol,
+            () = self.shutdown.cancelled() => return,
+        };
+        let Ok(protocol) = protocol else {
+            return;
+        };
+        let io = TokioIo::new(tcp);
+        let shutdown = self.shutdown.clone();
+        match protocol {
+            Protocol::Http1 => {
+                let connection = self.h1.serve_connection(io, service).with_upgrades();
+                drive(connection, shutdown, |c| c.graceful_shutdown()).await;
+            }
+            // Boxed: a task is as large as its largest state, and an
+            // HTTP/2 connection's made each HTTP/1 connection's task 3.5 KB
+            // instead of 1.6 KB (measured in a debug build).
+            Protocol::Http2 => {
+                let connection = self.h2.serve_connection(io, service);
+                Box::pin(drive(connection, shutdown, |c| c.graceful_shutdown())).await;
+            }
+        }
+    }
 }
 
 /// Serves a connection until it ends; on shutdown, lets it finish what it

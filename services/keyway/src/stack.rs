@@ -22,6 +22,7 @@ pub use crate::admin_key::AdminKeyOrigin;
 use crate::{
     app,
     error::StartError,
+    fronts::Fronts,
     gateway_setup::LocalEviction,
     health::Readiness,
     observability,
@@ -46,6 +47,8 @@ pub struct Stack {
     /// Stops background work, after the HTTP front has drained.
     background: CancellationToken,
     grace: Duration,
+    /// `KEYWAY_FRONT_THREADS`: see `serve::serve`.
+    front_threads: usize,
     pub addr: SocketAddr,
     pub services: Services,
     pub admin_key: String,
@@ -106,6 +109,7 @@ impl Stack {
             shutdown,
             background,
             grace: config.shutdown_grace,
+            front_threads: config.front_threads,
             addr,
             services,
             admin_key,
@@ -126,9 +130,12 @@ impl Stack {
             shutdown,
             background,
             grace,
+            front_threads,
             ..
         } = self;
-        let server = tokio::spawn(serve::serve(listener, router, guard, shutdown.clone()));
+        let handler = Arc::new(serve::Handler::new(router, guard, shutdown.clone()));
+        let fronts = Fronts::start(front_threads, &handler).map(Arc::new);
+        let server = tokio::spawn(serve::serve(listener, handler, fronts.clone(), shutdown.clone()));
         shutdown.cancelled().await;
         // Phase 1: the HTTP front drains.
         let served = match tokio::time::timeout(grace, server).await {
@@ -149,6 +156,11 @@ impl Stack {
             .is_err()
         {
             tracing::warn!("background tasks did not stop in time");
+        }
+        // Last: background work may still have been using what a front's
+        // runtime drives (a pooled connection opened by a request).
+        if let Some(fronts) = fronts {
+            fronts.stop();
         }
         served?;
         Ok(())

@@ -119,6 +119,10 @@ pub struct Config {
     /// The largest unfinished SSE event the usage tap holds; an upstream
     /// that goes past it without framing an event gets its stream ended.
     pub sse_max_event_bytes: usize,
+    /// `KEYWAY_FRONT_THREADS`: threads with a runtime of their own that
+    /// serve the HTTP connections (default: one per CPU); 0 serves them on
+    /// the main runtime.
+    pub front_threads: usize,
     /// Where a gateway running alone reaches the key service.
     pub keys_url: Option<String>,
     /// Shared secret of the internal gateway → key service routes.
@@ -201,6 +205,7 @@ impl Config {
             allow_private_urls: vars.flag("KEYWAY_ALLOW_PRIVATE_URLS", dev)?,
             spool_max_bytes: vars.number("KEYWAY_SPOOL_MAX_BYTES", 1 << 30, any)?,
             sse_max_event_bytes: vars.number("KEYWAY_SSE_MAX_EVENT_BYTES", 1 << 20, 1024..=1 << 30)? as usize,
+            front_threads: vars.number("KEYWAY_FRONT_THREADS", cpus(), 0..=256)? as usize,
             keys_url: vars.get("KEYWAY_KEYS_URL"),
             internal_token: vars.get("KEYWAY_INTERNAL_TOKEN"),
             auth_enabled: vars.flag("KEYWAY_AUTH", true)?,
@@ -232,6 +237,11 @@ impl Config {
     pub fn subject_root(&self, kind: &str) -> String {
         keyway_proto::subjects::root(&self.nats_prefix, kind)
     }
+}
+
+/// The CPUs this process may run on (its affinity, and a cgroup's quota).
+fn cpus() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
 }
 
 /// Subjects, streams and consumers are built from the prefix, so it must be

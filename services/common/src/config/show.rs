@@ -79,6 +79,7 @@ impl Config {
             ("KEYWAY_ALLOW_PRIVATE_URLS", self.allow_private_urls.to_string()),
             ("KEYWAY_SPOOL_MAX_BYTES", self.spool_max_bytes.to_string()),
             ("KEYWAY_SSE_MAX_EVENT_BYTES", self.sse_max_event_bytes.to_string()),
+            ("KEYWAY_FRONT_THREADS", self.front_threads.to_string()),
             (
                 "KEYWAY_KEYS_URL",
                 optional(self.keys_url.as_deref().map(redact_url)),
