@@ -2,6 +2,7 @@
 //! on one port (`keyway up`), or runs one of them alone (`keyway run …`).
 //! In-process calls replace HTTP between services when they share a process.
 
+mod accept;
 pub mod admin;
 mod admin_key;
 mod app;

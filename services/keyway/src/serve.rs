@@ -1,4 +1,5 @@
-//! The HTTP front's accept loop. It is `axum::serve`'s, written out because
+//! How the HTTP front serves a connection. It is `axum::serve`'s, written
+//! out because
 //! `axum::serve` cannot configure hyper, and hyper's header limit matters:
 //! hyper answers requests whose head is over its read buffer itself, with a
 //! bare `431` (empty body, `Connection: close`) before any router runs. The
@@ -22,10 +23,10 @@ use hyper_util::{
     rt::{TokioExecutor, TokioIo},
     service::TowerToHyperService,
 };
-use tokio::net::{TcpListener, TcpStream};
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
-use crate::{front::Identify, fronts::Fronts};
+use crate::front::Identify;
 use keyway_auth::AuthGuard;
 
 /// hyper's per-connection read buffer: a request head must fit in it.
@@ -33,45 +34,6 @@ use keyway_auth::AuthGuard;
 /// reaches the gateway and gets a JSON answer. The buffer grows only as a
 /// client fills it.
 pub(crate) const HYPER_MAX_BUF_BYTES: usize = (1 << 20) + 64 * 1024;
-
-/// Serves until `shutdown`, then lets open connections finish their
-/// requests (the caller bounds how long). Connections are handed to the
-/// `fronts` (`crate::fronts`), or without them served on this runtime.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    handler: Arc<Handler>,
-    fronts: Option<Arc<Fronts>>,
-    shutdown: CancellationToken,
-) {
-    let connections = TaskTracker::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    accept_failed(e).await;
-                    continue;
-                }
-            },
-        };
-        // Streams are many small writes: without TCP_NODELAY, Nagle holds
-        // each SSE frame for the client's delayed ACK (~40 ms a token).
-        let _ = tcp.set_nodelay(true);
-        match &fronts {
-            Some(fronts) => fronts.hand_over(tcp, peer),
-            None => {
-                connections.spawn(handler.clone().connection(tcp, peer));
-            }
-        }
-    }
-    drop(listener);
-    connections.close();
-    if let Some(fronts) = &fronts {
-        fronts.drain().await;
-    }
-    connections.wait().await;
-}
 
 /// What serves one accepted connection, on whichever runtime runs it:
 /// `router`, with `guard` given every request with its client address
@@ -181,17 +143,6 @@ fn classify(seen: &[u8]) -> Option<Protocol> {
     } else {
         None
     }
-}
-
-/// A client that hung up mid-handshake is nothing; anything else (say, out
-/// of file descriptors) is logged and waited out, as hyper 0.14 did.
-async fn accept_failed(e: io::Error) {
-    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
-        return;
-    }
-    tracing::error!(error = %e, "accept failed");
-    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use crate::admin_key::AdminKeyOrigin;
 use crate::{
-    app,
+    accept, app,
     error::StartError,
     fronts::Fronts,
     gateway_setup::LocalEviction,
@@ -47,7 +47,7 @@ pub struct Stack {
     /// Stops background work, after the HTTP front has drained.
     background: CancellationToken,
     grace: Duration,
-    /// `KEYWAY_FRONT_THREADS`: see `serve::serve`.
+    /// `KEYWAY_FRONT_THREADS`: see `crate::fronts`.
     front_threads: usize,
     pub addr: SocketAddr,
     pub services: Services,
@@ -135,7 +135,7 @@ impl Stack {
         } = self;
         let handler = Arc::new(serve::Handler::new(router, guard, shutdown.clone()));
         let fronts = Fronts::start(front_threads, &handler).map(Arc::new);
-        let server = tokio::spawn(serve::serve(listener, handler, fronts.clone(), shutdown.clone()));
+        let server = tokio::spawn(accept::serve(listener, handler, fronts.clone(), shutdown.clone()));
         shutdown.cancelled().await;
         // Phase 1: the HTTP front drains.
         let served = match tokio::time::timeout(grace, server).await {
