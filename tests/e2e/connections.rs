@@ -1,6 +1,7 @@
 //! What `/v1` answers before a handler reads the request: refusals that
 //! leave the keep-alive connection usable, and oversized or misdirected
-//! requests answered in JSON in the route's own shape (issue 9).
+//! requests answered in JSON in the route's own shape (issue 9); and both
+//! ways of serving connections, on front threads or on the main runtime.
 
 use std::collections::HashMap;
 
@@ -295,4 +296,46 @@ async fn http1_and_http2_prior_knowledge_are_both_served() {
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Connections are served on front threads (`KEYWAY_FRONT_THREADS`, one per
+/// CPU by default) or, with 0, on the main runtime. Either way, keep-alive
+/// connections open at once each get every answer, streamed or not.
+#[tokio::test]
+async fn connections_are_served_with_and_without_front_threads() {
+    for fronts in ["0", "3"] {
+        let stack = TestStack::spawn_with(&[("KEYWAY_FRONT_THREADS", fronts)]).await;
+        let auth = format!("Bearer {}", stack.admin_key);
+        let clients: Vec<_> = (0..6)
+            .map(|client| {
+                let (base, auth) = (stack.base.clone(), auth.clone());
+                tokio::spawn(async move {
+                    let mut connection = KeepAlive::connect(&base).await;
+                    for n in 0..3 {
+                        let mut body = chat("mock-gpt", &format!("client {client}, request {n}"));
+                        let streamed = n == 2;
+                        body["stream"] = json!(streamed);
+                        let answer = connection
+                            .send("POST", "/v1/chat/completions", Some(&auth), &body.to_string())
+                            .await
+                            .expect("an answer on the same connection");
+                        let text = String::from_utf8_lossy(&answer.body).into_owned();
+                        assert_eq!(answer.status, 200, "fronts {fronts}: {text}");
+                        if streamed {
+                            assert!(
+                                text.trim_end().ends_with("data: [DONE]"),
+                                "fronts {fronts}: {text}"
+                            );
+                        } else {
+                            let json: Value = serde_json::from_str(&text).unwrap();
+                            assert!(json["choices"][0]["message"]["content"].is_string(), "{json}");
+                        }
+                    }
+                })
+            })
+            .collect();
+        for client in clients {
+            client.await.unwrap();
+        }
+    }
 }
