@@ -3,7 +3,7 @@
 //! requests answered in JSON in the route's own shape (issue 9); and both
 //! ways of serving connections, on front threads or on the main runtime.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use serde_json::{Value, json};
 use tokio::{
@@ -42,6 +42,11 @@ impl KeepAlive {
         let stream = self.0.get_mut();
         stream.write_all(head.as_bytes()).await.ok()?;
         stream.write_all(body.as_bytes()).await.ok()?;
+        self.answer().await
+    }
+
+    /// Reads the next answer (an interim `100 Continue` included).
+    async fn answer(&mut self) -> Option<Answer> {
         let mut line = String::new();
         if self.0.read_line(&mut line).await.ok()? == 0 {
             return None;
@@ -290,12 +295,55 @@ async fn http1_and_http2_prior_knowledge_are_both_served() {
     tcp.set_nodelay(true).unwrap();
     for byte in request.as_bytes().iter().take(3) {
         tcp.write_all(&[*byte]).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tcp.write_all(&request.as_bytes()[3..]).await.unwrap();
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// A client that waits for `100 Continue` before sending its body is
+/// refused without being asked for it, or invited and then answered on a
+/// connection that stays open.
+#[tokio::test]
+async fn a_client_waiting_for_100_continue_is_asked_for_its_body_only_when_it_is_wanted() {
+    let stack = TestStack::spawn().await;
+    let body = chat("mock-gpt", "after 100 Continue").to_string();
+    let head = |key: &str| {
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        )
+    };
+    let mut refused = KeepAlive::connect(&stack.base).await;
+    refused
+        .0
+        .get_mut()
+        .write_all(head("kw_wrong").as_bytes())
+        .await
+        .unwrap();
+    let answer = refused.answer().await.expect("an answer without the body");
+    assert_eq!(answer.status, 401, "not a 100 Continue");
+    assert_eq!(
+        answer.headers.get("connection").map(String::as_str),
+        Some("close")
+    );
+
+    let mut invited = KeepAlive::connect(&stack.base).await;
+    for _ in 0..2 {
+        invited
+            .0
+            .get_mut()
+            .write_all(head(&stack.admin_key).as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(invited.answer().await.unwrap().status, 100);
+        invited.0.get_mut().write_all(body.as_bytes()).await.unwrap();
+        let answer = invited.answer().await.expect("an answer on the same connection");
+        assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+        assert_eq!(answer.headers.get("connection"), None);
+    }
 }
 
 /// Connections are served on front threads (`KEYWAY_FRONT_THREADS`, one per

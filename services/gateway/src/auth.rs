@@ -44,10 +44,8 @@ impl FromRequest<Arc<Gateway>> for Authed {
     async fn from_request(request: Request, gw: &Arc<Gateway>) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
         let outcome = authenticate(&parts, gw).await;
-        let drained = drain::discard(&parts.headers, body, gw.max_body_bytes).await;
-        outcome
-            .map(Authed)
-            .map_err(|failure| drain::closing_unless(drained, failure.into_response()))
+        drain::discard(&parts.headers, body, gw.max_body_bytes).await;
+        outcome.map(Authed).map_err(IntoResponse::into_response)
     }
 }
 
@@ -58,12 +56,12 @@ impl FromRequest<Arc<Gateway>> for AuthedBody {
         let (mut parts, body) = request.into_parts();
         match authenticate(&parts, gw).await {
             Ok(_) if !json_or_unsaid(&parts.headers) => {
-                let drained = drain::discard(&parts.headers, body, gw.max_body_bytes).await;
+                drain::discard(&parts.headers, body, gw.max_body_bytes).await;
                 let failure = Failure(
                     Flavor::of(parts.uri.path(), &parts.headers),
                     GatewayError::NotJson,
                 );
-                Err(drain::closing_unless(drained, failure.into_response()))
+                Err(failure.into_response())
             }
             Ok(caller) => {
                 // Reading the body needs the extensions (the body limit),
@@ -77,8 +75,8 @@ impl FromRequest<Arc<Gateway>> for AuthedBody {
                 })
             }
             Err(failure) => {
-                let drained = drain::discard(&parts.headers, body, gw.max_body_bytes).await;
-                Err(drain::closing_unless(drained, failure.into_response()))
+                drain::discard(&parts.headers, body, gw.max_body_bytes).await;
+                Err(failure.into_response())
             }
         }
     }

@@ -11,7 +11,7 @@ mod coalesce;
 mod cost;
 mod credentials;
 mod deployment_health;
-mod drain;
+pub mod drain;
 pub mod error;
 pub mod error_samples;
 mod first_byte;
@@ -208,9 +208,8 @@ async fn refuse(
     body: Body,
     answer: impl FnOnce(&str, Flavor) -> Response,
 ) -> Response {
-    let drained = drain::discard(&headers, body, gw.max_body_bytes).await;
-    let response = answer(uri.path(), Flavor::of(uri.path(), &headers));
-    drain::closing_unless(drained, response)
+    drain::discard(&headers, body, gw.max_body_bytes).await;
+    answer(uri.path(), Flavor::of(uri.path(), &headers))
 }
 
 /// The gateway's part of the OpenAPI document.

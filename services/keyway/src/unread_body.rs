@@ -7,7 +7,7 @@
 //! request on the closing connection and get a reset (reqwest did, after
 //! a 413, once the answer came from another thread than the client's).
 //! Saying `close` in the answer keeps the client from reusing it, and the
-//! rest of the body is read and thrown away (`drain`), so that the client
+//! rest of the body is read and thrown away, so that the client
 //! gets the answer at all.
 
 use std::{
@@ -22,6 +22,7 @@ use std::{
 
 use axum::http::{HeaderValue, Request, Response, Version, header};
 use http_body::{Body, Frame, SizeHint};
+use keyway_gateway::drain::{expects_continue, read_to_end};
 use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 
@@ -31,10 +32,13 @@ const DRAIN_MAX_BYTES: usize = 64 << 20;
 const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
 
 /// A request body that records whether it was read to the end, and, if
-/// it is dropped before, reads the rest and throws it away (`drain`).
+/// it is dropped before, reads the rest and throws it away.
 pub(crate) struct Watched<B: Body + Unpin + Send + 'static> {
     inner: Option<B>,
     read: Option<Arc<AtomicBool>>,
+    /// `false` when the client waits for `100 Continue`: it has not sent
+    /// its body, and reading it would ask for it. Closing is enough.
+    drain_if_dropped: bool,
 }
 
 pin_project! {
@@ -54,9 +58,11 @@ pub(crate) fn watch<B: Body + Unpin + Send + 'static>(
 ) -> (Request<Watched<B>>, Option<Arc<AtomicBool>>) {
     let watched = request.version() <= Version::HTTP_11 && !request.body().is_end_stream();
     let read = watched.then(|| Arc::new(AtomicBool::new(false)));
+    let drain_if_dropped = watched && !expects_continue(request.headers());
     let request = request.map(|inner| Watched {
         inner: Some(inner),
         read: read.clone(),
+        drain_if_dropped,
     });
     (request, read)
 }
@@ -102,34 +108,19 @@ impl<B: Body + Unpin + Send + 'static> Body for Watched<B> {
 
 impl<B: Body + Unpin + Send + 'static> Drop for Watched<B> {
     fn drop(&mut self) {
-        let unread = self
-            .read
-            .as_ref()
-            .is_some_and(|read| !read.load(Ordering::Acquire));
+        let unread = self.drain_if_dropped
+            && self
+                .read
+                .as_ref()
+                .is_some_and(|read| !read.load(Ordering::Acquire));
+        // Read what is left, as nginx's lingering close does: closed with
+        // it unread, the socket would answer the client, still sending it,
+        // with a reset, and the client would see a broken pipe rather than
+        // the answer (a 413). Bounded, for a client that never stops.
         if let (true, Some(body), Ok(runtime)) = (unread, self.inner.take(), Handle::try_current()) {
-            runtime.spawn(drain(body));
+            runtime.spawn(read_to_end(body, DRAIN_MAX_BYTES, DRAIN_MAX_TIME));
         }
     }
-}
-
-/// Reads what is left of a body nobody wanted, as nginx's lingering close
-/// does: closed with it unread, the socket would answer the client, still
-/// sending it, with a reset, and the client would see a broken pipe rather
-/// than the answer (a 413). Bounded, for a client that never stops.
-async fn drain<B: Body + Unpin>(mut body: B) {
-    let mut left = DRAIN_MAX_BYTES;
-    let read = async {
-        while let Some(Ok(frame)) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-            let Some(got) = frame.data_ref().map(bytes::Buf::remaining) else {
-                continue;
-            };
-            match left.checked_sub(got) {
-                Some(rest) => left = rest,
-                None => return,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(DRAIN_MAX_TIME, read).await;
 }
 
 impl<F, R, E> Future for CloseIfUnread<F>
