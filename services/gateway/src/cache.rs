@@ -8,6 +8,10 @@
 //! flight went to the store at once, every TTL (a latency spike the
 //! benchmarks saw as the paced p99.9 and the bursts' p99).
 //!
+//! A missing entry is fetched once, however many requests miss it at once
+//! (`in_flight`): a key idle past its TTL and then sent a burst did the
+//! same, every request of the burst going to the store.
+//!
 //! The store is `moka`: lookups take no global lock, and a full cache evicts
 //! single entries (TinyLFU), never everything at once.
 //!
@@ -26,13 +30,19 @@ use std::{
 
 use moka::sync::Cache;
 
-use crate::clock::Clock;
+use crate::{
+    clock::Clock,
+    in_flight::{self, InFlight, Turn},
+};
 
 pub(crate) struct TenantCache<K, V> {
     ttl: Duration,
     clock: Clock,
     entries: Cache<K, Entry<V>, foldhash::fast::RandomState>,
     epoch: AtomicU64,
+    /// Misses of one key at once make one fetch (a burst on a key idle
+    /// past its TTL).
+    in_flight: InFlight<K>,
 }
 
 #[derive(Clone)]
@@ -93,6 +103,7 @@ where
             clock,
             entries,
             epoch: AtomicU64::new(0),
+            in_flight: InFlight::new(),
         }
     }
 
@@ -101,7 +112,8 @@ where
     /// by one reader while the others keep using it; when that fetch fails
     /// because the store is `unreachable`, the entry still serves until it
     /// expires, and when it fails otherwise (a key revoked meanwhile), the
-    /// entry is dropped and the error returned.
+    /// entry is dropped and the error returned. Callers that miss the same
+    /// key at once share one fetch (`in_flight`); an error is not shared.
     pub(crate) async fn get_or_fetch<E, F>(
         &self,
         key: &K,
@@ -112,10 +124,22 @@ where
     where
         F: Future<Output = Result<V, E>>,
     {
-        let stale = match self.lookup(key) {
-            Lookup::Fresh(value) => return Ok(value),
-            Lookup::Due(value) => Some(value),
-            Lookup::Missing => None,
+        let mut waited = false;
+        let (stale, _leading) = loop {
+            match self.lookup(key) {
+                Lookup::Fresh(value) => return Ok(value),
+                Lookup::Due(value) => break (Some(value), None),
+                // The fetch waited for brought nothing to cache (an error):
+                // fetch alone, as if none had been under way.
+                Lookup::Missing if waited => break (None, None),
+                Lookup::Missing => match self.in_flight.turn(key) {
+                    Turn::Lead(leading) => break (None, Some(leading)),
+                    Turn::Wait(fetch) => {
+                        in_flight::wait(fetch).await;
+                        waited = true;
+                    }
+                },
+            }
         };
         let ticket = self.ticket();
         match (fetch().await, stale) {
@@ -293,6 +317,29 @@ mod tests {
         clock.advance(Duration::from_secs(30));
         assert_eq!(fetch(&cache, &calls, Err("revoked")).await, Err("revoked"));
         assert_eq!(cache.get(&"k"), None, "a revoked answer drops the entry");
+    }
+
+    #[tokio::test]
+    async fn misses_of_one_key_at_once_make_one_fetch_and_an_error_is_not_shared() {
+        let cache = TenantCache::new(Duration::from_secs(60));
+        for (answer, fetches) in [(Err("revoked"), 10), (Ok(7), 1)] {
+            let calls = AtomicU64::new(0);
+            let burst = (0..10).map(|_| {
+                cache.get_or_fetch(
+                    &"k",
+                    || async {
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        answer
+                    },
+                    |_| "a".into(),
+                    |_| false,
+                )
+            });
+            let answers = futures::future::join_all(burst).await;
+            assert!(answers.iter().all(|a| *a == answer), "{answers:?}");
+            assert_eq!(calls.load(Ordering::Relaxed), fetches);
+        }
     }
 
     #[test]

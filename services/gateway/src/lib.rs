@@ -17,6 +17,7 @@ pub mod error_samples;
 mod first_byte;
 #[doc(hidden)]
 pub mod fuzzing;
+mod in_flight;
 pub mod limits;
 mod proxy;
 mod read_timeout;
