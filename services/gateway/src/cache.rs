@@ -129,9 +129,10 @@ where
             match self.lookup(key) {
                 Lookup::Fresh(value) => return Ok(value),
                 Lookup::Due(value) => break (Some(value), None),
-                // The fetch waited for brought nothing to cache (an error):
-                // fetch alone, as if none had been under way.
-                Lookup::Missing if waited => break (None, None),
+                // The fetch waited for brought nothing to cache (an error),
+                // or nothing is cached (a TTL of 0): fetch alone, as if
+                // none had been under way.
+                Lookup::Missing if waited || self.ttl.is_zero() => break (None, None),
                 Lookup::Missing => match self.in_flight.turn(key) {
                     Turn::Lead(leading) => break (None, Some(leading)),
                     Turn::Wait(fetch) => {
@@ -340,6 +341,27 @@ mod tests {
             assert!(answers.iter().all(|a| *a == answer), "{answers:?}");
             assert_eq!(calls.load(Ordering::Relaxed), fetches);
         }
+    }
+
+    #[tokio::test]
+    async fn with_nothing_cached_misses_do_not_wait_for_each_other() {
+        let cache = TenantCache::new(Duration::ZERO);
+        let started = AtomicU64::new(0);
+        let burst = (0..3).map(|_| {
+            cache.get_or_fetch(
+                &"k",
+                || async {
+                    started.fetch_add(1, Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                    // Every fetch is under way before any ends.
+                    Ok::<_, ()>(started.load(Ordering::Relaxed))
+                },
+                |_| "a".into(),
+                |_| false,
+            )
+        });
+        let answers = futures::future::join_all(burst).await;
+        assert_eq!(answers, [Ok(3), Ok(3), Ok(3)]);
     }
 
     #[test]
