@@ -345,13 +345,18 @@ impl ByokKeys<'_> {
             },
             KeyScope::Tenant => None,
         };
-        if let Some(user) = &user_id {
-            // The caller may come from a cache or a token: the user's own
-            // key follows the user's identity status here too.
-            self.service.identity_gate(user).await?;
-        }
+        // The caller may come from a cache or a token: the user's own key
+        // follows the user's identity status here too. The gate and the key
+        // are read at once, on two connections, and nothing is unsealed
+        // unless the gate lets the user through.
         let owner = Owner { scope, user_id };
-        let row = sqlx::query(
+        let gate = async {
+            match &owner.user_id {
+                Some(user) => self.service.identity_gate(user).await,
+                None => Ok(()),
+            }
+        };
+        let key = sqlx::query(
             "SELECT b.id, b.provider, b.base_url, b.sealed, b.dek_version, t.min_dek_version, t.plan, d.wrapped AS dek_wrapped
              FROM byok_keys b JOIN tenants t ON t.id = b.tenant_id
              LEFT JOIN tenant_deks d ON d.tenant_id = b.tenant_id AND d.version = b.dek_version
@@ -361,8 +366,8 @@ impl ByokKeys<'_> {
         .bind(owner.scope_str())
         .bind(&owner.user_id)
         .bind(provider)
-        .fetch_optional(&self.service.pool)
-        .await?;
+        .fetch_optional(&self.service.pool);
+        let ((), row) = tokio::try_join!(gate, async { Ok::<_, KeysError>(key.await?) })?;
         match row {
             Some(row) if plan_allows_byok(row.get("plan")) => {
                 Ok(Some(self.unseal(&caller.tenant_id, &row).await?))

@@ -6,7 +6,11 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::ApiKeys;
-use crate::{key_format, service::KeyService};
+use crate::{
+    identity_follow::gate::{gate_columns, gate_join, gate_verdict},
+    key_format,
+    service::KeyService,
+};
 
 impl ApiKeys<'_> {
     /// Resolves a presented gateway API key (or the admin key) to a caller.
@@ -27,14 +31,18 @@ impl ApiKeys<'_> {
         // Hashed before the lookup and compared even when the id is unknown,
         // so a known id with a wrong secret costs the same as an unknown id.
         let presented_hash = self.hash_secret(parsed.secret);
-        let row = sqlx::query(
+        // The identity gate's columns come in the same query: one round trip.
+        let row = sqlx::query(concat!(
             "SELECT k.tenant_id, k.user_id, k.role, k.scopes, k.expires_at, k.secret_hash, k.revoked_at,
-                    k.limits AS key_limits, t.limits AS tenant_limits,
-                    u.status AS user_status, u.role AS user_role
-             FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-             LEFT JOIN users u ON u.id = k.user_id WHERE k.id = $1",
-        )
+                    k.limits AS key_limits, t.limits AS tenant_limits, u.role AS user_role, ",
+            gate_columns!(),
+            " FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+             LEFT JOIN users u ON u.id = k.user_id ",
+            gate_join!(),
+            " WHERE k.id = $1"
+        ))
         .bind(parsed.id)
+        .bind(self.service.gate_stale_after_secs())
         .fetch_optional(&self.service.pool)
         .await
         .map_err(|e| {
@@ -53,17 +61,13 @@ impl ApiKeys<'_> {
         let user_id: Option<String> = row.get("user_id");
         let mut role = Role::parse(row.get::<&str, _>("role")).ok_or(AuthError::Invalid)?;
         if user_id.is_some() {
-            // A disabled user's keys stop working; a demoted user's keys are demoted too.
-            if row.get::<Option<&str>, _>("user_status") != Some("active") {
-                return Err(AuthError::Invalid);
-            }
+            // Disabled in Keyway or in Keycloak, or not confirmed by it
+            // recently enough: the key stops working.
+            gate_verdict(&row)?;
+            // A demoted user's keys are demoted too.
             if let Some(user_role) = row.get::<Option<&str>, _>("user_role").and_then(Role::parse) {
                 role = role.min(user_role);
             }
-        }
-        if let Some(user) = &user_id {
-            // Disabled in Keycloak, or not confirmed by it recently enough.
-            self.service.identity_gate_auth(user).await?;
         }
         Ok(Caller {
             tenant_id: row.get("tenant_id"),

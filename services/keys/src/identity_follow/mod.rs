@@ -16,7 +16,7 @@
 //! One key-service instance follows at a time (a lease in the database).
 
 mod apply;
-mod gate;
+pub(crate) mod gate;
 mod keycloak;
 mod settings;
 mod state;
