@@ -55,11 +55,6 @@ pub async fn ensure_database(url: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// How long a connection may sit in the pool before it is pinged on its
-/// way out. A Postgres restart or failover outlasts it, so the connections
-/// it broke are found by the ping, not by a client's query.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
-
 pub async fn connect(url: &str) -> Result<PgPool, DbError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| DbError::BadUrl(e.to_string()))?
@@ -68,20 +63,6 @@ pub async fn connect(url: &str) -> Result<PgPool, DbError> {
     PgPoolOptions::new()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(5))
-        // sqlx pings every connection it hands out, by default: a round
-        // trip before each query. A connection back in the pool for less
-        // than `PING_IF_IDLE_FOR` was alive then (sqlx also pings it on its
-        // way back), so it is used as it is. One found dead is closed and
-        // another taken, as before.
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_IF_IDLE_FOR {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
         .connect_with(options)
         .await
         .map_err(DbError::Connect)
