@@ -7,7 +7,7 @@
 //!
 //! The gate's columns can be joined into a query that already reads the
 //! user (`gate_columns!` and `gate_join!`), so that a key's verification is
-//! one round trip to Postgres, not two.
+//! one query, not two.
 
 use keyway_auth::AuthError;
 use sqlx::{Row, postgres::PgRow};
