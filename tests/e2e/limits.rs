@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::{
     helpers::{TestStack, chat, eventually},
-    keys_api::{admin, new_api_key, new_tenant},
+    keys_api::{admin, new_api_key, new_tenant, new_user},
 };
 
 /// Minute windows are fixed: wait out the last seconds of a minute so a
@@ -127,6 +127,38 @@ async fn an_api_key_request_limit_is_shared_by_two_gateways_and_refused_in_each_
                 == 200
     })
     .await;
+}
+
+/// The keys and the limits are looked up at once; a request refused for
+/// want of a key must give back what it reserved, the request itself too.
+#[tokio::test]
+async fn a_request_refused_for_want_of_a_key_uses_none_of_the_limit() {
+    let stack = TestStack::spawn().await;
+    let tenant = new_tenant(&stack, "starter").await;
+    let user = new_user(&stack, &tenant, "member").await;
+    let (_, key) = new_api_key(
+        &stack,
+        &tenant,
+        json!({"name": "capped", "user_id": user, "limits": {"requests_per_minute": 2}}),
+    )
+    .await;
+
+    start_of_a_minute().await;
+    // `mock-gpt-byok` takes only the user's own key, which they have not set.
+    for i in 0..3 {
+        let (status, _, body) = send(&stack, &key, "/v1/chat/completions", chat("mock-gpt-byok", "hi")).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("key_required")),
+            "request {i}: {body}"
+        );
+    }
+    for i in 0..2 {
+        let (status, _, body) = send(&stack, &key, "/v1/chat/completions", chat("mock-gpt", "hi")).await;
+        assert_eq!(status, 200, "request {i} after the refusals: {body}");
+    }
+    let (status, _, body) = send(&stack, &key, "/v1/chat/completions", chat("mock-gpt", "hi")).await;
+    assert_eq!(status, 429, "the limit still holds: {body}");
 }
 
 #[tokio::test]
