@@ -54,16 +54,6 @@ impl Reservation {
     }
 }
 
-impl Reservation {
-    /// Gives back everything held, the request itself too: for a request
-    /// refused before it was sent.
-    pub(crate) async fn release(self) {
-        for (key, reserved) in &self.held {
-            self.limiter.settle_one(key, *reserved, 0).await;
-        }
-    }
-}
-
 /// Settles a reservation of `reserved` to `used` on `lease`: the difference
 /// goes back into it, or an overrun is charged to it as far as it holds;
 /// returns what is left for the shared counter.

@@ -8,19 +8,18 @@ use axum::{
 };
 use bytes::Bytes;
 use keyway_auth::Caller;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::llm_prepare::{Draft, draft, prepare};
 use crate::{
     Gateway,
     catalog::{Endpoint, KeySource, Model},
     cost,
     error::GatewayError,
     limits::{Demand, Limiter, Reservation, demand},
-    request,
+    request::{self, LlmRequest},
     responses::Owner,
     routing::{self, InFlight, Outcome, Prepared},
-    translate,
+    splice, translate,
     usage::{estimate, meter::Meter, tap::Format},
 };
 
@@ -49,8 +48,20 @@ pub(super) async fn forward(
     // An untouched copy only when a fallback may need its own translation.
     let spare = (!model.routing.fallbacks.is_empty()).then(|| request.clone());
     let streamed = request.stream;
-    let drafted = draft(model, endpoint, request)?;
-    let (prepared, format, reply) = key_and_reserve(gw, caller, endpoint, drafted, streamed, meter).await?;
+    let (prepared, format, reply, output) = prepare(gw, caller, endpoint, model, request).await?;
+    if let Some(meter) = meter.as_mut() {
+        meter.requested(&model.name, streamed, prepared.body.clone());
+        meter.resolved(model, prepared.ring.source);
+        meter.wires(translate::client_wire(endpoint), model.wire);
+    }
+    refuse_if_counted_here(model, endpoint)?;
+    let reservation = reserve(gw, caller, model, endpoint, &prepared.json, output).await;
+    match (reservation, meter.as_mut()) {
+        (Err(refused), _) => return Err(refused),
+        (Ok(Some(reservation)), Some(meter)) => meter.reserved(reservation),
+        // Without a meter nothing settles: the reservation stays charged.
+        (Ok(_), _) => {}
+    }
     tracing::debug!(model = %model.name, stream = streamed, key_source = ?prepared.ring.source, "forwarding upstream");
     let mut attempts = 0;
     let mut last = match routing::attempt(gw, headers, &prepared, &mut attempts).await {
@@ -101,48 +112,6 @@ pub(super) async fn forward(
     }))
 }
 
-/// Finds the request's keys and reserves against its limits, at once: for
-/// a key idle past the caches, each waits on its store (Postgres, NATS KV).
-/// A request refused for want of a key gives back what it reserved.
-async fn key_and_reserve<'g>(
-    gw: &Gateway,
-    caller: &Caller,
-    endpoint: Endpoint,
-    (draft, format, reply, output): (Draft<'g>, Format, Option<translate::Reply>, Option<u64>),
-    streamed: bool,
-    meter: &mut Option<Meter>,
-) -> Result<(Prepared<'g>, Format, Option<translate::Reply>), GatewayError> {
-    let model = draft.model;
-    let counted_here = refuse_if_counted_here(model, endpoint);
-    let limits = async {
-        match counted_here {
-            Ok(()) => reserve(gw, caller, model, endpoint, &draft.json, output).await,
-            Err(_) => Ok(None),
-        }
-    };
-    let (ring, reservation) = tokio::join!(gw.credentials.ring(caller, model), limits);
-    let prepared = match ring {
-        Ok(ring) => draft.keyed(ring),
-        Err(e) => {
-            if let Ok(Some(reservation)) = reservation {
-                reservation.release().await;
-            }
-            return Err(e);
-        }
-    };
-    if let Some(meter) = meter.as_mut() {
-        meter.requested(&model.name, streamed, prepared.body.clone());
-        meter.resolved(model, prepared.ring.source);
-        meter.wires(translate::client_wire(endpoint), model.wire);
-    }
-    counted_here?;
-    // Without a meter nothing settles: the reservation stays charged.
-    if let (Some(reservation), Some(meter)) = (reservation?, meter.as_mut()) {
-        meter.reserved(reservation);
-    }
-    Ok((prepared, format, reply))
-}
-
 /// Records where the answer came from; a fallback's own price applies.
 #[expect(
     clippy::too_many_arguments,
@@ -172,6 +141,144 @@ fn served(
         source: s.source,
     };
     (s.upstream, format, owner, reply, s.in_flight)
+}
+
+/// Translates, finds the keys and encodes the body for one model.
+async fn prepare<'g>(
+    gw: &'g Gateway,
+    caller: &Caller,
+    endpoint: Endpoint,
+    model: &'g Model,
+    mut request: LlmRequest,
+) -> Result<(Prepared<'g>, Format, Option<translate::Reply>, Option<u64>), GatewayError> {
+    let reply = prepare_translation(model, endpoint, &mut request)?;
+    let ring = gw.credentials.ring(caller, model).await?;
+    let output = demand::clamp_output(&mut request.body, model.max_output_tokens);
+    let (upstream_endpoint, format) = tap_format(model, endpoint, &mut request, reply.is_some());
+    request
+        .body
+        .insert("model".into(), Value::String(model.upstream_model.clone()));
+    let body = match reply {
+        // Translated: a new body throughout.
+        Some(_) => serde_json::to_vec(&request.body),
+        // Else only these members can differ from what the client sent.
+        None => {
+            let changed = CHANGED.map(|name| (name, request.body.get(name)));
+            splice::splice(&request.raw, &changed)
+        }
+    }
+    .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
+    // An edit outside `CHANGED` would be lost: every debug run (the e2e
+    // suite) checks that the members copied as sent are still as parsed.
+    debug_assert!(reply.is_some() || copied_as_parsed(&body, &request.body));
+    // A deliberate over-estimate for `tpm`: four bytes a token, plus the
+    // answer's `max_tokens`.
+    let tokens = (body.len() as u64 / 4).saturating_add(output.unwrap_or(0));
+    let prepared = Prepared {
+        model,
+        ring,
+        body: Bytes::from(body),
+        json: Value::Object(request.body),
+        path: upstream_endpoint.upstream_path(),
+        tokens,
+    };
+    Ok((prepared, format, reply, output))
+}
+
+/// The members `prepare` may change in a request it does not translate:
+/// the model, the output caps (`demand::clamp_output`) and the stream's
+/// usage option (`ask_for_stream_usage`).
+const CHANGED: [&str; 5] = [
+    "model",
+    demand::OUTPUT_FIELDS[0],
+    demand::OUTPUT_FIELDS[1],
+    demand::OUTPUT_FIELDS[2],
+    "stream_options",
+];
+
+/// Whether `sent` has every member of `parsed` outside `CHANGED`, equal.
+fn copied_as_parsed(sent: &[u8], parsed: &serde_json::Map<String, Value>) -> bool {
+    let Ok(sent) = serde_json::from_slice::<serde_json::Map<String, Value>>(sent) else {
+        return false;
+    };
+    parsed
+        .iter()
+        .filter(|(name, _)| !CHANGED.contains(&name.as_str()))
+        .all(|(name, value)| sent.get(name) == Some(value))
+}
+
+/// Checks `endpoint` serves `model`; when it does by translation, rewrites
+/// the request for the upstream's wire and says how to answer.
+fn prepare_translation(
+    model: &Model,
+    endpoint: Endpoint,
+    request: &mut request::LlmRequest,
+) -> Result<Option<translate::Reply>, GatewayError> {
+    let bridge = route_for(model, endpoint).map_err(|route| GatewayError::WrongRoute {
+        model: model.name.clone(),
+        route,
+    })?;
+    bridge
+        .map(|bridge| {
+            translate::prepare(
+                bridge,
+                &mut request.body,
+                request.stream,
+                translate::Target::of(model),
+            )
+            .map_err(GatewayError::from)
+        })
+        .transpose()
+}
+
+/// The route called upstream and what the usage tap reads there: the
+/// model's own route when translating, else the route called.
+fn tap_format(
+    model: &Model,
+    endpoint: Endpoint,
+    request: &mut request::LlmRequest,
+    translated: bool,
+) -> (Endpoint, Format) {
+    let upstream = if translated {
+        Endpoint::serving(model.wire, model.mode)
+    } else {
+        endpoint
+    };
+    let format = match (upstream, request.stream) {
+        (Endpoint::Messages, true) => Format::AnthropicSse,
+        (Endpoint::Messages, false) => Format::AnthropicJson,
+        (Endpoint::Responses, true) => Format::ResponsesSse,
+        (Endpoint::Responses, false) => Format::ResponsesJson,
+        (_, true) => Format::OpenAiSse {
+            // A translated stream's usage chunk feeds the translator.
+            strip_usage_chunk: ask_for_stream_usage(&mut request.body) && !translated,
+        },
+        (_, false) => Format::OpenAiJson,
+    };
+    (upstream, format)
+}
+
+/// Where `endpoint` serves `model`: `Ok(None)` as it is, `Ok(Some(_))`
+/// translated (between the two chat routes, or the Responses API bridged
+/// onto a model without one), else `Err` with the route that serves it.
+/// The token counts serve their family's models as they are.
+fn route_for(model: &Model, endpoint: Endpoint) -> Result<Option<translate::Bridge>, &'static str> {
+    match endpoint {
+        Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Embeddings => {
+            translate::bridge(model, endpoint)
+        }
+        Endpoint::Responses => translate::responses_bridge(model),
+        // Counted, never translated: see `refuse_if_counted_here`.
+        Endpoint::ResponsesInputTokens => translate::responses_bridge(model).map(|_| None),
+        other => {
+            let own = Endpoint::serving(model.wire, model.mode);
+            if own == other.family() {
+                Ok(None)
+            } else {
+                Err(own.route())
+            }
+        }
+    }
 }
 
 /// A Responses token count for a model served through the bridge: its
@@ -247,4 +354,25 @@ async fn reserve(
         Demand::default()
     };
     Ok(Some(limiter.reserve(caller, demand).await?))
+}
+
+/// OpenAI streams report usage only when asked; Keyway always asks, and
+/// returns `true` when the client did not, so the extra chunk is removed.
+fn ask_for_stream_usage(body: &mut serde_json::Map<String, Value>) -> bool {
+    let asked = body
+        .get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        == Some(true);
+    if !asked {
+        match body.get_mut("stream_options").and_then(Value::as_object_mut) {
+            Some(options) => {
+                options.insert("include_usage".into(), Value::Bool(true));
+            }
+            None => {
+                body.insert("stream_options".into(), json!({"include_usage": true}));
+            }
+        }
+    }
+    !asked
 }

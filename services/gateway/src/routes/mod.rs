@@ -4,7 +4,6 @@ mod counted;
 pub(crate) mod llm;
 mod llm_forward;
 pub(crate) mod llm_handle;
-mod llm_prepare;
 pub(crate) mod models;
 pub(crate) mod responses;
 mod schemas;

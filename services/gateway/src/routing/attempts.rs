@@ -22,6 +22,8 @@ pub(crate) struct Prepared<'a> {
     pub model: &'a Model,
     pub ring: KeyRing,
     pub body: Bytes,
+    /// The upstream body as JSON, which the limits' estimate reads.
+    pub json: Value,
     /// The route called upstream.
     pub path: &'static str,
     /// Estimated tokens, counted against a deployment's `tpm`.
