@@ -129,8 +129,9 @@ async fn an_api_key_request_limit_is_shared_by_two_gateways_and_refused_in_each_
     .await;
 }
 
-/// The keys and the limits are looked up at once; a request refused for
-/// want of a key must give back what it reserved, the request itself too.
+/// A request refused for want of a key counts against no limit. The keys
+/// are found before anything is reserved; an order that reserved first
+/// would have to give it all back, the request itself too.
 #[tokio::test]
 async fn a_request_refused_for_want_of_a_key_uses_none_of_the_limit() {
     let stack = TestStack::spawn().await;
