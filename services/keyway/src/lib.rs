@@ -10,6 +10,7 @@ mod console;
 pub mod effective_config;
 mod error;
 mod front;
+mod front_spin;
 mod fronts;
 mod gateway_setup;
 mod health;
