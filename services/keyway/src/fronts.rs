@@ -110,21 +110,7 @@ impl Front {
     ) -> Option<Self> {
         let (accepted, incoming) = mpsc::unbounded_channel::<Accepted>();
         let (open, drained) = (Arc::new(AtomicUsize::new(0)), CancellationToken::new());
-        let spin_us: u64 = std::env::var("KEYWAY_FRONT_SPIN_US")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let epoll = Arc::new(std::sync::OnceLock::new());
-        let mut builder = tokio::runtime::Builder::new_current_thread();
-        builder.enable_all();
-        if spin_us > 0 {
-            builder.on_thread_park(crate::front_spin::before_park(
-                epoll.clone(),
-                std::time::Duration::from_micros(spin_us),
-            ));
-        }
-        let built = builder.build();
-        let runtime = match built {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime,
             Err(e) => {
                 tracing::error!(error = %e, "cannot start a front thread's runtime");
@@ -142,14 +128,6 @@ impl Front {
             // Pool 0 is the main runtime's.
             keyway_gateway::use_pool(index + 1);
             runtime.block_on(async move {
-                if spin_us > 0 {
-                    match crate::front_spin::runtime_epoll() {
-                        Some(fd) => {
-                            let _ = epoll.set(fd);
-                        }
-                        None => tracing::warn!("front spin: cannot tell the runtime's epoll instance"),
-                    }
-                }
                 tokio::select! {
                     () = serving.run(closing, done) => stop.cancelled().await,
                     () = stop.cancelled() => {}

@@ -10,7 +10,6 @@ mod console;
 pub mod effective_config;
 mod error;
 mod front;
-mod front_spin;
 mod fronts;
 mod gateway_setup;
 mod health;
