@@ -125,3 +125,23 @@ async fn sigterm_drains_an_in_flight_stream_then_exits_cleanly() {
         process.logs()
     );
 }
+
+/// The main runtime's workers: one where front threads serve the gateway,
+/// since what is left there is background work, and as many as
+/// `KEYWAY_WORKER_THREADS` says otherwise. The start-up line says which.
+#[tokio::test]
+async fn the_main_runtime_keeps_one_worker_beside_the_front_threads() {
+    let set: &[(&str, &str)] = &[("KEYWAY_WORKER_THREADS", "3")];
+    for (extra, workers) in [(&[][..], 1), (set, 3)] {
+        let process = KeywayProcess::start(extra);
+        let expected = format!("\"workers\":{workers}");
+        eventually("the start-up line, with the main runtime's workers", || {
+            let logs = process.logs();
+            let found = logs
+                .lines()
+                .any(|l| l.contains("keyway started") && l.contains(&expected));
+            async move { found }
+        })
+        .await;
+    }
+}

@@ -123,6 +123,11 @@ pub struct Config {
     /// serve the HTTP connections (default: one per CPU); 0 serves them on
     /// the main runtime.
     pub front_threads: usize,
+    /// `KEYWAY_WORKER_THREADS`: workers of the main runtime, which runs the
+    /// background work (usage publishing, NATS, the projector, the outbox)
+    /// and, without front threads, the connections. Unset, it is chosen by
+    /// what the process serves (`keyway` `cli::main_workers`).
+    pub worker_threads: Option<usize>,
     /// Where a gateway running alone reaches the key service.
     pub keys_url: Option<String>,
     /// Shared secret of the internal gateway → key service routes.
@@ -206,6 +211,9 @@ impl Config {
             spool_max_bytes: vars.number("KEYWAY_SPOOL_MAX_BYTES", 1 << 30, any)?,
             sse_max_event_bytes: vars.number("KEYWAY_SSE_MAX_EVENT_BYTES", 1 << 20, 1024..=1 << 30)? as usize,
             front_threads: vars.number("KEYWAY_FRONT_THREADS", cpus(), 0..=256)? as usize,
+            worker_threads: vars
+                .number_opt("KEYWAY_WORKER_THREADS", 1..=256)?
+                .map(|n| n as usize),
             keys_url: vars.get("KEYWAY_KEYS_URL"),
             internal_token: vars.get("KEYWAY_INTERNAL_TOKEN"),
             auth_enabled: vars.flag("KEYWAY_AUTH", true)?,
@@ -315,6 +323,15 @@ mod tests {
     fn a_prefix_with_dots_is_refused() {
         let err = config(&[("KEYWAY_NATS_PREFIX", "a.b")]).unwrap_err().to_string();
         assert!(err.contains("KEYWAY_NATS_PREFIX"), "{err}");
+    }
+
+    #[test]
+    fn worker_threads_are_chosen_unless_set_and_zero_is_refused() {
+        assert_eq!(config(&[]).unwrap().worker_threads, None);
+        let three = config(&[("KEYWAY_WORKER_THREADS", "3")]).unwrap();
+        assert_eq!(three.worker_threads, Some(3));
+        let err = config(&[("KEYWAY_WORKER_THREADS", "0")]).unwrap_err().to_string();
+        assert!(err.contains("KEYWAY_WORKER_THREADS"), "{err}");
     }
 
     #[test]
