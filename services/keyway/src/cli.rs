@@ -101,7 +101,7 @@ fn main_workers(config: &Config, command: &Command) -> usize {
     match config.worker_threads {
         Some(n) => n,
         None if gateway_on_fronts => 1,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => keyway_common::config::cpus(),
     }
 }
 
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn one_worker_where_front_threads_serve_the_gateway_unless_set() {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpus = keyway_common::config::cpus();
         let gateway = Command::Run {
             service: ServiceName::Gateway,
         };

@@ -210,7 +210,7 @@ impl Config {
             allow_private_urls: vars.flag("KEYWAY_ALLOW_PRIVATE_URLS", dev)?,
             spool_max_bytes: vars.number("KEYWAY_SPOOL_MAX_BYTES", 1 << 30, any)?,
             sse_max_event_bytes: vars.number("KEYWAY_SSE_MAX_EVENT_BYTES", 1 << 20, 1024..=1 << 30)? as usize,
-            front_threads: vars.number("KEYWAY_FRONT_THREADS", cpus(), 0..=256)? as usize,
+            front_threads: vars.number("KEYWAY_FRONT_THREADS", cpus() as u64, 0..=256)? as usize,
             worker_threads: vars
                 .number_opt("KEYWAY_WORKER_THREADS", 1..=256)?
                 .map(|n| n as usize),
@@ -248,8 +248,8 @@ impl Config {
 }
 
 /// The CPUs this process may run on (its affinity, and a cgroup's quota).
-fn cpus() -> u64 {
-    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Subjects, streams and consumers are built from the prefix, so it must be
