@@ -145,3 +145,78 @@ async fn the_main_runtime_keeps_one_worker_beside_the_front_threads() {
         .await;
     }
 }
+
+/// Front threads are pinned one to a CPU when there is one per CPU the
+/// process may run on, and only then; `KEYWAY_PIN_FRONTS=off` leaves them
+/// to the scheduler. Read from the kernel: each thread's CPU list.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn front_threads_are_pinned_one_to_each_cpu_of_the_process() {
+    let allowed = cpu_list(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let one_each = allowed.len().to_string();
+    let one_more = (allowed.len() + 1).to_string();
+    let cases: [(&[(&str, &str)], bool); 3] = [
+        (&[("KEYWAY_FRONT_THREADS", one_each.as_str())], true),
+        (
+            &[
+                ("KEYWAY_FRONT_THREADS", one_each.as_str()),
+                ("KEYWAY_PIN_FRONTS", "off"),
+            ],
+            false,
+        ),
+        (&[("KEYWAY_FRONT_THREADS", one_more.as_str())], false),
+    ];
+    for (extra, pinned) in cases {
+        let process = KeywayProcess::start(extra);
+        eventually("the front threads' start-up line", || {
+            let found = process.logs().contains("front threads started");
+            async move { found }
+        })
+        .await;
+        let fronts = front_cpu_lists(process.child.id());
+        assert!(!fronts.is_empty(), "no front thread found");
+        if pinned {
+            let mut cpus: Vec<usize> = fronts.iter().flatten().copied().collect();
+            assert!(fronts.iter().all(|f| f.len() == 1), "{fronts:?}");
+            cpus.sort_unstable();
+            assert_eq!(cpus, allowed, "one front on each allowed CPU");
+        } else {
+            assert!(
+                fronts.iter().all(|f| *f == allowed),
+                "{fronts:?} against {allowed:?}"
+            );
+        }
+    }
+}
+
+/// The CPU list of each `keyway-front-*` thread of `pid`.
+#[cfg(target_os = "linux")]
+fn front_cpu_lists(pid: u32) -> Vec<Vec<usize>> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| {
+            let path = task.ok()?.path();
+            let name = std::fs::read_to_string(path.join("comm")).ok()?;
+            if !name.starts_with("keyway-front-") {
+                return None;
+            }
+            Some(cpu_list(&std::fs::read_to_string(path.join("status")).ok()?))
+        })
+        .collect()
+}
+
+/// `Cpus_allowed_list` of a `/proc/…/status`, such as `0-3,6`, expanded.
+#[cfg(target_os = "linux")]
+fn cpu_list(status: &str) -> Vec<usize> {
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list in the status")
+        .trim();
+    list.split(',')
+        .flat_map(|range| {
+            let (first, last) = range.split_once('-').unwrap_or((range, range));
+            first.parse::<usize>().unwrap()..=last.parse::<usize>().unwrap()
+        })
+        .collect()
+}

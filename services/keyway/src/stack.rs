@@ -47,8 +47,9 @@ pub struct Stack {
     /// Stops background work, after the HTTP front has drained.
     background: CancellationToken,
     grace: Duration,
-    /// `KEYWAY_FRONT_THREADS`: see `crate::fronts`.
+    /// `KEYWAY_FRONT_THREADS` and `KEYWAY_PIN_FRONTS`: see `crate::fronts`.
     front_threads: usize,
+    pin_fronts: bool,
     pub addr: SocketAddr,
     pub services: Services,
     pub admin_key: String,
@@ -110,6 +111,7 @@ impl Stack {
             background,
             grace: config.shutdown_grace,
             front_threads: config.front_threads,
+            pin_fronts: config.pin_fronts,
             addr,
             services,
             admin_key,
@@ -131,10 +133,11 @@ impl Stack {
             background,
             grace,
             front_threads,
+            pin_fronts,
             ..
         } = self;
         let handler = Arc::new(serve::Handler::new(router, guard, shutdown.clone()));
-        let fronts = Fronts::start(front_threads, &handler).map(Arc::new);
+        let fronts = Fronts::start(front_threads, pin_fronts, &handler).map(Arc::new);
         let server = tokio::spawn(accept::serve(listener, handler, fronts.clone(), shutdown.clone()));
         shutdown.cancelled().await;
         // Phase 1: the HTTP front drains.

@@ -123,6 +123,9 @@ pub struct Config {
     /// serve the HTTP connections (default: one per CPU); 0 serves them on
     /// the main runtime.
     pub front_threads: usize,
+    /// `KEYWAY_PIN_FRONTS` (default on): with one front thread per CPU the
+    /// process may run on, each is pinned to its own CPU.
+    pub pin_fronts: bool,
     /// `KEYWAY_WORKER_THREADS`: workers of the main runtime, which runs the
     /// background work (usage publishing, NATS, the projector, the outbox)
     /// and, without front threads, the connections. Unset, it is chosen by
@@ -211,6 +214,7 @@ impl Config {
             spool_max_bytes: vars.number("KEYWAY_SPOOL_MAX_BYTES", 1 << 30, any)?,
             sse_max_event_bytes: vars.number("KEYWAY_SSE_MAX_EVENT_BYTES", 1 << 20, 1024..=1 << 30)? as usize,
             front_threads: vars.number("KEYWAY_FRONT_THREADS", cpus() as u64, 0..=256)? as usize,
+            pin_fronts: vars.flag("KEYWAY_PIN_FRONTS", true)?,
             worker_threads: vars
                 .number_opt("KEYWAY_WORKER_THREADS", 1..=256)?
                 .map(|n| n as usize),
@@ -332,6 +336,16 @@ mod tests {
         assert_eq!(three.worker_threads, Some(3));
         let err = config(&[("KEYWAY_WORKER_THREADS", "0")]).unwrap_err().to_string();
         assert!(err.contains("KEYWAY_WORKER_THREADS"), "{err}");
+    }
+
+    #[test]
+    fn fronts_are_pinned_unless_turned_off_and_a_bad_flag_is_refused() {
+        assert!(config(&[]).unwrap().pin_fronts);
+        assert!(!config(&[("KEYWAY_PIN_FRONTS", "off")]).unwrap().pin_fronts);
+        let err = config(&[("KEYWAY_PIN_FRONTS", "sometimes")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("KEYWAY_PIN_FRONTS"), "{err}");
     }
 
     #[test]

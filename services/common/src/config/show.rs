@@ -81,6 +81,10 @@ impl Config {
             ("KEYWAY_SSE_MAX_EVENT_BYTES", self.sse_max_event_bytes.to_string()),
             ("KEYWAY_FRONT_THREADS", self.front_threads.to_string()),
             (
+                "KEYWAY_PIN_FRONTS",
+                if self.pin_fronts { "on" } else { "off" }.to_owned(),
+            ),
+            (
                 "KEYWAY_WORKER_THREADS",
                 self.worker_threads.map_or_else(
                     || "(unset: 1 where front threads serve the gateway, else one per CPU)".to_owned(),
