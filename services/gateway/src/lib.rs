@@ -18,6 +18,7 @@ mod first_byte;
 #[doc(hidden)]
 pub mod fuzzing;
 mod in_flight;
+mod json_scan;
 pub mod limits;
 mod proxy;
 mod read_timeout;

@@ -19,23 +19,38 @@ use std::{borrow::Cow, collections::HashMap};
 
 use serde_json::Value;
 
+use crate::json_scan::{Scan, malformed, name};
+
 /// `original` (a JSON object) with each member named in `replace` written
 /// from its value there, or left out when that is `None`. Members are kept
 /// in the client's order; a replacement the original lacks is appended.
 pub(crate) fn splice(original: &[u8], replace: &[(&str, Option<&Value>)]) -> serde_json::Result<Vec<u8>> {
-    let members = members(original)?;
+    with_members(&members(original)?, replace)
+}
+
+/// As [`splice`], for an object whose members were found already: each
+/// name, with its value as sent (`crate::request` finds them as it checks
+/// the body, so they are not searched for again).
+pub(crate) fn with_members<K: AsRef<str>>(
+    members: &[(K, &[u8])],
+    replace: &[(&str, Option<&Value>)],
+) -> serde_json::Result<Vec<u8>> {
     let mut last: HashMap<&str, usize, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(members.len(), Default::default());
     for (i, (key, _)) in members.iter().enumerate() {
-        last.insert(key, i);
+        last.insert(key.as_ref(), i);
     }
-    let mut out = Vec::with_capacity(original.len() + 64);
+    let size = members
+        .iter()
+        .map(|(key, raw)| key.as_ref().len() + raw.len() + 4);
+    let mut out = Vec::with_capacity(size.sum::<usize>() + 64);
     out.push(b'{');
     for (i, (key, raw)) in members.iter().enumerate() {
-        if last.get(key.as_ref()) != Some(&i) {
+        let key = key.as_ref();
+        if last.get(key) != Some(&i) {
             continue;
         }
-        match replace.iter().find(|(name, _)| *name == key.as_ref()) {
+        match replace.iter().find(|(name, _)| *name == key) {
             None => member(&mut out, key, Member::Sent(raw))?,
             Some((_, Some(value))) => member(&mut out, key, Member::New(value))?,
             Some((_, None)) => {}
@@ -111,105 +126,6 @@ fn members(original: &[u8]) -> serde_json::Result<Vec<(Cow<'_, str>, &[u8])>> {
         true => Ok(members),
         false => Err(malformed()),
     }
-}
-
-struct Scan<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl Scan<'_> {
-    fn whitespace(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.i += 1;
-        }
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    fn next(&mut self) -> Option<u8> {
-        let c = self.peek();
-        self.i += 1;
-        c
-    }
-
-    fn expect(&mut self, c: u8) -> serde_json::Result<()> {
-        self.whitespace();
-        match self.next() == Some(c) {
-            true => Ok(()),
-            false => Err(malformed()),
-        }
-    }
-
-    /// The string starting here, quotes included.
-    fn string(&mut self) -> serde_json::Result<std::ops::Range<usize>> {
-        self.whitespace();
-        let start = self.i;
-        if self.next() != Some(b'"') {
-            return Err(malformed());
-        }
-        // Quotes only: text has far more `\n` and `\t` escapes than `\"`,
-        // so stopping at every backslash costs a search for each of them.
-        // A quote ends the string when an even number of backslashes
-        // precede it (each pair is one escaped backslash).
-        loop {
-            let rest = self.b.get(self.i..).unwrap_or_default();
-            let at = self.i + memchr::memchr(b'"', rest).ok_or_else(malformed)?;
-            let backslashes = self.b[start + 1..at]
-                .iter()
-                .rev()
-                .take_while(|&&c| c == b'\\')
-                .count();
-            self.i = at + 1;
-            if backslashes % 2 == 0 {
-                return Ok(start..self.i);
-            }
-        }
-    }
-
-    fn value(&mut self) -> serde_json::Result<()> {
-        let mut depth = 0usize;
-        loop {
-            match self.peek().ok_or_else(malformed)? {
-                b'"' => {
-                    self.string()?;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                b'{' | b'[' => {
-                    depth += 1;
-                    self.i += 1;
-                }
-                b'}' | b']' if depth > 0 => {
-                    depth -= 1;
-                    self.i += 1;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                // The end of a number, `true`, `false` or `null`.
-                b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => return Ok(()),
-                _ => self.i += 1,
-            }
-        }
-    }
-}
-
-/// A member's name: borrowed unless it has an escape to undo.
-fn name(quoted: &[u8]) -> serde_json::Result<Cow<'_, str>> {
-    match memchr::memchr(b'\\', quoted) {
-        None => std::str::from_utf8(&quoted[1..quoted.len() - 1])
-            .map(Cow::Borrowed)
-            .map_err(|_| malformed()),
-        Some(_) => serde_json::from_slice::<String>(quoted).map(Cow::Owned),
-    }
-}
-
-fn malformed() -> serde_json::Error {
-    <serde_json::Error as serde::de::Error>::custom("not a JSON object")
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub(super) async fn forward(
         meter.wires(translate::client_wire(endpoint), model.wire);
     }
     refuse_if_counted_here(model, endpoint)?;
-    let reservation = reserve(gw, caller, model, endpoint, &prepared.json, output).await;
+    let reservation = reserve(gw, caller, model, endpoint, prepared.prompt_bytes, output).await;
     match (reservation, meter.as_mut()) {
         (Err(refused), _) => return Err(refused),
         (Ok(Some(reservation)), Some(meter)) => meter.reserved(reservation),
@@ -164,7 +164,7 @@ async fn prepare<'g>(
         // Else only these members can differ from what the client sent.
         None => {
             let changed = CHANGED.map(|name| (name, request.body.get(name)));
-            splice::splice(&request.raw, &changed)
+            splice::with_members(&request.sent(), &changed)
         }
     }
     .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
@@ -174,11 +174,20 @@ async fn prepare<'g>(
     // A deliberate over-estimate for `tpm`: four bytes a token, plus the
     // answer's `max_tokens`.
     let tokens = (body.len() as u64 / 4).saturating_add(output.unwrap_or(0));
+    // The prompt's text, only for a caller whose limits count tokens or spend.
+    let prompt_bytes = match (
+        gw.limiter.is_some() && Limiter::needs_estimate(caller),
+        reply.is_some(),
+    ) {
+        (false, _) => 0,
+        (true, true) => estimate::request_text_len(&Value::Object(request.body)),
+        (true, false) => request.text_len(),
+    };
     let prepared = Prepared {
         model,
         ring,
         body: Bytes::from(body),
-        json: Value::Object(request.body),
+        prompt_bytes,
         path: upstream_endpoint.upstream_path(),
         tokens,
     };
@@ -220,6 +229,7 @@ fn prepare_translation(
     })?;
     bridge
         .map(|bridge| {
+            request.whole()?;
             translate::prepare(
                 bridge,
                 &mut request.body,
@@ -326,7 +336,7 @@ async fn reserve(
     caller: &Caller,
     model: &Model,
     endpoint: Endpoint,
-    request: &Value,
+    prompt_bytes: usize,
     output: Option<u64>,
 ) -> Result<Option<Reservation>, GatewayError> {
     let Some(limiter) = &gw.limiter else {
@@ -343,7 +353,6 @@ async fn reserve(
                 .min(model.max_output_tokens),
         };
         let price = model.price.as_ref().map(cost::snapshot);
-        let prompt_bytes = estimate::request_text_len(request);
         demand::demand(prompt_bytes, output, price.as_ref()).ok_or_else(|| {
             GatewayError::InvalidRequest(
                 "The request is too large to count against its limits; lower `max_tokens` or the prompt."

@@ -22,8 +22,9 @@ pub(crate) struct Prepared<'a> {
     pub model: &'a Model,
     pub ring: KeyRing,
     pub body: Bytes,
-    /// The upstream body as JSON, which the limits' estimate reads.
-    pub json: Value,
+    /// The length of the prompt's text, which the limits' estimate reads
+    /// (0 when the caller's limits count neither tokens nor spend).
+    pub prompt_bytes: usize,
     /// The route called upstream.
     pub path: &'static str,
     /// Estimated tokens, counted against a deployment's `tpm`.

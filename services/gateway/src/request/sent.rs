@@ -1,0 +1,284 @@
+//! What the gateway reads from the members it sends on as the client's
+//! bytes (`messages`, `tools`, `input` …) without parsing them into values:
+//! how deep they nest, and the text the limits' estimate counts.
+//!
+//! Why: parsing an agent's 70 KB of conversation into a `serde_json::Value`
+//! cost about 13 instructions a byte, and dropping the tree more, while the
+//! gateway only needs the text's length; the body was already checked as
+//! JSON by serde_json. This scan counts what
+//! `crate::usage::estimate::request_text_len` counts on a parsed body, by
+//! the same rules (the property test below holds it to that).
+
+use std::ops::Range;
+
+use crate::json_scan::{Scan, malformed, name};
+
+/// How deep a member's value may nest: serde_json parses 127 levels, and
+/// the body's own object is one of them. A body sent on as bytes is refused
+/// where a parsed one would have been.
+pub(super) const MAX_DEPTH: usize = 126;
+
+/// Text of a request: its pieces' bytes once unescaped, and how many
+/// pieces there are (the estimate joins them with line breaks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Text {
+    bytes: usize,
+    pieces: usize,
+}
+
+impl Text {
+    /// The length of the pieces joined by line breaks.
+    pub(crate) fn len(self) -> usize {
+        self.bytes + self.pieces.saturating_sub(1)
+    }
+
+    pub(super) fn add(&mut self, other: Text) {
+        self.bytes += other.bytes;
+        self.pieces += other.pieces;
+    }
+
+    /// The text of the string at `quoted` (quotes included).
+    fn of(b: &[u8], quoted: Range<usize>) -> Text {
+        let raw = b.get(quoted.start + 1..quoted.end - 1).unwrap_or_default();
+        Text {
+            bytes: unescaped_len(raw),
+            pieces: 1,
+        }
+    }
+}
+
+/// What a top-level member holds of the prompt's text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// `messages`: each message's `content`.
+    Messages,
+    /// `system`, `instructions`, `prompt`, `input`: a string, or parts.
+    Text,
+    /// Anything else: only its depth is checked.
+    None,
+}
+
+impl Role {
+    pub(super) fn of(name: &str) -> Role {
+        match name {
+            "messages" => Role::Messages,
+            "system" | "instructions" | "prompt" | "input" => Role::Text,
+            _ => Role::None,
+        }
+    }
+}
+
+/// The text of the member value at `at` in the body `b`, refusing one
+/// nested deeper than [`MAX_DEPTH`].
+pub(super) fn member(b: &[u8], at: usize, role: Role) -> serde_json::Result<Text> {
+    let scan = &mut Scan { b, i: at };
+    match role {
+        Role::Messages => messages(scan, MAX_DEPTH),
+        Role::Text => collect(scan, MAX_DEPTH),
+        Role::None => skip(scan, MAX_DEPTH).map(|()| Text::default()),
+    }
+}
+
+fn skip(scan: &mut Scan, room: usize) -> serde_json::Result<()> {
+    scan.whitespace();
+    match scan.value()? <= room {
+        true => Ok(()),
+        false => Err(too_deep()),
+    }
+}
+
+/// Each message's last `content`, as [`collect`] reads it.
+fn messages(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
+    let mut text = Text::default();
+    let is_array = elements(scan, room, |scan, room| {
+        let mut content = Text::default();
+        let is_object = members(scan, room, |key, scan, room| {
+            match key == "content" {
+                true => content = collect(scan, room)?,
+                false => skip(scan, room)?,
+            }
+            Ok(())
+        })?;
+        if is_object {
+            text.add(content);
+        }
+        Ok(())
+    })?;
+    Ok(if is_array { text } else { Text::default() })
+}
+
+/// A string, or parts: each a string, or an object's last `text` if a
+/// string, else its last `output` if a string, else its last `content`'s
+/// text ([`parts`]). `estimate::collect` on a parsed body.
+fn collect(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
+    scan.whitespace();
+    if scan.peek() == Some(b'"') {
+        let quoted = scan.string()?;
+        return Ok(Text::of(scan.b, quoted));
+    }
+    let mut text = Text::default();
+    let is_array = elements(scan, room, |scan, room| {
+        scan.whitespace();
+        if scan.peek() == Some(b'"') {
+            let quoted = scan.string()?;
+            text.add(Text::of(scan.b, quoted));
+            return Ok(());
+        }
+        let (mut own, mut output, mut content) = (None, None, Text::default());
+        members(scan, room, |key, scan, room| {
+            match key.as_ref() {
+                "text" => own = string_text(scan, room)?,
+                "output" => output = string_text(scan, room)?,
+                "content" => content = parts(scan, room)?,
+                _ => skip(scan, room)?,
+            }
+            Ok(())
+        })?;
+        text.add(own.or(output).unwrap_or(content));
+        Ok(())
+    })?;
+    Ok(if is_array { text } else { Text::default() })
+}
+
+/// A string, or each part's last `text` that is a string.
+/// `estimate::collect_parts` on a parsed body.
+fn parts(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
+    scan.whitespace();
+    if scan.peek() == Some(b'"') {
+        let quoted = scan.string()?;
+        return Ok(Text::of(scan.b, quoted));
+    }
+    let mut text = Text::default();
+    let is_array = elements(scan, room, |scan, room| {
+        let mut own = None;
+        members(scan, room, |key, scan, room| {
+            match key == "text" {
+                true => own = string_text(scan, room)?,
+                false => skip(scan, room)?,
+            }
+            Ok(())
+        })?;
+        text.add(own.unwrap_or_default());
+        Ok(())
+    })?;
+    Ok(if is_array { text } else { Text::default() })
+}
+
+/// The text of the value here if it is a string, else `None` (skipped).
+fn string_text(scan: &mut Scan, room: usize) -> serde_json::Result<Option<Text>> {
+    scan.whitespace();
+    if scan.peek() != Some(b'"') {
+        return skip(scan, room).map(|()| None);
+    }
+    let quoted = scan.string()?;
+    Ok(Some(Text::of(scan.b, quoted)))
+}
+
+/// Calls `each` on every element when the value here is an array (and
+/// returns `true`); skips any other value.
+fn elements(
+    scan: &mut Scan,
+    room: usize,
+    mut each: impl FnMut(&mut Scan, usize) -> serde_json::Result<()>,
+) -> serde_json::Result<bool> {
+    scan.whitespace();
+    if scan.peek() != Some(b'[') {
+        return skip(scan, room).map(|()| false);
+    }
+    let room = room.checked_sub(1).ok_or_else(too_deep)?;
+    scan.i += 1;
+    scan.whitespace();
+    if scan.peek() == Some(b']') {
+        scan.i += 1;
+        return Ok(true);
+    }
+    loop {
+        each(scan, room)?;
+        scan.whitespace();
+        match scan.next() {
+            Some(b',') => {}
+            Some(b']') => return Ok(true),
+            _ => return Err(malformed()),
+        }
+    }
+}
+
+/// Calls `each` with every member's name when the value here is an object
+/// (and returns `true`); skips any other value.
+fn members(
+    scan: &mut Scan,
+    room: usize,
+    mut each: impl FnMut(std::borrow::Cow<'_, str>, &mut Scan, usize) -> serde_json::Result<()>,
+) -> serde_json::Result<bool> {
+    scan.whitespace();
+    if scan.peek() != Some(b'{') {
+        return skip(scan, room).map(|()| false);
+    }
+    let room = room.checked_sub(1).ok_or_else(too_deep)?;
+    scan.i += 1;
+    scan.whitespace();
+    if scan.peek() == Some(b'}') {
+        scan.i += 1;
+        return Ok(true);
+    }
+    let b = scan.b;
+    loop {
+        let key = scan.string()?;
+        scan.expect(b':')?;
+        each(name(&b[key])?, scan, room)?;
+        scan.whitespace();
+        match scan.next() {
+            Some(b',') => {}
+            Some(b'}') => return Ok(true),
+            _ => return Err(malformed()),
+        }
+    }
+}
+
+/// The length in UTF-8 of a JSON string's text, from its bytes between the
+/// quotes: `\n` is one byte, `\u00e9` two, a surrogate pair four. A lone
+/// surrogate counts as the three bytes of U+FFFD.
+pub(super) fn unescaped_len(raw: &[u8]) -> usize {
+    let mut len = raw.len();
+    let mut i = 0;
+    while let Some(at) = raw.get(i..).and_then(|rest| memchr::memchr(b'\\', rest)) {
+        let e = i + at;
+        if raw.get(e + 1) != Some(&b'u') {
+            len = len.saturating_sub(1);
+            i = e + 2;
+            continue;
+        }
+        let high = hex4(raw, e + 2);
+        let low = (raw.get(e + 6..e + 8) == Some(b"\\u")).then(|| hex4(raw, e + 8));
+        match (high, low) {
+            (Some(0xD800..=0xDBFF), Some(Some(0xDC00..=0xDFFF))) => {
+                len = len.saturating_sub(12 - 4);
+                i = e + 12;
+            }
+            (Some(code), _) => {
+                let utf8 = match code {
+                    0..=0x7F => 1,
+                    0x80..=0x7FF => 2,
+                    _ => 3,
+                };
+                len = len.saturating_sub(6 - utf8);
+                i = e + 6;
+            }
+            (None, _) => i = e + 2,
+        }
+    }
+    len
+}
+
+fn hex4(raw: &[u8], at: usize) -> Option<u32> {
+    let digits = std::str::from_utf8(raw.get(at..at + 4)?).ok()?;
+    u32::from_str_radix(digits, 16).ok()
+}
+
+fn too_deep() -> serde_json::Error {
+    <serde_json::Error as serde::de::Error>::custom(format!("a member nests deeper than {MAX_DEPTH} levels"))
+}
+
+#[cfg(test)]
+#[path = "sent_tests.rs"]
+mod tests;

@@ -1,0 +1,151 @@
+#![expect(clippy::unwrap_used)]
+
+use proptest::{collection::vec, prelude::*};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::usage::estimate;
+
+/// The text the scan counts in a body, member by member as `read` does.
+fn scanned(body: &str) -> serde_json::Result<usize> {
+    let b = body.as_bytes();
+    let mut scan = Scan { b, i: 0 };
+    let mut text = Text::default();
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    scan.expect(b'{')?;
+    scan.whitespace();
+    if scan.peek() == Some(b'}') {
+        return Ok(0);
+    }
+    loop {
+        let key = scan.string()?;
+        scan.expect(b':')?;
+        scan.whitespace();
+        seen.push((name(&b[key])?.into_owned(), scan.i));
+        scan.value()?;
+        scan.whitespace();
+        if scan.next() != Some(b',') {
+            break;
+        }
+    }
+    for (i, (name, at)) in seen.iter().enumerate() {
+        let last = !seen[i + 1..].iter().any(|(later, _)| later == name);
+        let role = if last { Role::of(name) } else { Role::None };
+        text.add(member(b, *at, role)?);
+    }
+    Ok(text.len())
+}
+
+#[test]
+fn text_is_counted_as_the_estimate_counts_a_parsed_body() {
+    let bodies = [
+        json!({"model": "m", "messages": [{"role": "user", "content": "hi \"there\"\n"}]}),
+        json!({"system": "be brief", "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "caf\u{e9} \u{1F600}"}, {"type": "image"}]},
+            {"role": "assistant", "content": [{"type": "tool_result", "content": [{"type": "text", "text": "ok"}]}]},
+            {"role": "tool", "content": [{"output": "sunny", "text": 5}]},
+            "not a message",
+            {"content": null}
+        ]}),
+        json!({"instructions": "x", "input": ["a", {"content": "b"}, {"content": [{"text": "c"}, {"text": 1}]}]}),
+        json!({"prompt": ["once", "upon"], "messages": "not an array"}),
+        json!({}),
+    ];
+    for body in bodies {
+        let text = body.to_string();
+        assert_eq!(
+            scanned(&text).unwrap(),
+            estimate::request_text_len(&body),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn the_last_of_a_repeated_name_counts() {
+    let body = r#"{"messages":[{"content":"a long first prompt"}],"messages":[{"content":"hi","content":"hey"}],
+        "input":[{"text":"ab","text":7,"output":"xyz"}]}"#;
+    let parsed: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(scanned(body).unwrap(), estimate::request_text_len(&parsed));
+    assert_eq!(scanned(body).unwrap(), "hey\nxyz".len());
+}
+
+#[test]
+fn escapes_count_as_the_text_they_stand_for() {
+    for raw in [
+        r#"plain"#,
+        r#"a\nb\t\"c\"\\ \/"#,
+        r#"caf\u00e9 \u20ac \u0041"#,
+        r#"\ud83d\ude00 and \uD83D\uDE00"#,
+        r#"\\u0041 is not an escape"#,
+        "",
+    ] {
+        let text: String = serde_json::from_str(&format!("\"{raw}\"")).unwrap();
+        assert_eq!(unescaped_len(raw.as_bytes()), text.len(), "{raw}");
+    }
+    // A lone surrogate, which a parse refuses, counts as U+FFFD.
+    assert_eq!(unescaped_len(br"\ud800x"), 4);
+}
+
+#[test]
+fn nesting_is_refused_where_serde_json_refuses_it() {
+    for depth in [1, 125, 126, 127, 128, 400] {
+        let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        for name in ["tools", "messages", "input"] {
+            let body = format!(r#"{{"{name}":{deep}}}"#);
+            let parses = serde_json::from_str::<Value>(&body).is_ok();
+            assert_eq!(scanned(&body).is_ok(), parses, "{name} nested {depth} deep");
+        }
+        let objects = format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+        let body = format!(r#"{{"messages":[{{"content":[{{"content":{objects}}}]}}]}}"#);
+        let parses = serde_json::from_str::<Value>(&body).is_ok();
+        assert_eq!(scanned(&body).is_ok(), parses, "objects nested {depth} deep");
+    }
+}
+
+fn text() -> impl Strategy<Value = Value> {
+    "[a-z \"\\\\\n\t\u{e9}\u{1F600}{}\\[\\],:]{0,8}".prop_map(Value::from)
+}
+
+/// Values shaped like prompts: strings, parts with `text`, `output` and
+/// `content` members (sometimes not strings), and anything else.
+fn prompt() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        text(),
+        Just(Value::Null),
+        any::<i32>().prop_map(Value::from),
+        any::<bool>().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 5, |inner| {
+        let name = prop_oneof![
+            Just("text".to_owned()),
+            Just("output".to_owned()),
+            Just("content".to_owned()),
+            Just("type".to_owned()),
+        ];
+        prop_oneof![
+            vec(inner.clone(), 0..5).prop_map(Value::Array),
+            vec((name, inner), 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    /// For any body of such members, the scan counts what the estimate
+    /// counts on the parsed body.
+    #[test]
+    fn the_scan_agrees_with_the_estimate(
+        members in vec((prop_oneof![
+            Just("messages"), Just("system"), Just("input"), Just("prompt"),
+            Just("instructions"), Just("tools"),
+        ], prompt()), 0..6),
+    ) {
+        let text: Vec<String> = members
+            .iter()
+            .map(|(name, value)| format!("\"{name}\" : {value}"))
+            .collect();
+        let body = format!("{{ {} }}", text.join(",\n "));
+        let parsed: Value = serde_json::from_str(&body).unwrap();
+        prop_assert_eq!(scanned(&body).unwrap(), estimate::request_text_len(&parsed));
+    }
+}
