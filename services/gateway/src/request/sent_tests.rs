@@ -74,6 +74,7 @@ fn the_last_of_a_repeated_name_counts() {
 fn escapes_count_as_the_text_they_stand_for() {
     for raw in [
         r#"plain"#,
+        r#"line\n\t\"quoted\" \/ café"#,
         r#"a\nb\t\"c\"\\ \/"#,
         r#"caf\u00e9 \u20ac \u0041"#,
         r#"\ud83d\ude00 and \uD83D\uDE00"#,
