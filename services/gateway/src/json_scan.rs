@@ -62,6 +62,35 @@ impl Scan<'_> {
         }
     }
 
+    /// The string starting here, quotes included, and the length in UTF-8
+    /// of its text: `\n` is one byte, `\u00e9` two, a surrogate pair four,
+    /// and a lone surrogate the three of U+FFFD.
+    ///
+    /// One pass, eight bytes at a time up to the next quote or backslash:
+    /// on text with an escape every few words (line breaks, quotes, code)
+    /// that cost a third of finding the end with `memchr` and then
+    /// searching the text again for its escapes.
+    pub(crate) fn text(&mut self) -> serde_json::Result<(std::ops::Range<usize>, usize)> {
+        self.whitespace();
+        let start = self.i;
+        if self.next() != Some(b'"') {
+            return Err(malformed());
+        }
+        // Bytes of escapes beyond the text they stand for.
+        let mut extra = 0;
+        loop {
+            self.i += plain(self.b.get(self.i..).unwrap_or_default());
+            match self.next().ok_or_else(malformed)? {
+                b'"' => return Ok((start..self.i, self.i - start - 2 - extra)),
+                _ => {
+                    let (sent, text) = escape(self.b, self.i - 1);
+                    extra += sent - text;
+                    self.i += sent - 1;
+                }
+            }
+        }
+    }
+
     /// Skips the value starting here; returns how deep it nests (0 for a
     /// string, number, `true`, `false` or `null`).
     pub(crate) fn value(&mut self) -> serde_json::Result<usize> {
@@ -91,6 +120,53 @@ impl Scan<'_> {
                 _ => self.i += 1,
             }
         }
+    }
+}
+
+/// How many bytes at the start of `b` are neither a quote nor a backslash.
+fn plain(b: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut i = 0;
+    while let Some(Ok(chunk)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) {
+        // A byte of `v ^ c` is zero where a byte is `c`; the lowest flag of
+        // `(x - ONES) & !x & HIGH` marks the first zero byte of `x`.
+        let v = u64::from_le_bytes(chunk);
+        let (quote, backslash) = (v ^ (ONES * u64::from(b'"')), v ^ (ONES * u64::from(b'\\')));
+        let found =
+            ((quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash)) & HIGH;
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    let rest = b.get(i..).unwrap_or_default();
+    i + rest
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .unwrap_or(rest.len())
+}
+
+/// The escape at `at` (a backslash): the bytes it takes, and the bytes of
+/// the text it stands for.
+fn escape(b: &[u8], at: usize) -> (usize, usize) {
+    if b.get(at + 1) != Some(&b'u') {
+        return (2, 1);
+    }
+    let hex = |at: usize| {
+        let digits = std::str::from_utf8(b.get(at..at + 4)?).ok()?;
+        u32::from_str_radix(digits, 16).ok()
+    };
+    let low = (b.get(at + 6..at + 8) == Some(b"\\u"))
+        .then(|| hex(at + 8))
+        .flatten();
+    match (hex(at + 2), low) {
+        (Some(0xD800..=0xDBFF), Some(0xDC00..=0xDFFF)) => (12, 4),
+        (Some(0..=0x7F), _) => (6, 1),
+        (Some(0x80..=0x7FF), _) => (6, 2),
+        (Some(_), _) => (6, 3),
+        // Not an escape serde_json would have let through.
+        (None, _) => (2, 1),
     }
 }
 

@@ -9,8 +9,6 @@
 //! `crate::usage::estimate::request_text_len` counts on a parsed body, by
 //! the same rules (the property test below holds it to that).
 
-use std::ops::Range;
-
 use crate::json_scan::{Scan, malformed, name};
 
 /// How deep a member's value may nest: serde_json parses 127 levels, and
@@ -37,13 +35,10 @@ impl Text {
         self.pieces += other.pieces;
     }
 
-    /// The text of the string at `quoted` (quotes included).
-    fn of(b: &[u8], quoted: Range<usize>) -> Text {
-        let raw = b.get(quoted.start + 1..quoted.end - 1).unwrap_or_default();
-        Text {
-            bytes: unescaped_len(raw),
-            pieces: 1,
-        }
+    /// The text of the string here.
+    fn of(scan: &mut Scan) -> serde_json::Result<Text> {
+        let (_, bytes) = scan.text()?;
+        Ok(Text { bytes, pieces: 1 })
     }
 }
 
@@ -113,15 +108,13 @@ fn messages(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
 fn collect(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
     scan.whitespace();
     if scan.peek() == Some(b'"') {
-        let quoted = scan.string()?;
-        return Ok(Text::of(scan.b, quoted));
+        return Text::of(scan);
     }
     let mut text = Text::default();
     let is_array = elements(scan, room, |scan, room| {
         scan.whitespace();
         if scan.peek() == Some(b'"') {
-            let quoted = scan.string()?;
-            text.add(Text::of(scan.b, quoted));
+            text.add(Text::of(scan)?);
             return Ok(());
         }
         let (mut own, mut output, mut content) = (None, None, Text::default());
@@ -145,8 +138,7 @@ fn collect(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
 fn parts(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
     scan.whitespace();
     if scan.peek() == Some(b'"') {
-        let quoted = scan.string()?;
-        return Ok(Text::of(scan.b, quoted));
+        return Text::of(scan);
     }
     let mut text = Text::default();
     let is_array = elements(scan, room, |scan, room| {
@@ -170,8 +162,7 @@ fn string_text(scan: &mut Scan, room: usize) -> serde_json::Result<Option<Text>>
     if scan.peek() != Some(b'"') {
         return skip(scan, room).map(|()| None);
     }
-    let quoted = scan.string()?;
-    Ok(Some(Text::of(scan.b, quoted)))
+    Text::of(scan).map(Some)
 }
 
 /// Calls `each` on every element when the value here is an array (and
@@ -233,57 +224,6 @@ fn members(
             _ => return Err(malformed()),
         }
     }
-}
-
-/// The length in UTF-8 of a JSON string's text, from its bytes between the
-/// quotes: `\n` is one byte, `\u00e9` two, a surrogate pair four. A lone
-/// surrogate counts as the three bytes of U+FFFD.
-pub(super) fn unescaped_len(raw: &[u8]) -> usize {
-    // Most escapes in text are `\n`, `\t` or `\"`, one byte each: count the
-    // backslashes (a loop the compiler vectorizes), and read the escapes one
-    // by one only when a `\u` or an escaped backslash would make that wrong.
-    // A search for each backslash cost more than the rest of the scan.
-    let backslashes = raw.iter().filter(|&&c| c == b'\\').count();
-    if backslashes == 0 {
-        return raw.len();
-    }
-    if memchr::memmem::find(raw, b"\\u").is_none() && memchr::memmem::find(raw, b"\\\\").is_none() {
-        return raw.len() - backslashes;
-    }
-    let mut len = raw.len();
-    let mut i = 0;
-    while let Some(at) = raw.get(i..).and_then(|rest| memchr::memchr(b'\\', rest)) {
-        let e = i + at;
-        if raw.get(e + 1) != Some(&b'u') {
-            len = len.saturating_sub(1);
-            i = e + 2;
-            continue;
-        }
-        let high = hex4(raw, e + 2);
-        let low = (raw.get(e + 6..e + 8) == Some(b"\\u")).then(|| hex4(raw, e + 8));
-        match (high, low) {
-            (Some(0xD800..=0xDBFF), Some(Some(0xDC00..=0xDFFF))) => {
-                len = len.saturating_sub(12 - 4);
-                i = e + 12;
-            }
-            (Some(code), _) => {
-                let utf8 = match code {
-                    0..=0x7F => 1,
-                    0x80..=0x7FF => 2,
-                    _ => 3,
-                };
-                len = len.saturating_sub(6 - utf8);
-                i = e + 6;
-            }
-            (None, _) => i = e + 2,
-        }
-    }
-    len
-}
-
-fn hex4(raw: &[u8], at: usize) -> Option<u32> {
-    let digits = std::str::from_utf8(raw.get(at..at + 4)?).ok()?;
-    u32::from_str_radix(digits, 16).ok()
 }
 
 fn too_deep() -> serde_json::Error {

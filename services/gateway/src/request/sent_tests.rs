@@ -70,11 +70,23 @@ fn the_last_of_a_repeated_name_counts() {
     assert_eq!(scanned(body).unwrap(), "hey\nxyz".len());
 }
 
+fn unescaped_len(raw: &str) -> usize {
+    let quoted = format!("\"{raw}\" ");
+    let (at, len) = Scan {
+        b: quoted.as_bytes(),
+        i: 0,
+    }
+    .text()
+    .unwrap();
+    assert_eq!(at, 0..quoted.len() - 1);
+    len
+}
+
 #[test]
 fn escapes_count_as_the_text_they_stand_for() {
     for raw in [
         r#"plain"#,
-        r#"line\n\t\"quoted\" \/ café"#,
+        r#"eight by eight: \"01234567\"\n0123456789abcdef"#,
         r#"a\nb\t\"c\"\\ \/"#,
         r#"caf\u00e9 \u20ac \u0041"#,
         r#"\ud83d\ude00 and \uD83D\uDE00"#,
@@ -82,10 +94,11 @@ fn escapes_count_as_the_text_they_stand_for() {
         "",
     ] {
         let text: String = serde_json::from_str(&format!("\"{raw}\"")).unwrap();
-        assert_eq!(unescaped_len(raw.as_bytes()), text.len(), "{raw}");
+        assert_eq!(unescaped_len(raw), text.len(), "{raw}");
     }
     // A lone surrogate, which a parse refuses, counts as U+FFFD.
-    assert_eq!(unescaped_len(br"\ud800x"), 4);
+    assert_eq!(unescaped_len(r"\ud800x"), 4);
+    assert_eq!(unescaped_len(r"\ud800\u0041"), 4);
 }
 
 #[test]
@@ -132,6 +145,14 @@ fn prompt() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
+    /// Any string as serde_json writes it (control characters as `\u00XX`)
+    /// is read to its closing quote, with its text's length.
+    #[test]
+    fn any_string_is_read_to_its_end(s in any::<String>()) {
+        let quoted = serde_json::to_string(&s).unwrap();
+        prop_assert_eq!(unescaped_len(&quoted[1..quoted.len() - 1]), s.len());
+    }
+
     /// For any body of such members, the scan counts what the estimate
     /// counts on the parsed body.
     #[test]
