@@ -19,7 +19,7 @@ use crate::{
     request::{self, LlmRequest},
     responses::Owner,
     routing::{self, InFlight, Outcome, Prepared},
-    splice, translate,
+    translate,
     usage::{estimate, meter::Meter, tap::Format},
 };
 
@@ -39,7 +39,12 @@ pub(super) async fn forward(
     endpoint: Endpoint,
     meter: &mut Option<Meter>,
 ) -> Result<Forwarded, GatewayError> {
-    let request = request::parse(body, endpoint, gw.max_body_bytes)?;
+    let translated = |name: &str| {
+        gw.catalog
+            .get(name)
+            .is_some_and(|m| matches!(route_for(m, endpoint), Ok(Some(_))))
+    };
+    let request = request::parse(body, endpoint, gw.max_body_bytes, translated)?;
     let model = gw
         .catalog
         .get(&request.model)
@@ -164,7 +169,7 @@ async fn prepare<'g>(
         // Else only these members can differ from what the client sent.
         None => {
             let changed = CHANGED.map(|name| (name, request.body.get(name)));
-            splice::with_members(&request.sent(), &changed)
+            request.spliced(&changed)
         }
     }
     .map_err(|e| GatewayError::InvalidRequest(format!("cannot re-encode the request: {e}")))?;
@@ -175,13 +180,11 @@ async fn prepare<'g>(
     // answer's `max_tokens`.
     let tokens = (body.len() as u64 / 4).saturating_add(output.unwrap_or(0));
     // The prompt's text, only for a caller whose limits count tokens or spend.
-    let prompt_bytes = match (
-        gw.limiter.is_some() && Limiter::needs_estimate(caller),
-        reply.is_some(),
-    ) {
+    let wanted = gw.limiter.is_some() && Limiter::needs_estimate(caller);
+    let prompt_bytes = match (wanted, request.sent_text_len()) {
         (false, _) => 0,
-        (true, true) => estimate::request_text_len(&Value::Object(request.body)),
-        (true, false) => request.text_len(),
+        (true, Some(sent)) => sent,
+        (true, None) => estimate::request_text_len(&Value::Object(request.body)),
     };
     let prepared = Prepared {
         model,
