@@ -202,10 +202,12 @@ start_keyway() { # start_keyway <port> <db> <prefix> <log name> [VAR=value...]
 # limits, a member user, an API key of that user with its own limits, and the
 # user's own OpenAI key (BYOK), which the catalog prefers to the system key.
 # The limits are far above what a run sends, so each request pays for the
-# checks and never hits them. Sets TENANT_KEY.
+# checks and never hits them: with BENCH_BODY_KB=64 a request reserves some
+# 23k tokens, and 5,000 a second used up 10^9 tokens a minute. Sets
+# TENANT_KEY.
 bench_tenant_key() { # bench_tenant_key <keyway base url>
     local base=$1 limits tenant user key
-    limits='{"requests_per_minute": 100000000, "tokens_per_minute": 1000000000, "monthly_budget_micros": 1000000000000000}'
+    limits='{"requests_per_minute": 100000000, "tokens_per_minute": 1000000000000, "monthly_budget_micros": 1000000000000000}'
     api() { # api <method> <path> <bearer> <json body>
         curl -sS --fail-with-body --max-time 10 -X "$1" "$base$2" -H "Authorization: Bearer $3" \
             -H 'Content-Type: application/json' -d "$4" || die "$1 $2 failed"
