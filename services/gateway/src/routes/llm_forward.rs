@@ -39,12 +39,7 @@ pub(super) async fn forward(
     endpoint: Endpoint,
     meter: &mut Option<Meter>,
 ) -> Result<Forwarded, GatewayError> {
-    let translated = |name: &str| {
-        gw.catalog
-            .get(name)
-            .is_some_and(|m| matches!(route_for(m, endpoint), Ok(Some(_))))
-    };
-    let request = request::parse(body, endpoint, gw.max_body_bytes, translated)?;
+    let request = request::parse(body, endpoint, gw.max_body_bytes, |m| translated(gw, m, endpoint))?;
     let model = gw
         .catalog
         .get(&request.model)
@@ -115,6 +110,12 @@ pub(super) async fn forward(
             .into(),
         retry_after: None,
     }))
+}
+
+/// Whether requests for the model `name` on `endpoint` are translated.
+fn translated(gw: &Gateway, name: &str, endpoint: Endpoint) -> bool {
+    let model = gw.catalog.get(name);
+    model.is_some_and(|m| matches!(route_for(m, endpoint), Ok(Some(_))))
 }
 
 /// Records where the answer came from; a fallback's own price applies.
