@@ -9,6 +9,8 @@
 //! `crate::usage::estimate::request_text_len` counts on a parsed body, by
 //! the same rules (the property test below holds it to that).
 
+use std::borrow::Cow;
+
 use crate::json_scan::{Scan, malformed, name};
 
 /// How deep a member's value may nest: serde_json parses 127 levels, and
@@ -84,38 +86,27 @@ fn skip(scan: &mut Scan, room: usize) -> serde_json::Result<()> {
 
 /// Each message's last `content`, as [`collect`] reads it.
 fn messages(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
-    let mut text = Text::default();
-    let is_array = elements(scan, room, |scan, room| {
+    sum_elements(scan, room, |scan, room| {
         let mut content = Text::default();
-        let is_object = members(scan, room, |key, scan, room| {
+        members(scan, room, |key, scan, room| {
             match key == "content" {
                 true => content = collect(scan, room)?,
                 false => skip(scan, room)?,
             }
             Ok(())
         })?;
-        if is_object {
-            text.add(content);
-        }
-        Ok(())
-    })?;
-    Ok(if is_array { text } else { Text::default() })
+        Ok(content)
+    })
 }
 
 /// A string, or parts: each a string, or an object's last `text` if a
 /// string, else its last `output` if a string, else its last `content`'s
 /// text ([`parts`]). `estimate::collect` on a parsed body.
 fn collect(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
-    scan.whitespace();
-    if scan.peek() == Some(b'"') {
-        return Text::of(scan);
-    }
-    let mut text = Text::default();
-    let is_array = elements(scan, room, |scan, room| {
+    string_or_elements(scan, room, |scan, room| {
         scan.whitespace();
         if scan.peek() == Some(b'"') {
-            text.add(Text::of(scan)?);
-            return Ok(());
+            return Text::of(scan);
         }
         let (mut own, mut output, mut content) = (None, None, Text::default());
         members(scan, room, |key, scan, room| {
@@ -127,21 +118,14 @@ fn collect(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
             }
             Ok(())
         })?;
-        text.add(own.or(output).unwrap_or(content));
-        Ok(())
-    })?;
-    Ok(if is_array { text } else { Text::default() })
+        Ok(own.or(output).unwrap_or(content))
+    })
 }
 
 /// A string, or each part's last `text` that is a string.
 /// `estimate::collect_parts` on a parsed body.
 fn parts(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
-    scan.whitespace();
-    if scan.peek() == Some(b'"') {
-        return Text::of(scan);
-    }
-    let mut text = Text::default();
-    let is_array = elements(scan, room, |scan, room| {
+    string_or_elements(scan, room, |scan, room| {
         let mut own = None;
         members(scan, room, |key, scan, room| {
             match key == "text" {
@@ -150,10 +134,37 @@ fn parts(scan: &mut Scan, room: usize) -> serde_json::Result<Text> {
             }
             Ok(())
         })?;
-        text.add(own.unwrap_or_default());
+        Ok(own.unwrap_or_default())
+    })
+}
+
+/// The text of a string here, else the sum of `each` over an array's
+/// elements; nothing for any other value.
+fn string_or_elements(
+    scan: &mut Scan,
+    room: usize,
+    each: impl FnMut(&mut Scan, usize) -> serde_json::Result<Text>,
+) -> serde_json::Result<Text> {
+    scan.whitespace();
+    match scan.peek() == Some(b'"') {
+        true => Text::of(scan),
+        false => sum_elements(scan, room, each),
+    }
+}
+
+/// The sum of `each` over the elements of an array here; nothing for any
+/// other value.
+fn sum_elements(
+    scan: &mut Scan,
+    room: usize,
+    mut each: impl FnMut(&mut Scan, usize) -> serde_json::Result<Text>,
+) -> serde_json::Result<Text> {
+    let mut text = Text::default();
+    elements(scan, room, |scan, room| {
+        text.add(each(scan, room)?);
         Ok(())
     })?;
-    Ok(if is_array { text } else { Text::default() })
+    Ok(text)
 }
 
 /// The text of the value here if it is a string, else `None` (skipped).
@@ -165,62 +176,63 @@ fn string_text(scan: &mut Scan, room: usize) -> serde_json::Result<Option<Text>>
     Text::of(scan).map(Some)
 }
 
-/// Calls `each` on every element when the value here is an array (and
-/// returns `true`); skips any other value.
+/// Calls `each` on every element when the value here is an array; skips
+/// any other value.
 fn elements(
     scan: &mut Scan,
     room: usize,
     mut each: impl FnMut(&mut Scan, usize) -> serde_json::Result<()>,
-) -> serde_json::Result<bool> {
-    scan.whitespace();
-    if scan.peek() != Some(b'[') {
-        return skip(scan, room).map(|()| false);
-    }
-    let room = room.checked_sub(1).ok_or_else(too_deep)?;
-    scan.i += 1;
-    scan.whitespace();
-    if scan.peek() == Some(b']') {
-        scan.i += 1;
-        return Ok(true);
-    }
-    loop {
-        each(scan, room)?;
-        scan.whitespace();
-        match scan.next() {
-            Some(b',') => {}
-            Some(b']') => return Ok(true),
-            _ => return Err(malformed()),
-        }
-    }
+) -> serde_json::Result<()> {
+    items(scan, room, b'[', |_, scan, room| each(scan, room))
 }
 
-/// Calls `each` with every member's name when the value here is an object
-/// (and returns `true`); skips any other value.
+/// Calls `each` with every member's name when the value here is an
+/// object; skips any other value.
 fn members(
     scan: &mut Scan,
     room: usize,
-    mut each: impl FnMut(std::borrow::Cow<'_, str>, &mut Scan, usize) -> serde_json::Result<()>,
-) -> serde_json::Result<bool> {
+    mut each: impl FnMut(Cow<'_, str>, &mut Scan, usize) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
+    items(scan, room, b'{', |name, scan, room| {
+        each(name.unwrap_or_default(), scan, room)
+    })
+}
+
+/// Calls `each` at every item of the array (`open` is `[`) or object (`{`)
+/// here, with the member's name in an object; skips any other value.
+fn items(
+    scan: &mut Scan,
+    room: usize,
+    open: u8,
+    mut each: impl FnMut(Option<Cow<'_, str>>, &mut Scan, usize) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
     scan.whitespace();
-    if scan.peek() != Some(b'{') {
-        return skip(scan, room).map(|()| false);
+    if scan.peek() != Some(open) {
+        return skip(scan, room);
     }
+    let close = if open == b'[' { b']' } else { b'}' };
     let room = room.checked_sub(1).ok_or_else(too_deep)?;
     scan.i += 1;
     scan.whitespace();
-    if scan.peek() == Some(b'}') {
+    if scan.peek() == Some(close) {
         scan.i += 1;
-        return Ok(true);
+        return Ok(());
     }
     let b = scan.b;
     loop {
-        let key = scan.string()?;
-        scan.expect(b':')?;
-        each(name(&b[key])?, scan, room)?;
+        let key = match open {
+            b'{' => {
+                let quoted = scan.string()?;
+                scan.expect(b':')?;
+                Some(name(&b[quoted])?)
+            }
+            _ => None,
+        };
+        each(key, scan, room)?;
         scan.whitespace();
         match scan.next() {
             Some(b',') => {}
-            Some(b'}') => return Ok(true),
+            Some(c) if c == close => return Ok(()),
             _ => return Err(malformed()),
         }
     }
