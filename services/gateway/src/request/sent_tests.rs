@@ -6,33 +6,9 @@ use serde_json::{Value, json};
 use super::*;
 use crate::usage::estimate;
 
-/// The text the scan counts in a body, member by member as `read` does.
-fn scanned(body: &str) -> serde_json::Result<usize> {
-    let b = body.as_bytes();
-    let mut scan = Scan { b, i: 0 };
-    let mut text = Text::default();
-    let mut seen: Vec<(String, usize)> = Vec::new();
-    scan.expect(b'{')?;
-    scan.whitespace();
-    if scan.peek() == Some(b'}') {
-        return Ok(0);
-    }
-    loop {
-        let key = scan.string()?;
-        scan.expect(b':')?;
-        scan.whitespace();
-        seen.push((name(&b[key])?.into_owned(), scan.i));
-        scan.value()?;
-        scan.whitespace();
-        if scan.next() != Some(b',') {
-            break;
-        }
-    }
-    for (i, (name, at)) in seen.iter().enumerate() {
-        let last = !seen[i + 1..].iter().any(|(later, _)| later == name);
-        let role = if last { Role::of(name) } else { Role::None };
-        text.add(member(b, *at, role)?);
-    }
+/// The text the request's reading (`request::read`) counts in a body.
+fn scanned(body: &str) -> Result<usize, crate::error::GatewayError> {
+    let (_, _, text) = super::super::read(body.as_bytes())?;
     Ok(text.len())
 }
 
