@@ -21,7 +21,21 @@
 /// Whether `bytes` hold exactly one JSON value, with whitespace around it
 /// allowed.
 pub fn is_json(bytes: &[u8]) -> bool {
-    Scan { bytes, at: 0 }.document().is_some()
+    let mut scan = Scan { bytes, at: 0 };
+    scan.value().is_some() && {
+        scan.token();
+        scan.at == bytes.len()
+    }
+}
+
+/// The end of the one JSON value that starts at `at` (after any
+/// whitespace), and how deeply it nests (0 for a string, number or
+/// literal, 1 for `[]`); `None` if no valid value starts there. What
+/// follows the value is not looked at.
+pub fn value_end(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
+    let mut scan = Scan { bytes, at };
+    let deepest = scan.value()?;
+    Some((scan.at, deepest))
 }
 
 /// A cursor over the bytes. Everything is inlined into one loop: written as
@@ -53,13 +67,15 @@ impl Scan<'_> {
         }
     }
 
-    fn document(&mut self) -> Option<()> {
-        let mut open = Open::default();
+    /// Skips one value; how deeply it nests.
+    fn value(&mut self) -> Option<usize> {
+        let (mut open, mut deepest) = (Open::default(), 0);
         loop {
             // A value starts at the next token.
             match self.token() {
                 b'{' => {
                     self.at += 1;
+                    deepest = deepest.max(open.depth + 1);
                     if self.token() == b'}' {
                         self.at += 1;
                     } else {
@@ -70,6 +86,7 @@ impl Scan<'_> {
                 }
                 b'[' => {
                     self.at += 1;
+                    deepest = deepest.max(open.depth + 1);
                     if self.token() == b']' {
                         self.at += 1;
                     } else {
@@ -89,11 +106,10 @@ impl Scan<'_> {
             }
             // After a value: close containers until a comma opens the next.
             loop {
-                let b = self.token();
                 let Some(object) = open.innermost() else {
-                    return (self.at == self.bytes.len()).then_some(());
+                    return Some(deepest);
                 };
-                match (b, object) {
+                match (self.token(), object) {
                     (b',', true) => {
                         self.at += 1;
                         self.key()?;
@@ -248,7 +264,7 @@ impl Open {
 /// bytes above the lowest such byte: the bit tricks of "Bit Twiddling Hacks"
 /// (`hasless`, `haszero`), exact for whether there is one and for which is
 /// the lowest, since a borrow only travels upwards.
-pub(crate) fn special_bytes(word: u64) -> u64 {
+pub fn special_bytes(word: u64) -> u64 {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = ONES << 7;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;

@@ -44,3 +44,26 @@ pub mod translate {
         Some(body)
     }
 }
+
+/// How an untranslated LLM request body is read (`crate::request`).
+pub mod request {
+    /// The prompt's text length when the body is read, `None` when it is
+    /// refused.
+    pub fn read(body: &[u8]) -> Option<usize> {
+        crate::request::read(body).ok().map(|(_, _, text)| text.len())
+    }
+
+    /// Whether the gateway parses a member of this name whatever its type.
+    pub fn parsed(name: &str) -> bool {
+        crate::request::parsed(name)
+    }
+
+    /// The prompt's text length as the limits' estimate counts it on a
+    /// parsed body.
+    pub fn estimate(body: &serde_json::Value) -> usize {
+        crate::usage::estimate::request_text_len(body)
+    }
+
+    /// How deep a member may nest.
+    pub const MAX_DEPTH: usize = crate::request::MAX_DEPTH;
+}

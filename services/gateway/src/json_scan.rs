@@ -1,8 +1,10 @@
-//! A structural scan of JSON that serde_json has already validated (or that
-//! the gateway wrote itself): strings, whose brackets and commas do not
-//! count, and nesting. It finds where values start and end without
-//! parsing them; `crate::splice` and the request's reading use it.
-//! Malformed input gives an error, never a panic.
+//! A scan of JSON that finds where values start and end without parsing
+//! them; `crate::splice` and the request's reading use it. The request's
+//! reading checks the body with it, in the one pass that also counts the
+//! prompt's text: [`Scan::text`] and [`Scan::value`] accept exactly what
+//! serde_json accepts (`keyway_common::json_scan`), and [`Scan::string`],
+//! for JSON already checked, only finds the closing quote. Malformed input
+//! gives an error, never a panic.
 
 use std::borrow::Cow;
 
@@ -64,12 +66,14 @@ impl Scan<'_> {
 
     /// The string starting here, quotes included, and the length in UTF-8
     /// of its text: `\n` is one byte, `\u00e9` two, a surrogate pair four,
-    /// and a lone surrogate the three of U+FFFD.
+    /// and a lone surrogate the three of U+FFFD. A control byte or an
+    /// escape serde_json refuses is an error; UTF-8 is the caller's to
+    /// check.
     ///
-    /// One pass, eight bytes at a time up to the next quote or backslash:
-    /// on text with an escape every few words (line breaks, quotes, code)
-    /// that cost a third of finding the end with `memchr` and then
-    /// searching the text again for its escapes.
+    /// One pass, eight bytes at a time up to the next quote, backslash or
+    /// control byte: on text with an escape every few words (line breaks,
+    /// quotes, code) that cost a third of finding the end with `memchr` and
+    /// then searching the text again for its escapes.
     pub(crate) fn text(&mut self) -> serde_json::Result<(std::ops::Range<usize>, usize)> {
         self.whitespace();
         let start = self.i;
@@ -82,59 +86,31 @@ impl Scan<'_> {
             self.i += plain(self.b.get(self.i..).unwrap_or_default());
             match self.next().ok_or_else(malformed)? {
                 b'"' => return Ok((start..self.i, self.i - start - 2 - extra)),
-                _ => {
-                    let (sent, text) = escape(self.b, self.i - 1);
+                b'\\' => {
+                    let (sent, text) = escape(self.b, self.i - 1).ok_or_else(malformed)?;
                     extra += sent - text;
                     self.i += sent - 1;
                 }
+                _ => return Err(malformed()),
             }
         }
     }
 
-    /// Skips the value starting here; returns how deep it nests (0 for a
-    /// string, number, `true`, `false` or `null`).
+    /// Skips the value starting here, checking it is JSON; returns how deep
+    /// it nests (0 for a string, number, `true`, `false` or `null`).
     pub(crate) fn value(&mut self) -> serde_json::Result<usize> {
-        let (mut depth, mut deepest) = (0usize, 0usize);
-        loop {
-            match self.peek().ok_or_else(malformed)? {
-                b'"' => {
-                    self.string()?;
-                    if depth == 0 {
-                        return Ok(0);
-                    }
-                }
-                b'{' | b'[' => {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                    self.i += 1;
-                }
-                b'}' | b']' if depth > 0 => {
-                    depth -= 1;
-                    self.i += 1;
-                    if depth == 0 {
-                        return Ok(deepest);
-                    }
-                }
-                // The end of a number, `true`, `false` or `null`.
-                b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => return Ok(0),
-                _ => self.i += 1,
-            }
-        }
+        let (end, depth) = keyway_common::json_scan::value_end(self.b, self.i).ok_or_else(malformed)?;
+        self.i = end;
+        Ok(depth)
     }
 }
 
-/// How many bytes at the start of `b` are neither a quote nor a backslash.
+/// How many bytes at the start of `b` are plain string text: neither a
+/// quote, a backslash nor a control byte.
 fn plain(b: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     let mut i = 0;
     while let Some(Ok(chunk)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) {
-        // A byte of `v ^ c` is zero where a byte is `c`; the lowest flag of
-        // `(x - ONES) & !x & HIGH` marks the first zero byte of `x`.
-        let v = u64::from_le_bytes(chunk);
-        let (quote, backslash) = (v ^ (ONES * u64::from(b'"')), v ^ (ONES * u64::from(b'\\')));
-        let found =
-            ((quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash)) & HIGH;
+        let found = keyway_common::json_scan::special_bytes(u64::from_le_bytes(chunk));
         if found != 0 {
             return i + (found.trailing_zeros() / 8) as usize;
         }
@@ -143,31 +119,33 @@ fn plain(b: &[u8]) -> usize {
     let rest = b.get(i..).unwrap_or_default();
     i + rest
         .iter()
-        .position(|&c| c == b'"' || c == b'\\')
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
         .unwrap_or(rest.len())
 }
 
 /// The escape at `at` (a backslash): the bytes it takes, and the bytes of
-/// the text it stands for.
-fn escape(b: &[u8], at: usize) -> (usize, usize) {
-    if b.get(at + 1) != Some(&b'u') {
-        return (2, 1);
-    }
+/// the text it stands for; `None` for one serde_json refuses.
+fn escape(b: &[u8], at: usize) -> Option<(usize, usize)> {
     let hex = |at: usize| {
-        let digits = std::str::from_utf8(b.get(at..at + 4)?).ok()?;
-        u32::from_str_radix(digits, 16).ok()
+        let digits = b.get(at..at + 4)?;
+        digits
+            .iter()
+            .try_fold(0, |n, &c| Some(n * 16 + char::from(c).to_digit(16)?))
     };
+    match b.get(at + 1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => return Some((2, 1)),
+        b'u' => {}
+        _ => return None,
+    }
     let low = (b.get(at + 6..at + 8) == Some(b"\\u"))
         .then(|| hex(at + 8))
         .flatten();
-    match (hex(at + 2), low) {
-        (Some(0xD800..=0xDBFF), Some(0xDC00..=0xDFFF)) => (12, 4),
-        (Some(0..=0x7F), _) => (6, 1),
-        (Some(0x80..=0x7FF), _) => (6, 2),
-        (Some(_), _) => (6, 3),
-        // Not an escape serde_json would have let through.
-        (None, _) => (2, 1),
-    }
+    Some(match (hex(at + 2)?, low) {
+        (0xD800..=0xDBFF, Some(0xDC00..=0xDFFF)) => (12, 4),
+        (0..=0x7F, _) => (6, 1),
+        (0x80..=0x7FF, _) => (6, 2),
+        _ => (6, 3),
+    })
 }
 
 /// A member's name: borrowed unless it has an escape to undo.

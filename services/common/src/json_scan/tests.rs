@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 use serde::de::IgnoredAny;
 
-use super::{is_json, special_bytes};
+use super::{is_json, special_bytes, value_end};
 
 /// The reference: serde_json's own validating scan.
 fn serde_says(bytes: &[u8]) -> bool {
@@ -97,6 +97,29 @@ fn nesting_has_no_limit_and_must_balance() {
 }
 
 #[test]
+fn a_value_ends_where_its_last_byte_is_and_tells_its_depth() {
+    for (text, end, depth) in [
+        (" 12 ,", 3, 0),
+        ("\"a\\\"b\"]", 6, 0),
+        ("true}", 4, 0),
+        ("[] x", 2, 1),
+        ("{} x", 2, 1),
+        ("[[],[[]]],", 9, 3),
+        ("{\"a\":[{}]}}", 10, 3),
+        ("[{\"k\":[1]},[]] ]", 14, 3),
+    ] {
+        assert_eq!(value_end(text.as_bytes(), 0), Some((end, depth)), "{text}");
+    }
+    for depth in [1, 63, 64, 65, 127, 128, 400] {
+        let mixed = format!("{}0{},", "[{\"k\":".repeat(depth), "}]".repeat(depth));
+        assert_eq!(value_end(mixed.as_bytes(), 0), Some((mixed.len() - 1, 2 * depth)));
+    }
+    for text in ["", " ", "]", "[1,]", "{\"a\" 1}", "\"\\x\"", "01", "[1 2]"] {
+        assert_eq!(value_end(text.as_bytes(), 0), None, "{text:?}");
+    }
+}
+
+#[test]
 fn the_lowest_special_byte_of_a_word_is_found_exactly() {
     let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
     for b in 0..=u8::MAX {
@@ -175,6 +198,20 @@ proptest! {
             }
         }
         prop_assert_eq!(is_json(&bytes), serde_says(&bytes), "{:?}", String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn any_value_is_skipped_to_its_end_with_its_depth(text in json_text()) {
+        fn depth(v: &serde_json::Value) -> usize {
+            match v {
+                serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+                serde_json::Value::Object(members) => 1 + members.values().map(depth).max().unwrap_or(0),
+                _ => 0,
+            }
+        }
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let followed = format!(" {text} ,[");
+        prop_assert_eq!(value_end(followed.as_bytes(), 0), Some((text.len() + 1, depth(&value))));
     }
 
     #[test]

@@ -6,25 +6,23 @@
 //! it: the members it acts on (`model`, `stream`, the output caps,
 //! `stream_options`) and every top-level number, boolean and null. The rest
 //! (`messages`, `tools`, `input` …) stays the client's bytes, which go
-//! upstream as sent (`crate::splice`); the prompt's text is counted from them
-//! (`sent`). A body for a model whose requests are translated is parsed
+//! upstream as sent (`crate::splice`). One scan (`sent`) checks the body,
+//! finds its members and counts the prompt's text in them. A body for a model whose requests are translated is parsed
 //! whole, at once when the model it names is found first (`model_hint`),
 //! else when it comes to be translated (`LlmRequest::whole`).
 
-mod members;
 mod sent;
 
-use std::ops::Range;
+use std::{ops::Range, sync::LazyLock};
 
 use axum::extract::rejection::BytesRejection;
 use bytes::Bytes;
-use serde::{Deserialize, de::IgnoredAny};
+use memchr::memmem;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
-use self::{
-    members::Members,
-    sent::{Role, Text},
-};
+pub(crate) use self::sent::MAX_DEPTH;
+use self::sent::Text;
 use crate::{catalog::Endpoint, error::GatewayError, limits::demand::OUTPUT_FIELDS, splice};
 
 #[derive(Clone)]
@@ -102,7 +100,7 @@ impl LlmRequest {
 
 /// Whether a member is parsed whatever its type: the gateway reads or
 /// changes these.
-fn parsed(name: &str) -> bool {
+pub(crate) fn parsed(name: &str) -> bool {
     matches!(name, "model" | "stream" | "stream_options") || OUTPUT_FIELDS.contains(&name)
 }
 
@@ -163,7 +161,8 @@ fn model_hint(b: &[u8]) -> Option<&str> {
             .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
             .count()
     };
-    memchr::memmem::find_iter(b, b"\"model\"").find_map(|at| {
+    static FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"model\""));
+    FINDER.find_iter(b).find_map(|at| {
         let rest = b.get(at + 7..)?;
         let rest = rest.get(ws(rest)..)?.strip_prefix(b":")?;
         let rest = rest.get(ws(rest)..)?.strip_prefix(b"\"")?;
@@ -190,9 +189,9 @@ fn not_an_object() -> GatewayError {
 
 /// The members with their values' places, the members the gateway reads
 /// parsed, and the prompt's text; or why the body is not a JSON object.
-type Read = (Map<String, Value>, Vec<(Box<str>, Range<usize>)>, Text);
+pub(crate) type Read = (Map<String, Value>, Vec<(Box<str>, Range<usize>)>, Text);
 
-fn read(bytes: &[u8]) -> Result<Read, GatewayError> {
+pub(crate) fn read(bytes: &[u8]) -> Result<Read, GatewayError> {
     let invalid = |e: serde_json::Error| GatewayError::InvalidJson(e.to_string());
     if bytes.iter().find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r')) != Some(&b'{') {
         return Err(match serde_json::from_slice::<IgnoredAny>(bytes) {
@@ -200,34 +199,28 @@ fn read(bytes: &[u8]) -> Result<Read, GatewayError> {
             Err(e) => invalid(e),
         });
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let Members(sent) = Members::deserialize(&mut de).map_err(invalid)?;
-    de.end().map_err(invalid)?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| GatewayError::InvalidJson("The request body is not valid UTF-8.".into()))?;
+    let sent = sent::body(bytes).map_err(|ours| match serde_json::from_slice::<IgnoredAny>(bytes) {
+        // Refused by serde_json too, whose words say where.
+        Err(e) => invalid(e),
+        // Else nested deeper than a parse allows: serde_json's skip has no limit.
+        Ok(_) => invalid(ours),
+    })?;
     let mut body = Map::new();
-    let mut members = Vec::with_capacity(sent.len());
-    let mut text = Text::default();
-    for (i, (name, value)) in sent.iter().enumerate() {
-        let value = value.get();
-        // Borrowed from `bytes`, so its place is where its bytes are.
-        let start = value.as_ptr() as usize - bytes.as_ptr() as usize;
-        let first = value.as_bytes().first().copied();
+    let mut prompt = Text::default();
+    for (i, (name, at, held)) in sent.iter().enumerate() {
+        let value = text.get(at.clone()).unwrap_or_default();
         // Only the last of a repeated name counts, as in a parse.
-        let last = !sent[i + 1..].iter().any(|(later, _)| later == name);
-        match Role::of(name) {
-            role @ (Role::Messages | Role::Text) if last => {
-                text.add(sent::member(bytes, start, role).map_err(invalid)?)
-            }
-            _ if matches!(first, Some(b'[' | b'{')) => {
-                sent::member(bytes, start, Role::None).map_err(invalid)?;
-            }
-            _ => {}
+        if !sent[i + 1..].iter().any(|(later, ..)| later == name) {
+            prompt.add(*held);
         }
-        if parsed(name) || !matches!(first, Some(b'[' | b'{' | b'"')) {
+        if parsed(name) || !matches!(value.as_bytes().first(), Some(b'[' | b'{' | b'"')) {
             body.insert(name.to_string(), serde_json::from_str(value).map_err(invalid)?);
         }
-        members.push((Box::from(name.as_ref()), start..start + value.len()));
     }
-    Ok((body, members, text))
+    let members = sent.into_iter().map(|(name, at, _)| (name, at)).collect();
+    Ok((body, members, prompt))
 }
 
 /// What each route requires of the members it reads.

@@ -1,22 +1,25 @@
-//! What the gateway reads from the members it sends on as the client's
-//! bytes (`messages`, `tools`, `input` …) without parsing them into values:
-//! how deep they nest, and the text the limits' estimate counts.
+//! A request body read in one pass, without parsing it into values: where
+//! each top-level member's value is, that every member is JSON nested no
+//! deeper than serde_json parses, and the text the limits' estimate counts
+//! in the members sent on as the client's bytes (`messages`, `input` …).
 //!
 //! Why: parsing an agent's 70 KB of conversation into a `serde_json::Value`
 //! cost about 13 instructions a byte, and dropping the tree more, while the
-//! gateway only needs the text's length; the body was already checked as
-//! JSON by serde_json. This scan counts what
-//! `crate::usage::estimate::request_text_len` counts on a parsed body, by
-//! the same rules (the property test below holds it to that).
+//! gateway only needs the text's length. Checking the body with serde_json
+//! first and then scanning it for the text cost 8 and 5 instructions a byte
+//! (docs/benchmarks.md); this scan checks and counts at once. It counts
+//! what `crate::usage::estimate::request_text_len` counts on a parsed body,
+//! by the same rules, and accepts what serde_json accepts (the property
+//! tests hold it to both).
 
-use std::borrow::Cow;
+use std::{borrow::Cow, ops::Range};
 
 use crate::json_scan::{Scan, malformed, name};
 
 /// How deep a member's value may nest: serde_json parses 127 levels, and
 /// the body's own object is one of them. A body sent on as bytes is refused
 /// where a parsed one would have been.
-pub(super) const MAX_DEPTH: usize = 126;
+pub(crate) const MAX_DEPTH: usize = 126;
 
 /// Text of a request: its pieces' bytes once unescaped, and how many
 /// pieces there are (the estimate joins them with line breaks).
@@ -65,14 +68,36 @@ impl Role {
     }
 }
 
-/// The text of the member value at `at` in the body `b`, refusing one
-/// nested deeper than [`MAX_DEPTH`].
-pub(super) fn member(b: &[u8], at: usize, role: Role) -> serde_json::Result<Text> {
-    let scan = &mut Scan { b, i: at };
-    match role {
-        Role::Messages => messages(scan, MAX_DEPTH),
-        Role::Text => collect(scan, MAX_DEPTH),
-        Role::None => skip(scan, MAX_DEPTH).map(|()| Text::default()),
+/// A top-level member: its name, its value's place in the body, and the
+/// text it holds by its role.
+pub(super) type Member = (Box<str>, Range<usize>, Text);
+
+/// Every member of the JSON object `b`, in the order sent; an error unless
+/// `b` is one JSON object (UTF-8 aside: the caller checks it) whose members
+/// nest no deeper than [`MAX_DEPTH`].
+pub(super) fn body(b: &[u8]) -> serde_json::Result<Vec<Member>> {
+    let scan = &mut Scan { b, i: 0 };
+    scan.whitespace();
+    if scan.peek() != Some(b'{') {
+        return Err(malformed());
+    }
+    let mut members = Vec::with_capacity(8);
+    items(scan, MAX_DEPTH + 1, b'{', |name, scan, room| {
+        let name = name.unwrap_or_default();
+        scan.whitespace();
+        let start = scan.i;
+        let text = match Role::of(&name) {
+            Role::Messages => messages(scan, room)?,
+            Role::Text => collect(scan, room)?,
+            Role::None => skip(scan, room).map(|()| Text::default())?,
+        };
+        members.push((Box::from(name), start..scan.i, text));
+        Ok(())
+    })?;
+    scan.whitespace();
+    match scan.i == b.len() {
+        true => Ok(members),
+        false => Err(malformed()),
     }
 }
 
@@ -222,7 +247,7 @@ fn items(
     loop {
         let key = match open {
             b'{' => {
-                let quoted = scan.string()?;
+                let (quoted, _) = scan.text()?;
                 scan.expect(b':')?;
                 Some(name(&b[quoted])?)
             }

@@ -1,7 +1,8 @@
 #![expect(clippy::unwrap_used)]
 
 use proptest::{collection::vec, prelude::*};
-use serde_json::{Value, json};
+use serde::{Deserialize, Deserializer, de};
+use serde_json::{Value, json, value::RawValue};
 
 use super::*;
 use crate::usage::estimate;
@@ -78,6 +79,22 @@ fn escapes_count_as_the_text_they_stand_for() {
 }
 
 #[test]
+fn control_bytes_and_unknown_escapes_are_refused_wherever_they_fall() {
+    for raw in ["\x01", "\x1f", "\n", "\\x", "\\u12g4", "\\u12", "\\"] {
+        for at in [0, 1, 7, 8, 9, 15, 16] {
+            let text = format!("{}{raw}", "a".repeat(at));
+            for body in [
+                format!("{{\"messages\":[{{\"content\":\"{text}\"}}]}}"),
+                format!("{{\"m\":\"{text}\"}}"),
+            ] {
+                assert!(scanned(&body).is_err(), "{body:?}");
+                assert!(!serde_reads(body.as_bytes()), "{body:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn nesting_is_refused_where_serde_json_refuses_it() {
     for depth in [1, 125, 126, 127, 128, 400] {
         let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
@@ -118,6 +135,130 @@ fn prompt() -> impl Strategy<Value = Value> {
             vec((name, inner), 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+/// Each member's name and value as sent, as serde_json reads an object:
+/// the way the body was read before the one-pass scan, checked whole by
+/// serde_json, UTF-8 included.
+struct SerdeMembers(Vec<(String, Box<RawValue>)>);
+
+impl<'de> Deserialize<'de> for SerdeMembers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> de::Visitor<'de> for Object {
+            type Value = SerdeMembers;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<SerdeMembers, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(SerdeMembers(members))
+            }
+        }
+        deserializer.deserialize_map(Object)
+    }
+}
+
+/// How deeply valid JSON nests, counted on its bytes.
+fn depth(b: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut string, mut escaped) = (0usize, 0, false, false);
+    for &c in b {
+        match (string, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => string = !string,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Whether serde_json reads `b` as the gateway must: one JSON object,
+/// nested no deeper than a parse allows, whose members the gateway parses
+/// (and every top-level number) parse.
+fn serde_reads(b: &[u8]) -> bool {
+    let Ok(SerdeMembers(members)) = serde_json::from_slice(b) else {
+        return false;
+    };
+    depth(b) <= MAX_DEPTH + 1
+        && members.iter().all(|(name, raw)| {
+            let raw = raw.get();
+            (!super::super::parsed(name) && raw.starts_with(['[', '{', '"']))
+                || serde_json::from_str::<Value>(raw).is_ok()
+        })
+}
+
+/// A member of a request body, its name maybe repeated.
+fn member() -> impl Strategy<Value = (&'static str, Value)> {
+    let name = prop_oneof![
+        Just("messages"),
+        Just("input"),
+        Just("system"),
+        Just("tools"),
+        Just("model"),
+        Just("max_tokens"),
+        Just("stream_options"),
+        Just("temperature"),
+    ];
+    let value = prop_oneof![
+        4 => prompt(),
+        1 => any::<f64>().prop_map(Value::from),
+        1 => any::<i64>().prop_map(Value::from),
+        1 => "\\PC{0,12}".prop_map(Value::from),
+    ];
+    (name, value)
+}
+
+/// Bytes that steer a JSON scan, and bytes that break UTF-8.
+const SIGNIFICANT: &[u8] = b"{}[]\",:\\/ \n\t0123456789-+.eEtrufalsnuDd\x01\x1f\x7f\xff\xc3\x80";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// A body, maybe broken by a few edits, is read exactly when serde_json
+    /// reads it.
+    #[test]
+    fn a_body_is_read_exactly_when_serde_json_reads_it(
+        members in vec(member(), 0..6),
+        pretty in any::<bool>(),
+        edits in vec((any::<prop::sample::Index>(), 0..3u8, prop::sample::select(SIGNIFICANT)), 0..4),
+    ) {
+        let text: Vec<String> = members
+            .iter()
+            .map(|(name, value)| match pretty {
+                true => format!("\"{name}\" : {}", serde_json::to_string_pretty(value).unwrap()),
+                false => format!("\"{name}\":{value}"),
+            })
+            .collect();
+        let mut body = format!("{{{}}}", text.join(if pretty { ",\n " } else { "," })).into_bytes();
+        prop_assert!(super::super::read(&body).is_ok());
+        for (at, kind, byte) in edits {
+            if body.is_empty() {
+                break;
+            }
+            let at = at.index(body.len());
+            match kind {
+                0 => body[at] = byte,
+                1 => body.insert(at, byte),
+                _ => {
+                    body.remove(at);
+                }
+            }
+        }
+        prop_assert_eq!(
+            super::super::read(&body).is_ok(),
+            serde_reads(&body),
+            "{:?}", String::from_utf8_lossy(&body)
+        );
+    }
 }
 
 proptest! {

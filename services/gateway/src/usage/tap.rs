@@ -9,7 +9,10 @@
 //! an unfinished SSE event by `KEYWAY_SSE_MAX_EVENT_BYTES`; an upstream that
 //! goes past that without framing an event ends the stream with an error.
 
+use std::sync::LazyLock;
+
 use bytes::{Bytes, BytesMut};
+use memchr::memmem;
 use serde_json::Value;
 
 use super::{
@@ -316,7 +319,10 @@ impl Forward {
 /// reading those as usage would parse every content chunk.
 fn may_carry_usage(event: &[u8]) -> bool {
     const NAME: &[u8] = b"\"usage\"";
-    memchr::memmem::find_iter(event, NAME).any(|at| {
+    // Built once: building a searcher for each event cost about 570
+    // instructions, a third of the check.
+    static FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(NAME));
+    FINDER.find_iter(event).any(|at| {
         let after = event[at + NAME.len()..].trim_ascii_start();
         // Not a member's name (a string value): let the parse decide.
         after
