@@ -45,17 +45,15 @@ pub mod translate {
     }
 }
 
-/// How an untranslated LLM request body is read (`crate::request`).
+/// How an untranslated LLM request body is read (`crate::request`), and
+/// the serde_json reading it is held to.
 pub mod request {
+    pub use crate::request::serde_reading::serde_reads;
+
     /// The prompt's text length when the body is read, `None` when it is
     /// refused.
     pub fn read(body: &[u8]) -> Option<usize> {
         crate::request::read(body).ok().map(|(_, _, text)| text.len())
-    }
-
-    /// Whether the gateway parses a member of this name whatever its type.
-    pub fn parsed(name: &str) -> bool {
-        crate::request::parsed(name)
     }
 
     /// The prompt's text length as the limits' estimate counts it on a
@@ -63,7 +61,4 @@ pub mod request {
     pub fn estimate(body: &serde_json::Value) -> usize {
         crate::usage::estimate::request_text_len(body)
     }
-
-    /// How deep a member may nest.
-    pub const MAX_DEPTH: usize = crate::request::MAX_DEPTH;
 }

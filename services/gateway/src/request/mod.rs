@@ -12,6 +12,7 @@
 //! else when it comes to be translated (`LlmRequest::whole`).
 
 mod sent;
+pub(crate) mod serde_reading;
 
 use std::{ops::Range, sync::LazyLock};
 

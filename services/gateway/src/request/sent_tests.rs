@@ -1,11 +1,10 @@
 #![expect(clippy::unwrap_used)]
 
 use proptest::{collection::vec, prelude::*};
-use serde::{Deserialize, Deserializer, de};
-use serde_json::{Value, json, value::RawValue};
+use serde_json::{Value, json};
 
 use super::*;
-use crate::usage::estimate;
+use crate::{request::serde_reading::serde_reads, usage::estimate};
 
 /// The text the request's reading (`request::read`) counts in a body.
 fn scanned(body: &str) -> Result<usize, crate::error::GatewayError> {
@@ -135,65 +134,6 @@ fn prompt() -> impl Strategy<Value = Value> {
             vec((name, inner), 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
-}
-
-/// Each member's name and value as sent, as serde_json reads an object:
-/// the way the body was read before the one-pass scan, checked whole by
-/// serde_json, UTF-8 included.
-struct SerdeMembers(Vec<(String, Box<RawValue>)>);
-
-impl<'de> Deserialize<'de> for SerdeMembers {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Object;
-        impl<'de> de::Visitor<'de> for Object {
-            type Value = SerdeMembers;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<SerdeMembers, A::Error> {
-                let mut members = Vec::new();
-                while let Some(member) = map.next_entry()? {
-                    members.push(member);
-                }
-                Ok(SerdeMembers(members))
-            }
-        }
-        deserializer.deserialize_map(Object)
-    }
-}
-
-/// How deeply valid JSON nests, counted on its bytes.
-fn depth(b: &[u8]) -> usize {
-    let (mut depth, mut deepest, mut string, mut escaped) = (0usize, 0, false, false);
-    for &c in b {
-        match (string, escaped, c) {
-            (true, true, _) => escaped = false,
-            (true, false, b'\\') => escaped = true,
-            (true, false, b'"') | (false, _, b'"') => string = !string,
-            (false, _, b'[' | b'{') => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
-}
-
-/// Whether serde_json reads `b` as the gateway must: one JSON object,
-/// nested no deeper than a parse allows, whose members the gateway parses
-/// (and every top-level number) parse.
-fn serde_reads(b: &[u8]) -> bool {
-    let Ok(SerdeMembers(members)) = serde_json::from_slice(b) else {
-        return false;
-    };
-    depth(b) <= MAX_DEPTH + 1
-        && members.iter().all(|(name, raw)| {
-            let raw = raw.get();
-            (!super::super::parsed(name) && raw.starts_with(['[', '{', '"']))
-                || serde_json::from_str::<Value>(raw).is_ok()
-        })
 }
 
 /// A member of a request body, its name maybe repeated.
