@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Proxy-overhead benchmark: loads the standalone mock-llm directly and through
 # Keyway (`keyway up`, proxying to that same mock) in one run, non-stream and
-# stream, with wrk. Prints RPS, p50 and p99 for each of the four runs and the
-# ratio proxied/direct RPS (target >= 0.50 on the 2-core dev box).
+# stream, with wrk. Prints RPS, p50 and p99 for each run, the ratio
+# proxied/direct RPS, and the ratios issue 16 sets targets for, each against
+# its target: keyway/nginx >= 0.5, keyway/LiteLLM >= 50x, keyway/Portkey >= 10x.
 # Keyway runs with everything on: a tenant user's API key, limits on the
 # tenant and the key, the user's own provider key (BYOK), usage events to
 # JetStream and the projector folding them (bench_tenant_key in bench/lib.sh).
@@ -326,13 +327,16 @@ for mode in nonstream stream; do
                 (l == "proxied" ? "usage batching on" : "usage batching off"), o,
                 (x > 0) ? sprintf("%.2f", p/x) : "n/a" }'
     done
-    awk -v p="${R[proxied-$mode.rps]}" -v d="${R[direct-$mode.rps]}" -v t="$TARGET" -v n="$name" \
+    # proxied/direct was the first target; nginx, the ceiling any proxy can
+    # reach on these cores, replaced it (issue 16), so it is shown, not judged.
+    awk -v p="${R[proxied-$mode.rps]}" -v d="${R[direct-$mode.rps]}" -v n="$name" \
         -v pp="${R[proxied-$mode.p50]}" -v dp="${R[direct-$mode.p50]}" 'BEGIN{
-            r = (d > 0) ? p/d : 0
-            printf "ratio proxied/direct (%s): %.2f   target >= %.2f: %s   (p50 +%.2f ms through the gateway)\n",
-                n, r, t, (r >= t ? "PASS" : "FAIL"), pp-dp }'
-    [[ -n "$NGINX_PID" ]] && awk -v x="${R[nginx-$mode.rps]}" -v d="${R[direct-$mode.rps]}" -v p="${R[proxied-$mode.rps]}" -v n="$name" 'BEGIN{
-            printf "  reference nginx/direct (%s): %.2f   keyway/nginx: %.2f\n", n, (d > 0) ? x/d : 0, (x > 0) ? p/x : 0 }'
+            printf "ratio proxied/direct (%s): %.2f   (p50 +%.2f ms through the gateway)\n",
+                n, (d > 0) ? p/d : 0, pp-dp }'
+    [[ -n "$NGINX_PID" ]] && awk -v x="${R[nginx-$mode.rps]}" -v d="${R[direct-$mode.rps]}" -v p="${R[proxied-$mode.rps]}" -v n="$name" -v t="$TARGET" 'BEGIN{
+            r = (x > 0) ? p/x : 0
+            printf "  reference nginx/direct (%s): %.2f   keyway/nginx: %.2f   target >= %.2f: %s\n",
+                n, (d > 0) ? x/d : 0, r, t, (r >= t ? "met" : "not met") }'
     # The peers, side by side on one line: Keyway's RPS over each peer's.
     peers=""
     for peer in litellm portkey; do
@@ -340,8 +344,10 @@ for mode in nonstream stream; do
             [[ $peer == portkey && -n "$PORTKEY_PID" ]] && peers+="keyway/portkey: n/a (see above)   "
             continue
         fi
-        peers+=$(awk -v l="${R[$peer-$mode.rps]}" -v p="${R[proxied-$mode.rps]}" -v n="$peer" 'BEGIN{
-            printf "keyway/%s: %.1f x   ", n, (l > 0) ? p/l : 0 }')
+        peers+=$(awk -v l="${R[$peer-$mode.rps]}" -v p="${R[proxied-$mode.rps]}" -v n="$peer" \
+            -v t="$([[ $peer == litellm ]] && echo 50 || echo 10)" 'BEGIN{
+            r = (l > 0) ? p/l : 0
+            printf "keyway/%s: %.1f x (target >= %d x: %s)   ", n, r, t, (r >= t ? "met" : "not met") }')
     done
     [[ -n "$peers" ]] && echo "  peers ($name): $peers"
 done
