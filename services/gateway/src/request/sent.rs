@@ -82,8 +82,10 @@ pub(super) fn body(b: &[u8]) -> serde_json::Result<Vec<Member>> {
         return Err(malformed());
     }
     let mut members = Vec::with_capacity(8);
-    items(scan, MAX_DEPTH + 1, b'{', |name, scan, room| {
-        let name = name.unwrap_or_default();
+    items(scan, MAX_DEPTH + 1, b'{', |quoted, scan, room| {
+        // serde_json reads a top-level name as a string: one it cannot
+        // (an escaped lone surrogate) is refused.
+        let name = quoted.map(name).transpose()?.unwrap_or_default();
         scan.whitespace();
         let start = scan.i;
         let text = match Role::of(&name) {
@@ -218,18 +220,23 @@ fn members(
     room: usize,
     mut each: impl FnMut(Cow<'_, str>, &mut Scan, usize) -> serde_json::Result<()>,
 ) -> serde_json::Result<()> {
-    items(scan, room, b'{', |name, scan, room| {
+    items(scan, room, b'{', |quoted, scan, room| {
+        // A nested name that is no string (an escaped lone surrogate) is
+        // none the scan looks for: serde_json's skip lets it through, and
+        // so does this.
+        let name = quoted.and_then(|quoted| name(quoted).ok());
         each(name.unwrap_or_default(), scan, room)
     })
 }
 
 /// Calls `each` at every item of the array (`open` is `[`) or object (`{`)
-/// here, with the member's name in an object; skips any other value.
+/// here, with the member's name as sent (quoted) in an object; skips any
+/// other value.
 fn items(
     scan: &mut Scan,
     room: usize,
     open: u8,
-    mut each: impl FnMut(Option<Cow<'_, str>>, &mut Scan, usize) -> serde_json::Result<()>,
+    mut each: impl FnMut(Option<&[u8]>, &mut Scan, usize) -> serde_json::Result<()>,
 ) -> serde_json::Result<()> {
     scan.whitespace();
     if scan.peek() != Some(open) {
@@ -249,7 +256,7 @@ fn items(
             b'{' => {
                 let (quoted, _) = scan.text()?;
                 scan.expect(b':')?;
-                Some(name(&b[quoted])?)
+                b.get(quoted)
             }
             _ => None,
         };

@@ -94,6 +94,25 @@ fn control_bytes_and_unknown_escapes_are_refused_wherever_they_fall() {
 }
 
 #[test]
+fn a_name_with_a_lone_surrogate_is_refused_only_at_the_top_level() {
+    // serde_json reads a top-level name as a string, and skips a nested one.
+    for (body, read) in [
+        (
+            r#"{"messages":[{"role":"user","a\ud83f\u0e50":1,"content":"hi"}]}"#,
+            true,
+        ),
+        (r#"{"input":[{"\udc00":[{"\ud800":"x"}],"text":"hi"}]}"#, true),
+        (r#"{"tools":[{"\ud800":1}],"messages":[]}"#, true),
+        (r#"{"\ud800":1,"messages":[]}"#, false),
+    ] {
+        assert_eq!(scanned(body).is_ok(), read, "{body}");
+        assert_eq!(serde_reads(body.as_bytes()), read, "{body}");
+    }
+    let body = r#"{"messages":[{"\ud800x":"no","content":"hi"}]}"#;
+    assert_eq!(scanned(body).unwrap(), 2);
+}
+
+#[test]
 fn nesting_is_refused_where_serde_json_refuses_it() {
     for depth in [1, 125, 126, 127, 128, 400] {
         let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
