@@ -52,18 +52,6 @@ wait_until 120 "$PID_B" "keyway B" keyway_ready "http://127.0.0.1:$PORT_B"
 bench_tenant_key "http://127.0.0.1:$PORT_A"; KEY_A=$TENANT_KEY
 bench_tenant_key "http://127.0.0.1:$PORT_B"; KEY_B=$TENANT_KEY
 
-# CPU seconds so far of every process named $1 (postgres, nats-server): the
-# billing path's share (a backend that exits during a run takes its share
-# with it). Each process's own time only: proc_cpu adds a process's
-# children, and every Postgres backend is the postmaster's child, so summing
-# proc_cpu over them counted each backend twice (fixed 2026-12-03).
-services_cpu() {
-    local pid tck
-    tck=$(getconf CLK_TCK)
-    for pid in $(pgrep -x "$1"); do sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null; done \
-        | awk -v t="$tck" '{ s += $12 + $13 } END { printf "%.3f", s / t }'
-}
-
 run() { # run <label> <port> <key> <pid>: one warmed-up wrk run, one result line
     local url="http://127.0.0.1:$2/v1/chat/completions" c0 c1 p0 p1 n0 n1 out rps non2xx
     BENCH_MODEL=bench-gpt BENCH_STREAM=$STREAM wrk -t2 -c"$CONNS" -d2s -s "$HERE/chat.lua" \

@@ -119,6 +119,18 @@ proc_cpu() {
     for p in $pids; do sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null; done \
         | awk -v t="$tck" '{ s += $12 + $13 } END { printf "%.3f", s / t }'
 }
+# CPU seconds so far of every process named $1 (postgres, nats-server): the
+# billing path's share (a backend that exits during a run takes its share
+# with it). Each process's own time only: proc_cpu adds a process's
+# children, and every Postgres backend is the postmaster's child, so summing
+# proc_cpu over them counted each backend twice (fixed 2026-12-03).
+services_cpu() {
+    local pid tck
+    tck=$(getconf CLK_TCK)
+    for pid in $(pgrep -x "$1"); do sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null; done \
+        | awk -v t="$tck" '{ s += $12 + $13 } END { printf "%.3f", s / t }'
+}
+
 # Busy CPU seconds of the whole machine so far (all cores; idle+iowait excluded).
 host_busy() {
     local tck

@@ -53,12 +53,15 @@ pub struct ProjectorSettings {
     /// batches, that is when there is a backlog.
     pub writers: usize,
     /// `KEYWAY_PROJECTOR_LINGER_MS`: after the first event of a batch, how
-    /// long to wait for more before writing a partial batch (default 50 ms).
-    /// A transaction costs Postgres about as much as 40 of its rows, so 5 ms
-    /// batches of a few events at 1,000 requests/s cost several times the
-    /// CPU per event of 50 ms ones (docs/benchmarks.md); the views show an
-    /// event that much later. An event waiting here is still unacked in
-    /// JetStream, so a crash loses nothing.
+    /// long to wait for more before writing a partial batch (default 250 ms).
+    /// A transaction costs Postgres a fixed millisecond or so of CPU, about
+    /// as much as 40 of its rows, and on cores shared with the gateway each
+    /// one can hold a request thread off its CPU for that long: at 1,000
+    /// requests/s, 250 ms batches cost Postgres about 40% less CPU than 50 ms
+    /// ones and took a quarter off the gateway's paced p99
+    /// (docs/benchmarks.md); the views show an event that much later. An
+    /// event waiting here is still unacked in JetStream, so a crash loses
+    /// nothing.
     pub linger: Duration,
     /// `KEYWAY_USAGE_RETENTION_DAYS`: prune ledger rows older than this,
     /// never past a registered export cursor or a webhook's delivery cursor.
@@ -69,7 +72,7 @@ pub struct ProjectorSettings {
 impl ProjectorSettings {
     pub const DEFAULT_BATCH_SIZE: usize = 2_000;
     pub const DEFAULT_WRITERS: usize = 2;
-    pub const DEFAULT_LINGER: Duration = Duration::from_millis(50);
+    pub const DEFAULT_LINGER: Duration = Duration::from_millis(250);
 
     pub fn new(nats_prefix: impl Into<String>) -> Self {
         Self {
