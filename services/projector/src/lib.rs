@@ -54,14 +54,13 @@ pub struct ProjectorSettings {
     pub writers: usize,
     /// `KEYWAY_PROJECTOR_LINGER_MS`: after the first event of a batch, how
     /// long to wait for more before writing a partial batch (default 250 ms).
-    /// A transaction costs Postgres a fixed millisecond or so of CPU, about
-    /// as much as 40 of its rows, and on cores shared with the gateway each
-    /// one can hold a request thread off its CPU for that long: at 1,000
-    /// requests/s, 250 ms batches cost Postgres about 40% less CPU than 50 ms
-    /// ones and took a quarter off the gateway's paced p99
-    /// (docs/benchmarks.md); the views show an event that much later. An
-    /// event waiting here is still unacked in JetStream, so a crash loses
-    /// nothing.
+    /// A transaction costs Postgres a fixed part worth about 40 of its rows,
+    /// and on cores shared with the gateway a transaction's CPU can hold a
+    /// request thread off its CPU: at 1,000 requests/s, 250 ms batches cost
+    /// Postgres about 30% less CPU a request than 50 ms ones and took about
+    /// a third off the gateway's added paced p99 (docs/benchmarks.md). The
+    /// views show an event that much later. An event waiting here is still
+    /// unacked in JetStream, so a crash loses nothing.
     pub linger: Duration,
     /// `KEYWAY_USAGE_RETENTION_DAYS`: prune ledger rows older than this,
     /// never past a registered export cursor or a webhook's delivery cursor.
