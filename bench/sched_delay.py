@@ -21,7 +21,7 @@ FRONT = "keyway-front"
 
 
 def parse(path):
-    """(end s, cpu, task, delay ms, run ms) per line, by CPU, in order."""
+    """(end s, task, delay ms, run ms) per line, by CPU, in order."""
     by_cpu = collections.defaultdict(list)
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
@@ -33,7 +33,7 @@ def parse(path):
                 delay, run = float(p[-2]), float(p[-1])
             except ValueError:
                 continue  # the header lines
-            by_cpu[cpu].append((end, cpu, " ".join(p[2:-3]), delay, run))
+            by_cpu[cpu].append((end, " ".join(p[2:-3]), delay, run))
     return by_cpu
 
 
@@ -49,7 +49,7 @@ def main():
     by_cpu = parse(sys.argv[1])
     delays, blame, past = [], collections.Counter(), 0
     for switches in by_cpu.values():
-        for i, (end, _cpu, task, delay, run) in enumerate(switches):
+        for i, (end, task, delay, run) in enumerate(switches):
             if FRONT not in task:
                 continue
             delays.append(delay)
@@ -61,7 +61,7 @@ def main():
             # What ran on this CPU between the wake-up and the start.
             j = i - 1
             while j >= 0 and switches[j][0] > woken:
-                o_end, _, o_task, _, o_run = switches[j]
+                o_end, o_task, _, o_run = switches[j]
                 overlap = min(o_end, start) - max(o_end - o_run / 1000, woken)
                 if overlap > 0:
                     blame[name(o_task)] += overlap * 1000
