@@ -57,8 +57,8 @@ pub struct ProjectorSettings {
     /// A transaction costs Postgres a fixed part worth about 40 of its rows,
     /// and on cores shared with the gateway a transaction's CPU can hold a
     /// request thread off its CPU: at 1,000 requests/s, 250 ms batches cost
-    /// Postgres about 30% less CPU a request than 50 ms ones and took about
-    /// a third off the gateway's added paced p99 (docs/benchmarks.md). The
+    /// Postgres about 30% less CPU a request than 50 ms ones and lowered the
+    /// gateway's paced p99 in every pair measured (docs/benchmarks.md). The
     /// views show an event that much later. An event waiting here is still
     /// unacked in JetStream, so a crash loses nothing.
     pub linger: Duration,
