@@ -259,8 +259,16 @@ async fn a_tokens_per_minute_limit_counts_prompt_and_max_tokens_and_settles_to_r
         served += 1;
     }
     assert_eq!(served, 6);
-    // Three such reservations in flight at once cannot all fit.
-    let burst = (0..3).map(|_| send(&stack, &key, "/v1/messages", claude("hi", 400)));
+    // Three such reservations in flight at once cannot all fit. The mock
+    // holds each answer for half a second, so all three are reserved before
+    // any settles: without that, on a busy machine the first could settle
+    // before the third arrived, and all three would fit.
+    let held = || {
+        let mut body = claude("hi", 400);
+        body["mock"] = json!({"latency_ms": 500});
+        body
+    };
+    let burst = (0..3).map(|_| send(&stack, &key, "/v1/messages", held()));
     let outcomes = futures::future::join_all(burst).await;
     let refused: Vec<_> = outcomes.iter().filter(|(s, ..)| *s == 429).collect();
     assert!(!refused.is_empty(), "{outcomes:?}");
