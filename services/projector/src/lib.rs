@@ -58,7 +58,7 @@ pub struct ProjectorSettings {
     /// and on cores shared with the gateway a transaction's CPU can hold a
     /// request thread off its CPU: at 1,000 requests/s, 250 ms batches cost
     /// Postgres about 30% less CPU a request than 50 ms ones and lowered the
-    /// gateway's paced p99 in every pair measured (docs/benchmarks.md). The
+    /// gateway's paced p99 in five pairs of six (docs/benchmarks.md). The
     /// views show an event that much later. An event waiting here is still
     /// unacked in JetStream, so a crash loses nothing.
     pub linger: Duration,
