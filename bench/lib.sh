@@ -131,6 +131,36 @@ services_cpu() {
         | awk -v t="$tck" '{ s += $12 + $13 } END { printf "%.3f", s / t }'
 }
 
+# --- oha (bench/latency.sh, bench/sched-delay.sh) --------------------------------
+oha_body() { printf '{"model":"%s","messages":[{"role":"user","content":"Say hello to the benchmark."}]}' "$1"; }
+
+# A request count (-n), not a duration (-z): at a deadline oha aborts the
+# requests in flight, and those would be missing from the percentiles.
+oha_run() { # oha_run <out.json> <base url> <key> <model> <requests> <oha load args...>
+    local out=$1 url="$2/v1/chat/completions" key=$3 model=$4 n=$5
+    shift 5
+    oha --no-tui --output-format json -n "$n" "$@" -m POST \
+        -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d "$(oha_body "$model")" \
+        "$url" >"$out" 2>"$out.err" || { cat "$out.err" >&2; die "oha failed ($out)"; }
+}
+
+# Prints "<rps> <p50 ms> <p99 ms> <p99.9 ms>" for one oha result, or dies on
+# any non-2xx response or error: latency of failures means nothing.
+oha_figures() {
+    python3 - "$1" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+codes = {int(k): v for k, v in r.get("statusCodeDistribution", {}).items()}
+bad = sum(v for k, v in codes.items() if not 200 <= k < 300)
+errors = r.get("errorDistribution", {})
+if bad or errors or not codes:
+    sys.exit(f"{sys.argv[1]}: status codes {codes}, errors {errors}")
+p = r["latencyPercentiles"]
+ms = lambda k: p[k] * 1000
+print(f'{r["summary"]["requestsPerSec"]:.0f} {ms("p50"):.3f} {ms("p99"):.3f} {ms("p99.9"):.3f}')
+EOF
+}
+
 # Busy CPU seconds of the whole machine so far (all cores; idle+iowait excluded).
 host_busy() {
     local tck

@@ -41,35 +41,20 @@ command -v oha >/dev/null || die "oha not found: cargo install oha --locked"
 bench_binary
 bench_start_stack sched-delay
 
-oha_run() { # oha_run <out.json> <oha load args...>
-    local out=$1
-    shift
-    oha --no-tui --output-format json "$@" -m POST \
-        -H "Authorization: Bearer $TENANT_KEY" -H 'Content-Type: application/json' \
-        -d '{"model":"bench-gpt","messages":[{"role":"user","content":"Say hello to the benchmark."}]}' \
-        "$GW/v1/chat/completions" >"$out" 2>"$out.err" || { cat "$out.err" >&2; die "oha failed"; }
-}
 log "warming up"
-oha_run "$WORK/warmup.json" -n 1000 -q 500 -c 10
+oha_run "$WORK/warmup.json" "$GW" "$TENANT_KEY" bench-gpt 1000 -q 500 -c 10
 
 N=$((RATE * DURATION))
 log "paced: $RATE requests/s for $DURATION s, traced by perf sched"
 c0=$(proc_cpu "$GW_PID"); p0=$(services_cpu postgres); n0=$(services_cpu nats-server)
 perf sched record -a -o "$WORK/sched.data" -- sleep "$DURATION" >"$WORK/perf.err" 2>&1 &
 PERF_PID=$!
-oha_run "$WORK/paced.json" -n "$N" -q "$RATE" --latency-correction -c 50
+oha_run "$WORK/paced.json" "$GW" "$TENANT_KEY" bench-gpt "$N" -q "$RATE" --latency-correction -c 50
 wait "$PERF_PID" || { cat "$WORK/perf.err" >&2; die "perf sched record failed"; }
 c1=$(proc_cpu "$GW_PID"); p1=$(services_cpu postgres); n1=$(services_cpu nats-server)
 
-python3 - "$WORK/paced.json" <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1]))
-codes = {int(k): v for k, v in r.get("statusCodeDistribution", {}).items()}
-if any(not 200 <= k < 300 for k in codes) or r.get("errorDistribution"):
-    sys.exit(f"failures: {codes} {r.get('errorDistribution')}")
-p = r["latencyPercentiles"]
-print("keyway p50 / p99 / p99.9: " + " / ".join(f"{p[k] * 1000:.3f}" for k in ("p50", "p99", "p99.9")) + " ms")
-EOF
+read -r _ p50 p99 p999 < <(oha_figures "$WORK/paced.json") || die "the paced run had failures"
+echo "keyway p50 / p99 / p99.9: $p50 / $p99 / $p999 ms"
 awk -v n="$N" -v k0="$c0" -v k1="$c1" -v p0="$p0" -v p1="$p1" -v s0="$n0" -v s1="$n1" 'BEGIN {
     printf "CPU a request, us: keyway %.0f   postgres %.0f   nats-server %.0f\n",
         (k1 - k0) * 1e6 / n, (p1 - p0) * 1e6 / n, (s1 - s0) * 1e6 / n }'
