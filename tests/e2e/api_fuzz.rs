@@ -33,17 +33,33 @@ fn schemathesis(spec_url: &str, key: &str) -> String {
     report
 }
 
+/// The report's closing summary (operations, test cases, failures), which
+/// `--nocapture` shows and docs/security.md quotes.
+fn summary(report: &str) -> String {
+    let lines: Vec<&str> = report.lines().collect();
+    let from = lines
+        .iter()
+        .rposition(|l| l.contains("SUMMARY"))
+        .unwrap_or(lines.len().saturating_sub(12));
+    lines[from..].join("\n")
+}
+
 #[tokio::test]
+#[expect(clippy::print_stdout, reason = "schemathesis's summary is the test's report")]
 async fn the_api_keeps_its_openapi_promises_for_a_tenant_key_and_the_admin() {
     let stack = TestStack::spawn().await;
     let tenant = new_tenant(&stack, "starter").await;
     let (_, tenant_key) = new_api_key(&stack, &tenant, json!({"name": "fuzz", "role": "tenant-admin"})).await;
     // The tenant's run first: the admin's may delete the tenant.
-    for key in [tenant_key, stack.admin_key.clone()] {
+    for (caller, key) in [
+        ("a tenant key", tenant_key),
+        ("the admin", stack.admin_key.clone()),
+    ] {
         let spec_url = stack.url("/openapi.json");
         // A blocking subprocess, off the runtime that serves the stack.
-        tokio::task::spawn_blocking(move || schemathesis(&spec_url, &key))
+        let report = tokio::task::spawn_blocking(move || schemathesis(&spec_url, &key))
             .await
             .unwrap();
+        println!("api_fuzz as {caller}:\n{}", summary(&report));
     }
 }

@@ -239,6 +239,7 @@ pub(crate) async fn stream_messages(js: &async_nats::jetstream::Context, name: &
 }
 
 #[tokio::test]
+#[expect(clippy::print_stdout, reason = "what was searched is the test's report")]
 async fn no_plaintext_secret_reaches_postgres_nats_or_the_logs() {
     // Fail early and clearly if the dump tool is missing.
     assert!(
@@ -555,11 +556,14 @@ async fn no_plaintext_secret_reaches_postgres_nats_or_the_logs() {
             bytes: key_listing.to_string().into_bytes(),
         },
     ];
+    let nats_count = nats_messages.len();
     haystacks.extend(nats_messages);
 
     let mut leaks = Vec::new();
+    let mut needles = 0;
     for secret in &secrets {
         for (form, needle) in encodings(&secret.value) {
+            needles += 1;
             for hay in &haystacks {
                 if let Some(at) = find(&hay.bytes, &needle) {
                     leaks.push(format!(
@@ -572,6 +576,14 @@ async fn no_plaintext_secret_reaches_postgres_nats_or_the_logs() {
             }
         }
     }
+    // What was searched, for docs/security.md: `--nocapture` shows it.
+    println!(
+        "secret_scan: {} secrets as {needles} encodings over {} places, {nats_count} of them NATS messages ({} bytes): {} leaks",
+        secrets.len(),
+        haystacks.len(),
+        haystacks.iter().map(|h| h.bytes.len()).sum::<usize>(),
+        leaks.len()
+    );
     assert!(
         leaks.is_empty(),
         "{} plaintext secret leak(s) found:\n  {}",
