@@ -29,8 +29,6 @@ ROOT=$(cd "$HERE/.." && pwd)
 OUT=${1:-$ROOT/target/pgo/keyway}
 SECS=${PGO_SECONDS:-4}
 KEEP=0
-# The caller's KEYWAY_BIN would skip the build: this script builds its own.
-unset KEYWAY_BIN
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 ensure_pkg wrk wrk
