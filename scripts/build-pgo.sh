@@ -56,6 +56,10 @@ release_build() { # release_build <target dir> <rustflags>: sets BUILT
     BUILT="$1/$HOST/release/keyway"
 }
 
+# The instrumented build uses the release profile too: one without LTO and
+# with 16 codegen units made the whole script 19 minutes instead of 28, but
+# its counts fit the LTO build badly (Keyway 51.0 µs a request against 39.8,
+# about the plain build's; docs/benchmarks.md, the thirty-third machine).
 release_build "$BASE_TARGET-pgo-gen" "-Cprofile-generate=$PROFILES"
 BIN=$BUILT
 bench_start_stack pgo
