@@ -138,6 +138,9 @@ impl Front {
             connections: TaskTracker::new(),
         };
         let (closing, stop, done) = (closing.clone(), stop.clone(), drained.clone());
+        // The thread says when it runs, named and pinned, so that the
+        // start-up line ("front threads started") is true when written.
+        let (ready, running) = std::sync::mpsc::sync_channel::<()>(1);
         let run = move || {
             // Threads this one starts (a blocking task's) inherit its CPU:
             // they serve its connections.
@@ -148,6 +151,7 @@ impl Front {
             }
             // Pool 0 is the main runtime's.
             keyway_gateway::use_pool(index + 1);
+            let _ = ready.send(());
             runtime.block_on(async move {
                 tokio::select! {
                     () = serving.run(closing, done) => stop.cancelled().await,
@@ -161,11 +165,15 @@ impl Front {
             .name(format!("keyway-front-{index}"))
             .spawn(run)
         {
-            Ok(_) => Some(Self {
-                accepted,
-                open,
-                drained,
-            }),
+            Ok(_) => {
+                // An error here is a thread that ended before it said so.
+                let _ = running.recv();
+                Some(Self {
+                    accepted,
+                    open,
+                    drained,
+                })
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot start a front thread");
                 None
